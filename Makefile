@@ -1,0 +1,37 @@
+# synthdetect: quick start is `make demo` then `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+# torch 2.13.0 must be pinned together with torchvision 0.28.0, or pip pulls a CUDA stack.
+TORCH_PINS ?= torch==2.13.0 torchvision==0.28.0
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv demo test weights bench help-time clean-venv
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_PINS)
+	$(BIN)/python -m pip install -q -e '.[train,dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Scan the bundled example images with the bundled default ensemble.
+demo: $(STAMP)
+	$(BIN)/synthdetect scan examples/images
+
+## The whole test suite (CPU only, offline).
+test: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q
+
+## Retrain every bundled detector on ../shared/data and rewrite weights/ and the cards.
+weights: $(STAMP)
+	HF_HUB_OFFLINE=1 $(BIN)/python tools/make_weights.py
+
+## Throughput of scan against a PyTorch-eager reference, and --help start-up time.
+bench: $(STAMP)
+	$(BIN)/python benchmarks/scan_throughput.py
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,226 @@
+"""Read one image file (read-only) and turn it into an 8-bit RGB ``PIL.Image``.
+
+Policy (documented in docs/scan.md):
+  * The file is opened once with ``open(path, "rb")`` (``O_NOATIME`` where the OS allows
+    it, so even the access time is kept); its bytes are hashed (SHA-256) and decoded
+    from memory, so the evidence file is never written or even reopened.
+  * EXIF orientation is applied (``ImageOps.exif_transpose``); width/height are the
+    displayed (post-rotation) dimensions.
+  * Multi-frame files (animated GIF/WebP/APNG, multi-page TIFF): the first frame.
+  * Transparency (RGBA, LA, PA, P with a transparent colour) is composited on
+    **white**: most synthetic images are published without alpha, and a white page
+    is what a viewer shows.  Black would darken anti-aliased edges instead.
+  * 16-bit (``I;16*``) and 32-bit integer greyscale are scaled to 8 bits by value
+    range (``/257`` for 16-bit, i.e. 65535 -> 255); float images are clipped to
+    [0, 1] (or [0, 255] when they are already in that range).
+  * CMYK, YCbCr, LAB, HSV, greyscale and 1-bit images are converted by Pillow.
+  * Images with more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels are refused as
+    possible decompression bombs (Pillow's own limit; change it via that attribute).
+
+Any failure raises :class:`DecodeError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+_INIT_DONE = False
+HEIF_AVAILABLE = False
+
+
+class DecodeError(Exception):
+    """The file could not be read or decoded; ``str(e)`` is a one-line reason.
+
+    ``sha256``/``size_bytes`` are set when the bytes could be read (so an analyst
+    can still identify an undecodable exhibit).
+    """
+
+    sha256: str | None = None
+    size_bytes: int | None = None
+
+
+@dataclass
+class Decoded:
+    image: Image.Image  # RGB, 8 bit, orientation applied
+    format: str  # Pillow's format name (JPEG, PNG, WEBP, AVIF, HEIF, TIFF, BMP, GIF, ...)
+    width: int
+    height: int
+    sha256: str
+    mode: str  # the file's original Pillow mode (e.g. "CMYK", "I;16", "P")
+    size_bytes: int
+    frames: int = 1
+
+
+def init_codecs() -> None:
+    """Register optional codecs once; silence Pillow's bomb *warning* (we refuse instead)."""
+    global _INIT_DONE, HEIF_AVAILABLE
+    if _INIT_DONE:
+        return
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        HEIF_AVAILABLE = True
+    except ImportError:  # HEIC then fails per file with a clear reason
+        HEIF_AVAILABLE = False
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    _INIT_DONE = True
+
+
+def _one_line(e: BaseException) -> str:
+    msg = str(e).strip().replace("\n", " ") or e.__class__.__name__
+    return msg if len(msg) <= 200 else msg[:197] + "..."
+
+
+def read_bytes(path: Path | str) -> bytes:
+    """Read the whole file read-only, mapping OS errors to one-line reasons."""
+    import stat
+
+    from .discovery import noatime_opener
+
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            if stat.S_ISDIR(os.stat(path).st_mode):
+                raise DecodeError("is a directory")
+            raise DecodeError("not a regular file")  # FIFO/socket/device: reading could block
+        with open(path, "rb", opener=noatime_opener) as f:
+            return f.read()
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except IsADirectoryError:
+        raise DecodeError("is a directory") from None
+    except FileNotFoundError:
+        raise DecodeError("no such file") from None
+    except OSError as e:
+        raise DecodeError(f"cannot read file: {e.strerror or _one_line(e)}") from None
+
+
+def _composite_on_white(img: Image.Image) -> Image.Image:
+    rgba = img.convert("RGBA")
+    bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+    return Image.alpha_composite(bg, rgba).convert("RGB")
+
+
+def _high_bit_to_l(img: Image.Image) -> Image.Image:
+    """16/32-bit integer or float greyscale -> 8-bit L by value range (no clipping at 255)."""
+    arr = np.asarray(img)
+    if img.mode == "F":
+        a = arr.astype(np.float64)
+        finite = a[np.isfinite(a)]
+        hi = float(finite.max()) if finite.size else 0.0
+        scale = 255.0 if hi <= 1.0 else 1.0
+        out = np.clip(np.nan_to_num(a) * scale, 0, 255)
+    elif img.mode.startswith("I;16"):
+        out = arr.astype(np.float64) / 257.0
+    else:  # "I" (32-bit signed): PNG/TIFF 16-bit data often arrives here
+        a = arr.astype(np.float64)
+        hi = float(a.max()) if a.size else 0.0
+        out = a if hi <= 255 else a / (257.0 if hi <= 65535 else hi / 255.0)
+        out = np.clip(out, 0, 255)
+    return Image.fromarray(np.round(out).astype(np.uint8), mode="L")
+
+
+def to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB (see the module policy)."""
+    mode = img.mode
+    if mode in ("RGB", "P", "L") and "transparency" in img.info:  # tRNS: one transparent colour
+        return _composite_on_white(img)
+    if mode == "RGB":
+        return img
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa"):
+        if mode in ("La", "RGBa"):  # premultiplied
+            img = img.convert("RGBA")
+        return _composite_on_white(img)
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return _high_bit_to_l(img).convert("RGB")
+    try:
+        return img.convert("RGB")
+    except (ValueError, OSError) as e:
+        raise DecodeError(f"unsupported pixel mode {mode}: {_one_line(e)}") from None
+
+
+def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
+    """Bytes -> (RGB image, format, original mode, frame count). Raises DecodeError."""
+    init_codecs()
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    try:
+        img = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:
+        raise DecodeError(f"refused: possible decompression bomb ({_one_line(e)})") from None
+    except UnidentifiedImageError:
+        from .discovery import sniff_bytes
+
+        fmt = sniff_bytes(data[:64])
+        if fmt == "HEIF" and not HEIF_AVAILABLE:
+            raise DecodeError("HEIF/HEIC image but pillow-heif is not installed") from None
+        if fmt:
+            raise DecodeError(f"cannot decode {fmt} data (corrupt or unsupported variant)") from None
+        raise DecodeError("not a recognised image format") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as e:
+        msg = _one_line(e)
+        if "truncated" in msg.lower():
+            raise DecodeError(f"truncated file ({msg})") from None
+        raise DecodeError(f"cannot open image: {msg}") from None
+    fmt = img.format or "unknown"
+    mode = img.mode
+    w, h = img.size
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and w * h > limit:
+        raise DecodeError(
+            f"refused: {w}x{h} = {w * h} pixels exceeds the decompression-bomb limit of {limit}"
+        )
+    frames = int(getattr(img, "n_frames", 1) or 1)
+    try:
+        if frames > 1:
+            img.seek(0)
+        img.load()
+    except Image.DecompressionBombError as e:
+        raise DecodeError(f"refused: possible decompression bomb ({_one_line(e)})") from None
+    except (OSError, ValueError, SyntaxError, EOFError, IndexError, struct.error) as e:
+        msg = _one_line(e)
+        if "truncated" in msg.lower():
+            raise DecodeError(f"truncated {fmt} file ({msg})") from None
+        raise DecodeError(f"cannot decode {fmt}: {msg}") from None
+    try:
+        img = ImageOps.exif_transpose(img)
+    except Exception:  # malformed EXIF: keep the stored orientation
+        pass
+    try:
+        rgb = to_rgb(img)
+    except DecodeError:
+        raise
+    except (OSError, ValueError) as e:
+        raise DecodeError(f"cannot convert {mode} to RGB: {_one_line(e)}") from None
+    return rgb, fmt, mode, frames
+
+
+def decode(path: Path | str) -> Decoded:
+    """Read and decode ``path`` (never modified). Raises :class:`DecodeError`."""
+    data = read_bytes(path)
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        img, fmt, mode, frames = decode_bytes(data)
+    except DecodeError as e:
+        e.sha256 = digest
+        e.size_bytes = len(data)
+        raise
+    return Decoded(
+        image=img,
+        format=fmt,
+        width=img.width,
+        height=img.height,
+        sha256=digest,
+        mode=mode,
+        size_bytes=len(data),
+        frames=frames,
+    )

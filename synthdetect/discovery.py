@@ -1,0 +1,212 @@
+"""Expand command-line inputs (files, directories, ``-`` for stdin) into image candidates.
+
+* Explicitly named files are always attempted, whatever their extension.
+* In directory walks a file is a candidate when its extension (``Path.suffix.lower()``)
+  is an image extension, or when its first bytes carry an image signature (so
+  ``IMG_0001`` without an extension is not lost).  Other files are skipped and
+  counted (``skipped_non_image``) so the report can say so: nothing is dropped
+  silently.
+* Directory symlink loops cannot hang the walk: the real path of every directory
+  visited is remembered and a directory is entered at most once.
+* The result is ordered (inputs in the order given, directory entries sorted by
+  name) and de-duplicated by real path.
+* Paths that do not exist or cannot be listed become per-input errors.
+
+Only ``os``/``pathlib``: no image library is imported here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, TextIO
+
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".avif", ".heic", ".heif",
+        ".hif", ".tif", ".tiff", ".bmp", ".dib", ".gif",
+    }
+)
+
+# Magic bytes -> format name (checked in order; see sniff()).
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", 0, "PNG"),
+    (b"GIF87a", 0, "GIF"),
+    (b"GIF89a", 0, "GIF"),
+    (b"BM", 0, "BMP"),
+    (b"II*\x00", 0, "TIFF"),
+    (b"MM\x00*", 0, "TIFF"),
+    (b"II+\x00", 0, "TIFF"),  # BigTIFF
+    (b"MM\x00+", 0, "TIFF"),
+)
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+def sniff_bytes(head: bytes) -> str | None:
+    """Image format named by the first bytes of a file, or None."""
+    for magic, off, name in _MAGIC:
+        if head[off : off + len(magic)] == magic:
+            return name
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[4:8] == b"ftyp":
+        brand = head[8:12]
+        # compatible brands follow the minor version (bytes 12..16)
+        brands = {brand} | {head[i : i + 4] for i in range(16, min(len(head), 64) - 3, 4)}
+        if brands & _AVIF_BRANDS:
+            return "AVIF"
+        if brands & _HEIF_BRANDS:
+            return "HEIF"
+    return None
+
+
+def noatime_opener(path: str, flags: int) -> int:
+    """``open(..., opener=)`` hook: read without updating the access time where allowed.
+
+    ``O_NOATIME`` (Linux) needs the caller to own the file (or CAP_FOWNER); otherwise
+    the file is opened normally.
+    """
+    noatime = getattr(os, "O_NOATIME", 0)
+    if noatime:
+        try:
+            return os.open(path, flags | noatime)
+        except PermissionError:
+            pass
+    return os.open(path, flags)
+
+
+def sniff(path: Path | str) -> str | None:
+    """Read (read-only) the first 64 bytes of ``path`` and name its image format."""
+    try:
+        with open(path, "rb", opener=noatime_opener) as f:
+            return sniff_bytes(f.read(64))
+    except OSError:
+        return None
+
+
+def display_path(path: Path | str) -> str:
+    """The path as text for reports.
+
+    File names that are not valid UTF-8 (possible on POSIX) carry surrogate escapes in
+    Python and cannot be written as UTF-8; their undecodable bytes are shown as
+    ``\\xNN`` instead, so reports never crash and the name stays recognisable.
+    """
+    s = os.fspath(path)
+    try:
+        s.encode("utf-8")
+        return s
+    except UnicodeEncodeError:
+        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def has_image_extension(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_EXTENSIONS
+
+
+@dataclass
+class InputError:
+    path: str
+    reason: str
+
+
+@dataclass
+class Discovery:
+    files: list[Path] = field(default_factory=list)
+    errors: list[InputError] = field(default_factory=list)
+    skipped_non_image: int = 0
+    skipped_examples: list[str] = field(default_factory=list)
+    symlink_loops: int = 0
+
+
+def read_stdin_paths(stream: TextIO) -> list[str]:
+    """One path per line; blank lines ignored; trailing newline/CR stripped (spaces kept)."""
+    out = []
+    for line in stream:
+        p = line.rstrip("\r\n")
+        if p.strip():
+            out.append(p)
+    return out
+
+
+def discover(
+    inputs: Iterable[str | Path],
+    recursive: bool = True,
+    stdin: TextIO | None = None,
+) -> Discovery:
+    """Expand ``inputs`` into candidate image files (see the module docstring)."""
+    res = Discovery()
+    seen_files: set[str] = set()
+    seen_dirs: set[str] = set()
+
+    def add_file(p: Path) -> None:
+        key = os.path.realpath(p)
+        if key in seen_files:
+            return
+        seen_files.add(key)
+        res.files.append(p)
+
+    def walk(d: Path, depth: int) -> None:
+        real = os.path.realpath(d)
+        if real in seen_dirs:
+            if depth > 0:
+                res.symlink_loops += 1
+            return
+        seen_dirs.add(real)
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            res.errors.append(InputError(str(d), f"cannot list directory: {e.strerror or e}"))
+            return
+        subdirs = []
+        for e in entries:
+            p = d / e.name
+            try:
+                is_dir = e.is_dir(follow_symlinks=True)
+                is_file = not is_dir and e.is_file(follow_symlinks=True)
+            except OSError as err:
+                res.errors.append(InputError(str(p), f"cannot stat: {err.strerror or err}"))
+                continue
+            if is_dir:
+                subdirs.append(p)
+            elif is_file:
+                if has_image_extension(p) or sniff(p) is not None:
+                    add_file(p)
+                else:
+                    res.skipped_non_image += 1
+                    if len(res.skipped_examples) < 5:
+                        res.skipped_examples.append(str(p))
+            elif e.is_symlink():
+                res.errors.append(InputError(str(p), "broken or looping symbolic link"))
+            else:  # FIFO, socket, device: never opened (a FIFO would block)
+                res.errors.append(InputError(str(p), "not a regular file"))
+        if recursive:
+            for s in subdirs:
+                walk(s, depth + 1)
+
+    items: list[str] = []
+    for raw in inputs:
+        raw = str(raw)
+        if raw == "-":
+            items.extend(read_stdin_paths(stdin if stdin is not None else sys.stdin))
+        else:
+            items.append(raw)
+
+    for raw in items:
+        p = Path(raw).expanduser()
+        try:
+            if p.is_dir():
+                walk(p, 0)
+            elif p.exists():
+                add_file(p)
+            elif p.is_symlink():
+                res.errors.append(InputError(raw, "broken or looping symbolic link"))
+            else:
+                res.errors.append(InputError(raw, "no such file or directory"))
+        except OSError as e:  # e.g. ELOOP on a self-referencing symlink given by name
+            res.errors.append(InputError(raw, f"cannot access: {e.strerror or e}"))
+    return res

@@ -1,0 +1,103 @@
+"""Combining member detectors (see docs/DESIGN.md, "Ensemble semantics").
+
+Every member ``i`` gives a probability ``p_i`` and votes ``v_i = p_i >= thr_i`` with its
+own threshold.
+
+* ``majority``: score = mean(v_i)                  (paper run 8)
+* ``weighted``: score = sum(w_i v_i) / sum(w_i)     (paper run 9; w_i = F1 from the
+  ensemble card's ``weights``, else the member card's ``f1``, else 1)
+* ``mean``:     score = mean(p_i)
+* ``soft-or``:  score = 1 - prod(1 - p_i)
+* ``none``:     no combination (each member's verdict stands).
+
+Verdicts: ``synthetic`` if score >= threshold, else ``real``; ``inconclusive`` when
+|score - threshold| < inconclusive_margin.  For the vote methods an exact tie
+(score == 0.5 because the votes, or the vote weights, split evenly) is
+``inconclusive`` whatever the threshold, because no side won.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+METHODS = ("none", "majority", "weighted", "mean", "soft-or")
+VOTE_METHODS = ("majority", "weighted")
+VERDICTS = ("real", "synthetic", "inconclusive")
+_EPS = 1e-12
+
+
+def verdict_for(score: float, threshold: float, margin: float = 0.0) -> str:
+    """``synthetic`` / ``real`` / ``inconclusive`` for one score."""
+    if margin > 0 and abs(score - threshold) < margin:
+        return "inconclusive"
+    return "synthetic" if score >= threshold else "real"
+
+
+@dataclass
+class Member:
+    name: str
+    probability: float
+    threshold: float
+    weight: float = 1.0
+    margin: float = 0.0
+
+    @property
+    def vote(self) -> bool:
+        return self.probability >= self.threshold
+
+    @property
+    def verdict(self) -> str:
+        return verdict_for(self.probability, self.threshold, self.margin)
+
+
+@dataclass
+class Combined:
+    method: str
+    score: float | None
+    threshold: float | None
+    verdict: str
+    tie: bool = False
+
+
+def combine(
+    method: str,
+    members: Sequence[Member],
+    threshold: float = 0.5,
+    margin: float = 0.0,
+) -> Combined:
+    """Combine ``members`` with ``method``.
+
+    For ``none`` the result has no score: with one member it carries that member's
+    score, threshold and verdict; with several the verdict is theirs when they all
+    agree and ``inconclusive`` when they disagree.
+    """
+    if method not in METHODS:
+        raise ValueError(f"unknown ensemble method {method!r} (choose from {', '.join(METHODS)})")
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    if method == "none":
+        if len(members) == 1:
+            m = members[0]
+            return Combined("none", m.probability, m.threshold, m.verdict)
+        verdicts = {m.verdict for m in members}
+        return Combined("none", None, None, verdicts.pop() if len(verdicts) == 1 else "inconclusive")
+
+    if method == "majority":
+        score = sum(1.0 for m in members if m.vote) / len(members)
+    elif method == "weighted":
+        ws = [max(0.0, float(m.weight)) for m in members]
+        if sum(ws) <= 0:
+            ws = [1.0] * len(members)
+        score = sum(w for w, m in zip(ws, members) if m.vote) / sum(ws)
+    elif method == "mean":
+        score = sum(m.probability for m in members) / len(members)
+    else:  # soft-or
+        prod = 1.0
+        for m in members:
+            prod *= 1.0 - m.probability
+        score = 1.0 - prod
+
+    if method in VOTE_METHODS and len(members) > 1 and abs(score - 0.5) < _EPS:
+        return Combined(method, score, threshold, "inconclusive", tie=True)
+    return Combined(method, score, threshold, verdict_for(score, threshold, margin))

@@ -1,0 +1,78 @@
+"""Image -> model input, exactly as a model card's ``InputSpec`` says.
+
+numpy + Pillow only.  The training code uses these same functions for its
+evaluation and export-parity paths, so inference and training agree bit for bit.
+
+Policy:
+  * ``resize="none"``: native resolution (detectors of low-level traces).
+  * ``resize="shorter_side"``: shorter side to ``resize_to``, aspect ratio kept
+    (never a square resize that distorts).
+  * An image whose shorter side is below ``size`` after that step is upscaled,
+    aspect kept, just enough for the crop (never zero-padded).
+  * Centre crop ``size`` x ``size``; RGB scaled to [0, 1]; (x - mean) / std; CHW float32.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from .cards import InputSpec
+
+_INTERP = {
+    "bilinear": Image.Resampling.BILINEAR,
+    "bicubic": Image.Resampling.BICUBIC,
+    "nearest": Image.Resampling.NEAREST,
+    "lanczos": Image.Resampling.LANCZOS,
+}
+
+
+def resize_shorter(img: Image.Image, target: int, interpolation: str = "bilinear") -> Image.Image:
+    """Resize so the shorter side equals ``target``, keeping the aspect ratio."""
+    w, h = img.size
+    s = min(w, h)
+    if s == target:
+        return img
+    scale = target / s
+    nw, nh = max(target, round(w * scale)), max(target, round(h * scale))
+    if w <= h:
+        nw = target
+    else:
+        nh = target
+    return img.resize((nw, nh), _INTERP[interpolation])
+
+
+def center_crop(img: Image.Image, size: int) -> Image.Image:
+    w, h = img.size
+    left = (w - size) // 2
+    top = (h - size) // 2
+    return img.crop((left, top, left + size, top + size))
+
+
+def prepare(img: Image.Image, spec: InputSpec) -> Image.Image:
+    """Resize/crop policy of the card; returns a ``size`` x ``size`` RGB image."""
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    if spec.resize == "shorter_side":
+        img = resize_shorter(img, int(spec.resize_to), spec.interpolation)
+    if min(img.size) < spec.size:
+        img = resize_shorter(img, spec.size, spec.interpolation)
+    return center_crop(img, spec.size)
+
+
+def normalize(arr_hwc_uint8: np.ndarray, spec: InputSpec) -> np.ndarray:
+    """uint8 HWC RGB -> float32 CHW normalised."""
+    x = arr_hwc_uint8.astype(np.float32) * (1.0 / 255.0)
+    mean = np.asarray(spec.mean, dtype=np.float32)
+    inv_std = 1.0 / np.asarray(spec.std, dtype=np.float32)
+    x = (x - mean) * inv_std
+    return np.ascontiguousarray(x.transpose(2, 0, 1))
+
+
+def to_input(img: Image.Image, spec: InputSpec) -> np.ndarray:
+    """PIL image (any mode already converted to RGB by decoding) -> CHW float32."""
+    return normalize(np.asarray(prepare(img, spec)), spec)
+
+
+def batch(arrays: list[np.ndarray]) -> np.ndarray:
+    return np.stack(arrays, axis=0) if arrays else np.zeros((0, 3, 1, 1), np.float32)

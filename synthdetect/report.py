@@ -1,0 +1,233 @@
+"""Rendering scan results: table (humans), json / jsonl (scripts), csv (spreadsheets, MediaEval).
+
+The JSON schema is versioned by ``SCHEMA_VERSION`` and documented in docs/scan.md.
+Bump the major number on any incompatible change (a field removed or renamed, a
+type changed); adding fields is compatible.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+SCHEMA_VERSION = "1.0"
+FORMATS = ("table", "json", "jsonl", "csv")
+MEDIAEVAL_COLUMNS = ["image_id", "prob", "label", "threshold"]
+
+
+def header(plan, models, options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The run description shared by json (top level) and jsonl (first line)."""
+    from . import __version__
+
+    loaded = {m.name: m for m in models}
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "synthdetect", "version": __version__},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "models": [
+            {
+                "name": c.name,
+                "sha256": c.sha256,
+                "architecture": c.architecture,
+                "family": c.family,
+                "threshold": plan.member_threshold(c),
+                "weight": plan.weights.get(c.name),
+                "input_size": c.input.size,
+                "provider": loaded[c.name].providers[0] if c.name in loaded and loaded[c.name].providers else None,
+            }
+            for c in plan.cards
+        ],
+        "ensemble": plan.describe(),
+        "options": dict(options or {}),
+    }
+
+
+def _image_id(path: str) -> str:
+    return Path(path).stem
+
+
+def _fmt_p(v: float | None) -> str:
+    return "" if v is None else f"{v:.4f}"
+
+
+def provenance_short(rec: dict[str, Any]) -> str:
+    prov = rec.get("provenance")
+    if not isinstance(prov, dict):
+        return ""
+    if prov.get("error"):
+        return "error"
+    ev = prov.get("ai_evidence") or []
+    if ev:
+        s = str(ev[0])
+        return s + (f" (+{len(ev) - 1})" if len(ev) > 1 else "")
+    return ""
+
+
+def write_json(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any]) -> None:
+    doc = dict(head)
+    doc["results"] = records
+    doc["summary"] = summary
+    json.dump(doc, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def jsonl_line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def write_jsonl(out: TextIO, head: dict[str, Any], records: Iterable[dict], summary: dict[str, Any]) -> None:
+    out.write(jsonl_line({"type": "header", **head}))
+    for r in records:
+        out.write(jsonl_line({"type": "result", **r}))
+    out.write(jsonl_line({"type": "summary", **summary}))
+
+
+def csv_columns(model_names: list[str]) -> list[str]:
+    cols = list(MEDIAEVAL_COLUMNS) + [
+        "path", "format", "width", "height", "sha256", "verdict", "verdict_source",
+        "ensemble_method", "ensemble_score",
+    ]
+    for n in model_names:
+        cols += [f"{n}_prob", f"{n}_verdict"]
+    cols += ["provenance", "error"]
+    return cols
+
+
+def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
+    ens = rec.get("ensemble") or {}
+    score = ens.get("score")
+    thr = ens.get("threshold")
+    label = ""
+    if rec.get("verdict") == "synthetic" and rec.get("verdict_source") == "provenance":
+        label = 1
+    elif score is not None and thr is not None:
+        label = int(score >= thr)
+    row = {
+        "image_id": _image_id(rec["path"]),
+        "prob": "" if score is None else f"{score:.6f}",
+        "label": label,
+        "threshold": "" if thr is None else thr,
+        "path": rec["path"],
+        "format": rec.get("format") or "",
+        "width": rec.get("width") or "",
+        "height": rec.get("height") or "",
+        "sha256": rec.get("sha256") or "",
+        "verdict": rec.get("verdict") or ("error" if rec.get("error") else ""),
+        "verdict_source": rec.get("verdict_source") or "",
+        "ensemble_method": ens.get("method", ""),
+        "ensemble_score": "" if score is None else f"{score:.6f}",
+        "provenance": provenance_short(rec),
+        "error": rec.get("error") or "",
+    }
+    models = rec.get("models") or {}
+    for n in model_names:
+        m = models.get(n) or {}
+        row[f"{n}_prob"] = "" if m.get("probability") is None else f"{m['probability']:.6f}"
+        row[f"{n}_verdict"] = m.get("verdict", "")
+    return row
+
+
+def write_csv(out: TextIO, model_names: list[str], records: Iterable[dict]) -> None:
+    w = csv.DictWriter(out, fieldnames=csv_columns(model_names), lineterminator="\n")
+    w.writeheader()
+    for r in records:
+        w.writerow(csv_row(r, model_names))
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    v = summary["verdicts"]
+    lines = [
+        f"{summary['inputs']} inputs: {v['synthetic']} synthetic, {v['real']} real, "
+        f"{v['inconclusive']} inconclusive, {summary['errors']} errors",
+        f"elapsed {summary['elapsed_s']:.2f} s, {summary['images_per_s']:.2f} images/s",
+    ]
+    if summary.get("provenance_overrides"):
+        lines.append(f"{summary['provenance_overrides']} verdicts from provenance metadata (C2PA/XMP/generator tags)")
+    if summary.get("skipped_non_image"):
+        lines.append(f"skipped {summary['skipped_non_image']} non-image files in directory walks")
+    if summary.get("symlink_loops"):
+        lines.append(f"ignored {summary['symlink_loops']} directory symlink loops")
+    return lines
+
+
+_VERDICT_STYLE = {"synthetic": "bold red", "real": "green", "inconclusive": "yellow"}
+
+
+def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    tty = bool(getattr(out, "isatty", lambda: False)())
+    width = None if tty else (int(os.environ.get("COLUMNS", "0") or 0) or 160)
+    console = Console(file=out, force_terminal=color, no_color=color is False, width=width,
+                      highlight=False, soft_wrap=False)
+    names = [m["name"] for m in head["models"]]
+    ens = head["ensemble"]
+    show_prov = any(provenance_short(r) for r in records)
+    t = Table(show_lines=False, header_style="bold", pad_edge=False)
+    t.add_column("path", overflow="fold")
+    t.add_column("format")
+    t.add_column("size", justify="right")
+    for n in names:
+        t.add_column(n, justify="right")
+    multi = ens["method"] != "none"  # an ensemble score column
+    if multi:
+        t.add_column(f"{ens['method']}", justify="right")
+    t.add_column("verdict")
+    if show_prov:
+        t.add_column("provenance", overflow="fold")
+    for r in records:
+        if r.get("error"):
+            cells = [r["path"], r.get("format") or "", ""] + [""] * len(names)
+            if multi:
+                cells.append("")
+            cells.append(Text("error: " + r["error"], style="magenta"))
+        else:
+            cells = [r["path"], r.get("format") or "", f"{r['width']}x{r['height']}"]
+            for n in names:
+                m = r["models"].get(n, {})
+                p = m.get("probability")
+                cells.append(Text(_fmt_p(p), style=_VERDICT_STYLE.get(m.get("verdict"), "")))
+            e = r.get("ensemble") or {}
+            if multi:
+                cells.append(_fmt_p(e.get("score")) + (" (tie)" if e.get("tie") else ""))
+            v = r.get("verdict") or ""
+            if r.get("verdict_source") == "provenance":
+                v += " (provenance)"
+            cells.append(Text(v, style=_VERDICT_STYLE.get(r.get("verdict"), "")))
+        if show_prov:
+            cells.append(provenance_short(r))
+        t.add_row(*cells)
+    console.print(t)
+    thr = ", ".join(f"{m['name']}>={m['threshold']:g}" for m in head["models"])
+    line = f"models: {thr}"
+    if multi:
+        line += f"; ensemble {ens['method']}" + (f" '{ens['name']}'" if ens.get("name") else "") + f" >= {ens['threshold']:g}"
+    console.print(line)
+    for ln in summary_lines(summary):
+        console.print(ln)
+
+
+def render(fmt: str, out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
+    if fmt == "json":
+        write_json(out, head, records, summary)
+    elif fmt == "jsonl":
+        write_jsonl(out, head, records, summary)
+    elif fmt == "csv":
+        write_csv(out, [m["name"] for m in head["models"]], records)
+    elif fmt == "table":
+        write_table(out, head, records, summary, color=color)
+    else:
+        raise ValueError(f"unknown format {fmt!r}")
+
+
+def render_to_string(fmt: str, head, records, summary) -> str:
+    buf = io.StringIO()
+    render(fmt, buf, head, records, summary, color=False)
+    return buf.getvalue()

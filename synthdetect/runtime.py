@@ -1,0 +1,138 @@
+"""onnxruntime sessions for model cards (no torch).
+
+* One session per model, created once and reused for every batch.
+* The model file's SHA-256 is verified against its card before the session exists.
+* ``device``: ``cpu`` -> CPU provider only; ``cuda`` -> CUDA provider, an error when it
+  does not really work; ``auto`` -> CUDA when it works, else CPU.  "Works" is checked
+  with ``session.get_providers()`` after creation (onnxruntime-gpu silently falls
+  back to CPU when the CUDA libraries are missing).  onnxruntime's log about missing
+  CUDA libraries is silenced while probing.
+* The input batch dimension is dynamic; output ``[N]`` or ``[N, 1]``, a logit (sigmoid
+  applied here) or a probability, as the card says.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .cards import CardError, ModelCard, verify_sha256
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class RuntimeSetupError(RuntimeError):
+    """A session could not be created as requested (bad model file, CUDA unavailable)."""
+
+
+def _ort():
+    import onnxruntime as ort
+
+    ort.set_default_logger_severity(3)
+    return ort
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def cuda_listed() -> bool:
+    """CUDA provider compiled in (not proof that it works)."""
+    return "CUDAExecutionProvider" in _ort().get_available_providers()
+
+
+@dataclass
+class Model:
+    """A loaded model: its card and its onnxruntime session."""
+
+    card: ModelCard
+    session: Any
+    input_name: str
+    output_name: str
+    providers: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def device(self) -> str:
+        return "cuda" if "CUDAExecutionProvider" in self.providers else "cpu"
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        """float32 ``[N, 3, S, S]`` -> probability that each image is synthetic, ``[N]`` float64."""
+        if batch.shape[0] == 0:
+            return np.zeros((0,), np.float64)
+        out = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+        out = np.asarray(out, dtype=np.float64).reshape(batch.shape[0], -1)
+        if out.shape[1] != 1:
+            raise RuntimeSetupError(
+                f"{self.name}: output has {out.shape[1]} values per image; the ONNX contract is one"
+            )
+        out = out[:, 0]
+        if self.card.output == "logit":
+            return sigmoid(out)
+        return np.clip(out, 0.0, 1.0)
+
+
+def _session_options(ort, threads: int | None, silent: bool):
+    so = ort.SessionOptions()
+    so.log_severity_level = 4 if silent else 3
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    if threads:
+        so.intra_op_num_threads = int(threads)
+    return so
+
+
+def load_model(card: ModelCard, device: str = "auto", threads: int | None = None, verify: bool = True) -> Model:
+    """Verify ``card``'s file and create its session on ``device``."""
+    if device not in DEVICES:
+        raise RuntimeSetupError(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
+    if verify:
+        verify_sha256(card)  # raises CardError
+    ort = _ort()
+    want_cuda = device in ("auto", "cuda") and "CUDAExecutionProvider" in ort.get_available_providers()
+    if device == "cuda" and not want_cuda:
+        raise RuntimeSetupError("--device cuda: this onnxruntime has no CUDA provider (install onnxruntime-gpu)")
+    providers = ["CUDAExecutionProvider", "CPUExecutionProvider"] if want_cuda else ["CPUExecutionProvider"]
+    path = str(card.model_path)
+    try:
+        if want_cuda:
+            ort.set_default_logger_severity(4)  # the CUDA probe logs loudly when libraries are missing
+        try:
+            sess = ort.InferenceSession(path, _session_options(ort, threads, want_cuda), providers=providers)
+        finally:
+            ort.set_default_logger_severity(3)
+    except Exception as e:  # onnxruntime raises its own exception classes
+        raise RuntimeSetupError(f"{card.name}: cannot load {path}: {str(e).splitlines()[0] if str(e) else e!r}") from None
+    got = list(sess.get_providers())
+    if device == "cuda" and "CUDAExecutionProvider" not in got:
+        raise RuntimeSetupError(
+            "--device cuda: the CUDA provider did not initialise (CUDA/cuDNN libraries missing or no GPU); "
+            "use --device auto or cpu"
+        )
+    inputs = sess.get_inputs()
+    outputs = sess.get_outputs()
+    if len(inputs) != 1:
+        raise RuntimeSetupError(f"{card.name}: model has {len(inputs)} inputs; the ONNX contract is one")
+    shape = inputs[0].shape
+    if len(shape) == 4:
+        s = card.input.size
+        if isinstance(shape[2], int) and isinstance(shape[3], int) and (shape[2], shape[3]) != (s, s):
+            raise CardError(
+                f"{card.name}: ONNX input is {shape[2]}x{shape[3]} but the card's input.size is {s}"
+            )
+    out_name = "logit" if any(o.name == "logit" for o in outputs) else outputs[0].name
+    return Model(card=card, session=sess, input_name=inputs[0].name, output_name=out_name, providers=got)
+
+
+def load_models(cards: list[ModelCard], device: str = "auto", threads: int | None = None) -> list[Model]:
+    return [load_model(c, device=device, threads=threads) for c in cards]

@@ -1,0 +1,450 @@
+"""The scan pipeline: files -> decoded, preprocessed batches -> detectors -> records.
+
+Decoding (and preprocessing, and provenance analysis) runs in a thread pool whose
+in-flight work is bounded; the main thread batches finished items in input order
+and runs the onnxruntime sessions.  Pillow and onnxruntime release the GIL, so
+decoding of the next images overlaps inference of the current batch.
+
+Each distinct ``InputSpec`` among the models is computed once per image, so models
+with the same preprocessing share the tensor and mixed image sizes still give
+uniform batches per model.
+
+Records are plain dicts (the JSON schema in docs/scan.md).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .cards import CardError, EnsembleCard, ModelCard, Registry
+from .discovery import display_path
+from .ensemble import METHODS, Member, combine
+
+
+class ScanSetupError(ValueError):
+    """The requested models/ensemble cannot be used (maps to exit code 2)."""
+
+
+def default_workers() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+@dataclass
+class Plan:
+    """Which models run and how their outputs are combined."""
+
+    cards: list[ModelCard]
+    method: str
+    ensemble_card: EnsembleCard | None = None
+    threshold_override: float | None = None
+    ensemble_threshold: float = 0.5
+    ensemble_margin: float = 0.0
+    weights: dict[str, float] = field(default_factory=dict)
+
+    def member_threshold(self, card: ModelCard) -> float:
+        return card.effective_threshold(self.threshold_override)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "name": self.ensemble_card.name if self.ensemble_card else None,
+            "threshold": self.ensemble_threshold if self.method != "none" else None,
+            "inconclusive_margin": self.ensemble_margin if self.method != "none" else None,
+            "members": [c.name for c in self.cards],
+        }
+
+
+def resolve_plan(
+    registry: Registry,
+    models: list[str] | None = None,
+    method: str | None = None,
+    threshold: float | None = None,
+) -> Plan:
+    """Pick models and the ensemble method.
+
+    * ``models`` None: the members of ``default.ensemble.json`` when it exists, else
+      every installed model.  A name may be a model or an ensemble card (expanded to
+      its members; its weights/threshold are used when it is the only ensemble named).
+    * ``method`` None: the ensemble card's method, else ``weighted``; with a single
+      model and no explicit method, ``none`` (a one-member vote would only hide the
+      probability).
+    """
+    if method is not None and method not in METHODS:
+        raise ScanSetupError(f"unknown ensemble method {method!r}; choose from {', '.join(METHODS)}")
+    ens_cards: list[EnsembleCard] = []
+    names: list[str] = []
+    try:
+        if not models:
+            default = registry.default_ensemble()
+            if default is not None:
+                ens_cards.append(default)
+                names = list(default.members)
+            else:
+                names = registry.model_names()
+        else:
+            installed = set(registry.model_names())
+            ensembles = set(registry.ensemble_names())
+            for n in models:
+                if n in installed:
+                    names.append(n)
+                elif n in ensembles:
+                    e = registry.ensemble(n)
+                    ens_cards.append(e)
+                    names.extend(e.members)
+                else:
+                    raise ScanSetupError(
+                        f"no model or ensemble named {n!r}; installed models: "
+                        f"{', '.join(sorted(installed)) or 'none'}; ensembles: {', '.join(sorted(ensembles)) or 'none'}"
+                    )
+        seen: set[str] = set()
+        cards: list[ModelCard] = []
+        for n in names:
+            if n not in seen:
+                seen.add(n)
+                cards.append(registry.model(n))
+    except CardError as e:
+        raise ScanSetupError(str(e)) from None
+    if not cards:
+        raise ScanSetupError(
+            "no models installed; looked in: " + ", ".join(map(str, registry.dirs))
+            + " (use --models-dir DIR or set SYNTHDETECT_MODELS_DIR)"
+        )
+    ens = ens_cards[0] if len(ens_cards) == 1 else None
+    if method is None:
+        method = ens.method if ens is not None else ("none" if len(cards) == 1 else "weighted")
+        if method not in METHODS:
+            raise ScanSetupError(f"ensemble card {ens.name!r} has unknown method {method!r}")  # type: ignore[union-attr]
+    weights = {}
+    for c in cards:
+        w = None
+        if ens is not None and c.name in ens.weights:
+            w = ens.weights[c.name]
+        elif c.f1 is not None:
+            w = c.f1
+        weights[c.name] = float(w) if w is not None else 1.0
+    if ens is not None and method == ens.method:
+        ens_thr = ens.effective_threshold()
+        margin = float(ens.inconclusive_margin)
+    else:
+        ens_thr, margin = 0.5, 0.0
+    return Plan(
+        cards=cards,
+        method=method,
+        ensemble_card=ens,
+        threshold_override=threshold,
+        ensemble_threshold=ens_thr,
+        ensemble_margin=margin,
+        weights=weights,
+    )
+
+
+def _provenance_fn() -> Callable[[Path], dict] | None:
+    try:
+        from .provenance import analyze
+    except ImportError:
+        return None
+    return analyze
+
+
+def _text_safe(obj: Any) -> Any:
+    """Strings with surrogate escapes (non-UTF-8 file names) made writable as UTF-8."""
+    if isinstance(obj, str):
+        return display_path(obj)
+    if isinstance(obj, dict):
+        return {_text_safe(k): _text_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_text_safe(v) for v in obj]
+    return obj
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    scanned: int = 0
+    errors: int = 0
+    verdicts: dict[str, int] = field(default_factory=lambda: {"real": 0, "synthetic": 0, "inconclusive": 0})
+    provenance_overrides: int = 0
+    skipped_non_image: int = 0
+    symlink_loops: int = 0
+    elapsed_s: float = 0.0
+
+    @property
+    def images_per_s(self) -> float:
+        return self.scanned / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.total += 1
+        if rec.get("error"):
+            self.errors += 1
+            return
+        self.scanned += 1
+        v = rec.get("verdict")
+        if v in self.verdicts:
+            self.verdicts[v] += 1
+        if rec.get("verdict_source") == "provenance":
+            self.provenance_overrides += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": self.total,
+            "scanned": self.scanned,
+            "errors": self.errors,
+            "verdicts": dict(self.verdicts),
+            "provenance_overrides": self.provenance_overrides,
+            "skipped_non_image": self.skipped_non_image,
+            "symlink_loops": self.symlink_loops,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "images_per_s": round(self.images_per_s, 2),
+        }
+
+
+def error_record(path: str, reason: str, sha256: str | None = None, size: int | None = None) -> dict[str, Any]:
+    return {
+        "path": path,
+        "format": None,
+        "width": None,
+        "height": None,
+        "bytes": size,
+        "sha256": sha256,
+        "models": {},
+        "ensemble": None,
+        "verdict": None,
+        "verdict_source": None,
+        "error": reason,
+    }
+
+
+class Scanner:
+    """Loaded sessions + plan; ``scan(files)`` yields one record per file, in order."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        device: str = "auto",
+        batch_size: int = 16,
+        workers: int | None = None,
+        provenance: bool = True,
+        threads: int | None = None,
+    ):
+        from .runtime import load_models
+
+        if batch_size < 1:
+            raise ScanSetupError("--batch-size must be >= 1")
+        self.plan = plan
+        self.batch_size = int(batch_size)
+        self.workers = int(workers) if workers else default_workers()
+        if self.workers < 1:
+            raise ScanSetupError("--workers must be >= 1")
+        try:
+            self.models = load_models(plan.cards, device=device, threads=threads)
+        except CardError as e:
+            raise ScanSetupError(str(e)) from None
+        self.specs = {}
+        for m in self.models:
+            self.specs.setdefault(m.card.input.key(), m.card.input)
+        self.provenance = _provenance_fn() if provenance else None
+        from .decoding import init_codecs
+
+        init_codecs()  # register optional codecs once, before the worker threads start
+
+    # -- worker side -------------------------------------------------------------------
+    def _prepare(self, path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        from .decoding import DecodeError, decode
+        from .preprocess import to_input
+
+        shown = display_path(path)
+        try:
+            d = decode(path)
+        except DecodeError as e:
+            rec = error_record(shown, str(e), e.sha256, e.size_bytes)
+            if e.sha256 is not None:  # readable regular file: its metadata may still speak
+                self._add_provenance(rec, path)
+            return rec, None
+        except Exception as e:  # never let one file stop the scan
+            return error_record(shown, f"internal error while decoding: {e.__class__.__name__}: {e}"), None
+        rec = {
+            "path": shown,
+            "format": d.format,
+            "width": d.width,
+            "height": d.height,
+            "mode": d.mode,
+            "frames": d.frames,
+            "bytes": d.size_bytes,
+            "sha256": d.sha256,
+        }
+        try:
+            arrays = {k: to_input(d.image, spec) for k, spec in self.specs.items()}
+        except Exception as e:
+            return error_record(shown, f"preprocessing failed: {e.__class__.__name__}: {e}", d.sha256, d.size_bytes), None
+        finally:
+            d.image.close()
+        self._add_provenance(rec, path)
+        return rec, arrays
+
+    def _add_provenance(self, rec: dict[str, Any], path: Path) -> None:
+        if self.provenance is None:
+            return
+        try:
+            rec["provenance"] = _text_safe(self.provenance(Path(path)))
+        except Exception as e:
+            rec["provenance"] = {"error": f"{e.__class__.__name__}: {e}"}
+
+    # -- main thread ------------------------------------------------------------------
+    def _finish(self, rec: dict[str, Any], probs: dict[str, float]) -> dict[str, Any]:
+        plan = self.plan
+        members = []
+        models_out = {}
+        for m in self.models:
+            c = m.card
+            mem = Member(
+                name=c.name,
+                probability=float(probs[c.name]),
+                threshold=plan.member_threshold(c),
+                weight=plan.weights.get(c.name, 1.0),
+                margin=float(c.inconclusive_margin or 0.0),
+            )
+            members.append(mem)
+            models_out[c.name] = {
+                "probability": round(mem.probability, 6),
+                "threshold": mem.threshold,
+                "verdict": mem.verdict,
+            }
+        comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
+        rec["models"] = models_out
+        rec["ensemble"] = {
+            "method": comb.method,
+            "score": None if comb.score is None else round(comb.score, 6),
+            "threshold": comb.threshold,
+            "verdict": comb.verdict,
+            "tie": comb.tie,
+        }
+        rec["verdict"] = comb.verdict
+        rec["verdict_source"] = "detectors"
+        prov = rec.get("provenance")
+        if isinstance(prov, dict) and prov.get("verdict_hint") == "synthetic":
+            rec["verdict"] = "synthetic"
+            rec["verdict_source"] = "provenance"
+            rec["evidence"] = list(prov.get("ai_evidence") or [])
+        rec["error"] = None
+        return rec
+
+    def _run_batch(self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
+        import numpy as np
+
+        ok = [(r, a) for r, a in items if a is not None]
+        probs: list[dict[str, float]] = [{} for _ in ok]
+        failed: dict[int, str] = {}
+        if ok:
+            for m in self.models:
+                key = m.card.input.key()
+                try:
+                    p = m.predict(np.stack([a[key] for _, a in ok]))
+                    for i, v in enumerate(p):
+                        probs[i][m.name] = float(v)
+                except Exception:
+                    # retry one by one so a single bad tensor cannot take the batch down
+                    for i, (_, a) in enumerate(ok):
+                        try:
+                            probs[i][m.name] = float(m.predict(a[key][None])[0])
+                        except Exception as e:
+                            failed[i] = f"inference failed in {m.name}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        out = []
+        j = 0
+        for rec, arrays in items:
+            if arrays is None:
+                out.append(rec)
+                continue
+            if j in failed:
+                out.append(error_record(rec["path"], failed[j], rec.get("sha256"), rec.get("bytes")))
+            else:
+                out.append(self._finish(rec, probs[j]))
+            j += 1
+        return out
+
+    def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:
+        """Yield one record per file, in the order given."""
+        files = list(files)
+        max_inflight = max(2 * self.batch_size, 4 * self.workers)
+        pending: deque[Future] = deque()
+        batch: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        n_ok = 0
+        it = iter(files)
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="synthdetect-decode") as pool:
+
+            def refill() -> None:
+                while len(pending) < max_inflight:
+                    try:
+                        p = next(it)
+                    except StopIteration:
+                        return
+                    pending.append(pool.submit(self._prepare, p))
+
+            refill()
+            while pending:
+                item = pending.popleft().result()
+                refill()
+                batch.append(item)
+                if item[1] is not None:
+                    n_ok += 1
+                if n_ok >= self.batch_size:
+                    yield from self._run_batch(batch)
+                    batch, n_ok = [], 0
+            if batch:
+                yield from self._run_batch(batch)
+
+
+@dataclass
+class ScanResult:
+    records: list[dict[str, Any]]
+    summary: Summary
+    plan: Plan
+    models: list[Any]
+
+
+def run_scan(
+    inputs: list[str],
+    plan: Plan,
+    recursive: bool = True,
+    device: str = "auto",
+    batch_size: int = 16,
+    workers: int | None = None,
+    provenance: bool = True,
+    stdin=None,
+    on_total: Callable[[int], None] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    scanner: Scanner | None = None,
+    started: float | None = None,
+) -> ScanResult:
+    """Discover, decode, detect; returns every record (discovery errors included, last).
+
+    ``started``: a ``time.perf_counter()`` value to measure elapsed time from (the CLI
+    passes the moment before it loaded the models, so model loading is included).
+    """
+    from .discovery import discover
+
+    t0 = started if started is not None else time.perf_counter()
+    sc = scanner or Scanner(plan, device=device, batch_size=batch_size, workers=workers, provenance=provenance)
+    disc = discover(inputs, recursive=recursive, stdin=stdin)
+    summary = Summary(skipped_non_image=disc.skipped_non_image, symlink_loops=disc.symlink_loops)
+    if on_total:
+        on_total(len(disc.files) + len(disc.errors))
+    records: list[dict[str, Any]] = []
+    for rec in sc.scan(disc.files):
+        records.append(rec)
+        summary.add(rec)
+        if on_record:
+            on_record(rec)
+    for err in disc.errors:
+        rec = error_record(display_path(err.path), err.reason)
+        records.append(rec)
+        summary.add(rec)
+        if on_record:
+            on_record(rec)
+    summary.elapsed_s = time.perf_counter() - t0
+    return ScanResult(records=records, summary=summary, plan=plan, models=sc.models)

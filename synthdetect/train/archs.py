@@ -1,0 +1,310 @@
+"""Architectures by name: ``build_model(arch, **kw) -> nn.Module``.
+
+Every model takes the card-normalised ``[N, 3, S, S]`` float tensor and returns logits ``[N]``.
+
+* ``resnet50`` / ``resnet18``: torchvision ResNet, ``fc`` -> Linear(·, 1) with N(0, 0.02) init
+  (Wang et al.).  ``backbone_weights=PATH`` loads torchvision ImageNet weights from a local
+  file (``torch.load(weights_only=True)``); without it the network starts from random init.
+* ``resnet-narrow``: a small residual network (fewer channels) for CPU training from scratch.
+* ``clip-probe``: a frozen open_clip image tower + Linear head (Ojha et al.: ``encode_image``
+  output; ``feature="cozzolino"``: pre-projection CLS, L2-normalised).
+* ``npr`` / ``spectral``: the forensic architectures of ``synthdetect.train.forensic``.
+"""
+
+from __future__ import annotations
+
+from . import compat  # noqa: F401
+
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+CLIP_CONFIG_DIR = Path(__file__).with_name("clip_configs")
+OPENAI_HUB = "openai"  # open_clip pretrained tag for the OpenAI CLIP weights
+FEATURES = ("ojha", "cozzolino")
+
+
+def _head_init(linear: nn.Linear) -> nn.Linear:
+    nn.init.normal_(linear.weight, 0.0, 0.02)
+    nn.init.zeros_(linear.bias)
+    return linear
+
+
+def file_digest(path: Path | str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_state_dict_file(path: Path | str) -> dict[str, torch.Tensor]:
+    """A state dict from a local file, never unpickling code (``weights_only=True``).
+
+    Accepts a bare state dict or one wrapped under ``model`` / ``state_dict``; strips ``module.``.
+    """
+    obj = torch.load(str(path), map_location="cpu", weights_only=True)
+    if isinstance(obj, dict):
+        for k in ("model", "state_dict"):
+            if k in obj and isinstance(obj[k], dict):
+                obj = obj[k]
+                break
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path}: not a state dict")
+    return {(k[7:] if k.startswith("module.") else k): v for k, v in obj.items()}
+
+
+# --------------------------------------------------------------------------- ResNets
+class TorchvisionResNet(nn.Module):
+    def __init__(self, depth: int = 50, backbone_weights: str | Path | None = None):
+        super().__init__()
+        import torchvision
+
+        ctor = {50: torchvision.models.resnet50, 18: torchvision.models.resnet18}[depth]
+        self.net = ctor(weights=None)
+        self.pretrained = False
+        self.backbone_digest = None
+        if backbone_weights:
+            sd = load_state_dict_file(backbone_weights)
+            sd = {k: v for k, v in sd.items() if not k.startswith("fc.")}
+            missing, unexpected = self.net.load_state_dict(sd, strict=False)
+            missing = [k for k in missing if not k.startswith("fc.")]
+            if missing or unexpected:
+                raise ValueError(
+                    f"{backbone_weights}: not torchvision ResNet-{depth} weights "
+                    f"(missing {missing[:3]}, unexpected {list(unexpected)[:3]})"
+                )
+            self.pretrained = True
+            self.backbone_digest = file_digest(backbone_weights)
+        self.net.fc = _head_init(nn.Linear(self.net.fc.in_features, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+class _Block(nn.Module):
+    def __init__(self, cin: int, cout: int, stride: int):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.down = None
+        if stride != 1 or cin != cout:
+            self.down = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = F.relu(self.b1(self.c1(x)))
+        y = self.b2(self.c2(y))
+        return F.relu(y + (x if self.down is None else self.down(x)))
+
+
+class NarrowResNet(nn.Module):
+    """ResNet-18 layout with fewer channels (default widths 16-32-64-128, one block per stage)."""
+
+    def __init__(self, widths: tuple[int, ...] = (16, 32, 64, 128), blocks: int = 1):
+        super().__init__()
+        self.pretrained = False
+        self.backbone_digest = None
+        w0 = widths[0]
+        self.stem = nn.Sequential(
+            nn.Conv2d(3, w0, 7, 2, 3, bias=False), nn.BatchNorm2d(w0), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, 1)
+        )
+        layers = []
+        cin = w0
+        for i, w in enumerate(widths):
+            for b in range(blocks):
+                layers.append(_Block(cin, w, 2 if (b == 0 and i > 0) else 1))
+                cin = w
+        self.layers = nn.Sequential(*layers)
+        self.fc = _head_init(nn.Linear(cin, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.layers(self.stem(x))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)).squeeze(1)
+
+
+# --------------------------------------------------------------------------- CLIP probe
+_configs_added = False
+
+
+def _open_clip():
+    global _configs_added
+    import open_clip
+
+    if not _configs_added:
+        open_clip.add_model_config(CLIP_CONFIG_DIR)
+        _configs_added = True
+    return open_clip
+
+
+def clip_backbone(name: str, weights: str | Path | None) -> tuple[nn.Module, dict[str, Any]]:
+    """The image tower of open_clip model ``name``, frozen, eval mode.
+
+    ``weights``: ``None``/``"none"`` = random init; ``"openai"`` (or any open_clip pretrained
+    tag) = open_clip's hub download (needs network); a path = local checkpoint loaded with
+    ``weights_only=True``.
+    """
+    oc = _open_clip()
+    if name not in oc.list_models():
+        raise ValueError(f"unknown open_clip model {name!r}")
+    info: dict[str, Any] = {"backbone": name}
+    if weights in (None, "", "none"):
+        model = oc.create_model(name, pretrained=None)
+        info.update(pretrained=False, weights=None, weights_digest=None)
+    elif isinstance(weights, str) and not os.path.exists(weights) and "/" not in weights and "." not in weights:
+        model = oc.create_model(name, pretrained=weights)
+        info.update(pretrained=True, weights=f"open_clip:{weights}", weights_digest=f"open_clip:{name}:{weights}")
+    else:
+        visual = _local_visual(name, Path(weights))
+        info.update(pretrained=True, weights=str(weights), weights_digest=file_digest(weights))
+        info["image_size"] = int(_image_size(visual))
+        return visual, info
+    visual = model.visual
+    visual.eval()
+    for p in visual.parameters():
+        p.requires_grad_(False)
+    info["image_size"] = int(_image_size(visual))
+    return visual, info
+
+
+def _trusted_torchscript_digests() -> set[str]:
+    """sha256 digests the hub registry publishes for backbone files (TorchScript allowed only then)."""
+    try:
+        from .. import hub
+
+        out = set()
+        for e in hub.load_registry().values():
+            for f in e.files:
+                if getattr(f, "sha256", None):
+                    out.add(f.sha256)
+        return out
+    except Exception:
+        return set()
+
+
+def _local_visual(name: str, path: Path) -> nn.Module:
+    """Image tower from a local checkpoint: a state dict (torch, weights only, or safetensors; open_clip or
+    OpenAI layout) via ``published.load_clip_visual``; an image-tower-only state dict is accepted too.
+    A TorchScript archive is accepted only when its sha256 is one the hub registry publishes."""
+    oc = _open_clip()
+    try:
+        from ..hub import is_torchscript
+        from .published import load_clip_visual
+    except ImportError:  # pragma: no cover - published.py is another engineer's module
+        load_clip_visual = None
+    if load_clip_visual is not None:
+        trusted = None
+        if is_torchscript(path):
+            digest = file_digest(path)
+            trusted = digest if digest in _trusted_torchscript_digests() else None
+        try:
+            return load_clip_visual(path, model_name=name, trusted_sha256=trusted)
+        except Exception as first:  # maybe a bare image-tower state dict
+            if is_torchscript(path):
+                raise
+            err = first
+    else:
+        err = None
+    model = oc.create_model(name, pretrained=None)
+    sd = load_state_dict_file(path)
+    sd = {k[len("visual."):] if k.startswith("visual.") else k: v for k, v in sd.items()}
+    missing, unexpected = model.visual.load_state_dict(sd, strict=False)
+    if missing:
+        raise ValueError(f"{path}: not a {name} image tower (missing {list(missing)[:3]})"
+                         + (f"; {err}" if err else ""))
+    visual = model.visual.float().eval()
+    for p in visual.parameters():
+        p.requires_grad_(False)
+    return visual
+
+
+def _image_size(visual: nn.Module) -> int:
+    s = getattr(visual, "image_size", 224)
+    return int(s[0] if isinstance(s, (tuple, list)) else s)
+
+
+class ClipFeature(nn.Module):
+    """Frozen image tower -> feature vector (``ojha``: encode_image; ``cozzolino``: pre-proj CLS, L2)."""
+
+    def __init__(self, visual: nn.Module, feature: str = "ojha"):
+        super().__init__()
+        if feature not in FEATURES:
+            raise ValueError(f"feature must be one of {FEATURES}")
+        self.feature = feature
+        self.visual = visual
+        if feature == "cozzolino":
+            if getattr(visual, "proj", None) is None:
+                raise ValueError("this image tower has no projection; cozzolino feature undefined")
+            self.dim = int(visual.proj.shape[0])
+            self.visual.proj = None  # frozen tower: the projection is simply not applied
+        else:
+            self.dim = int(visual.output_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.visual(x)
+        if isinstance(f, tuple):
+            f = f[0]
+        if self.feature == "cozzolino":
+            f = F.normalize(f, dim=-1)
+        return f
+
+    def train(self, mode: bool = True):  # the tower stays in eval mode
+        super().train(mode)
+        self.visual.eval()
+        return self
+
+
+class ClipProbe(nn.Module):
+    def __init__(self, backbone: str = "ViT-L-14-quickgelu", backbone_weights: str | None = None,
+                 feature: str = "ojha"):
+        super().__init__()
+        visual, info = clip_backbone(backbone, backbone_weights)
+        self.features = ClipFeature(visual, feature)
+        self.head = _head_init(nn.Linear(self.features.dim, 1))
+        self.info = info
+        self.pretrained = bool(info["pretrained"])
+        self.backbone_digest = info["weights_digest"]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            f = self.features(x)
+        return self.head(f).squeeze(1)
+
+
+# --------------------------------------------------------------------------- registry
+def _forensic(name: str) -> Callable[..., nn.Module]:
+    def make(**kw):
+        from . import forensic
+
+        m = forensic.build(name, **kw)
+        m.pretrained = False
+        m.backbone_digest = None
+        return m
+
+    return make
+
+
+REGISTRY: dict[str, Callable[..., nn.Module]] = {
+    "resnet50": lambda **kw: TorchvisionResNet(50, **kw),
+    "resnet18": lambda **kw: TorchvisionResNet(18, **kw),
+    "resnet-narrow": lambda **kw: NarrowResNet(**kw),
+    "clip-probe": lambda **kw: ClipProbe(**kw),
+    "npr": _forensic("npr"),
+    "spectral": _forensic("spectral"),
+}
+
+
+def build_model(arch: str, **kw) -> nn.Module:
+    if arch not in REGISTRY:
+        raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(REGISTRY)})")
+    return REGISTRY[arch](**kw)
+
+
+def register(name: str, factory: Callable[..., nn.Module]) -> None:
+    REGISTRY[name] = factory

@@ -1,0 +1,345 @@
+"""Typer commands for training, export, evaluation, calibration and ensemble building.
+
+Mounted by ``synthdetect/cli.py``: ``train_app`` as ``synthdetect train``, ``ensemble_app`` as
+``synthdetect ensemble``, and the functions ``evaluate``, ``calibrate``, ``export`` as commands.
+Only typer / rich / stdlib at module level: torch is imported inside the command bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+from rich.console import Console
+
+err = Console(stderr=True, soft_wrap=True)
+
+train_app = typer.Typer(help="Train detectors (PyTorch; needs the 'train' extra).", no_args_is_help=True)
+ensemble_app = typer.Typer(help="Build ensemble cards.", no_args_is_help=True)
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class ResNetArch(str, Enum):
+    resnet50 = "resnet50"
+    resnet18 = "resnet18"
+    narrow = "resnet-narrow"
+
+
+class Feature(str, Enum):
+    ojha = "ojha"
+    cozzolino = "cozzolino"
+
+
+class Fmt(str, Enum):
+    table = "table"
+    json = "json"
+
+
+class Method(str, Enum):
+    weighted = "weighted"
+    majority = "majority"
+
+
+# shared option declarations
+TRAIN = typer.Option(..., "--train", help="Training set DIR or DIR@LISTFILE (repeatable).")
+VAL = typer.Option(None, "--val", help="Validation set DIR or DIR@LISTFILE (repeatable); drives early stopping.")
+OUT = typer.Option(..., "--out", help="Run directory (must be empty unless --resume/--force).")
+INIT = typer.Option(None, "--init-from", help="Fine-tune from an earlier run's best checkpoint.")
+PAIRS = typer.Option(None, "--pairs", min=1, help="Draw N real + N synthetic training images with --seed.")
+SEED = typer.Option(0, "--seed", min=0, help="Random seed (sampling, augmentation, init).")
+RESUME = typer.Option(False, "--resume", help="Continue the run in --out from last.pt.")
+FORCE = typer.Option(False, "--force", help="Write into a non-empty --out (files are overwritten, nothing deleted).")
+DEVICE = typer.Option(Device.auto, "--device", help="auto uses CUDA when available.")
+THREADS = typer.Option(2, "--threads", min=1, help="torch CPU threads.")
+WORKERS = typer.Option(0, "--workers", min=0, max=8, help="DataLoader worker processes.")
+
+
+def _fail(msg: str, code: int = 1):
+    err.print(f"[red]error:[/] {msg}")
+    raise typer.Exit(code)
+
+
+def _done(result: dict, out: Path) -> None:
+    err.print(f"[green]done[/]: {result.get('status')} after epoch {result.get('last_epoch')}, best epoch "
+              f"{result.get('best_epoch')} (score {result.get('best_score'):.4f}); run in {out}")
+
+
+def _run(fn, **kw):
+    from .data import DataError
+    from .loop import RunError
+
+    try:
+        res = fn(**kw)
+    except (DataError, RunError, ValueError, FileNotFoundError) as e:
+        _fail(str(e))
+    except (RuntimeError, OSError) as e:  # e.g. a hub download that cannot reach the network
+        _fail(f"{type(e).__name__}: {e}")
+    _done(res, kw["out"])
+    return res
+
+
+@train_app.command("resnet")
+def train_resnet(
+    train: List[str] = TRAIN,
+    val: Optional[List[str]] = VAL,
+    blur_jpeg_prob: float = typer.Option(..., "--blur-jpeg-prob", min=0.0, max=1.0,
+                                         help="Probability of blur and (independently) of JPEG (Wang: 0.5 or 0.1)."),
+    arch: ResNetArch = typer.Option(ResNetArch.resnet50, "--arch"),
+    backbone_weights: Optional[Path] = typer.Option(None, "--backbone-weights", exists=True, dir_okay=False,
+                                                    help="torchvision ImageNet ResNet weights file (local)."),
+    init_from: Optional[Path] = INIT,
+    pairs: Optional[int] = PAIRS,
+    epochs: int = typer.Option(100, "--epochs", min=1, help="Maximum epochs (early stopping usually ends sooner)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    lr: float = typer.Option(1e-4, "--lr"),
+    seed: int = SEED,
+    out: Path = OUT,
+    resume: bool = RESUME,
+    force: bool = FORCE,
+    device: Device = DEVICE,
+    threads: int = THREADS,
+    workers: int = WORKERS,
+):
+    """Wang et al. (CVPR 2020) ResNet recipe: resize 256, blur/JPEG, crop 224, flip, Adam, early stopping."""
+    from . import compat  # noqa: F401
+    from .augment import AugmentConfig
+    from .runs import train_images
+
+    if backbone_weights and arch == ResNetArch.narrow:
+        _fail("--backbone-weights applies to resnet50/resnet18 (torchvision weights)")
+    if backbone_weights is None and init_from is None and not resume:
+        err.print("[yellow]note:[/] no --backbone-weights: the network starts from random init (recorded in config.json)")
+    arch_kw = {"backbone_weights": str(backbone_weights)} if backbone_weights else {}
+    aug = AugmentConfig(blur_prob=blur_jpeg_prob, jpeg_prob=blur_jpeg_prob, crop=224)
+    _run(train_images, recipe="wang2020-resnet", arch=arch.value, arch_kw=arch_kw, train=train, val=val, aug=aug,
+         resize_to=256, out=out, init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs,
+         batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume, force=force, device=device.value,
+         workers=workers, threads=threads, extra={"blur_jpeg_prob": blur_jpeg_prob})
+
+
+@train_app.command("clip-probe")
+def train_clip_probe(
+    train: List[str] = TRAIN,
+    val: Optional[List[str]] = VAL,
+    backbone: str = typer.Option("ViT-L-14-quickgelu", "--backbone", help="open_clip model name."),
+    backbone_weights: str = typer.Option("openai", "--backbone-weights",
+                                         help="PATH to a local checkpoint, an open_clip pretrained tag (needs network), "
+                                              "or 'none' for random init (tests only)."),
+    feature: Feature = typer.Option(Feature.ojha, "--feature",
+                                    help="ojha: encode_image (768-d for ViT-L/14); cozzolino: pre-projection CLS, L2."),
+    blur_jpeg_prob: float = typer.Option(0.5, "--blur-jpeg-prob", min=0.0, max=1.0),
+    views: int = typer.Option(1, "--views", min=1, max=64,
+                              help="Augmented views per training image (features cached; epoch e uses view e mod V)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache (default: user cache dir)."),
+    init_from: Optional[Path] = INIT,
+    pairs: Optional[int] = PAIRS,
+    epochs: int = typer.Option(100, "--epochs", min=1),
+    batch_size: int = typer.Option(256, "--batch-size", min=1),
+    lr: float = typer.Option(1e-4, "--lr"),
+    seed: int = SEED,
+    out: Path = OUT,
+    resume: bool = RESUME,
+    force: bool = FORCE,
+    device: Device = DEVICE,
+    threads: int = THREADS,
+):
+    """Ojha et al. (CVPR 2023) linear probe on a frozen CLIP image tower (AdamW, batch 256, early stopping)."""
+    from . import compat  # noqa: F401
+    from .runs import train_clip_probe as _train
+
+    bw = backbone_weights
+    if bw not in ("none", "") and ("/" in bw or "." in bw) and not Path(bw).is_file():
+        _fail(f"--backbone-weights {bw}: file not found")
+    _run(_train, backbone=backbone, backbone_weights=None if bw in ("none", "") else bw, feature=feature.value,
+         train=train, val=val, blur_jpeg_prob=blur_jpeg_prob, views=views, out=out, cache_dir=cache_dir,
+         init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr,
+         seed=seed, resume=resume, force=force, device=device.value, threads=threads)
+
+
+def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
+              epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width):
+    from . import compat  # noqa: F401
+    from .augment import AugmentConfig
+    from .runs import train_images
+
+    if crop % 2:
+        _fail("--crop must be even")
+    arch_kw = {}
+    if name == "spectral":
+        arch_kw["size"] = crop
+    if name == "npr" and width:
+        arch_kw["width"] = width
+    aug = AugmentConfig(blur_prob=blur_prob, jpeg_prob=jpeg_prob, resize_prob=resize_prob, crop=crop)
+    _run(train_images, recipe=f"{name}-from-scratch", arch=name, arch_kw=arch_kw, train=train, val=val, aug=aug,
+         resize_to=None if no_resize else resize_to, out=out, init_from=str(init_from) if init_from else None,
+         pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume,
+         force=force, device=device.value, workers=workers, threads=threads)
+
+
+def _forensic_command(name: str, default_crop: int, doc: str):
+    def cmd(
+        train: List[str] = TRAIN,
+        val: Optional[List[str]] = VAL,
+        resize_prob: float = typer.Option(0.0, "--resize-prob", min=0.0, max=1.0,
+                                          help="Probability of a random rescale by U[0.5,1.5] (aspect kept)."),
+        jpeg_prob: float = typer.Option(0.0, "--jpeg-prob", min=0.0, max=1.0, help="Probability of JPEG q~U{30..100}."),
+        blur_prob: float = typer.Option(0.0, "--blur-prob", min=0.0, max=1.0, help="Probability of blur sigma~U[0,3]."),
+        crop: int = typer.Option(default_crop, "--crop", min=8, help="Training crop (even)."),
+        no_resize: bool = typer.Option(False, "--no-resize", help="Keep native resolution (inference: no resize)."),
+        resize_to: int = typer.Option(256, "--resize-to", min=8,
+                                      help="Shorter side before cropping, unless --no-resize."),
+        width: Optional[int] = typer.Option(None, "--width", min=4, help="Network width (npr only)."),
+        init_from: Optional[Path] = INIT,
+        pairs: Optional[int] = PAIRS,
+        epochs: int = typer.Option(100, "--epochs", min=1),
+        batch_size: int = typer.Option(32, "--batch-size", min=1),
+        lr: float = typer.Option(1e-4, "--lr"),
+        seed: int = SEED,
+        out: Path = OUT,
+        resume: bool = RESUME,
+        force: bool = FORCE,
+        device: Device = DEVICE,
+        threads: int = THREADS,
+        workers: int = WORKERS,
+    ):
+        if name != "npr" and width:
+            _fail("--width applies to npr only")
+        _forensic(name, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
+                  epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width)
+
+    cmd.__doc__ = doc
+    return cmd
+
+
+train_app.command("npr")(_forensic_command(
+    "npr", 128, "Train the NPR residual network from scratch (synthdetect.train.forensic), Wang-style loop."))
+train_app.command("spectral")(_forensic_command(
+    "spectral", 256, "Train the spectral detector from scratch (the crop is its DFT window)."))
+
+
+# --------------------------------------------------------------------------- evaluate / calibrate / export
+def evaluate(
+    models: List[str] = typer.Argument(..., help="Model names, card/onnx paths, run directories or ensembles."),
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR or DIR@LISTFILE (repeatable)."),
+    perturb: Optional[str] = typer.Option(None, "--perturb", help="e.g. jpeg:50,blur:2,resize:0.5 (applied in order)."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format"),
+    out: Path = typer.Option(Path("metrics.json"), "--out", help="Where metrics.json is written."),
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
+    device: Device = DEVICE,
+):
+    """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
+    from .data import DataError
+    from .evaluate import evaluate_targets, render_table
+
+    try:
+        report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value)
+    except (DataError, ValueError, OSError, RuntimeError) as e:
+        _fail(str(e))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        render_table(report)
+    err.print(f"metrics written to {out}")
+
+
+def calibrate(
+    model: str = typer.Argument(..., help="Model (or ensemble) name or card path."),
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR or DIR@LISTFILE (repeatable)."),
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
+    device: Device = DEVICE,
+):
+    """Write the best-F1 threshold (calibrated_threshold, calibrated_on, f1) into the card."""
+    from .data import DataError
+    from .evaluate import calibrate_card
+
+    try:
+        r = calibrate_card(model, data, [str(p) for p in models_dir or []], device.value)
+    except (DataError, ValueError, OSError, RuntimeError) as e:
+        _fail(str(e))
+    err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
+              f"(P {r['precision']:.4f}, R {r['recall']:.4f}, n={r['n']})")
+
+
+def export(
+    run: Path = typer.Argument(..., exists=True, file_okay=False, help="Training run directory."),
+    out: Path = typer.Option(..., "--out", help="weights/NAME.onnx (the card NAME.json is written beside it)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Card name (default: file stem)."),
+    parity_data: Optional[List[str]] = typer.Option(None, "--parity-data",
+                                                    help="Real images for the parity check (default: the run's val set)."),
+    parity_n: int = typer.Option(16, "--parity-n", min=1, help="How many parity images."),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="Max |Δprob| PyTorch vs onnxruntime."),
+    int8: bool = typer.Option(False, "--int8", help="Also write a dynamically quantised NAME.int8.onnx."),
+    checkpoint: str = typer.Option("best.pt", "--checkpoint", help="best.pt or last.pt."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing model file."),
+):
+    """Export a run to one ONNX graph + model card, with a parity check on real images."""
+    from . import compat  # noqa: F401
+    from .export import ParityError
+    from .exporting import export_run
+
+    if out.exists() and not force:
+        _fail(f"{out} exists (use --force to overwrite)")
+    try:
+        card = export_run(run, out, name=name, parity_data=parity_data, parity_n=parity_n, tolerance=tolerance,
+                          int8=int8, checkpoint=checkpoint)
+    except ParityError as e:
+        _fail(str(e))
+    except (ValueError, OSError, RuntimeError) as e:
+        _fail(f"{type(e).__name__}: {e}")
+    p = card.parity
+    err.print(f"[green]exported[/] {out} ({card.sha256[:12]}…): parity max |Δprob| {p['max_abs_dprob']:.3g} on "
+              f"{p['n_images']} images (tolerance {p['tolerance']:g})")
+    if "int8" in p:
+        err.print(f"int8 {p['int8']['file']}: max |Δprob| {p['int8']['max_abs_dprob']:.3g} "
+                  f"(tolerance {p['int8']['tolerance']:g})")
+
+
+@ensemble_app.command("build")
+def ensemble_build(
+    members: str = typer.Option(..., "--members", help="Comma-separated model names or card paths."),
+    weights_from: Optional[List[str]] = typer.Option(None, "--weights-from",
+                                                     help="Labelled data: weight = member F1 at its calibrated threshold."),
+    out: Path = typer.Option(..., "--out", help="weights/NAME.ensemble.json"),
+    method: Method = typer.Option(Method.weighted, "--method"),
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
+    device: Device = DEVICE,
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing ensemble card."),
+):
+    """Paper runs 8 (majority) and 9 (weighted by member F1)."""
+    from .data import DataError
+    from .evaluate import build_ensemble
+
+    if out.exists() and not force:
+        _fail(f"{out} exists (use --force to overwrite)")
+    try:
+        card = build_ensemble([m.strip() for m in members.split(",") if m.strip()], weights_from or [], out,
+                              method.value, [str(p) for p in models_dir or []], device.value)
+    except (DataError, ValueError, OSError, RuntimeError) as e:
+        _fail(str(e))
+    err.print(f"[green]wrote[/] {out}: {card.method} of {', '.join(card.members)}; weights {card.weights}")
+
+
+def make_app() -> typer.Typer:
+    """A standalone app (``python -m synthdetect.train.cli``) until the main CLI mounts these."""
+    app = typer.Typer(no_args_is_help=True, help="synthdetect training tools")
+    app.add_typer(train_app, name="train")
+    app.add_typer(ensemble_app, name="ensemble")
+    app.command("evaluate")(evaluate)
+    app.command("calibrate")(calibrate)
+    app.command("export")(export)
+    return app
+
+
+if __name__ == "__main__":  # pragma: no cover
+    make_app()()

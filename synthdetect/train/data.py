@@ -1,0 +1,242 @@
+"""Data sets for training and evaluation (no torch here).
+
+A data argument is ``DIR`` or ``DIR@LISTFILE``.  Labels come from ``0_real`` / ``1_fake``
+directories anywhere under DIR (CNNDetection layout, also nested
+``<root>/<class>/{0_real,1_fake}``).  LISTFILE (paths relative to DIR, one per line,
+``#`` comments) restricts the set.  ``DIR/manifest.csv`` (``path,label,generator,...``)
+names the generator of each file for per-generator breakdowns.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import numpy as np
+from PIL import Image
+
+IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
+LABEL_DIRS = {"0_real": 0, "1_fake": 1}
+
+
+class DataError(ValueError):
+    """A data argument is unusable (missing directory, bad list file, no images)."""
+
+
+@dataclass(frozen=True)
+class Item:
+    path: Path  # absolute
+    rel: str  # relative to the data set root (posix)
+    label: int  # 0 real, 1 synthetic
+    generator: str | None = None
+    root: str = ""  # the data set root, for provenance
+
+    def to_json(self) -> dict:
+        return {"path": str(self.path), "rel": self.rel, "label": self.label, "generator": self.generator}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    root: Path
+    listfile: Path | None = None
+
+    @classmethod
+    def parse(cls, arg: str | Path) -> "DataSpec":
+        s = str(arg)
+        listfile = None
+        if "@" in s and not Path(s).exists():
+            s, lf = s.rsplit("@", 1)
+            listfile = Path(lf).expanduser()
+            if not listfile.is_file():
+                raise DataError(f"list file {listfile} not found (from {arg!r})")
+        root = Path(s).expanduser()
+        if not root.is_dir():
+            raise DataError(f"data directory {root} not found")
+        return cls(root.resolve(), listfile.resolve() if listfile else None)
+
+    def __str__(self) -> str:
+        return f"{self.root}@{self.listfile}" if self.listfile else str(self.root)
+
+
+def read_listfile(path: Path) -> list[str]:
+    out = []
+    for line in Path(path).read_text().splitlines():
+        line = line.split("#", 1)[0].strip()
+        if line:
+            out.append(Path(line).as_posix())
+    return out
+
+
+def read_manifest(root: Path) -> dict[str, str]:
+    """rel path -> generator, from ``root/manifest.csv`` when present."""
+    m = root / "manifest.csv"
+    if not m.is_file():
+        return {}
+    out = {}
+    with m.open(newline="") as f:
+        for row in csv.DictReader(f):
+            if row.get("path") and row.get("generator"):
+                out[Path(row["path"]).as_posix()] = row["generator"]
+    return out
+
+
+def _label_of(rel_parts: Sequence[str]) -> int | None:
+    for part in reversed(rel_parts[:-1]):
+        if part in LABEL_DIRS:
+            return LABEL_DIRS[part]
+    return None
+
+
+def list_items(spec: DataSpec | str | Path) -> list[Item]:
+    """Images of one data set, sorted by relative path."""
+    if not isinstance(spec, DataSpec):
+        spec = DataSpec.parse(spec)
+    root = spec.root
+    gens = read_manifest(root)
+    items: list[Item] = []
+    if spec.listfile is not None:
+        rels = read_listfile(spec.listfile)
+        if not rels:
+            raise DataError(f"list file {spec.listfile} names no files")
+        for rel in rels:
+            p = root / rel
+            if not p.is_file():
+                raise DataError(f"{spec.listfile}: {rel} not found under {root}")
+            lab = _label_of(Path(rel).parts)
+            if lab is None:
+                raise DataError(f"{rel}: no 0_real/1_fake directory in its path")
+            items.append(Item(p, rel, lab, gens.get(rel), str(root)))
+    else:
+        for p in sorted(root.rglob("*")):
+            if p.suffix.lower() not in IMAGE_EXTS or not p.is_file():
+                continue
+            rel = p.relative_to(root).as_posix()
+            lab = _label_of(Path(rel).parts)
+            if lab is None:
+                continue
+            items.append(Item(p, rel, lab, gens.get(rel), str(root)))
+    if not items:
+        raise DataError(f"no labelled images (0_real/ 1_fake/) under {spec}")
+    items.sort(key=lambda it: it.rel)
+    return items
+
+
+def load_sets(args: Iterable[str | Path]) -> list[Item]:
+    """Several data arguments concatenated (``--train A --train B``)."""
+    out: list[Item] = []
+    for a in args:
+        out.extend(list_items(DataSpec.parse(a)))
+    return out
+
+
+def sample_pairs(items: Sequence[Item], n: int, seed: int) -> list[Item]:
+    """N real and N synthetic images drawn without replacement with ``seed``."""
+    rng = random.Random(seed)
+    real = [it for it in items if it.label == 0]
+    fake = [it for it in items if it.label == 1]
+    if n > len(real) or n > len(fake):
+        raise DataError(f"--pairs {n} asks for more than available ({len(real)} real, {len(fake)} synthetic)")
+    return sorted(rng.sample(real, n), key=lambda i: i.rel) + sorted(rng.sample(fake, n), key=lambda i: i.rel)
+
+
+def write_split(path: Path, items: Sequence[Item]) -> None:
+    lines = ["# root\tpath\tlabel\tgenerator"]
+    lines += [f"{it.root}\t{it.rel}\t{it.label}\t{it.generator or ''}" for it in items]
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def decode_rgb(path: Path) -> Image.Image:
+    """Decode with Pillow (EXIF orientation applied), RGB."""
+    from PIL import ImageOps
+
+    with Image.open(path) as im:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+        return im.convert("RGB")
+
+
+class DecodedCache:
+    """Images decoded once into memory as uint8 HWC arrays, per resize policy.
+
+    ``resize_to`` (shorter side, aspect kept, bilinear) is the deterministic first step of
+    the Wang recipe, so caching after it keeps memory small and epochs fast.  With
+    ``resize_to=None`` images stay at native resolution.
+    """
+
+    def __init__(self, resize_to: int | None = None, min_side: int = 0):
+        self.resize_to = resize_to
+        self.min_side = min_side
+        self._store: dict[str, np.ndarray] = {}
+        self.decodes = 0
+
+    def get(self, path: Path) -> np.ndarray:
+        key = str(path)
+        arr = self._store.get(key)
+        if arr is None:
+            from ..preprocess import resize_shorter
+
+            img = decode_rgb(path)
+            if self.resize_to:
+                img = resize_shorter(img, self.resize_to, "bilinear")
+            if self.min_side and min(img.size) < self.min_side:
+                img = resize_shorter(img, self.min_side, "bilinear")
+            arr = np.asarray(img, dtype=np.uint8).copy()
+            self._store[key] = arr
+            self.decodes += 1
+        return arr
+
+    def warm(self, items: Sequence[Item], progress=None) -> None:
+        for it in items:
+            self.get(it.path)
+            if progress is not None:
+                progress()
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._store.values())
+
+
+def shortcut_warnings(items: Sequence[Item]) -> list[str]:
+    """Warn when file format or image size alone separates real from synthetic in a training set
+    (e.g. JPEG reals vs lossless WebP fakes): a detector can learn the container instead of the content."""
+    out: list[str] = []
+    by_label: dict[int, list[Item]] = {0: [], 1: []}
+    for it in items:
+        by_label[it.label].append(it)
+    if not by_label[0] or not by_label[1]:
+        return out
+    fmt = {lab: {it.path.suffix.lower().replace(".jpeg", ".jpg") for it in its} for lab, its in by_label.items()}
+    if not fmt[0] & fmt[1]:
+        out.append(f"file format separates the classes (real: {', '.join(sorted(fmt[0]))}; synthetic: "
+                   f"{', '.join(sorted(fmt[1]))}); consider JPEG augmentation with a high probability")
+    sizes: dict[int, set] = {}
+    for lab, its in by_label.items():
+        s = set()
+        for it in its[:500]:
+            try:
+                with Image.open(it.path) as im:
+                    s.add(im.size)
+            except OSError:
+                pass
+        sizes[lab] = s
+    for lab, other in ((1, 0), (0, 1)):
+        if len(sizes[lab]) == 1 and len(sizes[other]) > 1 and not sizes[lab] & sizes[other]:
+            (wh,) = sizes[lab]
+            name = "synthetic" if lab else "real"
+            out.append(f"every {name} image is {wh[0]}x{wh[1]} and no image of the other class is: "
+                       "image size separates the classes")
+    return out

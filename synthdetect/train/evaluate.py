@@ -1,0 +1,184 @@
+"""Evaluate models / runs / ensembles on labelled data; calibrate cards; build ensembles.
+
+Torch is needed only when a target is a training run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..cards import EnsembleCard, Registry
+from ..metrics import at_threshold, best_f1_threshold, summary
+from .augment import parse_perturbations
+from .data import Item, load_sets
+from .scoring import EnsembleSpec, OnnxScorer, Scorer, resolve, score_any
+
+
+def _progress():
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    console=Console(stderr=True))
+
+
+def _n_members(t) -> int:
+    return len(t.members) if isinstance(t, EnsembleSpec) else 1
+
+
+def evaluate_targets(
+    refs: Sequence[str],
+    data: Sequence[str],
+    perturb: str | None = None,
+    models_dirs: Sequence[str] = (),
+    device: str = "auto",
+) -> dict[str, Any]:
+    items: list[Item] = load_sets(data)
+    perts = parse_perturbations(perturb)
+    y = np.array([it.label for it in items])
+    gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)") for it in items]
+    has_gens = any(it.generator for it in items)
+    reg = Registry(models_dirs)
+    results: dict[str, Any] = {}
+    image_cache: dict = {}  # decoded (and perturbed) images shared by all targets
+    with _progress() as prog:
+        for ref in refs:
+            target = resolve(ref, reg, device)
+            name = target.name
+            task = prog.add_task(f"scoring {name}", total=len(items) * _n_members(target))
+            t0 = time.time()
+            s = score_any(target, items, perts, on_batch=lambda n: prog.advance(task, n), image_cache=image_cache)
+            m = summary(y, s["probs"], gens if has_gens else None, threshold=0.5)
+            if abs(s["threshold"] - 0.5) > 1e-12:
+                m["at_model_threshold"] = at_threshold(y, s["probs"], s["threshold"])
+            m["kind"] = "ensemble" if isinstance(target, EnsembleSpec) else target.kind
+            m["ref"] = ref
+            m["seconds"] = round(time.time() - t0, 2)
+            if s["members"]:
+                m["members"] = {k: {"at_0.5": at_threshold(y, v, 0.5), "best_f1": best_f1_threshold(y, v)}
+                                for k, v in s["members"].items()}
+            results[name if name not in results else ref] = m
+    return {
+        "data": [str(d) for d in data], "n": int(len(items)), "perturbations": [f"{a}:{b:g}" for a, b in perts],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
+    }
+
+
+def table1_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The paper's Table 1 columns (+ AP, AUC, EER, FPR on reals) per model."""
+    rows = []
+    for name, m in report["models"].items():
+        a, b = m["at_threshold"], m["best_f1"]
+        rows.append([name, f"{a['acc']:.4f}", f"{a['precision']:.4f}", f"{a['recall']:.4f}", f"{a['f1']:.4f}",
+                     f"{b['threshold']:.4g}", f"{b['f1']:.4f}", f"{b['precision']:.4f}", f"{b['recall']:.4f}",
+                     f"{b['acc']:.4f}", f"{m['ap']:.4f}", f"{m['roc_auc']:.4f}", f"{m['eer']['eer']:.4f}",
+                     f"{a['fpr_real']:.4f}"])
+    return rows
+
+
+TABLE1_HEADER = ["model", "Acc@0.5", "P@0.5", "R@0.5", "F1@0.5", "thr*", "F1*", "P*", "R*", "Acc*", "AP", "AUC",
+                 "EER", "FPR real@0.5"]
+
+
+def render_table(report: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    c = Console()
+    t = Table(title=f"{report['n']} images: {', '.join(report['data'])}"
+                    + (f" — perturbed {','.join(report['perturbations'])}" if report["perturbations"] else ""))
+    for h in TABLE1_HEADER:
+        t.add_column(h, justify="left" if h == "model" else "right")
+    for r in table1_rows(report):
+        t.add_row(*r)
+    c.print(t)
+    for name, m in report["models"].items():
+        cm = m["at_threshold"]["confusion"]
+        c.print(f"[bold]{name}[/]: confusion@0.5 tp={cm['tp']} fp={cm['fp']} tn={cm['tn']} fn={cm['fn']}; "
+                f"best thr {m['best_f1']['threshold']:.4g}")
+        if "per_generator" in m:
+            g = Table(title=f"{name}: per generator")
+            cols = None
+            for gen, row in m["per_generator"].items():
+                if cols is None:
+                    cols = [k for k in row]
+                    g.add_column("generator")
+                    for k in cols:
+                        g.add_column(k, justify="right")
+                g.add_row(gen, *[f"{row[k]:.4f}" if isinstance(row[k], float) else str(row[k]) for k in cols])
+            c.print(g)
+
+
+def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (), device: str = "auto") -> dict[str, Any]:
+    """Best-F1 threshold on ``data`` written into the model's (or ensemble's) card."""
+    reg = Registry(models_dirs)
+    target = resolve(ref, reg, device)
+    if not isinstance(target, (OnnxScorer, EnsembleSpec)):
+        raise ValueError(f"{ref}: calibrate works on cards (export a run first)")
+    items = load_sets(data)
+    y = np.array([it.label for it in items])
+    with _progress() as prog:
+        task = prog.add_task(f"scoring {target.name}", total=len(items) * _n_members(target))
+        s = score_any(target, items, None, on_batch=lambda n: prog.advance(task, n))
+    best = best_f1_threshold(y, s["probs"])
+    card = target.card if isinstance(target, OnnxScorer) else target.card
+    if card is None or card.path is None:
+        raise ValueError(f"{ref}: no card file to write")
+    card.calibrated_threshold = float(best["threshold"])
+    card.calibrated_on = ", ".join(str(d) for d in data)
+    card.f1 = float(best["f1"])
+    card.save(card.path)
+    return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
+            "precision": best["precision"], "recall": best["recall"], "acc": best["acc"], "n": len(items)}
+
+
+def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",
+                   models_dirs: Sequence[str] = (), device: str = "auto", name: str | None = None,
+                   description: str = "") -> EnsembleCard:
+    """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold."""
+    if method not in ("weighted", "majority"):
+        raise ValueError("--method must be weighted or majority")
+    out = Path(out)
+    if not out.name.endswith(".ensemble.json"):
+        raise ValueError("ensemble card file name must end in .ensemble.json")
+    reg = Registry([*models_dirs, out.parent])
+    scorers: list[Scorer] = []
+    for m in members:
+        s = resolve(m, reg, device)
+        if not isinstance(s, OnnxScorer):
+            raise ValueError(f"ensemble member {m!r} must be an exported model (card), not a run or ensemble")
+        scorers.append(s)
+    weights: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    if weights_from:
+        items = load_sets(weights_from)
+        y = np.array([it.label for it in items])
+        with _progress() as prog:
+            task = prog.add_task("member F1", total=len(items) * len(scorers))
+            cache: dict = {}
+            for s in scorers:
+                p = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)["probs"]
+                thr = s.threshold()
+                thresholds[s.name] = thr
+                weights[s.name] = float(at_threshold(y, p, thr)["f1"])
+        if method == "weighted" and not any(w > 0 for w in weights.values()):
+            raise ValueError(f"every member has F1 0 on {', '.join(map(str, weights_from))}: weighted vote undefined")
+    elif method == "weighted":
+        for s in scorers:
+            if s.card.f1 is None:
+                raise ValueError(f"{s.name}: no --weights-from data and the card has no f1")
+            weights[s.name] = float(s.card.f1)
+    card = EnsembleCard(
+        name=name or out.name[: -len(".ensemble.json")], members=[s.name for s in scorers], method=method,
+        weights=weights, weights_from=", ".join(map(str, weights_from)) or None,
+        description=description or (f"{method} vote of {', '.join(s.name for s in scorers)}; member thresholds "
+                                    + json.dumps(thresholds)),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    card.save(out)
+    return card

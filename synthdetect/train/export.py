@@ -1,0 +1,286 @@
+"""PyTorch model -> one ONNX graph + model card, with a parity check on real images.
+
+ONNX contract (docs/DESIGN.md): input ``input`` float32 ``[N,3,S,S]`` (dynamic N),
+already normalised per the card's InputSpec; output ``logit`` float32 ``[N]``; opset 17.
+
+The parity check preprocesses real images with :func:`synthdetect.preprocess.to_input`
+(the inference path), runs the PyTorch model and onnxruntime on the same tensors and
+compares sigmoid probabilities.  Above the tolerance the ONNX file is removed and
+:class:`ParityError` is raised; no card is written.
+"""
+
+from __future__ import annotations
+
+from . import compat  # noqa: F401  (before anything that may import torchvision)
+
+import json
+import os
+import platform
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from .. import __version__ as synthdetect_version
+from ..cards import InputSpec, ModelCard, sha256_file
+from ..preprocess import to_input
+
+OPSET = 17
+INT8_TOLERANCE = 0.05
+
+
+class ParityError(RuntimeError):
+    """The exported graph disagrees with PyTorch beyond the tolerance."""
+
+    def __init__(self, message: str, figures: dict[str, Any]):
+        super().__init__(message)
+        self.figures = figures
+
+
+class _LogitGraph(nn.Module):
+    """Wraps a model so the graph output is exactly ``logit[N]`` float32."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - ONNX input name
+        out = self.model(input)
+        return out.reshape(out.shape[0], -1)[:, 0].float()
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
+
+
+def _load_parity_batch(paths: Sequence[Path], spec: InputSpec) -> np.ndarray:
+    arrays = []
+    for p in paths:
+        with Image.open(p) as im:
+            im.load()
+            arrays.append(to_input(im.convert("RGB"), spec))
+    return np.stack(arrays, 0).astype(np.float32)
+
+
+def _onnx_export(wrapped: nn.Module, size: int, out_path: Path) -> str:
+    """Export with a dynamic batch axis; returns which exporter produced the file."""
+    example = torch.zeros(2, 3, size, size, dtype=torch.float32)
+    errors = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                wrapped,
+                (example,),
+                str(out_path),
+                dynamo=False,
+                input_names=["input"],
+                output_names=["logit"],
+                opset_version=OPSET,
+                dynamic_axes={"input": {0: "N"}, "logit": {0: "N"}},
+                do_constant_folding=True,
+            )
+        return "torch.onnx torchscript"
+    except Exception as e:  # pragma: no cover
+        errors.append(f"torchscript: {type(e).__name__}: {e}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            batch = torch.export.Dim("N", min=1, max=4096)
+            prog = torch.onnx.export(
+                wrapped,
+                (example,),
+                dynamo=True,
+                input_names=["input"],
+                output_names=["logit"],
+                opset_version=OPSET,
+                dynamic_shapes={"input": {0: batch}},
+                external_data=False,
+                optimize=True,
+                verbose=False,
+            )
+            prog.save(str(out_path), external_data=False)
+        return "torch.onnx dynamo"
+    except Exception as e:  # pragma: no cover - depends on torch/onnxscript versions
+        errors.append(f"dynamo: {type(e).__name__}: {e}")
+    raise RuntimeError("ONNX export failed: " + " | ".join(errors))
+
+
+def _check_graph(path: Path) -> dict[str, Any]:
+    import onnx
+
+    m = onnx.load(str(path))
+    onnx.checker.check_model(m)
+    ins = [i.name for i in m.graph.input if i.name not in {t.name for t in m.graph.initializer}]
+    outs = [o.name for o in m.graph.output]
+    if ins != ["input"] or outs != ["logit"]:
+        raise RuntimeError(f"exported graph has inputs {ins} outputs {outs}; expected ['input'] ['logit']")
+    opset = max((o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), default=0)
+    if opset != OPSET:
+        raise RuntimeError(f"exported graph has opset {opset}; the contract is opset {OPSET}")
+    return {"opset": int(opset), "ir_version": int(m.ir_version)}
+
+
+def _ort_logits(path: Path, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = min(2, os.cpu_count() or 1)
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    outs = []
+    for i in range(0, len(x), batch_size):
+        (o,) = sess.run(["logit"], {"input": x[i : i + batch_size]})
+        outs.append(np.asarray(o).reshape(-1))
+    return np.concatenate(outs) if outs else np.zeros(0, np.float32)
+
+
+@torch.no_grad()
+def _torch_logits(wrapped: nn.Module, x: np.ndarray, batch_size: int = 16) -> np.ndarray:
+    outs = []
+    for i in range(0, len(x), batch_size):
+        outs.append(wrapped(torch.from_numpy(x[i : i + batch_size])).double().numpy().reshape(-1))
+    return np.concatenate(outs) if outs else np.zeros(0)
+
+
+def parity_figures(ref_logits: np.ndarray, got_logits: np.ndarray, tolerance: float) -> dict[str, Any]:
+    dp = np.abs(_sigmoid(ref_logits) - _sigmoid(got_logits))
+    dl = np.abs(ref_logits.astype(np.float64) - got_logits.astype(np.float64))
+    max_dp = float(dp.max()) if dp.size else 0.0
+    return {
+        "n_images": int(dp.size),
+        "max_abs_dprob": max_dp,
+        "mean_abs_dprob": float(dp.mean()) if dp.size else 0.0,
+        "max_abs_dlogit": float(dl.max()) if dl.size else 0.0,
+        "tolerance": float(tolerance),
+        "passed": bool(dp.size > 0 and max_dp <= tolerance),
+    }
+
+
+def export_onnx(
+    model: nn.Module,
+    input_spec: InputSpec,
+    out_path: Path,
+    *,
+    name: str,
+    architecture: str,
+    parity_images: list[Path],
+    tolerance: float = 1e-4,
+    int8: bool = False,
+    card_fields: dict = {},  # noqa: B006 - read only, signature fixed by the issue
+) -> ModelCard:
+    """Export ``model`` to ``out_path`` (ONNX) and write the card ``out_path.with_suffix('.json')``.
+
+    ``model`` takes the normalised NCHW tensor and returns logits (``[N]`` or ``[N,1]``).
+    ``parity_images`` are real image files; at least one is required.  With ``int8`` a
+    dynamically quantised copy ``<stem>.int8.onnx`` is written with its own card
+    ``<stem>.int8.json`` and parity figures (tolerance ``card_fields['int8_tolerance']`` or 0.05);
+    its figures are also recorded under ``parity['int8']`` of the main card.  Returns the main card.
+    """
+    out_path = Path(out_path)
+    if out_path.suffix != ".onnx":
+        raise ValueError(f"export target must end in .onnx, not {out_path.name}")
+    parity_images = [Path(p) for p in parity_images]
+    if not parity_images:
+        raise ValueError("export_onnx needs at least one parity image (real image files)")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fields = dict(card_fields)
+    int8_tol = float(fields.pop("int8_tolerance", INT8_TOLERANCE))
+
+    model = model.to("cpu").eval()
+    wrapped = _LogitGraph(model).eval()
+    x = _load_parity_batch(parity_images, input_spec)
+
+    tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_path.parent, prefix=f".{out_path.stem}.")[1])
+    try:
+        exporter = _onnx_export(wrapped, input_spec.size, tmp)
+        graph = _check_graph(tmp)
+        ref = _torch_logits(wrapped, x)
+        got = _ort_logits(tmp, x)
+        fig = parity_figures(ref, got, tolerance)
+        # the batch axis must really be dynamic: score one image alone too
+        single = _ort_logits(tmp, x[:1], batch_size=1)
+        fig["single_vs_batch_max_abs_dprob"] = float(np.abs(_sigmoid(single) - _sigmoid(got[:1])).max())
+        fig.update(graph)
+        fig["exporter"] = exporter
+        fig["torch"] = torch.__version__
+        fig["onnxruntime"] = __import__("onnxruntime").__version__
+        if not fig["passed"]:
+            raise ParityError(
+                f"{name}: ONNX parity failed: max |Δprob| = {fig['max_abs_dprob']:.3g} > tolerance {tolerance:g} "
+                f"on {fig['n_images']} images",
+                fig,
+            )
+        os.replace(tmp, out_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+    int8_fig = None
+    int8_card = None
+    if int8:
+        from onnxruntime.quantization import QuantType, quantize_dynamic
+
+        import logging
+
+        import onnx
+
+        logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # quantiser's advice to stderr
+        q_path = out_path.with_name(out_path.stem + ".int8.onnx")
+        # stale intermediate shape annotations from the exporter upset the quantiser's
+        # shape inference: quantise a copy without them
+        m = onnx.load(str(out_path))
+        del m.graph.value_info[:]
+        src = out_path.with_name(f".{out_path.stem}.noinfo.onnx")
+        onnx.save(m, str(src))
+        try:
+            quantize_dynamic(str(src), str(q_path), weight_type=QuantType.QInt8)
+        finally:
+            src.unlink(missing_ok=True)
+        q_got = _ort_logits(q_path, x)
+        int8_fig = parity_figures(ref, q_got, int8_tol)
+        int8_fig["quantization"] = "onnxruntime.quantization.quantize_dynamic QInt8 weights"
+        if not int8_fig["passed"]:
+            q_path.unlink(missing_ok=True)
+            out_path.unlink(missing_ok=True)
+            raise ParityError(
+                f"{name}: int8 parity failed: max |Δprob| = {int8_fig['max_abs_dprob']:.3g} > {int8_tol:g}",
+                int8_fig,
+            )
+        int8_card = _make_card(q_path, name + ".int8", architecture, input_spec, fields, int8_fig)
+        int8_card.description = (int8_card.description + " (int8 dynamic quantisation)").strip()
+        int8_card.save(q_path.with_suffix(".json"))
+        fig["int8"] = {k: v for k, v in int8_fig.items()}
+        fig["int8"]["file"] = q_path.name
+
+    card = _make_card(out_path, name, architecture, input_spec, fields, fig)
+    card.save(out_path.with_suffix(".json"))
+    return card
+
+
+def _make_card(
+    path: Path, name: str, architecture: str, spec: InputSpec, fields: dict[str, Any], parity: dict[str, Any]
+) -> ModelCard:
+    fields = json.loads(json.dumps(fields, default=str))  # deep copy, JSON-safe
+    extra = fields.pop("extra", {})
+    extra.setdefault("exported_by", f"synthdetect {synthdetect_version}")
+    extra.setdefault("export_platform", platform.platform())
+    known = set(ModelCard.__dataclass_fields__) - {"name", "file", "sha256", "architecture", "input", "parity", "path"}
+    unknown = set(fields) - known
+    for k in unknown:
+        extra[k] = fields.pop(k)
+    return ModelCard(
+        name=name,
+        file=path.name,
+        sha256=sha256_file(path),
+        architecture=architecture,
+        input=InputSpec(**json.loads(spec.key())),
+        parity=parity,
+        extra=extra,
+        **fields,
+    )

@@ -1,0 +1,78 @@
+"""``synthdetect export RUN``: a run directory -> ONNX + card via :func:`export.export_onnx`."""
+
+from __future__ import annotations
+
+from . import compat  # noqa: F401
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..cards import ModelCard
+from .data import load_sets
+from .export import export_onnx
+from .loop import RunDir
+from .runs import load_run
+
+ARCH_TEXT = {
+    "resnet50": "ResNet-50 + Linear(2048,1) (Wang et al. 2020)",
+    "resnet18": "ResNet-18 + Linear(512,1)",
+    "resnet-narrow": "narrow ResNet (synthdetect) + Linear",
+    "clip-probe": "frozen CLIP image tower + Linear (Ojha et al. 2023)",
+    "npr": "NPR residual CNN (synthdetect.train.forensic)",
+    "spectral": "spectral residual detector (synthdetect.train.forensic)",
+}
+FAMILY = {"resnet50": "cnn", "resnet18": "cnn", "resnet-narrow": "cnn", "clip-probe": "clip", "npr": "forensic",
+          "spectral": "forensic"}
+
+
+def _parity_paths(cfg: dict[str, Any], parity_data: Sequence[str] | None, n: int) -> list[Path]:
+    sets = list(parity_data or [])
+    if not sets:
+        src = cfg.get("val") or cfg.get("train") or {}
+        sets = src.get("sets", [])
+    if not sets:
+        raise ValueError("no --parity-data and the run records no data sets")
+    items = load_sets(sets)
+    # alternate classes so both are represented
+    real = [i for i in items if i.label == 0]
+    fake = [i for i in items if i.label == 1]
+    picked = []
+    for a, b in zip(real, fake):
+        picked += [a, b]
+    picked += real[len(fake):] + fake[len(real):]
+    return [i.path for i in picked[:n]]
+
+
+def card_fields_from_run(cfg: dict[str, Any], log: list[dict[str, Any]]) -> dict[str, Any]:
+    arch = cfg["arch"]
+    best = next((r for r in log if r.get("epoch") == cfg.get("result", {}).get("best_epoch")), None)
+    training = {k: cfg.get(k) for k in ("recipe", "seed", "epochs", "batch_size", "lr", "optimizer", "pairs",
+                                        "init_from", "pretrained_backbone", "backbone_digest", "augment",
+                                        "train_resize_shorter_to", "blur_jpeg_prob", "feature", "backbone", "arch_kw")
+                if cfg.get(k) is not None}
+    training["train"] = cfg.get("train")
+    training["val"] = cfg.get("val")
+    training["result"] = cfg.get("result")
+    lic = set()
+    for part in ("train", "val"):
+        for v in ((cfg.get(part) or {}).get("licences") or {}).values():
+            lic.update(v)
+    metrics = {}
+    if best:
+        metrics["validation"] = {k: best[k] for k in ("val_acc", "val_f1", "val_ap", "val_n", "epoch") if k in best}
+    desc = f"{ARCH_TEXT.get(arch, arch)}; recipe {cfg.get('recipe')}"
+    if not cfg.get("pretrained_backbone") and arch in ("resnet50", "resnet18", "clip-probe"):
+        desc += " (backbone NOT pretrained: random init)"
+    return {"family": FAMILY.get(arch, ""), "description": desc, "training": training,
+            "licence": "; ".join(sorted(lic)), "metrics": metrics}
+
+
+def export_run(run: Path, out: Path, *, name: str | None = None, parity_data: Sequence[str] | None = None,
+               parity_n: int = 16, tolerance: float = 1e-4, int8: bool = False, checkpoint: str = "best.pt") -> ModelCard:
+    model, spec, cfg = load_run(run, checkpoint)
+    log = RunDir(run, create=False).read_log()
+    fields = card_fields_from_run(cfg, log)
+    fields["extra"] = {"run": str(Path(run).resolve()), "checkpoint": checkpoint}
+    paths = _parity_paths(cfg, parity_data, parity_n)
+    return export_onnx(model, spec, Path(out), name=name or Path(out).stem, architecture=cfg["arch"],
+                       parity_images=paths, tolerance=tolerance, int8=int8, card_fields=fields)

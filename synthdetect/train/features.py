@@ -1,0 +1,136 @@
+"""On-disk cache of frozen-backbone features (CLIP linear probe).
+
+A feature is keyed by the image file's sha256, the backbone name, the backbone weights
+digest (for a random-init tower: a digest of its parameters), the feature kind, the
+transform (augmentation settings) and the view (train/val, seed, view index).  Retraining a
+head on another validation sample therefore recomputes only the images not seen before.
+"""
+
+from __future__ import annotations
+
+from . import compat  # noqa: F401
+
+import hashlib
+import json
+import os
+import zlib
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .augment import AugmentConfig, train_view, val_view
+from .data import DecodedCache, Item, file_sha256
+from .loop import progress
+
+ENV_CACHE = "SYNTHDETECT_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get(ENV_CACHE)
+    if env:
+        return Path(env) / "features"
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("synthdetect", appauthor=False)) / "features"
+
+
+def params_digest(module: nn.Module) -> str:
+    h = hashlib.sha256()
+    for k, v in sorted(module.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().cpu().contiguous().numpy().tobytes())
+    return "params:" + h.hexdigest()
+
+
+class FeatureCache:
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root) if root else default_cache_dir()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        p = self._path(key)
+        if p.exists():
+            try:
+                arr = np.load(p, allow_pickle=False)
+                self.hits += 1
+                return arr
+            except (OSError, ValueError):
+                p.unlink(missing_ok=True)
+        return None
+
+    def put(self, key: str, arr: np.ndarray) -> None:
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            np.save(f, np.asarray(arr, dtype=np.float32), allow_pickle=False)
+        os.replace(tmp, p)
+        self.misses += 1
+
+
+class FeatureExtractor:
+    def __init__(self, features: nn.Module, info: dict[str, Any], feature: str, cache: FeatureCache,
+                 device: torch.device, resize_to: int | None = 256, batch_size: int = 32):
+        self.model = features.eval()
+        self.cache = cache
+        self.device = device
+        self.batch_size = batch_size
+        self.resize_to = resize_to
+        self.weights_id = info.get("weights_digest") or params_digest(features)
+        self.base = {"backbone": info.get("backbone"), "weights": self.weights_id, "feature": feature,
+                     "resize_to": resize_to}
+        self.decoded = DecodedCache(resize_to=resize_to)
+        self.computed = 0  # images run through the backbone (tests count these)
+        self._sha: dict[str, str] = {}
+
+    def _file_sha(self, p: Path) -> str:
+        st = p.stat()
+        k = f"{p}|{st.st_size}|{st.st_mtime_ns}"
+        if k not in self._sha:
+            self._sha[k] = file_sha256(p)
+        return self._sha[k]
+
+    def key(self, sha: str, aug: AugmentConfig, view: tuple) -> str:
+        d = {**self.base, "file": sha, "transform": aug.key(), "view": list(view)}
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+    @torch.no_grad()
+    def features(self, items: Sequence[Item], aug: AugmentConfig, view: tuple) -> torch.Tensor:
+        out: list[np.ndarray | None] = [None] * len(items)
+        todo: list[tuple[int, str, str]] = []
+        for i, it in enumerate(items):
+            sha = self._file_sha(it.path)
+            key = self.key(sha, aug, view)
+            got = self.cache.get(key)
+            if got is None:
+                todo.append((i, sha, key))
+            else:
+                out[i] = got
+        if todo:
+            with progress() as prog:
+                t = prog.add_task(f"features {view[0]} view {view[-1]}", total=len(todo), info="")
+                for s in range(0, len(todo), self.batch_size):
+                    chunk = todo[s : s + self.batch_size]
+                    xs = []
+                    for i, sha, _ in chunk:
+                        arr = self.decoded.get(items[i].path)
+                        rng = np.random.default_rng([zlib.crc32(repr(view).encode()), int(sha[:12], 16)])
+                        fn = val_view if view[0] == "val" else train_view
+                        xs.append(fn(arr, aug, rng))
+                    f = self.model(torch.from_numpy(np.stack(xs)).to(self.device)).float().cpu().numpy()
+                    self.computed += len(chunk)
+                    for (i, _, key), row in zip(chunk, f):
+                        self.cache.put(key, row)
+                        out[i] = row
+                    prog.advance(t, len(chunk))
+        if not items:
+            return torch.zeros(0, 0)
+        return torch.from_numpy(np.stack(out).astype(np.float32))

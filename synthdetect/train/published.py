@@ -1,0 +1,358 @@
+"""Load published detector checkpoints faithfully and convert them to ONNX + card.
+
+Loading rules (docs/weights.md):
+  * ``torch.load(path, map_location="cpu", weights_only=True)`` for every pickle
+    checkpoint: tensors and plain containers only, no code runs.
+  * A TorchScript archive (the OpenAI CLIP release ``ViT-L-14.pt``) *is code*:
+    ``weights_only`` refuses it.  It is accepted only when its SHA-256 equals the
+    digest published in the hub registry, then read with ``torch.jit.load`` on CPU
+    (through open_clip's ``load_openai_model``, which rebuilds a plain, non-JIT CLIP
+    from the archive's state dict with QuickGELU).  A safetensors copy of the same
+    weights (``clip-vitl14-openai-hf``) needs no such trust.
+
+Models:
+  * CNNDetection (Wang et al. 2020): ``{'model': state_dict}`` (``module.`` prefixes
+    from DataParallel are stripped) for a torchvision ResNet-50 whose ``fc`` is
+    ``Linear(2048, 1)``.  Input: no resize, centre crop 224, ImageNet normalisation.
+  * UnivFD (Ojha et al. 2023): ``fc_weights.pth`` = ``{'weight': [1,768], 'bias': [1]}``
+    (saved on cuda:0; mapped to CPU) on top of OpenAI CLIP ViT-L/14 ``encode_image``
+    features (CLS after ``ln_post`` times ``proj``, not L2-normalised).  Input: no resize,
+    centre crop 224, CLIP normalisation.
+Both are wrapped so the graph outputs the raw logit ``[N]`` (ONNX contract).
+"""
+
+from __future__ import annotations
+
+from . import compat  # noqa: F401  (before torchvision / open_clip)
+
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import torch
+from PIL import Image
+from torch import nn
+
+from ..cards import InputSpec, ModelCard, sha256_file
+from ..hub import HubEntry, HubError, is_torchscript
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+MAX_PARITY_IMAGES = 16
+
+
+class CheckpointError(HubError):
+    """A checkpoint does not have the layout of the published model."""
+
+
+class UntrustedArchiveError(CheckpointError):
+    """A TorchScript archive whose digest is not the registry's: refused (it carries code)."""
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def safe_load(path: Path | str) -> Any:
+    """``torch.load`` with ``weights_only=True`` on CPU, with one-line errors."""
+    path = Path(path)
+    if is_torchscript(path):
+        raise CheckpointError(
+            f"{path.name} is a TorchScript archive (it contains code), not a state dict; "
+            "only registry-verified archives are accepted, through the backbone loader"
+        )
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle with disallowed globals, truncated file, ...
+        raise CheckpointError(f"cannot load {path.name} safely (weights_only=True): {type(e).__name__}: "
+                              f"{str(e).splitlines()[0] if str(e) else ''}") from e
+
+
+def _tensor_dict(obj: Any, what: str) -> dict[str, torch.Tensor]:
+    if not isinstance(obj, Mapping) or not obj or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise CheckpointError(f"{what}: expected a state dict of tensors")
+    return dict(obj)
+
+
+def strip_prefix(sd: Mapping[str, torch.Tensor], prefix: str = "module.") -> dict[str, torch.Tensor]:
+    """Remove a DataParallel-style prefix from every key that has it."""
+    return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in sd.items()}
+
+
+class LogitHead(nn.Module):
+    """``net(x)`` -> ``[N]`` logits (the first output column)."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)[:, 0]
+
+
+def build_resnet(arch: str = "resnet50", *, layers: list[int] | None = None,
+                 width_per_group: int = 64) -> nn.Module:
+    """torchvision ResNet with a one-logit ``fc``; ``layers`` builds a Bottleneck ResNet variant."""
+    import torchvision
+    from torchvision.models.resnet import Bottleneck, ResNet
+
+    if layers is not None:
+        return ResNet(Bottleneck, list(layers), num_classes=1, width_per_group=width_per_group)
+    fn = getattr(torchvision.models, arch, None)
+    if fn is None or not arch.startswith(("resnet", "wide_resnet", "resnext")):
+        raise CheckpointError(f"unknown ResNet architecture {arch!r}")
+    return fn(weights=None, num_classes=1)
+
+
+def load_cnndetection(path: Path | str, arch: str | Callable[[], nn.Module] = "resnet50",
+                      **arch_options: Any) -> nn.Module:
+    """CNNDetection checkpoint -> ``LogitHead(resnet)`` in eval mode (logits ``[N]``)."""
+    path = Path(path)
+    ck = safe_load(path)
+    if isinstance(ck, Mapping) and "model" in ck:
+        sd = ck["model"]
+    else:
+        sd = ck  # a bare state dict is accepted too
+    sd = strip_prefix(_tensor_dict(sd, f"{path.name}['model']"))
+    if "fc.weight" not in sd or "fc.bias" not in sd:
+        raise CheckpointError(f"{path.name}: no fc.weight/fc.bias: not a CNNDetection ResNet checkpoint")
+    if sd["fc.weight"].ndim != 2 or sd["fc.weight"].shape[0] != 1:
+        raise CheckpointError(f"{path.name}: fc.weight has shape {tuple(sd['fc.weight'].shape)}, expected [1, C]")
+    net = arch() if callable(arch) else build_resnet(arch, **arch_options)
+    fc = getattr(net, "fc", None)
+    if not isinstance(fc, nn.Linear) or fc.out_features != 1 or fc.in_features != sd["fc.weight"].shape[1]:
+        raise CheckpointError(
+            f"{path.name}: fc is Linear({sd['fc.weight'].shape[1]}, 1) but the architecture has {fc}"
+        )
+    try:
+        net.load_state_dict(sd, strict=True)
+    except RuntimeError as e:
+        raise CheckpointError(f"{path.name}: does not match {arch if isinstance(arch, str) else 'the given'} "
+                              f"architecture: {str(e).splitlines()[0]}") from e
+    return LogitHead(net).eval()
+
+
+def load_linear_head(path: Path | str) -> nn.Linear:
+    """UnivFD ``fc_weights.pth``: ``{'weight': [1, D], 'bias': [1]}`` (device mapped to CPU)."""
+    path = Path(path)
+    ck = safe_load(path)
+    if isinstance(ck, Mapping) and "model" in ck:
+        ck = ck["model"]
+    sd = strip_prefix(strip_prefix(_tensor_dict(ck, path.name)), "fc.")
+    if set(sd) != {"weight", "bias"}:
+        raise CheckpointError(f"{path.name}: expected keys weight/bias, found {sorted(sd)}")
+    w, b = sd["weight"], sd["bias"]
+    if w.ndim != 2 or w.shape[0] != 1 or tuple(b.shape) != (1,):
+        raise CheckpointError(f"{path.name}: weight {tuple(w.shape)} / bias {tuple(b.shape)}; expected [1,D] / [1]")
+    head = nn.Linear(w.shape[1], 1)
+    head.load_state_dict({"weight": w.float(), "bias": b.float()})
+    return head.eval()
+
+
+def load_clip_visual(path: Path | str, *, model_name: str = "ViT-L-14-quickgelu",
+                     model_cfg: dict[str, Any] | None = None,
+                     trusted_sha256: str | None = None) -> nn.Module:
+    """The image tower of a CLIP checkpoint, fp32 on CPU; ``visual(x)`` = ``encode_image(x)``.
+
+    * TorchScript archive: accepted only if ``sha256(path) == trusted_sha256`` (the registry's).
+    * torch pickle / safetensors state dict (open_clip or OpenAI layout): loaded with
+      ``weights_only=True`` into ``open_clip.CLIP(**cfg)``; ``cfg`` is ``model_cfg`` or
+      open_clip's config for ``model_name``.
+    """
+    import open_clip
+
+    path = Path(path)
+    if is_torchscript(path):
+        got = sha256_file(path)
+        if trusted_sha256 is None or got != trusted_sha256:
+            raise UntrustedArchiveError(
+                f"{path.name} is a TorchScript archive (code) with sha256 {got[:16]}…, which is not the "
+                f"registry's published digest{'' if trusted_sha256 is None else ' ' + trusted_sha256[:16] + '…'}; "
+                "refusing to load it"
+            )
+        import warnings
+
+        with warnings.catch_warnings():  # torch.jit.load's deprecation notice is not actionable here
+            warnings.simplefilter("ignore", DeprecationWarning)
+            model = open_clip.load_openai_model(str(path), precision="fp32", device="cpu")
+    else:
+        cfg = dict(model_cfg) if model_cfg else open_clip.get_model_config(model_name)
+        if cfg is None:
+            raise CheckpointError(f"unknown open_clip model {model_name!r}")
+        cfg = dict(cfg)
+        for k in ("custom_text", "hf_model_name"):
+            if cfg.get(k):
+                raise CheckpointError(f"{model_name}: custom text towers are not supported here")
+            cfg.pop(k, None)
+        model = open_clip.CLIP(**cfg)
+        try:
+            open_clip.load_checkpoint(model, str(path), strict=True, weights_only=True)
+        except Exception as e:
+            raise CheckpointError(f"{path.name}: not a {model_name} checkpoint: "
+                                  f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
+    visual = model.visual.float().eval()
+    for p in visual.parameters():
+        p.requires_grad_(False)
+    return visual
+
+
+class ClipLinearDetector(nn.Module):
+    """Frozen CLIP image tower + linear head -> logits ``[N]`` (UnivFD)."""
+
+    def __init__(self, visual: nn.Module, head: nn.Linear):
+        super().__init__()
+        self.visual = visual
+        self.head = head
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.visual(x))[:, 0]
+
+
+def load_univfd(head_path: Path | str, backbone_path: Path | str, *, model_name: str = "ViT-L-14-quickgelu",
+                model_cfg: dict[str, Any] | None = None, trusted_sha256: str | None = None) -> nn.Module:
+    head = load_linear_head(head_path)
+    visual = load_clip_visual(backbone_path, model_name=model_name, model_cfg=model_cfg,
+                              trusted_sha256=trusted_sha256)
+    out_dim = getattr(visual, "output_dim", None)
+    if out_dim is not None and out_dim != head.in_features:
+        raise CheckpointError(f"head expects {head.in_features}-d features but the backbone gives {out_dim}-d")
+    return ClipLinearDetector(visual, head).eval()
+
+
+def load_backbone(name: str, *, cache: Path | str | None = None,
+                  registry: dict[str, HubEntry] | None = None) -> nn.Module:
+    """The CLIP image tower of a pulled/imported backbone entry (e.g. for ``train clip-probe``).
+
+    Raises :class:`HubError` when the backbone is not in the checkpoint cache.
+    """
+    from ..hub import get_entry, local_checkpoint
+
+    entry = get_entry(name, registry)
+    if entry.kind != "backbone":
+        raise HubError(f"{name} is a {entry.kind}, not a backbone")
+    path = local_checkpoint(name, cache, registry=registry)
+    if path is None:
+        raise HubError(f"backbone {name} is not cached (or fails its checksum): "
+                       f"run `synthdetect weights pull {name}` or `synthdetect weights import {name} --from FILE`")
+    oc = entry.open_clip or {}
+    return load_clip_visual(path, model_name=oc.get("model", "ViT-L-14-quickgelu"), model_cfg=oc.get("model_cfg"),
+                            trusted_sha256=entry.files[0].sha256)
+
+
+# --------------------------------------------------------------------------- parity images
+
+
+def generated_parity_images(out_dir: Path) -> tuple[list[Path], list[dict[str, str]]]:
+    """A few deterministic images (numpy + PIL) for the export parity check."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recipes: list[tuple[str, str, Callable[[], np.ndarray]]] = []
+    yy, xx = np.mgrid[0:256, 0:256].astype(np.float32)
+    recipes.append(("gradient_256.png", "RGB linear gradients (x, y, x+y) 256x256",
+                    lambda: np.stack([xx, yy, (xx + yy) / 2], -1)))
+    recipes.append(("noise_320x240.png", "uniform noise, numpy seed 0, 320x240",
+                    lambda: np.random.default_rng(0).uniform(0, 255, (240, 320, 3))))
+
+    def blobs() -> np.ndarray:
+        low = np.random.default_rng(1).uniform(0, 255, (6, 8, 3)).astype(np.uint8)
+        return np.asarray(Image.fromarray(low).resize((320, 240), Image.Resampling.BICUBIC), np.float32)
+
+    recipes.append(("blobs_240x320.png", "smooth colour blobs (seed 1 noise 8x6, bicubic up) 320x240", blobs))
+
+    def checker() -> np.ndarray:
+        y, x = np.mgrid[0:224, 0:224]
+        base = (((x // 16) + (y // 16)) % 2 * 200 + 28).astype(np.float32)
+        noise = np.random.default_rng(2).normal(0, 12, (224, 224, 3))
+        return base[..., None] + noise
+
+    recipes.append(("checker_noise_224.png", "16px checkerboard + Gaussian noise sigma 12 (seed 2) 224x224",
+                    checker))
+    paths, info = [], []
+    for fname, recipe, fn in recipes:
+        p = out_dir / fname
+        Image.fromarray(np.clip(fn(), 0, 255).astype(np.uint8), "RGB").save(p)
+        paths.append(p)
+        info.append({"name": fname, "recipe": recipe})
+    return paths, info
+
+
+def parity_set(parity_data: Path | None, tmp: Path) -> tuple[list[Path], dict[str, Any]]:
+    """Images from ``--parity-data DIR`` (first 16, sorted) or generated ones; plus the card note."""
+    if parity_data is not None:
+        d = Path(parity_data)
+        if not d.is_dir():
+            raise HubError(f"--parity-data {d}: not a directory")
+        imgs = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        if not imgs:
+            raise HubError(f"--parity-data {d}: no images ({', '.join(sorted(IMAGE_EXTS))})")
+        imgs = imgs[:MAX_PARITY_IMAGES]
+        return imgs, {"source": "directory", "dir": str(d.resolve()),
+                      "images": [str(p.relative_to(d)) for p in imgs]}
+    imgs, info = generated_parity_images(tmp)
+    return imgs, {"source": "generated (deterministic numpy/PIL images, not photographs)", "images": info}
+
+
+# --------------------------------------------------------------------------- convert
+
+
+def build_model(entry: HubEntry, files: dict[str, Path], *, backbone: HubEntry | None = None,
+                backbone_path: Path | None = None) -> nn.Module:
+    """Instantiate the PyTorch model of a detector entry from its (verified) files."""
+    if entry.converter == "cnndetection":
+        opts = dict(entry.options)
+        return load_cnndetection(files["checkpoint"], entry.architecture or "resnet50", **opts)
+    if entry.converter == "univfd":
+        if backbone is None or backbone_path is None:
+            raise HubError(f"{entry.name} needs a CLIP backbone ({', '.join(entry.backbones)})")
+        oc = backbone.open_clip or {}
+        return load_univfd(files["head"], backbone_path, model_name=oc.get("model", "ViT-L-14-quickgelu"),
+                           model_cfg=oc.get("model_cfg"), trusted_sha256=backbone.files[0].sha256)
+    raise HubError(f"{entry.name}: unknown converter {entry.converter!r}")
+
+
+def convert(entry: HubEntry, files: dict[str, Path], out_dir: Path, *, sources: list[dict[str, Any]],
+            backbone: HubEntry | None = None, backbone_path: Path | None = None,
+            parity_data: Path | None = None, int8: bool = False, tolerance: float = 1e-4,
+            int8_tolerance: float | None = None, name: str | None = None) -> ModelCard:
+    """Load, wrap, export (with parity) and install ``NAME.onnx`` + ``NAME.json`` into ``out_dir``."""
+    from .export import export_onnx
+
+    name = name or entry.name
+    spec = InputSpec(**entry.input) if entry.input else InputSpec()
+    model = build_model(entry, files, backbone=backbone, backbone_path=backbone_path)
+    fields: dict[str, Any] = {
+        "family": entry.family,
+        "description": entry.description,
+        "licence": entry.licence,
+        "threshold": 0.5,
+        "training": {
+            "origin": "published checkpoint converted by `synthdetect weights`",
+            "paper": entry.paper,
+            "project": entry.source,
+            **entry.training,
+        },
+        "extra": {
+            "hub": {"entry": entry.name, "converter": entry.converter, "files": sources},
+        },
+    }
+    if backbone is not None:
+        fields["extra"]["hub"]["backbone"] = backbone.name
+    if int8_tolerance is not None:
+        fields["int8_tolerance"] = float(int8_tolerance)
+    with tempfile.TemporaryDirectory(prefix="synthdetect-parity-") as td:
+        imgs, note = parity_set(parity_data, Path(td))
+        fields["extra"]["parity_data"] = note
+        arch = entry.architecture if entry.converter != "univfd" else "clip-vit+linear"
+        if backbone is not None:
+            arch = f"{backbone.architecture}+linear"
+        # nn.MultiheadAttention's inference fast path (aten::_native_multi_head_attention) has no
+        # ONNX symbolic: export the plain attention maths (same numbers) instead
+        mha = getattr(torch.backends, "mha", None)
+        fast = mha.get_fastpath_enabled() if mha is not None else None
+        if mha is not None:
+            mha.set_fastpath_enabled(False)
+        try:
+            card = export_onnx(model, spec, Path(out_dir) / f"{name}.onnx", name=name, architecture=arch,
+                               parity_images=imgs, tolerance=tolerance, int8=int8, card_fields=fields)
+        finally:
+            if mha is not None:
+                mha.set_fastpath_enabled(fast)
+    return card

@@ -1,0 +1,335 @@
+"""The ``synthdetect train`` recipes: image-based training (ResNets, forensic nets) and the
+CLIP linear probe on cached features; and loading a finished run for inference/export."""
+
+from __future__ import annotations
+
+from . import compat  # noqa: F401
+
+import csv
+import json
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..cards import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, InputSpec
+from . import archs
+from ..preprocess import normalize
+from .augment import AugmentConfig, train_view, val_crop
+from .data import DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, write_split
+from .loop import FitConfig, RunDir, RunError, fit, pick_device, progress, seed_everything, set_threads, versions
+
+
+# --------------------------------------------------------------------------- helpers
+def _licences(items: Sequence[Item]) -> dict[str, list[str]]:
+    out: dict[str, set[str]] = {}
+    for root in sorted({it.root for it in items}):
+        m = Path(root) / "manifest.csv"
+        lic: set[str] = set()
+        if m.is_file():
+            with m.open(newline="") as f:
+                for row in csv.DictReader(f):
+                    if row.get("licence"):
+                        lic.add(row["licence"])
+        out[root] = sorted(lic)
+    return {k: sorted(v) for k, v in out.items()}
+
+
+def _data_summary(args: Sequence[str], items: Sequence[Item]) -> dict[str, Any]:
+    return {"sets": [str(a) for a in args], "n": len(items), "n_real": sum(1 for i in items if i.label == 0),
+            "n_synthetic": sum(1 for i in items if i.label == 1), "licences": _licences(items)}
+
+
+def _init_from(model: nn.Module, init_run: str | Path, arch: str) -> dict[str, Any]:
+    rd = RunDir(init_run, create=False)
+    cfg = rd.config()
+    if cfg.get("arch") != arch:
+        raise RunError(f"--init-from {init_run}: that run is {cfg.get('arch')!r}, this one {arch!r}")
+    if isinstance(model, archs.ClipProbe):
+        old = cfg.get("arch_kw") or {}
+        now = {"backbone": model.info["backbone"], "feature": model.features.feature}
+        for k, v in now.items():
+            if old.get(k) != v:
+                raise RunError(f"--init-from {init_run}: that run's {k} is {old.get(k)!r}, this one {v!r}")
+    sd = rd.load("best.pt")
+    target = model.head if isinstance(model, archs.ClipProbe) else model
+    target.load_state_dict(sd)
+    return {"run": str(Path(init_run).resolve()), "arch": cfg.get("arch"), "seed": cfg.get("seed")}
+
+
+def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int):
+    train_items = load_sets(train)
+    if pairs:
+        train_items = sample_pairs(train_items, pairs, seed)
+    val_items = load_sets(val) if val else []
+    overlap = {i.path for i in train_items} & {i.path for i in val_items}
+    if overlap:
+        raise RunError(f"{len(overlap)} images are in both --train and --val (e.g. {sorted(overlap)[0]})")
+    return train_items, val_items
+
+
+def _warn_shortcuts(items: Sequence[Item]) -> list[str]:
+    from rich.console import Console
+
+    warns = shortcut_warnings(items)
+    for w in warns:
+        Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/] training data: {w}")
+    return warns
+
+
+class _ImageSet(torch.utils.data.Dataset):
+    def __init__(self, items: Sequence[Item], cache: DecodedCache, aug: AugmentConfig, seed: int, train: bool):
+        self.items, self.cache, self.aug, self.seed, self.train = list(items), cache, aug, seed, train
+        self.epoch = 0
+        self._val: dict[int, np.ndarray] = {}  # validation crops are the same every epoch: keep them (uint8)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        it = self.items[i]
+        arr = self.cache.get(it.path)
+        if self.train:
+            x = train_view(arr, self.aug, np.random.default_rng([self.seed, self.epoch, i]))
+        else:
+            crop = self._val.get(i)
+            if crop is None:
+                crop = self._val[i] = val_crop(arr, self.aug, np.random.default_rng([self.seed, 7919, i]))
+            x = normalize(crop, self.aug.spec())
+        return torch.from_numpy(x), torch.tensor(float(it.label))
+
+
+def inference_spec(arch: str, *, crop: int | None = None, clip_size: int | None = None,
+                   resize_to: int | None = None) -> InputSpec:
+    """The card's InputSpec for a run (the published test transforms)."""
+    if arch in ("resnet50", "resnet18", "resnet-narrow"):
+        # Wang et al. test: no resize, centre crop 224
+        return InputSpec(size=224, resize="none", mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    if arch == "clip-probe":
+        return InputSpec(size=int(clip_size or 224), resize="none", mean=CLIP_MEAN, std=CLIP_STD)
+    from . import forensic
+
+    kw = dict(forensic.DEFAULT_INPUT[arch])
+    if arch == "spectral" and crop:
+        kw["size"] = int(crop)  # the DFT window is the crop
+    if resize_to:
+        kw.update(resize="shorter_side", resize_to=int(resize_to))
+    return InputSpec(**kw)
+
+
+# --------------------------------------------------------------------------- image training
+def train_images(
+    *,
+    recipe: str,
+    arch: str,
+    arch_kw: dict[str, Any],
+    train: Sequence[str],
+    val: Sequence[str] | None,
+    aug: AugmentConfig,
+    resize_to: int | None,
+    out: Path,
+    init_from: str | None = None,
+    pairs: int | None = None,
+    epochs: int = 100,
+    batch_size: int = 64,
+    lr: float = 1e-4,
+    optimizer: str = "adam",
+    seed: int = 0,
+    resume: bool = False,
+    force: bool = False,
+    device: str = "auto",
+    workers: int = 0,
+    threads: int | None = None,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    set_threads(threads)
+    seed_everything(seed)
+    dev = pick_device(device)
+    run = RunDir(out, resume=resume, force=force)
+    train_items, val_items = _select(train, val, pairs, seed)
+    write_split(run / "train.txt", train_items)
+    if val_items:
+        write_split(run / "val.txt", val_items)
+
+    model = archs.build_model(arch, **arch_kw)
+    init = _init_from(model, init_from, arch) if init_from else None
+    model.to(dev)
+    spec = inference_spec(arch, crop=aug.crop, resize_to=resize_to if arch in ("npr", "spectral") else None)
+    cfg = {
+        "recipe": recipe, "arch": arch, "arch_kw": arch_kw, "seed": seed, "epochs": epochs, "batch_size": batch_size,
+        "lr": lr, "optimizer": optimizer, "device": str(dev), "threads": threads, "workers": workers, "train": _data_summary(train, train_items),
+        "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
+        "augment": asdict(aug), "train_resize_shorter_to": resize_to,
+        "pretrained_backbone": bool(getattr(model, "pretrained", False)),
+        "backbone_digest": getattr(model, "backbone_digest", None),
+        "input_spec": json.loads(spec.key()), "data_warnings": _warn_shortcuts(train_items),
+        "versions": versions(), "argv": sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {}),
+    }
+    if resume:
+        old = run.config()
+        if old.get("arch") != arch:
+            raise RunError(f"--resume: run is {old.get('arch')!r}, not {arch!r}")
+        cfg["resumed_from_epoch"] = old.get("result", {}).get("last_epoch")
+    run.write_config(cfg)
+
+    # decode once (after the deterministic shorter-side resize)
+    cache = DecodedCache(resize_to=resize_to, min_side=aug.crop)
+    everything = train_items + val_items
+    with progress() as prog:
+        t = prog.add_task("decoding", total=len(everything), info="")
+        cache.warm(everything, lambda: prog.advance(t))
+    train_set = _ImageSet(train_items, cache, aug, seed, True)
+    val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False})
+    val_set = _ImageSet(val_items, cache, val_aug, seed, False) if val_items else None
+
+    def train_batches(epoch: int):
+        train_set.epoch = epoch
+        g = torch.Generator().manual_seed(seed * 1000003 + epoch)
+        return torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=g,
+                                           num_workers=workers, drop_last=False)
+
+    def n_batches(epoch: int) -> int:
+        return (len(train_set) + batch_size - 1) // batch_size
+
+    def val_batches():
+        return torch.utils.data.DataLoader(val_set, batch_size=batch_size, shuffle=False, num_workers=workers)
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
+    elif optimizer == "adamw":
+        opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
+    else:
+        raise RunError(f"unknown optimizer {optimizer!r}")
+    result = fit(run, model, opt, train_batches, n_batches, val_batches if val_set else None,
+                 FitConfig(lr=lr, epochs=epochs), dev, resume=resume)
+    cfg["result"] = result
+    run.write_config(cfg)
+    return result
+
+
+# --------------------------------------------------------------------------- CLIP probe
+class _Head(nn.Module):
+    def __init__(self, head: nn.Linear):
+        super().__init__()
+        self.head = head
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.head(f).squeeze(1)
+
+
+def train_clip_probe(
+    *,
+    backbone: str,
+    backbone_weights: str | None,
+    feature: str,
+    train: Sequence[str],
+    val: Sequence[str] | None,
+    blur_jpeg_prob: float,
+    views: int,
+    out: Path,
+    cache_dir: Path | None = None,
+    init_from: str | None = None,
+    pairs: int | None = None,
+    epochs: int = 100,
+    batch_size: int = 256,
+    lr: float = 1e-4,
+    seed: int = 0,
+    resume: bool = False,
+    force: bool = False,
+    device: str = "auto",
+    threads: int | None = None,
+) -> dict[str, Any]:
+    from .features import FeatureCache, FeatureExtractor
+
+    set_threads(threads)
+    seed_everything(seed)
+    dev = pick_device(device)
+    run = RunDir(out, resume=resume, force=force)
+    train_items, val_items = _select(train, val, pairs, seed)
+    write_split(run / "train.txt", train_items)
+    if val_items:
+        write_split(run / "val.txt", val_items)
+
+    model = archs.ClipProbe(backbone=backbone, backbone_weights=backbone_weights, feature=feature)
+    init = _init_from(model, init_from, "clip-probe") if init_from else None
+    spec = inference_spec("clip-probe", clip_size=model.info["image_size"])
+    size = spec.size
+    resize_to = 256 if size == 224 else max(size, round(size * 256 / 224))
+    aug = AugmentConfig(blur_prob=blur_jpeg_prob, jpeg_prob=blur_jpeg_prob, crop=size, mean=CLIP_MEAN, std=CLIP_STD)
+    val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False})
+    cfg = {
+        "recipe": "ojha-clip-linear-probe" if feature == "ojha" else "cozzolino-clip-linear-probe",
+        "arch": "clip-probe", "arch_kw": {"backbone": backbone, "backbone_weights": backbone_weights, "feature": feature},
+        "backbone": model.info, "pretrained_backbone": model.pretrained, "backbone_digest": model.backbone_digest,
+        "feature": feature, "feature_dim": model.features.dim, "seed": seed, "epochs": epochs,
+        "batch_size": batch_size, "lr": lr, "optimizer": "adamw", "weight_decay": 0.0, "views": views,
+        "device": str(dev), "threads": threads, "train": _data_summary(train, train_items),
+        "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
+        "augment": asdict(aug), "train_resize_shorter_to": resize_to, "input_spec": json.loads(spec.key()),
+        "data_warnings": _warn_shortcuts(train_items), "checkpoint_contents": "head state dict (weight [1,D], bias [1]); the frozen backbone is rebuilt from arch_kw",
+        "versions": versions(), "argv": sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    if not model.pretrained:
+        cfg["warning"] = "random-init CLIP backbone: the probe's features carry no pretrained semantics"
+    run.write_config(cfg)
+
+    fc = FeatureCache(Path(cache_dir) if cache_dir else None)
+    ext = FeatureExtractor(model.features.to(dev), model.info, feature, fc, dev, resize_to=resize_to)
+    xs = []
+    for v in range(views):
+        xs.append(ext.features(train_items, aug, view=("train", seed, v)))
+    ytr = torch.tensor([float(i.label) for i in train_items])
+    val_x = ext.features(val_items, val_aug, view=("val", seed, 0)) if val_items else None
+    yva = torch.tensor([float(i.label) for i in val_items]) if val_items else None
+    cfg["feature_cache"] = {"dir": str(fc.root), "hits": fc.hits, "computed": fc.misses}
+
+    head = _Head(model.head).to(dev)
+
+    def train_batches(epoch: int):
+        x = xs[(epoch - 1) % views]
+        g = torch.Generator().manual_seed(seed * 1000003 + epoch)
+        perm = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), batch_size):
+            idx = perm[i : i + batch_size]
+            yield x[idx], ytr[idx]
+
+    def n_batches(epoch: int) -> int:
+        return (len(xs[0]) + batch_size - 1) // batch_size
+
+    def val_batches():
+        for i in range(0, len(val_x), 1024):
+            yield val_x[i : i + 1024], yva[i : i + 1024]
+
+    opt = torch.optim.AdamW(head.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
+    result = fit(run, head, opt, train_batches, n_batches, val_batches if val_items else None,
+                 FitConfig(lr=lr, epochs=epochs), dev, resume=resume, state_fn=lambda m: m.head.state_dict())
+    cfg["result"] = result
+    run.write_config(cfg)
+    return result
+
+
+# --------------------------------------------------------------------------- loading runs
+def load_run(run_dir: Path | str, checkpoint: str = "best.pt") -> tuple[nn.Module, InputSpec, dict[str, Any]]:
+    """(model in eval mode on CPU, inference InputSpec, config) of a finished run."""
+    rd = RunDir(run_dir, create=False)
+    cfg = rd.config()
+    arch = cfg["arch"]
+    kw = dict(cfg.get("arch_kw") or {})
+    if arch == "clip-probe":
+        model = archs.ClipProbe(**kw)
+        want = cfg.get("backbone_digest")
+        if want and model.backbone_digest != want:
+            raise RunError(f"{run_dir}: backbone weights digest {model.backbone_digest} != recorded {want}")
+        model.head.load_state_dict(rd.load(checkpoint))
+    else:
+        kw.pop("backbone_weights", None)  # the checkpoint holds every weight
+        model = archs.build_model(arch, **kw)
+        model.load_state_dict(rd.load(checkpoint))
+    model.eval()
+    return model, InputSpec(**cfg["input_spec"]), cfg

@@ -1,0 +1,187 @@
+"""Score labelled images with ONNX models (cards), training runs (PyTorch) or ensembles.
+
+Every path goes through :func:`synthdetect.preprocess.to_input` with the model's InputSpec,
+so evaluation here agrees with ``synthdetect scan``.  ONNX models run with onnxruntime
+(sha256 verified first); runs need torch (imported lazily).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
+from ..preprocess import to_input
+from .augment import apply_perturbations
+from .data import Item, decode_rgb
+
+
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
+
+
+class Scorer:
+    name: str
+    spec: InputSpec
+    kind: str
+
+    def threshold(self) -> float:
+        return 0.5
+
+    def probs(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class OnnxScorer(Scorer):
+    kind = "onnx"
+
+    def __init__(self, card: ModelCard, device: str = "auto"):
+        from ..runtime import load_model  # the inference engine's loader: same sessions as `synthdetect scan`
+
+        self.card = card
+        self.name = card.name
+        self.spec = card.input
+        self.model = load_model(card, device=device, threads=min(2, os.cpu_count() or 1), verify=True)
+
+    def threshold(self) -> float:
+        return self.card.effective_threshold()
+
+    def probs(self, batch: np.ndarray) -> np.ndarray:
+        return self.model.predict(batch.astype(np.float32))
+
+
+class RunScorer(Scorer):
+    kind = "run"
+
+    def __init__(self, run_dir: Path, device: str = "auto"):
+        from .loop import pick_device
+        from .runs import load_run
+
+        import torch
+
+        self.torch = torch
+        self.model, self.spec, self.config = load_run(run_dir)
+        self.device = pick_device(device)
+        self.model.to(self.device)
+        self.name = Path(run_dir).name
+
+    def probs(self, batch: np.ndarray) -> np.ndarray:
+        with self.torch.no_grad():
+            logit = self.model(self.torch.from_numpy(batch).to(self.device)).float().reshape(-1)
+        return sigmoid(logit.cpu().numpy())
+
+
+@dataclass
+class EnsembleSpec:
+    name: str
+    method: str
+    members: list[Scorer]
+    weights: dict[str, float] = field(default_factory=dict)
+    card: EnsembleCard | None = None
+
+
+def is_run_dir(p: Path) -> bool:
+    return p.is_dir() and (p / "config.json").is_file() and (p / "best.pt").is_file()
+
+
+def resolve(ref: str, registry: Registry | None = None, device: str = "auto") -> Scorer | EnsembleSpec:
+    """A run directory, a card / onnx path, an ensemble card path, or a registry name."""
+    p = Path(ref)
+    if is_run_dir(p):
+        return RunScorer(p, device)
+    if p.is_file() and p.name.endswith(".ensemble.json"):
+        return _ensemble(EnsembleCard.load(p), registry, device, p.parent)
+    if p.is_file() and p.suffix in (".json", ".onnx"):
+        return OnnxScorer(ModelCard.load(p.with_suffix(".json")), device)
+    reg = registry or Registry()
+    if ref in reg.model_names():
+        return OnnxScorer(reg.model(ref), device)
+    if ref in reg.ensemble_names():
+        return _ensemble(reg.ensemble(ref), reg, device, None)
+    raise CardError(f"{ref!r} is neither a run directory, a card/onnx file, nor an installed model or ensemble")
+
+
+def _ensemble(card: EnsembleCard, registry: Registry | None, device: str, base: Path | None) -> EnsembleSpec:
+    reg = registry or Registry([base] if base else [])
+    members: list[Scorer] = []
+    for m in card.members:
+        s = resolve(m, reg, device) if not (base and (base / f"{m}.json").exists()) else \
+            OnnxScorer(ModelCard.load(base / f"{m}.json"), device)
+        if isinstance(s, EnsembleSpec):
+            raise CardError(f"ensemble {card.name}: member {m} is itself an ensemble")
+        members.append(s)
+    return EnsembleSpec(card.name, card.method, members, dict(card.weights), card)
+
+
+def combine(method: str, probs: np.ndarray, thresholds: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """probs [M, N] -> ensemble score [N] (docs/DESIGN.md 'Ensemble semantics')."""
+    votes = (probs >= thresholds[:, None]).astype(np.float64)
+    if method == "majority":
+        return votes.mean(0)
+    if method == "weighted":
+        w = np.asarray(weights, dtype=np.float64)
+        if w.sum() <= 0:
+            raise ValueError("weighted voting needs positive weights")
+        return (w[:, None] * votes).sum(0) / w.sum()
+    if method == "mean":
+        return probs.mean(0)
+    if method == "soft-or":
+        return 1.0 - np.prod(1.0 - probs, axis=0)
+    raise ValueError(f"unknown ensemble method {method!r}")
+
+
+def score_items(
+    scorer: Scorer,
+    items: Sequence[Item],
+    perturb: list[tuple[str, float]] | None = None,
+    batch_size: int = 16,
+    on_batch: Callable[[int], None] | None = None,
+    image_cache: dict | None = None,
+) -> np.ndarray:
+    """Probabilities of synthetic for ``items`` (decode -> perturb -> to_input -> model)."""
+    out = []
+    for s in range(0, len(items), batch_size):
+        chunk = items[s : s + batch_size]
+        xs = []
+        for it in chunk:
+            img = _decoded(it.path, perturb, image_cache)
+            xs.append(to_input(img, scorer.spec))
+        out.append(scorer.probs(np.stack(xs).astype(np.float32)))
+        if on_batch:
+            on_batch(len(chunk))
+    return np.concatenate(out) if out else np.zeros(0)
+
+
+def _decoded(path: Path, perturb, cache: dict | None) -> Image.Image:
+    key = (str(path), tuple(perturb or ()))
+    if cache is not None and key in cache:
+        return cache[key]
+    img = decode_rgb(path)
+    if perturb:
+        img = apply_perturbations(img, perturb)
+    if cache is not None:
+        cache[key] = img
+    return img
+
+
+def score_any(target: Scorer | EnsembleSpec, items: Sequence[Item], perturb=None, on_batch=None,
+              image_cache: dict | None = None) -> dict[str, Any]:
+    """{'probs': [N] score, 'members': {name: probs}, 'threshold': default decision threshold}."""
+    if isinstance(target, EnsembleSpec):
+        member_probs = {}
+        for m in target.members:
+            member_probs[m.name] = score_items(m, items, perturb, on_batch=on_batch, image_cache=image_cache)
+        P = np.stack([member_probs[m.name] for m in target.members])
+        thr = np.array([m.threshold() for m in target.members])
+        w = np.array([target.weights.get(m.name, getattr(getattr(m, "card", None), "f1", None) or 1.0)
+                      for m in target.members])
+        score = combine(target.method, P, thr, w)
+        t = target.card.effective_threshold() if target.card else 0.5
+        return {"probs": score, "members": member_probs, "threshold": t}
+    return {"probs": score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache),
+            "members": {}, "threshold": target.threshold()}

@@ -1,0 +1,1 @@
+"""Provenance tests (a package so that its conftest never shadows tests/conftest.py)."""

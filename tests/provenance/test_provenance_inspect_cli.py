@@ -1,0 +1,55 @@
+"""`inspect` command, mounted on a throwaway typer app (the main CLI registers it later)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import typer
+from typer.testing import CliRunner
+
+from . import provenance_builders as B
+from synthdetect.inspect_cli import inspect
+
+
+def _app():
+    app = typer.Typer()
+    app.command("inspect")(inspect)
+
+    @app.callback()
+    def _root():
+        pass
+
+    return app
+
+
+def test_json_output_and_exit_codes(write, chain_es256):
+    chain, key, _ = chain_es256
+    signed = write("s.jpg", B.c2pa_sign(B.jpeg_bytes(), "image/jpeg", chain, key))
+    plain = write("p.jpg", B.jpeg_bytes(exif=B.camera_exif()))
+    res = CliRunner().invoke(_app(), ["inspect", "--format", "json", str(signed), str(plain)])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.stdout)
+    assert [o["verdict_hint"] for o in out] == ["synthetic", None]
+    assert out[1]["exif"]["model"] == "EOS R5"
+    res = CliRunner().invoke(_app(), ["inspect", "--format", "json", str(plain), str(plain.parent / "missing.jpg")])
+    assert res.exit_code == 3
+    assert json.loads(res.stdout)[1]["readable"] is False
+
+
+def test_rich_output(write):
+    p = write("a.png", B.png_bytes([B.text_chunk("parameters", "cat\nSteps: 20, Sampler: Euler a, Seed: 1")]))
+    res = CliRunner().invoke(_app(), ["inspect", str(p)], env={"COLUMNS": "200"})
+    assert res.exit_code == 0, res.output
+    assert "Automatic1111/Forge" in res.output and "synthetic" in res.output
+    bad = CliRunner().invoke(_app(), ["inspect", "--format", "xml", str(p)])
+    assert bad.exit_code != 0
+
+
+def test_module_imports_are_light():
+    code = ("import sys, synthdetect.inspect_cli; "
+            "bad = [m for m in ('PIL', 'c2pa', 'exifread', 'numpy', 'torch', 'onnxruntime') if m in sys.modules]; "
+            "print(bad); sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr

@@ -1,0 +1,257 @@
+import io
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synthdetect import decoding
+from synthdetect.cards import sha256_file
+from synthdetect.decoding import DecodeError, decode, to_rgb
+
+
+def _save(img, path, **kw):
+    img.save(path, **kw)
+    return path
+
+
+def test_jpeg_roundtrip_and_sha(tmp_path):
+    p = _save(Image.new("RGB", (40, 30), (10, 200, 30)), tmp_path / "a.jpg", quality=95)
+    d = decode(p)
+    assert (d.format, d.width, d.height, d.mode) == ("JPEG", 40, 30, "RGB")
+    assert d.sha256 == sha256_file(p)
+    assert d.image.mode == "RGB"
+    assert d.size_bytes == p.stat().st_size
+
+
+def test_zero_byte(tmp_path):
+    p = tmp_path / "empty.jpg"
+    p.write_bytes(b"")
+    with pytest.raises(DecodeError, match="empty file"):
+        decode(p)
+
+
+def test_truncated_jpeg(tmp_path):
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 255, (200, 200, 3), dtype=np.uint8))
+    buf = io.BytesIO()
+    img.save(buf, "JPEG", quality=90)
+    p = tmp_path / "trunc.jpg"
+    p.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 3])
+    with pytest.raises(DecodeError) as ei:
+        decode(p)
+    assert "truncated" in str(ei.value).lower()
+    assert ei.value.sha256 == sha256_file(p)  # the exhibit is still identified
+    assert "\n" not in str(ei.value)
+
+
+def test_non_image(tmp_path):
+    p = tmp_path / "notes.jpg"
+    p.write_text("this is not an image\n")
+    with pytest.raises(DecodeError, match="not a recognised image format"):
+        decode(p)
+
+
+def test_unsupported_format_named(tmp_path):
+    p = tmp_path / "doc.pdf"
+    p.write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
+    with pytest.raises(DecodeError):
+        decode(p)
+
+
+@pytest.mark.filterwarnings("ignore::PIL.Image.DecompressionBombWarning")
+def test_decompression_bomb(tmp_path, monkeypatch):
+    p = _save(Image.new("RGB", (100, 100)), tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 5000)
+    with pytest.raises(DecodeError, match="decompression"):
+        decode(p)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 2000)  # > 2x the limit: Pillow's own error
+    with pytest.raises(DecodeError, match="decompression"):
+        decode(p)
+
+
+def test_permission_denied_mocked(tmp_path, monkeypatch):
+    p = _save(Image.new("RGB", (10, 10)), tmp_path / "secret.png")
+
+    def deny(path, mode="r", *a, **k):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(decoding, "open", deny, raising=False)
+    with pytest.raises(DecodeError, match="permission denied"):
+        decode(p)
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root ignores file permissions")
+def test_permission_denied_real(tmp_path):
+    p = _save(Image.new("RGB", (10, 10)), tmp_path / "secret.png")
+    p.chmod(0)
+    try:
+        with pytest.raises(DecodeError, match="permission denied"):
+            decode(p)
+    finally:
+        p.chmod(0o644)
+
+
+def test_directory_is_error(tmp_path):
+    with pytest.raises(DecodeError, match="directory"):
+        decode(tmp_path)
+
+
+def test_cmyk(tmp_path):
+    p = _save(Image.new("CMYK", (20, 20), (0, 255, 255, 0)), tmp_path / "cmyk.jpg", quality=95)
+    d = decode(p)
+    assert d.mode == "CMYK" and d.image.mode == "RGB"
+    r, g, b = d.image.getpixel((10, 10))
+    assert r > 200 and g < 60 and b < 60  # C=0,M=Y=255 -> red
+
+
+def test_16bit_grey_png_scaled(tmp_path):
+    arr = np.full((8, 8), 65535, np.uint16)
+    arr[0, 0] = 0
+    arr[0, 1] = 32896  # 128 * 257
+    p = tmp_path / "g16.png"
+    Image.fromarray(arr).save(p)
+    d = decode(p)
+    assert d.mode.startswith("I")
+    assert d.image.mode == "RGB"
+    a = np.asarray(d.image)
+    assert a[5, 5].tolist() == [255, 255, 255]  # not clipped from 65535 to a wrong value
+    assert a[0, 0].tolist() == [0, 0, 0]
+    assert a[0, 1].tolist() == [128, 128, 128]
+
+
+def test_16bit_tiff(tmp_path):
+    arr = np.full((6, 6), 200 * 257, np.uint16)
+    p = tmp_path / "g16.tif"
+    Image.fromarray(arr).save(p)
+    d = decode(p)
+    assert d.mode.startswith("I")
+    assert np.asarray(d.image)[0, 0].tolist() == [200, 200, 200]
+
+
+def test_float_image():
+    img = Image.fromarray(np.full((4, 4), 0.5, np.float32), mode="F")
+    assert np.asarray(to_rgb(img))[0, 0].tolist() == [128, 128, 128]
+
+
+def test_palette_with_transparency_on_white(tmp_path):
+    img = Image.new("P", (10, 10), 0)
+    img.putpalette([0, 0, 0, 255, 0, 0] + [0] * 762)
+    img.putpixel((0, 0), 1)
+    img.info["transparency"] = 0
+    p = _save(img, tmp_path / "pal.png", transparency=0)
+    d = decode(p)
+    a = np.asarray(d.image)
+    assert a[5, 5].tolist() == [255, 255, 255]  # transparent -> white
+    assert a[0, 0].tolist() == [255, 0, 0]
+
+
+def test_rgba_and_la_on_white(tmp_path):
+    rgba = Image.new("RGBA", (4, 4), (0, 0, 255, 0))
+    assert np.asarray(to_rgb(rgba))[0, 0].tolist() == [255, 255, 255]
+    half = Image.new("RGBA", (4, 4), (0, 0, 0, 128))
+    v = np.asarray(to_rgb(half))[0, 0]
+    assert 120 <= v[0] <= 135
+    la = Image.new("LA", (4, 4), (0, 255))
+    assert np.asarray(to_rgb(la))[0, 0].tolist() == [0, 0, 0]
+    p = _save(Image.new("LA", (4, 4), (0, 0)), tmp_path / "la.png")
+    assert np.asarray(decode(p).image)[0, 0].tolist() == [255, 255, 255]
+
+
+def test_greyscale_and_1bit(tmp_path):
+    p = _save(Image.new("L", (9, 7), 77), tmp_path / "g.png")
+    d = decode(p)
+    assert d.image.mode == "RGB" and np.asarray(d.image)[0, 0].tolist() == [77, 77, 77]
+    p1 = _save(Image.new("1", (9, 7), 1), tmp_path / "b.bmp")
+    assert np.asarray(decode(p1).image)[0, 0].tolist() == [255, 255, 255]
+
+
+def test_tiny_image(tmp_path):
+    p = _save(Image.new("RGB", (5, 5), (1, 2, 3)), tmp_path / "tiny.png")
+    d = decode(p)
+    assert (d.width, d.height) == (5, 5)
+
+
+def test_exif_orientation_applied(tmp_path):
+    img = Image.new("RGB", (40, 20), (0, 0, 0))
+    img.paste((255, 255, 255), (0, 0, 20, 20))  # left half white
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 CW when displayed
+    p = tmp_path / "rot.jpg"
+    img.save(p, quality=95, exif=exif.tobytes())
+    d = decode(p)
+    assert (d.width, d.height) == (20, 40)
+    a = np.asarray(d.image).astype(int)
+    assert a[5, 10].mean() > 200 and a[35, 10].mean() < 50  # white half now on top
+
+
+def test_animated_gif_first_frame(tmp_path):
+    frames = [Image.new("RGB", (16, 16), c) for c in ((255, 0, 0), (0, 0, 255))]
+    p = tmp_path / "anim.gif"
+    frames[0].save(p, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    d = decode(p)
+    assert d.frames == 2
+    r, g, b = d.image.getpixel((8, 8))
+    assert r > 200 and b < 50
+
+
+def test_heic(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    p = tmp_path / "photo.heic"
+    try:
+        Image.new("RGB", (64, 48), (200, 100, 50)).save(p, format="HEIF", quality=90)
+    except Exception as e:  # encoder not built in
+        pytest.skip(f"HEIF encoder unavailable: {e}")
+    d = decode(p)
+    assert d.format == "HEIF" and (d.width, d.height) == (64, 48)
+    r, g, b = d.image.getpixel((30, 20))
+    assert abs(r - 200) < 20 and abs(g - 100) < 20
+
+
+def test_avif(tmp_path):
+    from PIL import features
+
+    if not features.check("avif"):
+        pytest.skip("Pillow built without AVIF")
+    p = _save(Image.new("RGB", (32, 32), (20, 200, 20)), tmp_path / "a.avif", quality=90)
+    d = decode(p)
+    assert d.format == "AVIF"
+    assert d.image.getpixel((16, 16))[1] > 150
+
+
+def test_webp_bmp_tiff(tmp_path):
+    for ext, fmt in ((".webp", "WEBP"), (".bmp", "BMP"), (".tif", "TIFF")):
+        p = _save(Image.new("RGB", (12, 10), (9, 9, 9)), tmp_path / f"x{ext}")
+        assert decode(p).format == fmt
+
+
+def test_wrong_extension_decodes_by_content(tmp_path):
+    p = _save(Image.new("RGB", (12, 10)), tmp_path / "really_png.jpg", format="PNG")
+    assert decode(p).format == "PNG"
+
+
+def test_file_not_modified(tmp_path):
+    p = _save(Image.new("RGB", (30, 30), (1, 2, 3)), tmp_path / "e.jpg")
+    st = p.stat()
+    h = sha256_file(p)
+    decode(p)
+    assert p.stat().st_mtime_ns == st.st_mtime_ns and sha256_file(p) == h
+
+
+def test_access_time_preserved_when_allowed(tmp_path):
+    p = _save(Image.new("RGB", (30, 30)), tmp_path / "atime.png")
+    os.utime(p, ns=(1_000_000_000, 2_000_000_000))
+    decode(p)
+    st = p.stat()
+    assert st.st_mtime_ns == 2_000_000_000
+    if hasattr(os, "O_NOATIME"):
+        assert st.st_atime_ns == 1_000_000_000
+
+
+def test_rgb_with_transparent_colour_on_white(tmp_path):
+    img = Image.new("RGB", (6, 6), (0, 255, 0))
+    img.putpixel((0, 0), (10, 20, 30))
+    p = _save(img, tmp_path / "trns.png", transparency=(0, 255, 0))
+    a = np.asarray(decode(p).image)
+    assert a[3, 3].tolist() == [255, 255, 255] and a[0, 0].tolist() == [10, 20, 30]

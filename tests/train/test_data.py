@@ -1,0 +1,84 @@
+import pytest
+
+from synthdetect.train import data as D
+
+
+def test_layouts_and_listfile(tmp_path, make_set):
+    make_set(tmp_path / "flat", 3, 4)
+    items = D.list_items(str(tmp_path / "flat"))
+    assert len(items) == 7 and sum(i.label for i in items) == 4
+    assert {i.generator for i in items} == {"camera", "toygan"}
+    make_set(tmp_path / "nested", 2, 2, nested="cat", manifest=False)
+    nested = D.list_items(tmp_path / "nested")
+    assert len(nested) == 4 and all(i.rel.startswith("cat/") for i in nested)
+    assert all(i.generator is None for i in nested)
+    lf = tmp_path / "list.txt"
+    lf.write_text("# comment\n0_real/0_real_000.jpg\n1_fake/1_fake_001.png  # trailing\n\n")
+    sub = D.list_items(f"{tmp_path / 'flat'}@{lf}")
+    assert [i.rel for i in sub] == ["0_real/0_real_000.jpg", "1_fake/1_fake_001.png"]
+    assert [i.label for i in sub] == [0, 1]
+    both = D.load_sets([str(tmp_path / "flat"), str(tmp_path / "nested")])
+    assert len(both) == 11
+
+
+def test_errors(tmp_path, make_set):
+    with pytest.raises(D.DataError):
+        D.DataSpec.parse(tmp_path / "missing")
+    make_set(tmp_path / "s", 1, 1)
+    lf = tmp_path / "l.txt"
+    lf.write_text("0_real/nope.jpg\n")
+    with pytest.raises(D.DataError):
+        D.list_items(f"{tmp_path / 's'}@{lf}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(D.DataError):
+        D.list_items(tmp_path / "empty")
+
+
+def test_pairs_seeded(tmp_path, make_set):
+    make_set(tmp_path / "s", 6, 7)
+    items = D.list_items(tmp_path / "s")
+    a = D.sample_pairs(items, 3, seed=1)
+    b = D.sample_pairs(items, 3, seed=1)
+    c = D.sample_pairs(items, 3, seed=2)
+    assert a == b and a != c
+    assert sum(i.label for i in a) == 3 and len(a) == 6
+    with pytest.raises(D.DataError):
+        D.sample_pairs(items, 7, seed=0)
+
+
+def test_decoded_cache_decodes_once(tmp_path, make_set):
+    make_set(tmp_path / "s", 2, 2)
+    items = D.list_items(tmp_path / "s")
+    c = D.DecodedCache(resize_to=32)
+    c.warm(items)
+    c.warm(items)
+    assert c.decodes == 4
+    assert all(min(c.get(i.path).shape[:2]) == 32 for i in items)
+
+
+def test_shared_val_split(shared_data):
+    root = shared_data / "val-inthewild"
+    from pathlib import Path
+
+    split = Path(__file__).resolve().parents[2] / "weights" / "splits" / "val-inthewild.train.txt"
+    if not split.exists():
+        pytest.skip("split file absent")
+    tr = D.list_items(f"{root}@{split}")
+    ho = D.list_items(f"{root}@{split.with_name('val-inthewild.holdout.txt')}")
+    assert not {i.rel for i in tr} & {i.rel for i in ho}
+    assert len(tr) + len(ho) == len(D.list_items(root))
+
+
+def test_shortcut_warnings(tmp_path, make_set):
+    from PIL import Image
+
+    make_set(tmp_path / "ok", 3, 3)
+    assert D.shortcut_warnings(D.list_items(tmp_path / "ok")) == []
+    root = tmp_path / "bad"
+    for i, (w, h) in enumerate([(40, 30), (50, 44), (36, 60)]):
+        (root / "0_real").mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (w, h), (i, 0, 0)).save(root / "0_real" / f"r{i}.jpg")
+        (root / "1_fake").mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (64, 64), (0, i, 0)).save(root / "1_fake" / f"f{i}.webp", lossless=True)
+    w = D.shortcut_warnings(D.list_items(root))
+    assert len(w) == 2 and "format" in w[0] and "64x64" in w[1]

@@ -1,0 +1,97 @@
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from synthdetect.cards import InputSpec, ModelCard, sha256_file  # noqa: E402
+from synthdetect.preprocess import to_input  # noqa: E402
+
+
+def _tiny():
+    from synthdetect.train import archs
+
+    torch.manual_seed(0)
+    return archs.build_model("resnet-narrow", widths=(4, 8))
+
+
+def _images(root):
+    from synthdetect.train.data import list_items
+
+    return [i.path for i in list_items(root)]
+
+
+def test_export_onnx_contract_and_parity(tiny_sets, tmp_path):
+    from synthdetect.train.export import export_onnx
+
+    train, _ = tiny_sets
+    imgs = _images(train)[:6]
+    spec = InputSpec(size=32, resize="shorter_side", resize_to=40)
+    out = tmp_path / "w" / "tiny.onnx"
+    model = _tiny()
+    card = export_onnx(model, spec, out, name="tiny", architecture="resnet-narrow", parity_images=imgs,
+                       card_fields={"family": "cnn", "training": {"seed": 1}, "licence": "test", "foo": 3})
+    assert out.exists() and (tmp_path / "w" / "tiny.json").exists()
+    loaded = ModelCard.load(tmp_path / "w" / "tiny.json")
+    assert loaded.sha256 == sha256_file(out) == card.sha256
+    assert loaded.input == spec and loaded.output == "logit" and loaded.training == {"seed": 1}
+    assert loaded.extra["foo"] == 3
+    assert loaded.parity["passed"] and loaded.parity["max_abs_dprob"] <= 1e-4 and loaded.parity["n_images"] == 6
+    m = onnx.load(str(out))
+    assert [i.name for i in m.graph.input] == ["input"] and [o.name for o in m.graph.output] == ["logit"]
+    assert {o.version for o in m.opset_import if o.domain in ("", "ai.onnx")} == {17}
+    # dynamic batch, [N] output, equals the PyTorch model on preprocess.to_input tensors
+    sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    from synthdetect.train.data import decode_rgb
+
+    x = np.stack([to_input(decode_rgb(p), spec) for p in imgs[:5]])
+    (y,) = sess.run(["logit"], {"input": x})
+    assert y.shape == (5,)
+    with torch.no_grad():
+        ref = model.eval()(torch.from_numpy(x)).numpy()
+    np.testing.assert_allclose(y, ref, atol=1e-4)
+
+
+def test_parity_failure_removes_file(tiny_sets, tmp_path, monkeypatch):
+    from synthdetect.train import export as E
+
+    train, _ = tiny_sets
+    orig = E._ort_logits
+    monkeypatch.setattr(E, "_ort_logits", lambda p, x, batch_size=16: orig(p, x, batch_size) + 0.5)
+    out = tmp_path / "bad.onnx"
+    with pytest.raises(E.ParityError) as ei:
+        E.export_onnx(_tiny(), InputSpec(size=32), out, name="bad", architecture="x", parity_images=_images(train)[:2])
+    assert ei.value.figures["max_abs_dprob"] > 1e-4
+    assert not out.exists() and not (tmp_path / "bad.json").exists()
+    assert not list(tmp_path.glob("*.onnx")) and not list(tmp_path.glob(".*onnx"))
+
+
+def test_int8_variant(tiny_sets, tmp_path):
+    from synthdetect.train.export import export_onnx
+
+    train, _ = tiny_sets
+    out = tmp_path / "q.onnx"
+    card = export_onnx(_tiny(), InputSpec(size=32), out, name="q", architecture="resnet-narrow",
+                       parity_images=_images(train)[:4], int8=True)
+    q = ModelCard.load(tmp_path / "q.int8.json")
+    assert (tmp_path / "q.int8.onnx").exists() and q.sha256 == sha256_file(tmp_path / "q.int8.onnx")
+    assert card.parity["int8"]["tolerance"] == 0.05 and q.parity["passed"]
+
+
+def test_export_run_cli_and_clip_probe(tiny_sets, tmp_path, invoke):
+    train, val = tiny_sets
+    run = tmp_path / "c"
+    invoke(["train", "clip-probe", "--train", train, "--val", val, "--backbone", "synthdetect-tiny-vit",
+            "--backbone-weights", "none", "--epochs", "1", "--cache-dir", tmp_path / "fc", "--out", run,
+            "--threads", "1"])
+    out = tmp_path / "w" / "clip.onnx"
+    invoke(["export", run, "--out", out, "--parity-n", "4"])
+    card = ModelCard.load(out.with_suffix(".json"))
+    assert card.architecture == "clip-probe" and card.input.size == 32
+    assert card.input.mean[0] == pytest.approx(0.48145466)
+    assert "random init" in card.description
+    assert card.training["train"]["n"] == 16 and card.parity["n_images"] == 4
+    # refuses to overwrite
+    res = invoke(["export", run, "--out", out], code=1)
+    assert "exists" in res.output

@@ -71,7 +71,7 @@ def _torch_model(arch: str, checkpoint: str | None):
 
     model = build_model(arch)
     if checkpoint:
-        state = torch.load(checkpoint, map_location="cpu", weights_only=False)
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
             state = state["model"]
         model.load_state_dict(state)

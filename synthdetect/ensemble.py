@@ -34,6 +34,34 @@ def verdict_for(score: float, threshold: float, margin: float = 0.0) -> str:
     return "synthetic" if score >= threshold else "real"
 
 
+def ensemble_scores(method: str, probs, thresholds, weights):
+    """Vectorised ensemble score: ``probs`` [M members, N images] -> scores [N].
+
+    The single definition of the formulas above, used by ``scan`` (one image at a time
+    through :func:`combine`) and by ``evaluate``/``calibrate`` (whole data sets), so a
+    threshold calibrated by one is applied to the same score by the other.  Negative
+    weights count as 0; all-zero weights fall back to equal weights.
+    """
+    import numpy as np
+
+    p = np.asarray(probs, dtype=np.float64)
+    if p.ndim != 2 or p.shape[0] == 0:
+        raise ValueError("ensemble_scores needs probabilities shaped [members, images]")
+    if method in VOTE_METHODS:
+        votes = (p >= np.asarray(thresholds, dtype=np.float64)[:, None]).astype(np.float64)
+        if method == "majority":
+            return votes.mean(0)
+        w = np.clip(np.asarray(weights, dtype=np.float64), 0.0, None)
+        if w.sum() <= 0:
+            w = np.ones_like(w)
+        return (w[:, None] * votes).sum(0) / w.sum()
+    if method == "mean":
+        return p.mean(0)
+    if method == "soft-or":
+        return 1.0 - np.prod(1.0 - p, axis=0)
+    raise ValueError(f"unknown ensemble method {method!r}")
+
+
 @dataclass
 class Member:
     name: str
@@ -83,20 +111,8 @@ def combine(
         verdicts = {m.verdict for m in members}
         return Combined("none", None, None, verdicts.pop() if len(verdicts) == 1 else "inconclusive")
 
-    if method == "majority":
-        score = sum(1.0 for m in members if m.vote) / len(members)
-    elif method == "weighted":
-        ws = [max(0.0, float(m.weight)) for m in members]
-        if sum(ws) <= 0:
-            ws = [1.0] * len(members)
-        score = sum(w for w, m in zip(ws, members) if m.vote) / sum(ws)
-    elif method == "mean":
-        score = sum(m.probability for m in members) / len(members)
-    else:  # soft-or
-        prod = 1.0
-        for m in members:
-            prod *= 1.0 - m.probability
-        score = 1.0 - prod
+    score = float(ensemble_scores(method, [[m.probability] for m in members], [m.threshold for m in members],
+                                  [m.weight for m in members])[0])
 
     if method in VOTE_METHODS and len(members) > 1 and abs(score - 0.5) < _EPS:
         return Combined(method, score, threshold, "inconclusive", tie=True)

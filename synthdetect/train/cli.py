@@ -61,6 +61,18 @@ FORCE = typer.Option(False, "--force", help="Write into a non-empty --out (files
 DEVICE = typer.Option(Device.auto, "--device", help="auto uses CUDA when available.")
 THREADS = typer.Option(2, "--threads", min=1, help="torch CPU threads.")
 WORKERS = typer.Option(0, "--workers", min=0, max=8, help="DataLoader worker processes.")
+CROPS = typer.Option(1, "--crops-per-image", min=1, max=256,
+                     help="Random training views of every image per epoch (patch sampling on large photos).")
+PATIENCE = typer.Option(5, "--patience", min=1, help="Early-stopping patience in epochs (Wang et al.: 5).")
+
+
+class Monitor(str, Enum):
+    acc = "acc"
+    ap = "ap"
+
+
+MONITOR = typer.Option(Monitor.acc, "--monitor",
+                       help="Validation score for early stopping: accuracy at 0.5 (Wang et al.) or average precision.")
 
 
 def _fail(msg: str, code: int = 1):
@@ -101,6 +113,13 @@ def train_resnet(
     epochs: int = typer.Option(100, "--epochs", min=1, help="Maximum epochs (early stopping usually ends sooner)."),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     lr: float = typer.Option(1e-4, "--lr"),
+    inference_resize: bool = typer.Option(
+        False, "--inference-resize/--no-inference-resize",
+        help="Card resizes the shorter side to 256 at inference as training did (default: Wang's test "
+             "transform, no resize + centre crop 224)."),
+    crops_per_image: int = CROPS,
+    patience: int = PATIENCE,
+    monitor: Monitor = MONITOR,
     seed: int = SEED,
     out: Path = OUT,
     resume: bool = RESUME,
@@ -123,7 +142,8 @@ def train_resnet(
     _run(train_images, recipe="wang2020-resnet", arch=arch.value, arch_kw=arch_kw, train=train, val=val, aug=aug,
          resize_to=256, out=out, init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs,
          batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume, force=force, device=device.value,
-         workers=workers, threads=threads, extra={"blur_jpeg_prob": blur_jpeg_prob})
+         workers=workers, threads=threads, extra={"blur_jpeg_prob": blur_jpeg_prob},
+         crops_per_image=crops_per_image, patience=patience, monitor=monitor.value, card_resize=inference_resize)
 
 
 @train_app.command("clip-probe")
@@ -166,7 +186,8 @@ def train_clip_probe(
 
 
 def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
-              epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width):
+              epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
+              patience, monitor):
     from . import compat  # noqa: F401
     from .augment import AugmentConfig
     from .runs import train_images
@@ -182,7 +203,8 @@ def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no
     _run(train_images, recipe=f"{name}-from-scratch", arch=name, arch_kw=arch_kw, train=train, val=val, aug=aug,
          resize_to=None if no_resize else resize_to, out=out, init_from=str(init_from) if init_from else None,
          pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume,
-         force=force, device=device.value, workers=workers, threads=threads)
+         force=force, device=device.value, workers=workers, threads=threads, crops_per_image=crops_per_image,
+         patience=patience, monitor=monitor.value)
 
 
 def _forensic_command(name: str, default_crop: int, doc: str):
@@ -203,6 +225,9 @@ def _forensic_command(name: str, default_crop: int, doc: str):
         epochs: int = typer.Option(100, "--epochs", min=1),
         batch_size: int = typer.Option(32, "--batch-size", min=1),
         lr: float = typer.Option(1e-4, "--lr"),
+        crops_per_image: int = CROPS,
+        patience: int = PATIENCE,
+        monitor: Monitor = MONITOR,
         seed: int = SEED,
         out: Path = OUT,
         resume: bool = RESUME,
@@ -214,7 +239,8 @@ def _forensic_command(name: str, default_crop: int, doc: str):
         if name != "npr" and width:
             _fail("--width applies to npr only")
         _forensic(name, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
-                  epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width)
+                  epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
+                  patience, monitor)
 
     cmd.__doc__ = doc
     return cmd
@@ -234,11 +260,13 @@ def evaluate(
     fmt: Fmt = typer.Option(Fmt.table, "--format"),
     out: Path = typer.Option(Path("metrics.json"), "--out", help="Where metrics.json is written."),
     models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
+    write_cards: bool = typer.Option(False, "--write-cards",
+                                     help="Also store the figures in each model's / ensemble's card (metrics[DATA])."),
     device: Device = DEVICE,
 ):
     """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
     from .data import DataError
-    from .evaluate import evaluate_targets, render_table
+    from .evaluate import evaluate_targets, render_table, write_metrics_to_cards
 
     try:
         report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value)
@@ -251,12 +279,18 @@ def evaluate(
     else:
         render_table(report)
     err.print(f"metrics written to {out}")
+    if write_cards:
+        for p in write_metrics_to_cards(report, [str(p) for p in models_dir or []]):
+            err.print(f"card updated: {p}")
 
 
 def calibrate(
     model: str = typer.Argument(..., help="Model (or ensemble) name or card path."),
     data: List[str] = typer.Option(..., "--data", help="Labelled DIR or DIR@LISTFILE (repeatable)."),
     models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
+    inconclusive_margin: Optional[float] = typer.Option(
+        None, "--inconclusive-margin", min=0.0, max=0.5,
+        help="Also set the card's band: |score - threshold| < MARGIN gives 'inconclusive' (default: keep the card's)."),
     device: Device = DEVICE,
 ):
     """Write the best-F1 threshold (calibrated_threshold, calibrated_on, f1) into the card."""
@@ -264,7 +298,8 @@ def calibrate(
     from .evaluate import calibrate_card
 
     try:
-        r = calibrate_card(model, data, [str(p) for p in models_dir or []], device.value)
+        r = calibrate_card(model, data, [str(p) for p in models_dir or []], device.value,
+                           inconclusive_margin=inconclusive_margin)
     except (DataError, ValueError, OSError, RuntimeError) as e:
         _fail(str(e))
     err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
@@ -281,6 +316,8 @@ def export(
     tolerance: float = typer.Option(1e-4, "--tolerance", help="Max |Δprob| PyTorch vs onnxruntime."),
     int8: bool = typer.Option(False, "--int8", help="Also write a dynamically quantised NAME.int8.onnx."),
     checkpoint: str = typer.Option("best.pt", "--checkpoint", help="best.pt or last.pt."),
+    tiles: int = typer.Option(1, "--tiles", min=1, max=8,
+                              help="Examine a K*size centre crop as KxK tiles and average their logits."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model file."),
 ):
     """Export a run to one ONNX graph + model card, with a parity check on real images."""
@@ -292,7 +329,7 @@ def export(
         _fail(f"{out} exists (use --force to overwrite)")
     try:
         card = export_run(run, out, name=name, parity_data=parity_data, parity_n=parity_n, tolerance=tolerance,
-                          int8=int8, checkpoint=checkpoint)
+                          int8=int8, checkpoint=checkpoint, tiles=tiles)
     except ParityError as e:
         _fail(str(e))
     except (ValueError, OSError, RuntimeError) as e:

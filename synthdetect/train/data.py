@@ -62,6 +62,16 @@ class DataSpec:
         return f"{self.root}@{self.listfile}" if self.listfile else str(self.root)
 
 
+def data_label(data: Sequence[str], perturbations: Sequence[str] = ()) -> str:
+    """A short, machine-independent name for an evaluation: ``SET[@LIST][ +perturbation]``."""
+    parts = []
+    for d in data:
+        root, _, lst = str(d).partition("@")
+        parts.append(Path(root).name + (f"@{Path(lst).name}" if lst else ""))
+    label = "+".join(parts)
+    return label + (f" [{','.join(perturbations)}]" if perturbations else "")
+
+
 def read_listfile(path: Path) -> list[str]:
     out = []
     for line in Path(path).read_text().splitlines():

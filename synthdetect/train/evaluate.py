@@ -15,8 +15,8 @@ import numpy as np
 from ..cards import EnsembleCard, Registry
 from ..metrics import at_threshold, best_f1_threshold, summary
 from .augment import parse_perturbations
-from .data import Item, load_sets
-from .scoring import EnsembleSpec, OnnxScorer, Scorer, resolve, score_any
+from .data import Item, data_label, load_sets
+from .scoring import EnsembleSpec, ImageCache, OnnxScorer, Scorer, resolve, score_any
 
 
 def _progress():
@@ -45,7 +45,7 @@ def evaluate_targets(
     has_gens = any(it.generator for it in items)
     reg = Registry(models_dirs)
     results: dict[str, Any] = {}
-    image_cache: dict = {}  # decoded (and perturbed) images shared by all targets
+    image_cache = ImageCache()  # decoded (and perturbed) images shared by all targets (bounded)
     with _progress() as prog:
         for ref in refs:
             target = resolve(ref, reg, device)
@@ -70,19 +70,58 @@ def evaluate_targets(
 
 
 def table1_rows(report: dict[str, Any]) -> list[list[str]]:
-    """The paper's Table 1 columns (+ AP, AUC, EER, FPR on reals) per model."""
+    """The paper's Table 1 columns (+ AP, AUC, EER, FPR on reals) per model.
+
+    ``thr*`` is the best global threshold by F1 on the evaluated data itself (the paper's
+    oracle figure); ``F1@cal``/``FPR@cal`` use the card's calibrated threshold, fitted on
+    other data: the honest operating point.
+    """
     rows = []
     for name, m in report["models"].items():
         a, b = m["at_threshold"], m["best_f1"]
+        c = m.get("at_model_threshold", a)
         rows.append([name, f"{a['acc']:.4f}", f"{a['precision']:.4f}", f"{a['recall']:.4f}", f"{a['f1']:.4f}",
                      f"{b['threshold']:.4g}", f"{b['f1']:.4f}", f"{b['precision']:.4f}", f"{b['recall']:.4f}",
                      f"{b['acc']:.4f}", f"{m['ap']:.4f}", f"{m['roc_auc']:.4f}", f"{m['eer']['eer']:.4f}",
-                     f"{a['fpr_real']:.4f}"])
+                     f"{a['fpr_real']:.4f}", f"{c['threshold']:.4g}", f"{c['f1']:.4f}", f"{c['fpr_real']:.4f}"])
     return rows
 
 
 TABLE1_HEADER = ["model", "Acc@0.5", "P@0.5", "R@0.5", "F1@0.5", "thr*", "F1*", "P*", "R*", "Acc*", "AP", "AUC",
-                 "EER", "FPR real@0.5"]
+                 "EER", "FPR real@0.5", "thr cal", "F1@cal", "FPR@cal"]
+
+
+def write_metrics_to_cards(report: dict[str, Any], models_dirs: Sequence[str] = ()) -> list[str]:
+    """Store each card-backed target's figures under ``metrics[<data label>]`` in its card.
+
+    Run directories have no card and are left alone.  The ONNX file (and so the card's
+    sha256) is never touched.  Returns the paths written.
+    """
+    reg = Registry(models_dirs)
+    label = data_label(report["data"], report["perturbations"])
+    written = []
+    for name, m in report["models"].items():
+        if m.get("kind") == "ensemble":
+            card = reg.ensemble(name) if name in reg.ensemble_names() else None
+        else:
+            card = reg.model(name) if name in reg.model_names() else None
+        if card is None or card.path is None:
+            continue
+        a = m["at_threshold"]
+        entry = {
+            "n": report["n"], "created": report["created"],
+            "at_0.5": {k: a[k] for k in ("acc", "precision", "recall", "f1", "fpr_real", "confusion")},
+            "best_f1_on_this_data": {k: m["best_f1"][k] for k in ("threshold", "f1", "precision", "recall", "acc")},
+            "ap": m["ap"], "roc_auc": m["roc_auc"], "eer": m["eer"]["eer"],
+        }
+        if "at_model_threshold" in m:
+            c = m["at_model_threshold"]
+            entry["at_calibrated_threshold"] = {k: c[k] for k in ("threshold", "acc", "precision", "recall", "f1",
+                                                                  "fpr_real", "confusion")}
+        card.metrics[label] = entry
+        card.save(card.path)
+        written.append(str(card.path))
+    return written
 
 
 def render_table(report: dict[str, Any]) -> None:
@@ -114,8 +153,10 @@ def render_table(report: dict[str, Any]) -> None:
             c.print(g)
 
 
-def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (), device: str = "auto") -> dict[str, Any]:
-    """Best-F1 threshold on ``data`` written into the model's (or ensemble's) card."""
+def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (), device: str = "auto",
+                   inconclusive_margin: float | None = None) -> dict[str, Any]:
+    """Best-F1 threshold on ``data`` written into the model's (or ensemble's) card
+    (and, when given, the card's inconclusive band half-width)."""
     reg = Registry(models_dirs)
     target = resolve(ref, reg, device)
     if not isinstance(target, (OnnxScorer, EnsembleSpec)):
@@ -130,8 +171,10 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     if card is None or card.path is None:
         raise ValueError(f"{ref}: no card file to write")
     card.calibrated_threshold = float(best["threshold"])
-    card.calibrated_on = ", ".join(str(d) for d in data)
+    card.calibrated_on = data_label(data)
     card.f1 = float(best["f1"])
+    if inconclusive_margin is not None:
+        card.inconclusive_margin = float(inconclusive_margin)
     card.save(card.path)
     return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
             "precision": best["precision"], "recall": best["recall"], "acc": best["acc"], "n": len(items)}
@@ -160,7 +203,7 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
         y = np.array([it.label for it in items])
         with _progress() as prog:
             task = prog.add_task("member F1", total=len(items) * len(scorers))
-            cache: dict = {}
+            cache = ImageCache()
             for s in scorers:
                 p = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)["probs"]
                 thr = s.threshold()

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..cards import ModelCard
-from .data import load_sets
+from .data import data_label, load_sets
 from .export import export_onnx
 from .loop import RunDir
 from .runs import load_run
@@ -21,8 +21,27 @@ ARCH_TEXT = {
     "npr": "NPR residual CNN (synthdetect.train.forensic)",
     "spectral": "spectral residual detector (synthdetect.train.forensic)",
 }
-FAMILY = {"resnet50": "cnn", "resnet18": "cnn", "resnet-narrow": "cnn", "clip-probe": "clip", "npr": "forensic",
-          "spectral": "forensic"}
+FAMILY = {"resnet50": "resnet", "resnet18": "resnet", "resnet-narrow": "resnet", "clip-probe": "clip-probe",
+          "npr": "npr-residual", "spectral": "spectral-residual"}
+WEIGHTS_LICENCE = "Apache-2.0 (weights trained by the synthdetect project)"
+
+
+def _portable(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run's data summary without this machine's paths: ``SET[@LIST]`` labels."""
+    if not summary:
+        return summary
+    out = dict(summary)
+    out["sets"] = [data_label([s]) for s in summary.get("sets", [])]
+    out["licences"] = {Path(k).name: v for k, v in (summary.get("licences") or {}).items()}
+    return out
+
+
+def _rel(p: str | Path) -> str:
+    p = Path(p).resolve()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
 
 
 def _parity_paths(cfg: dict[str, Any], parity_data: Sequence[str] | None, n: int) -> list[Path]:
@@ -48,15 +67,21 @@ def card_fields_from_run(cfg: dict[str, Any], log: list[dict[str, Any]]) -> dict
     best = next((r for r in log if r.get("epoch") == cfg.get("result", {}).get("best_epoch")), None)
     training = {k: cfg.get(k) for k in ("recipe", "seed", "epochs", "batch_size", "lr", "optimizer", "pairs",
                                         "init_from", "pretrained_backbone", "backbone_digest", "augment",
-                                        "train_resize_shorter_to", "blur_jpeg_prob", "feature", "backbone", "arch_kw")
+                                        "train_resize_shorter_to", "blur_jpeg_prob", "feature", "backbone", "arch_kw",
+                                        "crops_per_image", "patience", "monitor")
                 if cfg.get(k) is not None}
-    training["train"] = cfg.get("train")
-    training["val"] = cfg.get("val")
+    training["train"] = _portable(cfg.get("train"))
+    training["val"] = _portable(cfg.get("val"))
     training["result"] = cfg.get("result")
-    lic = set()
-    for part in ("train", "val"):
-        for v in ((cfg.get(part) or {}).get("licences") or {}).values():
-            lic.update(v)
+    init = cfg.get("init_from")
+    if init:
+        training["init_from"] = {**init, "run": _rel(init["run"]) if init.get("run") else None,
+                                 "train": _portable(init.get("train")), "val": _portable(init.get("val"))}
+    lic: dict[str, set] = {}
+    summaries = [cfg.get("train"), cfg.get("val"), (init or {}).get("train"), (init or {}).get("val")]
+    for summary in summaries:
+        for k, v in ((summary or {}).get("licences") or {}).items():
+            lic.setdefault(Path(k).name, set()).update(v)
     metrics = {}
     if best:
         metrics["validation"] = {k: best[k] for k in ("val_acc", "val_f1", "val_ap", "val_n", "epoch") if k in best}
@@ -64,15 +89,28 @@ def card_fields_from_run(cfg: dict[str, Any], log: list[dict[str, Any]]) -> dict
     if not cfg.get("pretrained_backbone") and arch in ("resnet50", "resnet18", "clip-probe"):
         desc += " (backbone NOT pretrained: random init)"
     return {"family": FAMILY.get(arch, ""), "description": desc, "training": training,
-            "licence": "; ".join(sorted(lic)), "metrics": metrics}
+            "licence": f"model: {WEIGHTS_LICENCE}; training data: "
+                       + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(lic.items())),
+            "metrics": metrics}
 
 
 def export_run(run: Path, out: Path, *, name: str | None = None, parity_data: Sequence[str] | None = None,
-               parity_n: int = 16, tolerance: float = 1e-4, int8: bool = False, checkpoint: str = "best.pt") -> ModelCard:
+               parity_n: int = 16, tolerance: float = 1e-4, int8: bool = False, checkpoint: str = "best.pt",
+               tiles: int = 1) -> ModelCard:
+    """``tiles`` K > 1: the graph takes a K*size centre crop and averages the logits of its
+    K x K tiles (:class:`forensic.Tiled`); the card's input size says so."""
     model, spec, cfg = load_run(run, checkpoint)
     log = RunDir(run, create=False).read_log()
     fields = card_fields_from_run(cfg, log)
-    fields["extra"] = {"run": str(Path(run).resolve()), "checkpoint": checkpoint}
+    fields["extra"] = {"run": _rel(run), "checkpoint": checkpoint, "tiles": tiles}
+    if tiles > 1:
+        from dataclasses import replace
+
+        from .forensic import Tiled
+
+        model = Tiled(model, tiles, spec.size).eval()
+        spec = replace(spec, size=spec.size * tiles)
+        fields["description"] += f"; averages the logits of {tiles}x{tiles} tiles of {spec.size // tiles} px"
     paths = _parity_paths(cfg, parity_data, parity_n)
     return export_onnx(model, spec, Path(out), name=name or Path(out).stem, architecture=cfg["arch"],
                        parity_images=paths, tolerance=tolerance, int8=int8, card_fields=fields)

@@ -183,6 +183,11 @@ class FitConfig:
     min_delta: float = 0.001
     min_lr: float = 1e-6
     log_every: int = 0
+    monitor: str = "acc"  # validation score for early stopping: "acc" (Wang et al.) or "ap"
+
+    def __post_init__(self) -> None:
+        if self.monitor not in ("acc", "ap"):
+            raise ValueError(f"monitor must be 'acc' or 'ap', not {self.monitor!r}")
 
 
 def _eval_probs(model: nn.Module, batches: Iterable, device: torch.device) -> tuple[np.ndarray, np.ndarray]:
@@ -251,8 +256,9 @@ def fit(
             if val_batches is not None:
                 y, p = _eval_probs(model, val_batches(), device)
                 m = at_threshold(y, p, 0.5)
-                score = m["acc"]
-                rec.update(val_acc=m["acc"], val_f1=m["f1"], val_ap=average_precision(y, p), val_n=int(y.size))
+                ap = average_precision(y, p)
+                score = m["acc"] if cfg.monitor == "acc" else ap
+                rec.update(val_acc=m["acc"], val_f1=m["f1"], val_ap=ap, val_n=int(y.size), monitor=cfg.monitor)
             else:
                 score = -rec["train_loss"] if rec["train_loss"] is not None else 0.0
                 rec["monitor"] = "-train_loss (no --val)"

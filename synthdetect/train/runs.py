@@ -59,7 +59,8 @@ def _init_from(model: nn.Module, init_run: str | Path, arch: str) -> dict[str, A
     sd = rd.load("best.pt")
     target = model.head if isinstance(model, archs.ClipProbe) else model
     target.load_state_dict(sd)
-    return {"run": str(Path(init_run).resolve()), "arch": cfg.get("arch"), "seed": cfg.get("seed")}
+    return {"run": str(Path(init_run).resolve()), "arch": cfg.get("arch"), "seed": cfg.get("seed"),
+            "recipe": cfg.get("recipe"), "train": cfg.get("train"), "val": cfg.get("val")}
 
 
 def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int):
@@ -83,16 +84,22 @@ def _warn_shortcuts(items: Sequence[Item]) -> list[str]:
 
 
 class _ImageSet(torch.utils.data.Dataset):
-    def __init__(self, items: Sequence[Item], cache: DecodedCache, aug: AugmentConfig, seed: int, train: bool):
+    """Training: ``repeats`` independent random views of every image per epoch (patch
+    sampling: small target sets of large photos hold far more than one crop of evidence).
+    Validation: one fixed view per image."""
+
+    def __init__(self, items: Sequence[Item], cache: DecodedCache, aug: AugmentConfig, seed: int, train: bool,
+                 repeats: int = 1):
         self.items, self.cache, self.aug, self.seed, self.train = list(items), cache, aug, seed, train
+        self.repeats = max(1, int(repeats)) if train else 1
         self.epoch = 0
         self._val: dict[int, np.ndarray] = {}  # validation crops are the same every epoch: keep them (uint8)
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) * self.repeats
 
     def __getitem__(self, i: int):
-        it = self.items[i]
+        it = self.items[i % len(self.items)]
         arr = self.cache.get(it.path)
         if self.train:
             x = train_view(arr, self.aug, np.random.default_rng([self.seed, self.epoch, i]))
@@ -106,9 +113,16 @@ class _ImageSet(torch.utils.data.Dataset):
 
 def inference_spec(arch: str, *, crop: int | None = None, clip_size: int | None = None,
                    resize_to: int | None = None) -> InputSpec:
-    """The card's InputSpec for a run (the published test transforms)."""
+    """The card's InputSpec for a run (the published test transforms).
+
+    ResNets follow Wang et al.'s test transform (no resize, centre crop 224) unless
+    ``resize_to`` is given: then inference resizes the shorter side as training did,
+    which is what large photos need when the training images were resized.
+    """
     if arch in ("resnet50", "resnet18", "resnet-narrow"):
-        # Wang et al. test: no resize, centre crop 224
+        if resize_to:
+            return InputSpec(size=224, resize="shorter_side", resize_to=int(resize_to), mean=IMAGENET_MEAN,
+                             std=IMAGENET_STD)
         return InputSpec(size=224, resize="none", mean=IMAGENET_MEAN, std=IMAGENET_STD)
     if arch == "clip-probe":
         return InputSpec(size=int(clip_size or 224), resize="none", mean=CLIP_MEAN, std=CLIP_STD)
@@ -146,7 +160,12 @@ def train_images(
     workers: int = 0,
     threads: int | None = None,
     extra: dict[str, Any] | None = None,
+    crops_per_image: int = 1,
+    patience: int = 5,
+    monitor: str = "acc",
+    card_resize: bool = False,
 ) -> dict[str, Any]:
+    """``card_resize``: the card resizes the shorter side to ``resize_to`` at inference (ResNets)."""
     set_threads(threads)
     seed_everything(seed)
     dev = pick_device(device)
@@ -159,12 +178,14 @@ def train_images(
     model = archs.build_model(arch, **arch_kw)
     init = _init_from(model, init_from, arch) if init_from else None
     model.to(dev)
-    spec = inference_spec(arch, crop=aug.crop, resize_to=resize_to if arch in ("npr", "spectral") else None)
+    spec = inference_spec(arch, crop=aug.crop,
+                          resize_to=resize_to if (arch in ("npr", "spectral") or card_resize) else None)
     cfg = {
         "recipe": recipe, "arch": arch, "arch_kw": arch_kw, "seed": seed, "epochs": epochs, "batch_size": batch_size,
         "lr": lr, "optimizer": optimizer, "device": str(dev), "threads": threads, "workers": workers, "train": _data_summary(train, train_items),
         "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
-        "augment": asdict(aug), "train_resize_shorter_to": resize_to,
+        "augment": asdict(aug), "train_resize_shorter_to": resize_to, "crops_per_image": crops_per_image,
+        "patience": patience, "monitor": monitor,
         "pretrained_backbone": bool(getattr(model, "pretrained", False)),
         "backbone_digest": getattr(model, "backbone_digest", None),
         "input_spec": json.loads(spec.key()), "data_warnings": _warn_shortcuts(train_items),
@@ -178,13 +199,16 @@ def train_images(
     run.write_config(cfg)
 
     # decode once (after the deterministic shorter-side resize)
-    cache = DecodedCache(resize_to=resize_to, min_side=aug.crop)
+    cache = DecodedCache(resize_to=resize_to, min_side=max(aug.crop, spec.size))
     everything = train_items + val_items
     with progress() as prog:
         t = prog.add_task("decoding", total=len(everything), info="")
         cache.warm(everything, lambda: prog.advance(t))
-    train_set = _ImageSet(train_items, cache, aug, seed, True)
-    val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False})
+        prog.update(t, info=f"{cache.nbytes() / 2**20:.0f} MiB in memory")
+    cfg["decoded_cache_mib"] = round(cache.nbytes() / 2**20, 1)
+    train_set = _ImageSet(train_items, cache, aug, seed, True, repeats=crops_per_image)
+    # validate on the view inference will see: the card's crop size, centred
+    val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False, "crop": spec.size})
     val_set = _ImageSet(val_items, cache, val_aug, seed, False) if val_items else None
 
     def train_batches(epoch: int):
@@ -207,7 +231,7 @@ def train_images(
     else:
         raise RunError(f"unknown optimizer {optimizer!r}")
     result = fit(run, model, opt, train_batches, n_batches, val_batches if val_set else None,
-                 FitConfig(lr=lr, epochs=epochs), dev, resume=resume)
+                 FitConfig(lr=lr, epochs=epochs, patience=patience, monitor=monitor), dev, resume=resume)
     cfg["result"] = result
     run.write_config(cfg)
     return result

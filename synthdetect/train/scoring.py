@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
+from ..ensemble import ensemble_scores
 from ..preprocess import to_input
 from .augment import apply_perturbations
 from .data import Item, decode_rgb
@@ -118,30 +119,13 @@ def _ensemble(card: EnsembleCard, registry: Registry | None, device: str, base: 
     return EnsembleSpec(card.name, card.method, members, dict(card.weights), card)
 
 
-def combine(method: str, probs: np.ndarray, thresholds: np.ndarray, weights: np.ndarray) -> np.ndarray:
-    """probs [M, N] -> ensemble score [N] (docs/DESIGN.md 'Ensemble semantics')."""
-    votes = (probs >= thresholds[:, None]).astype(np.float64)
-    if method == "majority":
-        return votes.mean(0)
-    if method == "weighted":
-        w = np.asarray(weights, dtype=np.float64)
-        if w.sum() <= 0:
-            raise ValueError("weighted voting needs positive weights")
-        return (w[:, None] * votes).sum(0) / w.sum()
-    if method == "mean":
-        return probs.mean(0)
-    if method == "soft-or":
-        return 1.0 - np.prod(1.0 - probs, axis=0)
-    raise ValueError(f"unknown ensemble method {method!r}")
-
-
 def score_items(
     scorer: Scorer,
     items: Sequence[Item],
     perturb: list[tuple[str, float]] | None = None,
     batch_size: int = 16,
     on_batch: Callable[[int], None] | None = None,
-    image_cache: dict | None = None,
+    image_cache: ImageCache | None = None,
 ) -> np.ndarray:
     """Probabilities of synthetic for ``items`` (decode -> perturb -> to_input -> model)."""
     out = []
@@ -157,20 +141,43 @@ def score_items(
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def _decoded(path: Path, perturb, cache: dict | None) -> Image.Image:
+class ImageCache:
+    """Decoded (and perturbed) images shared between the models of one evaluation, up to a byte budget."""
+
+    def __init__(self, budget_bytes: int = 1 << 30):
+        self.budget = budget_bytes
+        self.used = 0
+        self._d: dict = {}
+
+    def get(self, key):
+        return self._d.get(key)
+
+    def put(self, key, img: Image.Image) -> None:
+        n = img.width * img.height * len(img.getbands())
+        if self.used + n <= self.budget:
+            self._d[key] = img
+            self.used += n
+
+    def __len__(self) -> int:
+        return len(self._d)
+
+
+def _decoded(path: Path, perturb, cache: ImageCache | None) -> Image.Image:
     key = (str(path), tuple(perturb or ()))
-    if cache is not None and key in cache:
-        return cache[key]
+    if cache is not None:
+        got = cache.get(key)
+        if got is not None:
+            return got
     img = decode_rgb(path)
     if perturb:
         img = apply_perturbations(img, perturb)
     if cache is not None:
-        cache[key] = img
+        cache.put(key, img)
     return img
 
 
 def score_any(target: Scorer | EnsembleSpec, items: Sequence[Item], perturb=None, on_batch=None,
-              image_cache: dict | None = None) -> dict[str, Any]:
+              image_cache: ImageCache | None = None) -> dict[str, Any]:
     """{'probs': [N] score, 'members': {name: probs}, 'threshold': default decision threshold}."""
     if isinstance(target, EnsembleSpec):
         member_probs = {}
@@ -180,7 +187,7 @@ def score_any(target: Scorer | EnsembleSpec, items: Sequence[Item], perturb=None
         thr = np.array([m.threshold() for m in target.members])
         w = np.array([target.weights.get(m.name, getattr(getattr(m, "card", None), "f1", None) or 1.0)
                       for m in target.members])
-        score = combine(target.method, P, thr, w)
+        score = ensemble_scores(target.method, P, thr, w)
         t = target.card.effective_threshold() if target.card else 0.5
         return {"probs": score, "members": member_probs, "threshold": t}
     return {"probs": score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache),

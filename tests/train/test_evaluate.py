@@ -85,7 +85,8 @@ def test_calibrate_writes_threshold_only(exported, tiny_sets, invoke):
 
 def test_ensemble_build_and_evaluate(exported, tiny_sets, invoke, tmp_path):
     from synthdetect.train.data import list_items
-    from synthdetect.train.scoring import OnnxScorer, combine, score_items
+    from synthdetect.ensemble import ensemble_scores
+    from synthdetect.train.scoring import OnnxScorer, score_items
 
     base, _ = exported
     train, val = tiny_sets
@@ -110,20 +111,35 @@ def test_ensemble_build_and_evaluate(exported, tiny_sets, invoke, tmp_path):
     assert rep["kind"] == "ensemble" and set(rep["members"]) == {"m0", "m1"}
     thr = np.array([ModelCard.load(models / f"{n}.json").effective_threshold() for n in ("m0", "m1")])
     w = np.array([card.weights["m0"], card.weights["m1"]])
-    if w.sum() > 0:
-        expect = combine("weighted", np.stack(probs), thr, w)
-        assert rep["at_threshold"]["f1"] == pytest.approx(at_threshold(y, expect, 0.5)["f1"])
+    expect = ensemble_scores("weighted", np.stack(probs), thr, w)  # all-zero weights: equal weights
+    assert rep["at_threshold"]["f1"] == pytest.approx(at_threshold(y, expect, 0.5)["f1"])
 
 
 def test_combine_methods():
-    from synthdetect.train.scoring import combine
+    from synthdetect.ensemble import ensemble_scores as combine
 
     P = np.array([[0.9, 0.2, 0.6], [0.4, 0.1, 0.7], [0.8, 0.3, 0.2]])
     thr = np.array([0.5, 0.5, 0.5])
     np.testing.assert_allclose(combine("majority", P, thr, np.ones(3)), [2 / 3, 0, 2 / 3])
     np.testing.assert_allclose(combine("weighted", P, thr, np.array([1.0, 2.0, 1.0])), [0.5, 0, 0.75])
+    np.testing.assert_allclose(combine("weighted", P, thr, np.zeros(3)), [2 / 3, 0, 2 / 3])  # no weights: equal
     np.testing.assert_allclose(combine("mean", P, thr, np.ones(3)), P.mean(0))
     np.testing.assert_allclose(combine("soft-or", P, thr, np.ones(3)), 1 - np.prod(1 - P, 0))
+
+
+def test_scan_and_evaluate_share_the_ensemble_score():
+    """scan combines one image at a time, evaluate whole sets: both must give the same score."""
+    from synthdetect.ensemble import Member, combine, ensemble_scores
+
+    rng = np.random.default_rng(3)
+    P = rng.random((4, 50))
+    thr = np.array([0.3, 0.5, 0.6, 0.45])
+    w = np.array([0.9, 0.2, 0.7, 0.5])
+    for method in ("majority", "weighted", "mean", "soft-or"):
+        vec = ensemble_scores(method, P, thr, w)
+        one = [combine(method, [Member(f"m{i}", float(P[i, j]), float(thr[i]), float(w[i])) for i in range(4)]).score
+               for j in range(P.shape[1])]
+        np.testing.assert_allclose(one, vec, err_msg=method)
 
 
 def test_tampered_model_is_refused(exported, tiny_sets, invoke, tmp_path):

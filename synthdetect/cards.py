@@ -181,6 +181,7 @@ class EnsembleCard:
     inconclusive_margin: float = 0.0
     description: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
     schema: str = ENSEMBLE_SCHEMA
     path: Path | None = field(default=None, compare=False)
 
@@ -212,6 +213,15 @@ class EnsembleCard:
         if d.get("schema") != ENSEMBLE_SCHEMA:
             raise CardError(f"{path}: not an ensemble card (schema {d.get('schema')!r})")
         d.pop("schema")
+        known = {f for f in cls.__dataclass_fields__ if f != "path"}
+        unknown = set(d) - known
+        if unknown:
+            d.setdefault("extra", {})
+            for k in unknown:
+                d["extra"][k] = d.pop(k)
+        for req in ("name", "members"):
+            if req not in d:
+                raise CardError(f"ensemble card {path} lacks {req!r}")
         return cls(**d, path=path)
 
 

@@ -55,10 +55,13 @@ def at_threshold(y, p, thr: float = 0.5) -> dict[str, Any]:
     }
 
 
-def best_f1_threshold(y, p) -> dict[str, Any]:
+def best_f1_threshold(y, p, max_fpr: float | None = None) -> dict[str, Any]:
     """The single global threshold maximising F1 (candidates: every distinct score).
 
-    Ties in F1 are broken by accuracy, then by the lower threshold.
+    Ties in F1 are broken by accuracy, then by the lower threshold.  With ``max_fpr`` only
+    thresholds whose false-positive rate on the real items is at most ``max_fpr`` qualify
+    (best F1 under a false-alarm budget); when no score qualifies, the threshold is just
+    above the highest score (nothing flagged).
     """
     y, p = _arrays(y, p)
     if y.size == 0:
@@ -75,8 +78,16 @@ def best_f1_threshold(y, p) -> dict[str, Any]:
     rec = tp / pos if pos else np.zeros_like(tp)
     f1 = np.divide(2 * prec * rec, prec + rec, out=np.zeros_like(tp), where=(prec + rec) > 0)
     acc = (tp + (neg - fp)) / ys.size
+    ok = np.ones_like(tp, dtype=bool)
+    if max_fpr is not None:
+        if not 0.0 <= max_fpr <= 1.0:
+            raise ValueError(f"max_fpr must be in [0, 1], got {max_fpr}")
+        ok = (fp / neg if neg else np.zeros_like(fp)) <= max_fpr + 1e-12
+        if not ok.any():
+            return at_threshold(y, p, float(np.nextafter(ps[0], np.inf)))
+    cand = np.nonzero(ok)[0]
     # lexsort: last key is primary; maximise f1, then acc, then lower threshold
-    idx = np.lexsort((ps[last], -acc, -f1))[0]
+    idx = cand[np.lexsort((ps[last][cand], -acc[cand], -f1[cand]))[0]]
     return at_threshold(y, p, float(ps[last][idx]))
 
 

@@ -291,6 +291,9 @@ def calibrate(
     inconclusive_margin: Optional[float] = typer.Option(
         None, "--inconclusive-margin", min=0.0, max=0.5,
         help="Also set the card's band: |score - threshold| < MARGIN gives 'inconclusive' (default: keep the card's)."),
+    max_fpr: Optional[float] = typer.Option(
+        None, "--max-fpr", min=0.0, max=1.0,
+        help="Best F1 among thresholds that flag at most this fraction of the real images (a false-alarm budget)."),
     device: Device = DEVICE,
 ):
     """Write the best-F1 threshold (calibrated_threshold, calibrated_on, f1) into the card."""
@@ -299,11 +302,11 @@ def calibrate(
 
     try:
         r = calibrate_card(model, data, [str(p) for p in models_dir or []], device.value,
-                           inconclusive_margin=inconclusive_margin)
+                           inconclusive_margin=inconclusive_margin, max_fpr=max_fpr)
     except (DataError, ValueError, OSError, RuntimeError) as e:
         _fail(str(e))
     err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
-              f"(P {r['precision']:.4f}, R {r['recall']:.4f}, n={r['n']})")
+              f"(P {r['precision']:.4f}, R {r['recall']:.4f}, FPR on reals {r['fpr_real']:.4f}, n={r['n']})")
 
 
 def export(

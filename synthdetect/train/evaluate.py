@@ -128,7 +128,9 @@ def render_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    c = Console()
+    import sys
+
+    c = Console() if sys.stdout.isatty() else Console(width=200)  # logs keep every column
     t = Table(title=f"{report['n']} images: {', '.join(report['data'])}"
                     + (f" — perturbed {','.join(report['perturbations'])}" if report["perturbations"] else ""))
     for h in TABLE1_HEADER:
@@ -154,9 +156,11 @@ def render_table(report: dict[str, Any]) -> None:
 
 
 def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (), device: str = "auto",
-                   inconclusive_margin: float | None = None) -> dict[str, Any]:
+                   inconclusive_margin: float | None = None, max_fpr: float | None = None) -> dict[str, Any]:
     """Best-F1 threshold on ``data`` written into the model's (or ensemble's) card
-    (and, when given, the card's inconclusive band half-width)."""
+    (and, when given, the card's inconclusive band half-width).  With ``max_fpr`` the
+    threshold is the best-F1 one among those flagging at most that fraction of the real
+    images (recorded in the card as ``extra.calibration``)."""
     reg = Registry(models_dirs)
     target = resolve(ref, reg, device)
     if not isinstance(target, (OnnxScorer, EnsembleSpec)):
@@ -166,18 +170,25 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     with _progress() as prog:
         task = prog.add_task(f"scoring {target.name}", total=len(items) * _n_members(target))
         s = score_any(target, items, None, on_batch=lambda n: prog.advance(task, n))
-    best = best_f1_threshold(y, s["probs"])
+    best = best_f1_threshold(y, s["probs"], max_fpr=max_fpr)
     card = target.card if isinstance(target, OnnxScorer) else target.card
     if card is None or card.path is None:
         raise ValueError(f"{ref}: no card file to write")
     card.calibrated_threshold = float(best["threshold"])
     card.calibrated_on = data_label(data)
     card.f1 = float(best["f1"])
+    card.extra["calibration"] = {
+        "criterion": "best F1" if max_fpr is None else f"best F1 with FPR on real images <= {max_fpr:g}",
+        "max_fpr": max_fpr, "n": int(len(items)), "n_real": int((y == 0).sum()),
+        "precision": float(best["precision"]), "recall": float(best["recall"]),
+        "fpr_real": float(best["fpr_real"]),
+    }
     if inconclusive_margin is not None:
         card.inconclusive_margin = float(inconclusive_margin)
     card.save(card.path)
     return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
-            "precision": best["precision"], "recall": best["recall"], "acc": best["acc"], "n": len(items)}
+            "precision": best["precision"], "recall": best["recall"], "acc": best["acc"],
+            "fpr_real": best["fpr_real"], "n": len(items)}
 
 
 def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",
@@ -218,7 +229,7 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
             weights[s.name] = float(s.card.f1)
     card = EnsembleCard(
         name=name or out.name[: -len(".ensemble.json")], members=[s.name for s in scorers], method=method,
-        weights=weights, weights_from=", ".join(map(str, weights_from)) or None,
+        weights=weights, weights_from=data_label(weights_from) if weights_from else None,
         description=description or (f"{method} vote of {', '.join(s.name for s in scorers)}; member thresholds "
                                     + json.dumps(thresholds)),
     )

@@ -71,7 +71,9 @@ def test_calibrate_writes_threshold_only(exported, tiny_sets, invoke):
     after = json.loads(card_path.read_text())
     assert sha256_file(models / "m1.onnx") == onnx_sha == after["sha256"]
     changed = {k for k in after if after[k] != before.get(k)}
-    assert changed == {"calibrated_threshold", "calibrated_on", "f1"}
+    assert changed == {"calibrated_threshold", "calibrated_on", "f1", "extra"}
+    assert {k for k in after["extra"] if after["extra"][k] != before["extra"].get(k)} == {"calibration"}
+    assert after["extra"]["calibration"]["criterion"] == "best F1"
     # the threshold is the best-F1 one on that data
     from synthdetect.train.data import list_items
     from synthdetect.train.scoring import OnnxScorer, score_items
@@ -81,6 +83,13 @@ def test_calibrate_writes_threshold_only(exported, tiny_sets, invoke):
     best = best_f1_threshold([i.label for i in items], p)
     assert after["calibrated_threshold"] == pytest.approx(best["threshold"])
     assert after["f1"] == pytest.approx(best["f1"])
+    # with a false-alarm budget: best F1 among thresholds flagging at most that share of the reals
+    invoke(["calibrate", "m1", "--models-dir", models, "--data", train, "--max-fpr", "0"])
+    capped = json.loads(card_path.read_text())
+    want = best_f1_threshold([i.label for i in items], p, max_fpr=0.0)
+    assert capped["calibrated_threshold"] == pytest.approx(want["threshold"])
+    assert capped["extra"]["calibration"]["max_fpr"] == 0.0
+    assert capped["extra"]["calibration"]["fpr_real"] == 0.0
 
 
 def test_ensemble_build_and_evaluate(exported, tiny_sets, invoke, tmp_path):

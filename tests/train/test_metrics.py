@@ -31,6 +31,29 @@ def test_best_f1_threshold_brute_force():
         assert best["f1"] == pytest.approx(sk.f1_score(y, p >= best["threshold"], zero_division=0))
 
 
+def test_best_f1_under_fpr_budget_brute_force():
+    rng = np.random.default_rng(5)
+    for budget in (0.0, 0.1, 0.25):
+        for _ in range(20):
+            y = rng.integers(0, 2, 40)
+            if y.min() == y.max():
+                continue
+            p = np.round(rng.random(40), 2)
+            best = M.best_f1_threshold(y, p, max_fpr=budget)
+            assert best["fpr_real"] <= budget + 1e-12
+            ok = [t for t in np.unique(p) if (p[y == 0] >= t).mean() <= budget]
+            brute = max((sk.f1_score(y, p >= t, zero_division=0) for t in ok), default=0.0)
+            assert best["f1"] == pytest.approx(brute)
+    # the unconstrained optimum flags everything here; a 10% budget must not
+    y = np.array([0, 1] * 10)
+    p = np.r_[np.full(10, 0.3), np.full(10, 0.3)][np.argsort(np.arange(20) % 2, kind="stable")]
+    assert M.best_f1_threshold(y, np.full(20, 0.3))["fpr_real"] == 1.0
+    none = M.best_f1_threshold(y, np.full(20, 0.3), max_fpr=0.1)
+    assert none["fpr_real"] == 0.0 and none["threshold"] > 0.3
+    with pytest.raises(ValueError):
+        M.best_f1_threshold(y, p, max_fpr=1.5)
+
+
 def test_all_positive_gives_paper_like_0_6667():
     # a detector that says "synthetic" for everything on a balanced set: F1 = 2/3 at the lowest threshold
     y = np.array([0, 1] * 10)

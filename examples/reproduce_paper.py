@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, required=True, help="results folder (must not exist or be empty)")
     ap.add_argument("--quick", action="store_true", help="smoke run: few images, 2 epochs, tiny networks")
     ap.add_argument("--resnet-weights", type=Path, help="torchvision ImageNet ResNet-50 weights file")
-    ap.add_argument("--clip-weights", help="local ViT-L-14 (OpenAI) checkpoint path, or 'openai' (network)")
+    ap.add_argument("--clip-weights", help="local ViT-L-14 (OpenAI) checkpoint path, a pulled/imported hub backbone "
+                    "(clip-vitl14-openai), or 'openai' (cached checkpoint, else network)")
     ap.add_argument("--clip-random", action="store_true", help="run 5–7 on a tiny random ViT (plumbing only)")
     ap.add_argument("--pairs", type=int, default=2000)
     ap.add_argument("--epochs", type=int, default=100)
@@ -71,6 +72,15 @@ def main(argv: list[str] | None = None) -> int:
     from synthdetect.train.exporting import export_run
     from synthdetect.train.runs import train_clip_probe, train_images
 
+    if a.clip_weights:  # checked before hours of training, not after
+        import typer
+
+        from synthdetect.train.cli import resolve_backbone_weights
+
+        try:  # a hub backbone name (e.g. clip-vitl14-openai, once pulled/imported) -> its verified cached file
+            a.clip_weights = resolve_backbone_weights(a.clip_weights, "ViT-L-14-quickgelu")
+        except typer.Exit as e:
+            return e.exit_code or 2
     out = a.out
     if out.exists() and any(out.iterdir()):
         print(f"error: {out} is not empty (results are never overwritten)", file=sys.stderr)

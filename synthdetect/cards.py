@@ -144,12 +144,7 @@ class ModelCard:
         schema = d.get("schema", MODEL_SCHEMA)
         if schema != MODEL_SCHEMA:
             raise CardError(f"unsupported model card schema {schema!r}")
-        known = {f for f in cls.__dataclass_fields__ if f != "path"}
-        unknown = set(d) - known
-        if unknown:
-            d.setdefault("extra", {})
-            for k in unknown:
-                d["extra"][k] = d.pop(k)
+        _unknown_keys_to_extra(cls, d)
         for req in ("name", "file", "sha256", "architecture"):
             if req not in d:
                 raise CardError(f"card {path or ''} lacks {req!r}")
@@ -213,16 +208,18 @@ class EnsembleCard:
         if d.get("schema") != ENSEMBLE_SCHEMA:
             raise CardError(f"{path}: not an ensemble card (schema {d.get('schema')!r})")
         d.pop("schema")
-        known = {f for f in cls.__dataclass_fields__ if f != "path"}
-        unknown = set(d) - known
-        if unknown:
-            d.setdefault("extra", {})
-            for k in unknown:
-                d["extra"][k] = d.pop(k)
+        _unknown_keys_to_extra(cls, d)
         for req in ("name", "members"):
             if req not in d:
                 raise CardError(f"ensemble card {path} lacks {req!r}")
         return cls(**d, path=path)
+
+
+def _unknown_keys_to_extra(cls: type, d: dict[str, Any]) -> None:
+    """Keys a newer card may carry, kept under ``extra`` instead of failing the load."""
+    known = {f for f in cls.__dataclass_fields__ if f != "path"}
+    for k in set(d) - known:
+        d.setdefault("extra", {})[k] = d.pop(k)
 
 
 def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:

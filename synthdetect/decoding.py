@@ -191,8 +191,8 @@ def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
         if "truncated" in msg.lower():
             raise DecodeError(f"truncated {fmt} file ({msg})") from None
         raise DecodeError(f"cannot decode {fmt}: {msg}") from None
-    try:
-        img = ImageOps.exif_transpose(img)
+    try:  # in place: the decoded copy is ours, and an upright image is not copied again
+        ImageOps.exif_transpose(img, in_place=True)
     except Exception:  # malformed EXIF: keep the stored orientation
         pass
     try:

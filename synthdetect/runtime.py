@@ -87,6 +87,9 @@ def _session_options(ort, threads: int | None, silent: bool):
     so = ort.SessionOptions()
     so.log_severity_level = 4 if silent else 3
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    # No busy-waiting between ops: the decoding threads need those cores (measured on 2 cores:
+    # bundled resnet 3.2 s -> 3.0 s for 200 images, no change for npr).
+    so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if threads:
         so.intra_op_num_threads = int(threads)
     return so

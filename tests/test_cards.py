@@ -61,3 +61,20 @@ def test_ensemble_card_schema_checked(tmp_path):
     p.write_text(json.dumps({"schema": "other", "name": "x", "members": []}))
     with pytest.raises(CardError):
         EnsembleCard.load(p)
+
+
+def test_ensemble_card_unknown_fields_and_required_keys(tmp_path):
+    p = tmp_path / "x.ensemble.json"
+    card = EnsembleCard(name="x", members=["a", "b", "c"], method="majority")
+    card.extra["calibration"] = {"criterion": "best F1"}
+    card.save(p)
+    d = json.loads(p.read_text())
+    d["from_a_newer_version"] = 1
+    p.write_text(json.dumps(d))
+    back = EnsembleCard.load(p)
+    assert back.members == ["a", "b", "c"] and back.method == "majority"
+    assert back.extra == {"calibration": {"criterion": "best F1"}, "from_a_newer_version": 1}
+    del d["members"]
+    p.write_text(json.dumps(d))
+    with pytest.raises(CardError, match="members"):
+        EnsembleCard.load(p)

@@ -152,8 +152,9 @@ def train_clip_probe(
     val: Optional[List[str]] = VAL,
     backbone: str = typer.Option("ViT-L-14-quickgelu", "--backbone", help="open_clip model name."),
     backbone_weights: str = typer.Option("openai", "--backbone-weights",
-                                         help="PATH to a local checkpoint, an open_clip pretrained tag (needs network), "
-                                              "or 'none' for random init (tests only)."),
+                                         help="PATH to a local checkpoint, a backbone from `synthdetect weights list` "
+                                              "(e.g. clip-vitl14-openai, once pulled or imported), an open_clip "
+                                              "pretrained tag (needs network), or 'none' for random init (tests only)."),
     feature: Feature = typer.Option(Feature.ojha, "--feature",
                                     help="ojha: encode_image (768-d for ViT-L/14); cozzolino: pre-projection CLS, L2."),
     blur_jpeg_prob: float = typer.Option(0.5, "--blur-jpeg-prob", min=0.0, max=1.0),
@@ -176,13 +177,42 @@ def train_clip_probe(
     from . import compat  # noqa: F401
     from .runs import train_clip_probe as _train
 
-    bw = backbone_weights
+    bw = resolve_backbone_weights(backbone_weights, backbone)
     if bw not in ("none", "") and ("/" in bw or "." in bw) and not Path(bw).is_file():
         _fail(f"--backbone-weights {bw}: file not found")
     _run(_train, backbone=backbone, backbone_weights=None if bw in ("none", "") else bw, feature=feature.value,
          train=train, val=val, blur_jpeg_prob=blur_jpeg_prob, views=views, out=out, cache_dir=cache_dir,
          init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr,
          seed=seed, resume=resume, force=force, device=device.value, threads=threads)
+
+
+def resolve_backbone_weights(bw: str, backbone: str) -> str:
+    """A hub backbone name -> its verified cached checkpoint; the tag 'openai' -> the cached
+    OpenAI checkpoint when one was pulled/imported (no network needed); anything else as given."""
+    from .. import hub
+
+    try:
+        entries = {e.name: e for e in hub.load_registry().values() if e.kind == "backbone"}
+    except Exception:  # a broken user registry must not block training from a plain path
+        entries = {}
+    if bw in entries:
+        e = entries[bw]
+        if e.architecture and e.architecture != backbone:
+            _fail(f"--backbone-weights {bw} is a {e.architecture} checkpoint; pass --backbone {e.architecture}")
+        p = hub.local_checkpoint(bw)
+        if p is None:
+            _fail(f"--backbone-weights {bw}: not in the checkpoint cache (or its SHA-256 no longer matches); "
+                  f"run `synthdetect weights pull {bw}` or `synthdetect weights import {bw} --from FILE`")
+        err.print(f"backbone weights: {bw} -> {p}")
+        return str(p)
+    if bw == "openai":
+        for e in entries.values():
+            if e.open_clip.get("pretrained") == "openai" and e.architecture == backbone:
+                p = hub.local_checkpoint(e.name)
+                if p is not None:
+                    err.print(f"backbone weights: openai -> cached {e.name} ({p})")
+                    return str(p)
+    return bw
 
 
 def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,

@@ -1,0 +1,60 @@
+"""`train clip-probe --backbone-weights NAME` reuses a backbone pulled or imported with `synthdetect weights`."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+import typer
+
+from synthdetect import hub
+from synthdetect.train.cli import resolve_backbone_weights
+
+
+def _registry(tmp_path, sha):
+    entries = [{"name": "tiny-clip-openai", "kind": "backbone", "architecture": "ViT-tiny-quickgelu",
+                "description": "tiny", "source": "test", "licence": "test",
+                "open_clip": {"model": "ViT-tiny-quickgelu", "pretrained": "openai"},
+                "files": [{"filename": "tiny.pt", "url": "https://example.invalid/tiny.pt", "sha256": sha,
+                           "role": "backbone", "format": "torch"}]}]
+    p = tmp_path / "r.json"
+    p.write_text(json.dumps({"entries": entries}))
+    return p
+
+
+@pytest.fixture
+def cached(tmp_path, monkeypatch):
+    data = b"not really a checkpoint, only its digest matters here"
+    sha = hashlib.sha256(data).hexdigest()
+    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_registry(tmp_path, sha)))
+    monkeypatch.setenv("SYNTHDETECT_CHECKPOINTS_DIR", str(tmp_path / "ckpt"))
+    entry = hub.get_entry("tiny-clip-openai")
+    path = hub.cached_path(entry, entry.files[0])
+    return path, data
+
+
+def test_hub_name_resolves_to_verified_cache(cached):
+    path, data = cached
+    with pytest.raises(typer.Exit):  # not pulled yet: a clear error, not a network attempt
+        resolve_backbone_weights("tiny-clip-openai", "ViT-tiny-quickgelu")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    assert resolve_backbone_weights("tiny-clip-openai", "ViT-tiny-quickgelu") == str(path)
+    # the 'openai' tag uses the cached OpenAI checkpoint of that architecture instead of the network
+    assert resolve_backbone_weights("openai", "ViT-tiny-quickgelu") == str(path)
+    assert resolve_backbone_weights("openai", "ViT-L-14") == "openai"
+    # a wrong architecture is refused
+    with pytest.raises(typer.Exit):
+        resolve_backbone_weights("tiny-clip-openai", "ViT-L-14")
+    # a tampered cache file is not used
+    path.write_bytes(data + b"x")
+    with pytest.raises(typer.Exit):
+        resolve_backbone_weights("tiny-clip-openai", "ViT-tiny-quickgelu")
+
+
+def test_plain_values_pass_through(cached, tmp_path):
+    f = tmp_path / "local.pt"
+    f.write_bytes(b"x")
+    assert resolve_backbone_weights(str(f), "ViT-L-14") == str(f)
+    assert resolve_backbone_weights("none", "ViT-L-14") == "none"

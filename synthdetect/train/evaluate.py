@@ -6,6 +6,7 @@ Torch is needed only when a target is a training run.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -128,8 +129,6 @@ def render_table(report: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    import sys
-
     c = Console() if sys.stdout.isatty() else Console(width=200)  # logs keep every column
     t = Table(title=f"{report['n']} images: {', '.join(report['data'])}"
                     + (f" — perturbed {','.join(report['perturbations'])}" if report["perturbations"] else ""))
@@ -171,7 +170,7 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
         task = prog.add_task(f"scoring {target.name}", total=len(items) * _n_members(target))
         s = score_any(target, items, None, on_batch=lambda n: prog.advance(task, n))
     best = best_f1_threshold(y, s["probs"], max_fpr=max_fpr)
-    card = target.card if isinstance(target, OnnxScorer) else target.card
+    card = target.card
     if card is None or card.path is None:
         raise ValueError(f"{ref}: no card file to write")
     card.calibrated_threshold = float(best["threshold"])

@@ -125,8 +125,20 @@ class Reference:
         steps = []
         if spec.resize == "shorter_side":
             steps.append(T.Resize(int(spec.resize_to), interpolation=interp))
-        steps += [T.CenterCrop(spec.size), T.ToTensor(), T.Normalize(list(spec.mean), list(spec.std))]
+        self.tiles, self.size = spec.tiles, spec.size
+        if spec.tiles == 1:
+            steps += [T.CenterCrop(spec.size)]
+        steps += [T.ToTensor(), T.Normalize(list(spec.mean), list(spec.std))]
         self.tf = T.Compose(steps)
+
+    def _tiles(self, img):
+        """Card ``tiles`` K > 1: up to K x K native crops of the centre region (as scan does)."""
+        from torchvision.transforms import functional as F
+
+        s, (w, h) = self.size, img.size
+        kx, ky = max(1, min(self.tiles, w // s)), max(1, min(self.tiles, h // s))
+        x = self.tf(F.center_crop(img, [ky * s, kx * s]))
+        return x.unfold(1, s, s).unfold(2, s, s).permute(1, 2, 0, 3, 4).reshape(-1, 3, s, s)
 
     def run(self, files: list[Path], batch: int) -> float:
         import torch
@@ -135,8 +147,13 @@ class Reference:
         t0 = time.perf_counter()
         with torch.no_grad():
             for i in range(0, len(files), batch):
-                xs = [self.tf(Image.open(p).convert("RGB")) for p in files[i : i + batch]]
-                torch.sigmoid(self.model(torch.stack(xs)))
+                if self.tiles == 1:
+                    xs = [self.tf(Image.open(p).convert("RGB")) for p in files[i : i + batch]]
+                    torch.sigmoid(self.model(torch.stack(xs)))
+                else:
+                    xs = [self._tiles(Image.open(p).convert("RGB")) for p in files[i : i + batch]]
+                    probs = torch.sigmoid(self.model(torch.cat(xs)))
+                    torch.stack([t.mean() for t in probs.split([len(x) for x in xs])])  # per-image score
         return time.perf_counter() - t0
 
 

@@ -43,6 +43,9 @@ class InputSpec:
         In both cases an image whose shorter side is below ``size`` is upscaled
         (aspect kept) just enough to allow the crop: never zero-padded.
     crop: ``"center"``: a ``size`` x ``size`` centre crop.
+    tiles: K > 1 scores up to K x K non-overlapping native ``size`` crops around the centre
+        (as many as the image holds, at least one) and averages their probabilities: more of
+        a large photo is examined, a small one is never upscaled for it.
     mean/std: per-channel normalisation applied to RGB values scaled to [0, 1].
     """
 
@@ -53,6 +56,7 @@ class InputSpec:
     crop: str = "center"
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
+    tiles: int = 1
 
     def __post_init__(self) -> None:
         if self.resize not in ("none", "shorter_side"):
@@ -65,6 +69,9 @@ class InputSpec:
             raise CardError(f"unknown input.interpolation {self.interpolation!r}")
         if int(self.size) < 8:
             raise CardError("input.size must be >= 8")
+        if not 1 <= int(self.tiles) <= 8:
+            raise CardError("input.tiles must be between 1 and 8")
+        self.tiles = int(self.tiles)
         self.mean = tuple(float(v) for v in self.mean)  # type: ignore[assignment]
         self.std = tuple(float(v) for v in self.std)  # type: ignore[assignment]
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:

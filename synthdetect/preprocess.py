@@ -10,6 +10,8 @@ Policy:
   * An image whose shorter side is below ``size`` after that step is upscaled,
     aspect kept, just enough for the crop (never zero-padded).
   * Centre crop ``size`` x ``size``; RGB scaled to [0, 1]; (x - mean) / std; CHW float32.
+  * ``tiles`` K > 1: up to K x K non-overlapping ``size`` crops of the centre region (as
+    many as fit, at least one), scored separately; the image's probability is their mean.
 """
 
 from __future__ import annotations
@@ -72,6 +74,40 @@ def normalize(arr_hwc_uint8: np.ndarray, spec: InputSpec) -> np.ndarray:
 def to_input(img: Image.Image, spec: InputSpec) -> np.ndarray:
     """PIL image (any mode already converted to RGB by decoding) -> CHW float32."""
     return normalize(np.asarray(prepare(img, spec)), spec)
+
+
+def to_inputs(img: Image.Image, spec: InputSpec) -> np.ndarray:
+    """PIL image -> ``[T, 3, size, size]``: the card's tiles (T = 1 unless ``spec.tiles`` > 1)."""
+    if spec.tiles == 1:
+        return to_input(img, spec)[None]
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    if spec.resize == "shorter_side":
+        img = resize_shorter(img, int(spec.resize_to), spec.interpolation)
+    if min(img.size) < spec.size:
+        img = resize_shorter(img, spec.size, spec.interpolation)
+    s = spec.size
+    w, h = img.size
+    kx, ky = max(1, min(spec.tiles, w // s)), max(1, min(spec.tiles, h // s))
+    left, top = (w - kx * s) // 2, (h - ky * s) // 2
+    region = np.asarray(img.crop((left, top, left + kx * s, top + ky * s)))
+    tiles = region.reshape(ky, s, kx, s, 3).transpose(0, 2, 1, 3, 4).reshape(ky * kx, s, s, 3)
+    return np.stack([normalize(t, spec) for t in tiles])
+
+
+def stack_tiles(per_image: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``[T_i, 3, S, S]`` per image -> one batch and the tile count of each image."""
+    counts = np.array([a.shape[0] for a in per_image], dtype=np.int64)
+    return np.concatenate(per_image, axis=0), counts
+
+
+def mean_per_image(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Per-tile scores -> per-image mean (``counts`` from :func:`stack_tiles`)."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) == len(counts):
+        return values
+    starts = np.r_[0, np.cumsum(counts)[:-1]]
+    return np.add.reduceat(values, starts) / counts
 
 
 def batch(arrays: list[np.ndarray]) -> np.ndarray:

@@ -256,7 +256,7 @@ class Scanner:
     # -- worker side -------------------------------------------------------------------
     def _prepare(self, path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
         from .decoding import DecodeError, decode
-        from .preprocess import to_input
+        from .preprocess import to_inputs
 
         shown = display_path(path)
         try:
@@ -279,7 +279,7 @@ class Scanner:
             "sha256": d.sha256,
         }
         try:
-            arrays = {k: to_input(d.image, spec) for k, spec in self.specs.items()}
+            arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
         except Exception as e:
             return error_record(shown, f"preprocessing failed: {e.__class__.__name__}: {e}", d.sha256, d.size_bytes), None
         finally:
@@ -337,6 +337,8 @@ class Scanner:
     def _run_batch(self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
         import numpy as np
 
+        from .preprocess import mean_per_image, stack_tiles
+
         ok = [(r, a) for r, a in items if a is not None]
         probs: list[dict[str, float]] = [{} for _ in ok]
         failed: dict[int, str] = {}
@@ -344,14 +346,15 @@ class Scanner:
             for m in self.models:
                 key = m.card.input.key()
                 try:
-                    p = m.predict(np.stack([a[key] for _, a in ok]))
+                    x, counts = stack_tiles([a[key] for _, a in ok])
+                    p = mean_per_image(m.predict(x), counts)
                     for i, v in enumerate(p):
                         probs[i][m.name] = float(v)
                 except Exception:
                     # retry one by one so a single bad tensor cannot take the batch down
                     for i, (_, a) in enumerate(ok):
                         try:
-                            probs[i][m.name] = float(m.predict(a[key][None])[0])
+                            probs[i][m.name] = float(np.mean(m.predict(a[key])))
                         except Exception as e:
                             failed[i] = f"inference failed in {m.name}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         out = []

@@ -84,7 +84,7 @@ def build_tiny_onnx(path: Path, size: int, w, b: float, sigmoid: bool = False, o
 
 
 def write_model(directory: Path, name: str, size: int, w, b: float, *, resize="none", resize_to=None,
-                mean=None, std=None, output="logit", out_2d=False, **card_fields):
+                mean=None, std=None, output="logit", out_2d=False, tiles=1, **card_fields):
     from synthdetect.cards import IMAGENET_MEAN, IMAGENET_STD, InputSpec, ModelCard, sha256_file
 
     onnx_path = build_tiny_onnx(directory / f"{name}.onnx", size, w, b, sigmoid=output == "probability", out_2d=out_2d)
@@ -94,7 +94,7 @@ def write_model(directory: Path, name: str, size: int, w, b: float, *, resize="n
         sha256=sha256_file(onnx_path),
         architecture="tiny-gap-linear",
         family="test",
-        input=InputSpec(size=size, resize=resize, resize_to=resize_to,
+        input=InputSpec(size=size, resize=resize, resize_to=resize_to, tiles=tiles,
                         mean=mean or IMAGENET_MEAN, std=std or IMAGENET_STD),
         output=output,
         description="test model built by tests/conftest.py",

@@ -2,7 +2,12 @@ import numpy as np
 from PIL import Image
 
 from synthdetect.cards import CLIP_MEAN, CLIP_STD, InputSpec
-from synthdetect.preprocess import batch, center_crop, prepare, resize_shorter, to_input
+import pytest
+
+from synthdetect.cards import CardError
+from synthdetect.preprocess import (
+    batch, center_crop, mean_per_image, prepare, resize_shorter, stack_tiles, to_input, to_inputs,
+)
 
 
 def test_resize_shorter_keeps_aspect():
@@ -58,3 +63,41 @@ def test_center_crop_position():
     arr = np.zeros((4, 6, 3), np.uint8)
     arr[1:3, 2:4] = 9
     assert np.asarray(center_crop(Image.fromarray(arr), 2)).min() == 9
+
+
+def _numbered(w, h):
+    a = (np.arange(w * h * 3) % 251).astype(np.uint8).reshape(h, w, 3)
+    return Image.fromarray(a), a
+
+
+def test_tiles_are_native_crops_of_the_centre_region():
+    img, a = _numbered(70, 50)
+    spec = InputSpec(size=16, resize="none", tiles=2, mean=(0, 0, 0), std=(1, 1, 1))
+    t = to_inputs(img, spec)
+    assert t.shape == (4, 3, 16, 16)
+    left, top = (70 - 32) // 2, (50 - 32) // 2
+    for k, (r, c) in enumerate([(0, 0), (0, 1), (1, 0), (1, 1)]):
+        want = a[top + 16 * r: top + 16 * (r + 1), left + 16 * c: left + 16 * (c + 1)].astype(np.float32) / 255
+        np.testing.assert_allclose(t[k], want.transpose(2, 0, 1), atol=1e-6)
+    # tiles=1 is exactly the single centre crop
+    one = to_inputs(img, InputSpec(size=16, resize="none", mean=(0, 0, 0), std=(1, 1, 1)))
+    np.testing.assert_array_equal(one[0], to_input(img, InputSpec(size=16, resize="none", mean=(0, 0, 0),
+                                                                  std=(1, 1, 1))))
+
+
+def test_tiles_never_upscale_for_more_tiles():
+    img, a = _numbered(40, 20)  # room for 2 x 1 tiles of 16 px, not 3 x 3
+    t = to_inputs(img, InputSpec(size=16, resize="none", tiles=3, mean=(0, 0, 0), std=(1, 1, 1)))
+    assert t.shape == (2, 3, 16, 16)
+    np.testing.assert_allclose(t[0], a[2:18, 4:20].astype(np.float32).transpose(2, 0, 1) / 255, atol=1e-6)
+    small, _ = _numbered(12, 12)  # smaller than one tile: the usual upscale-to-fit, one tile
+    assert to_inputs(small, InputSpec(size=16, resize="none", tiles=3)).shape == (1, 3, 16, 16)
+    with pytest.raises(CardError):
+        InputSpec(size=16, tiles=0)
+
+
+def test_stack_tiles_and_mean_per_image():
+    x, counts = stack_tiles([np.zeros((1, 3, 4, 4)), np.ones((4, 3, 4, 4)), np.zeros((2, 3, 4, 4))])
+    assert x.shape == (7, 3, 4, 4) and counts.tolist() == [1, 4, 2]
+    np.testing.assert_allclose(mean_per_image(np.array([0.2, 0.1, 0.3, 0.5, 0.7, 0.4, 0.6]), counts),
+                               [0.2, 0.4, 0.5])

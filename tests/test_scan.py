@@ -57,6 +57,25 @@ def test_batch_size_does_not_change_results(models_dir, tmp_path):
         assert ra["ensemble"]["score"] == pytest.approx(rb["ensemble"]["score"], abs=1e-5)
 
 
+def test_tiles_scored_separately_and_averaged(tmp_path, make_model):
+    # logit = mean R + mean G + mean B in [0, 1]: a black tile gives 0.5, a white one sigmoid(3)
+    zero, one = (0.0, 0.0, 0.0), (1.0, 1.0, 1.0)
+    make_model(tmp_path, "tiled", 16, [1, 1, 1], 0.0, mean=zero, std=one, tiles=2)
+    make_model(tmp_path, "single", 16, [1, 1, 1], 0.0, mean=zero, std=one)
+    half = np.zeros((16, 32, 3), np.uint8)
+    half[:, 16:] = 255  # left tile black, right tile white
+    Image.fromarray(half).save(tmp_path / "half.png")
+    Image.fromarray(np.full((16, 16, 3), 255, np.uint8)).save(tmp_path / "small.png")  # room for one tile
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    for batch in (1, 4):
+        res = _scan(tmp_path, [tmp_path / "half.png", tmp_path / "small.png"], models=["tiled", "single"],
+                    method="mean", batch_size=batch, provenance=False)
+        recs = _by_name(res)
+        assert recs["half.png"]["models"]["tiled"]["probability"] == pytest.approx((0.5 + sig(3.0)) / 2, abs=1e-5)
+        assert recs["half.png"]["models"]["single"]["probability"] == pytest.approx(sig(1.5), abs=1e-5)
+        assert recs["small.png"]["models"]["tiled"]["probability"] == pytest.approx(sig(3.0), abs=1e-5)
+
+
 def test_default_ensemble_used(default_models_dir, images):
     plan = resolve_plan(Registry([default_models_dir]))
     assert [c.name for c in plan.cards] == ["bright"] and plan.method == "weighted"

@@ -350,7 +350,8 @@ def export(
     int8: bool = typer.Option(False, "--int8", help="Also write a dynamically quantised NAME.int8.onnx."),
     checkpoint: str = typer.Option("best.pt", "--checkpoint", help="best.pt or last.pt."),
     tiles: int = typer.Option(1, "--tiles", min=1, max=8,
-                              help="Examine a K*size centre crop as KxK tiles and average their logits."),
+                              help="Score up to KxK native crops around each image's centre and average them "
+                                   "(card input.tiles; the graph is unchanged)."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model file."),
 ):
     """Export a run to one ONNX graph + model card, with a parity check on real images."""

@@ -97,20 +97,17 @@ def card_fields_from_run(cfg: dict[str, Any], log: list[dict[str, Any]]) -> dict
 def export_run(run: Path, out: Path, *, name: str | None = None, parity_data: Sequence[str] | None = None,
                parity_n: int = 16, tolerance: float = 1e-4, int8: bool = False, checkpoint: str = "best.pt",
                tiles: int = 1) -> ModelCard:
-    """``tiles`` K > 1: the graph takes a K*size centre crop and averages the logits of its
-    K x K tiles (:class:`forensic.Tiled`); the card's input size says so."""
+    """``tiles`` K > 1: the card asks inference to score up to K x K native crops of each image
+    and average them (``InputSpec.tiles``); the ONNX graph itself stays the single-crop network."""
     model, spec, cfg = load_run(run, checkpoint)
     log = RunDir(run, create=False).read_log()
     fields = card_fields_from_run(cfg, log)
-    fields["extra"] = {"run": _rel(run), "checkpoint": checkpoint, "tiles": tiles}
+    fields["extra"] = {"run": _rel(run), "checkpoint": checkpoint}
     if tiles > 1:
         from dataclasses import replace
 
-        from .forensic import Tiled
-
-        model = Tiled(model, tiles, spec.size).eval()
-        spec = replace(spec, size=spec.size * tiles)
-        fields["description"] += f"; averages the logits of {tiles}x{tiles} tiles of {spec.size // tiles} px"
+        spec = replace(spec, tiles=tiles)
+        fields["description"] += f"; averages up to {tiles}x{tiles} native {spec.size} px crops per image"
     paths = _parity_paths(cfg, parity_data, parity_n)
     return export_onnx(model, spec, Path(out), name=name or Path(out).stem, architecture=cfg["arch"],
                        parity_images=paths, tolerance=tolerance, int8=int8, card_fields=fields)

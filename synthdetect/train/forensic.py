@@ -198,24 +198,3 @@ def build(name: str, **kw) -> nn.Module:
 
 def count_parameters(m: nn.Module) -> int:
     return sum(p.numel() for p in m.parameters() if p.requires_grad)
-
-
-class Tiled(nn.Module):
-    """Run ``base`` on each of the ``k`` x ``k`` non-overlapping tiles of a ``k*size`` input
-    and average the logits: more of a large photo is examined, in one ONNX graph.
-
-    ``base`` must accept ``[N, 3, size, size]``.  Written with reshape/permute only, so the
-    export is exact and needs no loop.
-    """
-
-    def __init__(self, base: nn.Module, k: int, size: int):
-        super().__init__()
-        if k < 1:
-            raise ValueError("tiles must be >= 1")
-        self.base, self.k, self.size = base, int(k), int(size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
-        k, s = self.k, self.size
-        t = x.reshape(n, 3, k, s, k, s).permute(0, 2, 4, 1, 3, 5).reshape(n * k * k, 3, s, s)
-        return self.base(t).reshape(n, k * k).mean(dim=1)

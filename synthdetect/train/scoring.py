@@ -1,6 +1,6 @@
 """Score labelled images with ONNX models (cards), training runs (PyTorch) or ensembles.
 
-Every path goes through :func:`synthdetect.preprocess.to_input` with the model's InputSpec,
+Every path goes through :func:`synthdetect.preprocess.to_inputs` with the model's InputSpec,
 so evaluation here agrees with ``synthdetect scan``.  ONNX models run with onnxruntime
 (sha256 verified first); runs need torch (imported lazily).
 """
@@ -17,7 +17,7 @@ from PIL import Image
 
 from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
 from ..ensemble import ensemble_scores
-from ..preprocess import to_input
+from ..preprocess import mean_per_image, stack_tiles, to_inputs
 from .augment import apply_perturbations
 from .data import Item, decode_rgb
 
@@ -127,15 +127,16 @@ def score_items(
     on_batch: Callable[[int], None] | None = None,
     image_cache: ImageCache | None = None,
 ) -> np.ndarray:
-    """Probabilities of synthetic for ``items`` (decode -> perturb -> to_input -> model)."""
+    """Probabilities of synthetic for ``items`` (decode -> perturb -> to_inputs -> model -> mean over tiles)."""
     out = []
     for s in range(0, len(items), batch_size):
         chunk = items[s : s + batch_size]
         xs = []
         for it in chunk:
             img = _decoded(it.path, perturb, image_cache)
-            xs.append(to_input(img, scorer.spec))
-        out.append(scorer.probs(np.stack(xs).astype(np.float32)))
+            xs.append(to_inputs(img, scorer.spec))
+        x, counts = stack_tiles(xs)
+        out.append(mean_per_image(scorer.probs(x.astype(np.float32)), counts))
         if on_batch:
             on_batch(len(chunk))
     return np.concatenate(out) if out else np.zeros(0)

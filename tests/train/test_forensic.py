@@ -13,7 +13,6 @@ from synthdetect.train.forensic import (  # noqa: E402
     DEFAULT_INPUT,
     NPRNet,
     SpectralNet,
-    Tiled,
     build,
     count_parameters,
     npr_residual,
@@ -72,24 +71,12 @@ def test_build_and_default_inputs():
         assert spec["resize"] == "none", "forensic detectors run at native resolution"
 
 
-def test_tiled_equals_mean_of_tile_logits():
-    base = SpectralNet(size=32, pool=4).eval()
-    t = Tiled(base, 3, 32).eval()
-    x = torch.randn(2, 3, 96, 96)
-    with torch.no_grad():
-        got = t(x)
-        tiles = [base(x[:, :, i * 32:(i + 1) * 32, j * 32:(j + 1) * 32]) for i in range(3) for j in range(3)]
-    torch.testing.assert_close(got, torch.stack(tiles, 1).mean(1))
-    with pytest.raises(ValueError):
-        Tiled(base, 0, 32)
-
-
 @pytest.mark.parametrize("arch,size", [("npr", 32), ("spectral", 32)])
 def test_forensic_onnx_export_parity(arch, size, tmp_path):
     ort = pytest.importorskip("onnxruntime")
     kw = {"width": 8} if arch == "npr" else {"size": size, "pool": 4}
-    m = Tiled(build(arch, **kw), 2, size).eval()
-    x = torch.randn(3, 3, 2 * size, 2 * size)
+    m = build(arch, **kw).eval()
+    x = torch.randn(3, 3, size, size)
     path = tmp_path / f"{arch}.onnx"
     torch.onnx.export(m, (x,), str(path), dynamo=False, opset_version=17, input_names=["input"],
                       output_names=["logit"], dynamic_axes={"input": {0: "N"}, "logit": {0: "N"}})

@@ -51,15 +51,20 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
     return img.crop((left, top, left + size, top + size))
 
 
-def prepare(img: Image.Image, spec: InputSpec) -> Image.Image:
-    """Resize/crop policy of the card; returns a ``size`` x ``size`` RGB image."""
+def _resized(img: Image.Image, spec: InputSpec) -> Image.Image:
+    """RGB, the card's resize policy, and the upscale-to-fit for images smaller than one crop."""
     if img.mode != "RGB":
         img = img.convert("RGB")
     if spec.resize == "shorter_side":
         img = resize_shorter(img, int(spec.resize_to), spec.interpolation)
     if min(img.size) < spec.size:
         img = resize_shorter(img, spec.size, spec.interpolation)
-    return center_crop(img, spec.size)
+    return img
+
+
+def prepare(img: Image.Image, spec: InputSpec) -> Image.Image:
+    """Resize/crop policy of the card; returns a ``size`` x ``size`` RGB image."""
+    return center_crop(_resized(img, spec), spec.size)
 
 
 def normalize(arr_hwc_uint8: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -80,12 +85,7 @@ def to_inputs(img: Image.Image, spec: InputSpec) -> np.ndarray:
     """PIL image -> ``[T, 3, size, size]``: the card's tiles (T = 1 unless ``spec.tiles`` > 1)."""
     if spec.tiles == 1:
         return to_input(img, spec)[None]
-    if img.mode != "RGB":
-        img = img.convert("RGB")
-    if spec.resize == "shorter_side":
-        img = resize_shorter(img, int(spec.resize_to), spec.interpolation)
-    if min(img.size) < spec.size:
-        img = resize_shorter(img, spec.size, spec.interpolation)
+    img = _resized(img, spec)
     s = spec.size
     w, h = img.size
     kx, ky = max(1, min(spec.tiles, w // s)), max(1, min(spec.tiles, h // s))

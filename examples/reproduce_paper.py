@@ -73,14 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     from synthdetect.train.runs import train_clip_probe, train_images
 
     if a.clip_weights:  # checked before hours of training, not after
-        import typer
-
-        from synthdetect.train.cli import resolve_backbone_weights
+        from synthdetect import hub
 
         try:  # a hub backbone name (e.g. clip-vitl14-openai, once pulled/imported) -> its verified cached file
-            a.clip_weights = resolve_backbone_weights(a.clip_weights, "ViT-L-14-quickgelu")
-        except typer.Exit as e:
-            return e.exit_code or 2
+            a.clip_weights, note = hub.resolve_backbone(a.clip_weights, "ViT-L-14-quickgelu")
+        except hub.HubError as e:
+            print(f"error: --clip-weights {e}", file=sys.stderr)
+            return 2
+        if note:
+            print(f"CLIP weights: {note}")
     out = a.out
     if out.exists() and any(out.iterdir()):
         print(f"error: {out} is not empty (results are never overwritten)", file=sys.stderr)

@@ -381,6 +381,36 @@ def local_checkpoint(name: str, cache: Path | str | None = None, *,
     return p
 
 
+def resolve_backbone(value: str, architecture: str) -> tuple[str, str | None]:
+    """``--backbone-weights`` value -> (what to load, note).
+
+    A backbone entry's name -> its verified cached checkpoint (HubError when it is not
+    cached, altered, or of another architecture); the open_clip tag ``openai`` -> the cached
+    OpenAI checkpoint of that architecture when one was pulled/imported (no network needed);
+    anything else (a path, another tag, ``none``) is returned as given.
+    """
+    try:
+        entries = {e.name: e for e in load_registry().values() if e.kind == "backbone"}
+    except HubError:  # a broken user registry must not block training from a plain path
+        entries = {}
+    if value in entries:
+        e = entries[value]
+        if e.architecture and e.architecture != architecture:
+            raise HubError(f"{value} is a {e.architecture} checkpoint; pass --backbone {e.architecture}")
+        p = local_checkpoint(value)
+        if p is None:
+            raise HubError(f"{value}: not in the checkpoint cache (or its SHA-256 no longer matches); run "
+                           f"`synthdetect weights pull {value}` or `synthdetect weights import {value} --from FILE`")
+        return str(p), f"{value} -> {p}"
+    if value == "openai":
+        for e in entries.values():
+            if e.open_clip.get("pretrained") == "openai" and e.architecture == architecture:
+                p = local_checkpoint(e.name)
+                if p is not None:
+                    return str(p), f"openai -> cached {e.name} ({p})"
+    return value, None
+
+
 # --------------------------------------------------------------------------- download
 
 
@@ -763,7 +793,7 @@ def default_install_dir(models_dir: Path | str | None = None) -> Path:
 
 __all__ = [
     "HubError", "OfflineError", "ChecksumError", "DownloadInterrupted", "HubFile", "HubEntry",
-    "load_registry", "get_entry", "file_url", "cache_dir", "cached_path", "local_checkpoint",
+    "load_registry", "get_entry", "file_url", "cache_dir", "cached_path", "local_checkpoint", "resolve_backbone",
     "recorded_digests", "expected_digest", "download", "fetch", "import_files", "is_torchscript",
     "detect_format",
     "verify_all", "VerifyRow", "Fetched", "default_install_dir",

@@ -187,32 +187,16 @@ def train_clip_probe(
 
 
 def resolve_backbone_weights(bw: str, backbone: str) -> str:
-    """A hub backbone name -> its verified cached checkpoint; the tag 'openai' -> the cached
-    OpenAI checkpoint when one was pulled/imported (no network needed); anything else as given."""
+    """:func:`synthdetect.hub.resolve_backbone` for the CLI: a one-line error on failure."""
     from .. import hub
 
     try:
-        entries = {e.name: e for e in hub.load_registry().values() if e.kind == "backbone"}
-    except Exception:  # a broken user registry must not block training from a plain path
-        entries = {}
-    if bw in entries:
-        e = entries[bw]
-        if e.architecture and e.architecture != backbone:
-            _fail(f"--backbone-weights {bw} is a {e.architecture} checkpoint; pass --backbone {e.architecture}")
-        p = hub.local_checkpoint(bw)
-        if p is None:
-            _fail(f"--backbone-weights {bw}: not in the checkpoint cache (or its SHA-256 no longer matches); "
-                  f"run `synthdetect weights pull {bw}` or `synthdetect weights import {bw} --from FILE`")
-        err.print(f"backbone weights: {bw} -> {p}")
-        return str(p)
-    if bw == "openai":
-        for e in entries.values():
-            if e.open_clip.get("pretrained") == "openai" and e.architecture == backbone:
-                p = hub.local_checkpoint(e.name)
-                if p is not None:
-                    err.print(f"backbone weights: openai -> cached {e.name} ({p})")
-                    return str(p)
-    return bw
+        value, note = hub.resolve_backbone(bw, backbone)
+    except hub.HubError as e:
+        _fail(f"--backbone-weights {e}")
+    if note:
+        err.print(f"backbone weights: {note}")
+    return value
 
 
 def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,

@@ -36,21 +36,30 @@ def cached(tmp_path, monkeypatch):
 
 def test_hub_name_resolves_to_verified_cache(cached):
     path, data = cached
-    with pytest.raises(typer.Exit):  # not pulled yet: a clear error, not a network attempt
+    with pytest.raises(hub.HubError, match="weights pull tiny-clip-openai"):  # not pulled: no network attempt
+        hub.resolve_backbone("tiny-clip-openai", "ViT-tiny-quickgelu")
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    assert hub.resolve_backbone("tiny-clip-openai", "ViT-tiny-quickgelu")[0] == str(path)
+    # the 'openai' tag uses the cached OpenAI checkpoint of that architecture instead of the network
+    assert hub.resolve_backbone("openai", "ViT-tiny-quickgelu")[0] == str(path)
+    assert hub.resolve_backbone("openai", "ViT-L-14") == ("openai", None)
+    # a wrong architecture is refused
+    with pytest.raises(hub.HubError, match="--backbone ViT-tiny-quickgelu"):
+        hub.resolve_backbone("tiny-clip-openai", "ViT-L-14")
+    # a tampered cache file is not used
+    path.write_bytes(data + b"x")
+    with pytest.raises(hub.HubError):
+        hub.resolve_backbone("tiny-clip-openai", "ViT-tiny-quickgelu")
+
+
+def test_cli_turns_errors_into_one_line_exit(cached):
+    path, data = cached
+    with pytest.raises(typer.Exit):
         resolve_backbone_weights("tiny-clip-openai", "ViT-tiny-quickgelu")
     path.parent.mkdir(parents=True)
     path.write_bytes(data)
     assert resolve_backbone_weights("tiny-clip-openai", "ViT-tiny-quickgelu") == str(path)
-    # the 'openai' tag uses the cached OpenAI checkpoint of that architecture instead of the network
-    assert resolve_backbone_weights("openai", "ViT-tiny-quickgelu") == str(path)
-    assert resolve_backbone_weights("openai", "ViT-L-14") == "openai"
-    # a wrong architecture is refused
-    with pytest.raises(typer.Exit):
-        resolve_backbone_weights("tiny-clip-openai", "ViT-L-14")
-    # a tampered cache file is not used
-    path.write_bytes(data + b"x")
-    with pytest.raises(typer.Exit):
-        resolve_backbone_weights("tiny-clip-openai", "ViT-tiny-quickgelu")
 
 
 def test_plain_values_pass_through(cached, tmp_path):
@@ -58,3 +67,4 @@ def test_plain_values_pass_through(cached, tmp_path):
     f.write_bytes(b"x")
     assert resolve_backbone_weights(str(f), "ViT-L-14") == str(f)
     assert resolve_backbone_weights("none", "ViT-L-14") == "none"
+    assert hub.resolve_backbone(str(f), "ViT-L-14") == (str(f), None)

@@ -125,7 +125,7 @@ class Reference:
         steps = []
         if spec.resize == "shorter_side":
             steps.append(T.Resize(int(spec.resize_to), interpolation=interp))
-        self.tiles, self.size = spec.tiles, spec.size
+        self.spec, self.tiles, self.size = spec, spec.tiles, spec.size
         if spec.tiles == 1:
             steps += [T.CenterCrop(spec.size)]
         steps += [T.ToTensor(), T.Normalize(list(spec.mean), list(spec.std))]
@@ -135,8 +135,10 @@ class Reference:
         """Card ``tiles`` K > 1: up to K x K native crops of the centre region (as scan does)."""
         from torchvision.transforms import functional as F
 
-        s, (w, h) = self.size, img.size
-        kx, ky = max(1, min(self.tiles, w // s)), max(1, min(self.tiles, h // s))
+        from synthdetect.preprocess import tile_grid
+
+        s = self.size
+        kx, ky = tile_grid(*img.size, self.spec)
         x = self.tf(F.center_crop(img, [ky * s, kx * s]))
         return x.unfold(1, s, s).unfold(2, s, s).permute(1, 2, 0, 3, 4).reshape(-1, 3, s, s)
 

@@ -81,6 +81,13 @@ def to_input(img: Image.Image, spec: InputSpec) -> np.ndarray:
     return normalize(np.asarray(prepare(img, spec)), spec)
 
 
+def tile_grid(width: int, height: int, spec: InputSpec) -> tuple[int, int]:
+    """(columns, rows) of native ``size`` tiles scored for a (resized) image: at most
+    ``spec.tiles`` each way, as many as fit, at least one."""
+    s = spec.size
+    return max(1, min(spec.tiles, width // s)), max(1, min(spec.tiles, height // s))
+
+
 def to_inputs(img: Image.Image, spec: InputSpec) -> np.ndarray:
     """PIL image -> ``[T, 3, size, size]``: the card's tiles (T = 1 unless ``spec.tiles`` > 1)."""
     if spec.tiles == 1:
@@ -88,7 +95,7 @@ def to_inputs(img: Image.Image, spec: InputSpec) -> np.ndarray:
     img = _resized(img, spec)
     s = spec.size
     w, h = img.size
-    kx, ky = max(1, min(spec.tiles, w // s)), max(1, min(spec.tiles, h // s))
+    kx, ky = tile_grid(w, h, spec)
     left, top = (w - kx * s) // 2, (h - ky * s) // 2
     region = np.asarray(img.crop((left, top, left + kx * s, top + ky * s)))
     tiles = region.reshape(ky, s, kx, s, 3).transpose(0, 2, 1, 3, 4).reshape(ky * kx, s, s, 3)

@@ -22,6 +22,7 @@ from typing import Any, Iterable
 
 MODEL_SCHEMA = "synthdetect.model-card/1"
 ENSEMBLE_SCHEMA = "synthdetect.ensemble-card/1"
+BACKBONE_SCHEMA = "synthdetect.backbone-card/1"
 ENV_MODELS_DIR = "SYNTHDETECT_MODELS_DIR"
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
@@ -102,6 +103,10 @@ class ModelCard:
     calibrated_on: str | None = None
     f1: float | None = None  # F1 at the calibrated threshold: the weight in weighted voting
     inconclusive_margin: float = 0.0  # |p - thr| < margin => "inconclusive"
+    # a probe: a head file (``file``) over the features of a backbone named here by name and sha256
+    backbone: dict[str, Any] | None = None
+    # out-of-fold scores of labelled images the model was not trained on (see calibration.py)
+    calibration: dict[str, Any] | None = None
     family: str = ""
     description: str = ""
     training: dict[str, Any] = field(default_factory=dict)
@@ -122,6 +127,10 @@ class ModelCard:
     def model_path(self) -> Path:
         base = self.path.parent if self.path else Path(".")
         return base / self.file
+
+    @property
+    def is_probe(self) -> bool:
+        return self.backbone is not None
 
     def effective_threshold(self, override: float | None = None) -> float:
         """``--threshold auto`` => the calibrated threshold when known, else 0.5."""
@@ -181,6 +190,7 @@ class EnsembleCard:
     calibrated_on: str | None = None
     f1: float | None = None
     inconclusive_margin: float = 0.0
+    calibration: dict[str, Any] | None = None  # out-of-fold ensemble scores (see calibration.py)
     description: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -219,6 +229,70 @@ class EnsembleCard:
         for req in ("name", "members"):
             if req not in d:
                 raise CardError(f"ensemble card {path} lacks {req!r}")
+        return cls(**d, path=path)
+
+
+@dataclass
+class BackboneCard:
+    """A pretrained feature extractor: ``NAME.onnx`` + ``NAME.backbone.json``.
+
+    ONNX contract: input ``input`` float32 ``[N, 3, S, S]`` normalised per ``input``; output
+    ``features`` float32 ``[N, dim]``.  Probes name their backbone by ``name`` and ``sha256``.
+    """
+
+    name: str
+    file: str
+    sha256: str
+    architecture: str
+    dim: int
+    input: InputSpec = field(default_factory=InputSpec)
+    description: str = ""
+    features: dict[str, Any] = field(default_factory=dict)  # layers, pooling
+    source: dict[str, Any] = field(default_factory=dict)  # package, file, sha256 of the weights, url
+    licence: str = ""
+    parity: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+    schema: str = BACKBONE_SCHEMA
+    path: Path | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.input, dict):
+            self.input = InputSpec(**self.input)
+        self.dim = int(self.dim)
+
+    @property
+    def model_path(self) -> Path:
+        base = self.path.parent if self.path else Path(".")
+        return base / self.file
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d.pop("path", None)
+        d["input"] = asdict(self.input)
+        d["input"]["mean"] = list(self.input.mean)
+        d["input"]["std"] = list(self.input.std)
+        return {"schema": d.pop("schema"), **d}
+
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        self.path = path
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> "BackboneCard":
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise CardError(f"cannot read backbone card {path}: {e}") from e
+        if d.get("schema") != BACKBONE_SCHEMA:
+            raise CardError(f"{path}: not a backbone card (schema {d.get('schema')!r})")
+        d.pop("schema")
+        _unknown_keys_to_extra(cls, d)
+        for req in ("name", "file", "sha256", "architecture", "dim"):
+            if req not in d:
+                raise CardError(f"backbone card {path} lacks {req!r}")
         return cls(**d, path=path)
 
 
@@ -276,24 +350,72 @@ def search_dirs(extra: Iterable[Path | str] = ()) -> list[Path]:
     return out
 
 
+ENSEMBLE_SUFFIX = ".ensemble.json"
+BACKBONE_SUFFIX = ".backbone.json"
+HEAD_SUFFIX = ".head.json"
+
+
 class Registry:
     """Finds model and ensemble cards across the search path."""
 
     def __init__(self, extra_dirs: Iterable[Path | str] = ()):
         self.dirs = search_dirs(extra_dirs)
 
-    def _scan(self) -> tuple[dict[str, Path], dict[str, Path]]:
+    def _scan_all(self) -> tuple[dict[str, Path], dict[str, Path], dict[str, Path]]:
+        """(models, ensembles, backbones): name -> card path, first hit on the search path wins.
+
+        ``NAME.json`` is a model card when ``NAME.onnx`` (a network) or ``NAME.head.json``
+        (a probe over a backbone) lies beside it."""
         models: dict[str, Path] = {}
         ensembles: dict[str, Path] = {}
+        backbones: dict[str, Path] = {}
         for d in self.dirs:
             if not d.is_dir():
                 continue
             for p in sorted(d.glob("*.json")):
-                if p.name.endswith(".ensemble.json"):
-                    ensembles.setdefault(p.name[: -len(".ensemble.json")], p)
-                elif p.with_suffix(".onnx").exists():
+                if p.name.endswith(ENSEMBLE_SUFFIX):
+                    ensembles.setdefault(p.name[: -len(ENSEMBLE_SUFFIX)], p)
+                elif p.name.endswith(BACKBONE_SUFFIX):
+                    backbones.setdefault(p.name[: -len(BACKBONE_SUFFIX)], p)
+                elif p.name.endswith(HEAD_SUFFIX):
+                    continue
+                elif p.with_suffix(".onnx").exists() or p.with_name(p.stem + HEAD_SUFFIX).exists():
                     models.setdefault(p.stem, p)
+        return models, ensembles, backbones
+
+    def _scan(self) -> tuple[dict[str, Path], dict[str, Path]]:
+        models, ensembles, _ = self._scan_all()
         return models, ensembles
+
+    def backbone_names(self) -> list[str]:
+        return sorted(self._scan_all()[2])
+
+    def backbones(self) -> list[BackboneCard]:
+        return [BackboneCard.load(p) for _, p in sorted(self._scan_all()[2].items())]
+
+    def backbone(self, name: str, sha256: str | None = None) -> BackboneCard:
+        """The backbone called ``name``; with ``sha256``, the one whose ONNX file has that digest
+        (a probe is bound to the exact backbone it was fitted on)."""
+        found = self._scan_all()[2]
+        if sha256:
+            if name in found:
+                c = BackboneCard.load(found[name])
+                if c.sha256 == sha256:
+                    return c
+            for p in found.values():
+                c = BackboneCard.load(p)
+                if c.sha256 == sha256:
+                    return c
+            raise CardError(f"no backbone with sha256 {sha256[:12]}… (named {name!r}) on the search path; "
+                            f"installed backbones: {', '.join(sorted(found)) or 'none'}")
+        if name not in found:
+            raise CardError(f"no backbone named {name!r}; installed: {', '.join(sorted(found)) or 'none'}")
+        return BackboneCard.load(found[name])
+
+    def backbone_for(self, card: ModelCard) -> BackboneCard:
+        if not card.backbone:
+            raise CardError(f"{card.name} is not a probe")
+        return self.backbone(str(card.backbone.get("name", "")), card.backbone.get("sha256"))
 
     def model_names(self) -> list[str]:
         return sorted(self._scan()[0])
@@ -327,7 +449,7 @@ class Registry:
         return EnsembleCard.load(ens["default"]) if "default" in ens else None
 
 
-def verify_sha256(card: ModelCard) -> None:
+def verify_sha256(card: "ModelCard | BackboneCard") -> None:
     """Raise CardError unless the ONNX file's digest matches the card."""
     p = card.model_path
     if not p.exists():

@@ -57,6 +57,7 @@ class Device(str, Enum):
 
 class FailOn(str, Enum):
     synthetic = "synthetic"
+    inconclusive = "inconclusive"
 
 
 def _version_cb(value: bool) -> None:
@@ -116,7 +117,16 @@ def scan(
     device: Device = typer.Option(Device.auto, "--device", case_sensitive=False, help="auto = CUDA when it really works, else CPU."),
     batch_size: int = typer.Option(16, "--batch-size", "-b", min=1, help="Images per inference batch."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Decoding threads (default: min(4, CPUs))."),
-    fail_on: Optional[FailOn] = typer.Option(None, "--fail-on", help="Exit with 1 when a synthetic verdict is found."),
+    fail_on: Optional[FailOn] = typer.Option(
+        None, "--fail-on", help="Exit with 1 when a synthetic verdict is found (or, with 'inconclusive', when a "
+                                "synthetic or an inconclusive verdict is found)."),
+    max_false_alarm: float = typer.Option(
+        0.05, "--max-false-alarm",
+        help="'synthetic' only above the threshold that flags at most this share of the calibration's real images."),
+    max_miss: float = typer.Option(
+        0.20, "--max-miss",
+        help="'real' only below the threshold that calls at most this share of the calibration's synthetic images real; "
+             "'inconclusive' in between."),
     models_dir: Optional[List[Path]] = typer.Option(
         None, "--models-dir", help="Extra model directory (repeatable; also $SYNTHDETECT_MODELS_DIR)."
     ),
@@ -125,7 +135,13 @@ def scan(
 ) -> None:
     """Scan images and report, per image, each detector's probability and the verdict.
 
-    Exit codes: 0 success; 1 a synthetic verdict was found with --fail-on synthetic;
+    Verdicts: 'synthetic' above a threshold whose false-alarm rate on the calibration's real images is at
+    most --max-false-alarm, 'real' below one whose miss rate is at most --max-miss, 'inconclusive' in between
+    or when an input-quality gate says the detectors do not work on the image; each definite verdict carries
+    its calibrated error rate.
+
+    Exit codes: 0 success; 1 a synthetic verdict was found with --fail-on synthetic
+    (or a synthetic or inconclusive one with --fail-on inconclusive);
     2 usage error; 3 some inputs could not be read (they are still in the report).
     """
     thr = parse_threshold(threshold)
@@ -142,7 +158,8 @@ def scan(
     started = time.perf_counter()
     try:
         registry = Registry(models_dir or [])
-        plan = resolve_plan(registry, _split_models(models), ensemble.value if ensemble else None, thr)
+        plan = resolve_plan(registry, _split_models(models), ensemble.value if ensemble else None, thr,
+                            max_false_alarm=max_false_alarm, max_miss=max_miss)
         scanner = Scanner(
             plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance
         )
@@ -153,6 +170,7 @@ def scan(
         "threshold": threshold, "device": device.value, "providers": scanner.models[0].providers,
         "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
+        "max_false_alarm": max_false_alarm, "max_miss": max_miss,
     }
     head = header(plan, scanner.models, options)
 
@@ -214,12 +232,13 @@ def scan(
         else:
             out.flush()
 
+    flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
     found = any(
-        r.get("verdict") == "synthetic"
+        r.get("verdict") in flagged
         or (plan.method == "none" and any(m.get("verdict") == "synthetic" for m in (r.get("models") or {}).values()))
         for r in result.records
     )
-    if fail_on == FailOn.synthetic and found:
+    if fail_on is not None and found:
         raise typer.Exit(EXIT_SYNTHETIC)
     if result.summary.errors:
         raise typer.Exit(EXIT_UNREADABLE)
@@ -306,7 +325,7 @@ def _register_plugins() -> None:
         _warn_plugin("train", e)
         train_cli = None
     if train_cli is not None:
-        for attr, name in (("train_app", "train"), ("ensemble_app", "ensemble")):
+        for attr, name in (("train_app", "train"), ("ensemble_app", "ensemble"), ("backbone_app", "backbone")):
             sub = getattr(train_cli, attr, None)
             if sub is not None:
                 app.add_typer(sub, name=name)

@@ -66,9 +66,10 @@ def ensemble_scores(method: str, probs, thresholds, weights):
 class Member:
     name: str
     probability: float
-    threshold: float
+    threshold: float  # the 'synthetic' threshold; also the vote threshold
     weight: float = 1.0
     margin: float = 0.0
+    t_lo: float | None = None  # calibrated 'real' threshold: below it 'real', between the two 'inconclusive'
 
     @property
     def vote(self) -> bool:
@@ -76,6 +77,10 @@ class Member:
 
     @property
     def verdict(self) -> str:
+        if self.t_lo is not None:
+            if self.probability >= self.threshold:
+                return "synthetic"
+            return "real" if self.probability < self.t_lo else "inconclusive"
         return verdict_for(self.probability, self.threshold, self.margin)
 
 

@@ -109,12 +109,14 @@ def stack_tiles(per_image: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def mean_per_image(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    """Per-tile scores -> per-image mean (``counts`` from :func:`stack_tiles`)."""
+    """Per-tile scores ``[T]`` (or features ``[T, D]``) -> per-image means ``[N]`` (``[N, D]``),
+    float64 (``counts`` from :func:`stack_tiles`)."""
     values = np.asarray(values, dtype=np.float64)
     if len(values) == len(counts):
         return values
     starts = np.r_[0, np.cumsum(counts)[:-1]]
-    return np.add.reduceat(values, starts) / counts
+    c = np.asarray(counts, dtype=np.float64).reshape((-1,) + (1,) * (values.ndim - 1))
+    return np.add.reduceat(values, starts, axis=0) / c
 
 
 def batch(arrays: list[np.ndarray]) -> np.ndarray:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .cards import CardError, ModelCard, verify_sha256
+from .cards import BackboneCard, CardError, ModelCard, verify_sha256
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -95,8 +95,8 @@ def _session_options(ort, threads: int | None, silent: bool):
     return so
 
 
-def load_model(card: ModelCard, device: str = "auto", threads: int | None = None, verify: bool = True) -> Model:
-    """Verify ``card``'s file and create its session on ``device``."""
+def _session(card: "ModelCard | BackboneCard", device: str, threads: int | None, verify: bool):
+    """Verify ``card``'s file and create its session on ``device``: (session, providers)."""
     if device not in DEVICES:
         raise RuntimeSetupError(f"unknown device {device!r} (choose from {', '.join(DEVICES)})")
     if verify:
@@ -122,6 +122,12 @@ def load_model(card: ModelCard, device: str = "auto", threads: int | None = None
             "--device cuda: the CUDA provider did not initialise (CUDA/cuDNN libraries missing or no GPU); "
             "use --device auto or cpu"
         )
+    return sess, got
+
+
+def load_model(card: ModelCard, device: str = "auto", threads: int | None = None, verify: bool = True) -> Model:
+    """Verify ``card``'s file and create its session on ``device``."""
+    sess, got = _session(card, device, threads, verify)
     inputs = sess.get_inputs()
     outputs = sess.get_outputs()
     if len(inputs) != 1:
@@ -137,5 +143,99 @@ def load_model(card: ModelCard, device: str = "auto", threads: int | None = None
     return Model(card=card, session=sess, input_name=inputs[0].name, output_name=out_name, providers=got)
 
 
-def load_models(cards: list[ModelCard], device: str = "auto", threads: int | None = None) -> list[Model]:
-    return [load_model(c, device=device, threads=threads) for c in cards]
+@dataclass
+class FeatureModel:
+    """A loaded backbone: ``features(batch) -> [N, dim]``."""
+
+    card: BackboneCard
+    session: Any
+    input_name: str
+    output_name: str
+    providers: list[str] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    def features(self, batch: np.ndarray) -> np.ndarray:
+        if batch.shape[0] == 0:
+            return np.zeros((0, self.card.dim), np.float32)
+        out = self.session.run([self.output_name], {self.input_name: np.ascontiguousarray(batch, np.float32)})[0]
+        out = np.asarray(out, dtype=np.float32).reshape(batch.shape[0], -1)
+        if out.shape[1] != self.card.dim:
+            raise RuntimeSetupError(f"{self.name}: {out.shape[1]} features per image; the card says {self.card.dim}")
+        return out
+
+
+def load_backbone(card: BackboneCard, device: str = "auto", threads: int | None = None,
+                  verify: bool = True) -> FeatureModel:
+    sess, got = _session(card, device, threads, verify)
+    inputs, outputs = sess.get_inputs(), sess.get_outputs()
+    if len(inputs) != 1:
+        raise RuntimeSetupError(f"{card.name}: backbone has {len(inputs)} inputs; the ONNX contract is one")
+    out_name = "features" if any(o.name == "features" for o in outputs) else outputs[0].name
+    return FeatureModel(card=card, session=sess, input_name=inputs[0].name, output_name=out_name, providers=got)
+
+
+@dataclass
+class ProbeModel:
+    """A linear head over a backbone's features (the backbone may be shared by several heads)."""
+
+    card: ModelCard
+    head: Any  # probe_fit.LinearHead
+    backbone: FeatureModel
+
+    @property
+    def name(self) -> str:
+        return self.card.name
+
+    @property
+    def providers(self) -> list[str]:
+        return self.backbone.providers
+
+    @property
+    def device(self) -> str:
+        return "cuda" if "CUDAExecutionProvider" in self.providers else "cpu"
+
+    def predict_features(self, features: np.ndarray) -> np.ndarray:
+        return self.head.probabilities(features)
+
+    def predict(self, batch: np.ndarray) -> np.ndarray:
+        return self.predict_features(self.backbone.features(batch))
+
+
+def load_head(card: ModelCard, verify: bool = True):
+    """The probe's head file (``NAME.head.json``), checked against the card's sha256."""
+    import json
+
+    from .probe_fit import LinearHead
+
+    if verify:
+        verify_sha256(card)
+    try:
+        head = LinearHead.from_dict(json.loads(card.model_path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CardError(f"{card.name}: cannot read head {card.model_path.name}: {e}") from None
+    return head
+
+
+def load_models(cards: list[ModelCard], device: str = "auto", threads: int | None = None,
+                backbones: dict[str, BackboneCard] | None = None) -> list[Any]:
+    """Sessions for ``cards``; probes need their backbone card in ``backbones`` (by probe name).
+    Each backbone file gets one session, shared by every head that uses it."""
+    shared: dict[str, FeatureModel] = {}
+    out: list[Any] = []
+    for c in cards:
+        if c.is_probe:
+            bb = (backbones or {}).get(c.name)
+            if bb is None:
+                raise CardError(f"{c.name}: its backbone {(c.backbone or {}).get('name')!r} is not installed")
+            if bb.sha256 not in shared:
+                shared[bb.sha256] = load_backbone(bb, device=device, threads=threads)
+            head = load_head(c)
+            if head.coef.size != bb.dim:
+                raise CardError(f"{c.name}: head expects {head.coef.size} features; backbone {bb.name} gives {bb.dim}")
+            out.append(ProbeModel(card=c, head=head, backbone=shared[bb.sha256]))
+        else:
+            out.append(load_model(c, device=device, threads=threads))
+    return out

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
-from .cards import CardError, EnsembleCard, ModelCard, Registry
+from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
+from .cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
 from .discovery import display_path
 from .ensemble import METHODS, Member, combine
 
@@ -46,18 +47,52 @@ class Plan:
     ensemble_threshold: float = 0.5
     ensemble_margin: float = 0.0
     weights: dict[str, float] = field(default_factory=dict)
+    backbones: dict[str, BackboneCard] = field(default_factory=dict)  # probe name -> its backbone
+    max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM
+    max_miss: float = DEFAULT_MAX_MISS
+    _ops: dict[str, Operating | None] = field(default_factory=dict, repr=False)
 
     def member_threshold(self, card: ModelCard) -> float:
+        op = self.member_operating(card)
+        if op is not None:
+            return op.t_hi
         return card.effective_threshold(self.threshold_override)
 
+    def _operating(self, key: str, calibration: dict | None, override: float | None) -> Operating | None:
+        """Three-way thresholds from a card's calibration set and the plan's budgets; with a
+        threshold override, that single threshold with its calibrated rates."""
+        if key not in self._ops:
+            op = None
+            if calibration:
+                cal = CalibrationSet.from_dict(calibration)
+                if override is not None:
+                    op = fixed_operating(cal.real, cal.fake, override)
+                else:
+                    op = cal.operating(self.max_false_alarm, self.max_miss)
+            self._ops[key] = op
+        return self._ops[key]
+
+    def member_operating(self, card: ModelCard) -> Operating | None:
+        return self._operating("model:" + card.name, card.calibration, self.threshold_override)
+
+    def ensemble_operating(self) -> Operating | None:
+        e = self.ensemble_card
+        if self.method == "none" or e is None or e.method != self.method:
+            return None
+        return self._operating("ensemble:" + e.name, e.calibration, None)
+
     def describe(self) -> dict[str, Any]:
-        return {
+        op = self.ensemble_operating()
+        d = {
             "method": self.method,
             "name": self.ensemble_card.name if self.ensemble_card else None,
-            "threshold": self.ensemble_threshold if self.method != "none" else None,
-            "inconclusive_margin": self.ensemble_margin if self.method != "none" else None,
+            "threshold": (op.t_hi if op else self.ensemble_threshold) if self.method != "none" else None,
+            "inconclusive_margin": self.ensemble_margin if self.method != "none" and op is None else None,
             "members": [c.name for c in self.cards],
         }
+        if op is not None:
+            d["calibrated"] = op.to_dict()
+        return d
 
 
 def resolve_plan(
@@ -65,6 +100,8 @@ def resolve_plan(
     models: list[str] | None = None,
     method: str | None = None,
     threshold: float | None = None,
+    max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM,
+    max_miss: float = DEFAULT_MAX_MISS,
 ) -> Plan:
     """Pick models and the ensemble method.
 
@@ -104,10 +141,14 @@ def resolve_plan(
                     )
         seen: set[str] = set()
         cards: list[ModelCard] = []
+        backbones: dict[str, BackboneCard] = {}
         for n in names:
             if n not in seen:
                 seen.add(n)
-                cards.append(registry.model(n))
+                c = registry.model(n)
+                cards.append(c)
+                if c.is_probe:
+                    backbones[c.name] = registry.backbone_for(c)
     except CardError as e:
         raise ScanSetupError(str(e)) from None
     if not cards:
@@ -133,6 +174,9 @@ def resolve_plan(
         margin = float(ens.inconclusive_margin)
     else:
         ens_thr, margin = 0.5, 0.0
+    for name, budget in (("--max-false-alarm", max_false_alarm), ("--max-miss", max_miss)):
+        if not 0.0 <= budget < 1.0:
+            raise ScanSetupError(f"{name} must lie in [0, 1), not {budget}")
     return Plan(
         cards=cards,
         method=method,
@@ -141,7 +185,16 @@ def resolve_plan(
         ensemble_threshold=ens_thr,
         ensemble_margin=margin,
         weights=weights,
+        backbones=backbones,
+        max_false_alarm=float(max_false_alarm),
+        max_miss=float(max_miss),
     )
+
+
+def input_spec(model) -> Any:
+    """The ``InputSpec`` a loaded model consumes: a probe sees its backbone's input."""
+    bb = getattr(model, "backbone", None)
+    return bb.card.input if bb is not None else model.card.input
 
 
 def _provenance_fn() -> Callable[[Path], dict] | None:
@@ -182,6 +235,9 @@ class Summary:
         self.total += 1
         if rec.get("error"):
             self.errors += 1
+            if rec.get("verdict_source") == "provenance":  # undecodable, but its metadata declares AI
+                self.verdicts["synthetic"] += 1
+                self.provenance_overrides += 1
             return
         self.scanned += 1
         v = rec.get("verdict")
@@ -242,12 +298,13 @@ class Scanner:
         if self.workers < 1:
             raise ScanSetupError("--workers must be >= 1")
         try:
-            self.models = load_models(plan.cards, device=device, threads=threads)
+            self.models = load_models(plan.cards, device=device, threads=threads, backbones=plan.backbones)
         except CardError as e:
             raise ScanSetupError(str(e)) from None
         self.specs = {}
         for m in self.models:
-            self.specs.setdefault(m.card.input.key(), m.card.input)
+            spec = input_spec(m)
+            self.specs.setdefault(spec.key(), spec)
         self.provenance = _provenance_fn() if provenance else None
         from .decoding import init_codecs
 
@@ -265,6 +322,9 @@ class Scanner:
             rec = error_record(shown, str(e), e.sha256, e.size_bytes)
             if e.sha256 is not None:  # readable regular file: its metadata may still speak
                 self._add_provenance(rec, path)
+                # pixels unreadable but AI generation declared: a verdict from provenance, the
+                # decode error kept beside it (the file still counts as unreadable for exit code 3)
+                self._provenance_verdict(rec)
             return rec, None
         except Exception as e:  # never let one file stop the scan
             return error_record(shown, f"internal error while decoding: {e.__class__.__name__}: {e}"), None
@@ -300,39 +360,80 @@ class Scanner:
         plan = self.plan
         members = []
         models_out = {}
+        rates: dict[str, Any] = {}
         for m in self.models:
             c = m.card
+            op = plan.member_operating(c)
             mem = Member(
                 name=c.name,
                 probability=float(probs[c.name]),
                 threshold=plan.member_threshold(c),
                 weight=plan.weights.get(c.name, 1.0),
-                margin=float(c.inconclusive_margin or 0.0),
+                margin=0.0 if op is not None else float(c.inconclusive_margin or 0.0),
+                t_lo=None if op is None else op.t_lo,
             )
             members.append(mem)
-            models_out[c.name] = {
-                "probability": round(mem.probability, 6),
-                "threshold": mem.threshold,
-                "verdict": mem.verdict,
-            }
+            out = {"probability": round(mem.probability, 6), "threshold": mem.threshold, "verdict": mem.verdict}
+            if op is not None:
+                out["threshold_real"] = op.t_lo
+                rate = op.rate_for(mem.verdict)
+                if rate is not None:
+                    out["error_rate"] = rate
+                rates[c.name] = rate
+            models_out[c.name] = out
         comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
+        verdict = comb.verdict
+        ens_op = plan.ensemble_operating()
+        rate = None
+        reasons: list[str] = []
+        if ens_op is not None and comb.score is not None and not comb.tie:
+            verdict = ens_op.verdict(comb.score)
+            rate = ens_op.rate_for(verdict)
+        elif plan.method == "none" and len(members) == 1:
+            rate = rates.get(members[0].name)
         rec["models"] = models_out
         rec["ensemble"] = {
             "method": comb.method,
             "score": None if comb.score is None else round(comb.score, 6),
-            "threshold": comb.threshold,
-            "verdict": comb.verdict,
+            "threshold": ens_op.t_hi if ens_op is not None else comb.threshold,
+            "verdict": verdict,
             "tie": comb.tie,
         }
-        rec["verdict"] = comb.verdict
+        if ens_op is not None:
+            rec["ensemble"]["threshold_real"] = ens_op.t_lo
+        if verdict == "inconclusive":
+            if comb.tie:
+                reasons.append("the members' votes are tied")
+            elif plan.method == "none" and len(members) > 1 and len({m.verdict for m in members}) > 1:
+                reasons.append("the members disagree")
+            else:
+                reasons.append("score between the calibrated 'real' and 'synthetic' thresholds")
+        rec["verdict"] = verdict
         rec["verdict_source"] = "detectors"
+        rec["error_rate"] = rate
+        rec["reasons"] = reasons
+        quality = rec.get("quality")
+        if isinstance(quality, dict) and quality.get("failed") and verdict != "inconclusive":
+            # the detectors are known not to work on such inputs: no definite verdict from them
+            rec["detector_verdict"] = verdict
+            rec["verdict"] = "inconclusive"
+            rec["error_rate"] = None
+            rec["reasons"] = [g["reason"] for g in quality["failed"]]
+        self._provenance_verdict(rec)
+        rec["error"] = None
+        return rec
+
+    @staticmethod
+    def _provenance_verdict(rec: dict[str, Any]) -> None:
+        """Explicit AI provenance makes the verdict ``synthetic`` with the evidence named (the
+        detectors' fields stay as they are, so both can be read side by side)."""
         prov = rec.get("provenance")
         if isinstance(prov, dict) and prov.get("verdict_hint") == "synthetic":
             rec["verdict"] = "synthetic"
             rec["verdict_source"] = "provenance"
             rec["evidence"] = list(prov.get("ai_evidence") or [])
-        rec["error"] = None
-        return rec
+            rec["error_rate"] = None
+            rec["reasons"] = []
 
     def _run_batch(self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
         import numpy as np
@@ -342,19 +443,36 @@ class Scanner:
         ok = [(r, a) for r, a in items if a is not None]
         probs: list[dict[str, float]] = [{} for _ in ok]
         failed: dict[int, str] = {}
+        features: dict[str, np.ndarray] = {}  # backbone sha256 -> per-image features: one pass per backbone
+
+        def scores(m, arrays: list[dict[str, Any]]) -> np.ndarray:
+            key = input_spec(m).key()
+            x, counts = stack_tiles([a[key] for a in arrays])
+            bb = getattr(m, "backbone", None)
+            if bb is None:
+                return mean_per_image(m.predict(x), counts)
+            # a probe: features averaged over the crops, then the head
+            return m.predict_features(mean_per_image(bb.features(x), counts))
+
         if ok:
             for m in self.models:
-                key = m.card.input.key()
                 try:
-                    x, counts = stack_tiles([a[key] for _, a in ok])
-                    p = mean_per_image(m.predict(x), counts)
+                    bb = getattr(m, "backbone", None)
+                    if bb is not None:
+                        if bb.card.sha256 not in features:
+                            key = input_spec(m).key()
+                            x, counts = stack_tiles([a[key] for _, a in ok])
+                            features[bb.card.sha256] = mean_per_image(bb.features(x), counts)
+                        p = m.predict_features(features[bb.card.sha256])
+                    else:
+                        p = scores(m, [a for _, a in ok])
                     for i, v in enumerate(p):
                         probs[i][m.name] = float(v)
                 except Exception:
                     # retry one by one so a single bad tensor cannot take the batch down
                     for i, (_, a) in enumerate(ok):
                         try:
-                            probs[i][m.name] = float(np.mean(m.predict(a[key])))
+                            probs[i][m.name] = float(scores(m, [a])[0])
                         except Exception as e:
                             failed[i] = f"inference failed in {m.name}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
         out = []

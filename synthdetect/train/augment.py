@@ -200,7 +200,7 @@ def parse_perturbations(text: str | None) -> list[tuple[str, float]]:
         if not part:
             continue
         if ":" not in part:
-            raise ValueError(f"perturbation {part!r}: expected NAME:VALUE (jpeg:Q, blur:SIGMA, resize:SCALE)")
+            raise ValueError(f"perturbation {part!r}: expected NAME:VALUE (jpeg:Q, blur:SIGMA, resize:SCALE, crop:PX)")
         name, val = part.split(":", 1)
         name = name.strip().lower()
         v = float(val)
@@ -210,8 +210,10 @@ def parse_perturbations(text: str | None) -> list[tuple[str, float]]:
             raise ValueError("blur sigma must be >= 0")
         if name == "resize" and v <= 0:
             raise ValueError("resize scale must be > 0")
-        if name not in ("jpeg", "blur", "resize"):
-            raise ValueError(f"unknown perturbation {name!r} (jpeg, blur, resize)")
+        if name == "crop" and v < 8:
+            raise ValueError("crop size must be >= 8 pixels")
+        if name not in ("jpeg", "blur", "resize", "crop"):
+            raise ValueError(f"unknown perturbation {name!r} (jpeg, blur, resize, crop)")
         out.append((name, v))
     return out
 
@@ -226,4 +228,10 @@ def apply_perturbations(img: Image.Image, perts: list[tuple[str, float]]) -> Ima
         elif name == "resize":
             w, h = img.size
             img = img.resize((max(1, round(w * v)), max(1, round(h * v))), Image.Resampling.BILINEAR)
+        elif name == "crop":
+            # the same centre square for every image (no resampling): size and aspect ratio carry no signal
+            w, h = img.size
+            s = min(int(v), w, h)
+            left, top = (w - s) // 2, (h - s) // 2
+            img = img.crop((left, top, left + s, top + s))
     return img

@@ -20,6 +20,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 train_app = typer.Typer(help="Train detectors (PyTorch; needs the 'train' extra).", no_args_is_help=True)
 ensemble_app = typer.Typer(help="Build ensemble cards.", no_args_is_help=True)
+backbone_app = typer.Typer(help="Pretrained feature extractors (backbones) for probes.", no_args_is_help=True)
 
 
 class Device(str, Enum):
@@ -47,6 +48,7 @@ class Fmt(str, Enum):
 class Method(str, Enum):
     weighted = "weighted"
     majority = "majority"
+    mean = "mean"
 
 
 # shared option declarations
@@ -186,6 +188,158 @@ def train_clip_probe(
          seed=seed, resume=resume, force=force, device=device.value, threads=threads)
 
 
+@train_app.command("probe")
+def train_probe(
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/), DIR@LISTFILE or a CSV "
+                                                      "(path,label; label 0/1/real/fake) (repeatable)."),
+    name: str = typer.Option(..., "--name", help="Name of the new model (scan --models NAME)."),
+    backbone: str = typer.Option("efficientnet-lite0", "--backbone", help="An installed backbone (synthdetect backbone list)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for NAME.json + NAME.head.json "
+                                                            "(default: the user model directory)."),
+    folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds (nested for calibration)."),
+    seed: int = SEED,
+    max_false_alarm: float = typer.Option(0.05, "--max-false-alarm", min=0.0, max=0.99,
+                                          help="Budget for the 'synthetic' threshold: share of calibration reals flagged."),
+    max_miss: float = typer.Option(0.20, "--max-miss", min=0.0, max=0.99,
+                                   help="Budget for the 'real' threshold: share of calibration fakes called real."),
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra directories to find the backbone."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache (default: the user cache dir)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Extract every feature again; write no cache."),
+    device: Device = DEVICE,
+    force: bool = typer.Option(False, "--force", help="Replace an existing model of that name in --out."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", help="table (stderr summary) or json (stdout)."),
+):
+    """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
+
+    Features are cached by image and backbone SHA-256; C is chosen by cross-validation; thresholds are
+    calibrated on out-of-fold scores (cross-fitting) and the card records Table 1 from them.
+    """
+    from ..cards import CardError, Registry, user_models_dir
+    from ..probe_train import ProbeTrainError, train_probe as _train
+    from ..runtime import RuntimeSetupError
+    from .data import DataError, data_label, licences_of, load_sets
+
+    try:
+        items = load_sets(data)
+        bb = Registry(models_dir or []).backbone(backbone)
+    except (DataError, CardError) as e:
+        _fail(str(e), 2)
+    target = out if out is not None else user_models_dir()
+    show = sys.stderr.isatty() and fmt == Fmt.table
+    bar = None
+    if show:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        bar = Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), console=err, transient=True)
+        bar.start()
+        task = bar.add_task("features", total=len(items))
+    try:
+        res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
+                     max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
+                     cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
+                     progress=(lambda n: bar.update(task, completed=n)) if bar else None)
+    except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
+        _fail(str(e), 2 if isinstance(e, ProbeTrainError) else 1)
+    finally:
+        if bar is not None:
+            bar.stop()
+    c = res.card
+    cv = c.metrics["cross_validated"]
+    tw = cv["three_way"]
+    doc = {"model": c.name, "card": str(res.card_path), "head": str(res.head_path), "backbone": bb.name,
+           "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
+           "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv}
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    for p, e in res.errors:
+        err.print(f"[yellow]unreadable[/] {p}: {e}")
+    fa, ms = tw["false_alarm"], tw["miss"]
+    err.print(
+        f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "
+        f"synthetic), C={c.training['C']:g}; features {res.timings['features_s']:.1f} s ({res.cache_hits} cached), "
+        f"fit {res.timings['fit_s']:.1f} s\n"
+        f"cross-validated: ROC-AUC {cv['roc_auc']:.3f}, AP {cv['ap']:.3f}, F1@0.5 {cv['at_0.5']['f1']:.3f}, "
+        f"best F1 {cv['best_f1']['f1']:.3f} at {cv['best_f1']['threshold']:.3g}\n"
+        f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
+        f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
+        f"coverage {100 * tw['coverage']:.0f} %\n"
+        f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
+        + ("" if out is None else f" --models-dir {target}")
+    )
+
+
+@backbone_app.command("list")
+def backbone_list(
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", help="table or json."),
+):
+    """Installed backbones (ONNX feature extractors) and the ones this build can export."""
+    from ..cards import CardError, Registry
+
+    reg = Registry(models_dir or [])
+    installed, problems = [], []
+    for n in reg.backbone_names():
+        try:
+            installed.append(reg.backbone(n))
+        except CardError as e:
+            problems.append(str(e))
+    try:
+        from .backbones import BACKBONES
+
+        exportable = sorted(BACKBONES)
+    except ImportError:  # no torch: nothing to export here
+        exportable = []
+    if fmt == Fmt.json:
+        sys.stdout.write(json.dumps({"installed": [{**b.to_dict(), "card_path": str(b.path)} for b in installed],
+                                     "exportable": exportable, "problems": problems}, indent=2) + "\n")
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(soft_wrap=True) if not sys.stdout.isatty() else Console()
+    t = Table(title="backbones", title_justify="left")
+    for col in ("name", "architecture", "dim", "input", "sha256", "card"):
+        t.add_column(col, overflow="fold" if sys.stdout.isatty() else "ignore", no_wrap=not sys.stdout.isatty())
+    for b in installed:
+        t.add_row(b.name, b.architecture, str(b.dim), f"{b.input.size}px native x{b.input.tiles}^2"
+                  if b.input.resize == "none" else f"{b.input.size}px", b.sha256, str(b.path))
+    con.print(t)
+    con.print("exportable here: " + (", ".join(exportable) or "none (needs the 'train' extra)"))
+    for p in problems:
+        con.print(f"warning: {p}")
+
+
+@backbone_app.command("export")
+def backbone_export(
+    name: str = typer.Argument("efficientnet-lite0", help="A registered backbone (synthdetect backbone list)."),
+    out: Path = typer.Option(..., "--out", help="Directory for NAME.onnx + NAME.backbone.json."),
+    parity_data: List[str] = typer.Option(..., "--parity-data", help="Images (DIR or DIR@LIST) for the parity check."),
+    parity_n: int = typer.Option(8, "--parity-n", min=1),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file (default: the one its package installs; "
+                                                                   "its SHA-256 is checked either way)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing backbone in --out."),
+):
+    """Export a pretrained backbone to ONNX (PyTorch needed) with a parity check against PyTorch."""
+    from . import compat  # noqa: F401
+    from .backbones import WeightsError, export_backbone
+    from .data import DataError, load_sets
+
+    if (out / f"{name}.onnx").exists() and not force:
+        _fail(f"{out / (name + '.onnx')} exists (use --force to overwrite)", 2)
+    try:
+        items = load_sets(parity_data)
+        pick = [it.path for it in items[:: max(1, len(items) // parity_n)]][:parity_n]
+        card = export_backbone(name, out, pick, weights=weights)
+    except (KeyError, WeightsError, DataError) as e:
+        _fail(str(e).strip("'\""), 2)
+    except (RuntimeError, OSError, ValueError) as e:
+        _fail(f"{type(e).__name__}: {e}")
+    p = card.parity
+    err.print(f"[green]exported[/] {card.path} ({card.sha256[:12]}…, {card.dim} features): parity max relative "
+              f"feature difference {p['max_rel_dfeature']:.3g} on {p['n_crops']} crops of {p['n_images']} images")
+
+
 def resolve_backbone_weights(bw: str, backbone: str) -> str:
     """:func:`synthdetect.hub.resolve_backbone` for the CLI: a one-line error on failure."""
     from .. import hub
@@ -276,6 +430,10 @@ def evaluate(
     models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
     write_cards: bool = typer.Option(False, "--write-cards",
                                      help="Also store the figures in each model's / ensemble's card (metrics[DATA])."),
+    max_false_alarm: float = typer.Option(0.05, "--max-false-alarm", min=0.0, max=0.99,
+                                          help="Budget of the calibrated 'synthetic' threshold (as scan)."),
+    max_miss: float = typer.Option(0.2, "--max-miss", min=0.0, max=0.99,
+                                   help="Budget of the calibrated 'real' threshold (as scan)."),
     device: Device = DEVICE,
 ):
     """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
@@ -283,7 +441,8 @@ def evaluate(
     from .evaluate import evaluate_targets, render_table, write_metrics_to_cards
 
     try:
-        report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value)
+        report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value,
+                                  max_false_alarm=max_false_alarm, max_miss=max_miss)
     except (DataError, ValueError, OSError, RuntimeError) as e:
         _fail(str(e))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -370,8 +529,12 @@ def ensemble_build(
     models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
     device: Device = DEVICE,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing ensemble card."),
+    description: str = typer.Option("", "--description", help="Why these members (stored in the card)."),
 ):
-    """Paper runs 8 (majority) and 9 (weighted by member F1)."""
+    """Paper runs 8 (majority) and 9 (weighted by member F1); 'mean' averages the probabilities.
+
+    Members fitted by `train probe` on the same images need no --weights-from: the ensemble is calibrated
+    on their combined out-of-fold scores (cross-fitting) and weighted by their cross-validated F1."""
     from .data import DataError
     from .evaluate import build_ensemble
 
@@ -379,7 +542,7 @@ def ensemble_build(
         _fail(f"{out} exists (use --force to overwrite)")
     try:
         card = build_ensemble([m.strip() for m in members.split(",") if m.strip()], weights_from or [], out,
-                              method.value, [str(p) for p in models_dir or []], device.value)
+                              method.value, [str(p) for p in models_dir or []], device.value, description=description)
     except (DataError, ValueError, OSError, RuntimeError) as e:
         _fail(str(e))
     err.print(f"[green]wrote[/] {out}: {card.method} of {', '.join(card.members)}; weights {card.weights}")
@@ -390,6 +553,7 @@ def make_app() -> typer.Typer:
     app = typer.Typer(no_args_is_help=True, help="synthdetect training tools")
     app.add_typer(train_app, name="train")
     app.add_typer(ensemble_app, name="ensemble")
+    app.add_typer(backbone_app, name="backbone")
     app.command("evaluate")(evaluate)
     app.command("calibrate")(calibrate)
     app.command("export")(export)

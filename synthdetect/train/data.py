@@ -47,6 +47,9 @@ class DataSpec:
     @classmethod
     def parse(cls, arg: str | Path) -> "DataSpec":
         s = str(arg)
+        if Path(s).is_file() and Path(s).suffix.lower() == ".csv":
+            p = Path(s).expanduser().resolve()
+            return cls(p.parent, p)
         listfile = None
         if "@" in s and not Path(s).exists():
             s, lf = s.rsplit("@", 1)
@@ -94,6 +97,52 @@ def read_manifest(root: Path) -> dict[str, str]:
     return out
 
 
+CSV_LABELS = {"0": 0, "real": 0, "1": 1, "fake": 1, "synthetic": 1}
+
+
+def read_csv_items(path: Path) -> list[Item]:
+    """A labelled CSV: columns ``path`` (relative to the CSV's directory, or absolute) and ``label``
+    (0/real or 1/fake/synthetic); ``generator`` optional."""
+    root = path.parent
+    items: list[Item] = []
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if not reader.fieldnames or "path" not in reader.fieldnames or "label" not in reader.fieldnames:
+            raise DataError(f"{path}: a labelled CSV needs the columns 'path' and 'label'")
+        for n, row in enumerate(reader, 2):
+            rel = (row.get("path") or "").strip()
+            lab = CSV_LABELS.get((row.get("label") or "").strip().lower())
+            if not rel or lab is None:
+                raise DataError(f"{path}:{n}: need a path and a label 0/real or 1/fake, got {row.get('label')!r}")
+            p = Path(rel) if Path(rel).is_absolute() else root / rel
+            if not p.is_file():
+                raise DataError(f"{path}:{n}: {rel} not found")
+            items.append(Item(p.resolve(), Path(rel).as_posix(), lab, (row.get("generator") or None), str(root)))
+    if not items:
+        raise DataError(f"{path}: no rows")
+    return items
+
+
+def licences_of(items: Sequence[Item]) -> dict[str, str]:
+    """Data set name -> the licences its ``manifest.csv`` states for the images used."""
+    out: dict[str, set[str]] = {}
+    rows: dict[str, dict[str, str]] = {}
+    for it in items:
+        root = Path(it.root)
+        if it.root not in rows:
+            rows[it.root] = {}
+            m = root / "manifest.csv"
+            if m.is_file():
+                with m.open(newline="") as f:
+                    for row in csv.DictReader(f):
+                        if row.get("path"):
+                            rows[it.root][Path(row["path"]).as_posix()] = (row.get("licence") or "").strip()
+        lic = rows[it.root].get(it.rel)
+        if lic:
+            out.setdefault(root.name, set()).add(lic)
+    return {k: "; ".join(sorted(v)) for k, v in sorted(out.items())}
+
+
 def _label_of(rel_parts: Sequence[str]) -> int | None:
     for part in reversed(rel_parts[:-1]):
         if part in LABEL_DIRS:
@@ -108,7 +157,9 @@ def list_items(spec: DataSpec | str | Path) -> list[Item]:
     root = spec.root
     gens = read_manifest(root)
     items: list[Item] = []
-    if spec.listfile is not None:
+    if spec.listfile is not None and spec.listfile.suffix.lower() == ".csv":
+        items = read_csv_items(spec.listfile)
+    elif spec.listfile is not None:
         rels = read_listfile(spec.listfile)
         if not rels:
             raise DataError(f"list file {spec.listfile} names no files")

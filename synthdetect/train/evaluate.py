@@ -13,7 +13,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..cards import EnsembleCard, Registry
+from ..cards import EnsembleCard, ModelCard, Registry
 from ..metrics import at_threshold, best_f1_threshold, summary
 from .augment import parse_perturbations
 from .data import Item, data_label, load_sets
@@ -38,7 +38,11 @@ def evaluate_targets(
     perturb: str | None = None,
     models_dirs: Sequence[str] = (),
     device: str = "auto",
+    max_false_alarm: float = 0.05,
+    max_miss: float = 0.2,
 ) -> dict[str, Any]:
+    from ..calibration import CalibrationSet, definite_metrics
+
     items: list[Item] = load_sets(data)
     perts = parse_perturbations(perturb)
     y = np.array([it.label for it in items])
@@ -57,6 +61,11 @@ def evaluate_targets(
             m = summary(y, s["probs"], gens if has_gens else None, threshold=0.5)
             if abs(s["threshold"] - 0.5) > 1e-12:
                 m["at_model_threshold"] = at_threshold(y, s["probs"], s["threshold"])
+            card = getattr(target, "card", None)
+            if card is not None and getattr(card, "calibration", None):
+                # the three verdicts scan gives at these budgets: coverage and error rates of definite verdicts
+                op = CalibrationSet.from_dict(card.calibration).operating(max_false_alarm, max_miss)
+                m["three_way"] = definite_metrics(y, s["probs"], op)
             m["kind"] = "ensemble" if isinstance(target, EnsembleSpec) else target.kind
             m["ref"] = ref
             m["seconds"] = round(time.time() - t0, 2)
@@ -90,6 +99,21 @@ def table1_rows(report: dict[str, Any]) -> list[list[str]]:
 
 TABLE1_HEADER = ["model", "Acc@0.5", "P@0.5", "R@0.5", "F1@0.5", "thr*", "F1*", "P*", "R*", "Acc*", "AP", "AUC",
                  "EER", "FPR real@0.5", "thr cal", "F1@cal", "FPR@cal"]
+THREE_WAY_HEADER = ["model", "real <", "synthetic >=", "coverage", "reals called synthetic", "synthetic correct",
+                    "fakes called real", "real correct", "inconclusive"]
+
+
+def three_way_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per calibrated model: the three verdicts' coverage and the error rates of definite verdicts."""
+    rows = []
+    for name, m in report["models"].items():
+        t = m.get("three_way")
+        if not t:
+            continue
+        r = lambda d: f"{d['k']}/{d['n']} ({100 * d['rate']:.1f} %)" if d["n"] else "-"  # noqa: E731
+        rows.append([name, f"{t['t_lo']:.4g}", f"{t['t_hi']:.4g}", f"{100 * t['coverage']:.1f} %", r(t["false_alarm"]),
+                     r(t["synthetic_correct"]), r(t["miss"]), r(t["real_correct"]), str(t["inconclusive"])])
+    return rows
 
 
 def write_metrics_to_cards(report: dict[str, Any], models_dirs: Sequence[str] = ()) -> list[str]:
@@ -115,6 +139,8 @@ def write_metrics_to_cards(report: dict[str, Any], models_dirs: Sequence[str] = 
             "best_f1_on_this_data": {k: m["best_f1"][k] for k in ("threshold", "f1", "precision", "recall", "acc")},
             "ap": m["ap"], "roc_auc": m["roc_auc"], "eer": m["eer"]["eer"],
         }
+        if "three_way" in m:
+            entry["three_way"] = m["three_way"]
         if "at_model_threshold" in m:
             c = m["at_model_threshold"]
             entry["at_calibrated_threshold"] = {k: c[k] for k in ("threshold", "acc", "precision", "recall", "f1",
@@ -137,6 +163,14 @@ def render_table(report: dict[str, Any]) -> None:
     for r in table1_rows(report):
         t.add_row(*r)
     c.print(t)
+    tw = three_way_rows(report)
+    if tw:
+        t = Table(title="three verdicts (calibrated thresholds): coverage and error rates of definite verdicts")
+        for h in THREE_WAY_HEADER:
+            t.add_column(h, justify="left" if h == "model" else "right")
+        for r in tw:
+            t.add_row(*r)
+        c.print(t)
     for name, m in report["models"].items():
         cm = m["at_threshold"]["confusion"]
         c.print(f"[bold]{name}[/]: confusion@0.5 tp={cm['tp']} fp={cm['fp']} tn={cm['tn']} fn={cm['fn']}; "
@@ -190,12 +224,51 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
             "fpr_real": best["fpr_real"], "n": len(items)}
 
 
+def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dict[str, float],
+                           max_false_alarm: float, max_miss: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Cross-fitted ensemble calibration: the members' out-of-fold scores of the same images
+    (matched by image id) combined with the ensemble formula.  Returns (calibration, metrics)."""
+    from ..calibration import CalibrationSet
+    from ..ensemble import ensemble_scores
+    from ..probe_train import table1
+
+    sets = []
+    for c in cards:
+        if not c.calibration:
+            raise ValueError(f"{c.name} has no cross-fitted calibration: use --weights-from DATA instead")
+        cs = CalibrationSet.from_dict(c.calibration)
+        if not cs.by_id():
+            raise ValueError(f"{c.name}'s calibration carries no image ids")
+        sets.append(cs)
+    common = set(sets[0].by_id())
+    for cs in sets[1:]:
+        common &= set(cs.by_id())
+    ids = sorted(common)
+    if len(ids) < 4:
+        raise ValueError("the members were not calibrated on the same images")
+    y = np.array([sets[0].by_id()[i][0] for i in ids])
+    P = np.array([[cs.by_id()[i][1] for i in ids] for cs in sets])
+    thr = [cs.operating(max_false_alarm, max_miss).t_hi for cs in sets]
+    w = [weights.get(c.name, c.f1 or 1.0) for c in cards]
+    score = ensemble_scores(method, P, thr, w)
+    cal = CalibrationSet.from_labels(y, score, method=f"cross-fitted: members' out-of-fold scores combined ({method})",
+                                     data=sets[0].data, ids=ids)
+    op = cal.operating(max_false_alarm, max_miss)
+    d = cal.to_dict()
+    d["default_budgets"] = {"max_false_alarm": max_false_alarm, "max_miss": max_miss}
+    return d, table1(y, score, op)
+
+
 def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",
                    models_dirs: Sequence[str] = (), device: str = "auto", name: str | None = None,
-                   description: str = "") -> EnsembleCard:
-    """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold."""
-    if method not in ("weighted", "majority"):
-        raise ValueError("--method must be weighted or majority")
+                   description: str = "", max_false_alarm: float = 0.05, max_miss: float = 0.2) -> EnsembleCard:
+    """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold.
+
+    Without ``weights_from``, when every member carries a cross-fitted calibration set over the
+    same images (``train probe``), the weights are the members' cross-validated F1 and the
+    ensemble is calibrated on the combined out-of-fold scores."""
+    if method not in ("weighted", "majority", "mean"):
+        raise ValueError("--method must be weighted, majority or mean")
     out = Path(out)
     if not out.name.endswith(".ensemble.json"):
         raise ValueError("ensemble card file name must end in .ensemble.json")
@@ -226,11 +299,20 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
             if s.card.f1 is None:
                 raise ValueError(f"{s.name}: no --weights-from data and the card has no f1")
             weights[s.name] = float(s.card.f1)
+    calibration, metrics = None, {}
+    if not weights_from and all(s.card.calibration for s in scorers):
+        calibration, cv = calibrate_from_members([s.card for s in scorers], method, weights, max_false_alarm, max_miss)
+        metrics = {"cross_validated": cv}
+    kind = "mean of the probabilities" if method == "mean" else f"{method} vote"
     card = EnsembleCard(
         name=name or out.name[: -len(".ensemble.json")], members=[s.name for s in scorers], method=method,
-        weights=weights, weights_from=data_label(weights_from) if weights_from else None,
-        description=description or (f"{method} vote of {', '.join(s.name for s in scorers)}; member thresholds "
-                                    + json.dumps(thresholds)),
+        weights=weights, weights_from=data_label(weights_from) if weights_from else (
+            "members' cross-validated F1" if calibration and method == "weighted" else None),
+        calibration=calibration, metrics=metrics,
+        calibrated_threshold=None if calibration is None else metrics["cross_validated"]["three_way"]["t_hi"],
+        calibrated_on=None if calibration is None else calibration["data"] + " (cross-fitted)",
+        description=description or (f"{kind} of {', '.join(s.name for s in scorers)}"
+                                    + (f"; member thresholds {json.dumps(thresholds)}" if thresholds else "")),
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     card.save(out)

@@ -37,23 +37,39 @@ class Scorer:
     def probs(self, batch: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def image_probs(self, batch: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """One probability per image from its crops (``counts`` per image): the mean over crops."""
+        return mean_per_image(self.probs(batch), counts)
+
 
 class OnnxScorer(Scorer):
     kind = "onnx"
 
-    def __init__(self, card: ModelCard, device: str = "auto"):
-        from ..runtime import load_model  # the inference engine's loader: same sessions as `synthdetect scan`
+    def __init__(self, card: ModelCard, device: str = "auto", registry: Registry | None = None):
+        # the inference engine's loaders: the same sessions as `synthdetect scan`
+        from ..runtime import load_models
 
         self.card = card
         self.name = card.name
-        self.spec = card.input
-        self.model = load_model(card, device=device, threads=min(2, os.cpu_count() or 1), verify=True)
+        backbones = {}
+        if card.is_probe:
+            reg = registry or Registry([card.path.parent] if card.path else [])
+            backbones[card.name] = reg.backbone_for(card)
+        (self.model,) = load_models([card], device=device, threads=min(2, os.cpu_count() or 1), backbones=backbones)
+        self.backbone = getattr(self.model, "backbone", None)
+        self.spec = self.backbone.card.input if self.backbone is not None else card.input
 
     def threshold(self) -> float:
         return self.card.effective_threshold()
 
     def probs(self, batch: np.ndarray) -> np.ndarray:
         return self.model.predict(batch.astype(np.float32))
+
+    def image_probs(self, batch: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        if self.backbone is None:
+            return super().image_probs(batch, counts)
+        # a probe: the head reads the image's features averaged over its crops, as in scan
+        return self.model.predict_features(mean_per_image(self.backbone.features(batch.astype(np.float32)), counts))
 
 
 class RunScorer(Scorer):
@@ -98,10 +114,11 @@ def resolve(ref: str, registry: Registry | None = None, device: str = "auto") ->
     if p.is_file() and p.name.endswith(".ensemble.json"):
         return _ensemble(EnsembleCard.load(p), registry, device, p.parent)
     if p.is_file() and p.suffix in (".json", ".onnx"):
-        return OnnxScorer(ModelCard.load(p.with_suffix(".json")), device)
+        card = ModelCard.load(p.with_suffix(".json"))
+        return OnnxScorer(card, device, Registry([p.parent, *((registry.dirs) if registry else [])]))
     reg = registry or Registry()
     if ref in reg.model_names():
-        return OnnxScorer(reg.model(ref), device)
+        return OnnxScorer(reg.model(ref), device, reg)
     if ref in reg.ensemble_names():
         return _ensemble(reg.ensemble(ref), reg, device, None)
     raise CardError(f"{ref!r} is neither a run directory, a card/onnx file, nor an installed model or ensemble")
@@ -112,7 +129,7 @@ def _ensemble(card: EnsembleCard, registry: Registry | None, device: str, base: 
     members: list[Scorer] = []
     for m in card.members:
         s = resolve(m, reg, device) if not (base and (base / f"{m}.json").exists()) else \
-            OnnxScorer(ModelCard.load(base / f"{m}.json"), device)
+            OnnxScorer(ModelCard.load(base / f"{m}.json"), device, Registry([base, *reg.dirs]))
         if isinstance(s, EnsembleSpec):
             raise CardError(f"ensemble {card.name}: member {m} is itself an ensemble")
         members.append(s)
@@ -136,7 +153,7 @@ def score_items(
             img = _decoded(it.path, perturb, image_cache)
             xs.append(to_inputs(img, scorer.spec))
         x, counts = stack_tiles(xs)
-        out.append(mean_per_image(scorer.probs(x.astype(np.float32)), counts))
+        out.append(scorer.image_probs(x.astype(np.float32), counts))
         if on_batch:
             on_batch(len(chunk))
     return np.concatenate(out) if out else np.zeros(0)

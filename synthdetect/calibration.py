@@ -1,0 +1,291 @@
+"""Calibrated three-way verdicts with stated error rates (numpy + stdlib only).
+
+A detector's card (model or ensemble) carries its *calibration set*: the out-of-fold scores
+of labelled real and synthetic images it was not trained on (cross-fitting), with what they
+were.  From those scores and two budgets the verdict thresholds follow:
+
+* ``synthetic`` when ``score >= t_hi``: ``t_hi`` is the lowest threshold at which at most
+  ``max_false_alarm`` of the calibration *real* images would be flagged;
+* ``real`` when ``score < t_lo``: ``t_lo`` is the highest threshold at which at most
+  ``max_miss`` of the calibration *synthetic* images would be called real;
+* ``inconclusive`` in between (when ``t_lo > t_hi`` the detector is good enough that both
+  budgets hold with no band: then ``t_lo = t_hi``).
+
+Every definite verdict comes with its measured rate on the calibration set and an exact
+(Clopper–Pearson) 95 % upper confidence bound, e.g. "false-alarm rate at this threshold:
+4/120 real photos (3.3 %, 95 % upper bound 8.2 %)".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+DEFAULT_MAX_FALSE_ALARM = 0.05
+DEFAULT_MAX_MISS = 0.20
+CONFIDENCE = 0.95
+
+
+def _binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    if k < 0:
+        return 0.0
+    if k >= n:
+        return 1.0
+    if p <= 0.0:
+        return 1.0
+    if p >= 1.0:
+        return 0.0
+    lp, lq = math.log(p), math.log1p(-p)
+    lg = math.lgamma(n + 1)
+    terms = [lg - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * lp + (n - i) * lq for i in range(k + 1)]
+    m = max(terms)
+    return min(1.0, math.exp(m) * sum(math.exp(t - m) for t in terms))
+
+
+def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    """Exact two-sided binomial confidence interval for ``k`` successes in ``n`` trials."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= k <= n:
+        raise ValueError("need 0 <= k <= n")
+    alpha = 1.0 - confidence
+
+    def solve(target: float, kk: int) -> float:
+        lo, hi = 0.0, 1.0  # P(X <= kk | p) decreases in p
+        for _ in range(80):
+            mid = (lo + hi) / 2
+            if _binom_cdf(kk, n, mid) > target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    lower = 0.0 if k == 0 else 1.0 - _upper_of_complement(n - k, n, alpha / 2, solve)
+    upper = 1.0 if k == n else solve(alpha / 2, k)
+    return lower, upper
+
+
+def _upper_of_complement(j: int, n: int, a: float, solve) -> float:
+    return 1.0 if j == n else solve(a, j)
+
+
+@dataclass
+class Rate:
+    """``k`` of ``n`` calibration images, with a Clopper–Pearson interval."""
+
+    k: int
+    n: int
+    lower: float
+    upper: float
+
+    @classmethod
+    def of(cls, k: int, n: int) -> "Rate":
+        lo, up = clopper_pearson(k, n)
+        return cls(int(k), int(n), lo, up)
+
+    @property
+    def value(self) -> float:
+        return self.k / self.n if self.n else float("nan")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"k": self.k, "n": self.n, "rate": round(self.value, 6), "upper95": round(self.upper, 6),
+                "lower95": round(self.lower, 6)}
+
+
+@dataclass
+class Operating:
+    """Thresholds for three verdicts and the calibrated rates that come with them."""
+
+    t_lo: float
+    t_hi: float
+    max_false_alarm: float
+    max_miss: float
+    false_alarm: Rate  # calibration reals with score >= t_hi
+    miss: Rate  # calibration fakes with score < t_lo
+    synthetic_correct: Rate  # calibration images >= t_hi that are synthetic (at the calibration's class mix)
+    real_correct: Rate  # calibration images < t_lo that are real
+    coverage: float  # share of calibration images given a definite verdict
+    n_real: int
+    n_fake: int
+
+    def verdict(self, score: float) -> str:
+        if score >= self.t_hi:
+            return "synthetic"
+        if score < self.t_lo:
+            return "real"
+        return "inconclusive"
+
+    def rate_for(self, verdict: str) -> dict[str, Any] | None:
+        """The calibrated error rate that a verdict comes with (JSON-ready)."""
+        if verdict == "synthetic":
+            r = self.false_alarm
+            return {"kind": "false_alarm", **r.to_dict(),
+                    "text": f"false-alarm rate at this threshold: {r.k}/{r.n} real images "
+                            f"({100 * r.value:.1f} %, 95 % upper bound {100 * r.upper:.1f} %)"}
+        if verdict == "real":
+            r = self.miss
+            return {"kind": "miss", **r.to_dict(),
+                    "text": f"miss rate at this threshold: {r.k}/{r.n} synthetic images called real "
+                            f"({100 * r.value:.1f} %, 95 % upper bound {100 * r.upper:.1f} %)"}
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "t_lo": self.t_lo,
+            "t_hi": self.t_hi,
+            "max_false_alarm": self.max_false_alarm,
+            "max_miss": self.max_miss,
+            "false_alarm": self.false_alarm.to_dict(),
+            "miss": self.miss.to_dict(),
+            "synthetic_correct": self.synthetic_correct.to_dict(),
+            "real_correct": self.real_correct.to_dict(),
+            "coverage": round(self.coverage, 6),
+            "n_real": self.n_real,
+            "n_fake": self.n_fake,
+        }
+
+
+def _midpoint_above(sorted_desc: np.ndarray, j: int) -> float:
+    """A threshold between the j-th and (j+1)-th highest scores (j >= 1); above all when j = 0."""
+    if j <= 0:
+        return float(np.nextafter(sorted_desc[0], np.inf)) if sorted_desc.size else 1.0
+    if j >= sorted_desc.size:
+        return float(sorted_desc[-1])
+    return float(sorted_desc[j - 1])
+
+
+def operating_point(real_scores: Sequence[float], fake_scores: Sequence[float],
+                    max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM,
+                    max_miss: float = DEFAULT_MAX_MISS) -> Operating:
+    """Three-way thresholds from calibration scores (see the module docstring)."""
+    r = np.sort(np.asarray(real_scores, dtype=np.float64))[::-1]
+    f = np.sort(np.asarray(fake_scores, dtype=np.float64))
+    if r.size == 0 or f.size == 0:
+        raise ValueError("calibration needs real and synthetic scores")
+    if not (0.0 <= max_false_alarm < 1.0 and 0.0 <= max_miss < 1.0):
+        raise ValueError("budgets must lie in [0, 1)")
+    # t_hi: flag at most floor(a * n_real) reals; reals tied at the cut are all flagged or none
+    allowed = int(math.floor(max_false_alarm * r.size + 1e-9))
+    j = allowed
+    while j > 0 and j < r.size and r[j] == r[j - 1]:
+        j -= 1  # do not split a tie: the threshold sits above the tied group
+    t_hi = float(r[j - 1]) if j > 0 else float(np.nextafter(r[0], np.inf))
+    # t_lo: call real at most floor(b * n_fake) fakes (those strictly below t_lo)
+    allowed_m = int(math.floor(max_miss * f.size + 1e-9))
+    m = allowed_m
+    while m > 0 and m < f.size and f[m] == f[m - 1]:
+        m -= 1
+    t_lo = float(f[m]) if m < f.size else float(np.nextafter(f[-1], np.inf))
+    if m == 0:
+        t_lo = float(f[0])
+    if t_lo > t_hi:
+        t_lo = t_hi
+    return _operating(r, f, t_lo, t_hi, max_false_alarm, max_miss)
+
+
+def _operating(r: np.ndarray, f: np.ndarray, t_lo: float, t_hi: float, a: float, b: float) -> Operating:
+    fa = int(np.sum(r >= t_hi))
+    tp = int(np.sum(f >= t_hi))
+    miss = int(np.sum(f < t_lo))
+    tn = int(np.sum(r < t_lo))
+    definite = fa + tp + miss + tn
+    return Operating(
+        t_lo=float(t_lo), t_hi=float(t_hi), max_false_alarm=float(a), max_miss=float(b),
+        false_alarm=Rate.of(fa, r.size), miss=Rate.of(miss, f.size),
+        synthetic_correct=Rate.of(tp, tp + fa), real_correct=Rate.of(tn, tn + miss),
+        coverage=definite / (r.size + f.size), n_real=int(r.size), n_fake=int(f.size),
+    )
+
+
+def fixed_operating(real_scores: Sequence[float], fake_scores: Sequence[float], threshold: float) -> Operating:
+    """A single threshold (no band), with its calibrated rates: ``--threshold X`` or legacy cards."""
+    r = np.sort(np.asarray(real_scores, dtype=np.float64))[::-1]
+    f = np.sort(np.asarray(fake_scores, dtype=np.float64))
+    return _operating(r, f, threshold, threshold, float("nan"), float("nan"))
+
+
+@dataclass
+class CalibrationSet:
+    """What a card stores: the out-of-fold scores and what they were."""
+
+    real: list[float]
+    fake: list[float]
+    method: str = "cross-fitted (out-of-fold)"
+    data: str = ""
+    # image identities (SHA-256 prefixes) aligned with the scores: ensembles of members calibrated
+    # on the same images combine their out-of-fold scores image by image
+    real_ids: list[str] | None = None
+    fake_ids: list[str] | None = None
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "CalibrationSet":
+        real = [float(v) for v in d.get("real_scores", [])]
+        fake = [float(v) for v in d.get("fake_scores", [])]
+        if not real or not fake:
+            raise ValueError("calibration needs real_scores and fake_scores")
+        rid, fid = d.get("real_ids"), d.get("fake_ids")
+        if rid is not None and (len(rid) != len(real) or len(fid or []) != len(fake)):
+            raise ValueError("calibration ids must match the scores one to one")
+        return cls(real, fake, str(d.get("method", "")), str(d.get("data", "")), rid, fid)
+
+    @classmethod
+    def from_labels(cls, y: Sequence[int], scores: Sequence[float], method: str, data: str,
+                    ids: Sequence[str] | None = None) -> "CalibrationSet":
+        y = np.asarray(y).astype(np.int64)
+        s = np.round(np.asarray(scores, dtype=np.float64), 6)
+        out = []
+        for lab in (0, 1):
+            idx = np.nonzero(y == lab)[0]
+            idx = idx[np.argsort(s[idx], kind="mergesort")]
+            out.append(([float(v) for v in s[idx]], None if ids is None else [str(ids[i]) for i in idx]))
+        return cls(out[0][0], out[1][0], method, data, out[0][1], out[1][1])
+
+    def by_id(self) -> dict[str, tuple[int, float]]:
+        """image id -> (label, score); empty when the set carries no ids."""
+        if self.real_ids is None or self.fake_ids is None:
+            return {}
+        d = {i: (0, v) for i, v in zip(self.real_ids, self.real)}
+        d.update({i: (1, v) for i, v in zip(self.fake_ids, self.fake)})
+        return d
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"method": self.method, "data": self.data, "n_real": len(self.real),
+                             "n_fake": len(self.fake), "real_scores": self.real, "fake_scores": self.fake}
+        if self.real_ids is not None:
+            d["real_ids"] = self.real_ids
+            d["fake_ids"] = self.fake_ids
+        return d
+
+    def operating(self, max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM,
+                  max_miss: float = DEFAULT_MAX_MISS) -> Operating:
+        return operating_point(self.real, self.fake, max_false_alarm, max_miss)
+
+
+def definite_metrics(y: Sequence[int], scores: Sequence[float], op: Operating) -> dict[str, Any]:
+    """Coverage and error rates of the definite verdicts of ``op`` on a labelled set
+    (``evaluate``, Table 1, the README): what an analyst gets at these thresholds."""
+    y = np.asarray(y).astype(np.int64)
+    s = np.asarray(scores, dtype=np.float64)
+    syn = s >= op.t_hi
+    real = s < op.t_lo
+    n_r, n_f = int(np.sum(y == 0)), int(np.sum(y == 1))
+    fa = int(np.sum(syn & (y == 0)))
+    tp = int(np.sum(syn & (y == 1)))
+    miss = int(np.sum(real & (y == 1)))
+    tn = int(np.sum(real & (y == 0)))
+    return {
+        "t_lo": op.t_lo,
+        "t_hi": op.t_hi,
+        "coverage": (fa + tp + miss + tn) / y.size if y.size else float("nan"),
+        "false_alarm": Rate.of(fa, n_r).to_dict(),  # reals called synthetic / reals
+        "miss": Rate.of(miss, n_f).to_dict(),  # fakes called real / fakes
+        "synthetic_correct": Rate.of(tp, tp + fa).to_dict(),  # precision of `synthetic`
+        "real_correct": Rate.of(tn, tn + miss).to_dict(),
+        "synthetic_recall": Rate.of(tp, n_f).to_dict(),
+        "inconclusive": int(y.size - fa - tp - miss - tn),
+        "counts": {"synthetic": fa + tp, "real": tn + miss, "inconclusive": int(y.size - fa - tp - miss - tn)},
+    }

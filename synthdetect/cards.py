@@ -2,7 +2,7 @@
 
 A model is ``NAME.onnx`` with a card ``NAME.json`` beside it.  An ensemble is a
 card ``NAME.ensemble.json`` naming member models.  Cards are plain JSON so that
-an analyst can read them; the schema is documented in ``docs/cards.md``.
+an analyst can read them; the schema is documented in ``docs/cards.md`` (models, probes, backbones, ensembles, calibration).
 
 Search path for models (first hit wins, in this order):
   1. ``--models-dir`` directories given on the command line,

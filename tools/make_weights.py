@@ -160,7 +160,9 @@ def record_holdout(report: dict) -> None:
             continue
         path = WEIGHTS / (f"{shipped}.ensemble.json" if shipped in ("default", "majority") else f"{shipped}.json")
         card = (EnsembleCard if shipped in ("default", "majority") else ModelCard).load(path)
-        entry = {k: m[k] for k in ("n", "n_real", "n_synthetic", "at_threshold", "best_f1", "ap", "roc_auc", "eer")}
+        entry = {k: m[k] for k in ("n", "n_real", "n_synthetic", "ap", "roc_auc", "eer")}
+        entry["at_0.5"] = m["at_threshold"]
+        entry["best_f1_on_this_data"] = m["best_f1"]
         entry["at_calibrated_threshold"] = m.get("at_model_threshold", m["at_threshold"])
         if "three_way" in m:
             entry["three_way"] = m["three_way"]

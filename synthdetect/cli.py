@@ -257,27 +257,29 @@ def models_cmd(
         }
         typer.echo(json.dumps(doc, indent=2))
     elif fmt == Fmt.table:
-        from rich.console import Console
         from rich.table import Table
 
-        con = Console()
+        from .console import ident, make_console, piped
+
+        con = make_console()  # piped: no wrapping, whole hashes and paths
+        nw = piped()
         if not models and not ensembles:
             con.print("no models installed; looked in: " + ", ".join(map(str, reg.dirs)))
         if models:
             t = Table(title="models", title_justify="left")
             for col in ("name", "architecture", "family", "input", "threshold", "F1", "sha256", "card"):
-                t.add_column(col, overflow="fold")
+                t.add_column(col, overflow="fold", no_wrap=nw)
             for c in models:
                 spec = c.input
                 inp = f"{spec.size}px" + (f" (shorter side {spec.resize_to})" if spec.resize == "shorter_side" else " native")
                 thr = f"{c.effective_threshold():g}" + (" cal." if c.calibrated_threshold is not None else "")
                 t.add_row(c.name, c.architecture, c.family, inp, thr, "" if c.f1 is None else f"{c.f1:.3f}",
-                          c.sha256[:12], str(c.path))
+                          ident(c.sha256, 12), str(c.path))
             con.print(t)
         if ensembles:
             t = Table(title="ensembles", title_justify="left")
             for col in ("name", "method", "members", "threshold", "F1", "card"):
-                t.add_column(col, overflow="fold")
+                t.add_column(col, overflow="fold", no_wrap=nw)
             for e in ensembles:
                 t.add_row(e.name, e.method, ", ".join(e.members), f"{e.effective_threshold():g}",
                           "" if e.f1 is None else f"{e.f1:.3f}", str(e.path))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, TextIO
@@ -159,19 +158,19 @@ _VERDICT_STYLE = {"synthetic": "bold red", "real": "green", "inconclusive": "yel
 
 
 def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    tty = bool(getattr(out, "isatty", lambda: False)())
-    width = None if tty else (int(os.environ.get("COLUMNS", "0") or 0) or 160)
-    console = Console(file=out, force_terminal=color, no_color=color is False, width=width,
-                      highlight=False, soft_wrap=False)
+    from .console import is_tty, make_console
+
+    # a terminal: fit the window; a pipe or file: never wrap or cut a path (synthdetect.console)
+    tty = is_tty(out)
+    console = make_console(out, force_terminal=color, no_color=color is False, highlight=False)
     names = [m["name"] for m in head["models"]]
     ens = head["ensemble"]
     show_prov = any(provenance_short(r) for r in records)
     t = Table(show_lines=False, header_style="bold", pad_edge=False)
-    t.add_column("path", overflow="fold")
+    t.add_column("path", overflow="fold", no_wrap=not tty)
     t.add_column("format")
     t.add_column("size", justify="right")
     for n in names:
@@ -181,7 +180,7 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
         t.add_column(f"{ens['method']}", justify="right")
     t.add_column("verdict")
     if show_prov:
-        t.add_column("provenance", overflow="fold")
+        t.add_column("provenance", overflow="fold", no_wrap=not tty)
     for r in records:
         if r.get("error"):
             cells = [r["path"], r.get("format") or "", ""] + [""] * len(names)

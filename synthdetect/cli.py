@@ -47,6 +47,7 @@ class Fmt(str, Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    html = "html"
 
 
 class Device(str, Enum):
@@ -122,8 +123,11 @@ def scan(
     ),
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
 ) -> None:
     """Scan images and report, per image, each detector's probability and the verdict.
+
+    --format html writes one self-contained case report (open it offline in any browser).
 
     Exit codes: 0 success; 1 a synthetic verdict was found with --fail-on synthetic;
     2 usage error; 3 some inputs could not be read (they are still in the report).
@@ -132,7 +136,7 @@ def scan(
     from .cards import Registry
     from .report import header, render, jsonl_line
     from .runtime import RuntimeSetupError
-    from .scan import ScanSetupError, Scanner, resolve_plan, run_scan
+    from .scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
 
     if output is not None:
         out_real = os.path.realpath(output)
@@ -144,7 +148,8 @@ def scan(
         registry = Registry(models_dir or [])
         plan = resolve_plan(registry, _split_models(models), ensemble.value if ensemble else None, thr)
         scanner = Scanner(
-            plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance
+            plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
+            thumbnails=fmt == Fmt.html and not no_thumbnails,
         )
     except (ScanSetupError, RuntimeSetupError) as e:
         raise _fail(str(e)) from None
@@ -154,7 +159,7 @@ def scan(
         "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
     }
-    head = header(plan, scanner.models, options)
+    head = header(plan, scanner.models, options, command=_command_line())
 
     try:
         out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
@@ -182,7 +187,10 @@ def scan(
     if stream:
         out.write(jsonl_line({"type": "header", **head}))
 
+    thumbs: list = []
+
     def on_record(rec) -> None:
+        thumbs.append(rec.pop(THUMBNAIL_KEY, None))
         if bar is not None:
             bar.advance(task)
         if stream:
@@ -201,6 +209,10 @@ def scan(
         summary = result.summary.to_dict()
         if stream:
             out.write(jsonl_line({"type": "summary", **summary}))
+        elif fmt == Fmt.html:
+            from .report_html import write_html
+
+            write_html(out, head, result.records, summary, thumbnails=thumbs)
         else:
             render(fmt.value, out, head, result.records, summary, color=None if out is sys.stdout else False)
         if fmt != Fmt.table and sys.stderr.isatty():
@@ -224,6 +236,51 @@ def scan(
     if result.summary.errors:
         raise typer.Exit(EXIT_UNREADABLE)
     raise typer.Exit(EXIT_OK)
+
+
+@app.command("report")
+def report_cmd(
+    results: Path = typer.Argument(..., help="A scan's --format jsonl (or json) output."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the HTML report to FILE instead of stdout."),
+    no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="Do not re-open the images for thumbnails."),
+    base_dir: Optional[List[Path]] = typer.Option(
+        None, "--base-dir", help="Also look for relative image paths under DIR (repeatable; default: the results file's directory)."
+    ),
+) -> None:
+    """Turn saved scan results into the HTML case report (the same page as scan --format html).
+
+    Thumbnails are made by re-reading each image read-only, and shown only when its
+    SHA-256 still matches the record ("file changed" otherwise).
+    """
+    from .report import read_results
+    from .report_html import thumbnails_for_records, write_html
+    from .scan import Summary
+
+    try:
+        head, records, summary = read_results(results)
+    except (OSError, ValueError) as e:
+        raise _fail(str(e) if isinstance(e, ValueError) else f"cannot read {results}: {e.strerror or e}") from None
+    if summary is None:  # an interrupted stream: count what is there
+        s = Summary()
+        for r in records:
+            s.add(r)
+        summary = {k: v for k, v in s.to_dict().items() if k not in ("elapsed_s", "images_per_s")}
+    thumbs = notes = None
+    if not no_thumbnails:
+        dirs = list(base_dir or []) or [results.resolve().parent]
+        thumbs, notes = thumbnails_for_records(records, dirs)
+    meta = {"source": f"{results} (synthdetect report)"}
+    if output is not None and os.path.realpath(output) == os.path.realpath(results):
+        raise _fail(f"--output {output} is the results file; refusing to overwrite it")
+    try:
+        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as e:
+        raise _fail(f"cannot write {output}: {e.strerror or e}") from None
+    try:
+        write_html(out, head, records, summary, thumbnails=thumbs, notes=notes, meta=meta)
+    finally:
+        if out is not sys.stdout:
+            out.close()
 
 
 @app.command("models")
@@ -337,7 +394,17 @@ def _register_plugins() -> None:
 _register_plugins()
 
 
+_ARGV: list[str] | None = None
+
+
+def _command_line() -> list[str] | None:
+    """The argument vector of this run (recorded in the report header), when started by ``main``."""
+    return None if _ARGV is None else ["synthdetect", *_ARGV]
+
+
 def main() -> None:
+    global _ARGV
+    _ARGV = list(sys.argv[1:])
     app(prog_name="synthdetect")
 
 

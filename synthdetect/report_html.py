@@ -351,6 +351,7 @@ table.meta{font-size:13px}table.kv th{width:150px;color:var(--mut);font-weight:6
 .badge{display:inline-block;padding:1px 8px;border-radius:10px;color:#fff;font-weight:600;font-size:12px}
 .b-synthetic{background:var(--syn)}.b-real{background:var(--real)}.b-inconclusive{background:var(--inc)}.b-error{background:var(--err)}
 .bars{display:grid;grid-template-columns:auto 140px auto;gap:2px 8px;align-items:center;font-size:12px}
+.bars span,.bars b{white-space:nowrap}
 .bar{position:relative;height:10px;background:#eee;border-radius:2px}
 .bar .f{position:absolute;left:0;top:0;bottom:0;border-radius:2px}
 .bar .f.hi{background:var(--syn)}.bar .f.lo{background:var(--real)}.bar .f.mid{background:var(--inc)}
@@ -371,8 +372,9 @@ var state={f:"all",sort:"input",q:""}, view=[], shown=0;
 var tbody=document.querySelector("#rows tbody"), more=document.getElementById("more");
 function el(tag,cls,text){var e=document.createElement(tag);if(cls)e.className=cls;if(text!=null)e.textContent=String(text);return e;}
 function num(x,n){return x==null?"":(+x).toFixed(n==null?4:n);}
-function bar(p,t){var b=el("div","bar"),f=el("div","f");
-  if(p!=null){f.style.width=Math.max(0,Math.min(100,p*100))+"%";f.className="f "+(t!=null&&p>=t?"hi":"lo");}
+function bar(p,t,v){var b=el("div","bar"),f=el("div","f");
+  if(p!=null){f.style.width=Math.max(0,Math.min(100,p*100))+"%";
+    f.className="f "+(v==="inconclusive"?"mid":v==="synthetic"||(!v&&t!=null&&p>=t)?"hi":"lo");}
   b.appendChild(f);if(t!=null){var m=el("div","t");m.style.left="calc("+Math.max(0,Math.min(100,t*100))+"% - 1px)";m.title="threshold "+t;b.appendChild(m);}
   return b;}
 function list(title,items,cls){var d=el("div","small"+(cls?" "+cls:""));d.appendChild(el("b",null,title));var u=el("ul");
@@ -391,9 +393,9 @@ function tr(r){
   row.appendChild(c1);
   var c2=el("td");
   if(r.m.length){var g=el("div","bars");
-    r.m.forEach(function(m){g.appendChild(el("span",null,m[0]));g.appendChild(bar(m[1],m[2]));
+    r.m.forEach(function(m){g.appendChild(el("span",null,m[0]));g.appendChild(bar(m[1],m[2],m[3]));
       g.appendChild(el("span",null,num(m[1])+(m[2]!=null?" / thr "+num(m[2],3):"")+(m[3]?" "+m[3]:"")));});
-    if(r.e&&r.e.score!=null){g.appendChild(el("b",null,r.e.method));g.appendChild(bar(r.e.score,r.e.thr));
+    if(r.e&&r.e.score!=null){g.appendChild(el("b",null,r.e.method));g.appendChild(bar(r.e.score,r.e.thr,r.e.verdict));
       g.appendChild(el("b",null,num(r.e.score)+(r.e.thr!=null?" / thr "+num(r.e.thr,3):"")+(r.e.tie?" (tie)":"")));}
     c2.appendChild(g);}
   row.appendChild(c2);

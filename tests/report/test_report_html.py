@@ -215,3 +215,15 @@ def test_5000_images_small_file_fast_render():
     assert per_image_bare < 1.2 * 1024
     assert len(page_rows(page)) == 5000 and f'"page":{PAGE}' in page
     assert 'id="count-error">52<' in page
+
+
+def test_ci_has_a_browser_for_the_report_tests():
+    """CI sets SYNTHDETECT_REQUIRE_BROWSER=1 after installing chromium: the browser tests must not skip there."""
+    import os
+
+    from .cdp import find_chromium
+
+    if os.environ.get("SYNTHDETECT_REQUIRE_BROWSER") != "1":
+        pytest.skip("SYNTHDETECT_REQUIRE_BROWSER is not set (only CI requires the browser tests to run)")
+    assert find_chromium() is not None, "chromium not found although CI installed it"
+    import websocket  # noqa: F401  (websocket-client, dev extra)

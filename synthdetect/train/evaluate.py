@@ -38,7 +38,10 @@ def evaluate_targets(
     perturb: str | None = None,
     models_dirs: Sequence[str] = (),
     device: str = "auto",
+    scores: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """Metrics per target.  ``scores``: when given, filled with each target's labels and scores
+    (``{name: {y, p, threshold, vote}}``) for plots."""
     items: list[Item] = load_sets(data)
     perts = parse_perturbations(perturb)
     y = np.array([it.label for it in items])
@@ -63,7 +66,12 @@ def evaluate_targets(
             if s["members"]:
                 m["members"] = {k: {"at_0.5": at_threshold(y, v, 0.5), "best_f1": best_f1_threshold(y, v)}
                                 for k, v in s["members"].items()}
-            results[name if name not in results else ref] = m
+            key = name if name not in results else ref
+            results[key] = m
+            if scores is not None:
+                vote = isinstance(target, EnsembleSpec) and target.method in ("majority", "weighted")
+                scores[key] = {"y": y, "p": np.asarray(s["probs"], dtype=float), "threshold": s["threshold"],
+                               "vote": vote}
     return {
         "data": [str(d) for d in data], "n": int(len(items)), "perturbations": [f"{a}:{b:g}" for a, b in perts],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,

@@ -79,7 +79,7 @@ def pr_plot(y, p, path: Path, title: str, threshold: float | None = None) -> Pat
     fig = _figure()
     ax = fig.add_subplot()
     ax.plot(np.r_[0.0, rec], np.r_[prec[:1] if prec.size else [1.0], prec], color="#333", lw=1.5,
-            drawstyle="steps-post", label=f"AP {average_precision(y, p):.3f}")
+            drawstyle="steps-pre", label=f"AP {average_precision(y, p):.3f}")  # P_n holds on (R_n-1, R_n], as AP
     ax.axhline(base, color="#aaa", lw=0.8, ls="--", label=f"chance {base:.2f}")
     for name, marker, colour, t in _points(y, p, threshold):
         a = at_threshold(y, p, t)

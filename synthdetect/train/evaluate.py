@@ -6,7 +6,6 @@ Torch is needed only when a target is a training run.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -134,10 +133,11 @@ def write_metrics_to_cards(report: dict[str, Any], models_dirs: Sequence[str] = 
 
 
 def render_table(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    c = Console() if sys.stdout.isatty() else Console(width=200)  # logs keep every column
+    from ..console import make_console
+
+    c = make_console()  # a pipe or log keeps every column and whole model names (synthdetect.console)
     t = Table(title=f"{report['n']} images: {', '.join(report['data'])}"
                     + (f" — perturbed {','.join(report['perturbations'])}" if report["perturbations"] else ""))
     for h in TABLE1_HEADER:

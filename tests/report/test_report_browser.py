@@ -109,6 +109,7 @@ def test_5000_images_load_fast_and_render_progressively(browser, tmp_path):
     page.write_text(render_html(head, records, summary,
                                 thumbnails=[thumbs[i % len(thumbs)] for i in range(len(records))]), encoding="utf-8")
     secs = browser.goto(page.as_uri())
+    print(f"\n5000-image report ({page.stat().st_size / 1e6:.1f} MB) loaded in {secs:.2f} s")
     assert secs < 20, f"5000-image report took {secs:.1f} s to load"
     assert browser.js(ROWS) == PAGE  # only the first page of rows is in the DOM
     assert browser.js("document.getElementById('shown').textContent") == "5000 of 5000 images"

@@ -77,8 +77,8 @@ def thumbnail_for_record(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) ->
         return None, NOTE_MISSING
     try:
         data = read_bytes(p)
-    except DecodeError:
-        return None, NOTE_MISSING
+    except DecodeError as e:
+        return None, NOTE_MISSING if str(e) == "no such file" else f"file could not be read ({e}): no thumbnail"
     if hashlib.sha256(data).hexdigest() != want:
         return None, NOTE_CHANGED
     try:

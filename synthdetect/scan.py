@@ -288,9 +288,12 @@ class Scanner:
         try:
             arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
             if self.thumbnails:
-                from .report_html import thumbnail_data_uri
+                try:  # a thumbnail is a convenience: it never turns a scanned image into an error
+                    from .report_html import thumbnail_data_uri
 
-                rec[THUMBNAIL_KEY] = thumbnail_data_uri(d.image)
+                    rec[THUMBNAIL_KEY] = thumbnail_data_uri(d.image)
+                except Exception:
+                    rec[THUMBNAIL_KEY] = None
         except Exception as e:
             return error_record(shown, f"preprocessing failed: {e.__class__.__name__}: {e}", d.sha256, d.size_bytes), None
         finally:

@@ -227,3 +227,17 @@ def test_ci_has_a_browser_for_the_report_tests():
         pytest.skip("SYNTHDETECT_REQUIRE_BROWSER is not set (only CI requires the browser tests to run)")
     assert find_chromium() is not None, "chromium not found although CI installed it"
     import websocket  # noqa: F401  (websocket-client, dev extra)
+
+
+def test_a_failing_thumbnail_never_turns_an_image_into_an_error(models_dir, images, tmp_path, monkeypatch):
+    import synthdetect.report_html as rh
+
+    def boom(img, *a, **k):
+        raise OSError("encoder exploded")
+
+    monkeypatch.setattr(rh, "thumbnail_data_uri", boom)
+    out = tmp_path / "a.html"
+    r = cli("scan", images["white"], "--models-dir", models_dir, "--models", "bright", "-f", "html", "-o", out)
+    assert r.exit_code == 0, r.output
+    (row_,) = page_rows(out.read_text(encoding="utf-8"))
+    assert row_["v"] == "synthetic" and "t" not in row_ and "error" not in row_

@@ -106,3 +106,23 @@ def test_scan_table_piped_keeps_long_paths_on_one_line(models_dir, tmp_path, mon
     line = _line_with(r.stdout, str(img))
     assert "synthetic" in line
     assert sha256_file(img)  # the evidence is still there and readable
+
+
+def test_weights_verify_piped_shows_whole_digests(tmp_path, monkeypatch):
+    import hashlib
+
+    from synthdetect import hub
+    from synthdetect.weights_cli import weights_app
+
+    monkeypatch.setenv("SYNTHDETECT_CHECKPOINTS_DIR", str(tmp_path / "ck"))
+    monkeypatch.delenv("SYNTHDETECT_HUB_REGISTRY", raising=False)
+    monkeypatch.delenv("COLUMNS", raising=False)
+    e = hub.get_entry("univfd-clip-vitl14")
+    p = hub.cached_path(e, e.files[0])
+    p.parent.mkdir(parents=True)
+    p.write_bytes(b"\x80\x02not the published head")
+    r = runner.invoke(weights_app, ["verify", "--models-dir", str(tmp_path / "m")])
+    assert r.exit_code == 1
+    line = _line_with(r.stdout, "univfd-clip-vitl14/fc_weights.pth")
+    assert "MISMATCH" in line and e.files[0].sha256 in line
+    assert hashlib.sha256(p.read_bytes()).hexdigest() in line and str(p) in line

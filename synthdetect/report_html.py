@@ -27,6 +27,7 @@ import base64
 import html
 import io
 import json
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence, TextIO
@@ -124,7 +125,8 @@ def _e(v: Any) -> str:
 
 
 def _num(v: Any) -> float | None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
+    """A finite number, else None (NaN/inf from a broken model must not break the page's JSON)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
         return None
     return float(v)
 

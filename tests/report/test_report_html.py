@@ -241,3 +241,18 @@ def test_a_failing_thumbnail_never_turns_an_image_into_an_error(models_dir, imag
     assert r.exit_code == 0, r.output
     (row_,) = page_rows(out.read_text(encoding="utf-8"))
     assert row_["v"] == "synthetic" and "t" not in row_ and "error" not in row_
+
+
+def test_page_is_self_contained_and_survives_non_finite_scores():
+    head, records, summary = fake_run(3)
+    records[0]["models"]["npr"]["probability"] = float("nan")
+    records[1]["ensemble"]["score"] = float("inf")
+    records[2]["width"] = "not a number"
+    page = render_html(head, records, summary, thumbnails=example_thumbnails()[:3])
+    rows = page_rows(page)
+    assert rows[0]["m"][0][1] is None and rows[1]["e"]["score"] is None and rows[2]["w"] is None
+    low = page.lower()
+    for needle in ("http://", "https://", "src=\"//", "@import", "url(", "<link", "<iframe", "fetch(",
+                   "xmlhttprequest"):
+        assert needle not in low, needle
+    assert "default-src 'none'" in page  # CSP: nothing may be loaded from anywhere

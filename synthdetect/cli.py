@@ -47,6 +47,7 @@ class Fmt(str, Enum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    html = "html"
 
 
 class Device(str, Enum):
@@ -132,6 +133,7 @@ def scan(
     ),
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
 ) -> None:
     """Scan images and report, per image, each detector's probability and the verdict.
 
@@ -139,6 +141,8 @@ def scan(
     most --max-false-alarm, 'real' below one whose miss rate is at most --max-miss, 'inconclusive' in between
     or when an input-quality gate says the detectors do not work on the image; each definite verdict carries
     its calibrated error rate.
+
+    --format html writes one self-contained case report (open it offline in any browser).
 
     Exit codes: 0 success; 1 a synthetic verdict was found with --fail-on synthetic
     (or a synthetic or inconclusive one with --fail-on inconclusive);
@@ -148,7 +152,7 @@ def scan(
     from .cards import Registry
     from .report import header, render, jsonl_line
     from .runtime import RuntimeSetupError
-    from .scan import ScanSetupError, Scanner, resolve_plan, run_scan
+    from .scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
 
     if output is not None:
         out_real = os.path.realpath(output)
@@ -161,7 +165,8 @@ def scan(
         plan = resolve_plan(registry, _split_models(models), ensemble.value if ensemble else None, thr,
                             max_false_alarm=max_false_alarm, max_miss=max_miss)
         scanner = Scanner(
-            plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance
+            plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
+            thumbnails=fmt == Fmt.html and not no_thumbnails,
         )
     except (ScanSetupError, RuntimeSetupError) as e:
         raise _fail(str(e)) from None
@@ -172,7 +177,7 @@ def scan(
         "provenance": scanner.provenance is not None,
         "max_false_alarm": max_false_alarm, "max_miss": max_miss,
     }
-    head = header(plan, scanner.models, options)
+    head = header(plan, scanner.models, options, command=_command_line())
 
     try:
         out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
@@ -200,7 +205,10 @@ def scan(
     if stream:
         out.write(jsonl_line({"type": "header", **head}))
 
+    thumbs: list = []
+
     def on_record(rec) -> None:
+        thumbs.append(rec.pop(THUMBNAIL_KEY, None))
         if bar is not None:
             bar.advance(task)
         if stream:
@@ -219,6 +227,10 @@ def scan(
         summary = result.summary.to_dict()
         if stream:
             out.write(jsonl_line({"type": "summary", **summary}))
+        elif fmt == Fmt.html:
+            from .report_html import write_html
+
+            write_html(out, head, result.records, summary, thumbnails=thumbs)
         else:
             render(fmt.value, out, head, result.records, summary, color=None if out is sys.stdout else False)
         if fmt != Fmt.table and sys.stderr.isatty():
@@ -243,6 +255,51 @@ def scan(
     if result.summary.errors:
         raise typer.Exit(EXIT_UNREADABLE)
     raise typer.Exit(EXIT_OK)
+
+
+@app.command("report")
+def report_cmd(
+    results: Path = typer.Argument(..., help="A scan's --format jsonl (or json) output."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the HTML report to FILE instead of stdout."),
+    no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="Do not re-open the images for thumbnails."),
+    base_dir: Optional[List[Path]] = typer.Option(
+        None, "--base-dir", help="Also look for relative image paths under DIR (repeatable; default: the results file's directory)."
+    ),
+) -> None:
+    """Turn saved scan results into the HTML case report (the same page as scan --format html).
+
+    Thumbnails are made by re-reading each image read-only, and shown only when its
+    SHA-256 still matches the record ("file changed" otherwise).
+    """
+    from .report import read_results
+    from .report_html import thumbnails_for_records, write_html
+    from .scan import Summary
+
+    try:
+        head, records, summary = read_results(results)
+    except (OSError, ValueError) as e:
+        raise _fail(str(e) if isinstance(e, ValueError) else f"cannot read {results}: {e.strerror or e}") from None
+    if summary is None:  # an interrupted stream: count what is there
+        s = Summary()
+        for r in records:
+            s.add(r)
+        summary = {k: v for k, v in s.to_dict().items() if k not in ("elapsed_s", "images_per_s")}
+    thumbs = notes = None
+    if not no_thumbnails:
+        dirs = list(base_dir or []) or [results.resolve().parent]
+        thumbs, notes = thumbnails_for_records(records, dirs)
+    meta = {"source": f"{results} (synthdetect report)"}
+    if output is not None and os.path.realpath(output) == os.path.realpath(results):
+        raise _fail(f"--output {output} is the results file; refusing to overwrite it")
+    try:
+        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as e:
+        raise _fail(f"cannot write {output}: {e.strerror or e}") from None
+    try:
+        write_html(out, head, records, summary, thumbnails=thumbs, notes=notes, meta=meta)
+    finally:
+        if out is not sys.stdout:
+            out.close()
 
 
 @app.command("models")
@@ -276,27 +333,29 @@ def models_cmd(
         }
         typer.echo(json.dumps(doc, indent=2))
     elif fmt == Fmt.table:
-        from rich.console import Console
         from rich.table import Table
 
-        con = Console()
+        from .console import ident, make_console, piped
+
+        con = make_console()  # piped: no wrapping, whole hashes and paths
+        nw = piped()
         if not models and not ensembles:
             con.print("no models installed; looked in: " + ", ".join(map(str, reg.dirs)))
         if models:
             t = Table(title="models", title_justify="left")
             for col in ("name", "architecture", "family", "input", "threshold", "F1", "sha256", "card"):
-                t.add_column(col, overflow="fold")
+                t.add_column(col, overflow="fold", no_wrap=nw)
             for c in models:
                 spec = c.input
                 inp = f"{spec.size}px" + (f" (shorter side {spec.resize_to})" if spec.resize == "shorter_side" else " native")
                 thr = f"{c.effective_threshold():g}" + (" cal." if c.calibrated_threshold is not None else "")
                 t.add_row(c.name, c.architecture, c.family, inp, thr, "" if c.f1 is None else f"{c.f1:.3f}",
-                          c.sha256[:12], str(c.path))
+                          ident(c.sha256, 12), str(c.path))
             con.print(t)
         if ensembles:
             t = Table(title="ensembles", title_justify="left")
             for col in ("name", "method", "members", "threshold", "F1", "card"):
-                t.add_column(col, overflow="fold")
+                t.add_column(col, overflow="fold", no_wrap=nw)
             for e in ensembles:
                 t.add_row(e.name, e.method, ", ".join(e.members), f"{e.effective_threshold():g}",
                           "" if e.f1 is None else f"{e.f1:.3f}", str(e.path))
@@ -354,7 +413,17 @@ def _register_plugins() -> None:
 _register_plugins()
 
 
+_ARGV: list[str] | None = None
+
+
+def _command_line() -> list[str] | None:
+    """The argument vector of this run (recorded in the report header), when started by ``main``."""
+    return None if _ARGV is None else ["synthdetect", *_ARGV]
+
+
 def main() -> None:
+    global _ARGV
+    _ARGV = list(sys.argv[1:])
     app(prog_name="synthdetect")
 
 

@@ -744,7 +744,7 @@ def verify_all(models_dir: Path, *, cache: Path | str | None = None,
             got = sha256_file(mp)
             ok = got == card.sha256
             rows.append(VerifyRow("model", card.name, str(mp), "OK" if ok else "MISMATCH",
-                                  got[:16] if ok else f"card {card.sha256[:16]}…, file {got[:16]}…"))
+                                  got if ok else f"card {card.sha256}, file {got}"))
     reg = registry if registry is not None else load_registry()
     root = cache_dir(cache)
     for entry in reg.values():
@@ -767,13 +767,13 @@ def verify_all(models_dir: Path, *, cache: Path | str | None = None,
             got = sha256_file(p)
             if exp is None:
                 rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "UNVERIFIED",
-                                      f"no published or recorded digest; sha256 {got[:16]}…"))
+                                      f"no published or recorded digest; sha256 {got}"))
             elif got == exp:
                 rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "OK",
-                                      f"{got[:16]}… ({origin})"))
+                                      f"{got} ({origin})"))
             else:
                 rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "MISMATCH",
-                                      f"expected {exp[:16]}… ({origin}), file {got[:16]}…"))
+                                      f"expected {exp} ({origin}), file {got}"))
     return rows
 
 

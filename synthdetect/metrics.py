@@ -123,6 +123,38 @@ def roc_curve(y, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return fpr, tpr, thr
 
 
+def precision_recall_curve(y, p) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(precision, recall, thresholds) at distinct scores, highest threshold first (as ``average_precision``)."""
+    y, p = _arrays(y, p)
+    if not p.size:
+        return np.zeros(0), np.zeros(0), np.zeros(0)
+    order = np.argsort(-p, kind="mergesort")
+    ps, ys = p[order], y[order]
+    last = np.r_[np.nonzero(np.diff(ps))[0], ps.size - 1]
+    tp = np.cumsum(ys)[last].astype(np.float64)
+    fp = last + 1 - tp
+    pos = float(ys.sum())
+    prec = tp / (tp + fp)
+    rec = tp / pos if pos else np.zeros_like(tp)
+    return prec, rec, ps[last]
+
+
+def reliability(y, p, bins: int = 10) -> dict[str, Any]:
+    """Calibration by equal-width score bins: per bin the mean score, the share of synthetic, the count; and ECE."""
+    y, p = _arrays(y, p)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1], right=False), 0, bins - 1)
+    count = np.bincount(idx, minlength=bins).astype(np.int64)
+    ssum = np.bincount(idx, weights=p, minlength=bins)
+    psum = np.bincount(idx, weights=y.astype(np.float64), minlength=bins)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_score = np.where(count > 0, ssum / np.maximum(count, 1), np.nan)
+        frac_pos = np.where(count > 0, psum / np.maximum(count, 1), np.nan)
+    ok = count > 0
+    ece = float(np.sum(count[ok] * np.abs(frac_pos[ok] - mean_score[ok])) / y.size) if y.size else float("nan")
+    return {"edges": edges, "mean_score": mean_score, "fraction_synthetic": frac_pos, "count": count, "ece": ece}
+
+
 def roc_auc(y, p) -> float:
     """Area under the ROC curve (ties count one half): the Mann–Whitney statistic."""
     y, p = _arrays(y, p)

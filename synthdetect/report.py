@@ -10,22 +10,74 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 SCHEMA_VERSION = "1.0"
-FORMATS = ("table", "json", "jsonl", "csv")
+FORMATS = ("table", "json", "jsonl", "csv", "html")
 MEDIAEVAL_COLUMNS = ["image_id", "prob", "label", "threshold"]
 
 
-def header(plan, models, options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The run description shared by json (top level) and jsonl (first line)."""
+def error_rates(card: Any, threshold: float | None) -> dict[str, Any] | None:
+    """The card's measured error rates at ``threshold`` (the one the scan uses), or None.
+
+    From the card's ``metrics`` entry that was measured at its calibrated threshold on a
+    clean (not re-encoded) data set, preferring a holdout.  None when the scan runs at
+    another threshold (``--threshold X``): the card's figures do not apply there.
+    """
+    metrics = getattr(card, "metrics", None)
+    if not isinstance(metrics, dict) or threshold is None:
+        return None
+    keys = [k for k, m in metrics.items() if "[" not in k and isinstance(m, dict)
+            and isinstance(m.get("at_calibrated_threshold"), dict)]
+    keys.sort(key=lambda k: "holdout" not in k)
+    for k in keys:
+        m = metrics[k]
+        at = m["at_calibrated_threshold"]
+        thr, rec, fpr = at.get("threshold"), at.get("recall"), at.get("fpr_real")
+        if thr is None or abs(float(thr) - float(threshold)) > 1e-9 or rec is None or fpr is None:
+            continue
+        return {"measured_on": k, "n": m.get("n"), "threshold": float(thr),
+                "false_positive_rate": round(float(fpr), 4), "false_negative_rate": round(1.0 - float(rec), 4)}
+    return None
+
+
+def operating_rates(op: Any, measured_on: str) -> dict[str, Any]:
+    """Header ``error_rates`` of a calibrated three-way operating point (``calibration.Operating``)."""
+    fa, miss = op.false_alarm, op.miss
+    text = (f"'synthetic' at >= {op.t_hi:.4g}: {fa.k}/{fa.n} calibration reals flagged ({100 * fa.value:.1f} %, "
+            f"95 % upper bound {100 * fa.upper:.1f} %); 'real' below {op.t_lo:.4g}: {miss.k}/{miss.n} calibration "
+            f"fakes missed ({100 * miss.value:.1f} %, upper bound {100 * miss.upper:.1f} %); definite verdicts on "
+            f"{100 * op.coverage:.0f} % of the calibration images ({measured_on})")
+    return {"measured_on": measured_on, "n": op.n_real + op.n_fake, "threshold": op.t_hi, "threshold_real": op.t_lo,
+            "false_positive_rate": round(fa.value, 4), "false_positive_upper95": round(fa.upper, 4),
+            "false_negative_rate": round(miss.value, 4), "false_negative_upper95": round(miss.upper, 4),
+            "coverage": round(op.coverage, 4), "text": text}
+
+
+def _rates_for(card: Any, op: Any, threshold: float | None) -> dict[str, Any] | None:
+    if op is not None:
+        cal = getattr(card, "calibration", None) or {}
+        return operating_rates(op, f"{cal.get('data') or 'calibration set'}, {cal.get('method') or 'out-of-fold'}")
+    return error_rates(card, threshold)
+
+
+def header(plan, models, options: dict[str, Any] | None = None,
+           command: list[str] | None = None) -> dict[str, Any]:
+    """The run description shared by json (top level) and jsonl (first line).
+
+    ``command``: the argument vector of the run (shown in reports), when known.
+    """
     from . import __version__
 
     loaded = {m.name: m for m in models}
-    return {
+    ens = plan.describe()
+    if plan.ensemble_card is not None and plan.method == plan.ensemble_card.method and plan.threshold_override is None:
+        er = _rates_for(plan.ensemble_card, plan.ensemble_operating(), ens.get("threshold"))
+        if er:
+            ens["error_rates"] = er
+    head = {
         "schema_version": SCHEMA_VERSION,
         "tool": {"name": "synthdetect", "version": __version__},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -39,12 +91,56 @@ def header(plan, models, options: dict[str, Any] | None = None) -> dict[str, Any
                 "weight": plan.weights.get(c.name),
                 "input_size": c.input.size,
                 "provider": loaded[c.name].providers[0] if c.name in loaded and loaded[c.name].providers else None,
+                "threshold_real": None if plan.member_operating(c) is None else plan.member_operating(c).t_lo,
+                "error_rates": _rates_for(c, plan.member_operating(c), plan.member_threshold(c)),
             }
             for c in plan.cards
         ],
-        "ensemble": plan.describe(),
+        "ensemble": ens,
         "options": dict(options or {}),
     }
+    if command is not None:
+        head["command"] = list(command)
+    return head
+
+
+def read_results(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+    """(header, records, summary) from a ``--format jsonl`` or ``--format json`` file.
+
+    The summary is None when the file has none (an interrupted JSONL stream).  Raises
+    ValueError with a one-line reason for files that are neither.
+    """
+    text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("results"), list):  # --format json
+        doc = dict(doc)
+        records = doc.pop("results")
+        summary = doc.pop("summary", None)
+        return doc, records, summary
+    head: dict[str, Any] = {}
+    records, summary = [], None
+    for n, ln in enumerate(text.splitlines(), 1):  # --format jsonl
+        if not ln.strip():
+            continue
+        try:
+            o = json.loads(ln)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: line {n} is not JSON ({e.msg}); expected scan --format jsonl or json") from None
+        if not isinstance(o, dict) or o.get("type") not in ("header", "result", "summary"):
+            raise ValueError(f"{path}: line {n} is not a scan header/result/summary line")
+        t = o.pop("type")
+        if t == "header":
+            head = o
+        elif t == "result":
+            records.append(o)
+        else:
+            summary = o
+    if not head and not records:
+        raise ValueError(f"{path}: no scan results in this file")
+    return head, records, summary
 
 
 def _image_id(path: str) -> str:
@@ -159,19 +255,19 @@ _VERDICT_STYLE = {"synthetic": "bold red", "real": "green", "inconclusive": "yel
 
 
 def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
-    tty = bool(getattr(out, "isatty", lambda: False)())
-    width = None if tty else (int(os.environ.get("COLUMNS", "0") or 0) or 160)
-    console = Console(file=out, force_terminal=color, no_color=color is False, width=width,
-                      highlight=False, soft_wrap=False)
+    from .console import is_tty, make_console
+
+    # a terminal: fit the window; a pipe or file: never wrap or cut a path (synthdetect.console)
+    tty = is_tty(out)
+    console = make_console(out, force_terminal=color, no_color=color is False, highlight=False)
     names = [m["name"] for m in head["models"]]
     ens = head["ensemble"]
     show_prov = any(provenance_short(r) for r in records)
     t = Table(show_lines=False, header_style="bold", pad_edge=False)
-    t.add_column("path", overflow="fold")
+    t.add_column("path", overflow="fold", no_wrap=not tty)
     t.add_column("format")
     t.add_column("size", justify="right")
     for n in names:
@@ -181,7 +277,7 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
         t.add_column(f"{ens['method']}", justify="right")
     t.add_column("verdict")
     if show_prov:
-        t.add_column("provenance", overflow="fold")
+        t.add_column("provenance", overflow="fold", no_wrap=not tty)
     for r in records:
         if r.get("error"):
             cells = [r["path"], r.get("format") or "", ""] + [""] * len(names)
@@ -223,6 +319,10 @@ def render(fmt: str, out: TextIO, head: dict[str, Any], records: list[dict], sum
         write_csv(out, [m["name"] for m in head["models"]], records)
     elif fmt == "table":
         write_table(out, head, records, summary, color=color)
+    elif fmt == "html":
+        from .report_html import write_html
+
+        write_html(out, head, records, summary)
     else:
         raise ValueError(f"unknown format {fmt!r}")
 

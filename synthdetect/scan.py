@@ -28,6 +28,9 @@ from .discovery import display_path
 from .ensemble import METHODS, Member, combine
 
 
+THUMBNAIL_KEY = "_thumbnail"  # private, never rendered into a report's records
+
+
 class ScanSetupError(ValueError):
     """The requested models/ensemble cannot be used (maps to exit code 2)."""
 
@@ -287,7 +290,10 @@ class Scanner:
         workers: int | None = None,
         provenance: bool = True,
         threads: int | None = None,
+        thumbnails: bool = False,
     ):
+        """``thumbnails``: each decoded image's small JPEG data URI goes in ``rec[THUMBNAIL_KEY]``
+        (made in the decode worker from the decoded copy; the caller pops it before rendering)."""
         from .runtime import load_models
 
         if batch_size < 1:
@@ -306,6 +312,7 @@ class Scanner:
             spec = input_spec(m)
             self.specs.setdefault(spec.key(), spec)
         self.provenance = _provenance_fn() if provenance else None
+        self.thumbnails = bool(thumbnails)
         from .decoding import init_codecs
 
         init_codecs()  # register optional codecs once, before the worker threads start
@@ -340,6 +347,13 @@ class Scanner:
         }
         try:
             arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
+            if self.thumbnails:
+                try:  # a thumbnail is a convenience: it never turns a scanned image into an error
+                    from .report_html import thumbnail_data_uri
+
+                    rec[THUMBNAIL_KEY] = thumbnail_data_uri(d.image)
+                except Exception:
+                    rec[THUMBNAIL_KEY] = None
         except Exception as e:
             return error_record(shown, f"preprocessing failed: {e.__class__.__name__}: {e}", d.sha256, d.size_bytes), None
         finally:

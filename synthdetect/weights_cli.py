@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
+
+from .console import LazyConsole, ident, piped
 
 weights_app = typer.Typer(
     name="weights",
@@ -23,8 +24,8 @@ weights_app = typer.Typer(
     add_completion=False,
 )
 
-out = Console()
-err = Console(stderr=True)
+out = LazyConsole()  # stdout: wide and unwrapped when piped (synthdetect.console)
+err = LazyConsole(stderr=True)
 
 _MODELS_DIR_HELP = ("install into / look in this model directory (default: first $SYNTHDETECT_MODELS_DIR entry, "
                     "else the user model directory)")
@@ -164,14 +165,14 @@ def list_(
         return
     t = Table(title=f"published detectors (install dir: {install})", show_lines=False)
     for c in ("name", "kind", "sha256", "cached", "installed", "source"):
-        t.add_column(c, overflow="fold")
+        t.add_column(c, overflow="fold", no_wrap=piped())
     for r in rows:
         shas = []
         for f in r["files"]:
             if f["sha256"]:
-                shas.append(f"{f['filename']}: published {f['sha256'][:12]}…")
+                shas.append(f"{f['filename']}: published {ident(f['sha256'], 12)}")
             elif f["recorded_sha256"]:
-                shas.append(f"{f['filename']}: [yellow]recorded on first use[/] {f['recorded_sha256'][:12]}…")
+                shas.append(f"{f['filename']}: [yellow]recorded on first use[/] {ident(f['recorded_sha256'], 12)}")
             else:
                 shas.append(f"{f['filename']}: [yellow]not published[/]")
         cached = "yes" if all(f["cached"] for f in r["files"]) else "no"
@@ -315,7 +316,7 @@ def verify(
     else:
         t = Table(title=f"verify: models in {install}, checkpoints in {hub.cache_dir(cache_dir)}")
         for c in ("kind", "name", "status", "detail", "path"):
-            t.add_column(c, overflow="fold")
+            t.add_column(c, overflow="fold", no_wrap=piped())
         colour = {"OK": "green", "MISMATCH": "bold red", "MISSING": "bold red", "UNVERIFIED": "yellow",
                   "PARTIAL": "yellow"}
         for r in rows:

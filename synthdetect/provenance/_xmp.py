@@ -1,8 +1,9 @@
 """Minimal, defensive XMP reader.
 
 XMP is RDF/XML.  We need only a handful of properties, so rather than pull in
-a full XMP toolkit we parse with the standard library's expat-based
-ElementTree after refusing DTDs/entity declarations (the XML-bomb vector), and
+a full XMP toolkit we parse with ``defusedxml.ElementTree`` (the maintained, safe
+wrapper of the standard library's expat parser: DTDs, entity declarations and
+external references are refused, so no XML bomb or XXE can get through), and
 collect every property (attribute form and element form, including
 ``rdf:Bag``/``rdf:Seq``/``rdf:Alt`` lists) under a ``prefix:LocalName`` key.
 When the packet is truncated or not well-formed we fall back to a regex
@@ -13,6 +14,9 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import fromstring as _safe_fromstring
 
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 
@@ -116,13 +120,19 @@ def parse_xmp(packet: bytes) -> tuple[dict[str, list[str]], list[str]]:
     body = _strip_to_xml(packet)
     if not body.strip():
         return {}, ["empty XMP packet"]
-    up = packet.upper()
-    if b"<!DOCTYPE" in up or b"<!ENTITY" in up:
-        notes.append("XMP packet contains a DTD/entity declaration; not parsed as XML (salvaged)")
+    # The body starts at the XMP root, so a DTD in the packet's prolog is cut off before parsing;
+    # report it all the same.  defusedxml refuses any DTD/entity that is still in the body.
+    prolog = packet[: len(packet) - len(body)].upper()
+    dtd_note = "XMP packet contains a DTD/entity declaration; not parsed as XML (salvaged)"
+    if b"<!DOCTYPE" in prolog or b"<!ENTITY" in prolog:
+        notes.append(dtd_note)
         return _salvage(body), notes
     props: dict[str, list[str]] = {}
     try:
-        root = ET.fromstring(_end_marker(body))
+        root = _safe_fromstring(_end_marker(body), forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        notes.append(dtd_note)
+        return _salvage(body), notes
     except ET.ParseError as e:
         notes.append(f"malformed or truncated XMP ({len(packet)} bytes): {e}; fields salvaged by pattern")
         return _salvage(body), notes

@@ -434,15 +434,25 @@ def evaluate(
                                           help="Budget of the calibrated 'synthetic' threshold (as scan)."),
     max_miss: float = typer.Option(0.2, "--max-miss", min=0.0, max=0.99,
                                    help="Budget of the calibrated 'real' threshold (as scan)."),
+    plots: Optional[Path] = typer.Option(None, "--plots", file_okay=False,
+                                         help="Write ROC, PR, score histograms and a reliability diagram per model "
+                                              "and ensemble as PNG under DIR/NAME/ (needs the 'plots' extra)."),
     device: Device = DEVICE,
 ):
     """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
     from .data import DataError
     from .evaluate import evaluate_targets, render_table, write_metrics_to_cards
 
+    if plots is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            _fail("--plots needs matplotlib: pip install 'synthdetect[plots]'", 2)
+    scores: dict = {}
     try:
         report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value,
-                                  max_false_alarm=max_false_alarm, max_miss=max_miss)
+                                  max_false_alarm=max_false_alarm, max_miss=max_miss,
+                                  scores=scores if plots is not None else None)
     except (DataError, ValueError, OSError, RuntimeError) as e:
         _fail(str(e))
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -455,6 +465,11 @@ def evaluate(
     if write_cards:
         for p in write_metrics_to_cards(report, [str(p) for p in models_dir or []]):
             err.print(f"card updated: {p}")
+    if plots is not None:
+        from ..plots import write_all
+
+        written = write_all(plots, scores)
+        err.print(f"{len(written)} plots written under {plots}")
 
 
 def calibrate(

@@ -6,7 +6,6 @@ Torch is needed only when a target is a training run.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -40,7 +39,10 @@ def evaluate_targets(
     device: str = "auto",
     max_false_alarm: float = 0.05,
     max_miss: float = 0.2,
+    scores: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """Metrics per target.  ``scores``: when given, filled with each target's labels and scores
+    (``{name: {y, p, threshold, vote}}``) for plots."""
     from ..calibration import CalibrationSet, definite_metrics
 
     items: list[Item] = load_sets(data)
@@ -72,7 +74,12 @@ def evaluate_targets(
             if s["members"]:
                 m["members"] = {k: {"at_0.5": at_threshold(y, v, 0.5), "best_f1": best_f1_threshold(y, v)}
                                 for k, v in s["members"].items()}
-            results[name if name not in results else ref] = m
+            key = name if name not in results else ref
+            results[key] = m
+            if scores is not None:
+                vote = isinstance(target, EnsembleSpec) and target.method in ("majority", "weighted")
+                scores[key] = {"y": y, "p": np.asarray(s["probs"], dtype=float), "threshold": s["threshold"],
+                               "vote": vote}
     return {
         "data": [str(d) for d in data], "n": int(len(items)), "perturbations": [f"{a}:{b:g}" for a, b in perts],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
@@ -152,10 +159,11 @@ def write_metrics_to_cards(report: dict[str, Any], models_dirs: Sequence[str] = 
 
 
 def render_table(report: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.table import Table
 
-    c = Console() if sys.stdout.isatty() else Console(width=200)  # logs keep every column
+    from ..console import make_console
+
+    c = make_console()  # a pipe or log keeps every column and whole model names (synthdetect.console)
     t = Table(title=f"{report['n']} images: {', '.join(report['data'])}"
                     + (f" — perturbed {','.join(report['perturbations'])}" if report["perturbations"] else ""))
     for h in TABLE1_HEADER:

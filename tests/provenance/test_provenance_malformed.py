@@ -142,3 +142,25 @@ def test_seeded_mutation_fuzz(write, chain_es256):
                 d[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
         r = timed(write(f"fz{i}.bin", bytes(d)))
         assert not any("aborted" in n for n in r["notes"]), r["notes"]
+
+
+def test_xmp_is_parsed_by_defusedxml_which_refuses_dtds_in_the_body():
+    import defusedxml.ElementTree
+
+    from synthdetect.provenance import _xmp
+
+    assert _xmp._safe_fromstring is defusedxml.ElementTree.fromstring
+    # no x:xmpmeta / rdf:RDF root: the DTD stays in the parsed body and defusedxml refuses it
+    props, notes = _xmp.parse_xmp(b'<!DOCTYPE r [<!ENTITY a "x">]><r xmlns:xmp="http://ns.adobe.com/xap/1.0/" '
+                                  b'xmp:CreatorTool="&a;"/>')
+    assert any("DTD" in n for n in notes)
+    assert props.get("xmp:CreatorTool") == ["&a;"]  # salvaged as written, the entity never expanded
+    # external entity (XXE) in the body: refused, nothing read from the file system
+    props, notes = _xmp.parse_xmp(b'<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><r>&e;</r>')
+    assert any("DTD" in n for n in notes) and not any("root:" in v for vs in props.values() for v in vs)
+    # a well-formed packet still parses
+    props, notes = _xmp.parse_xmp(b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+                                  b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+                                  b'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="GIMP"/></rdf:RDF>'
+                                  b'</x:xmpmeta>')
+    assert props == {"xmp:CreatorTool": ["GIMP"]} and notes == []

@@ -131,6 +131,10 @@ def scan(
     models_dir: Optional[List[Path]] = typer.Option(
         None, "--models-dir", help="Extra model directory (repeatable; also $SYNTHDETECT_MODELS_DIR)."
     ),
+    no_quality_gates: bool = typer.Option(
+        False, "--no-quality-gates",
+        help="Keep the detectors' verdict on images they are known not to judge (too small, blurred or upscaled, "
+             "heavily recompressed, composites); the measures are then not reported."),
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
     no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
@@ -166,7 +170,7 @@ def scan(
                             max_false_alarm=max_false_alarm, max_miss=max_miss)
         scanner = Scanner(
             plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
-            thumbnails=fmt == Fmt.html and not no_thumbnails,
+            thumbnails=fmt == Fmt.html and not no_thumbnails, quality_gates=not no_quality_gates,
         )
     except (ScanSetupError, RuntimeSetupError) as e:
         raise _fail(str(e)) from None
@@ -175,7 +179,7 @@ def scan(
         "threshold": threshold, "device": device.value, "providers": scanner.models[0].providers,
         "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
-        "max_false_alarm": max_false_alarm, "max_miss": max_miss,
+        "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": not no_quality_gates,
     }
     head = header(plan, scanner.models, options, command=_command_line())
 

@@ -35,6 +35,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 _INIT_DONE = False
 HEIF_AVAILABLE = False
+QUANT_KEY = "synthdetect.jpeg_quantization"  # decode_bytes keeps a JPEG's tables in the RGB image's info
 
 
 class DecodeError(Exception):
@@ -58,6 +59,7 @@ class Decoded:
     mode: str  # the file's original Pillow mode (e.g. "CMYK", "I;16", "P")
     size_bytes: int
     frames: int = 1
+    jpeg_quantization: dict | None = None  # a JPEG's quantisation tables (quality estimate for the gates)
 
 
 def init_codecs() -> None:
@@ -173,6 +175,7 @@ def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
         raise DecodeError(f"cannot open image: {msg}") from None
     fmt = img.format or "unknown"
     mode = img.mode
+    quant = getattr(img, "quantization", None) if fmt == "JPEG" else None
     w, h = img.size
     limit = Image.MAX_IMAGE_PIXELS
     if limit and w * h > limit:
@@ -201,6 +204,8 @@ def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
         raise
     except (OSError, ValueError) as e:
         raise DecodeError(f"cannot convert {mode} to RGB: {_one_line(e)}") from None
+    if quant:
+        rgb.info[QUANT_KEY] = {int(k): list(v) for k, v in dict(quant).items()}
     return rgb, fmt, mode, frames
 
 
@@ -223,4 +228,5 @@ def decode(path: Path | str) -> Decoded:
         mode=mode,
         size_bytes=len(data),
         frames=frames,
+        jpeg_quantization=img.info.get(QUANT_KEY),
     )

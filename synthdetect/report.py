@@ -164,6 +164,19 @@ def provenance_short(rec: dict[str, Any]) -> str:
     return ""
 
 
+def why_short(rec: dict[str, Any]) -> str:
+    """One short reason for the verdict: the inconclusive reasons or the calibrated error rate."""
+    if rec.get("verdict_source") == "provenance":
+        return "declared by its metadata"
+    if rec.get("verdict") == "inconclusive":
+        return "; ".join(str(x) for x in rec.get("reasons") or [])
+    er = rec.get("error_rate")
+    if isinstance(er, dict) and er.get("n"):
+        kind = "false alarms" if er.get("kind") == "false_alarm" else "misses"
+        return f"{kind} {100 * er['rate']:.1f} % (≤ {100 * er['upper95']:.1f} %) on calibration"
+    return ""
+
+
 def write_json(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any]) -> None:
     doc = dict(head)
     doc["results"] = records
@@ -276,6 +289,7 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
     if multi:
         t.add_column(f"{ens['method']}", justify="right")
     t.add_column("verdict")
+    t.add_column("why", overflow="fold")
     if show_prov:
         t.add_column("provenance", overflow="fold", no_wrap=not tty)
     for r in records:
@@ -283,7 +297,11 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
             cells = [r["path"], r.get("format") or "", ""] + [""] * len(names)
             if multi:
                 cells.append("")
-            cells.append(Text("error: " + r["error"], style="magenta"))
+            if r.get("verdict_source") == "provenance":  # undecodable pixels, AI generation declared
+                cells.append(Text("synthetic (provenance)", style=_VERDICT_STYLE["synthetic"]))
+            else:
+                cells.append(Text("error", style="magenta"))
+            cells.append(Text(r["error"], style="magenta"))
         else:
             cells = [r["path"], r.get("format") or "", f"{r['width']}x{r['height']}"]
             for n in names:
@@ -297,15 +315,24 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
             if r.get("verdict_source") == "provenance":
                 v += " (provenance)"
             cells.append(Text(v, style=_VERDICT_STYLE.get(r.get("verdict"), "")))
+            cells.append(why_short(r))
         if show_prov:
             cells.append(provenance_short(r))
         t.add_row(*cells)
     console.print(t)
-    thr = ", ".join(f"{m['name']}>={m['threshold']:g}" for m in head["models"])
+    def band(d: dict[str, Any]) -> str:
+        lo = d.get("threshold_real")
+        return f"synthetic >= {d['threshold']:.4g}" + (f", real < {lo:.4g}" if lo is not None and lo < d["threshold"] else "")
+
+    thr = "; ".join(f"{m['name']}: {band(m)}" for m in head["models"])
     line = f"models: {thr}"
     if multi:
-        line += f"; ensemble {ens['method']}" + (f" '{ens['name']}'" if ens.get("name") else "") + f" >= {ens['threshold']:g}"
+        line += (f"; ensemble {ens['method']}" + (f" '{ens['name']}'" if ens.get("name") else "")
+                 + f": {band(ens)}")
     console.print(line)
+    rates = ens.get("error_rates") if multi else (head["models"][0].get("error_rates") if len(names) == 1 else None)
+    if isinstance(rates, dict) and rates.get("text"):
+        console.print("calibrated error rates: " + rates["text"])
     for ln in summary_lines(summary):
         console.print(ln)
 

@@ -94,6 +94,7 @@ class Plan:
             "members": [c.name for c in self.cards],
         }
         if op is not None:
+            d["threshold_real"] = op.t_lo
             d["calibrated"] = op.to_dict()
         return d
 
@@ -291,9 +292,12 @@ class Scanner:
         provenance: bool = True,
         threads: int | None = None,
         thumbnails: bool = False,
+        quality_gates: bool = True,
     ):
         """``thumbnails``: each decoded image's small JPEG data URI goes in ``rec[THUMBNAIL_KEY]``
-        (made in the decode worker from the decoded copy; the caller pops it before rendering)."""
+        (made in the decode worker from the decoded copy; the caller pops it before rendering).
+        ``quality_gates``: measure every image (:mod:`synthdetect.quality`) and turn the detectors'
+        verdict into ``inconclusive``, with the reason named, where they are known not to work."""
         from .runtime import load_models
 
         if batch_size < 1:
@@ -313,6 +317,9 @@ class Scanner:
             self.specs.setdefault(spec.key(), spec)
         self.provenance = _provenance_fn() if provenance else None
         self.thumbnails = bool(thumbnails)
+        self.quality_gates = bool(quality_gates)
+        # the detectors' input size: a smaller image would only show them upscaled pixels
+        self.min_side = max(s.size for s in self.specs.values())
         from .decoding import init_codecs
 
         init_codecs()  # register optional codecs once, before the worker threads start
@@ -345,6 +352,8 @@ class Scanner:
             "bytes": d.size_bytes,
             "sha256": d.sha256,
         }
+        if self.quality_gates:
+            rec["quality"] = self._quality(d)
         try:
             arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
             if self.thumbnails:
@@ -360,6 +369,16 @@ class Scanner:
             d.image.close()
         self._add_provenance(rec, path)
         return rec, arrays
+
+    def _quality(self, d) -> dict[str, Any]:
+        """The input-quality gates' measures and the gates this image fails (never fatal)."""
+        try:
+            from .quality import assess, jpeg_quality_from_tables
+
+            q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization))
+            return q.to_dict()
+        except Exception as e:  # a measurement failure never costs the image its verdict
+            return {"error": f"{e.__class__.__name__}: {e}", "failed": []}
 
     def _add_provenance(self, rec: dict[str, Any], path: Path) -> None:
         if self.provenance is None:

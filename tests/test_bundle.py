@@ -157,7 +157,8 @@ def test_ensemble_cards_reference_bundled_members(ens_path):
     if ens.method == "weighted":
         for m in ens.members:
             assert ens.weights.get(m, 0) > 0
-    assert ens.calibrated_threshold is not None
+    # a calibrated threshold, or a plain majority (more than half of the members flag it)
+    assert ens.calibrated_threshold is not None or (ens.method == "majority" and ens.threshold == 0.5)
     assert HOLDOUT_KEY in ens.metrics
 
 

@@ -21,6 +21,7 @@ import json
 import os
 import tempfile
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,8 +159,18 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
                 cache.put(shas[i], v)
         pending.clear()
 
-    with ThreadPoolExecutor(max_workers=workers or max(1, min(4, os.cpu_count() or 1))) as pool:
-        for done, (i, sha, arr, err) in enumerate(pool.map(prepare, range(n)), 1):
+    nworkers = workers or max(1, min(4, os.cpu_count() or 1))
+    max_inflight = max(batch_size, 2 * nworkers)  # bounded: decoded crops are ~10 MB an image
+    with ThreadPoolExecutor(max_workers=nworkers) as pool:
+        inflight: deque = deque()
+        nxt = 0
+        done = 0
+        while nxt < n or inflight:
+            while nxt < n and len(inflight) < max_inflight:
+                inflight.append(pool.submit(prepare, nxt))
+                nxt += 1
+            i, sha, arr, err = inflight.popleft().result()
+            done += 1
             if sha:
                 shas[i] = sha
             if err is not None:

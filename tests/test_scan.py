@@ -183,3 +183,35 @@ def test_val_inthewild_end_to_end(models_dir, shared_data):
     res = _scan(models_dir, files, models=["trio"], batch_size=4, provenance=False)
     assert res.summary.errors == 0 and res.summary.scanned == len(files)
     assert all(r["width"] > 100 for r in res.records)
+
+
+def test_undecodable_png_declaring_ai_generation_gets_a_provenance_verdict(tmp_path, models_dir):
+    """Pixels Pillow refuses (a zTXt 'parameters' chunk beyond MAX_TEXT_CHUNK) but metadata that
+    declares Automatic1111: verdict synthetic from provenance, the decode error kept beside it."""
+    import io
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    from synthdetect.cards import Registry
+    from synthdetect.scan import resolve_plan, run_scan
+
+    buf = io.BytesIO()
+    Image.new("RGB", (32, 32), (120, 30, 200)).save(buf, "PNG")
+    data = buf.getvalue()
+
+    def chunk(t: bytes, d: bytes) -> bytes:
+        return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
+
+    text = b"a photo of a cat, Steps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1 " * 40000
+    i = data.index(b"IDAT") - 4
+    p = tmp_path / "a1111.png"
+    p.write_bytes(data[:i] + chunk(b"zTXt", b"parameters\x00\x00" + zlib.compress(text)) + data[i:])
+    plan = resolve_plan(Registry([models_dir]), ["bright"])
+    res = run_scan([str(p)], plan, provenance=True)
+    (rec,) = res.records
+    assert rec["error"] and "too large" in rec["error"].lower()
+    assert rec["verdict"] == "synthetic" and rec["verdict_source"] == "provenance"
+    assert any("parameters" in e for e in rec["evidence"])
+    assert res.summary.errors == 1 and res.summary.verdicts["synthetic"] == 1

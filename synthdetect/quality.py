@@ -178,6 +178,7 @@ def jpeg_quality_from_file(src: str | Path | bytes) -> int | None:
 # -- sharpness (native resolution) ---------------------------------------------------------------
 _BLOCK = 32
 _TEXTURE_FLOOR = 1.0  # mean band energy (grey levels^2) a block needs one octave down to count
+_FLAT_FLOOR = 0.01  # below this in every block the region is flat: sharpness is not measured
 
 
 def _band_energy(a: np.ndarray) -> np.ndarray:
@@ -213,8 +214,11 @@ def sharpness(img: Image.Image, region: int = 1024) -> float | None:
     e0 = _block_mean(_band_energy(g), _BLOCK)
     e1 = _block_mean(_band_energy(d), _BLOCK // 2)
     ok = e1 > _TEXTURE_FLOOR
-    if ok.sum() < 4:
-        return None
+    if ok.sum() < 4:  # little texture (or heavy blur): the most textured blocks, unless it is flat
+        ok = np.zeros(e1.shape, bool)
+        ok.flat[np.argsort(e1, axis=None)[-4:]] = True
+        if e1[ok].max() < _FLAT_FLOOR:
+            return None
     return float(np.percentile(e0[ok] / (e1[ok] + 1.0), 90))
 
 
@@ -223,6 +227,7 @@ _SMALL = 384
 _FLAT = 3  # 3x3 max-min (any channel) for a locally flat pixel, on the reduced copy
 _COLOUR = 8  # max |channel difference| to the canvas colour
 _GAP = 2  # boundary: background at row i, texture at row i + _GAP + 1 (or the reverse)
+_SMOOTH_BORDER = 0.8  # a smooth (gradient) canvas counts only when it covers this share of the border
 _CLOSE = 6  # gaps of up to this many px along a boundary are bridged
 
 
@@ -268,18 +273,85 @@ def _mode_colour(a8: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.rint(px[:, key == np.bincount(key).argmax()].mean(1)).astype(np.int16)
 
 
-def _canvas_score(a16: np.ndarray, rng: np.ndarray, colour: np.ndarray, border: np.ndarray) -> tuple[float, float, float]:
-    """(composite score, background fraction, border uniformity) for one canvas colour."""
-    near = np.abs(a16 - colour[:, None, None]).max(0) <= _COLOUR
-    bg = near & (rng <= 2 * _FLAT)
-    tex = ~near
+def _peaks(profile: np.ndarray, k: int = 5, floor: float = 0.1) -> list[int]:
+    """Up to ``k`` positions of the highest values >= ``floor``, at least 2 % of the length apart."""
+    p = profile.copy()
+    r = max(2, p.size // 50)
+    out = []
+    for _ in range(k):
+        i = int(p.argmax())
+        if p[i] < floor:
+            break
+        out.append(i)
+        p[max(0, i - r): i + r + 1] = -1.0
+    return out
+
+
+def _rectangle(ch: np.ndarray, cv: np.ndarray) -> float:
+    """Best rectangle whose four sides are all straight canvas/texture boundaries: the smallest
+    of its four sides' covered fractions (1.0 = a photo pasted on the canvas).  ``ch``: (rows,
+    width) horizontal-boundary map; ``cv``: (cols, height) vertical-boundary map."""
+    nh, W = ch.shape
+    nv, H = cv.shape
+    # tolerate a boundary spread over neighbouring rows/cols (resampling, JPEG ringing)
+    ch = ch | np.pad(ch[1:], ((0, 1), (0, 0))) | np.pad(ch[:-1], ((1, 0), (0, 0)))
+    cv = cv | np.pad(cv[1:], ((0, 1), (0, 0))) | np.pad(cv[:-1], ((1, 0), (0, 0)))
+    rows, cols = _peaks(ch.mean(1)), _peaks(cv.mean(1))
+    if len(rows) < 2 or len(cols) < 2:
+        return 0.0
+    sh = np.zeros((nh, W + 1), np.int32)
+    np.cumsum(ch, axis=1, out=sh[:, 1:])
+    sv = np.zeros((nv, H + 1), np.int32)
+    np.cumsum(cv, axis=1, out=sv[:, 1:])
+    g = _GAP + 1
+    best = 0.0
+    for a in range(len(rows)):
+        for b in range(a + 1, len(rows)):
+            i0, i1 = sorted((rows[a], rows[b]))
+            if i1 - i0 < 0.1 * H:
+                continue
+            for c in range(len(cols)):
+                for d in range(c + 1, len(cols)):
+                    j0, j1 = sorted((cols[c], cols[d]))
+                    if j1 - j0 < 0.2 * W or (j1 - j0) * (i1 - i0) < 0.08 * W * H:
+                        continue
+                    lo_j, hi_j = j0 + g, j1 + 1  # the rectangle's span between its vertical sides
+                    lo_i, hi_i = i0 + g, i1 + 1
+                    cov = min(
+                        (sh[i0, hi_j] - sh[i0, lo_j]) / (hi_j - lo_j),
+                        (sh[i1, hi_j] - sh[i1, lo_j]) / (hi_j - lo_j),
+                        (sv[j0, hi_i] - sv[j0, lo_i]) / (hi_i - lo_i),
+                        (sv[j1, hi_i] - sv[j1, lo_i]) / (hi_i - lo_i),
+                    )
+                    best = max(best, float(cov))
+    return best
+
+
+def _canvas_score(a16: np.ndarray, rng: np.ndarray, colour: np.ndarray | None, border: np.ndarray) -> tuple[float, float, float, float]:
+    """(composite score, background fraction, border uniformity, rectangle) for one canvas colour;
+    ``colour`` None: any smooth canvas (gradients), judged by the rectangle test alone."""
+    if colour is None:
+        bg = rng <= _FLAT
+        tex = rng > 2 * _FLAT
+    else:
+        near = np.abs(a16 - colour[:, None, None]).max(0) <= _COLOUR
+        bg = near & (rng <= 2 * _FLAT)
+        tex = ~near
     s = _GAP + 1
     th = (bg[:-s] & tex[s:]) | (tex[:-s] & bg[s:])  # horizontal boundaries, one row per i
     tv = (bg[:, :-s] & tex[:, s:]) | (tex[:, :-s] & bg[:, s:])  # vertical ones
-    h1, h2 = _two_peaks(_close_rows(th, _CLOSE).mean(1))
-    v1, v2 = _two_peaks(_close_rows(np.ascontiguousarray(tv.T), _CLOSE).mean(1))
+    ch = _close_rows(th, _CLOSE)
+    cv = _close_rows(np.ascontiguousarray(tv.T), _CLOSE)
+    h1, h2 = _two_peaks(ch.mean(1))
+    v1, v2 = _two_peaks(cv.mean(1))
     third = sorted((h1, h2, v1, v2))[1]
-    return float(max(min(h1, h2), min(v1, v2), third)), float(bg.mean()), float(bg[border].mean())
+    rect = _rectangle(ch, cv)
+    if colour is None:  # a smooth canvas must surround the photo: most of the border is smooth
+        around = float(bg[border].mean())
+        rect = rect if around >= _SMOOTH_BORDER else 0.0
+        return rect, float(bg.mean()), around, rect
+    edges = max(min(h1, h2), min(v1, v2), third)
+    return float(max(edges, rect)), float(bg.mean()), float(bg[border].mean()), rect
 
 
 def composite_measures(img: Image.Image) -> dict[str, float]:
@@ -296,12 +368,12 @@ def composite_measures(img: Image.Image) -> dict[str, float]:
         small = small.convert("RGB")
     a8 = np.ascontiguousarray(np.asarray(small, dtype=np.uint8).transpose(2, 0, 1))  # (3, h, w)
     hh, ww = a8.shape[1:]
-    out = {"composite": 0.0, "background_fraction": 0.0, "border_uniform": 0.0}
+    out = {"composite": 0.0, "background_fraction": 0.0, "border_uniform": 0.0, "rectangle": 0.0}
     if hh < 16 or ww < 16:
         return out
     rng = _range3(a8)
     flat = rng <= _FLAT
-    if flat.sum() < 0.02 * hh * ww:
+    if flat.sum() < 0.005 * hh * ww:
         return out
     bd = max(1, min(hh, ww) // 100)
     border = np.zeros((hh, ww), bool)
@@ -323,8 +395,8 @@ def composite_measures(img: Image.Image) -> dict[str, float]:
         if np.abs(c - candidates[0]).max() > _COLOUR:
             candidates.append(c)
     a16 = a8.astype(np.int16)
-    best = max(_canvas_score(a16, rng, c, border) for c in candidates)
-    out["composite"], out["background_fraction"], out["border_uniform"] = best
+    best = max(_canvas_score(a16, rng, c, border) for c in candidates + [None])
+    out["composite"], out["background_fraction"], out["border_uniform"], out["rectangle"] = best
     return out
 
 

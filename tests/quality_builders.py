@@ -28,6 +28,7 @@ BACKGROUNDS = {
     "lightblue": (222, 234, 247),
     "darkgrey": (38, 40, 44),
 }
+GRADIENTS = {"gradient": ((236, 232, 245), (168, 160, 196))}  # top colour, bottom colour
 CAPTIONS = [
     "You won't believe what happened next",
     "Scientists stunned by this discovery",
@@ -90,33 +91,43 @@ def make_card(
 
     The photo is resized (aspect kept, Lanczos) to ``photo_width`` (default 900-1000 px,
     drawn from ``seed``), or less when it would not leave room for the caption; it sits at
-    the top or in the middle (``position``); 1-3 caption lines (``lines``) of the default
-    font at ``font_size`` (default 34-56 px) go below it (above it as well when ``lines``
-    is 3).  ``quality``: JPEG re-encode (None = return the raw canvas).
+    the top, in the middle, or flush with the top edge (``position`` "top", "middle",
+    "flush"); 1-3 caption lines (``lines``) of the default font at ``font_size`` (default
+    34-56 px) go below it (above it as well when ``lines`` is 3, except "flush").
+    ``background``: a name of BACKGROUNDS, "gradient" (a vertical two-colour gradient) or an
+    RGB tuple.  ``quality``: JPEG re-encode (None = return the raw canvas).
     """
     rng = random.Random(seed)
     W, H = size
-    bg = BACKGROUNDS[background] if isinstance(background, str) else tuple(background)
+    if isinstance(background, str) and background in GRADIENTS:
+        top_c, bot_c = (np.array(c, np.float32) for c in GRADIENTS[background])
+        t = np.linspace(0.0, 1.0, H, dtype=np.float32)[:, None, None]
+        ramp = (top_c * (1 - t) + bot_c * t) * np.ones((1, W, 1), np.float32)
+        canvas = Image.fromarray(np.rint(ramp).astype(np.uint8), "RGB")
+        bg = tuple(int(x) for x in (top_c + bot_c) / 2)
+    else:
+        bg = BACKGROUNDS[background] if isinstance(background, str) else tuple(background)
+        canvas = Image.new("RGB", (W, H), bg)
     dark = sum(bg) < 3 * 128
     fg = (240, 240, 240) if dark else (20, 20, 20)
     font_size = font_size or rng.randint(34, 56)
     lines = lines or rng.randint(1, 3)
     caption = caption or " ".join(rng.sample(CAPTIONS, 2))
     font = _font(font_size)
-    canvas = Image.new("RGB", (W, H), bg)
     draw = ImageDraw.Draw(canvas)
     margin = max(8, W // 40)
     text_lines = _wrap(draw, caption, font, W - 2 * margin, lines)
     line_h = int(font_size * 1.3)
     text_h = line_h * len(text_lines)
-    pw = photo_width or rng.randint(900, min(1000, W))
-    max_ph = H - text_h - 3 * margin
+    pw = min(W, photo_width or rng.randint(900, min(1000, W)))
+    flush = position == "flush"
+    max_ph = H - text_h - (1 if flush else 3) * margin
     scale = min(pw / photo.width, max_ph / photo.height)
     ph_size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
     ph = photo.convert("RGB").resize(ph_size, Image.Resampling.LANCZOS)
     block_h = ph.height + margin + text_h
-    top = margin if position == "top" else max(margin, (H - block_h) // 2)
-    above = text_lines[:1] if len(text_lines) == 3 else []
+    top = 0 if flush else margin if position == "top" else max(margin, (H - block_h) // 2)
+    above = text_lines[:1] if len(text_lines) == 3 and not flush else []
     below = text_lines[len(above):]
     y = top
     for t in above:

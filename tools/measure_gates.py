@@ -71,7 +71,8 @@ TARGET = {
     "upscale 2x crop + jpeg 85": "blurred_or_upscaled",
     "jpeg 95": None, "jpeg 75": None, "jpeg 50": None, "jpeg 30": "recompressed", "jpeg 20": "recompressed",
     "resize 0.5 (downscale only)": None, "resize to 200 px (shorter side)": "too_small",
-    "card": "composite", "card (jpeg 60)": "composite", "collage 2x2": "composite", "screenshot": "composite",
+    "card": "composite", "card (jpeg 60)": "composite", "card variant: gradient background": "composite",
+    "card variant: 600 px photo": "composite", "card variant: full-width photo flush at top": "composite", "collage 2x2": "composite", "screenshot": "composite",
 }
 
 
@@ -110,7 +111,8 @@ def main() -> None:
     results: dict[str, dict[str, list[dict]]] = {}
     times: list[float] = []
     conds = ["clean"] + ([] if args.no_perturb else list(PERTURBATIONS)) + [
-        "card", "card (jpeg 60)", "collage 2x2", "screenshot"]
+        "card", "card (jpeg 60)", "card variant: gradient background", "card variant: 600 px photo",
+        "card variant: full-width photo flush at top", "collage 2x2", "screenshot"]
     for c in conds:
         results[c] = {"real": [], "fake": []}
 
@@ -135,6 +137,12 @@ def main() -> None:
                            lines=1 + i % 3, seed=i)
             run("card", cls, make_card(img, quality=rnd.randint(80, 92), **card_kw))
             run("card (jpeg 60)", cls, make_card(img, quality=60, **card_kw))
+            if cls == "real":  # variants: how far the composite gate generalises
+                kw = dict(card_kw, quality=85)
+                run("card variant: gradient background", cls, make_card(img, **dict(kw, background="gradient")))
+                run("card variant: 600 px photo", cls, make_card(img, photo_width=600, **kw))
+                run("card variant: full-width photo flush at top", cls,
+                    make_card(img, photo_width=1024, **dict(kw, position="flush")))
             run("screenshot", cls, make_screenshot(img, dark=i % 2 == 1, seed=i))
             recent = (recent + [img])[-4:]
             if i % 4 == 3:

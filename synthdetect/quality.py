@@ -22,14 +22,18 @@ and are never hidden by a gate).  Gates, measures and thresholds (measured on
     scaling formula) below a threshold.
 ``composite``
     A photo on a flat canvas (social-media card with a caption, screenshot, collage).
-    On a copy reduced to <= 384 px: the canvas colour is the dominant colour of the
-    locally flat pixels on the image border; pixels of that colour that are locally flat
-    form the background mask; a pasted photo leaves long *straight* boundaries between
-    background and texture along whole rows/columns.  Score = the larger of (the shorter
-    of the two strongest horizontal boundaries), (the same for vertical ones) and the
-    third-strongest boundary overall, each as a fraction of the image side: a rectangle
-    or a band pasted on a canvas scores 0.6-1, natural photos (even with clear skies or
-    studio backdrops, whose boundaries are not straight) stay below ~0.45.
+    On a copy reduced to <= 384 px: canvas-colour candidates are the dominant colour of the
+    locally flat pixels on the image border and the colour of the flattest full-length
+    row/column (collage gutters, UI bars); flat pixels of that colour form the background.
+    A pasted photo leaves long *straight* boundaries between background and texture.  Score =
+    the largest of (a) the shorter of the two strongest horizontal boundaries, the same for
+    vertical ones, or the third-strongest boundary, each as a fraction of the image side;
+    (b) the best rectangle whose four sides are such boundaries with the canvas outside and
+    the texture inside (smallest covered fraction of its sides; any photo size >= 4 % of the
+    image); (c) test (b) for any smooth canvas (gradients) when it covers >= 80 % of the
+    border.  Cards, collages and screenshots score 0.75-1; natural photos (clear skies,
+    studio backdrops, flat walls: flat, but not bounded by straight lines on all sides)
+    stay below ~0.55.
 """
 
 from __future__ import annotations
@@ -228,6 +232,7 @@ _FLAT = 3  # 3x3 max-min (any channel) for a locally flat pixel, on the reduced 
 _COLOUR = 8  # max |channel difference| to the canvas colour
 _GAP = 2  # boundary: background at row i, texture at row i + _GAP + 1 (or the reverse)
 _SMOOTH_BORDER = 0.8  # a smooth (gradient) canvas counts only when it covers this share of the border
+_RECT_MIN_W, _RECT_MIN_H, _RECT_MIN_AREA = 0.15, 0.08, 0.04  # smallest rectangle tested (fractions of the image)
 _CLOSE = 6  # gaps of up to this many px along a boundary are bridged
 
 
@@ -244,16 +249,17 @@ def _range3(a: np.ndarray) -> np.ndarray:
 
 def _close_rows(b: np.ndarray, g: int) -> np.ndarray:
     """Morphological closing along axis 1 bridging gaps of up to ``g`` (dilate, then erode,
-    radius ceil(g/2)), with cumulative sums; windows are truncated at the ends."""
-    n = b.shape[1]
+    radius ceil(g/2)); windows are truncated at the ends."""
     r = (g + 1) // 2
-    idx = np.arange(n)
-    lo, hi = np.maximum(idx - r, 0), np.minimum(idx + r + 1, n)
-    c = np.zeros((b.shape[0], n + 1), np.int32)
-    np.cumsum(b, axis=1, out=c[:, 1:])
-    dil = (c[:, hi] - c[:, lo]) > 0
-    np.cumsum(~dil, axis=1, out=c[:, 1:])
-    return (c[:, hi] - c[:, lo]) == 0
+    dil = b.copy()
+    for k in range(1, r + 1):
+        dil[:, k:] |= b[:, :-k]
+        dil[:, :-k] |= b[:, k:]
+    ero = dil.copy()
+    for k in range(1, r + 1):
+        ero[:, k:] &= dil[:, :-k]
+        ero[:, :-k] &= dil[:, k:]
+    return ero
 
 
 def _two_peaks(profile: np.ndarray) -> tuple[float, float]:
@@ -287,41 +293,47 @@ def _peaks(profile: np.ndarray, k: int = 5, floor: float = 0.1) -> list[int]:
     return out
 
 
-def _rectangle(ch: np.ndarray, cv: np.ndarray) -> float:
-    """Best rectangle whose four sides are all straight canvas/texture boundaries: the smallest
-    of its four sides' covered fractions (1.0 = a photo pasted on the canvas).  ``ch``: (rows,
-    width) horizontal-boundary map; ``cv``: (cols, height) vertical-boundary map."""
-    nh, W = ch.shape
-    nv, H = cv.shape
-    # tolerate a boundary spread over neighbouring rows/cols (resampling, JPEG ringing)
-    ch = ch | np.pad(ch[1:], ((0, 1), (0, 0))) | np.pad(ch[:-1], ((1, 0), (0, 0)))
-    cv = cv | np.pad(cv[1:], ((0, 1), (0, 0))) | np.pad(cv[:-1], ((1, 0), (0, 0)))
-    rows, cols = _peaks(ch.mean(1)), _peaks(cv.mean(1))
+def _rectangle(top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np.ndarray) -> float:
+    """Best rectangle whose four sides are all straight canvas/texture boundaries with the canvas
+    outside and the texture inside: the smallest of its four sides' covered fractions (1.0 = a
+    photo pasted on the canvas).  ``top``/``bottom``: (rows, width) maps of boundaries with the
+    canvas above/below; ``left``/``right``: (cols, height) maps with the canvas left/right."""
+    nh, W = top.shape
+    nv, H = left.shape
+
+    def spread(m):  # tolerate a boundary spread over neighbouring rows/cols (resampling, ringing)
+        return m | np.pad(m[1:], ((0, 1), (0, 0))) | np.pad(m[:-1], ((1, 0), (0, 0)))
+
+    top, bottom, left, right = spread(top), spread(bottom), spread(left), spread(right)
+    rows, cols = _peaks((top | bottom).mean(1)), _peaks((left | right).mean(1))
     if len(rows) < 2 or len(cols) < 2:
         return 0.0
-    sh = np.zeros((nh, W + 1), np.int32)
-    np.cumsum(ch, axis=1, out=sh[:, 1:])
-    sv = np.zeros((nv, H + 1), np.int32)
-    np.cumsum(cv, axis=1, out=sv[:, 1:])
+
+    def csum(m):
+        c = np.zeros((m.shape[0], m.shape[1] + 1), np.int32)
+        np.cumsum(m, axis=1, out=c[:, 1:])
+        return c
+
+    st, sb, sl, sr = csum(top), csum(bottom), csum(left), csum(right)
     g = _GAP + 1
     best = 0.0
     for a in range(len(rows)):
         for b in range(a + 1, len(rows)):
             i0, i1 = sorted((rows[a], rows[b]))
-            if i1 - i0 < 0.1 * H:
+            if i1 - i0 < _RECT_MIN_H * H:
                 continue
             for c in range(len(cols)):
                 for d in range(c + 1, len(cols)):
                     j0, j1 = sorted((cols[c], cols[d]))
-                    if j1 - j0 < 0.2 * W or (j1 - j0) * (i1 - i0) < 0.08 * W * H:
+                    if j1 - j0 < _RECT_MIN_W * W or (j1 - j0) * (i1 - i0) < _RECT_MIN_AREA * W * H:
                         continue
                     lo_j, hi_j = j0 + g, j1 + 1  # the rectangle's span between its vertical sides
                     lo_i, hi_i = i0 + g, i1 + 1
                     cov = min(
-                        (sh[i0, hi_j] - sh[i0, lo_j]) / (hi_j - lo_j),
-                        (sh[i1, hi_j] - sh[i1, lo_j]) / (hi_j - lo_j),
-                        (sv[j0, hi_i] - sv[j0, lo_i]) / (hi_i - lo_i),
-                        (sv[j1, hi_i] - sv[j1, lo_i]) / (hi_i - lo_i),
+                        (st[i0, hi_j] - st[i0, lo_j]) / (hi_j - lo_j),
+                        (sb[i1, hi_j] - sb[i1, lo_j]) / (hi_j - lo_j),
+                        (sl[j0, hi_i] - sl[j0, lo_i]) / (hi_i - lo_i),
+                        (sr[j1, hi_i] - sr[j1, lo_i]) / (hi_i - lo_i),
                     )
                     best = max(best, float(cov))
     return best
@@ -338,14 +350,15 @@ def _canvas_score(a16: np.ndarray, rng: np.ndarray, colour: np.ndarray | None, b
         bg = near & (rng <= 2 * _FLAT)
         tex = ~near
     s = _GAP + 1
-    th = (bg[:-s] & tex[s:]) | (tex[:-s] & bg[s:])  # horizontal boundaries, one row per i
-    tv = (bg[:, :-s] & tex[:, s:]) | (tex[:, :-s] & bg[:, s:])  # vertical ones
-    ch = _close_rows(th, _CLOSE)
-    cv = _close_rows(np.ascontiguousarray(tv.T), _CLOSE)
-    h1, h2 = _two_peaks(ch.mean(1))
-    v1, v2 = _two_peaks(cv.mean(1))
+    t_top = bg[:-s] & tex[s:]  # canvas above, texture below: one row per i
+    t_bot = tex[:-s] & bg[s:]
+    t_left = np.ascontiguousarray((bg[:, :-s] & tex[:, s:]).T)  # canvas left (cols x rows)
+    t_right = np.ascontiguousarray((tex[:, :-s] & bg[:, s:]).T)
+    maps = [_close_rows(m, _CLOSE) for m in (t_top, t_bot, t_left, t_right)]
+    h1, h2 = _two_peaks((maps[0] | maps[1]).mean(1))
+    v1, v2 = _two_peaks((maps[2] | maps[3]).mean(1))
     third = sorted((h1, h2, v1, v2))[1]
-    rect = _rectangle(ch, cv)
+    rect = _rectangle(*maps)
     if colour is None:  # a smooth canvas must surround the photo: most of the border is smooth
         around = float(bg[border].mean())
         rect = rect if around >= _SMOOTH_BORDER else 0.0
@@ -395,7 +408,9 @@ def composite_measures(img: Image.Image) -> dict[str, float]:
         if np.abs(c - candidates[0]).max() > _COLOUR:
             candidates.append(c)
     a16 = a8.astype(np.int16)
-    best = max(_canvas_score(a16, rng, c, border) for c in candidates + [None])
+    if flat[border].mean() >= _SMOOTH_BORDER:  # a smooth (gradient) canvas around the photo?
+        candidates.append(None)
+    best = max(_canvas_score(a16, rng, c, border) for c in candidates)
     out["composite"], out["background_fraction"], out["border_uniform"], out["rectangle"] = best
     return out
 

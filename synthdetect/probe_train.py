@@ -107,6 +107,7 @@ class Extracted:
     sha256: list[str]
     seconds: float = 0.0
     cache_hits: int = 0
+    sides: list[int] = field(default_factory=list)  # shorter side (px) of every input, 0 if unknown
 
 
 def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | None = None, batch_size: int = 16,
@@ -125,6 +126,8 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
     errors: list[tuple[int, str]] = []
     hits = 0
 
+    sides = [0] * n
+
     def prepare(i: int):
         p = Path(paths[i])
         try:
@@ -134,11 +137,19 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
         if cache is not None:
             v = cache.get(sha)
             if v is not None:
+                try:  # the header is enough for the size
+                    from PIL import Image
+
+                    with Image.open(p) as im:
+                        sides[i] = min(im.size)
+                except Exception:
+                    pass
                 return i, sha, v, None
         try:
             d = decode(p)
         except DecodeError as e:
             return i, sha, None, str(e)
+        sides[i] = min(d.width, d.height)
         try:
             return i, sha, to_inputs(d.image, spec), None
         except Exception as e:  # one bad image never stops the run
@@ -187,7 +198,8 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
         flush()
     keep = [i for i in range(n) if feats[i] is not None]
     X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, backbone.card.dim), np.float32)
-    return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits)
+    return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits,
+                     sides=sides)
 
 
 def table1(y: np.ndarray, p: np.ndarray, op) -> dict[str, Any]:
@@ -276,7 +288,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         calibrated_on=f"{data_label} (cross-fitted, {n_real} real / {n_fake} synthetic)",
         f1=float(cv["at_calibrated"]["f1"]),
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
-        calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss}},
+        calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
+                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep])},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
@@ -303,6 +316,12 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
                                 "total_s": round(time.perf_counter() - t0, 3)},
                        cache_hits=ex.cache_hits)
+
+
+def _side_range(sides: Sequence[int]) -> dict[str, int] | None:
+    """The shorter sides of the calibration images: the size range its error rates hold for."""
+    known = [int(v) for v in sides if v]
+    return {"min": min(known), "max": max(known)} if known else None
 
 
 def _atomic_write(path: Path, text: str) -> None:

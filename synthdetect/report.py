@@ -164,11 +164,23 @@ def provenance_short(rec: dict[str, Any]) -> str:
     return ""
 
 
+_GATE_SHORT = {
+    "too_small": "too small ({value} px < {threshold} px)",
+    "below_calibrated_size": "smaller than the calibration images ({value} px < {threshold} px)",
+    "blurred_or_upscaled": "blurred or upscaled (fine detail {value} < {threshold})",
+    "recompressed": "heavily recompressed (JPEG quality {value} < {threshold})",
+    "composite": "composite: photo on a flat canvas (score {value} >= {threshold})",
+}
+
+
 def why_short(rec: dict[str, Any]) -> str:
     """One short reason for the verdict: the inconclusive reasons or the calibrated error rate."""
     if rec.get("verdict_source") == "provenance":
         return "declared by its metadata"
     if rec.get("verdict") == "inconclusive":
+        failed = (rec.get("quality") or {}).get("failed") or []
+        if failed and rec.get("detector_verdict"):
+            return "; ".join(_GATE_SHORT.get(g.get("gate"), "{gate} {value}").format(**g) for g in failed)
         return "; ".join(str(x) for x in rec.get("reasons") or [])
     er = rec.get("error_rate")
     if isinstance(er, dict) and er.get("n"):

@@ -388,7 +388,7 @@ function bar(p,t,v){var b=el("div","bar"),f=el("div","f");
 function list(title,items,cls){var d=el("div","small"+(cls?" "+cls:""));d.appendChild(el("b",null,title));var u=el("ul");
   items.forEach(function(x){u.appendChild(el("li",null,x));});d.appendChild(u);return d;}
 function tr(r){
-  var row=el("tr");row.dataset.verdict=r.v;
+  var row=el("tr");row.dataset.verdict=r.v;if(r.score!=null)row.dataset.score=r.score;
   var c0=el("td","th");
   if(r.t){var im=el("img");im.loading="lazy";im.decoding="async";im.alt="thumbnail of "+r.path;im.src=r.t;c0.appendChild(im);}
   else c0.appendChild(el("div","nothumb",r.tn||"no thumbnail"));

@@ -319,7 +319,15 @@ class Scanner:
         self.thumbnails = bool(thumbnails)
         self.quality_gates = bool(quality_gates)
         # the detectors' input size: a smaller image would only show them upscaled pixels
-        self.min_side = max(s.size for s in self.specs.values())
+        from .quality import required_min_side
+
+        self.min_side = required_min_side(self.specs.values())
+        # the smallest images the calibrated error rates were measured on (cards' calibration sets)
+        cal_sides = [(c.calibration or {}).get("image_min_side") for c in plan.cards]
+        if plan.ensemble_card is not None and plan.ensemble_operating() is not None:
+            cal_sides.append((plan.ensemble_card.calibration or {}).get("image_min_side"))
+        cal_sides = [r for r in cal_sides if isinstance(r, dict) and r.get("min")]
+        self.calibrated_min_side = max((int(r["min"]) for r in cal_sides), default=0)
         from .decoding import init_codecs
 
         init_codecs()  # register optional codecs once, before the worker threads start
@@ -376,7 +384,18 @@ class Scanner:
             from .quality import assess, jpeg_quality_from_tables
 
             q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization))
-            return q.to_dict()
+            out = q.to_dict()
+            side = min(d.width, d.height)
+            if self.calibrated_min_side and side < self.calibrated_min_side and not any(
+                    g["gate"] == "too_small" for g in out["failed"]):
+                out["failed"].append({
+                    "gate": "below_calibrated_size", "value": side, "threshold": self.calibrated_min_side,
+                    "reason": f"The image is {d.width}x{d.height} px: the detectors' error rates were measured on "
+                              f"images whose shorter side is at least {self.calibrated_min_side} px; on smaller or "
+                              "downscaled images they raise more false alarms, so no calibrated verdict is given.",
+                })
+                out["ok"] = False
+            return out
         except Exception as e:  # a measurement failure never costs the image its verdict
             return {"error": f"{e.__class__.__name__}: {e}", "failed": []}
 

@@ -264,6 +264,9 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     op = cal.operating(max_false_alarm, max_miss)
     d = cal.to_dict()
     d["default_budgets"] = {"max_false_alarm": max_false_alarm, "max_miss": max_miss}
+    ranges = [c.calibration.get("image_min_side") for c in cards]
+    if all(ranges):
+        d["image_min_side"] = {"min": max(r["min"] for r in ranges), "max": min(r["max"] for r in ranges)}
     return d, table1(y, score, op)
 
 

@@ -352,6 +352,10 @@ def models_cmd(
             for c in models:
                 spec = c.input
                 inp = f"{spec.size}px" + (f" (shorter side {spec.resize_to})" if spec.resize == "shorter_side" else " native")
+                if spec.tiles > 1:
+                    inp += f", up to {spec.tiles}x{spec.tiles} crops"
+                if c.is_probe:
+                    inp += f", features of {(c.backbone or {}).get('name')}"
                 thr = f"{c.effective_threshold():g}" + (" cal." if c.calibrated_threshold is not None else "")
                 t.add_row(c.name, c.architecture, c.family, inp, thr, "" if c.f1 is None else f"{c.f1:.3f}",
                           ident(c.sha256, 12), str(c.path))

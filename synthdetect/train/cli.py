@@ -322,12 +322,13 @@ def backbone_export(
 ):
     """Export a pretrained backbone to ONNX (PyTorch needed) with a parity check against PyTorch."""
     from . import compat  # noqa: F401
-    from .backbones import WeightsError, export_backbone
+    from .backbones import WeightsError, export_backbone, get, verified_weights
     from .data import DataError, load_sets
 
     if (out / f"{name}.onnx").exists() and not force:
         _fail(f"{out / (name + '.onnx')} exists (use --force to overwrite)", 2)
     try:
+        weights = verified_weights(get(name), weights)  # before anything else: the weights decide
         items = load_sets(parity_data)
         pick = [it.path for it in items[:: max(1, len(items) // parity_n)]][:parity_n]
         card = export_backbone(name, out, pick, weights=weights)

@@ -168,13 +168,13 @@ def scan(
             cache = ScanCache.for_scanner(scanner)
         except (CacheError, OSError) as e:
             typer.echo(f"synthdetect: warning: result cache unavailable ({e}); scanning without it", err=True)
-    run_engine = None
+    ray_engine = None
     if engine == Engine.ray:
         from .engines.ray_engine import RayEngine, RayEngineError
 
         try:
-            run_engine = RayEngine(plan, address=address, device=device.value, batch_size=batch_size,
-                                   workers=workers, provenance=not no_provenance).scan
+            ray_engine = RayEngine(plan, address=address, device=device.value, batch_size=batch_size,
+                                   workers=workers, provenance=not no_provenance)
         except RayEngineError as e:
             raise _fail(str(e)) from None
     # -- end issue 12
@@ -225,13 +225,15 @@ def scan(
             result = run_scan(
                 paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
                 on_total=on_total, on_record=on_record, started=started,
-                cache=cache, engine=run_engine,
+                cache=cache, engine=ray_engine.scan if ray_engine is not None else None,
             )
         finally:
             if bar is not None:
                 bar.stop()
             if cache is not None:
                 cache.store.close()
+            if ray_engine is not None:
+                ray_engine.shutdown()  # stops the local Ray instance if this scan started it
         summary = result.summary.to_dict()
         if cache is not None:
             summary["cache"] = cache.stats.to_dict()

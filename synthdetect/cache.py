@@ -151,6 +151,10 @@ class CacheError(RuntimeError):
     pass
 
 
+# sqlite messages (and ours) that mean the file itself is damaged or foreign
+_DAMAGE = ("not a database", "malformed", "quick_check", "cache format", "corrupt", "cannot switch to wal")
+
+
 class ResultCache:
     """The sqlite store.  One connection per instance (not shared across threads)."""
 
@@ -193,9 +197,9 @@ class ResultCache:
         except sqlite3.DatabaseError as e:  # includes "file is not a database", "malformed"
             if conn is not None:
                 conn.close()
-            if isinstance(e, sqlite3.OperationalError) and "locked" in str(e).lower():
-                raise CacheError(f"result cache {self.path} is locked: {e}") from None
             reason = str(e).splitlines()[0] if str(e) else e.__class__.__name__
+            if not any(k in reason.lower() for k in _DAMAGE):  # locked, unwritable, ...: not ours to move
+                raise CacheError(f"result cache {self.path}: {reason}") from None
         self.rebuilt_from = self._move_aside()
         _warn(f"result cache {self.path} is unusable ({reason}); moved aside to {self.rebuilt_from.name} and rebuilt")
         conn = self._connect()

@@ -262,3 +262,14 @@ def test_records_do_not_depend_on_batch_size(images, tmp_path):
     a, _ = scan_json(weights, paths, "--models", "default", "-b", "1", "--no-cache")
     b, _ = scan_json(weights, paths, "--models", "default", "-b", "16", "--no-cache")
     assert a["results"] == b["results"]
+
+
+def test_unusable_cache_directory_scans_without_cache(models_dir, images, tmp_path, monkeypatch):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache directory should be")
+    monkeypatch.setenv("SYNTHDETECT_CACHE_DIR", str(blocker / "sub"))
+    doc, r = scan_json(models_dir, [images["white"]], "--models", "bright")
+    assert r.exit_code == 0
+    assert "result cache unavailable" in r.stderr
+    assert doc["options"]["cache"] is False and doc["results"][0]["verdict"] == "synthetic"
+    assert blocker.read_text().startswith("a file")  # nothing moved aside or overwritten

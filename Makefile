@@ -29,9 +29,11 @@ test: $(STAMP)
 weights: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python tools/make_weights.py
 
-## Throughput of scan against a PyTorch-eager reference, and --help start-up time.
+## Throughput of scan against the PyTorch-eager references (one process, DataLoader), --help start-up,
+## and a first scan against a cached re-scan.
 bench: $(STAMP)
-	$(BIN)/python benchmarks/scan_throughput.py
+	$(BIN)/python benchmarks/scan_throughput.py --models-dir weights --n 200
+	$(BIN)/python benchmarks/cache_rescan.py
 
 clean-venv:
 	rm -rf $(VENV)

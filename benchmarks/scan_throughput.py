@@ -1,39 +1,51 @@
 #!/usr/bin/env python
-"""End-to-end throughput of ``synthdetect scan`` against a PyTorch-eager reference.
+"""End-to-end throughput of ``synthdetect scan`` against the reference repositories' pipelines.
 
-What is measured
-  * scan: the real CLI in a subprocess (``python -m synthdetect scan - ...`` with the
-    image paths on stdin), wall-clock from process start to exit, so interpreter
-    start-up, model loading and SHA-256 verification are all charged to it.  The
-    images/s figure reported by scan itself (summary) is shown too.
-  * reference: the way the reference repositories evaluate: PIL decode +
-    ``convert("RGB")``, torchvision transforms (``Resize`` to the card's shorter side
-    when the card resizes, ``CenterCrop``, ``ToTensor``, ``Normalize``), batches of the
-    same size, the same network built by ``synthdetect.train.archs.build_model`` in
-    eval mode under ``torch.no_grad()`` on CPU.  Only the decode+inference loop is
-    timed (model construction is not charged to the reference).
-  * start-up: median wall time of ``python -m synthdetect --help``.
+Measured side by side, in interleaved rounds (median of ``--repeat``), each in its own
+subprocess so that peak memory is measured per pipeline:
 
-The ONNX model for scan is either an installed card (``--model NAME``, optionally with
-``--models-dir DIR``; by default the bundled default ensemble's first member; the torch
-architecture is the card's ``architecture`` or ``--torch-arch``) or ``--arch`` exported here
-to a temporary directory from the same torch module (weights from ``--checkpoint`` if
-given, else random init: throughput does not depend on the weights).
+  * scan: the real CLI (``python -m synthdetect scan - ...`` with the image paths on
+    stdin, ``--no-cache``, ``--no-provenance``, CPU), wall-clock from process start to exit:
+    interpreter start-up, model loading and SHA-256 verification are charged to it.
+  * reference "single": PIL decode + ``convert("RGB")``, torchvision transforms
+    (``Resize`` to the card's shorter side when the card resizes, ``CenterCrop`` or the
+    card's native tiles, ``ToTensor``, ``Normalize``), batches of the same size, the same
+    network (``synthdetect.train.archs.build_model``) in eval mode under ``no_grad`` in one
+    process.  Only the decode+inference loop is timed.
+  * reference "dataloader": the anchors' real pipeline (CNNDetection, UnivFD): the same
+    transforms in a ``torch.utils.data.Dataset`` fed through a ``DataLoader`` with
+    ``num_workers = os.cpu_count()`` worker processes (``pin_memory`` only when CUDA is
+    available), same batch size, same network.  Timed from the first ``iter()`` (worker
+    start-up included, as it is in every real evaluation) to the last batch.
+  * peak RSS: the largest sum of resident memory over the pipeline's process tree
+    (psutil, sampled every 20 ms; fork-shared pages of DataLoader workers count per process).
+  * breakdown: single-threaded ms per image of scan's stages on the same images:
+    read+SHA-256+decode, preprocess (resize/crop/tiles/normalise) per distinct input spec,
+    onnxruntime inference per model (batch ``--batch-size``), and the same network in
+    PyTorch eager for comparison.
+
+``--model`` takes installed model or ensemble names (repeatable or comma-separated,
+default: the default ensemble's members and the ensemble itself).  An ensemble is
+measured with scan only (no reference runs one) and compared with its slowest member.
+``--arch NAME`` exports a torch architecture (random or ``--checkpoint`` weights) to a
+temporary ONNX model and benchmarks it the same way.
 
 Usage:
-  python benchmarks/scan_throughput.py                 # a bundled model if installed, else resnet50
+  python benchmarks/scan_throughput.py --models-dir weights --n 200 --json runs/bench.json
+  python benchmarks/scan_throughput.py --model npr --n 48 --repeat 1
   python benchmarks/scan_throughput.py --arch resnet50 --n 48
-  python benchmarks/scan_throughput.py --models-dir weights --model cnndet-r50 --n 64
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -95,22 +107,6 @@ def export_arch(arch: str, spec: InputSpec, checkpoint: str | None, out_dir: Pat
     return card
 
 
-def run_scan(files: list[Path], models_dir: Path, model: str, batch: int, workers: int | None) -> tuple[float, dict]:
-    import json
-
-    cmd = [sys.executable, "-m", "synthdetect", "scan", "-", "--models-dir", str(models_dir), "--models", model,
-           "-f", "json", "--no-provenance", "--device", "cpu", "--batch-size", str(batch), "--no-progress"]
-    if workers:
-        cmd += ["--workers", str(workers)]
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    t0 = time.perf_counter()
-    r = subprocess.run(cmd, input="\n".join(map(str, files)) + "\n", capture_output=True, text=True, env=env, cwd=REPO)
-    wall = time.perf_counter() - t0
-    if r.returncode not in (0, 3):
-        raise SystemExit(f"scan failed ({r.returncode}): {r.stderr[-2000:]}")
-    return wall, json.loads(r.stdout)["summary"]
-
-
 class Reference:
     """PyTorch eager pipeline: PIL + torchvision transforms + the same network, CPU, no_grad."""
 
@@ -159,6 +155,170 @@ class Reference:
         return time.perf_counter() - t0
 
 
+class DataLoaderReference(Reference):
+    """The anchors' evaluation loop: Dataset + DataLoader(num_workers=cpus) + the same network."""
+
+    def run(self, files: list[Path], batch: int) -> float:
+        import torch
+        from PIL import Image
+        from torch.utils.data import DataLoader, Dataset
+
+        ref = self
+
+        class Files(Dataset):
+            def __len__(self):
+                return len(files)
+
+            def __getitem__(self, i):
+                img = Image.open(files[i]).convert("RGB")
+                return ref.tf(img) if ref.tiles == 1 else ref._tiles(img)
+
+        def collate(items):
+            return torch.cat(items) if ref.tiles > 1 else torch.stack(items), [1 if ref.tiles == 1 else len(x) for x in items]
+
+        cuda = torch.cuda.is_available()
+        loader = DataLoader(Files(), batch_size=batch, shuffle=False, num_workers=os.cpu_count() or 1,
+                            pin_memory=cuda, collate_fn=collate)
+        t0 = time.perf_counter()
+        with torch.no_grad():
+            for x, counts in loader:
+                probs = torch.sigmoid(self.model(x))
+                if self.tiles > 1:
+                    torch.stack([t.mean() for t in probs.split(counts)])
+        return time.perf_counter() - t0
+
+
+class PeakRSS:
+    """Peak of the summed RSS of a process and its descendants, sampled in a thread."""
+
+    def __init__(self, pid: int, every: float = 0.02):
+        import psutil
+
+        self.proc = psutil.Process(pid)
+        self.peak = 0
+        self.every = every
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.is_set():
+            try:
+                procs = [self.proc, *self.proc.children(recursive=True)]
+                total = 0
+                for p in procs:
+                    try:
+                        total += p.memory_info().rss
+                    except (psutil.NoSuchProcess, psutil.AccessDenied):
+                        pass
+                self.peak = max(self.peak, total)
+            except psutil.NoSuchProcess:
+                return
+            self._stop.wait(self.every)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._t.join()
+        return self.peak
+
+
+def _run_measured(cmd: list[str], stdin_text: str | None = None) -> tuple[float, int, str, str, int]:
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=env, cwd=REPO)
+    mon = PeakRSS(p.pid)
+    out, err = p.communicate(stdin_text)
+    wall = time.perf_counter() - t0
+    return wall, mon.stop(), out, err, p.returncode
+
+
+def scan_cmd(models_dir: Path, model: str, batch: int, workers: int | None, engine: str = "local") -> list[str]:
+    cmd = [sys.executable, "-m", "synthdetect", "scan", "-", "--models-dir", str(models_dir), "--models", model,
+           "-f", "json", "--no-provenance", "--device", "cpu", "--batch-size", str(batch), "--no-progress",
+           "--no-cache", "--engine", engine]
+    if workers:
+        cmd += ["--workers", str(workers)]
+    return cmd
+
+
+def run_scan(files: list[Path], models_dir: Path, model: str, batch: int, workers: int | None,
+             engine: str = "local") -> dict:
+    wall, rss, out, err, rc = _run_measured(scan_cmd(models_dir, model, batch, workers, engine),
+                                            "\n".join(map(str, files)) + "\n")
+    if rc not in (0, 3):
+        raise SystemExit(f"scan failed ({rc}): {err[-2000:]}")
+    return {"wall_s": wall, "rss": rss, "summary": json.loads(out)["summary"]}
+
+
+def run_reference(kind: str, files_list: Path, models_dir: Path, model: str, arch: str, checkpoint: str | None,
+                  batch: int) -> dict:
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", kind, "--_files", str(files_list),
+           "--models-dir", str(models_dir), "--model", model, "--torch-arch", arch, "--batch-size", str(batch)]
+    if checkpoint:
+        cmd += ["--checkpoint", checkpoint]
+    wall, rss, out, err, rc = _run_measured(cmd)
+    if rc != 0:
+        raise RuntimeError(f"reference {kind} failed ({rc}): {err[-2000:]}")
+    return {"loop_s": json.loads(out.strip().splitlines()[-1])["loop_s"], "rss": rss}
+
+
+def breakdown(files: list[Path], cards: list[ModelCard], arch_of: dict[str, str], checkpoint: str | None,
+              batch: int) -> dict:
+    """Single-threaded ms/image of each stage of scan's pipeline (and torch eager inference)."""
+    import numpy as np
+
+    from synthdetect.decoding import decode, init_codecs
+    from synthdetect.preprocess import stack_tiles, to_inputs
+    from synthdetect.runtime import load_model
+
+    init_codecs()
+    n = len(files)
+    t0 = time.perf_counter()
+    imgs = []
+    for p in files:
+        imgs.append(decode(p).image)
+    out: dict = {"decode_ms": 1000 * (time.perf_counter() - t0) / n, "models": {}}
+    specs: dict[str, list] = {}
+    for c in cards:
+        key = c.input.key()
+        if key not in specs:
+            t0 = time.perf_counter()
+            specs[key] = [to_inputs(im, c.input) for im in imgs]
+            out.setdefault("preprocess_ms", {})[key] = 1000 * (time.perf_counter() - t0) / n
+    for c in cards:
+        arrays = specs[c.input.key()]
+        m = load_model(c, device="cpu", threads=1)
+        m.predict(stack_tiles(arrays[:2])[0])  # warm-up
+        t0 = time.perf_counter()
+        for i in range(0, n, batch):
+            m.predict(stack_tiles(arrays[i : i + batch])[0])
+        ort_ms = 1000 * (time.perf_counter() - t0) / n
+        torch_ms = None
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+            tm = _torch_model(arch_of[c.name], checkpoint)
+            with torch.no_grad():
+                tm(torch.from_numpy(stack_tiles(arrays[:2])[0]))
+                t0 = time.perf_counter()
+                for i in range(0, n, batch):
+                    tm(torch.from_numpy(np.ascontiguousarray(stack_tiles(arrays[i : i + batch])[0])))
+            torch_ms = 1000 * (time.perf_counter() - t0) / n
+        except (ImportError, ValueError):
+            pass
+        out["models"][c.name] = {
+            "preprocess_ms": out["preprocess_ms"][c.input.key()],
+            "ort_infer_ms": ort_ms,
+            "torch_infer_ms": torch_ms,
+            "tiles_per_image": float(np.mean([a.shape[0] for a in arrays])),
+        }
+    return out
+
+
 def help_startup(runs: int) -> float:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     times = []
@@ -169,15 +329,32 @@ def help_startup(runs: int) -> float:
     return statistics.median(times)
 
 
+def _child(args) -> None:
+    """``--_child single|dataloader|breakdown``: one measurement in a fresh process."""
+    files = [Path(x) for x in Path(args._files).read_text().splitlines() if x]
+    reg = Registry([args.models_dir] if args.models_dir else [])
+    names = [n for m in args.model for n in m.split(",") if n]
+    if args._child == "breakdown":
+        cards = [reg.model(n) for n in names]
+        arch_of = {c.name: c.architecture for c in cards}
+        if args.torch_arch:
+            arch_of.update(dict(kv.split("=", 1) for kv in args.torch_arch.split(",") if "=" in kv))
+        print(json.dumps(breakdown(files, cards, arch_of, args.checkpoint, args.batch_size)))
+        return
+    card = reg.model(names[0])
+    cls = Reference if args._child == "single" else DataLoaderReference
+    ref = cls(card, args.torch_arch or card.architecture, args.checkpoint)
+    print(json.dumps({"loop_s": ref.run(files, args.batch_size)}))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data" / "val-inthewild",
                     help="folder of images (default ../shared/data/val-inthewild, else examples/images)")
     ap.add_argument("--n", type=int, default=48, help="number of images")
-    ap.add_argument("--models-dir", type=Path, help="use an installed model card from this directory")
-    ap.add_argument("--model", help="model name in --models-dir")
-    ap.add_argument("--arch", help="architecture to export and compare (default: a bundled model when one is "
-                    "installed, else resnet50)")
+    ap.add_argument("--models-dir", type=Path, help="also search this model directory (e.g. weights)")
+    ap.add_argument("--model", action="append", help="installed model or ensemble name(s); repeatable, comma-separated")
+    ap.add_argument("--arch", help="export this torch architecture to a temporary ONNX model and benchmark it")
     ap.add_argument("--torch-arch", help="torch architecture for the reference (default: the card's)")
     ap.add_argument("--checkpoint", help="state_dict for the torch model (default random init)")
     ap.add_argument("--size", type=int, default=224)
@@ -187,67 +364,132 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--workers", type=int, default=None)
     ap.add_argument("--help-runs", type=int, default=7)
-    ap.add_argument("--repeat", type=int, default=3, help="interleaved scan/reference rounds (median reported)")
+    ap.add_argument("--repeat", type=int, default=3, help="interleaved rounds (median reported)")
     ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--skip-breakdown", action="store_true")
+    ap.add_argument("--engines", default="local", help="comma-separated scan engines to time (local,ray)")
+    ap.add_argument("--json", type=Path, help="also write every measurement here")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_files", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args._child:
+        _child(args)
+        return
 
     data = args.data if args.data.is_dir() else REPO / "examples" / "images"
     files = find_images(data, args.n)
     tmp = tempfile.TemporaryDirectory(prefix="synthdetect-bench-")
-    if not args.model and not args.arch:
-        # the bundled models: the default ensemble's first member, else the first installed model
-        reg = Registry([args.models_dir] if args.models_dir else [])
-        default = reg.default_ensemble()
-        names = list(default.members) if default else reg.model_names()
-        if names:
-            args.model = names[0]
-            print(f"benchmarking installed model {args.model!r} (choose another with --model)")
-        else:
-            args.arch = "resnet50"
-    if args.model:
-        card = Registry([args.models_dir] if args.models_dir else []).model(args.model)
-        models_dir = card.path.parent
-        arch = args.torch_arch or card.architecture
-    else:
+    files_list = Path(tmp.name) / "files.txt"
+    files_list.write_text("\n".join(map(str, files)) + "\n")
+    extra = [args.models_dir] if args.models_dir else []
+    reg = Registry(extra)
+    targets: list[str] = [n.strip() for m in (args.model or []) for n in m.split(",") if n.strip()]
+    models_dir = args.models_dir
+    if args.arch:
         mean, std = (IMAGENET_MEAN, IMAGENET_STD) if args.norm == "imagenet" else (CLIP_MEAN, CLIP_STD)
         spec = InputSpec(size=args.size, resize=args.resize,
                          resize_to=args.resize_to if args.resize == "shorter_side" else None, mean=mean, std=std)
         models_dir = Path(tmp.name)
-        arch = args.torch_arch or args.arch
-        card = export_arch(arch, spec, args.checkpoint, models_dir)
+        card = export_arch(args.arch, spec, args.checkpoint, models_dir)
+        reg = Registry([models_dir, *extra])
+        targets = [card.name]
+    if not targets:
+        default = reg.default_ensemble()
+        targets = [*default.members, default.name] if default else reg.model_names()[:1]
+    if models_dir is None:
+        models_dir = REPO / "weights"
+    ensembles = set(reg.ensemble_names())
+    members: dict[str, list[str]] = {}
+    torch_arch: dict[str, str] = {}
+    for t in targets:
+        if t in ensembles:
+            members[t] = list(reg.ensemble(t).members)
+        else:
+            c = reg.model(t)
+            members[t] = [t]
+            torch_arch[t] = args.torch_arch or (args.arch or c.architecture)
+    engines = [e.strip() for e in args.engines.split(",") if e.strip()]
 
     startup = help_startup(args.help_runs)
-    ref = None
-    if not args.skip_reference:
-        try:
-            ref = Reference(card, arch, args.checkpoint)
-        except (ImportError, ValueError) as e:  # no torch, or an architecture build_model does not know
-            print(f"reference skipped: {e}")
-    scan_walls, scan_own, ref_times = [], [], []
-    for _ in range(args.repeat):  # interleaved, so load from other processes hits both alike
-        wall, summary = run_scan(files, models_dir, card.name, args.batch_size, args.workers)
-        scan_walls.append(wall)
-        scan_own.append(summary["images_per_s"])
-        if ref is not None:
-            ref_times.append(ref.run(files, args.batch_size))
+    res: dict = {t: {"scan": {e: [] for e in engines}, "single": [], "dataloader": []} for t in targets}
+    for r in range(args.repeat):  # interleaved, so load from other processes hits every pipeline alike
+        for t in targets:
+            for e in engines:
+                res[t]["scan"][e].append(run_scan(files, models_dir, t, args.batch_size, args.workers, e))
+            if args.skip_reference or t in ensembles:
+                continue
+            for kind in ("single", "dataloader"):
+                try:
+                    res[t][kind].append(run_reference(kind, files_list, models_dir, t, torch_arch[t],
+                                                      args.checkpoint, args.batch_size))
+                except RuntimeError as ex:
+                    print(f"{t}: reference {kind} skipped: {str(ex).splitlines()[-1]}")
+        print(f"round {r + 1}/{args.repeat} done", file=sys.stderr)
+
+    bd = None
+    singles = [t for t in targets if t not in ensembles]
+    if not args.skip_breakdown and singles:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--_child", "breakdown", "--_files", str(files_list),
+               "--models-dir", str(models_dir), "--model", ",".join(singles), "--batch-size", str(args.batch_size),
+               "--torch-arch", ",".join(f"{k}={v}" for k, v in torch_arch.items())]
+        if args.checkpoint:
+            cmd += ["--checkpoint", args.checkpoint]
+        _, _, out, err, rc = _run_measured(cmd)
+        bd = json.loads(out.strip().splitlines()[-1]) if rc == 0 else None
+        if bd is None:
+            print(f"breakdown failed: {err[-1500:]}")
+
     n = len(files)
-    scan_wall = statistics.median(scan_walls)
-    scan_ips = n / scan_wall
-    rows = [("synthdetect --help start-up (median of %d)" % args.help_runs, f"{startup:.3f} s", "target < 0.3 s")]
-    rows.append(("scan, end to end (subprocess wall clock, median)", f"{scan_ips:.2f} img/s",
-                 f"{scan_wall:.2f} s for {n} images; runs: " + ", ".join(f"{w:.2f}" for w in scan_walls)))
-    rows.append(("scan, own summary (incl. model load, median)", f"{statistics.median(scan_own):.2f} img/s", ""))
-    if ref_times:
-        rt = statistics.median(ref_times)
-        ref_ips = n / rt
-        rows.append(("PyTorch eager reference (decode + infer loop, median)", f"{ref_ips:.2f} img/s",
-                     f"{rt:.2f} s; runs: " + ", ".join(f"{t:.2f}" for t in ref_times)))
-        rows.append(("ratio scan / reference (end to end)", f"{scan_ips / ref_ips:.2f}x", "target >= 2x"))
-    print(f"\nmodel {card.name} (arch {arch}, input {card.input.size}px, resize {card.input.resize}), "
-          f"{len(files)} images from {data}, batch {args.batch_size}, CPU threads {os.cpu_count()}\n")
-    print("| measurement | value | note |\n|---|---|---|")
-    for r in rows:
-        print(f"| {r[0]} | {r[1]} | {r[2]} |")
+    med = statistics.median
+    report: dict = {"images": n, "data": str(data), "batch_size": args.batch_size, "cpus": os.cpu_count(),
+                    "help_startup_s": startup, "models": {}, "breakdown": bd}
+    for t in targets:
+        row: dict = {"members": members[t]}
+        for e in engines:
+            runs = res[t]["scan"][e]
+            row[f"scan_{e}"] = {"img_s": n / med([x["wall_s"] for x in runs]),
+                                "walls": [x["wall_s"] for x in runs],
+                                "peak_rss_mb": max(x["rss"] for x in runs) / 2**20}
+        for kind in ("single", "dataloader"):
+            runs = res[t][kind]
+            if runs:
+                row[kind] = {"img_s": n / med([x["loop_s"] for x in runs]), "loops": [x["loop_s"] for x in runs],
+                             "peak_rss_mb": max(x["rss"] for x in runs) / 2**20}
+        refs = [row[k]["img_s"] for k in ("single", "dataloader") if k in row]
+        if refs:
+            row["ratio_vs_faster_reference"] = row["scan_local"]["img_s"] / max(refs) if "scan_local" in row else None
+        report["models"][t] = row
+    for t in targets:
+        if t in ensembles and "scan_local" in report["models"][t]:
+            mem = [report["models"][m]["scan_local"]["img_s"] for m in members[t] if m in report["models"]]
+            if mem:
+                report["models"][t]["ratio_vs_slowest_member"] = report["models"][t]["scan_local"]["img_s"] / min(mem)
+
+    print(f"\n{n} images from {data}, batch {args.batch_size}, {os.cpu_count()} CPUs; "
+          f"synthdetect --help start-up {startup:.3f} s (median of {args.help_runs})\n")
+    print("| model | scan img/s | scan peak RSS | ref single img/s | RSS | ref DataLoader img/s | RSS | scan / faster ref |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for t, row in report["models"].items():
+        def cell(k):
+            return (f"{row[k]['img_s']:.1f}", f"{row[k]['peak_rss_mb']:.0f} MB") if k in row else ("—", "—")
+        s, d = cell("single"), cell("dataloader")
+        sc = cell("scan_local")
+        ratio = row.get("ratio_vs_faster_reference")
+        rtxt = f"**{ratio:.2f}×**" if ratio else (f"{row['ratio_vs_slowest_member']:.2f}× slowest member" if "ratio_vs_slowest_member" in row else "—")
+        print(f"| {t} | {sc[0]} | {sc[1]} | {s[0]} | {s[1]} | {d[0]} | {d[1]} | {rtxt} |")
+    if "ray" in engines:
+        print("\n| model | local img/s | ray img/s (one node) | ray peak RSS (driver + local cluster) |\n|---|---:|---:|---:|")
+        for t, row in report["models"].items():
+            print(f"| {t} | {row['scan_local']['img_s']:.1f} | {row['scan_ray']['img_s']:.1f} | {row['scan_ray']['peak_rss_mb']:.0f} MB |")
+    if bd:
+        print(f"\nbreakdown, ms per image, one thread: read+SHA-256+decode {bd['decode_ms']:.1f}")
+        print("| model | tiles/img | preprocess | onnxruntime infer | torch eager infer |\n|---|---:|---:|---:|---:|")
+        for m, b in bd["models"].items():
+            tt = "—" if b["torch_infer_ms"] is None else f"{b['torch_infer_ms']:.1f}"
+            print(f"| {m} | {b['tiles_per_image']:.2f} | {b['preprocess_ms']:.1f} | {b['ort_infer_ms']:.1f} | {tt} |")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
     tmp.cleanup()
 
 

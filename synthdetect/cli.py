@@ -61,6 +61,11 @@ class FailOn(str, Enum):
     inconclusive = "inconclusive"
 
 
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
 def _version_cb(value: bool) -> None:
     if value:
         typer.echo(f"synthdetect {__version__}")
@@ -138,6 +143,9 @@ def scan(
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
     no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (see 'synthdetect cache info')."),
+    engine: Engine = typer.Option(Engine.local, "--engine", case_sensitive=False, help="local: this process; ray: a Ray cluster (pip install 'synthdetect[ray]')."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster address (default: $RAY_ADDRESS, else a local Ray instance)."),
 ) -> None:
     """Scan images and report, per image, each detector's probability and the verdict.
 
@@ -153,6 +161,8 @@ def scan(
     2 usage error; 3 some inputs could not be read (they are still in the report).
     """
     thr = parse_threshold(threshold)
+    if address is not None and engine != Engine.ray:
+        raise _fail("--address needs --engine ray")
     from .cards import Registry
     from .report import header, render, jsonl_line
     from .runtime import RuntimeSetupError
@@ -175,11 +185,32 @@ def scan(
     except (ScanSetupError, RuntimeSetupError) as e:
         raise _fail(str(e)) from None
 
+    # result cache and engines (synthdetect.cache, synthdetect.engines.ray_engine)
+    cache = None
+    if not no_cache:
+        from .cache import CacheError, ScanCache
+
+        try:
+            cache = ScanCache.for_scanner(scanner)
+        except (CacheError, OSError) as e:
+            typer.echo(f"synthdetect: warning: result cache unavailable ({e}); scanning without it", err=True)
+    ray_engine = None
+    if engine == Engine.ray:
+        from .engines.ray_engine import RayEngine, RayEngineError
+
+        try:
+            ray_engine = RayEngine(plan, address=address, device=device.value, batch_size=batch_size,
+                                   workers=workers, provenance=not no_provenance,
+                                   quality_gates=not no_quality_gates)
+        except RayEngineError as e:
+            raise _fail(str(e)) from None
+
     options = {
         "threshold": threshold, "device": device.value, "providers": scanner.models[0].providers,
         "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
         "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": not no_quality_gates,
+        "cache": cache is not None, "engine": engine.value,
     }
     head = header(plan, scanner.models, options, command=_command_line())
 
@@ -224,11 +255,18 @@ def scan(
             result = run_scan(
                 paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
                 on_total=on_total, on_record=on_record, started=started,
+                cache=cache, engine=ray_engine.scan if ray_engine is not None else None,
             )
         finally:
             if bar is not None:
                 bar.stop()
+            if cache is not None:
+                cache.store.close()
+            if ray_engine is not None:
+                ray_engine.shutdown()  # stops the local Ray instance if this scan started it
         summary = result.summary.to_dict()
+        if cache is not None:
+            summary["cache"] = cache.stats.to_dict()
         if stream:
             out.write(jsonl_line({"type": "summary", **summary}))
         elif fmt == Fmt.html:
@@ -408,6 +446,14 @@ def _register_plugins() -> None:
         pass
     except Exception as e:
         _warn_plugin("inspect", e)
+    try:
+        from .cache_cli import cache_app
+
+        app.add_typer(cache_app, name="cache")
+    except ImportError:
+        pass
+    except Exception as e:
+        _warn_plugin("cache", e)
     try:
         from .weights_cli import weights_app
 

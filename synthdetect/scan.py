@@ -593,11 +593,16 @@ def run_scan(
     on_record: Callable[[dict[str, Any]], None] | None = None,
     scanner: Scanner | None = None,
     started: float | None = None,
+    cache: Any = None,
+    engine: Callable[[list[Path]], Iterable[dict[str, Any]]] | None = None,
 ) -> ScanResult:
     """Discover, decode, detect; returns every record (discovery errors included, last).
 
     ``started``: a ``time.perf_counter()`` value to measure elapsed time from (the CLI
     passes the moment before it loaded the models, so model loading is included).
+    ``cache``: a :class:`synthdetect.cache.ScanCache` (cached records for unchanged files);
+    ``engine``: a function ``files -> records in order`` replacing ``scanner.scan`` (e.g.
+    :func:`synthdetect.engines.ray_engine.RayEngine.scan`).
     """
     from .discovery import discover
 
@@ -608,7 +613,11 @@ def run_scan(
     if on_total:
         on_total(len(disc.files) + len(disc.errors))
     records: list[dict[str, Any]] = []
-    for rec in sc.scan(disc.files):
+    # other engines and the result cache (synthdetect.engines, synthdetect.cache)
+    scan_files = engine if engine is not None else sc.scan
+    stream = cache.scan(scan_files, disc.files) if cache is not None else scan_files(disc.files)
+    # -- end of hook
+    for rec in stream:
         records.append(rec)
         summary.add(rec)
         if on_record:

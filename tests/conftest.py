@@ -36,6 +36,12 @@ def _offline(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _result_cache_dir(monkeypatch, tmp_path_factory):
+    """Each test gets its own empty scan result cache, never the user's."""
+    monkeypatch.setenv("SYNTHDETECT_CACHE_DIR", str(tmp_path_factory.mktemp("result-cache")))
+
+
 @pytest.fixture
 def isolated_registry(monkeypatch, tmp_path_factory):
     """Model search path limited to what a test passes: no env var, no bundled/user models.

@@ -75,7 +75,35 @@ def _torch_compat() -> None:
         pass
 
 
-def _torch_model(arch: str, checkpoint: str | None):
+def _probe_torch(card: ModelCard, reg: Registry):
+    """A probe in PyTorch eager: the backbone's PyTorch network (its registered spec) + the linear head."""
+    _torch_compat()
+    import torch
+
+    from synthdetect.train import backbones as B
+
+    bb = reg.backbone_for(card)
+    head = json.loads(card.model_path.read_text())
+    trunk = B.build(bb.extra.get("backbone", bb.name))
+
+    class Probe(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.trunk = trunk
+            self.register_buffer("mean", torch.tensor(head["mean"], dtype=torch.float32))
+            self.register_buffer("scale", torch.tensor(head["scale"], dtype=torch.float32))
+            self.register_buffer("coef", torch.tensor(head["coef"], dtype=torch.float32))
+            self.b = float(head["intercept"])
+
+        def forward(self, x):
+            return ((self.trunk(x) - self.mean) / self.scale) @ self.coef + self.b
+
+    return Probe().eval()
+
+
+def _torch_model(arch: str, checkpoint: str | None, card: ModelCard | None = None, reg: Registry | None = None):
+    if card is not None and card.is_probe:
+        return _probe_torch(card, reg or Registry([card.path.parent]))
     _torch_compat()
     import torch
 
@@ -110,12 +138,12 @@ def export_arch(arch: str, spec: InputSpec, checkpoint: str | None, out_dir: Pat
 class Reference:
     """PyTorch eager pipeline: PIL + torchvision transforms + the same network, CPU, no_grad."""
 
-    def __init__(self, card: ModelCard, arch: str, checkpoint: str | None):
+    def __init__(self, card: ModelCard, arch: str, checkpoint: str | None, reg: Registry | None = None):
         _torch_compat()
         from torchvision import transforms as T
 
-        spec = card.input
-        self.model = _torch_model(arch, checkpoint)
+        spec = reg.backbone_for(card).input if card.is_probe and reg is not None else card.input
+        self.model = _torch_model(arch, checkpoint, card, reg)
         interp = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC,
                   "nearest": T.InterpolationMode.NEAREST, "lanczos": T.InterpolationMode.LANCZOS}[spec.interpolation]
         steps = []
@@ -266,15 +294,18 @@ def run_reference(kind: str, files_list: Path, models_dir: Path, model: str, arc
 
 
 def breakdown(files: list[Path], cards: list[ModelCard], arch_of: dict[str, str], checkpoint: str | None,
-              batch: int) -> dict:
+              batch: int, reg: Registry | None = None) -> dict:
     """Single-threaded ms/image of each stage of scan's pipeline (and torch eager inference)."""
     import numpy as np
 
     from synthdetect.decoding import decode, init_codecs
     from synthdetect.preprocess import stack_tiles, to_inputs
-    from synthdetect.runtime import load_model
+    from synthdetect.runtime import load_models
 
     init_codecs()
+    reg = reg or Registry()
+    bbs = {c.name: reg.backbone_for(c) for c in cards if c.is_probe}
+    spec_of = {c.name: (bbs[c.name].input if c.is_probe else c.input) for c in cards}
     n = len(files)
     t0 = time.perf_counter()
     imgs = []
@@ -283,14 +314,14 @@ def breakdown(files: list[Path], cards: list[ModelCard], arch_of: dict[str, str]
     out: dict = {"decode_ms": 1000 * (time.perf_counter() - t0) / n, "models": {}}
     specs: dict[str, list] = {}
     for c in cards:
-        key = c.input.key()
+        key = spec_of[c.name].key()
         if key not in specs:
             t0 = time.perf_counter()
-            specs[key] = [to_inputs(im, c.input) for im in imgs]
+            specs[key] = [to_inputs(im, spec_of[c.name]) for im in imgs]
             out.setdefault("preprocess_ms", {})[key] = 1000 * (time.perf_counter() - t0) / n
     for c in cards:
-        arrays = specs[c.input.key()]
-        m = load_model(c, device="cpu", threads=1)
+        arrays = specs[spec_of[c.name].key()]
+        (m,) = load_models([c], device="cpu", threads=1, backbones=bbs)
         m.predict(stack_tiles(arrays[:2])[0])  # warm-up
         t0 = time.perf_counter()
         for i in range(0, n, batch):
@@ -301,7 +332,7 @@ def breakdown(files: list[Path], cards: list[ModelCard], arch_of: dict[str, str]
             import torch
 
             torch.set_num_threads(1)
-            tm = _torch_model(arch_of[c.name], checkpoint)
+            tm = _torch_model(arch_of[c.name], checkpoint, c, reg)
             with torch.no_grad():
                 tm(torch.from_numpy(stack_tiles(arrays[:2])[0]))
                 t0 = time.perf_counter()
@@ -311,7 +342,7 @@ def breakdown(files: list[Path], cards: list[ModelCard], arch_of: dict[str, str]
         except (ImportError, ValueError):
             pass
         out["models"][c.name] = {
-            "preprocess_ms": out["preprocess_ms"][c.input.key()],
+            "preprocess_ms": out["preprocess_ms"][spec_of[c.name].key()],
             "ort_infer_ms": ort_ms,
             "torch_infer_ms": torch_ms,
             "tiles_per_image": float(np.mean([a.shape[0] for a in arrays])),
@@ -339,11 +370,11 @@ def _child(args) -> None:
         arch_of = {c.name: c.architecture for c in cards}
         if args.torch_arch:
             arch_of.update(dict(kv.split("=", 1) for kv in args.torch_arch.split(",") if "=" in kv))
-        print(json.dumps(breakdown(files, cards, arch_of, args.checkpoint, args.batch_size)))
+        print(json.dumps(breakdown(files, cards, arch_of, args.checkpoint, args.batch_size, reg)))
         return
     card = reg.model(names[0])
     cls = Reference if args._child == "single" else DataLoaderReference
-    ref = cls(card, args.torch_arch or card.architecture, args.checkpoint)
+    ref = cls(card, args.torch_arch or card.architecture, args.checkpoint, reg)
     print(json.dumps({"loop_s": ref.run(files, args.batch_size)}))
 
 

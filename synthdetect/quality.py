@@ -31,7 +31,9 @@ and are never hidden by a gate).  Gates, measures and thresholds (measured on
     (b) the best rectangle whose four sides are such boundaries with the canvas outside and
     the texture inside (smallest covered fraction of its sides; any photo size >= 4 % of the
     image); (c) test (b) for any smooth canvas (gradients) when it covers >= 80 % of the
-    border.  Cards, collages and screenshots score 0.75-1; natural photos (clear skies,
+    border; (d) a photo flush with three image edges: a full-length boundary (>= 90 %) with
+    a canvas band on one side that is >= 60 % background and holds high-contrast marks
+    (caption text, 0.3-30 % of it) and a photo side with <= 20 % background.  Cards, collages and screenshots score 0.75-1; natural photos (clear skies,
     studio backdrops, flat walls: flat, but not bounded by straight lines on all sides)
     stay below ~0.55.
 """
@@ -339,6 +341,26 @@ def _rectangle(top: np.ndarray, bottom: np.ndarray, left: np.ndarray, right: np.
     return best
 
 
+def _caption_band(maps: list[np.ndarray], bg: np.ndarray, strong: np.ndarray) -> float:
+    """A photo flush with three image edges next to a captioned canvas band: a full-length
+    straight boundary (canvas on one side, covered >= 90 %), the canvas side mostly background
+    with a few high-contrast marks (text), the photo side almost no background."""
+    best = 0.0
+    s = _GAP + 1
+    for first, second, b, st in ((maps[0], maps[1], bg, strong), (maps[2], maps[3], bg.T, strong.T)):
+        n = b.shape[0]
+        for prof, canvas_before in ((first.mean(1), True), (second.mean(1), False)):
+            for i in _peaks(prof, k=2, floor=0.9):
+                canvas = slice(0, i + 1) if canvas_before else slice(i + s, n)
+                photo = slice(i + s, n) if canvas_before else slice(0, i + 1)
+                if min(canvas.stop - canvas.start, photo.stop - photo.start) < 0.08 * n:
+                    continue
+                marks = float(st[canvas].mean())
+                if b[canvas].mean() >= 0.6 and b[photo].mean() <= 0.2 and 0.003 <= marks <= 0.3:
+                    best = max(best, float(prof[i]))
+    return best
+
+
 def _canvas_score(a16: np.ndarray, rng: np.ndarray, colour: np.ndarray | None, border: np.ndarray) -> tuple[float, float, float, float]:
     """(composite score, background fraction, border uniformity, rectangle) for one canvas colour;
     ``colour`` None: any smooth canvas (gradients), judged by the rectangle test alone."""
@@ -364,7 +386,9 @@ def _canvas_score(a16: np.ndarray, rng: np.ndarray, colour: np.ndarray | None, b
         rect = rect if around >= _SMOOTH_BORDER else 0.0
         return rect, float(bg.mean()), around, rect
     edges = max(min(h1, h2), min(v1, v2), third)
-    return float(max(edges, rect)), float(bg.mean()), float(bg[border].mean()), rect
+    strong = np.abs(a16 - colour[:, None, None]).max(0) > 64
+    band = _caption_band(maps, bg, strong)
+    return float(max(edges, rect, band)), float(bg.mean()), float(bg[border].mean()), rect
 
 
 def composite_measures(img: Image.Image) -> dict[str, float]:

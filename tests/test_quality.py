@@ -55,7 +55,8 @@ def test_card_fails_composite(photo):
         rep = assess(make_card(photo, background=bg, seed=2), min_side=MIN_SIDE)
         assert rep.gates == ["composite"], (bg, rep.to_dict())
         assert rep.border_uniform > 0.9
-    for kw in (dict(background="gradient"), dict(photo_width=400), dict(photo_width=1024), dict(quality=50)):
+    for kw in (dict(background="gradient"), dict(photo_width=400), dict(photo_width=1024), dict(quality=50),
+               dict(photo_width=1024, position="flush", lines=2)):
         rep = assess(make_card(photo, seed=3, **kw), min_side=MIN_SIDE)
         assert "composite" in rep.gates, (kw, rep.to_dict())
 

@@ -57,7 +57,7 @@ class Thresholds:
     """Gate thresholds (docs/quality.md says how each was chosen)."""
 
     min_sharpness: float = 0.25  # fine-detail ratio below this: blurred_or_upscaled
-    min_jpeg_quality: int = 40  # estimated JPEG quality below this: recompressed
+    min_jpeg_quality: int = 85  # estimated JPEG quality below this: recompressed (docs/quality.md)
     max_composite: float = 0.6  # composite score at or above this: composite
     sharpness_region: int = 1024  # native-resolution centre region measured for sharpness
 

@@ -212,8 +212,10 @@ def row(rec: dict[str, Any], index: int, thumb: str | None = None, note: str | N
         "e": e,
         "score": score,
     }
-    for key, val in (("reasons", _reasons(rec)), ("evidence", _texts(rec.get("evidence"))),
-                     ("error_rate", _texts(rec.get("error_rate"))), ("quality", _texts(rec.get("quality"))),
+    reasons = _reasons(rec)
+    quality = [t for t in _texts(rec.get("quality")) if t not in reasons]  # a gate's reason is shown once
+    for key, val in (("reasons", reasons), ("evidence", _texts(rec.get("evidence"))),
+                     ("error_rate", _texts(rec.get("error_rate"))), ("quality", quality),
                      ("prov", _provenance(rec)), ("error", _s(rec.get("error")))):
         if val:
             r[key] = val
@@ -305,9 +307,13 @@ def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[st
     out.append("</tbody></table>")
     if ens.get("method") and ens.get("method") != "none":
         name = f" '{_s(ens.get('name'))}'" if ens.get("name") else ""
-        out.append(f"<p>Ensemble{_e(name)}: <b>{_e(ens.get('method'))}</b> vote of "
+        kind = "mean of the probabilities" if ens.get("method") == "mean" else "vote"
+        real = (f", real below {_e(_fmt(ens.get('threshold_real')))}, inconclusive between"
+                if _num(ens.get("threshold_real")) is not None and _num(ens.get("threshold_real")) < _num(ens.get("threshold"))
+                else "")
+        out.append(f"<p>Ensemble{_e(name)}: <b>{_e(ens.get('method'))}</b> {kind} of "
                    f"{_e(', '.join(map(_s, ens.get('members') or [])))}; synthetic when the score ≥ "
-                   f"{_e(_fmt(ens.get('threshold')))}"
+                   f"{_e(_fmt(ens.get('threshold')))}{real}"
                    + (f", inconclusive within ±{_e(_fmt(ens.get('inconclusive_margin')))}"
                       if _num(ens.get("inconclusive_margin")) else "")
                    + (f". Measured error rates: {_rates(ens.get('error_rates'))}" if ens.get("error_rates") else "")

@@ -146,10 +146,13 @@ class LiteClassifier(nn.Module):
 
     def __init__(self, pretrained: bool = True, backbone_weights: str | Path | None = None, dropout: float = 0.2):
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
-
         from . import backbones
 
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as e:
+            raise backbones.WeightsError("efficientnet-lite0 needs its model code: pip install "
+                                         "'efficientnet-lite-pytorch==0.1.0' (part of synthdetect's 'train' extra)") from e
         self.net = EfficientNet.from_name("efficientnet-lite0")
         self.net.set_swish(memory_efficient=False)  # plain x * sigmoid(x): exportable, same values
         self.pretrained = False

@@ -152,7 +152,7 @@ class LiteClassifier(nn.Module):
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as e:
             raise backbones.WeightsError("efficientnet-lite0 needs its model code: pip install "
-                                         "'efficientnet-lite-pytorch==0.1.0' (part of synthdetect's 'train' extra)") from e
+                                         "'efficientnet-lite-pytorch==0.1.0' (synthdetect's 'train' extra)") from e
         self.net = EfficientNet.from_name("efficientnet-lite0")
         self.net.set_swish(memory_efficient=False)  # plain x * sigmoid(x): exportable, same values
         self.pretrained = False

@@ -12,6 +12,15 @@ of the target distribution) as L2-regularised logistic regression:
   fold when out-of-fold scores are needed (nested cross-validation), so the out-of-fold
   scores that calibrate thresholds and fill Table 1 never saw the choice of ``C`` made on
   their own images.
+
+With a ``prior`` head (e.g. one pre-trained on other data), the fit is *prior-centred ridge*:
+the features are standardised with the prior's mean/scale, the prior's logits enter as a
+fixed offset, and only the difference ``d = w − w_prior`` (and the bias shift) is fitted:
+
+    minimise  Σ log(1 + exp(−yᵢ (oᵢ + x̃ᵢ·d + b)))  +  ||d||² / (2C),   oᵢ = prior logit of image i
+
+so a small ``C`` keeps the prior head and a large one lets the new images move it freely; the
+result is the head ``w_prior + d`` (intercept ``b_prior + b``), chosen by the same CV over ``C``.
 """
 
 from __future__ import annotations
@@ -95,9 +104,12 @@ def _row_space(Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _newton(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50, tol: float = 1e-9,
-            start: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Minimise Σ log(1+exp(-s f)) + ||c||²/(2C), f = Z c + b, s = ±1; returns (c, b)."""
+            start: np.ndarray | None = None, offset: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Minimise Σ log(1+exp(-s f)) + ||c||²/(2C), f = offset + Z c + b, s = ±1; returns (c, b).
+
+    ``offset``: fixed per-image logits (a prior head's), not fitted and not penalised."""
     n, r = Z.shape
+    o = np.zeros(n) if offset is None else np.asarray(offset, dtype=np.float64)
     A = np.hstack([Z, np.ones((n, 1))])
     reg = np.full(r + 1, 1.0 / C)
     reg[-1] = 0.0  # the bias is not penalised
@@ -105,7 +117,7 @@ def _newton(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50, tol: float 
     t = y.astype(np.float64)
     prev = np.inf
     for _ in range(iters):
-        f = A @ theta
+        f = o + A @ theta
         p = 1.0 / (1.0 + np.exp(-f))
         loss = float(np.sum(np.logaddexp(0.0, f) - t * f) + 0.5 * np.sum(reg * theta * theta))
         g = A.T @ (p - t) + reg * theta
@@ -116,7 +128,7 @@ def _newton(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50, tol: float 
         a = 1.0
         while a > 1e-6:
             th = theta - a * step
-            ff = A @ th
+            ff = o + A @ th
             lnew = float(np.sum(np.logaddexp(0.0, ff) - t * ff) + 0.5 * np.sum(reg * th * th))
             if lnew <= loss:
                 break
@@ -128,21 +140,37 @@ def _newton(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50, tol: float 
     return theta[:-1], float(theta[-1])
 
 
-def fit_logistic(X: np.ndarray, y: np.ndarray, C: float) -> LinearHead:
-    """Standardise ``X`` and fit the L2 logistic regression exactly (see module docstring)."""
+def _check_prior(prior: LinearHead | None, X: np.ndarray) -> None:
+    if prior is not None and prior.coef.size != X.shape[1]:
+        raise ValueError(f"prior head has {prior.coef.size} weights; the features have {X.shape[1]} dimensions")
+
+
+def fit_logistic(X: np.ndarray, y: np.ndarray, C: float, prior: LinearHead | None = None) -> LinearHead:
+    """Standardise ``X`` and fit the L2 logistic regression exactly (see module docstring).
+
+    ``prior``: prior-centred ridge towards that head, in its standardisation (module docstring)."""
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     if X.ndim != 2 or X.shape[0] != y.size:
         raise ValueError("X must be [N, D] with one label per row")
     if len(set(y.tolist())) != 2:
         raise ValueError("fitting a probe needs both real (0) and synthetic (1) images")
-    mean, scale = _standardise(X)
+    _check_prior(prior, X)
+    if prior is None:
+        mean, scale = _standardise(X)
+    else:
+        mean, scale = prior.mean, prior.scale
     Xs = (X - mean) / scale
     # w = B c with orthonormal B spanning the rows: ||w|| = ||c||, f = Xs B c = Z c
+    # (with a prior the same holds for the difference d = w - w_prior)
     Z, B = _row_space(Xs)
-    c, b = _newton(Z, y, C)
+    offset = None if prior is None else Xs @ prior.coef + prior.intercept
+    c, b = _newton(Z, y, C, offset=offset)
     coef = B @ c
-    return LinearHead(mean, scale, coef, b, C=float(C))
+    if prior is None:
+        return LinearHead(mean, scale, coef, b, C=float(C))
+    return LinearHead(mean.copy(), scale.copy(), prior.coef + coef, prior.intercept + b, C=float(C),
+                      extra={"prior": "prior-centred ridge: penalty ||w - w_prior||^2 / (2C), prior's standardisation"})
 
 
 def stratified_folds(y: Sequence[int], k: int, seed: int, groups: Sequence[str] | None = None) -> list[np.ndarray]:
@@ -166,7 +194,7 @@ def _logloss(y: np.ndarray, logits: np.ndarray) -> float:
 
 
 def choose_C(X: np.ndarray, y: np.ndarray, Cs: Sequence[float] = DEFAULT_CS, k: int = 5, seed: int = 0,
-             groups: Sequence[str] | None = None) -> tuple[float, dict[str, float]]:
+             groups: Sequence[str] | None = None, prior: LinearHead | None = None) -> tuple[float, dict[str, float]]:
     """The ``C`` with the lowest mean cross-validated log-loss (ties: the smaller ``C``)."""
     y = np.asarray(y).astype(np.int64)
     k = max(2, min(k, int(min(np.sum(y == 0), np.sum(y == 1)))))
@@ -177,13 +205,17 @@ def choose_C(X: np.ndarray, y: np.ndarray, Cs: Sequence[float] = DEFAULT_CS, k: 
         if len(set(y[train].tolist())) < 2:
             continue
         # one decomposition per fold serves every C; the path over increasing C is warm-started
-        mean, scale = _standardise(X[train])
-        Z, B = _row_space((X[train] - mean) / scale)
-        Xt = ((X[test] - mean) / scale) @ B
+        mean, scale = _standardise(X[train]) if prior is None else (prior.mean, prior.scale)
+        Xs_tr, Xs_te = (X[train] - mean) / scale, (X[test] - mean) / scale
+        Z, B = _row_space(Xs_tr)
+        Xt = Xs_te @ B
+        o_tr = o_te = None
+        if prior is not None:
+            o_tr, o_te = Xs_tr @ prior.coef + prior.intercept, Xs_te @ prior.coef + prior.intercept
         sol = None
         for C in sorted(Cs):
-            sol = _newton(Z, y[train], C, start=sol)
-            losses[float(C)].append(_logloss(y[test], Xt @ sol[0] + sol[1]))
+            sol = _newton(Z, y[train], C, start=sol, offset=o_tr)
+            losses[float(C)].append(_logloss(y[test], (0.0 if o_te is None else o_te) + Xt @ sol[0] + sol[1]))
     mean_loss = {C: float(np.mean(v)) for C, v in losses.items() if v}
     best = min(mean_loss, key=lambda C: (round(mean_loss[C], 12), C))
     return best, mean_loss
@@ -200,22 +232,24 @@ class ProbeFit:
 
 
 def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 5, seed: int = 0,
-              groups: Sequence[str] | None = None) -> ProbeFit:
+              groups: Sequence[str] | None = None, prior: LinearHead | None = None) -> ProbeFit:
     """Nested cross-validation: out-of-fold probabilities for calibration and Table 1, then
-    the final head on every image with ``C`` chosen by cross-validation on all of them."""
+    the final head on every image with ``C`` chosen by cross-validation on all of them.
+    ``prior``: every fit (inner, outer, final) is prior-centred ridge towards that head."""
     try:  # hundreds of tiny solves: BLAS threads only add overhead (10x slower on a busy machine)
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups)
+        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups)
+        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior)
 
 
-def _fit_probe(X, y, *, Cs, folds, seed, groups) -> ProbeFit:
+def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None) -> ProbeFit:
     from .runtime import sigmoid
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
+    _check_prior(prior, X)
     n_min = int(min(np.sum(y == 0), np.sum(y == 1)))
     if n_min < 2:
         raise ValueError(f"need at least 2 real and 2 synthetic images (got {int(np.sum(y == 0))} real, "
@@ -226,9 +260,9 @@ def _fit_probe(X, y, *, Cs, folds, seed, groups) -> ProbeFit:
     for test in stratified_folds(y, k, seed, groups):
         train = np.setdiff1d(np.arange(y.size), test)
         g = None if groups is None else [groups[i] for i in train]
-        C, _ = choose_C(X[train], y[train], Cs, k=k, seed=seed + 1, groups=g)
+        C, _ = choose_C(X[train], y[train], Cs, k=k, seed=seed + 1, groups=g, prior=prior)
         oof_C.append(C)
-        oof[test] = sigmoid(fit_logistic(X[train], y[train], C).logits(X[test]))
-    C, losses = choose_C(X, y, Cs, k=k, seed=seed + 1, groups=groups)
-    head = fit_logistic(X, y, C)
+        oof[test] = sigmoid(fit_logistic(X[train], y[train], C, prior=prior).logits(X[test]))
+    C, losses = choose_C(X, y, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)
+    head = fit_logistic(X, y, C, prior=prior)
     return ProbeFit(head=head, oof=oof, oof_C=oof_C, cv_losses=losses, folds=k, seed=seed)

@@ -234,9 +234,12 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM, max_miss: float = DEFAULT_MAX_MISS,
                 device: str = "auto", cache_dir: Path | None | bool = None, force: bool = False,
                 groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
-                progress: Callable[[int], None] | None = None) -> ProbeResult:
+                progress: Callable[[int], None] | None = None, prior: Any = None,
+                prior_note: str | None = None) -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
-    ``rel`` and ``label`` (``synthdetect.train.data.Item``)."""
+    ``rel`` and ``label`` (``synthdetect.train.data.Item``).  ``prior``: a ``probe_fit.LinearHead``
+    over the same backbone's features; the fit is then prior-centred ridge towards it
+    (``probe_fit`` module docstring), described in the card by ``prior_note``."""
     from .probe_fit import fit_probe
     from .runtime import load_backbone
 
@@ -263,7 +266,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         raise ProbeTrainError(f"only {len(ex.keep)} readable images ({len(errors)} unreadable): not enough to fit")
     g = None if groups is None else [groups[i] for i in ex.keep]
     t1 = time.perf_counter()
-    fit = fit_probe(ex.X, y, folds=folds, seed=seed, groups=g)
+    fit = fit_probe(ex.X, y, folds=folds, seed=seed, groups=g, prior=prior)
     t_fit = time.perf_counter() - t1
     cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
                                                         f"cross-validation (seed {seed})", data=data_label,
@@ -280,7 +283,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         name=name,
         file=head_path.name,
         sha256=sha256_file(head_path),
-        architecture=f"linear probe (L2 logistic regression, C={fit.head.C:g}) over {backbone_card.name} features",
+        architecture=f"linear probe (L2 logistic regression, C={fit.head.C:g}"
+                     + (", prior-centred" if prior is not None else "") + f") over {backbone_card.name} features",
         input=backbone_card.input,
         output="logit",
         threshold=0.5,
@@ -302,6 +306,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
             "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
             "stratified_by": "label" + (" x group" if groups is not None else ""),
             "licences": dict(licences or {}),
+            **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
         },
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),

@@ -68,3 +68,32 @@ def test_too_few_images_of_a_class_is_a_clear_error():
     X, y = _data(n=10)
     with pytest.raises(ValueError, match="at least 2 real and 2 synthetic"):
         fit_probe(X[:6], np.array([0, 0, 0, 0, 0, 1]))
+
+
+def test_prior_centred_ridge():
+    """A prior head: tiny C keeps it, large C lets the data move it; CV and nested CV accept it."""
+    import numpy as np
+
+    from synthdetect.probe_fit import LinearHead, fit_logistic, fit_probe
+
+    rng = np.random.default_rng(0)
+    D = 30
+    w_true = rng.normal(size=D)
+    Xp = rng.normal(size=(200, D)) * 2 + 1
+    yp = (Xp @ w_true + rng.normal(size=200) > w_true.sum()).astype(int)
+    prior = fit_logistic(Xp, yp, 1.0)
+    X = rng.normal(size=(24, D)) * 2 + 1
+    y = (X @ w_true > w_true.sum()).astype(int)
+    y[:2], y[-2:] = 0, 1
+    near = fit_logistic(X, y, 1e-8, prior=prior)
+    assert np.allclose(near.coef, prior.coef, atol=1e-5) and np.allclose(near.mean, prior.mean)
+    assert abs(near.intercept - prior.intercept) < 2.0  # only the (unpenalised) bias adapts
+    free = fit_logistic(X, y, 1e3, prior=prior)
+    assert np.linalg.norm(free.coef - prior.coef) > 1e-2
+    # the fitted difference lies in the data's row space (exact fit): same loss as an explicit offset solve
+    assert free.extra["prior"].startswith("prior-centred")
+    f = fit_probe(X, y, folds=3, seed=1, prior=prior)
+    assert np.all(np.isfinite(f.oof)) and f.head.coef.size == D
+    bad = LinearHead(np.zeros(3), np.ones(3), np.zeros(3), 0.0)
+    with pytest.raises(ValueError, match="prior head"):
+        fit_logistic(X, y, 1.0, prior=bad)

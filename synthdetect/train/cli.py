@@ -33,6 +33,7 @@ class ResNetArch(str, Enum):
     resnet50 = "resnet50"
     resnet18 = "resnet18"
     narrow = "resnet-narrow"
+    lite0 = "efficientnet-lite0"
 
 
 class Feature(str, Enum):
@@ -107,9 +108,12 @@ def train_resnet(
     val: Optional[List[str]] = VAL,
     blur_jpeg_prob: float = typer.Option(..., "--blur-jpeg-prob", min=0.0, max=1.0,
                                          help="Probability of blur and (independently) of JPEG (Wang: 0.5 or 0.1)."),
-    arch: ResNetArch = typer.Option(ResNetArch.resnet50, "--arch"),
+    arch: ResNetArch = typer.Option(ResNetArch.resnet50, "--arch",
+                                    help="efficientnet-lite0: the ImageNet-pretrained Lite0 from its pip package "
+                                         "(SHA-256 checked), fine-tuned end to end with a new Linear(1280,1) head."),
     backbone_weights: Optional[Path] = typer.Option(None, "--backbone-weights", exists=True, dir_okay=False,
-                                                    help="torchvision ImageNet ResNet weights file (local)."),
+                                                    help="torchvision ImageNet ResNet weights file (local); for "
+                                                         "efficientnet-lite0 another copy of its weights file."),
     init_from: Optional[Path] = INIT,
     pairs: Optional[int] = PAIRS,
     epochs: int = typer.Option(100, "--epochs", min=1, help="Maximum epochs (early stopping usually ends sooner)."),
@@ -130,14 +134,16 @@ def train_resnet(
     threads: int = THREADS,
     workers: int = WORKERS,
 ):
-    """Wang et al. (CVPR 2020) ResNet recipe: resize 256, blur/JPEG, crop 224, flip, Adam, early stopping."""
+    """Wang et al. (CVPR 2020) ResNet recipe: resize 256, blur/JPEG, crop 224, flip, Adam, early stopping.
+
+    --arch efficientnet-lite0 fine-tunes the pretrained EfficientNet-Lite0 with the same recipe (CPU-sized)."""
     from . import compat  # noqa: F401
     from .augment import AugmentConfig
     from .runs import train_images
 
     if backbone_weights and arch == ResNetArch.narrow:
         _fail("--backbone-weights applies to resnet50/resnet18 (torchvision weights)")
-    if backbone_weights is None and init_from is None and not resume:
+    if backbone_weights is None and init_from is None and not resume and arch != ResNetArch.lite0:
         err.print("[yellow]note:[/] no --backbone-weights: the network starts from random init (recorded in config.json)")
     arch_kw = {"backbone_weights": str(backbone_weights)} if backbone_weights else {}
     aug = AugmentConfig(blur_prob=blur_jpeg_prob, jpeg_prob=blur_jpeg_prob, crop=224)

@@ -17,11 +17,13 @@ ARCH_TEXT = {
     "resnet50": "ResNet-50 + Linear(2048,1) (Wang et al. 2020)",
     "resnet18": "ResNet-18 + Linear(512,1)",
     "resnet-narrow": "narrow ResNet (synthdetect) + Linear",
+    "efficientnet-lite0": "EfficientNet-Lite0 (ImageNet-pretrained, fine-tuned end to end) + Linear(1280,1)",
     "clip-probe": "frozen CLIP image tower + Linear (Ojha et al. 2023)",
     "npr": "NPR residual CNN (synthdetect.train.forensic)",
     "spectral": "spectral residual detector (synthdetect.train.forensic)",
 }
-FAMILY = {"resnet50": "resnet", "resnet18": "resnet", "resnet-narrow": "resnet", "clip-probe": "clip-probe",
+FAMILY = {"resnet50": "resnet", "resnet18": "resnet", "resnet-narrow": "resnet",
+          "efficientnet-lite0": "efficientnet-lite", "clip-probe": "clip-probe",
           "npr": "npr-residual", "spectral": "spectral-residual"}
 WEIGHTS_LICENCE = "Apache-2.0 (weights trained by the synthdetect project)"
 
@@ -86,7 +88,7 @@ def card_fields_from_run(cfg: dict[str, Any], log: list[dict[str, Any]]) -> dict
     if best:
         metrics["validation"] = {k: best[k] for k in ("val_acc", "val_f1", "val_ap", "val_n", "epoch") if k in best}
     desc = f"{ARCH_TEXT.get(arch, arch)}; recipe {cfg.get('recipe')}"
-    if not cfg.get("pretrained_backbone") and arch in ("resnet50", "resnet18", "clip-probe"):
+    if not cfg.get("pretrained_backbone") and arch in ("resnet50", "resnet18", "efficientnet-lite0", "clip-probe"):
         desc += " (backbone NOT pretrained: random init)"
     return {"family": FAMILY.get(arch, ""), "description": desc, "training": training,
             "licence": f"model: {WEIGHTS_LICENCE}; training data: "

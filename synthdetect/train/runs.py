@@ -9,7 +9,7 @@ import csv
 import json
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -124,6 +124,12 @@ def inference_spec(arch: str, *, crop: int | None = None, clip_size: int | None 
             return InputSpec(size=224, resize="shorter_side", resize_to=int(resize_to), mean=IMAGENET_MEAN,
                              std=IMAGENET_STD)
         return InputSpec(size=224, resize="none", mean=IMAGENET_MEAN, std=IMAGENET_STD)
+    if arch == "efficientnet-lite0":  # Wang's transforms, the Lite models' own normalisation
+        from .backbones import LITE_MEAN, LITE_STD
+
+        if resize_to:
+            return InputSpec(size=224, resize="shorter_side", resize_to=int(resize_to), mean=LITE_MEAN, std=LITE_STD)
+        return InputSpec(size=224, resize="none", mean=LITE_MEAN, std=LITE_STD)
     if arch == "clip-probe":
         return InputSpec(size=int(clip_size or 224), resize="none", mean=CLIP_MEAN, std=CLIP_STD)
     from . import forensic
@@ -180,6 +186,8 @@ def train_images(
     model.to(dev)
     spec = inference_spec(arch, crop=aug.crop,
                           resize_to=resize_to if (arch in ("npr", "spectral") or card_resize) else None)
+    if (tuple(aug.mean), tuple(aug.std)) != (tuple(spec.mean), tuple(spec.std)):
+        aug = replace(aug, mean=tuple(spec.mean), std=tuple(spec.std))  # training normalises as the card does
     cfg = {
         "recipe": recipe, "arch": arch, "arch_kw": arch_kw, "seed": seed, "epochs": epochs, "batch_size": batch_size,
         "lr": lr, "optimizer": optimizer, "device": str(dev), "threads": threads, "workers": workers, "train": _data_summary(train, train_items),
@@ -353,6 +361,8 @@ def load_run(run_dir: Path | str, checkpoint: str = "best.pt") -> tuple[nn.Modul
         model.head.load_state_dict(rd.load(checkpoint))
     else:
         kw.pop("backbone_weights", None)  # the checkpoint holds every weight
+        if arch == "efficientnet-lite0":
+            kw["pretrained"] = False
         model = archs.build_model(arch, **kw)
         model.load_state_dict(rd.load(checkpoint))
     model.eval()

@@ -208,3 +208,19 @@ def test_a_probe_without_its_exact_backbone_is_refused(setup):
     r = runner.invoke(app, ["scan", str(data), "--models", "case42", "--models-dir", str(out),
                             "--models-dir", str(other)])
     assert r.exit_code == 2 and "sha256" in r.output
+
+
+def test_prior_centred_probe_from_the_command_line(setup):
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
+    other = make_images(tmp / "other", n=16, seed=5)
+    r = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "withprior",
+                            "--prior", "case42", "--models-dir", str(bbdir), "--models-dir", str(out), "--out", str(out),
+                            "--cache-dir", str(tmp / "cache"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    card = json.loads((out / "withprior.json").read_text())
+    assert "prior-centred" in card["architecture"] and "case42" in card["training"]["prior"]
+    bad = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "x",
+                              "--prior", "nonexistent", "--models-dir", str(bbdir), "--out", str(out)])
+    assert bad.exit_code == 2 and "nonexistent" in bad.output

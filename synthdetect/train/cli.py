@@ -213,6 +213,9 @@ def train_probe(
     no_cache: bool = typer.Option(False, "--no-cache", help="Extract every feature again; write no cache."),
     device: Device = DEVICE,
     force: bool = typer.Option(False, "--force", help="Replace an existing model of that name in --out."),
+    prior: Optional[str] = typer.Option(None, "--prior", help="An installed probe over the same backbone (e.g. one fitted "
+                                                              "on other data): prior-centred ridge pulls the new head "
+                                                              "towards it (the paper's run 5)."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", help="table (stderr summary) or json (stdout)."),
 ):
     """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
@@ -225,9 +228,20 @@ def train_probe(
     from ..runtime import RuntimeSetupError
     from .data import DataError, data_label, licences_of, load_sets
 
+    prior_head, prior_note = None, None
     try:
         items = load_sets(data)
-        bb = Registry(models_dir or []).backbone(backbone)
+        reg = Registry(models_dir or [])
+        bb = reg.backbone(backbone)
+        if prior:
+            from ..runtime import load_head
+
+            pc = reg.model(prior)
+            if not pc.is_probe or (pc.backbone or {}).get("sha256") != bb.sha256:
+                raise CardError(f"--prior {prior}: not a probe over this {bb.name} ({bb.sha256[:12]}…)")
+            prior_head = load_head(pc)
+            prior_note = (f"prior-centred ridge towards {pc.name} (sha256 {pc.sha256[:16]}…, fitted on "
+                          f"{pc.training.get('data', '?')}): penalty ||w - w_prior||^2 / (2C), C by cross-validation")
     except (DataError, CardError) as e:
         _fail(str(e), 2)
     target = out if out is not None else user_models_dir()
@@ -243,6 +257,7 @@ def train_probe(
         res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
                      max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
                      cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
+                     prior=prior_head, prior_note=prior_note,
                      progress=(lambda n: bar.update(task, completed=n)) if bar else None)
     except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
         _fail(str(e), 2 if isinstance(e, ProbeTrainError) else 1)

@@ -217,19 +217,7 @@ class EnsembleCard:
 
     @classmethod
     def load(cls, path: Path | str) -> "EnsembleCard":
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise CardError(f"cannot read ensemble card {path}: {e}") from e
-        if d.get("schema") != ENSEMBLE_SCHEMA:
-            raise CardError(f"{path}: not an ensemble card (schema {d.get('schema')!r})")
-        d.pop("schema")
-        _unknown_keys_to_extra(cls, d)
-        for req in ("name", "members"):
-            if req not in d:
-                raise CardError(f"ensemble card {path} lacks {req!r}")
-        return cls(**d, path=path)
+        return _load_card(cls, path, ENSEMBLE_SCHEMA, "ensemble card", ("name", "members"))
 
 
 @dataclass
@@ -265,35 +253,29 @@ class BackboneCard:
         base = self.path.parent if self.path else Path(".")
         return base / self.file
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d.pop("path", None)
-        d["input"] = asdict(self.input)
-        d["input"]["mean"] = list(self.input.mean)
-        d["input"]["std"] = list(self.input.std)
-        return {"schema": d.pop("schema"), **d}
-
-    def save(self, path: Path | str) -> Path:
-        path = Path(path)
-        path.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
-        self.path = path
-        return path
+    to_dict = ModelCard.to_dict  # the same layout: input spec as plain lists
+    save = ModelCard.save
 
     @classmethod
     def load(cls, path: Path | str) -> "BackboneCard":
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise CardError(f"cannot read backbone card {path}: {e}") from e
-        if d.get("schema") != BACKBONE_SCHEMA:
-            raise CardError(f"{path}: not a backbone card (schema {d.get('schema')!r})")
-        d.pop("schema")
-        _unknown_keys_to_extra(cls, d)
-        for req in ("name", "file", "sha256", "architecture", "dim"):
-            if req not in d:
-                raise CardError(f"backbone card {path} lacks {req!r}")
-        return cls(**d, path=path)
+        return _load_card(cls, path, BACKBONE_SCHEMA, "backbone card", ("name", "file", "sha256", "architecture", "dim"))
+
+
+def _load_card(cls: type, path: Path | str, schema: str, what: str, required: tuple[str, ...]):
+    """A card of ``schema`` from ``path``: one-line CardError when unreadable, of another kind or incomplete."""
+    path = Path(path)
+    try:
+        d = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise CardError(f"cannot read {what} {path}: {e}") from e
+    if d.get("schema") != schema:
+        raise CardError(f"{path}: not a {what} (schema {d.get('schema')!r})")
+    d.pop("schema")
+    _unknown_keys_to_extra(cls, d)
+    for req in required:
+        if req not in d:
+            raise CardError(f"{what} {path} lacks {req!r}")
+    return cls(**d, path=path)
 
 
 def _unknown_keys_to_extra(cls: type, d: dict[str, Any]) -> None:

@@ -16,7 +16,6 @@ the target distribution, with no PyTorch (numpy + Pillow + onnxruntime).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -91,14 +90,6 @@ class FeatureCache:
             raise
 
 
-def _file_sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for b in iter(lambda: f.read(1 << 20), b""):
-            h.update(b)
-    return h.hexdigest()
-
-
 @dataclass
 class Extracted:
     X: np.ndarray  # [N, dim] for the images that could be read
@@ -131,7 +122,7 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
     def prepare(i: int):
         p = Path(paths[i])
         try:
-            sha = _file_sha(p)
+            sha = sha256_file(p)
         except OSError as e:
             return i, None, None, f"cannot read: {e.strerror or e}"
         if cache is not None:

@@ -50,10 +50,10 @@ def cuda_listed() -> bool:
 
 
 @dataclass
-class Model:
-    """A loaded model: its card and its onnxruntime session."""
+class _Loaded:
+    """A card and the onnxruntime session of its file."""
 
-    card: ModelCard
+    card: Any
     session: Any
     input_name: str
     output_name: str
@@ -66,6 +66,11 @@ class Model:
     @property
     def device(self) -> str:
         return "cuda" if "CUDAExecutionProvider" in self.providers else "cpu"
+
+
+@dataclass
+class Model(_Loaded):
+    """A loaded model: its card and its onnxruntime session."""
 
     def predict(self, batch: np.ndarray) -> np.ndarray:
         """float32 ``[N, 3, S, S]`` -> probability that each image is synthetic, ``[N]`` float64."""
@@ -144,18 +149,8 @@ def load_model(card: ModelCard, device: str = "auto", threads: int | None = None
 
 
 @dataclass
-class FeatureModel:
-    """A loaded backbone: ``features(batch) -> [N, dim]``."""
-
-    card: BackboneCard
-    session: Any
-    input_name: str
-    output_name: str
-    providers: list[str] = field(default_factory=list)
-
-    @property
-    def name(self) -> str:
-        return self.card.name
+class FeatureModel(_Loaded):
+    """A loaded backbone (``card``: a BackboneCard): ``features(batch) -> [N, dim]``."""
 
     # crops per onnxruntime call: a batch of 16 photos x 16 crops at once would grow the session's
     # arena to gigabytes of activations for no speed gain

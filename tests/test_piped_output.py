@@ -126,3 +126,16 @@ def test_weights_verify_piped_shows_whole_digests(tmp_path, monkeypatch):
     line = _line_with(r.stdout, "univfd-clip-vitl14/fc_weights.pth")
     assert "MISMATCH" in line and e.files[0].sha256 in line
     assert hashlib.sha256(p.read_bytes()).hexdigest() in line and str(p) in line
+
+
+def test_backbone_list_in_a_pipe_keeps_whole_names_and_hashes():
+    from typer.testing import CliRunner
+
+    from synthdetect.cards import BackboneCard, bundled_dir
+    from synthdetect.cli import app
+
+    bb = BackboneCard.load(bundled_dir() / "efficientnet-lite0.backbone.json")
+    r = CliRunner().invoke(app, ["backbone", "list", "--models-dir", str(bundled_dir())])
+    assert r.exit_code == 0, r.output
+    line = next(ln for ln in r.output.splitlines() if "efficientnet-lite0" in ln and bb.sha256 in ln)
+    assert str(bb.path) in line

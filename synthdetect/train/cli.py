@@ -315,16 +315,19 @@ def backbone_list(
         sys.stdout.write(json.dumps({"installed": [{**b.to_dict(), "card_path": str(b.path)} for b in installed],
                                      "exportable": exportable, "problems": problems}, indent=2) + "\n")
         return
-    from rich.console import Console
     from rich.table import Table
 
-    con = Console(soft_wrap=True) if not sys.stdout.isatty() else Console()
+    from ..console import ident, make_console, piped
+
+    con = make_console()  # piped: no wrapping, whole names, hashes and paths
+    nw = piped()
     t = Table(title="backbones", title_justify="left")
     for col in ("name", "architecture", "dim", "input", "sha256", "card"):
-        t.add_column(col, overflow="fold" if sys.stdout.isatty() else "ignore", no_wrap=not sys.stdout.isatty())
+        t.add_column(col, overflow="fold", no_wrap=nw)
     for b in installed:
-        t.add_row(b.name, b.architecture, str(b.dim), f"{b.input.size}px native x{b.input.tiles}^2"
-                  if b.input.resize == "none" else f"{b.input.size}px", b.sha256, str(b.path))
+        inp = (f"{b.input.size}px native, up to {b.input.tiles}x{b.input.tiles} crops" if b.input.resize == "none"
+               else f"{b.input.size}px (shorter side {b.input.resize_to})")
+        t.add_row(b.name, b.architecture, str(b.dim), inp, ident(b.sha256, 12), str(b.path))
     con.print(t)
     con.print("exportable here: " + (", ".join(exportable) or "none (needs the 'train' extra)"))
     for p in problems:

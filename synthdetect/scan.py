@@ -495,30 +495,27 @@ class Scanner:
         ok = [(r, a) for r, a in items if a is not None]
         probs: list[dict[str, float]] = [{} for _ in ok]
         failed: dict[int, str] = {}
-        features: dict[str, np.ndarray] = {}  # backbone sha256 -> per-image features: one pass per backbone
 
-        def scores(m, arrays: list[dict[str, Any]]) -> np.ndarray:
-            key = input_spec(m).key()
-            x, counts = stack_tiles([a[key] for a in arrays])
+        def scores(m, arrays: list[dict[str, Any]], shared: dict[str, np.ndarray] | None = None) -> np.ndarray:
+            """Per-image probabilities of model ``m``.  A probe reads its backbone's features averaged
+            over each image's crops; with ``shared`` (backbone sha256 -> features) every backbone runs
+            once for all the heads that use it."""
             bb = getattr(m, "backbone", None)
+            if bb is not None and shared is not None and bb.card.sha256 in shared:
+                return m.predict_features(shared[bb.card.sha256])
+            x, counts = stack_tiles([a[input_spec(m).key()] for a in arrays])
             if bb is None:
                 return mean_per_image(m.predict(x), counts)
-            # a probe: features averaged over the crops, then the head
-            return m.predict_features(mean_per_image(bb.features(x), counts))
+            f = mean_per_image(bb.features(x), counts)
+            if shared is not None:
+                shared[bb.card.sha256] = f
+            return m.predict_features(f)
 
         if ok:
+            features: dict[str, np.ndarray] = {}
             for m in self.models:
                 try:
-                    bb = getattr(m, "backbone", None)
-                    if bb is not None:
-                        if bb.card.sha256 not in features:
-                            key = input_spec(m).key()
-                            x, counts = stack_tiles([a[key] for _, a in ok])
-                            features[bb.card.sha256] = mean_per_image(bb.features(x), counts)
-                        p = m.predict_features(features[bb.card.sha256])
-                    else:
-                        p = scores(m, [a for _, a in ok])
-                    for i, v in enumerate(p):
+                    for i, v in enumerate(scores(m, [a for _, a in ok], features)):
                         probs[i][m.name] = float(v)
                 except Exception:
                     # retry one by one so a single bad tensor cannot take the batch down

@@ -64,13 +64,10 @@ def clopper_pearson(k: int, n: int, confidence: float = CONFIDENCE) -> tuple[flo
                 hi = mid
         return (lo + hi) / 2
 
-    lower = 0.0 if k == 0 else 1.0 - _upper_of_complement(n - k, n, alpha / 2, solve)
+    # the lower bound for k successes is one minus the upper bound for the n - k failures
+    lower = 0.0 if k == 0 else 1.0 - solve(alpha / 2, n - k)
     upper = 1.0 if k == n else solve(alpha / 2, k)
     return lower, upper
-
-
-def _upper_of_complement(j: int, n: int, a: float, solve) -> float:
-    return 1.0 if j == n else solve(a, j)
 
 
 @dataclass
@@ -149,15 +146,6 @@ class Operating:
         }
 
 
-def _midpoint_above(sorted_desc: np.ndarray, j: int) -> float:
-    """A threshold between the j-th and (j+1)-th highest scores (j >= 1); above all when j = 0."""
-    if j <= 0:
-        return float(np.nextafter(sorted_desc[0], np.inf)) if sorted_desc.size else 1.0
-    if j >= sorted_desc.size:
-        return float(sorted_desc[-1])
-    return float(sorted_desc[j - 1])
-
-
 def operating_point(real_scores: Sequence[float], fake_scores: Sequence[float],
                     max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM,
                     max_miss: float = DEFAULT_MAX_MISS) -> Operating:
@@ -169,19 +157,15 @@ def operating_point(real_scores: Sequence[float], fake_scores: Sequence[float],
     if not (0.0 <= max_false_alarm < 1.0 and 0.0 <= max_miss < 1.0):
         raise ValueError("budgets must lie in [0, 1)")
     # t_hi: flag at most floor(a * n_real) reals; reals tied at the cut are all flagged or none
-    allowed = int(math.floor(max_false_alarm * r.size + 1e-9))
-    j = allowed
-    while j > 0 and j < r.size and r[j] == r[j - 1]:
+    j = int(math.floor(max_false_alarm * r.size + 1e-9))  # a < 1 keeps j < n_real
+    while j > 0 and r[j] == r[j - 1]:
         j -= 1  # do not split a tie: the threshold sits above the tied group
     t_hi = float(r[j - 1]) if j > 0 else float(np.nextafter(r[0], np.inf))
-    # t_lo: call real at most floor(b * n_fake) fakes (those strictly below t_lo)
-    allowed_m = int(math.floor(max_miss * f.size + 1e-9))
-    m = allowed_m
-    while m > 0 and m < f.size and f[m] == f[m - 1]:
-        m -= 1
-    t_lo = float(f[m]) if m < f.size else float(np.nextafter(f[-1], np.inf))
-    if m == 0:
-        t_lo = float(f[0])
+    # t_lo: call real at most floor(b * n_fake) fakes (those strictly below t_lo); b < 1 keeps m < n_fake
+    m = int(math.floor(max_miss * f.size + 1e-9))
+    while m > 0 and f[m] == f[m - 1]:
+        m -= 1  # do not split a tie either
+    t_lo = float(f[m])
     if t_lo > t_hi:
         t_lo = t_hi
     return _operating(r, f, t_lo, t_hi, max_false_alarm, max_miss)

@@ -37,12 +37,10 @@ class ProbeTrainError(ValueError):
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get("SYNTHDETECT_FEATURE_CACHE")
-    if env:
-        return Path(env)
-    from platformdirs import user_cache_dir
+    """``probe-features/`` in synthdetect's cache directory (``$SYNTHDETECT_CACHE_DIR`` or platformdirs)."""
+    from .cache import default_cache_dir as root
 
-    return Path(user_cache_dir("synthdetect", appauthor=False)) / "features"
+    return root() / "probe-features"
 
 
 class FeatureCache:

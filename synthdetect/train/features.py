@@ -25,16 +25,13 @@ from .augment import AugmentConfig, train_view, val_view
 from .data import DecodedCache, Item, file_sha256
 from .loop import progress
 
-ENV_CACHE = "SYNTHDETECT_CACHE_DIR"
 
 
 def default_cache_dir() -> Path:
-    env = os.environ.get(ENV_CACHE)
-    if env:
-        return Path(env) / "features"
-    from platformdirs import user_cache_dir
+    """``features/`` in synthdetect's cache directory (``$SYNTHDETECT_CACHE_DIR`` or platformdirs)."""
+    from ..cache import default_cache_dir as root
 
-    return Path(user_cache_dir("synthdetect", appauthor=False)) / "features"
+    return root() / "features"
 
 
 def params_digest(module: nn.Module) -> str:

@@ -240,22 +240,21 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     from ..ensemble import ensemble_scores
     from ..probe_train import table1
 
-    sets = []
+    sets, maps = [], []
     for c in cards:
         if not c.calibration:
             raise ValueError(f"{c.name} has no cross-fitted calibration: use --weights-from DATA instead")
         cs = CalibrationSet.from_dict(c.calibration)
-        if not cs.by_id():
+        by_id = cs.by_id()
+        if not by_id:
             raise ValueError(f"{c.name}'s calibration carries no image ids")
         sets.append(cs)
-    common = set(sets[0].by_id())
-    for cs in sets[1:]:
-        common &= set(cs.by_id())
-    ids = sorted(common)
+        maps.append(by_id)
+    ids = sorted(set.intersection(*(set(m) for m in maps)))
     if len(ids) < 4:
         raise ValueError("the members were not calibrated on the same images")
-    y = np.array([sets[0].by_id()[i][0] for i in ids])
-    P = np.array([[cs.by_id()[i][1] for i in ids] for cs in sets])
+    y = np.array([maps[0][i][0] for i in ids])
+    P = np.array([[m[i][1] for i in ids] for m in maps])
     thr = [cs.operating(max_false_alarm, max_miss).t_hi for cs in sets]
     w = [weights.get(c.name, c.f1 or 1.0) for c in cards]
     score = ensemble_scores(method, P, thr, w)

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from . import compat  # noqa: F401
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Any, Callable
@@ -28,6 +27,8 @@ from typing import Any, Callable
 import torch
 from torch import nn
 import torch.nn.functional as F
+
+from ..cards import sha256_file
 
 CLIP_CONFIG_DIR = Path(__file__).with_name("clip_configs")
 OPENAI_HUB = "openai"  # open_clip pretrained tag for the OpenAI CLIP weights
@@ -38,14 +39,6 @@ def _head_init(linear: nn.Linear) -> nn.Linear:
     nn.init.normal_(linear.weight, 0.0, 0.02)
     nn.init.zeros_(linear.bias)
     return linear
-
-
-def file_digest(path: Path | str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def load_state_dict_file(path: Path | str) -> dict[str, torch.Tensor]:
@@ -85,7 +78,7 @@ class TorchvisionResNet(nn.Module):
                     f"(missing {missing[:3]}, unexpected {list(unexpected)[:3]})"
                 )
             self.pretrained = True
-            self.backbone_digest = file_digest(backbone_weights)
+            self.backbone_digest = sha256_file(backbone_weights)
         self.net.fc = _head_init(nn.Linear(self.net.fc.in_features, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -206,7 +199,7 @@ def clip_backbone(name: str, weights: str | Path | None) -> tuple[nn.Module, dic
         info.update(pretrained=True, weights=f"open_clip:{weights}", weights_digest=f"open_clip:{name}:{weights}")
     else:
         visual = _local_visual(name, Path(weights))
-        info.update(pretrained=True, weights=str(weights), weights_digest=file_digest(weights))
+        info.update(pretrained=True, weights=str(weights), weights_digest=sha256_file(weights))
         info["image_size"] = int(_image_size(visual))
         return visual, info
     visual = model.visual
@@ -245,7 +238,7 @@ def _local_visual(name: str, path: Path) -> nn.Module:
     if load_clip_visual is not None:
         trusted = None
         if is_torchscript(path):
-            digest = file_digest(path)
+            digest = sha256_file(path)
             trusted = digest if digest in _trusted_torchscript_digests() else None
         try:
             return load_clip_visual(path, model_name=name, trusted_sha256=trusted)

@@ -10,7 +10,6 @@ names the generator of each file for per-generator breakdowns.
 from __future__ import annotations
 
 import csv
-import hashlib
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,14 +207,6 @@ def write_split(path: Path, items: Sequence[Item]) -> None:
     lines = ["# root\tpath\tlabel\tgenerator"]
     lines += [f"{it.root}\t{it.rel}\t{it.label}\t{it.generator or ''}" for it in items]
     Path(path).write_text("\n".join(lines) + "\n")
-
-
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def decode_rgb(path: Path) -> Image.Image:

@@ -29,6 +29,7 @@ from torch import nn
 from .. import __version__ as synthdetect_version
 from ..cards import InputSpec, ModelCard, sha256_file
 from ..preprocess import to_input
+from ..runtime import sigmoid
 
 OPSET = 17
 INT8_TOLERANCE = 0.05
@@ -52,10 +53,6 @@ class _LogitGraph(nn.Module):
     def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - ONNX input name
         out = self.model(input)
         return out.reshape(out.shape[0], -1)[:, 0].float()
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-x.astype(np.float64)))
 
 
 def _load_parity_batch(paths: Sequence[Path], spec: InputSpec) -> np.ndarray:
@@ -149,7 +146,7 @@ def _torch_logits(wrapped: nn.Module, x: np.ndarray, batch_size: int = 16) -> np
 
 
 def parity_figures(ref_logits: np.ndarray, got_logits: np.ndarray, tolerance: float) -> dict[str, Any]:
-    dp = np.abs(_sigmoid(ref_logits) - _sigmoid(got_logits))
+    dp = np.abs(sigmoid(ref_logits) - sigmoid(got_logits))
     dl = np.abs(ref_logits.astype(np.float64) - got_logits.astype(np.float64))
     max_dp = float(dp.max()) if dp.size else 0.0
     return {
@@ -205,7 +202,7 @@ def export_onnx(
         fig = parity_figures(ref, got, tolerance)
         # the batch axis must really be dynamic: score one image alone too
         single = _ort_logits(tmp, x[:1], batch_size=1)
-        fig["single_vs_batch_max_abs_dprob"] = float(np.abs(_sigmoid(single) - _sigmoid(got[:1])).max())
+        fig["single_vs_batch_max_abs_dprob"] = float(np.abs(sigmoid(single) - sigmoid(got[:1])).max())
         fig.update(graph)
         fig["exporter"] = exporter
         fig["torch"] = torch.__version__

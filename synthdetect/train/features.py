@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from .augment import AugmentConfig, train_view, val_view
-from .data import DecodedCache, Item, file_sha256
+from ..cards import sha256_file
+from .data import DecodedCache, Item
 from .loop import progress
 
 
@@ -92,7 +93,7 @@ class FeatureExtractor:
         st = p.stat()
         k = f"{p}|{st.st_size}|{st.st_mtime_ns}"
         if k not in self._sha:
-            self._sha[k] = file_sha256(p)
+            self._sha[k] = sha256_file(p)
         return self._sha[k]
 
     def key(self, sha: str, aug: AugmentConfig, view: tuple) -> str:

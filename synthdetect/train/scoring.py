@@ -18,12 +18,9 @@ from PIL import Image
 from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
 from ..ensemble import ensemble_scores
 from ..preprocess import mean_per_image, stack_tiles, to_inputs
+from ..runtime import sigmoid
 from .augment import apply_perturbations
 from .data import Item, decode_rgb
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(x, dtype=np.float64)))
 
 
 class Scorer:

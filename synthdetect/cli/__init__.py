@@ -1,9 +1,7 @@
 """``synthdetect`` command line.
 
 Start-up must stay fast and torch-free: only typer is imported at module level;
-numpy, Pillow, onnxruntime and rich are imported inside the commands.  Other
-engineers' command groups are registered defensively (a missing module just means
-its commands are absent).
+numpy, Pillow, onnxruntime and rich are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-from . import __version__
+from .. import __version__
 
 EXIT_OK = 0
 EXIT_SYNTHETIC = 1
@@ -163,10 +161,10 @@ def scan(
     thr = parse_threshold(threshold)
     if address is not None and engine != Engine.ray:
         raise _fail("--address needs --engine ray")
-    from .cards import Registry
-    from .report import header, render, jsonl_line
-    from .runtime import RuntimeSetupError
-    from .scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
+    from ..cards import Registry
+    from ..report import header, render, jsonl_line
+    from ..runtime import RuntimeSetupError
+    from ..scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
 
     if output is not None:
         out_real = os.path.realpath(output)
@@ -188,7 +186,7 @@ def scan(
     # result cache and engines (synthdetect.cache, synthdetect.engines.ray_engine)
     cache = None
     if not no_cache:
-        from .cache import CacheError, ScanCache
+        from ..cache import CacheError, ScanCache
 
         try:
             cache = ScanCache.for_scanner(scanner)
@@ -196,7 +194,7 @@ def scan(
             typer.echo(f"synthdetect: warning: result cache unavailable ({e}); scanning without it", err=True)
     ray_engine = None
     if engine == Engine.ray:
-        from .engines.ray_engine import RayEngine, RayEngineError
+        from ..engines.ray_engine import RayEngine, RayEngineError
 
         try:
             ray_engine = RayEngine(plan, address=address, device=device.value, batch_size=batch_size,
@@ -270,13 +268,13 @@ def scan(
         if stream:
             out.write(jsonl_line({"type": "summary", **summary}))
         elif fmt == Fmt.html:
-            from .report_html import write_html
+            from ..report_html import write_html
 
             write_html(out, head, result.records, summary, thumbnails=thumbs)
         else:
             render(fmt.value, out, head, result.records, summary, color=None if out is sys.stdout else False)
         if fmt != Fmt.table and sys.stderr.isatty():
-            from .report import summary_lines
+            from ..report import summary_lines
 
             for ln in summary_lines(summary):
                 typer.echo(ln, err=True)
@@ -313,9 +311,9 @@ def report_cmd(
     Thumbnails are made by re-reading each image read-only, and shown only when its
     SHA-256 still matches the record ("file changed" otherwise).
     """
-    from .report import read_results
-    from .report_html import thumbnails_for_records, write_html
-    from .scan import Summary
+    from ..report import read_results
+    from ..report_html import thumbnails_for_records, write_html
+    from ..scan import Summary
 
     try:
         head, records, summary = read_results(results)
@@ -352,7 +350,7 @@ def models_cmd(
     """List installed models and ensembles with their card details."""
     import json
 
-    from .cards import CardError, Registry
+    from ..cards import CardError, Registry
 
     reg = Registry(models_dir or [])
     models, ensembles, problems = [], [], []
@@ -377,7 +375,7 @@ def models_cmd(
     elif fmt == Fmt.table:
         from rich.table import Table
 
-        from .console import ident, make_console, piped
+        from ..console import ident, make_console, piped
 
         con = make_console()  # piped: no wrapping, whole hashes and paths
         nw = piped()
@@ -414,57 +412,21 @@ def models_cmd(
         raise _fail("models --format must be table or json")
 
 
-def _warn_plugin(name: str, e: BaseException) -> None:
-    if os.environ.get("SYNTHDETECT_DEBUG"):
-        raise e
-    print(f"synthdetect: warning: '{name}' commands unavailable: {e.__class__.__name__}: {e}", file=sys.stderr)
+# One module per verb (group) under synthdetect/cli/, each with ``mount(app)``; the order is
+# the order of ``synthdetect --help``.  No import here is optional: a verb whose module fails
+# to import is a bug and must surface, not vanish from --help.  Commands that need an extra
+# (torch for training, ray, matplotlib) import it inside their body and say so when missing.
+VERBS = ("evaluate", "export", "inspect", "train", "ensemble", "backbone", "cache", "weights")
 
 
-def _register_plugins() -> None:
-    """Mount other modules' commands; each registration fails independently."""
-    try:
-        from .train import cli as train_cli
-    except ImportError:
-        train_cli = None
-    except Exception as e:
-        _warn_plugin("train", e)
-        train_cli = None
-    if train_cli is not None:
-        for attr, name in (("train_app", "train"), ("ensemble_app", "ensemble"), ("backbone_app", "backbone")):
-            sub = getattr(train_cli, attr, None)
-            if sub is not None:
-                app.add_typer(sub, name=name)
-        for fn in ("evaluate", "calibrate", "export"):
-            f = getattr(train_cli, fn, None)
-            if callable(f):
-                app.command(fn)(f)
-    try:
-        from .inspect_cli import inspect as inspect_fn
+def _mount_verbs() -> None:
+    from importlib import import_module
 
-        app.command("inspect")(inspect_fn)
-    except ImportError:
-        pass
-    except Exception as e:
-        _warn_plugin("inspect", e)
-    try:
-        from .cache_cli import cache_app
-
-        app.add_typer(cache_app, name="cache")
-    except ImportError:
-        pass
-    except Exception as e:
-        _warn_plugin("cache", e)
-    try:
-        from .weights_cli import weights_app
-
-        app.add_typer(weights_app, name="weights")
-    except ImportError:
-        pass
-    except Exception as e:
-        _warn_plugin("weights", e)
+    for verb in VERBS:
+        import_module(f"{__name__}.{verb}").mount(app)
 
 
-_register_plugins()
+_mount_verbs()
 
 
 _ARGV: list[str] | None = None

@@ -1,0 +1,49 @@
+"""Exit codes and the one error helper every ``synthdetect`` command uses.
+
+=====  ==========================================================================
+code   meaning
+=====  ==========================================================================
+0      success (for ``scan``: every input was read; verdicts do not change this)
+1      ``scan --fail-on``: a synthetic (or, with ``inconclusive``, an inconclusive)
+       verdict was found.  Never used for errors.
+2      usage or set-up error, nothing was done: bad arguments, an unknown model,
+       an unreadable card, a missing optional extra, refusing to overwrite evidence
+3      partial: some inputs could not be read; they are still in the report
+4      the operation started and failed: a download, a checksum or parity check,
+       a conversion, a training or export run
+=====  ==========================================================================
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+import typer
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    FOUND = 1
+    USAGE = 2
+    UNREADABLE = 3
+    FAILED = 4
+
+
+def fail(msg: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
+    """Print ``synthdetect: error: MSG`` on stderr and return the ``typer.Exit`` to raise.
+
+    ``raise fail("...")`` keeps the control flow visible at the call site.
+    """
+    typer.echo(f"synthdetect: error: {msg}", err=True)
+    return typer.Exit(int(code))
+
+
+def warn(msg: str) -> None:
+    """One ``synthdetect: warning: ...`` line on stderr (the command goes on)."""
+    typer.echo(f"synthdetect: warning: {msg}", err=True)
+
+
+def missing_extra(extra: str, e: ImportError) -> typer.Exit:
+    """An optional dependency group is not installed: say which and how to get it."""
+    return fail(f"this command needs the '{extra}' extra ({e.name or e}): pip install 'synthdetect[{extra}]'",
+                ExitCode.USAGE)

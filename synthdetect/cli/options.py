@@ -1,0 +1,42 @@
+"""Option types shared by several commands (one definition each)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+class ListFormat(str, Enum):
+    """Listings (models, weights, backbones, cache info): a table for people, JSON for scripts."""
+
+    table = "table"
+    json = "json"
+
+
+def list_format_option(default: ListFormat = ListFormat.table) -> ListFormat:
+    return typer.Option(default, "--format", "-f", case_sensitive=False, help="table or json.")
+
+
+def device_option(help: str = "auto = CUDA when it really works, else CPU.") -> Device:
+    return typer.Option(Device.auto, "--device", case_sensitive=False, help=help)
+
+
+def models_dir_option(help: str = "Extra model directory (repeatable; also $SYNTHDETECT_MODELS_DIR).") -> Optional[List[Path]]:
+    return typer.Option(None, "--models-dir", help=help)
+
+
+def split_names(values: Optional[List[str]]) -> Optional[List[str]]:
+    """``-m a,b -m c`` -> ``[a, b, c]`` (None when nothing was given)."""
+    if not values:
+        return None
+    out = [n.strip() for v in values for n in v.split(",") if n.strip()]
+    return out or None

@@ -10,15 +10,19 @@ Loading rules (docs/weights.md):
     from the archive's state dict with QuickGELU).  A safetensors copy of the same
     weights (``clip-vitl14-openai-hf``) needs no such trust.
 
-Models:
-  * CNNDetection (Wang et al. 2020): ``{'model': state_dict}`` (``module.`` prefixes
+Models, one loader each in ``CONVERTERS``, keyed by the hub entry's ``converter`` field:
+  * ``cnndetection`` - CNNDetection (Wang et al. 2020): ``{'model': state_dict}`` (``module.`` prefixes
     from DataParallel are stripped) for a torchvision ResNet-50 whose ``fc`` is
     ``Linear(2048, 1)``.  Input: no resize, centre crop 224, ImageNet normalisation.
-  * UnivFD (Ojha et al. 2023): ``fc_weights.pth`` = ``{'weight': [1,768], 'bias': [1]}``
+  * ``univfd`` - UnivFD (Ojha et al. 2023): ``fc_weights.pth`` = ``{'weight': [1,768], 'bias': [1]}``
     (saved on cuda:0; mapped to CPU) on top of OpenAI CLIP ViT-L/14 ``encode_image``
     features (CLS after ``ln_post`` times ``proj``, not L2-normalised).  Input: no resize,
     centre crop 224, CLIP normalisation.
 Both are wrapped so the graph outputs the raw logit ``[N]`` (ONNX contract).
+
+A published checkpoint of an existing kind is one entry in ``synthdetect/hub/entries.py``;
+a new kind is one function here decorated with ``@converter("<key>")`` (see its docstring)
+and entries naming that key.
 """
 
 from __future__ import annotations
@@ -293,19 +297,61 @@ def parity_set(parity_data: Path | None, tmp: Path) -> tuple[list[Path], dict[st
 # --------------------------------------------------------------------------- convert
 
 
+Converter = Callable[[HubEntry, dict[str, Path], "HubEntry | None", "Path | None"], tuple[nn.Module, str]]
+CONVERTERS: dict[str, Converter] = {}
+
+
+def converter(key: str) -> Callable[[Converter], Converter]:
+    """Register a loader under ``key``, the value of a hub entry's ``converter`` field.
+
+    The loader gets ``(entry, files, backbone, backbone_path)`` - ``files`` maps each file's
+    ``role`` to its verified path; ``backbone`` / ``backbone_path`` are set for entries that
+    list ``backbones`` - and returns ``(model, architecture)``: a torch module in eval mode
+    whose output is the raw logit ``[N]``, and the architecture its card records.
+    """
+    def register(fn: Converter) -> Converter:
+        if key in CONVERTERS:
+            raise ValueError(f"converter {key!r} is already registered")
+        CONVERTERS[key] = fn
+        return fn
+
+    return register
+
+
+def get_converter(key: str | None) -> Converter:
+    """The loader registered under ``key``; HubError naming the known ones otherwise."""
+    if key not in CONVERTERS:
+        raise HubError(f"unknown converter {key!r}; known: {', '.join(sorted(CONVERTERS))}")
+    return CONVERTERS[key]
+
+
+@converter("cnndetection")
+def _cnndetection(entry: HubEntry, files: dict[str, Path], backbone: HubEntry | None,
+                  backbone_path: Path | None) -> tuple[nn.Module, str]:
+    """A ResNet state dict (``files["checkpoint"]``); ``entry.options``: ``layers``, ``width_per_group``."""
+    return load_cnndetection(files["checkpoint"], entry.architecture or "resnet50", **entry.options), entry.architecture
+
+
+@converter("univfd")
+def _univfd(entry: HubEntry, files: dict[str, Path], backbone: HubEntry | None,
+            backbone_path: Path | None) -> tuple[nn.Module, str]:
+    """A linear head (``files["head"]``) on the image tower of a CLIP backbone entry."""
+    if backbone is None or backbone_path is None:
+        raise HubError(f"{entry.name} needs a CLIP backbone ({', '.join(entry.backbones)})")
+    oc = backbone.open_clip or {}
+    model = load_univfd(files["head"], backbone_path, model_name=oc.get("model", "ViT-L-14-quickgelu"),
+                        model_cfg=oc.get("model_cfg"), trusted_sha256=backbone.files[0].sha256)
+    return model, f"{backbone.architecture}+linear"
+
+
 def build_model(entry: HubEntry, files: dict[str, Path], *, backbone: HubEntry | None = None,
-                backbone_path: Path | None = None) -> nn.Module:
-    """Instantiate the PyTorch model of a detector entry from its (verified) files."""
-    if entry.converter == "cnndetection":
-        opts = dict(entry.options)
-        return load_cnndetection(files["checkpoint"], entry.architecture or "resnet50", **opts)
-    if entry.converter == "univfd":
-        if backbone is None or backbone_path is None:
-            raise HubError(f"{entry.name} needs a CLIP backbone ({', '.join(entry.backbones)})")
-        oc = backbone.open_clip or {}
-        return load_univfd(files["head"], backbone_path, model_name=oc.get("model", "ViT-L-14-quickgelu"),
-                           model_cfg=oc.get("model_cfg"), trusted_sha256=backbone.files[0].sha256)
-    raise HubError(f"{entry.name}: unknown converter {entry.converter!r}")
+                backbone_path: Path | None = None) -> tuple[nn.Module, str]:
+    """The PyTorch model of a detector entry from its (verified) files, and its card architecture."""
+    try:
+        build = get_converter(entry.converter)
+    except HubError as e:
+        raise HubError(f"{entry.name}: {e}") from None
+    return build(entry, files, backbone, backbone_path)
 
 
 def convert(entry: HubEntry, files: dict[str, Path], out_dir: Path, *, sources: list[dict[str, Any]],
@@ -317,7 +363,7 @@ def convert(entry: HubEntry, files: dict[str, Path], out_dir: Path, *, sources: 
 
     name = name or entry.name
     spec = InputSpec(**entry.input) if entry.input else InputSpec()
-    model = build_model(entry, files, backbone=backbone, backbone_path=backbone_path)
+    model, arch = build_model(entry, files, backbone=backbone, backbone_path=backbone_path)
     fields: dict[str, Any] = {
         "family": entry.family,
         "description": entry.description,
@@ -340,9 +386,6 @@ def convert(entry: HubEntry, files: dict[str, Path], out_dir: Path, *, sources: 
     with tempfile.TemporaryDirectory(prefix="synthdetect-parity-") as td:
         imgs, note = parity_set(parity_data, Path(td))
         fields["extra"]["parity_data"] = note
-        arch = entry.architecture if entry.converter != "univfd" else "clip-vit+linear"
-        if backbone is not None:
-            arch = f"{backbone.architecture}+linear"
         # nn.MultiheadAttention's inference fast path (aten::_native_multi_head_attention) has no
         # ONNX symbolic: export the plain attention maths (same numbers) instead
         mha = getattr(torch.backends, "mha", None)

@@ -1,28 +1,21 @@
-"""Downloader and registry tests against a real local HTTP server (no network, no torch)."""
+"""The downloader (HTTP Range resume, errors, progress) and ``fetch`` against a real local HTTP server.
+
+No network, no torch.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import json
-import os
 
 import pytest
 
 from synthdetect import hub
 
-
-def _payload(n: int = 200_000, seed: int = 1) -> bytes:
-    # deterministic, incompressible-ish bytes
-    out = bytearray()
-    h = hashlib.sha256(str(seed).encode()).digest()
-    while len(out) < n:
-        h = hashlib.sha256(h).digest()
-        out += h
-    return bytes(out[:n])
+from .helpers import backbone_entry, payload, torchish, write_registry
 
 
 def test_download_success_verifies_checksum(http_server, tmp_path):
-    data = _payload()
+    data = payload()
     digest = http_server.add("/a.bin", data)
     dest = tmp_path / "a.bin"
     got = hub.download(f"{http_server.base}/a.bin", dest, expected_sha256=digest, progress=False)
@@ -33,7 +26,7 @@ def test_download_success_verifies_checksum(http_server, tmp_path):
 
 
 def test_download_checksum_mismatch_discards_file(http_server, tmp_path):
-    http_server.add("/a.bin", _payload())
+    http_server.add("/a.bin", payload())
     dest = tmp_path / "a.bin"
     with pytest.raises(hub.ChecksumError, match="sha256 mismatch"):
         hub.download(f"{http_server.base}/a.bin", dest, expected_sha256="0" * 64, progress=False)
@@ -42,7 +35,7 @@ def test_download_checksum_mismatch_discards_file(http_server, tmp_path):
 
 
 def test_interrupted_download_is_resumed_with_range(http_server, tmp_path):
-    data = _payload(300_000)
+    data = payload(300_000)
     digest = http_server.add("/big.bin", data)
     http_server.drop_once.add("/big.bin")
     dest = tmp_path / "big.bin"
@@ -59,7 +52,7 @@ def test_interrupted_download_is_resumed_with_range(http_server, tmp_path):
 
 
 def test_interrupted_download_auto_resumes_within_one_call(http_server, tmp_path):
-    data = _payload(300_000, seed=2)
+    data = payload(300_000, seed=2)
     digest = http_server.add("/big.bin", data)
     http_server.drop_once.add("/big.bin")
     dest = tmp_path / "big.bin"
@@ -70,7 +63,7 @@ def test_interrupted_download_auto_resumes_within_one_call(http_server, tmp_path
 
 
 def test_server_ignoring_range_restarts_cleanly(http_server, tmp_path):
-    data = _payload(100_000, seed=3)
+    data = payload(100_000, seed=3)
     digest = http_server.add("/x.bin", data)
     http_server.ignore_range = True
     part = tmp_path / "x.bin.part"
@@ -81,7 +74,7 @@ def test_server_ignoring_range_restarts_cleanly(http_server, tmp_path):
 
 
 def test_complete_part_file_gets_416_and_is_accepted(http_server, tmp_path):
-    data = _payload(50_000, seed=4)
+    data = payload(50_000, seed=4)
     digest = http_server.add("/x.bin", data)
     (tmp_path / "x.bin.part").write_bytes(data)
     assert hub.download(f"{http_server.base}/x.bin", tmp_path / "x.bin", expected_sha256=digest,
@@ -109,32 +102,14 @@ def test_timeout_is_offline_error(silent_port, tmp_path):
         hub.download(f"http://127.0.0.1:{silent_port}/a.bin", tmp_path / "a.bin", timeout=0.5, progress=False)
 
 
-# ---------------------------------------------------------------- registry
-
-
-def test_builtin_registry_has_the_published_detectors():
-    reg = hub.load_registry()
-    for name in ("cnndetection-blur-jpg-prob0.5", "cnndetection-blur-jpg-prob0.1", "univfd-clip-vitl14",
-                 "clip-vitl14-openai"):
-        assert name in reg
-    fc = reg["univfd-clip-vitl14"].files[0]
-    assert fc.sha256.startswith("477100745713bcc9") and fc.sha256.endswith("c7847")
-    vit = reg["clip-vitl14-openai"].files[0]
-    # openai/CLIP embeds the file's sha256 in the URL
-    assert vit.url.split("/")[-2] == vit.sha256 and vit.format == "torchscript"
-    for e in reg.values():
-        for f in e.files:
-            assert f.url.startswith("https://")
-            assert f.sha256 or f.sha256_note  # never a silent missing digest
-    assert reg["cnndetection-blur-jpg-prob0.5"].files[0].sha256 is None
-    assert reg["univfd-clip-vitl14"].backbones[0] == "clip-vitl14-openai"
-
-
-def test_entry_without_digest_needs_a_note():
-    with pytest.raises(ValueError, match="sha256_note"):
-        hub.HubFile(filename="x.pth", url="https://x/x.pth", sha256=None)
-    with pytest.raises(ValueError, match="64 hex"):
-        hub.HubFile(filename="x.pth", url="https://x/x.pth", sha256="abc")
+def test_progress_bar_goes_to_stderr(http_server, tmp_path, capsys):
+    data = payload(150_000, seed=8)
+    digest = http_server.add("/p.bin", data)
+    assert hub.download(f"{http_server.base}/p.bin", tmp_path / "p.bin", expected_sha256=digest,
+                        progress=True, chunk=8192) == digest
+    cap = capsys.readouterr()
+    assert cap.out == ""
+    assert "p.bin" in cap.err
 
 
 def test_mirror_base_url_env(monkeypatch):
@@ -145,29 +120,10 @@ def test_mirror_base_url_env(monkeypatch):
     assert hub.file_url(e, e.files[0]) == "http://mirror.lab/w/univfd-clip-vitl14/fc_weights.pth"
 
 
-def _write_registry(path, entries):
-    path.write_text(json.dumps({"entries": entries}))
-    return path
-
-
-def _entry(name, filename, sha=None, fmt="torch"):
-    f = {"filename": filename, "url": f"https://example.invalid/{filename}", "sha256": sha, "format": fmt,
-         "role": "backbone"}
-    if sha is None:
-        f["sha256_note"] = "not published (test)"
-    return {"name": name, "kind": "backbone", "description": "test", "source": "test", "licence": "test",
-            "files": [f]}
-
-
-def _torchish(data: bytes) -> bytes:
-    # legacy torch.save files start with a pickle protocol-2 header
-    return b"\x80\x02" + data
-
-
 def test_fetch_records_digest_on_first_use_then_enforces_it(http_server, tmp_path, monkeypatch):
-    data = _torchish(_payload(10_000, seed=5))
+    data = torchish(payload(10_000, seed=5))
     http_server.add("/tofu/w.pth", data)
-    reg_file = _write_registry(tmp_path / "reg.json", [_entry("tofu", "w.pth")])
+    reg_file = write_registry(tmp_path / "reg.json", [backbone_entry("tofu", "w.pth")])
     monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(reg_file))
     monkeypatch.setenv("SYNTHDETECT_HUB_BASE_URL", http_server.base)
     entry = hub.get_entry("tofu")
@@ -177,7 +133,7 @@ def test_fetch_records_digest_on_first_use_then_enforces_it(http_server, tmp_pat
     assert rec["tofu/w.pth"]["sha256"] == f.sha256
     assert hub.local_checkpoint("tofu") == f.path
     # the server now serves something else: the recorded digest catches it
-    http_server.add("/tofu/w.pth", _torchish(_payload(10_000, seed=6)))
+    http_server.add("/tofu/w.pth", torchish(payload(10_000, seed=6)))
     with pytest.raises(hub.ChecksumError, match="mismatch"):
         hub.fetch(entry, progress=False, force=True)
     # a cached file that was tampered with is not offered for reuse
@@ -190,67 +146,9 @@ def test_fetch_records_digest_on_first_use_then_enforces_it(http_server, tmp_pat
 
 def test_fetch_refuses_html_page_when_no_digest_is_known(http_server, tmp_path, monkeypatch):
     http_server.add("/tofu/w.pth", b"<!DOCTYPE html><html>sign in to Dropbox</html>")
-    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_write_registry(tmp_path / "r.json",
-                                                                        [_entry("tofu", "w.pth")])))
+    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(write_registry(tmp_path / "r.json",
+                                                                        [backbone_entry("tofu", "w.pth")])))
     with pytest.raises(hub.HubError, match="not the expected torch file"):
         hub.fetch(hub.get_entry("tofu"), base_url=http_server.base, progress=False)
     assert hub.recorded_digests() == {}
     assert hub.local_checkpoint("tofu") is None
-
-
-def test_import_files_matches_by_digest_and_rejects_wrong_file(tmp_path, monkeypatch):
-    good = _torchish(b"good weights")
-    sha = hashlib.sha256(good).hexdigest()
-    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_write_registry(tmp_path / "r.json",
-                                                                        [_entry("known", "w.pth", sha)])))
-    entry = hub.get_entry("known")
-    renamed = tmp_path / "renamed.bin"
-    renamed.write_bytes(good)
-    other = tmp_path / "other.bin"
-    other.write_bytes(b"\x80\x02other")
-    items, rest = hub.import_files(entry, [other, renamed])
-    assert [i.check for i in items] == ["registry"] and rest == [other]
-    assert items[0].path == hub.cached_path(entry, entry.files[0]) and items[0].path.read_bytes() == good
-    with pytest.raises(hub.ChecksumError, match="expected"):
-        hub.import_files(entry, [other])
-
-
-def test_verify_all_reports_ok_mismatch_missing(tmp_path, monkeypatch):
-    from synthdetect.cards import InputSpec, ModelCard, sha256_file
-
-    models = tmp_path / "models"
-    models.mkdir()
-    for n in ("good", "bad", "gone"):
-        (models / f"{n}.onnx").write_bytes(n.encode() * 10)
-        ModelCard(name=n, file=f"{n}.onnx", sha256=sha256_file(models / f"{n}.onnx"), architecture="t",
-                  input=InputSpec()).save(models / f"{n}.json")
-    (models / "bad.onnx").write_bytes(b"changed")
-    os.remove(models / "gone.onnx")
-    data = _torchish(b"x")
-    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_write_registry(
-        tmp_path / "r.json", [_entry("ck", "w.pth", hashlib.sha256(data).hexdigest())])))
-    entry = hub.get_entry("ck")
-    p = hub.cached_path(entry, entry.files[0])
-    p.parent.mkdir(parents=True)
-    p.write_bytes(data)
-    rows = {r.name: r.status for r in hub.verify_all(models)}
-    assert rows == {"good": "OK", "bad": "MISMATCH", "gone": "MISSING", "ck/w.pth": "OK"}
-    p.write_bytes(b"\x80\x02flipped")
-    assert {r.name: r.status for r in hub.verify_all(models)}["ck/w.pth"] == "MISMATCH"
-
-
-def test_detect_format(tmp_path):
-    (tmp_path / "a").write_bytes(b"\x80\x02abc")
-    (tmp_path / "b").write_bytes((10).to_bytes(8, "little") + b'{"a":1}   ')
-    (tmp_path / "c").write_bytes(b"<html>")
-    assert [hub.detect_format(tmp_path / n) for n in "abc"] == ["torch", "safetensors", "unknown"]
-
-
-def test_progress_bar_goes_to_stderr(http_server, tmp_path, capsys):
-    data = _payload(150_000, seed=8)
-    digest = http_server.add("/p.bin", data)
-    assert hub.download(f"{http_server.base}/p.bin", tmp_path / "p.bin", expected_sha256=digest,
-                        progress=True, chunk=8192) == digest
-    cap = capsys.readouterr()
-    assert cap.out == ""
-    assert "p.bin" in cap.err

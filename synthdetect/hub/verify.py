@@ -1,0 +1,175 @@
+"""What a file is and whether it is the right one: format sniffing, import of local files, ``verify``.
+
+* :func:`detect_format` / :func:`is_torchscript` read a file's first bytes (a TorchScript
+  archive carries code and is only loaded when its digest is the registry's).
+* :func:`import_files` matches files on disk to an entry's files, checks them against
+  :func:`~synthdetect.hub.store.expected_digest` and copies them into the cache.
+* :func:`verify_all` re-hashes installed models (against their cards) and cached
+  checkpoints (against the registry or the digest recorded on first use).
+"""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable
+
+from ..cards import sha256_file
+from .catalog import HubEntry, HubFile, load_registry
+from .errors import ChecksumError, HubError
+from .store import Fetched, accept, cache_dir, cached_path, expected_digest, recorded_digests
+
+
+def is_torchscript(path: Path | str) -> bool:
+    """True for a TorchScript archive (zip with ``constants.pkl``): it carries code."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.endswith("/constants.pkl") or n == "constants.pkl" for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
+def detect_format(path: Path | str) -> str:
+    """``torchscript`` | ``torch`` (torch.save zip or legacy pickle) | ``safetensors`` | ``unknown``."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except OSError:
+        return "unknown"
+    if head[:4] == b"PK\x03\x04":
+        return "torchscript" if is_torchscript(path) else "torch"
+    if len(head) >= 9 and head[8:9] == b"{":  # u64 header length, then the JSON header
+        return "safetensors"
+    if head[:1] == b"\x80":  # pickle protocol >= 2 (legacy torch.save)
+        return "torch"
+    return "unknown"
+
+
+def check_format(entry: HubEntry, hf: HubFile, path: Path) -> None:
+    """HubError unless ``path`` looks like ``hf.format`` (catches an HTML page saved as a checkpoint)."""
+    fmt = detect_format(path)
+    if fmt != hf.format:
+        raise HubError(
+            f"{path} is not the expected {hf.format} file for {entry.name}/{hf.filename} (looks like: {fmt}"
+            f"{'; an HTML page or error text?' if fmt == 'unknown' else ''})"
+        )
+
+
+def import_files(entry: HubEntry, paths: Iterable[Path | str], *, cache: Path | str | None = None,
+                 copy: bool = True) -> tuple[list[Fetched], list[Path]]:
+    """Match local files to ``entry``'s files, verify digests and copy them into the cache.
+
+    A file matches by digest (when known), else by file name, else when exactly one
+    file and one path remain.  Returns (matched, unused paths).
+    """
+    paths = [Path(p).expanduser() for p in paths]
+    for p in paths:
+        if not p.is_file():
+            raise HubError(f"{p}: no such file")
+    digests = {p: sha256_file(p) for p in paths}
+    remaining = list(paths)
+    matched: list[tuple[HubFile, Path]] = []
+    todo = list(entry.files)
+    for hf in list(todo):
+        exp, _ = expected_digest(entry, hf, cache)
+        hit = next((p for p in remaining if exp and digests[p] == exp), None)
+        if hit is None:
+            hit = next((p for p in remaining if p.name == hf.filename), None)
+        if hit is not None:
+            matched.append((hf, hit))
+            remaining.remove(hit)
+            todo.remove(hf)
+    if len(todo) == 1 and len(remaining) == 1:
+        matched.append((todo.pop(), remaining.pop()))
+    if todo:
+        raise HubError(
+            f"{entry.name}: no file given for {', '.join(h.filename for h in todo)} "
+            f"(pass it with --from)"
+        )
+    out = []
+    for hf, p in matched:
+        exp, origin = expected_digest(entry, hf, cache)
+        got = digests[p]
+        if exp is None:  # nothing to compare with: at least the file must be of the right kind
+            check_format(entry, hf, p)
+        if exp is not None and got != exp:
+            raise ChecksumError(
+                f"sha256 mismatch for {p} as {entry.name}/{hf.filename}: expected {exp} ({origin}), got {got}"
+            )
+        dest = cached_path(entry, hf, cache)
+        if copy and p.resolve() != dest.resolve():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.with_name(dest.name + ".part")
+            shutil.copyfile(p, tmp)
+            tmp.replace(dest)
+        out.append(accept(entry, hf, dest if copy else p, got, exp, origin, f"imported from {p}", cache))
+    return out, remaining
+
+
+# --------------------------------------------------------------------------- verify
+
+
+@dataclass
+class VerifyRow:
+    kind: str  # model | checkpoint
+    name: str
+    path: str
+    status: str  # OK | MISMATCH | MISSING | UNVERIFIED | PARTIAL
+    detail: str = ""
+
+
+def verify_all(models_dir: Path, *, cache: Path | str | None = None,
+               registry: dict[str, HubEntry] | None = None) -> list[VerifyRow]:
+    """Re-hash installed models (cards in ``models_dir``) and cached checkpoints."""
+    from ..cards import CardError, ModelCard
+
+    rows: list[VerifyRow] = []
+    if models_dir.is_dir():
+        for cp in sorted(models_dir.glob("*.json")):
+            if cp.name.endswith(".ensemble.json"):
+                continue
+            try:
+                card = ModelCard.load(cp)
+            except CardError as e:
+                rows.append(VerifyRow("model", cp.stem, str(cp), "MISMATCH", f"unreadable card: {e}"))
+                continue
+            mp = card.model_path
+            if not mp.is_file():
+                rows.append(VerifyRow("model", card.name, str(mp), "MISSING", "model file missing"))
+                continue
+            got = sha256_file(mp)
+            ok = got == card.sha256
+            rows.append(VerifyRow("model", card.name, str(mp), "OK" if ok else "MISMATCH",
+                                  got if ok else f"card {card.sha256}, file {got}"))
+    reg = registry if registry is not None else load_registry()
+    root = cache_dir(cache)
+    for entry in reg.values():
+        edir = root / entry.name
+        if not edir.is_dir():
+            continue
+        for hf in entry.files:
+            p = edir / hf.filename
+            if not p.is_file():
+                part = p.with_name(p.name + ".part")
+                if part.is_file():
+                    rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(part), "PARTIAL",
+                                          "interrupted download: pull again to resume"))
+                elif f"{entry.name}/{hf.filename}" in recorded_digests(cache):
+                    # it was fetched once (its digest was recorded) and has gone since
+                    rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "MISSING",
+                                          "recorded on first use, no longer in the cache"))
+                continue
+            exp, origin = expected_digest(entry, hf, cache)
+            got = sha256_file(p)
+            if exp is None:
+                rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "UNVERIFIED",
+                                      f"no published or recorded digest; sha256 {got}"))
+            elif got == exp:
+                rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "OK",
+                                      f"{got} ({origin})"))
+            else:
+                rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "MISMATCH",
+                                      f"expected {exp} ({origin}), file {got}"))
+    return rows

@@ -1,4 +1,4 @@
-"""Does pooch resume an interrupted download?  Measured against synthdetect.hub.download.
+"""Does pooch resume an interrupted download?  Measured against synthdetect.hub.downloader.download.
 
 A local HTTP server (Range support, like any CDN) serves one file; its first response
 stops after ``--cut`` of the body and closes the connection (a dropped link).  Each
@@ -23,6 +23,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from synthdetect.cards import sha256_file  # noqa: E402
 
 
 def serve(data: bytes, cut: float):
@@ -82,12 +84,11 @@ def main() -> None:
                 reg = pooch.create(path=Path(d) / "pooch", base_url=url.rsplit("/", 1)[0] + "/",
                                    registry={"w.bin": f"sha256:{sha}"}, retry_if_failed=1)
                 p = reg.fetch("w.bin", downloader=pooch.HTTPDownloader(timeout=30, progressbar=False))
-                ok = hashlib.sha256(Path(p).read_bytes()).hexdigest() == sha
+                ok = sha256_file(p) == sha
             else:
-                from synthdetect import hub
+                from synthdetect.hub.downloader import download
 
-                ok = hub.download(url, Path(d) / "hub" / "w.bin", expected_sha256=sha, retries=1,
-                                  progress=False) == sha
+                ok = download(url, Path(d) / "hub" / "w.bin", expected_sha256=sha, retries=1, progress=False) == sha
             dt = time.perf_counter() - t0
             srv.shutdown()
             srv.server_close()

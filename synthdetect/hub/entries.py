@@ -132,7 +132,8 @@ BUILTIN: list[dict[str, Any]] = [
         "open_clip": {"model": "ViT-L-14-quickgelu", "hf_hub": "hf-hub:timm/vit_large_patch14_clip_224.openai"},
         "files": [{
             "filename": "open_clip_model.safetensors",
-            "url": "https://huggingface.co/timm/vit_large_patch14_clip_224.openai/resolve/main/open_clip_model.safetensors",
+            "url": ("https://huggingface.co/timm/vit_large_patch14_clip_224.openai/resolve/main/"
+                    "open_clip_model.safetensors"),
             "sha256": None, "sha256_note": NO_SHA_HF, "role": "backbone", "format": "safetensors",
         }],
     },
@@ -148,7 +149,8 @@ BUILTIN: list[dict[str, Any]] = [
                       "hf_hub": "hf-hub:laion/CLIP-ViT-L-14-laion2B-s32B-b82K"},
         "files": [{
             "filename": "open_clip_model.safetensors",
-            "url": "https://huggingface.co/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/open_clip_model.safetensors",
+            "url": ("https://huggingface.co/laion/CLIP-ViT-L-14-laion2B-s32B-b82K/resolve/main/"
+                    "open_clip_model.safetensors"),
             "sha256": None, "sha256_note": NO_SHA_HF, "role": "backbone", "format": "safetensors",
         }],
     },

@@ -349,3 +349,85 @@ def test_builtin_cnndetection_entry_with_a_resnet50_in_the_published_layout(tmp_
     with torch.no_grad():
         ref = net(torch.from_numpy(x))[:, 0].numpy()
     np.testing.assert_allclose(_ort_logits(card.model_path, x), ref, rtol=1e-4, atol=1e-4)
+
+
+# ---------------------------------------------------------------- the converter table (extension points)
+
+
+def test_builtin_detectors_name_a_registered_converter():
+    for e in hub.load_registry().values():
+        if e.kind == "detector":
+            assert published.get_converter(e.converter) is published.CONVERTERS[e.converter], e.name
+
+
+def test_registry_entry_of_an_existing_kind_is_pulled_and_converted(univfd_files, http_server, tmp_path,
+                                                                     monkeypatch):
+    """A checkpoint added through a registry file (no code) with an existing converter: pull end to end."""
+    clip, w, b, head, bb = univfd_files
+    head_sha = http_server.add("/tiny-univfd/fc_weights.pth", head.read_bytes())
+    http_server.add("/tiny-clip/tiny_clip.pt", bb.read_bytes())
+    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_registry(tmp_path / "r.json", _univfd_entries(head_sha))))
+    models = tmp_path / "models"
+    r = runner.invoke(weights_app, ["pull", "tiny-univfd", "--base-url", http_server.base, "--models-dir",
+                                    str(models), "--no-progress"])
+    assert r.exit_code == 0, r.output
+    assert [p for p, _ in http_server.requests] == ["/tiny-univfd/fc_weights.pth", "/tiny-clip/tiny_clip.pt"]
+    assert "trust on first use" in r.output  # the backbone has no published digest in this entry
+    card = Registry([models]).model("tiny-univfd")
+    assert card.architecture == "tiny-vit-quickgelu+linear" and card.family == "univfd"
+    assert card.extra["hub"]["converter"] == "univfd" and card.extra["hub"]["backbone"] == "tiny-clip"
+    assert [f["file"] for f in card.extra["hub"]["files"]] == ["fc_weights.pth", "tiny_clip.pt"]
+    x = np.random.default_rng(0).normal(size=(2, 3, 32, 32)).astype(np.float32)
+    with torch.no_grad():
+        ref = (clip.encode_image(torch.from_numpy(x)) @ w.T + b)[:, 0].numpy()
+    np.testing.assert_allclose(_ort_logits(card.model_path, x), ref, rtol=1e-4, atol=1e-4)
+
+
+def test_unknown_converter_fails_with_a_clear_message(cnndet_ckpt, tmp_path, monkeypatch):
+    _, ckpt = cnndet_ckpt
+    entry = {**_cnndet_entry(), "converter": "no-such-loader"}
+    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_registry(tmp_path / "r.json", [entry])))
+    models = tmp_path / "models"
+    r = runner.invoke(weights_app, ["import", "tiny-cnndet", "--from", str(ckpt), "--models-dir", str(models)])
+    assert r.exit_code == 1
+    assert "tiny-cnndet: unknown converter 'no-such-loader'; known: cnndetection, univfd" in r.output
+    assert "Traceback" not in r.output
+    assert not models.exists() or not list(models.iterdir())
+    with pytest.raises(hub.HubError, match="unknown converter None"):
+        published.get_converter(None)
+
+
+class _MeanLinear(torch.nn.Module):
+    def __init__(self, head: torch.nn.Linear):
+        super().__init__()
+        self.head = head
+
+    def forward(self, x):
+        return self.head(x.mean(dim=(2, 3)))[:, 0]
+
+
+def test_a_new_kind_is_one_registered_converter(tmp_path, monkeypatch):
+    """A new kind of checkpoint: one decorated loader + entries naming its key; convert and card follow."""
+    monkeypatch.setattr(published, "CONVERTERS", dict(published.CONVERTERS))
+
+    @published.converter("mean-linear")
+    def _mean_linear(entry, files, backbone, backbone_path):
+        return _MeanLinear(published.load_linear_head(files["checkpoint"])).eval(), "mean-rgb+linear"
+
+    with pytest.raises(ValueError, match="already registered"):
+        published.converter("mean-linear")(_mean_linear)
+    w, b = torch.tensor([[1.0, -2.0, 0.5]]), torch.tensor([0.25])
+    ckpt = tmp_path / "ml.pth"
+    torch.save({"weight": w, "bias": b}, ckpt)
+    entry = {**_cnndet_entry(), "name": "tiny-ml", "family": "toy", "architecture": "", "options": {},
+             "converter": "mean-linear"}
+    entry["files"] = [{**entry["files"][0], "filename": "ml.pth"}]
+    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_registry(tmp_path / "r.json", [entry])))
+    models = tmp_path / "models"
+    r = runner.invoke(weights_app, ["import", "tiny-ml", "--from", str(ckpt), "--models-dir", str(models)])
+    assert r.exit_code == 0, r.output
+    card = Registry([models]).model("tiny-ml")
+    assert card.architecture == "mean-rgb+linear" and card.extra["hub"]["converter"] == "mean-linear"
+    x = np.random.default_rng(1).normal(size=(2, 3, 64, 64)).astype(np.float32)
+    ref = x.mean(axis=(2, 3)) @ w.numpy().T + b.numpy()
+    np.testing.assert_allclose(_ort_logits(card.model_path, x), ref[:, 0], rtol=1e-4, atol=1e-4)

@@ -15,14 +15,8 @@ import re
 import zlib
 
 from . import provenance_builders as B
+from .helpers import A1111, COMFY_PROMPT, COMFY_WORKFLOW
 
-A1111 = ("a lighthouse at dusk, oil painting\nNegative prompt: blurry\n"
-         "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234, Size: 512x512, "
-         "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.9.4")
-COMFY_PROMPT = json.dumps({"3": {"class_type": "KSampler", "inputs": {"seed": 5, "steps": 20}},
-                           "4": {"class_type": "CheckpointLoaderSimple",
-                                 "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}}})
-COMFY_WORKFLOW = json.dumps({"last_node_id": 9, "nodes": [{"id": 3, "type": "KSampler"}], "links": []})
 XMP_JPEG = 0xE1
 
 

@@ -1,4 +1,4 @@
-"""`inspect` command, mounted on a throwaway typer app (the main CLI registers it later)."""
+"""`inspect` command, mounted on a throwaway typer app (the main CLI mounts it the same way)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,32 @@ import json
 import subprocess
 import sys
 
+import pytest
 import typer
 from typer.testing import CliRunner
 
-from . import provenance_builders as B
-from synthdetect.inspect_cli import inspect
+from synthdetect.cli.inspect import mount
+from tests.provenance import provenance_builders as B
+
+
+@pytest.fixture(scope="module")
+def chain_es256():
+    return B.make_chain("es256")
+
+
+@pytest.fixture
+def write(tmp_path):
+    def _w(name: str, data: bytes):
+        p = tmp_path / name
+        p.write_bytes(data)
+        return p
+
+    return _w
 
 
 def _app():
     app = typer.Typer()
-    app.command("inspect")(inspect)
+    mount(app)
 
     @app.callback()
     def _root():
@@ -48,7 +64,7 @@ def test_rich_output(write):
 
 
 def test_module_imports_are_light():
-    code = ("import sys, synthdetect.inspect_cli; "
+    code = ("import sys, synthdetect.cli.inspect; "
             "bad = [m for m in ('PIL', 'c2pa', 'exifread', 'numpy', 'torch', 'onnxruntime') if m in sys.modules]; "
             "print(bad); sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

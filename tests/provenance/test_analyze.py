@@ -77,3 +77,22 @@ def test_seeded_mutation_fuzz(write, chain_es256):
         r = timed(write(f"fz{i}.bin", bytes(d)))
         assert not any("aborted" in n for n in r["notes"]), r["notes"]
 
+
+
+def test_short_is_the_first_finding_and_a_count():
+    from synthdetect.provenance import short
+
+    assert short({}) == "" and short({"provenance": None}) == ""
+    assert short({"provenance": {"error": "OSError: x"}}) == "error"
+    assert short({"provenance": {"ai_evidence": []}}) == ""
+    assert short({"provenance": {"ai_evidence": ["a"]}}) == "a"
+    assert short({"provenance": {"ai_evidence": ["a", "b", "c"]}}) == "a (+2)"
+
+
+def test_short_matches_the_report_column(write):
+    from synthdetect import report
+    from synthdetect.provenance import short
+
+    r = analyze(write("k.png", B.png_bytes([B.text_chunk("parameters", A1111), B.text_chunk("Software", "NovelAI")])))
+    rec = {"provenance": r}
+    assert short(rec) == report.provenance_short(rec) != ""

@@ -147,3 +147,11 @@ def classify_chunk(key: str, text: str) -> str | None:
     if low.startswith("workflow:{") or low.startswith("workflow: {"):
         return "ComfyUI"
     return None
+
+
+def looks_like_generator_field(value: str | None) -> bool:
+    """A Make/Model/ImageDescription that holds generator text (a prompt, a JSON graph), not a name."""
+    if not value:
+        return False
+    low = value.lstrip().lower()
+    return len(value) > 160 or low.startswith(("prompt:", "workflow:", "{", "["))

@@ -1,4 +1,4 @@
-"""C2PA: manifests signed here with a self-made CA chain (c2pa-python, no network, no TSA)."""
+"""C2PA source: manifests signed here with a self-made CA chain (c2pa-python, no network, no TSA)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import json
 
 import pytest
 
-from . import provenance_builders as B
 from synthdetect.provenance import analyze
+
+from . import provenance_builders as B
+from .helpers import has_note, timed
 
 
 @pytest.mark.parametrize("fmt,mime", [("jpg", "image/jpeg"), ("png", "image/png")])
@@ -109,3 +111,13 @@ def test_max_bytes_truncation_reported(write, chain_es256):
     assert any("larger than max_bytes" in n for n in r["notes"])
     # the manifest (at the start of the file) is still read, but hashes cannot be trusted
     assert r["c2pa"]["present"] and r["c2pa"]["validation_state"] in ("unknown", "invalid")
+
+
+def test_bogus_jumbf_app11(write):
+    bogus = b"JP" + b"\x00\x01" + b"\x00\x00\x00\x01" + b"\xff\xff\xff\xf0jumb" + b"\x00" * 20 + b"c2pa" + b"\x13" * 40
+    r = timed(write("j.jpg", B.jpeg_bytes(segments=[(0xEB, bogus)])))
+    c = r["c2pa"]
+    assert (c.get("present") is False and has_note(r, "JUMBF")) or c.get("validation_state") in ("unreadable", "unknown")
+    assert r["notes"]
+    assert r["verdict_hint"] is None
+

@@ -1,0 +1,32 @@
+"""Shared test data and checks for the provenance tests."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from synthdetect.provenance import analyze
+
+BOUND_S = 5.0     # a correctness bound for malformed input, not a benchmark
+
+A1111 = ("a lighthouse at dusk, oil painting\nNegative prompt: blurry\n"
+         "Steps: 30, Sampler: DPM++ 2M Karras, CFG scale: 7, Seed: 1234, Size: 512x512, "
+         "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Version: v1.9.4")
+COMFY_PROMPT = json.dumps({"3": {"class_type": "KSampler", "inputs": {"seed": 5, "steps": 20}},
+                           "4": {"class_type": "CheckpointLoaderSimple",
+                                 "inputs": {"ckpt_name": "sd_xl_base_1.0.safetensors"}}})
+COMFY_WORKFLOW = json.dumps({"last_node_id": 9, "nodes": [{"id": 3, "type": "KSampler"}], "links": []})
+
+
+def timed(p, **kw):
+    """analyze(p) within BOUND_S, its result JSON-serialisable."""
+    t0 = time.monotonic()
+    r = analyze(p, **kw)
+    dt = time.monotonic() - t0
+    assert dt < BOUND_S, f"analyze took {dt:.1f} s"
+    json.dumps(r)
+    return r
+
+
+def has_note(r, *words):
+    return any(all(w.lower() in n.lower() for w in words) for n in r["notes"])

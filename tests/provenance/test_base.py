@@ -1,0 +1,19 @@
+"""Analyzer plumbing: the per-stage time guard."""
+
+from __future__ import annotations
+
+import time
+
+from synthdetect.provenance import base
+
+
+def test_guard_abandons_slow_stage():
+    notes = []
+    t0 = time.monotonic()
+    ok, val = base.guarded(lambda: time.sleep(30), "c2pa", base.Budget(0.3), notes)
+    assert not ok and val is None and time.monotonic() - t0 < 2
+    assert "exceeded its time budget" in notes[0]
+    notes = []
+    ok, _ = base.guarded(lambda: 1 / 0, "exifread", base.Budget(5), notes)
+    assert not ok and "ZeroDivisionError" in notes[0]
+

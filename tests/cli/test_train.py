@@ -302,3 +302,17 @@ def test_prior_centred_probe_from_the_command_line(setup):
     bad = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "x",
                               "--prior", "nonexistent", "--models-dir", str(bbdir), "--out", str(out)])
     assert bad.exit_code == 2 and "nonexistent" in bad.output
+
+
+def test_only_a_train_extra_module_becomes_the_missing_extra_error(capsys):
+    import typer
+
+    from synthdetect.cli._training import train_extra
+
+    with pytest.raises(typer.Exit) as ei:
+        with train_extra():
+            raise ModuleNotFoundError("No module named 'open_clip'", name="open_clip")
+    assert ei.value.exit_code == 2 and "pip install 'synthdetect[train]'" in capsys.readouterr().err
+    with pytest.raises(ModuleNotFoundError):  # anything else is a bug: it surfaces
+        with train_extra():
+            raise ModuleNotFoundError("No module named 'yaml'", name="yaml")

@@ -1,4 +1,5 @@
-"""Fixtures for synthdetect.train tests: tiny labelled image sets generated in tmp."""
+"""Fixtures for synthdetect.train tests and the training CLI tests (tests/cli/, which import them): tiny
+labelled image sets generated in tmp, `invoke` (run `synthdetect` in-process), two exported tiny models."""
 
 from __future__ import annotations
 

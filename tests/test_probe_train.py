@@ -1,5 +1,6 @@
-"""``synthdetect train probe`` (numpy + onnxruntime) and probes in ``scan``: a tiny backbone
-built with onnx.helper, images whose class shows in simple statistics."""
+"""Probes in ``scan`` (one backbone pass for all its heads, three-way verdicts, the exact backbone required) and
+the fixtures they share with the ``train probe`` CLI tests (tests/cli/test_train.py): a tiny backbone built with
+onnx.helper, images whose class shows in simple statistics."""
 
 from __future__ import annotations
 
@@ -73,74 +74,6 @@ def _train(bbdir, data, out, cache, *extra):
                                "--format", "json", *extra])
 
 
-def test_train_probe_writes_a_calibrated_card_and_caches_features(setup):
-    bbdir, bb, data, tmp = setup
-    out = tmp / "models"
-    r = _train(bbdir, data, out, tmp / "cache")
-    assert r.exit_code == 0, r.output
-    doc = json.loads(r.stdout)
-    assert doc["images"] == 48 and doc["cache_hits"] == 0
-    card = json.loads((out / "case42.json").read_text())
-    assert card["backbone"]["sha256"] == bb.sha256
-    assert card["file"] == "case42.head.json"
-    from synthdetect.cards import sha256_file
-
-    assert card["sha256"] == sha256_file(out / "case42.head.json")
-    cal = card["calibration"]
-    assert cal["n_real"] == 24 and cal["n_fake"] == 24 and len(cal["real_scores"]) == 24
-    cv = card["metrics"]["cross_validated"]
-    assert cv["roc_auc"] > 0.8  # the classes really are separable here
-    tw = cv["three_way"]
-    assert tw["false_alarm"]["k"] <= int(0.05 * 24)
-    # the same images again: no extraction, identical head
-    head1 = (out / "case42.head.json").read_text()
-    r2 = _train(bbdir, data, out, tmp / "cache", "--force")
-    assert r2.exit_code == 0, r2.output
-    assert json.loads(r2.stdout)["cache_hits"] == 48
-    assert (out / "case42.head.json").read_text() == head1
-    # an existing model is never replaced silently
-    r3 = _train(bbdir, data, out, tmp / "cache")
-    assert r3.exit_code == 2 and "already exists" in r3.output
-
-
-def test_a_corrupt_cache_entry_is_recomputed_not_trusted(setup):
-    bbdir, bb, data, tmp = setup
-    cache = tmp / "cache"
-    assert _train(bbdir, data, tmp / "m1", cache).exit_code == 0
-    files = sorted(cache.rglob("*.npy"))
-    assert len(files) == 48
-    files[0].write_bytes(files[0].read_bytes()[:20])  # truncated
-    r = _train(bbdir, data, tmp / "m2", cache)
-    assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["cache_hits"] == 47
-    h1 = json.loads((tmp / "m1" / "case42.head.json").read_text())
-    h2 = json.loads((tmp / "m2" / "case42.head.json").read_text())
-    np.testing.assert_allclose(h1["coef"], h2["coef"], rtol=1e-6)
-
-
-def test_unreadable_training_images_are_reported_and_the_fit_goes_on(setup):
-    bbdir, bb, data, tmp = setup
-    (data / "0_real" / "broken.png").write_bytes(b"not an image")
-    r = _train(bbdir, data, tmp / "m", tmp / "cache")
-    assert r.exit_code == 0, r.output
-    doc = json.loads(r.stdout)
-    assert doc["images"] == 48
-    assert [u["path"] for u in doc["unreadable"]] == ["0_real/broken.png"]
-
-
-def test_csv_data_and_too_few_images(setup, tmp_path):
-    bbdir, bb, data, tmp = setup
-    rows = ["path,label"] + [f"0_real/img{i:02d}.png,real" for i in range(10)] + \
-           [f"1_fake/img{i:02d}.png,1" for i in range(10)]
-    (data / "labels.csv").write_text("\n".join(rows) + "\n")
-    r = _train(bbdir, data / "labels.csv", tmp / "m", tmp / "cache")
-    assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["images"] == 20
-    (data / "few.csv").write_text("path,label\n0_real/img00.png,0\n1_fake/img00.png,1\n")
-    r = _train(bbdir, data / "few.csv", tmp / "m2", tmp / "cache")
-    assert r.exit_code == 2 and "at least 2 real and 2 synthetic" in r.output
-
-
 def test_scan_runs_each_backbone_once_for_all_its_probes(setup, monkeypatch):
     bbdir, bb, data, tmp = setup
     out = tmp / "models"
@@ -210,17 +143,3 @@ def test_a_probe_without_its_exact_backbone_is_refused(setup):
     assert r.exit_code == 2 and "sha256" in r.output
 
 
-def test_prior_centred_probe_from_the_command_line(setup):
-    bbdir, bb, data, tmp = setup
-    out = tmp / "models"
-    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
-    other = make_images(tmp / "other", n=16, seed=5)
-    r = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "withprior",
-                            "--prior", "case42", "--models-dir", str(bbdir), "--models-dir", str(out), "--out", str(out),
-                            "--cache-dir", str(tmp / "cache"), "--format", "json"])
-    assert r.exit_code == 0, r.output
-    card = json.loads((out / "withprior.json").read_text())
-    assert "prior-centred" in card["architecture"] and "case42" in card["training"]["prior"]
-    bad = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "x",
-                              "--prior", "nonexistent", "--models-dir", str(bbdir), "--out", str(out)])
-    assert bad.exit_code == 2 and "nonexistent" in bad.output

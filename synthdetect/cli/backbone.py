@@ -1,11 +1,105 @@
-"""``synthdetect backbone ...``."""
+"""``synthdetect backbone list`` and ``synthdetect backbone export``: the pretrained feature extractors
+(ONNX backbones) that ``train probe`` fits heads on.
+
+``list`` runs on the inference install; ``export`` needs the 'train' extra and imports
+:mod:`synthdetect.train.backbones` inside its body (module level stays torch-free).  Errors: an
+unknown backbone, unverified weights, bad data or refusing to overwrite exit 2, a failed export 4.
+
+To add a sub-command: a function decorated ``@backbone_app.command("NAME")``; the CLI tests are in
+``tests/cli/test_backbone.py``.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from ._training import err, train_extra
+from .errors import ExitCode, fail
+from .options import ListFormat, list_format_option
+
+backbone_app = typer.Typer(help="Pretrained feature extractors (backbones) for probes.", no_args_is_help=True)
+
+
+@backbone_app.command("list")
+def backbone_list(
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
+    fmt: ListFormat = list_format_option(),
+):
+    """Installed backbones (ONNX feature extractors) and the ones this build can export."""
+    from ..cards import CardError, Registry
+
+    reg = Registry(models_dir or [])
+    installed, problems = [], []
+    for n in reg.backbone_names():
+        try:
+            installed.append(reg.backbone(n))
+        except CardError as e:
+            problems.append(str(e))
+    try:
+        from ..train.backbones import BACKBONES
+
+        exportable = sorted(BACKBONES)
+    except ImportError:  # no torch: nothing to export here
+        exportable = []
+    if fmt == ListFormat.json:
+        sys.stdout.write(json.dumps({"installed": [{**b.to_dict(), "card_path": str(b.path)} for b in installed],
+                                     "exportable": exportable, "problems": problems}, indent=2) + "\n")
+        return
+    from rich.table import Table
+
+    from ..console import ident, make_console, piped
+
+    con = make_console()  # piped: no wrapping, whole names, hashes and paths
+    nw = piped()
+    t = Table(title="backbones", title_justify="left")
+    for col in ("name", "architecture", "dim", "input", "sha256", "card"):
+        t.add_column(col, overflow="fold", no_wrap=nw)
+    for b in installed:
+        inp = (f"{b.input.size}px native, up to {b.input.tiles}x{b.input.tiles} crops" if b.input.resize == "none"
+               else f"{b.input.size}px (shorter side {b.input.resize_to})")
+        t.add_row(b.name, b.architecture, str(b.dim), inp, ident(b.sha256, 12), str(b.path))
+    con.print(t)
+    con.print("exportable here: " + (", ".join(exportable) or "none (needs the 'train' extra)"))
+    for p in problems:
+        con.print(f"warning: {p}")
+
+
+@backbone_app.command("export")
+def backbone_export(
+    name: str = typer.Argument("efficientnet-lite0", help="A registered backbone (synthdetect backbone list)."),
+    out: Path = typer.Option(..., "--out", help="Directory for NAME.onnx + NAME.backbone.json."),
+    parity_data: List[str] = typer.Option(..., "--parity-data", help="Images (DIR or DIR@LIST) for the parity check."),
+    parity_n: int = typer.Option(8, "--parity-n", min=1),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file (default: the one its package installs; "
+                                                                   "its SHA-256 is checked either way)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing backbone in --out."),
+):
+    """Export a pretrained backbone to ONNX (PyTorch needed) with a parity check against PyTorch."""
+    if (out / f"{name}.onnx").exists() and not force:
+        raise fail(f"{out / (name + '.onnx')} exists (use --force to overwrite)")
+    with train_extra():
+        from ..train import compat  # noqa: F401
+        from ..train.backbones import WeightsError, export_backbone, get, verified_weights
+        from ..train.data import DataError, load_sets
+
+        try:
+            weights = verified_weights(get(name), weights)  # before anything else: the weights decide
+            items = load_sets(parity_data)
+            pick = [it.path for it in items[:: max(1, len(items) // parity_n)]][:parity_n]
+            card = export_backbone(name, out, pick, weights=weights)
+        except (KeyError, WeightsError, DataError) as e:
+            raise fail(str(e).strip("'\""), ExitCode.USAGE) from None
+        except (RuntimeError, OSError, ValueError) as e:
+            raise fail(f"{type(e).__name__}: {e}", ExitCode.FAILED) from None
+    p = card.parity
+    err.print(f"[green]exported[/] {card.path} ({card.sha256[:12]}…, {card.dim} features): parity max relative "
+              f"feature difference {p['max_rel_dfeature']:.3g} on {p['n_crops']} crops of {p['n_images']} images")
 
 
 def mount(app: typer.Typer) -> None:
-    from ..train import cli as train_cli
-
-    app.add_typer(train_cli.backbone_app, name="backbone")
+    app.add_typer(backbone_app, name="backbone")

@@ -1,12 +1,112 @@
-"""``synthdetect evaluate`` and ``synthdetect calibrate``."""
+"""``synthdetect evaluate`` (Table 1 metrics on labelled data) and ``synthdetect calibrate`` (a card's
+best-F1 threshold).
+
+Both score exported models with onnxruntime; training runs (a run directory as MODEL) need the
+'train' extra.  The library side is :mod:`synthdetect.train.evaluate`; it is imported inside the
+commands so that module level stays torch-free.  Errors: bad data or arguments exit 2, an evaluation
+that started and failed (an unreadable or tampered model, ...) 4.
+
+To add an option: declare it on the command and pass it on to ``evaluate_targets`` / ``calibrate_card``;
+the CLI tests are in ``tests/cli/test_evaluate.py``.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from ._training import DEVICE, err, train_extra
+from .errors import ExitCode, fail, missing_extra
+from .options import Device, ListFormat
+
+
+def _library_failure(e: Exception) -> typer.Exit:
+    """An error of the evaluation library as one line: bad data exits 2, everything else 4."""
+    from ..train.data import DataError
+
+    return fail(str(e), ExitCode.USAGE if isinstance(e, DataError) else ExitCode.FAILED)
+
+
+def evaluate(
+    models: List[str] = typer.Argument(..., help="Model names, card/onnx paths, run directories or ensembles."),
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR or DIR@LISTFILE (repeatable)."),
+    perturb: Optional[str] = typer.Option(None, "--perturb", help="e.g. jpeg:50,blur:2,resize:0.5 (applied in order)."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format"),
+    out: Path = typer.Option(Path("metrics.json"), "--out", help="Where metrics.json is written."),
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
+    write_cards: bool = typer.Option(False, "--write-cards",
+                                     help="Also store the figures in each model's / ensemble's card (metrics[DATA])."),
+    max_false_alarm: float = typer.Option(0.05, "--max-false-alarm", min=0.0, max=0.99,
+                                          help="Budget of the calibrated 'synthetic' threshold (as scan)."),
+    max_miss: float = typer.Option(0.2, "--max-miss", min=0.0, max=0.99,
+                                   help="Budget of the calibrated 'real' threshold (as scan)."),
+    plots: Optional[Path] = typer.Option(None, "--plots", file_okay=False,
+                                         help="Write ROC, PR, score histograms and a reliability diagram per model "
+                                              "and ensemble as PNG under DIR/NAME/ (needs the 'plots' extra)."),
+    device: Device = DEVICE,
+):
+    """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
+    from ..train.evaluate import evaluate_targets, render_table, write_metrics_to_cards
+
+    if plots is not None:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError as e:
+            raise missing_extra("plots", e) from None
+    scores: dict = {}
+    with train_extra():  # a training run as MODEL needs PyTorch
+        try:
+            report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value,
+                                      max_false_alarm=max_false_alarm, max_miss=max_miss,
+                                      scores=scores if plots is not None else None)
+        except (ValueError, OSError, RuntimeError) as e:
+            raise _library_failure(e) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    if fmt == ListFormat.json:
+        sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    else:
+        render_table(report)
+    err.print(f"metrics written to {out}")
+    if write_cards:
+        for p in write_metrics_to_cards(report, [str(p) for p in models_dir or []]):
+            err.print(f"card updated: {p}")
+    if plots is not None:
+        from ..plots import write_all
+
+        written = write_all(plots, scores)
+        err.print(f"{len(written)} plots written under {plots}")
+
+
+def calibrate(
+    model: str = typer.Argument(..., help="Model (or ensemble) name or card path."),
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR or DIR@LISTFILE (repeatable)."),
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
+    inconclusive_margin: Optional[float] = typer.Option(
+        None, "--inconclusive-margin", min=0.0, max=0.5,
+        help="Also set the card's band: |score - threshold| < MARGIN gives 'inconclusive' (default: keep the card's)."),
+    max_fpr: Optional[float] = typer.Option(
+        None, "--max-fpr", min=0.0, max=1.0,
+        help="Best F1 among thresholds that flag at most this fraction of the real images (a false-alarm budget)."),
+    device: Device = DEVICE,
+):
+    """Write the best-F1 threshold (calibrated_threshold, calibrated_on, f1) into the card."""
+    from ..train.evaluate import calibrate_card
+
+    with train_extra():
+        try:
+            r = calibrate_card(model, data, [str(p) for p in models_dir or []], device.value,
+                               inconclusive_margin=inconclusive_margin, max_fpr=max_fpr)
+        except (ValueError, OSError, RuntimeError) as e:
+            raise _library_failure(e) from None
+    err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
+              f"(P {r['precision']:.4f}, R {r['recall']:.4f}, FPR on reals {r['fpr_real']:.4f}, n={r['n']})")
 
 
 def mount(app: typer.Typer) -> None:
-    from ..train import cli as train_cli
-
-    app.command("evaluate")(train_cli.evaluate)
-    app.command("calibrate")(train_cli.calibrate)
+    app.command("evaluate")(evaluate)
+    app.command("calibrate")(calibrate)

@@ -1,11 +1,61 @@
-"""``synthdetect export RUN``."""
+"""``synthdetect export RUN``: a training run to one ONNX graph + model card, parity-checked.
+
+Needs the 'train' extra; the library side is :mod:`synthdetect.train.exporting`, imported inside the
+command (module level stays torch-free).  Errors: refusing to overwrite exits 2, an export or parity
+check that fails 4.
+
+To add an option: declare it on the command and pass it on to ``export_run``; the CLI tests are in
+``tests/cli/test_export.py``.
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from ._training import err, train_extra
+from .errors import ExitCode, fail
+
+
+def export(
+    run: Path = typer.Argument(..., exists=True, file_okay=False, help="Training run directory."),
+    out: Path = typer.Option(..., "--out", help="weights/NAME.onnx (the card NAME.json is written beside it)."),
+    name: Optional[str] = typer.Option(None, "--name", help="Card name (default: file stem)."),
+    parity_data: Optional[List[str]] = typer.Option(None, "--parity-data",
+                                                    help="Real images for the parity check (default: the run's val set)."),
+    parity_n: int = typer.Option(16, "--parity-n", min=1, help="How many parity images."),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="Max |Δprob| PyTorch vs onnxruntime."),
+    int8: bool = typer.Option(False, "--int8", help="Also write a dynamically quantised NAME.int8.onnx."),
+    checkpoint: str = typer.Option("best.pt", "--checkpoint", help="best.pt or last.pt."),
+    tiles: int = typer.Option(1, "--tiles", min=1, max=8,
+                              help="Score up to KxK native crops around each image's centre and average them "
+                                   "(card input.tiles; the graph is unchanged)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing model file."),
+):
+    """Export a run to one ONNX graph + model card, with a parity check on real images."""
+    if out.exists() and not force:
+        raise fail(f"{out} exists (use --force to overwrite)")
+    with train_extra():
+        from ..train import compat  # noqa: F401
+        from ..train.export import ParityError
+        from ..train.exporting import export_run
+
+        try:
+            card = export_run(run, out, name=name, parity_data=parity_data, parity_n=parity_n, tolerance=tolerance,
+                              int8=int8, checkpoint=checkpoint, tiles=tiles)
+        except ParityError as e:
+            raise fail(str(e), ExitCode.FAILED) from None
+        except (ValueError, OSError, RuntimeError) as e:
+            raise fail(f"{type(e).__name__}: {e}", ExitCode.FAILED) from None
+    p = card.parity
+    err.print(f"[green]exported[/] {out} ({card.sha256[:12]}…): parity max |Δprob| {p['max_abs_dprob']:.3g} on "
+              f"{p['n_images']} images (tolerance {p['tolerance']:g})")
+    if "int8" in p:
+        err.print(f"int8 {p['int8']['file']}: max |Δprob| {p['int8']['max_abs_dprob']:.3g} "
+                  f"(tolerance {p['int8']['tolerance']:g})")
 
 
 def mount(app: typer.Typer) -> None:
-    from ..train import cli as train_cli
-
-    app.command("export")(train_cli.export)
+    app.command("export")(export)

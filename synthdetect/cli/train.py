@@ -1,11 +1,342 @@
-"""``synthdetect train ...``."""
+"""``synthdetect train ...``: one command per training recipe.
+
+``train resnet`` (Wang et al.), ``train clip-probe`` (Ojha et al.), ``train npr`` / ``train spectral``
+(forensic networks from scratch) need the 'train' extra (PyTorch); ``train probe`` (a linear probe on
+an installed ONNX backbone) needs only the inference install.
+
+Module level stays torch-free (typer, rich, stdlib, torch-free synthdetect modules): each command
+imports the training code inside its body under ``train_extra()``, so a missing PyTorch is one line
+and exit 2.  Errors: bad arguments exit 2 (``ExitCode.USAGE``), a run that started and failed 4
+(``ExitCode.FAILED``).
+
+To add a recipe: write a function decorated ``@train_app.command("NAME")`` that takes the shared
+options of :mod:`synthdetect.cli._training` (``TRAIN``, ``VAL``, ``OUT``, ...) plus its own, imports
+its library function inside ``with train_extra():`` and hands it to :func:`_run`; copy the
+``train resnet`` test in ``tests/cli/test_train.py``.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
 import typer
+
+from ._training import (
+    CROPS, DEVICE, FORCE, INIT, MONITOR, OUT, PAIRS, PATIENCE, RESUME, SEED, THREADS, TRAIN, VAL, WORKERS,
+    Monitor, err, train_extra,
+)
+from .errors import ExitCode, fail
+from .options import Device, ListFormat
+
+train_app = typer.Typer(help="Train detectors (PyTorch; needs the 'train' extra).", no_args_is_help=True)
+
+# The ``--arch`` choices of ``train resnet``: the networks trained with Wang et al.'s recipe.
+RESNET_ARCHS = ("resnet50", "resnet18", "resnet-narrow", "efficientnet-lite0")
+ResNetArch = Enum("ResNetArch", {n: n for n in RESNET_ARCHS}, type=str)
+
+
+class Feature(str, Enum):
+    ojha = "ojha"
+    cozzolino = "cozzolino"
+
+
+def _done(result: dict, out: Path) -> None:
+    err.print(f"[green]done[/]: {result.get('status')} after epoch {result.get('last_epoch')}, best epoch "
+              f"{result.get('best_epoch')} (score {result.get('best_score'):.4f}); run in {out}")
+
+
+def _run(fn, **kw):
+    """Run a training function; its errors become one line: bad data exits 2, a failed run 4."""
+    with train_extra():
+        from ..train.data import DataError
+        from ..train.loop import RunError
+
+        try:
+            res = fn(**kw)
+        except DataError as e:
+            raise fail(str(e), ExitCode.USAGE) from None
+        except (RunError, ValueError, FileNotFoundError) as e:
+            raise fail(str(e), ExitCode.FAILED) from None
+        except (RuntimeError, OSError) as e:  # e.g. a hub download that cannot reach the network
+            raise fail(f"{type(e).__name__}: {e}", ExitCode.FAILED) from None
+    _done(res, kw["out"])
+    return res
+
+
+@train_app.command("resnet")
+def train_resnet(
+    train: List[str] = TRAIN,
+    val: Optional[List[str]] = VAL,
+    blur_jpeg_prob: float = typer.Option(..., "--blur-jpeg-prob", min=0.0, max=1.0,
+                                         help="Probability of blur and (independently) of JPEG (Wang: 0.5 or 0.1)."),
+    arch: ResNetArch = typer.Option(ResNetArch("resnet50"), "--arch",
+                                    help="efficientnet-lite0: the ImageNet-pretrained Lite0 from its pip package "
+                                         "(SHA-256 checked), fine-tuned end to end with a new Linear(1280,1) head."),
+    backbone_weights: Optional[Path] = typer.Option(None, "--backbone-weights", exists=True, dir_okay=False,
+                                                    help="torchvision ImageNet ResNet weights file (local); for "
+                                                         "efficientnet-lite0 another copy of its weights file."),
+    init_from: Optional[Path] = INIT,
+    pairs: Optional[int] = PAIRS,
+    epochs: int = typer.Option(100, "--epochs", min=1, help="Maximum epochs (early stopping usually ends sooner)."),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    lr: float = typer.Option(1e-4, "--lr"),
+    inference_resize: bool = typer.Option(
+        False, "--inference-resize/--no-inference-resize",
+        help="Card resizes the shorter side to 256 at inference as training did (default: Wang's test "
+             "transform, no resize + centre crop 224)."),
+    crops_per_image: int = CROPS,
+    patience: int = PATIENCE,
+    monitor: Monitor = MONITOR,
+    seed: int = SEED,
+    out: Path = OUT,
+    resume: bool = RESUME,
+    force: bool = FORCE,
+    device: Device = DEVICE,
+    threads: int = THREADS,
+    workers: int = WORKERS,
+):
+    """Wang et al. (CVPR 2020) ResNet recipe: resize 256, blur/JPEG, crop 224, flip, Adam, early stopping.
+
+    --arch efficientnet-lite0 fine-tunes the pretrained EfficientNet-Lite0 with the same recipe (CPU-sized)."""
+    if backbone_weights and arch.value == "resnet-narrow":
+        raise fail("--backbone-weights applies to resnet50/resnet18 (torchvision weights)")
+    with train_extra():
+        from ..train import compat  # noqa: F401
+        from ..train.augment import AugmentConfig
+        from ..train.runs import train_images
+
+    if backbone_weights is None and init_from is None and not resume and arch.value != "efficientnet-lite0":
+        err.print("[yellow]note:[/] no --backbone-weights: the network starts from random init (recorded in config.json)")
+    arch_kw = {"backbone_weights": str(backbone_weights)} if backbone_weights else {}
+    aug = AugmentConfig(blur_prob=blur_jpeg_prob, jpeg_prob=blur_jpeg_prob, crop=224)
+    _run(train_images, recipe="wang2020-resnet", arch=arch.value, arch_kw=arch_kw, train=train, val=val, aug=aug,
+         resize_to=256, out=out, init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs,
+         batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume, force=force, device=device.value,
+         workers=workers, threads=threads, extra={"blur_jpeg_prob": blur_jpeg_prob},
+         crops_per_image=crops_per_image, patience=patience, monitor=monitor.value, card_resize=inference_resize)
+
+
+def resolve_backbone_weights(bw: str, backbone: str) -> str:
+    """:func:`synthdetect.hub.resolve_backbone` for ``--backbone-weights``: a one-line error (exit 2) on failure."""
+    from .. import hub
+
+    try:
+        value, note = hub.resolve_backbone(bw, backbone)
+    except hub.HubError as e:
+        raise fail(f"--backbone-weights {e}") from None
+    if note:
+        err.print(f"backbone weights: {note}")
+    return value
+
+
+@train_app.command("clip-probe")
+def train_clip_probe(
+    train: List[str] = TRAIN,
+    val: Optional[List[str]] = VAL,
+    backbone: str = typer.Option("ViT-L-14-quickgelu", "--backbone", help="open_clip model name."),
+    backbone_weights: str = typer.Option("openai", "--backbone-weights",
+                                         help="PATH to a local checkpoint, a backbone from `synthdetect weights list` "
+                                              "(e.g. clip-vitl14-openai, once pulled or imported), an open_clip "
+                                              "pretrained tag (needs network), or 'none' for random init (tests only)."),
+    feature: Feature = typer.Option(Feature.ojha, "--feature",
+                                    help="ojha: encode_image (768-d for ViT-L/14); cozzolino: pre-projection CLS, L2."),
+    blur_jpeg_prob: float = typer.Option(0.5, "--blur-jpeg-prob", min=0.0, max=1.0),
+    views: int = typer.Option(1, "--views", min=1, max=64,
+                              help="Augmented views per training image (features cached; epoch e uses view e mod V)."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache (default: user cache dir)."),
+    init_from: Optional[Path] = INIT,
+    pairs: Optional[int] = PAIRS,
+    epochs: int = typer.Option(100, "--epochs", min=1),
+    batch_size: int = typer.Option(256, "--batch-size", min=1),
+    lr: float = typer.Option(1e-4, "--lr"),
+    seed: int = SEED,
+    out: Path = OUT,
+    resume: bool = RESUME,
+    force: bool = FORCE,
+    device: Device = DEVICE,
+    threads: int = THREADS,
+):
+    """Ojha et al. (CVPR 2023) linear probe on a frozen CLIP image tower (AdamW, batch 256, early stopping)."""
+    with train_extra():
+        from ..train import compat  # noqa: F401
+        from ..train.runs import train_clip_probe as _train
+
+    bw = resolve_backbone_weights(backbone_weights, backbone)
+    if bw not in ("none", "") and ("/" in bw or "." in bw) and not Path(bw).is_file():
+        raise fail(f"--backbone-weights {bw}: file not found")
+    _run(_train, backbone=backbone, backbone_weights=None if bw in ("none", "") else bw, feature=feature.value,
+         train=train, val=val, blur_jpeg_prob=blur_jpeg_prob, views=views, out=out, cache_dir=cache_dir,
+         init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr,
+         seed=seed, resume=resume, force=force, device=device.value, threads=threads)
+
+
+@train_app.command("probe")
+def train_probe(
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/), DIR@LISTFILE or a CSV "
+                                                      "(path,label; label 0/1/real/fake) (repeatable)."),
+    name: str = typer.Option(..., "--name", help="Name of the new model (scan --models NAME)."),
+    backbone: str = typer.Option("efficientnet-lite0", "--backbone", help="An installed backbone (synthdetect backbone list)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Directory for NAME.json + NAME.head.json "
+                                                            "(default: the user model directory)."),
+    folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds (nested for calibration)."),
+    seed: int = SEED,
+    max_false_alarm: float = typer.Option(0.05, "--max-false-alarm", min=0.0, max=0.99,
+                                          help="Budget for the 'synthetic' threshold: share of calibration reals flagged."),
+    max_miss: float = typer.Option(0.20, "--max-miss", min=0.0, max=0.99,
+                                   help="Budget for the 'real' threshold: share of calibration fakes called real."),
+    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra directories to find the backbone."),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache (default: the user cache dir)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Extract every feature again; write no cache."),
+    device: Device = DEVICE,
+    force: bool = typer.Option(False, "--force", help="Replace an existing model of that name in --out."),
+    prior: Optional[str] = typer.Option(None, "--prior", help="An installed probe over the same backbone (e.g. one fitted "
+                                                              "on other data): prior-centred ridge pulls the new head "
+                                                              "towards it (the paper's run 5)."),
+    fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (stderr summary) or json (stdout)."),
+):
+    """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
+
+    Features are cached by image and backbone SHA-256; C is chosen by cross-validation; thresholds are
+    calibrated on out-of-fold scores (cross-fitting) and the card records Table 1 from them.
+    """
+    from ..cards import CardError, Registry, user_models_dir
+    from ..probe_train import ProbeTrainError, train_probe as _train
+    from ..runtime import RuntimeSetupError
+    from ..train.data import DataError, data_label, licences_of, load_sets
+
+    prior_head, prior_note = None, None
+    try:
+        items = load_sets(data)
+        reg = Registry(models_dir or [])
+        bb = reg.backbone(backbone)
+        if prior:
+            from ..runtime import load_head
+
+            pc = reg.model(prior)
+            if not pc.is_probe or (pc.backbone or {}).get("sha256") != bb.sha256:
+                raise CardError(f"--prior {prior}: not a probe over this {bb.name} ({bb.sha256[:12]}…)")
+            prior_head = load_head(pc)
+            prior_note = (f"prior-centred ridge towards {pc.name} (sha256 {pc.sha256[:16]}…, fitted on "
+                          f"{pc.training.get('data', '?')}): penalty ||w - w_prior||^2 / (2C), C by cross-validation")
+    except (DataError, CardError) as e:
+        raise fail(str(e), ExitCode.USAGE) from None
+    target = out if out is not None else user_models_dir()
+    show = sys.stderr.isatty() and fmt == ListFormat.table
+    bar = None
+    if show:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        bar = Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), console=err, transient=True)
+        bar.start()
+        task = bar.add_task("features", total=len(items))
+    try:
+        res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
+                     max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
+                     cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
+                     prior=prior_head, prior_note=prior_note,
+                     progress=(lambda n: bar.update(task, completed=n)) if bar else None)
+    except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
+        raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    c = res.card
+    cv = c.metrics["cross_validated"]
+    tw = cv["three_way"]
+    doc = {"model": c.name, "card": str(res.card_path), "head": str(res.head_path), "backbone": bb.name,
+           "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
+           "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv}
+    if fmt == ListFormat.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    for p, e in res.errors:
+        err.print(f"[yellow]unreadable[/] {p}: {e}")
+    fa, ms = tw["false_alarm"], tw["miss"]
+    err.print(
+        f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "
+        f"synthetic), C={c.training['C']:g}; features {res.timings['features_s']:.1f} s ({res.cache_hits} cached), "
+        f"fit {res.timings['fit_s']:.1f} s\n"
+        f"cross-validated: ROC-AUC {cv['roc_auc']:.3f}, AP {cv['ap']:.3f}, F1@0.5 {cv['at_0.5']['f1']:.3f}, "
+        f"best F1 {cv['best_f1']['f1']:.3f} at {cv['best_f1']['threshold']:.3g}\n"
+        f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
+        f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
+        f"coverage {100 * tw['coverage']:.0f} %\n"
+        f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
+        + ("" if out is None else f" --models-dir {target}")
+    )
+
+
+def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
+              epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
+              patience, monitor):
+    if crop % 2:
+        raise fail("--crop must be even")
+    with train_extra():
+        from ..train import compat  # noqa: F401
+        from ..train.augment import AugmentConfig
+        from ..train.runs import train_images
+
+    arch_kw = {}
+    if name == "spectral":
+        arch_kw["size"] = crop
+    if name == "npr" and width:
+        arch_kw["width"] = width
+    aug = AugmentConfig(blur_prob=blur_prob, jpeg_prob=jpeg_prob, resize_prob=resize_prob, crop=crop)
+    _run(train_images, recipe=f"{name}-from-scratch", arch=name, arch_kw=arch_kw, train=train, val=val, aug=aug,
+         resize_to=None if no_resize else resize_to, out=out, init_from=str(init_from) if init_from else None,
+         pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume,
+         force=force, device=device.value, workers=workers, threads=threads, crops_per_image=crops_per_image,
+         patience=patience, monitor=monitor.value)
+
+
+def _forensic_command(name: str, default_crop: int, doc: str):
+    def cmd(
+        train: List[str] = TRAIN,
+        val: Optional[List[str]] = VAL,
+        resize_prob: float = typer.Option(0.0, "--resize-prob", min=0.0, max=1.0,
+                                          help="Probability of a random rescale by U[0.5,1.5] (aspect kept)."),
+        jpeg_prob: float = typer.Option(0.0, "--jpeg-prob", min=0.0, max=1.0, help="Probability of JPEG q~U{30..100}."),
+        blur_prob: float = typer.Option(0.0, "--blur-prob", min=0.0, max=1.0, help="Probability of blur sigma~U[0,3]."),
+        crop: int = typer.Option(default_crop, "--crop", min=8, help="Training crop (even)."),
+        no_resize: bool = typer.Option(False, "--no-resize", help="Keep native resolution (inference: no resize)."),
+        resize_to: int = typer.Option(256, "--resize-to", min=8,
+                                      help="Shorter side before cropping, unless --no-resize."),
+        width: Optional[int] = typer.Option(None, "--width", min=4, help="Network width (npr only)."),
+        init_from: Optional[Path] = INIT,
+        pairs: Optional[int] = PAIRS,
+        epochs: int = typer.Option(100, "--epochs", min=1),
+        batch_size: int = typer.Option(32, "--batch-size", min=1),
+        lr: float = typer.Option(1e-4, "--lr"),
+        crops_per_image: int = CROPS,
+        patience: int = PATIENCE,
+        monitor: Monitor = MONITOR,
+        seed: int = SEED,
+        out: Path = OUT,
+        resume: bool = RESUME,
+        force: bool = FORCE,
+        device: Device = DEVICE,
+        threads: int = THREADS,
+        workers: int = WORKERS,
+    ):
+        if name != "npr" and width:
+            raise fail("--width applies to npr only")
+        _forensic(name, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
+                  epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
+                  patience, monitor)
+
+    cmd.__doc__ = doc
+    return cmd
+
+
+train_app.command("npr")(_forensic_command(
+    "npr", 128, "Train the NPR residual network from scratch (synthdetect.train.forensic), Wang-style loop."))
+train_app.command("spectral")(_forensic_command(
+    "spectral", 256, "Train the spectral detector from scratch (the crop is its DFT window)."))
 
 
 def mount(app: typer.Typer) -> None:
-    from ..train import cli as train_cli
-
-    app.add_typer(train_cli.train_app, name="train")
+    app.add_typer(train_app, name="train")

@@ -13,7 +13,7 @@ import pytest
 import typer
 
 from synthdetect import hub
-from synthdetect.train.cli import resolve_backbone_weights
+from synthdetect.cli.train import resolve_backbone_weights
 
 
 def _registry(tmp_path, sha):

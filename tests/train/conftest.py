@@ -1,4 +1,5 @@
-"""Fixtures for synthdetect.train tests: tiny labelled image sets generated in tmp."""
+"""Fixtures for synthdetect.train tests and the training CLI tests (tests/cli/, which import them): tiny
+labelled image sets generated in tmp, `invoke` (run `synthdetect` in-process), two exported tiny models."""
 
 from __future__ import annotations
 
@@ -85,12 +86,12 @@ def _threads():
 
 @pytest.fixture
 def invoke():
-    """Run the training CLI in-process; returns the click Result (asserting exit code 0 by default)."""
+    """Run ``synthdetect`` in-process; returns the click Result (asserting exit code 0 by default)."""
     from typer.testing import CliRunner
 
-    from synthdetect.train.cli import make_app
+    from synthdetect.cli import app
 
-    runner, app = CliRunner(), make_app()
+    runner = CliRunner()
 
     def run(args, code=0):
         res = runner.invoke(app, [str(a) for a in args])
@@ -99,3 +100,23 @@ def invoke():
         return res
 
     return run
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_sets, tmp_path_factory):
+    """Two exported tiny models (one trained run, one re-seeded copy) in a models dir."""
+    from synthdetect.train.augment import AugmentConfig
+    from synthdetect.train.exporting import export_run
+    from synthdetect.train.runs import train_images
+
+    train, val = tiny_sets
+    base = tmp_path_factory.mktemp("ev")
+    runs = []
+    for seed in (0, 1):
+        run = base / f"run{seed}"
+        train_images(recipe="t", arch="resnet-narrow", arch_kw={"widths": [4, 8]}, train=[str(train)],
+                     val=[str(val)], aug=AugmentConfig(blur_prob=0, jpeg_prob=0, crop=32), resize_to=None, out=run,
+                     epochs=2, batch_size=8, lr=1e-3, seed=seed, threads=1)
+        export_run(run, base / "models" / f"m{seed}.onnx", parity_n=4)
+        runs.append(run)
+    return base, runs

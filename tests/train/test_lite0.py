@@ -1,7 +1,6 @@
 """EfficientNet-Lite0 fine-tuning (``train resnet --arch efficientnet-lite0``): pretrained weights, SHA-256
-checked; one tiny training step; ONNX export with parity."""
+checked.  The CLI test (one tiny training step, ONNX export with parity) is in tests/cli/test_train.py."""
 
-import json
 import shutil
 
 import pytest
@@ -37,25 +36,3 @@ def test_lite0_real_weights_load_and_are_verified(tmp_path):
     assert not r.pretrained and r.backbone_digest is None
 
 
-def test_lite0_finetune_step_and_export_parity(tiny_sets, tmp_path, invoke):
-    from synthdetect.cards import ModelCard
-    from synthdetect.train.backbones import LITE_MEAN, LITE_STD, get
-
-    train, _ = tiny_sets
-    run = tmp_path / "run"
-    invoke(["train", "resnet", "--arch", "efficientnet-lite0", "--train", train, "--pairs", "1", "--epochs", "1",
-            "--batch-size", "2", "--blur-jpeg-prob", "0.5", "--inference-resize", "--threads", "2", "--out", run])
-    cfg = json.loads((run / "config.json").read_text())
-    assert cfg["arch"] == "efficientnet-lite0" and cfg["pretrained_backbone"] is True
-    assert cfg["backbone_digest"] == get("efficientnet-lite0").weights_sha256
-    spec = cfg["input_spec"]
-    assert spec["size"] == 224 and spec["resize"] == "shorter_side" and spec["resize_to"] == 256
-    assert tuple(spec["mean"]) == pytest.approx(LITE_MEAN) and tuple(spec["std"]) == pytest.approx(LITE_STD)
-    # training normalises as the card does
-    assert tuple(cfg["augment"]["mean"]) == pytest.approx(LITE_MEAN)
-    assert cfg["result"]["last_epoch"] == 1
-    out = tmp_path / "w" / "lite.onnx"
-    invoke(["export", run, "--out", out, "--parity-data", train, "--parity-n", "2"])
-    card = ModelCard.load(tmp_path / "w" / "lite.json")
-    assert card.parity["passed"] and card.family == "efficientnet-lite"
-    assert "EfficientNet-Lite0" in card.description and "NOT pretrained" not in card.description

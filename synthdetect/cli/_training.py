@@ -1,0 +1,73 @@
+"""What the training-side verbs (``train``, ``evaluate``, ``calibrate``, ``export``, ``ensemble``,
+``backbone``) share: the option declarations of a training run and the guard that turns a missing
+PyTorch into one clear line.
+
+Torch-free: typer, rich and the standard library only.  A command imports what needs torch inside
+its body, under ``with train_extra():`` (or calls the library under it), so that ``synthdetect
+--help`` and every ``--help`` stay fast and work on an inference-only install.
+
+To add a training option used by several recipes: declare it here once (``NAME = typer.Option(...)``)
+and use it as the parameter default in each command (``name: int = NAME``).
+"""
+
+from __future__ import annotations
+
+import re
+from contextlib import contextmanager
+from enum import Enum
+from typing import Iterator
+
+import typer
+from rich.console import Console
+
+from .errors import missing_extra
+from .options import device_option
+
+err = Console(stderr=True, soft_wrap=True)
+
+# the top-level modules the 'train' extra installs (pyproject.toml [project.optional-dependencies] train)
+TRAIN_EXTRA_MODULES = frozenset({"torch", "torchvision", "open_clip", "onnx", "onnxscript"})
+
+
+@contextmanager
+def train_extra() -> Iterator[None]:
+    """Inside: an ImportError of a 'train' extra module becomes ``missing_extra("train", e)`` (exit 2).
+
+    Any other ImportError is a bug and propagates unchanged.
+    """
+    try:
+        yield
+    except ImportError as e:
+        if _missing_train_module(e):
+            raise missing_extra("train", e) from None
+        raise
+
+
+def _missing_train_module(e: ImportError) -> bool:
+    """Whether the import that failed is one of the 'train' extra's (by ``e.name``, else by the message)."""
+    names = [e.name] if e.name else re.findall(r"[A-Za-z_][\w.]*", str(e))
+    return any(n.split(".")[0] in TRAIN_EXTRA_MODULES for n in names)
+
+
+class Monitor(str, Enum):
+    acc = "acc"
+    ap = "ap"
+
+
+# --------------------------------------------------------------------------- a training run's options
+TRAIN = typer.Option(..., "--train", help="Training set DIR or DIR@LISTFILE (repeatable).")
+VAL = typer.Option(None, "--val", help="Validation set DIR or DIR@LISTFILE (repeatable); drives early stopping.")
+OUT = typer.Option(..., "--out", help="Run directory (must be empty unless --resume/--force).")
+INIT = typer.Option(None, "--init-from", help="Fine-tune from an earlier run's best checkpoint.")
+PAIRS = typer.Option(None, "--pairs", min=1, help="Draw N real + N synthetic training images with --seed.")
+SEED = typer.Option(0, "--seed", min=0, help="Random seed (sampling, augmentation, init).")
+RESUME = typer.Option(False, "--resume", help="Continue the run in --out from last.pt.")
+FORCE = typer.Option(False, "--force", help="Write into a non-empty --out (files are overwritten, nothing deleted).")
+DEVICE = device_option("auto uses CUDA when available.")
+THREADS = typer.Option(2, "--threads", min=1, help="torch CPU threads.")
+WORKERS = typer.Option(0, "--workers", min=0, max=8, help="DataLoader worker processes.")
+CROPS = typer.Option(1, "--crops-per-image", min=1, max=256,
+                     help="Random training views of every image per epoch (patch sampling on large photos).")
+PATIENCE = typer.Option(5, "--patience", min=1, help="Early-stopping patience in epochs (Wang et al.: 5).")
+MONITOR = typer.Option(Monitor.acc, "--monitor",
+                       help="Validation score for early stopping: accuracy at 0.5 (Wang et al.) or average precision.")

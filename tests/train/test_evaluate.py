@@ -13,7 +13,7 @@ from synthdetect.metrics import at_threshold, best_f1_threshold  # noqa: E402
 def exported(tiny_sets, tmp_path_factory):
     """Two exported tiny models (one trained run, one re-seeded copy) in a models dir."""
     from synthdetect.train.augment import AugmentConfig
-    from synthdetect.train.exporting import export_run
+    from synthdetect.train.export import export_run
     from synthdetect.train.runs import train_images
 
     train, val = tiny_sets

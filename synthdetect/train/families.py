@@ -58,6 +58,8 @@ class Family:
     with ``load_kw`` and without ``backbone_weights``) or ``"head"`` (``model.head`` only; the frozen
     backbone is rebuilt from the run's kwargs).  ``train_kw``: training CLI options that become
     factory kwargs (option -> kwarg), e.g. spectral's ``{"crop": "size"}`` (its DFT window is the crop).
+    ``default_crop``: the training crop when none is given (``None``: ``size``); ``summary``: one line
+    of help for the family's training command (``train NAME`` of the forensic recipe).
     """
 
     name: str
@@ -76,6 +78,8 @@ class Family:
     checkpoint: str = "model"
     load_kw: Mapping[str, Any] = field(default_factory=dict)
     train_kw: Mapping[str, str] = field(default_factory=dict)
+    default_crop: int | None = None
+    summary: str = ""
 
     def validate(self) -> None:
         if not self.name or not isinstance(self.name, str) or self.name != self.name.strip():
@@ -95,6 +99,8 @@ class Family:
             raise ValueError(f"family {self.name!r}: checkpoint must be one of {CHECKPOINTS}")
         if int(self.size) < 1 or len(self.mean) != 3 or len(self.std) != 3:
             raise ValueError(f"family {self.name!r}: size must be positive and mean/std have 3 values")
+        if self.default_crop is not None and int(self.default_crop) < 1:
+            raise ValueError(f"family {self.name!r}: default_crop must be positive")
 
     def build(self, **kw):
         """The ``nn.Module`` (imports the factory's module, and with it torch)."""
@@ -116,6 +122,11 @@ class Family:
         if resize_to and self.inference_resize != "never":
             return InputSpec(size=size, resize="shorter_side", resize_to=int(resize_to), mean=self.mean, std=self.std)
         return InputSpec(size=size, resize="none", mean=self.mean, std=self.std)
+
+    @property
+    def crop(self) -> int:
+        """The default training crop."""
+        return int(self.default_crop or self.size)
 
     def train_command(self) -> list[str]:
         """The ``synthdetect`` arguments that train this family (before the options)."""
@@ -174,8 +185,10 @@ register(Family(
 # forensic detectors: native resolution (resizing destroys traces) unless training resized
 register(Family(
     name="npr", family="npr-residual", card_text="NPR residual CNN (synthdetect.train.forensic)", recipe="forensic",
-    factory=f"{_FORENSIC}:NPRNet", size=256, inference_resize="as-trained", train_kw={"width": "width"}))
+    factory=f"{_FORENSIC}:NPRNet", size=256, inference_resize="as-trained", train_kw={"width": "width"},
+    default_crop=128,
+    summary="Train the NPR residual network from scratch (synthdetect.train.forensic), Wang-style loop."))
 register(Family(
     name="spectral", family="spectral-residual", card_text="spectral residual detector (synthdetect.train.forensic)",
     recipe="forensic", factory=f"{_FORENSIC}:SpectralNet", size=256, size_from="crop", inference_resize="as-trained",
-    train_kw={"crop": "size"}))
+    train_kw={"crop": "size"}, summary="Train the spectral detector from scratch (the crop is its DFT window)."))

@@ -45,6 +45,8 @@ def test_builtin_table():
     assert F.get("resnet-narrow").train_command() == ["train", "resnet", "--arch", "resnet-narrow"]
     assert F.get("spectral").train_command() == ["train", "spectral"]
     assert F.get("clip-probe").train_command() == ["train", "clip-probe"]
+    assert (F.get("npr").crop, F.get("spectral").crop, F.get("resnet50").crop) == (128, 256, 224)
+    assert F.get("npr").summary.startswith("Train the NPR")
     assert F.get("resnet50").family == "resnet" and "ResNet-50" in F.get("resnet50").card_text
     # the card input of each recipe
     assert F.get("resnet18").input_spec() == InputSpec(size=224, resize="none")

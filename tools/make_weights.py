@@ -55,7 +55,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 WEIGHTS = REPO / "weights"
 SPLITS = WEIGHTS / "splits"
-MEMBERS = ("npr", "spectral", "resnet")
+ARCH = {"npr": "npr", "spectral": "spectral", "resnet": "resnet-narrow"}  # member -> detector family
+MEMBERS = tuple(ARCH)
 # Inference tiles per member (card input.tiles), chosen on calib: spectral ROC-AUC 0.683 -> 0.791,
 # AP 0.681 -> 0.817 with up to 2x2 native crops (3x3: 0.752); npr mixed (AUC 0.807 -> 0.824, AP
 # 0.814 -> 0.774), so npr keeps one crop; resnet resizes, tiles do not apply.
@@ -182,23 +183,28 @@ def record_holdout(report: dict) -> None:
 
 def legacy(a, runs: Path, fit: str, calib: str, data: Path, only: list[str], q: bool, seed: str, fpr_args) -> None:
     """The from-scratch members of the earlier bundle (npr, spectral, resnet)."""
+    from synthdetect.train import families
+
+    def train(member: str) -> list[str]:  # the command of the member's family ("train npr", "train resnet --arch ...")
+        return families.get(ARCH[member]).train_command()
+
     if not a.skip_train:
         if "npr" in only:
-            sh(["train", "npr", "--train", fit, "--val", calib, "--no-resize", "--crop", "128",
+            sh([*train("npr"), "--train", fit, "--val", calib, "--no-resize", "--crop", "128",
                 "--crops-per-image", "4" if q else "16", "--jpeg-prob", "0.3", "--resize-prob", "0.3",
                 "--epochs", "2" if q else "20", "--patience", "6", "--monitor", "ap", "--lr", "5e-4",
                 "--batch-size", "32", "--seed", seed, "--force", "--out", str(runs / "npr")])
         if "spectral" in only:
-            sh(["train", "spectral", "--train", fit, "--val", calib, "--no-resize", "--crop", "256",
+            sh([*train("spectral"), "--train", fit, "--val", calib, "--no-resize", "--crop", "256",
                 "--crops-per-image", "4" if q else "16", "--jpeg-prob", "0.3", "--resize-prob", "0.3",
                 "--epochs", "2" if q else "25", "--patience", "6", "--monitor", "ap", "--lr", "1e-3", "--batch-size", "32",
                 "--seed", seed, "--force", "--out", str(runs / "spectral")])
         if "resnet" in only:
-            sh(["train", "resnet", "--arch", "resnet-narrow", "--train", str(data / "train-gan2019"),
+            sh([*train("resnet"), "--train", str(data / "train-gan2019"),
                 "--train", str(data / "train-sd14"), "--val", calib, "--blur-jpeg-prob", "0.5",
                 "--inference-resize", "--monitor", "ap", "--epochs", "1" if q else "12", "--batch-size", "32", "--seed", seed, "--force",
                 "--out", str(runs / "resnet-pre")])
-            sh(["train", "resnet", "--arch", "resnet-narrow", "--train", fit, "--val", calib,
+            sh([*train("resnet"), "--train", fit, "--val", calib,
                 "--blur-jpeg-prob", "0.5", "--init-from", str(runs / "resnet-pre"), "--inference-resize",
                 "--crops-per-image", "2" if q else "8", "--monitor", "ap", "--patience", "6",
                 "--epochs", "1" if q else "25", "--batch-size", "32", "--seed", seed, "--force",

@@ -40,12 +40,11 @@ def backbone_list(
             installed.append(reg.backbone(n))
         except CardError as e:
             problems.append(str(e))
-    try:
-        from ..train.backbones import BACKBONES
+    from importlib.util import find_spec
 
-        exportable = sorted(BACKBONES)
-    except ImportError:  # no torch: nothing to export here
-        exportable = []
+    from ..train.backbones import BACKBONES  # the spec table imports without torch; exporting needs it
+
+    exportable = sorted(BACKBONES) if find_spec("torch") is not None else []
     if fmt == ListFormat.json:
         sys.stdout.write(json.dumps({"installed": [{**b.to_dict(), "card_path": str(b.path)} for b in installed],
                                      "exportable": exportable, "problems": problems}, indent=2) + "\n")

@@ -1,6 +1,6 @@
 """``synthdetect export RUN``: a training run to one ONNX graph + model card, parity-checked.
 
-Needs the 'train' extra; the library side is :mod:`synthdetect.train.exporting`, imported inside the
+Needs the 'train' extra; the library side is :mod:`synthdetect.train.export`, imported inside the
 command (module level stays torch-free).  Errors: refusing to overwrite exits 2, an export or parity
 check that fails 4.
 
@@ -40,7 +40,7 @@ def export(
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.export import ParityError
-        from ..train.exporting import export_run
+        from ..train.export import export_run
 
         try:
             card = export_run(run, out, name=name, parity_data=parity_data, parity_n=parity_n, tolerance=tolerance,

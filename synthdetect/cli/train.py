@@ -25,6 +25,8 @@ from typing import List, Optional
 
 import typer
 
+from ..train import families
+from ..train.backbones import CLIP_MODEL
 from ._training import (
     CROPS, DEVICE, FORCE, INIT, MONITOR, OUT, PAIRS, PATIENCE, RESUME, SEED, THREADS, TRAIN, VAL, WORKERS,
     Monitor, err, train_extra,
@@ -34,9 +36,8 @@ from .options import Device, ListFormat
 
 train_app = typer.Typer(help="Train detectors (PyTorch; needs the 'train' extra).", no_args_is_help=True)
 
-# The ``--arch`` choices of ``train resnet``: the networks trained with Wang et al.'s recipe.
-RESNET_ARCHS = ("resnet50", "resnet18", "resnet-narrow", "efficientnet-lite0")
-ResNetArch = Enum("ResNetArch", {n: n for n in RESNET_ARCHS}, type=str)
+# The ``--arch`` choices of ``train resnet``: the families trained with Wang et al.'s recipe.
+ResNetArch = Enum("ResNetArch", {n: n for n in families.names("wang")}, type=str)
 
 
 class Feature(str, Enum):
@@ -102,14 +103,15 @@ def train_resnet(
     """Wang et al. (CVPR 2020) ResNet recipe: resize 256, blur/JPEG, crop 224, flip, Adam, early stopping.
 
     --arch efficientnet-lite0 fine-tunes the pretrained EfficientNet-Lite0 with the same recipe (CPU-sized)."""
-    if backbone_weights and arch.value == "resnet-narrow":
+    fam = families.get(arch.value)
+    if backbone_weights and not fam.pretrained_backbone:
         raise fail("--backbone-weights applies to resnet50/resnet18 (torchvision weights)")
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.augment import AugmentConfig
         from ..train.runs import train_images
 
-    if backbone_weights is None and init_from is None and not resume and arch.value != "efficientnet-lite0":
+    if backbone_weights is None and init_from is None and not resume and not fam.weights_installed:
         err.print("[yellow]note:[/] no --backbone-weights: the network starts from random init (recorded in config.json)")
     arch_kw = {"backbone_weights": str(backbone_weights)} if backbone_weights else {}
     aug = AugmentConfig(blur_prob=blur_jpeg_prob, jpeg_prob=blur_jpeg_prob, crop=224)
@@ -137,7 +139,7 @@ def resolve_backbone_weights(bw: str, backbone: str) -> str:
 def train_clip_probe(
     train: List[str] = TRAIN,
     val: Optional[List[str]] = VAL,
-    backbone: str = typer.Option("ViT-L-14-quickgelu", "--backbone", help="open_clip model name."),
+    backbone: str = typer.Option(CLIP_MODEL, "--backbone", help="open_clip model name."),
     backbone_weights: str = typer.Option("openai", "--backbone-weights",
                                          help="PATH to a local checkpoint, a backbone from `synthdetect weights list` "
                                               "(e.g. clip-vitl14-openai, once pulled or imported), an open_clip "
@@ -280,11 +282,8 @@ def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no
         from ..train.augment import AugmentConfig
         from ..train.runs import train_images
 
-    arch_kw = {}
-    if name == "spectral":
-        arch_kw["size"] = crop
-    if name == "npr" and width:
-        arch_kw["width"] = width
+    given = {"crop": crop, "width": width}
+    arch_kw = {kw: given[opt] for opt, kw in families.get(name).train_kw.items() if given[opt]}
     aug = AugmentConfig(blur_prob=blur_prob, jpeg_prob=jpeg_prob, resize_prob=resize_prob, crop=crop)
     _run(train_images, recipe=f"{name}-from-scratch", arch=name, arch_kw=arch_kw, train=train, val=val, aug=aug,
          resize_to=None if no_resize else resize_to, out=out, init_from=str(init_from) if init_from else None,
@@ -322,8 +321,9 @@ def _forensic_command(name: str, default_crop: int, doc: str):
         threads: int = THREADS,
         workers: int = WORKERS,
     ):
-        if name != "npr" and width:
-            raise fail("--width applies to npr only")
+        if width and "width" not in families.get(name).train_kw:
+            takes = [n for n in families.names("forensic") if "width" in families.get(n).train_kw]
+            raise fail(f"--width applies to {', '.join(takes)} only")
         _forensic(name, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
                   epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
                   patience, monitor)
@@ -332,10 +332,8 @@ def _forensic_command(name: str, default_crop: int, doc: str):
     return cmd
 
 
-train_app.command("npr")(_forensic_command(
-    "npr", 128, "Train the NPR residual network from scratch (synthdetect.train.forensic), Wang-style loop."))
-train_app.command("spectral")(_forensic_command(
-    "spectral", 256, "Train the spectral detector from scratch (the crop is its DFT window)."))
+for _name in families.names("forensic"):  # one ``train NAME`` per from-scratch family (train npr, train spectral)
+    train_app.command(_name)(_forensic_command(_name, families.get(_name).crop, families.get(_name).summary))
 
 
 def mount(app: typer.Typer) -> None:

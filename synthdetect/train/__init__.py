@@ -1,7 +1,8 @@
 """PyTorch side of synthdetect: data, augmentation, architectures, training, export.
 
-This package module is deliberately light (no torch import) so that
-``synthdetect.train.cli`` can be mounted in the main CLI without loading torch.
+This package module is deliberately light (no torch import): the commands in
+``synthdetect/cli/`` import the training modules inside their bodies, and the
+name tables they need for --help (``families``, ``backbones``) import without torch.
 Every module that uses torch imports ``synthdetect.train.compat`` first, which makes
 ``import torchvision`` work when its compiled ops do not match the installed torch.
 """

@@ -1,6 +1,8 @@
-"""Architectures by name: ``build_model(arch, **kw) -> nn.Module``.
+"""The networks of the built-in detector families (registered by name in ``families.py``).
 
-Every model takes the card-normalised ``[N, 3, S, S]`` float tensor and returns logits ``[N]``.
+Every model takes the card-normalised ``[N, 3, S, S]`` float tensor and returns logits ``[N]``;
+``pretrained`` / ``backbone_digest`` attributes say where its backbone weights came from.
+Build one by family name: ``families.get("resnet50").build(**kw)``.
 
 * ``resnet50`` / ``resnet18``: torchvision ResNet, ``fc`` -> Linear(·, 1) with N(0, 0.02) init
   (Wang et al.).  ``backbone_weights=PATH`` loads torchvision ImageNet weights from a local
@@ -14,6 +16,9 @@ Every model takes the card-normalised ``[N, 3, S, S]`` float tensor and returns 
 * ``clip-probe``: a frozen open_clip image tower + Linear head (Ojha et al.: ``encode_image``
   output; ``feature="cozzolino"``: pre-projection CLS, L2-normalised).
 * ``npr`` / ``spectral``: the forensic architectures of ``synthdetect.train.forensic``.
+
+Also the frozen-backbone feature modules: ``LiteFeatures`` (EfficientNet-Lite, ``backbones.py``)
+and ``ClipFeature`` (an open_clip image tower).
 """
 
 from __future__ import annotations
@@ -22,16 +27,16 @@ from . import compat  # noqa: F401
 
 import os
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Sequence
 
 import torch
 from torch import nn
 import torch.nn.functional as F
 
 from ..cards import sha256_file
+from .backbones import CLIP_MODEL
 
 CLIP_CONFIG_DIR = Path(__file__).with_name("clip_configs")
-OPENAI_HUB = "openai"  # open_clip pretrained tag for the OpenAI CLIP weights
 FEATURES = ("ojha", "cozzolino")
 
 
@@ -135,23 +140,25 @@ class LiteClassifier(nn.Module):
     where the checkpoint holds every weight).  ``backbone_weights``: another copy of the
     weights file; its SHA-256 must match the published one either way.  The "same padding"
     convolutions are static, computed for 224 px inputs: train and infer on 224 px crops.
+    ``backbone``: the registered backbone (``backbones.py``) whose weights and model name are used.
     """
 
-    def __init__(self, pretrained: bool = True, backbone_weights: str | Path | None = None, dropout: float = 0.2):
+    def __init__(self, pretrained: bool = True, backbone_weights: str | Path | None = None, dropout: float = 0.2,
+                 backbone: str = "efficientnet-lite0"):
         super().__init__()
         from . import backbones
 
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as e:
-            raise backbones.WeightsError("efficientnet-lite0 needs its model code: pip install "
+            raise backbones.WeightsError(f"{backbone} needs its model code: pip install "
                                          "'efficientnet-lite-pytorch==0.1.0' (synthdetect's 'train' extra)") from e
-        self.net = EfficientNet.from_name("efficientnet-lite0")
+        self.net = EfficientNet.from_name(backbone)
         self.net.set_swish(memory_efficient=False)  # plain x * sigmoid(x): exportable, same values
         self.pretrained = False
         self.backbone_digest = None
         if pretrained:
-            spec = backbones.get("efficientnet-lite0")
+            spec = backbones.get(backbone)
             wpath = backbones.verified_weights(spec, Path(backbone_weights) if backbone_weights else None)
             sd = torch.load(str(wpath), map_location="cpu", weights_only=True)
             self.net.load_state_dict(sd, strict=True)
@@ -164,6 +171,37 @@ class LiteClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.net.extract_features(x)  # drop-connect only in training mode
         return self.fc(self.dropout(h.mean(dim=(2, 3)))).squeeze(1)
+
+
+class LiteFeatures(nn.Module):
+    """EfficientNet-Lite trunk -> per-channel mean and standard deviation over space of the
+    stem, of the outputs of the blocks in ``taps``, and of the 1x1 head convolution
+    (after its activation), concatenated: ``[N, D]`` float32."""
+
+    def __init__(self, net: nn.Module, taps: Sequence[int], head: bool = True):
+        super().__init__()
+        self.net = net
+        self.taps = tuple(int(t) for t in taps)
+        self.head = head
+
+    @staticmethod
+    def _ms(h: torch.Tensor) -> list[torch.Tensor]:
+        mean = h.mean(dim=(2, 3))
+        var = (h - mean[:, :, None, None]).pow(2).mean(dim=(2, 3))  # population std, exported as plain ops
+        return [mean, (var + 1e-12).sqrt()]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.net
+        out: list[torch.Tensor] = []
+        h = m._swish(m._bn0(m._conv_stem(x)))
+        for i, block in enumerate(m._blocks):
+            h = block(h)  # eval mode: no drop-connect
+            if i in self.taps:
+                out += self._ms(h)
+        if self.head:
+            h = m._swish(m._bn1(m._conv_head(h)))
+            out += self._ms(h)
+        return torch.cat(out, dim=1)
 
 
 # --------------------------------------------------------------------------- CLIP probe
@@ -298,7 +336,7 @@ class ClipFeature(nn.Module):
 
 
 class ClipProbe(nn.Module):
-    def __init__(self, backbone: str = "ViT-L-14-quickgelu", backbone_weights: str | None = None,
+    def __init__(self, backbone: str = CLIP_MODEL, backbone_weights: str | None = None,
                  feature: str = "ojha"):
         super().__init__()
         visual, info = clip_backbone(backbone, backbone_weights)
@@ -312,37 +350,3 @@ class ClipProbe(nn.Module):
         with torch.no_grad():
             f = self.features(x)
         return self.head(f).squeeze(1)
-
-
-# --------------------------------------------------------------------------- registry
-def _forensic(name: str) -> Callable[..., nn.Module]:
-    def make(**kw):
-        from . import forensic
-
-        m = forensic.build(name, **kw)
-        m.pretrained = False
-        m.backbone_digest = None
-        return m
-
-    return make
-
-
-REGISTRY: dict[str, Callable[..., nn.Module]] = {
-    "resnet50": lambda **kw: TorchvisionResNet(50, **kw),
-    "resnet18": lambda **kw: TorchvisionResNet(18, **kw),
-    "resnet-narrow": lambda **kw: NarrowResNet(**kw),
-    "efficientnet-lite0": lambda **kw: LiteClassifier(**kw),
-    "clip-probe": lambda **kw: ClipProbe(**kw),
-    "npr": _forensic("npr"),
-    "spectral": _forensic("spectral"),
-}
-
-
-def build_model(arch: str, **kw) -> nn.Module:
-    if arch not in REGISTRY:
-        raise ValueError(f"unknown architecture {arch!r} (known: {', '.join(REGISTRY)})")
-    return REGISTRY[arch](**kw)
-
-
-def register(name: str, factory: Callable[..., nn.Module]) -> None:
-    REGISTRY[name] = factory

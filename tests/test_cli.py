@@ -48,5 +48,3 @@ def test_version():
     from synthdetect import __version__
 
     assert r.stdout.strip() == f"synthdetect {__version__}"
-
-

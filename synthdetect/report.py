@@ -1,5 +1,8 @@
 """Rendering scan results: table (humans), json / jsonl (scripts), csv (spreadsheets, MediaEval).
 
+The formats themselves are listed in :mod:`synthdetect.writers` (one writer each); the
+functions here produce their bytes.
+
 The JSON schema is versioned by ``SCHEMA_VERSION`` and documented in docs/scan.md.
 Bump the major number on any incompatible change (a field removed or renamed, a
 type changed); adding fields is compatible.
@@ -15,7 +18,6 @@ from pathlib import Path
 from typing import Any, Iterable, TextIO
 
 SCHEMA_VERSION = "1.0"
-FORMATS = ("table", "json", "jsonl", "csv", "html")
 MEDIAEVAL_COLUMNS = ["image_id", "prob", "label", "threshold"]
 
 
@@ -350,20 +352,10 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
 
 
 def render(fmt: str, out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
-    if fmt == "json":
-        write_json(out, head, records, summary)
-    elif fmt == "jsonl":
-        write_jsonl(out, head, records, summary)
-    elif fmt == "csv":
-        write_csv(out, [m["name"] for m in head["models"]], records)
-    elif fmt == "table":
-        write_table(out, head, records, summary, color=color)
-    elif fmt == "html":
-        from .report_html import write_html
+    """A whole run in format ``fmt`` (a name in ``synthdetect.writers.WRITERS``; ValueError otherwise)."""
+    from . import writers
 
-        write_html(out, head, records, summary)
-    else:
-        raise ValueError(f"unknown format {fmt!r}")
+    writers.write(fmt, out, head, records, summary, color=color)
 
 
 def render_to_string(fmt: str, head, records, summary) -> str:

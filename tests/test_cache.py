@@ -1,4 +1,4 @@
-"""The scan result cache (synthdetect/cache.py) and its CLI (`cache info|clear`, `scan --no-cache`)."""
+"""The scan result cache (synthdetect/cache.py) and `scan --no-cache`; `cache info|clear` is in tests/cli/test_cache.py."""
 
 from __future__ import annotations
 
@@ -183,22 +183,6 @@ def test_damaged_database_is_moved_aside_and_rebuilt(models_dir, images, damage)
     assert list(db.parent.glob("results.sqlite.corrupt-*"))
     doc, _ = scan_json(models_dir, paths, "--models", "trio")
     assert doc["summary"]["cache"]["hits"] == 3
-
-
-def test_cache_info_and_clear(models_dir, images):
-    scan_json(models_dir, [images["white"], images["red"]], "--models", "bright")
-    r = cli(["cache", "info", "-f", "json"])
-    assert r.exit_code == 0, r.output
-    info = json.loads(r.stdout)
-    assert info["records"] == 2 and info["plans"] == 1 and info["path"] == str(cache_db())
-    assert info["by_plan"][0]["models"] == ["bright"]
-    r = cli(["cache", "info"])
-    assert r.exit_code == 0 and "records: 2" in r.stdout
-    r = cli(["cache", "clear"])
-    assert r.exit_code == 0 and "removed 2 cached records" in r.stdout
-    assert json.loads(cli(["cache", "info", "-f", "json"]).stdout)["records"] == 0
-    doc, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
-    assert doc["summary"]["cache"]["hits"] == 0
 
 
 def test_two_concurrent_scans_share_the_cache(models_dir, tmp_path):

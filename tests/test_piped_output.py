@@ -42,7 +42,7 @@ def long_registry(tmp_path, monkeypatch):
 
 
 def test_weights_list_piped_keeps_names_hashes_urls_whole(long_registry, tmp_path):
-    from synthdetect.weights_cli import weights_app
+    from synthdetect.cli.weights import weights_app
 
     sha, source = long_registry
     r = runner.invoke(weights_app, ["list", "--models-dir", str(tmp_path / "m")])
@@ -65,7 +65,7 @@ def test_weights_list_through_a_real_pipe_grep_finds_cnndetection():
 
 
 def test_weights_verify_has_json(tmp_path):
-    from synthdetect.weights_cli import weights_app
+    from synthdetect.cli.weights import weights_app
 
     r = runner.invoke(weights_app, ["verify", "--models-dir", str(tmp_path / "m"), "--format", "json"])
     assert r.exit_code == 0, r.output
@@ -112,7 +112,7 @@ def test_weights_verify_piped_shows_whole_digests(tmp_path, monkeypatch):
     import hashlib
 
     from synthdetect import hub
-    from synthdetect.weights_cli import weights_app
+    from synthdetect.cli.weights import weights_app
 
     monkeypatch.setenv("SYNTHDETECT_CHECKPOINTS_DIR", str(tmp_path / "ck"))
     monkeypatch.delenv("SYNTHDETECT_HUB_REGISTRY", raising=False)
@@ -122,7 +122,7 @@ def test_weights_verify_piped_shows_whole_digests(tmp_path, monkeypatch):
     p.parent.mkdir(parents=True)
     p.write_bytes(b"\x80\x02not the published head")
     r = runner.invoke(weights_app, ["verify", "--models-dir", str(tmp_path / "m")])
-    assert r.exit_code == 1
+    assert r.exit_code == 4
     line = _line_with(r.stdout, "univfd-clip-vitl14/fc_weights.pth")
     assert "MISMATCH" in line and e.files[0].sha256 in line
     assert hashlib.sha256(p.read_bytes()).hexdigest() in line and str(p) in line

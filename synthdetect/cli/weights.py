@@ -1,11 +1,386 @@
-"""``synthdetect weights list|pull|import|verify|remove``."""
+"""``synthdetect weights``: list | pull | import | verify | remove published detectors.
+
+Only typer, rich and the standard library are imported here at module level; the hub
+(stdlib) and the PyTorch converter (``synthdetect.train.published``) are imported by
+the commands that need them.  Errors go through ``errors.fail``: a bad name, argument or
+registry file is ``ExitCode.USAGE``; a download, checksum, conversion or verification that
+went wrong is ``ExitCode.FAILED`` (see ``EPILOG``).
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Any, List, Optional
+
 import typer
+from rich.table import Table
+
+from ..console import LazyConsole, ident, piped
+from .errors import ExitCode, fail, missing_extra, warn
+from .options import ListFormat, list_format_option, models_dir_option
+
+EPILOG = ("Exit codes: 0 success; 2 usage error, nothing was done (unknown entry or backbone, missing --from "
+          "file, bad registry file, refusing to remove a bundled or unknown model, removal not confirmed); "
+          "4 the operation failed (download, checksum mismatch, wrong file type, conversion or parity check, "
+          "verify found a MISMATCH or MISSING file).")
+
+weights_app = typer.Typer(
+    name="weights",
+    help=("Published detectors (CNNDetection, UnivFD) and CLIP backbones: list, pull (download + convert "
+          "to ONNX), import (same from local files), verify, remove."),
+    epilog=EPILOG,
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+out = LazyConsole()  # stdout: wide and unwrapped when piped (synthdetect.console)
+err = LazyConsole(stderr=True)
+
+_MODELS_DIR_HELP = ("install into / look in this model directory (default: first $SYNTHDETECT_MODELS_DIR entry, "
+                    "else the user model directory)")
+_CACHE_HELP = "raw checkpoint cache (default: $SYNTHDETECT_CHECKPOINTS_DIR, else <user data dir>/checkpoints)"
+_REGISTRY_HELP = "JSON file of hub entries replacing/extending the built-in ones (env SYNTHDETECT_HUB_REGISTRY)"
+_BASE_URL_HELP = "mirror: fetch every file from BASE/ENTRY/FILENAME (env SYNTHDETECT_HUB_BASE_URL)"
+
+
+def _report_fetched(items: list[Any]) -> None:
+    for f in items:
+        if f.check == "first-use":
+            err.print(f"[bold yellow]trust on first use:[/] {f.entry}/{f.filename}: no published sha256; "
+                      f"recorded [bold]{f.sha256}[/] — compare it with a trusted source", highlight=False,
+                      soft_wrap=True)
+        else:
+            err.print(f"[green]✓[/] {f.entry}/{f.filename}: sha256 {f.sha256[:16]}… matches "
+                      f"({'registry' if f.check == 'registry' else 'digest recorded on first use'})"
+                      f"{' — ' + f.message if f.message == 'already cached' else ''}", highlight=False)
+
+
+def _sources(entry: Any, items: list[Any]) -> list[dict[str, Any]]:
+    by_name = {h.filename: h for h in entry.files}
+    rows = []
+    for f in items:
+        hf = by_name.get(f.filename)
+        rows.append({
+            "entry": f.entry, "file": f.filename, "url": hf.url if hf else "",
+            "sha256": f.sha256,
+            "check": {"registry": "matches published sha256", "recorded": "matches digest recorded on first use",
+                      "first-use": "no published sha256: recorded on first use"}.get(f.check, f.check),
+        })
+    return rows
+
+
+def _convert(entry: Any, items: list[Any], *, backbone: Any, backbone_items: list[Any], models_dir: Path,
+             parity_data: Optional[Path], int8: bool, tolerance: float) -> None:
+    try:
+        from ..train import published
+    except ImportError as e:
+        raise missing_extra("train", e) from None
+    from ..train.export import ParityError
+
+    files = {}
+    for f in items:
+        role = next(h.role for h in entry.files if h.filename == f.filename)
+        files[role] = f.path
+    bb_path = backbone_items[0].path if backbone_items else None
+    sources = _sources(entry, items) + (_sources(backbone, backbone_items) if backbone is not None else [])
+    err.print(f"converting {entry.name} to ONNX (parity check against PyTorch{', plus int8' if int8 else ''}) …")
+    try:
+        card = published.convert(entry, files, models_dir, sources=sources, backbone=backbone,
+                                 backbone_path=bb_path, parity_data=parity_data, int8=int8, tolerance=tolerance)
+    except ParityError as e:
+        raise fail(f"{e} — nothing installed", ExitCode.FAILED) from None
+    except published.HubError as e:
+        raise fail(str(e), ExitCode.FAILED) from None
+    except (RuntimeError, ValueError, OSError) as e:
+        raise fail(f"converting {entry.name} failed: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}",
+                   ExitCode.FAILED) from None
+    p = card.parity
+    out.print(f"installed [bold]{card.name}[/] → {card.model_path}", highlight=False)
+    out.print(f"  sha256 {card.sha256}", highlight=False)
+    out.print(f"  parity fp32: max |Δprob| {p.get('max_abs_dprob', float('nan')):.2e} "
+              f"(max |Δlogit| {p.get('max_abs_dlogit', float('nan')):.2e}) on {p.get('n_images')} images, "
+              f"tolerance {p.get('tolerance')}", highlight=False)
+    if int8 and "int8" in p:
+        q = p["int8"]
+        out.print(f"installed [bold]{card.name}.int8[/] → {card.model_path.with_name(q['file'])}", highlight=False)
+        out.print(f"  parity int8: max |Δprob| {q['max_abs_dprob']:.2e}, mean {q['mean_abs_dprob']:.2e} "
+                  f"(max |Δlogit| {q['max_abs_dlogit']:.2e}), tolerance {q['tolerance']}", highlight=False)
+    note = card.extra.get("parity_data", {})
+    out.print(f"  parity images: {note.get('source', '?')}", highlight=False)
+    out.print(f"  use: synthdetect scan --models {card.name}"
+              + (f" --models-dir {models_dir}" if _needs_models_dir(models_dir) else ""), highlight=False)
+
+
+def _needs_models_dir(models_dir: Path) -> bool:
+    from ..cards import search_dirs
+
+    return models_dir.expanduser().resolve() not in search_dirs()
+
+
+def _pick_backbone(entry: Any, reg: dict, choice: Optional[str]) -> list[str]:
+    if not entry.backbones:
+        return []
+    if choice:
+        if choice not in entry.backbones:
+            raise fail(f"{entry.name} accepts the backbones {', '.join(entry.backbones)}, not {choice!r}")
+        return [choice]
+    return list(entry.backbones)
+
+
+@weights_app.command("list")
+def list_(
+    fmt: ListFormat = list_format_option(),
+    models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
+    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
+) -> None:
+    """Registry entries with their sources, checksums, cache and install status."""
+    from .. import hub
+    from ..cards import Registry
+
+    try:
+        reg = hub.load_registry(registry)
+        install = hub.default_install_dir(models_dir)
+        installed = set(Registry([install]).model_names())
+        rows = []
+        for e in reg.values():
+            files = []
+            for hf in e.files:
+                exp, origin = hub.expected_digest(e, hf, cache_dir)
+                cp = hub.cached_path(e, hf, cache_dir)
+                files.append({"filename": hf.filename, "url": hf.url, "sha256": hf.sha256,
+                              "sha256_note": hf.sha256_note or None, "sha256_source": hf.sha256_source or None,
+                              "recorded_sha256": exp if origin == "recorded" else None,
+                              "size": hf.size, "format": hf.format, "cached": cp.is_file(),
+                              "cached_path": str(cp) if cp.is_file() else None})
+            rows.append({"name": e.name, "kind": e.kind, "family": e.family, "architecture": e.architecture,
+                         "description": e.description, "source": e.source, "licence": e.licence,
+                         "backbones": e.backbones, "files": files,
+                         "installed": e.name in installed if e.kind == "detector" else None,
+                         "installed_int8": (e.name + ".int8") in installed if e.kind == "detector" else None})
+    except hub.HubError as ex:  # an unreadable registry file or digest record
+        raise fail(str(ex)) from None
+    if fmt == ListFormat.json:
+        print(json.dumps({"models_dir": str(install), "cache_dir": str(hub.cache_dir(cache_dir)),
+                          "entries": rows}, indent=2))
+        return
+    t = Table(title=f"published detectors (install dir: {install})", show_lines=False)
+    for c in ("name", "kind", "sha256", "cached", "installed", "source"):
+        t.add_column(c, overflow="fold", no_wrap=piped())
+    for r in rows:
+        shas = []
+        for f in r["files"]:
+            if f["sha256"]:
+                shas.append(f"{f['filename']}: published {ident(f['sha256'], 12)}")
+            elif f["recorded_sha256"]:
+                shas.append(f"{f['filename']}: [yellow]recorded on first use[/] {ident(f['recorded_sha256'], 12)}")
+            else:
+                shas.append(f"{f['filename']}: [yellow]not published[/]")
+        cached = "yes" if all(f["cached"] for f in r["files"]) else "no"
+        inst = "—" if r["installed"] is None else ("yes" + (" (+int8)" if r["installed_int8"] else "")
+                                                   if r["installed"] else "no")
+        t.add_row(r["name"], r["kind"], "\n".join(shas), cached, inst, r["source"])
+    out.print(t)
+
+
+@weights_app.command("pull")
+def pull(
+    name: str = typer.Argument(..., help="registry entry (see `synthdetect weights list`)"),
+    models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
+    base_url: Optional[str] = typer.Option(None, "--base-url", help=_BASE_URL_HELP),
+    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
+    backbone: Optional[str] = typer.Option(None, "--backbone", help="backbone entry for CLIP detectors"),
+    parity_data: Optional[Path] = typer.Option(None, "--parity-data",
+                                               help="images for the ONNX parity check (default: generated)"),
+    int8: bool = typer.Option(False, "--int8", help="also write an int8 (dynamic quantisation) model for CPUs"),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="max |Δprobability| ONNX vs PyTorch"),
+    timeout: float = typer.Option(30.0, "--timeout", help="network timeout in seconds"),
+    retries: int = typer.Option(2, "--retries", help="automatic resumes after a dropped connection"),
+    force: bool = typer.Option(False, "--force", help="download again even if cached"),
+    no_convert: bool = typer.Option(False, "--no-convert", help="only download and verify"),
+    no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
+) -> None:
+    """Download a published detector (and its backbone), verify, convert to ONNX, install."""
+    from .. import hub
+
+    try:
+        reg = hub.load_registry(registry)
+        entry = hub.get_entry(name, reg)
+    except hub.HubError as e:
+        raise fail(str(e)) from None
+    candidates = _pick_backbone(entry, reg, backbone)
+    try:
+        kw = dict(cache=cache_dir, base_url=base_url, timeout=timeout, retries=retries,
+                  progress=not no_progress, force=force, log=lambda m: err.print(m, highlight=False))
+        items = hub.fetch(entry, **kw)
+        _report_fetched(items)
+        bb, bb_items = None, []
+        if candidates:
+            have = next((c for c in candidates if hub.local_checkpoint(c, cache_dir, registry=reg)), None)
+            bb = hub.get_entry(have or candidates[0], reg)
+            bb_items = hub.fetch(bb, **kw)
+            _report_fetched(bb_items)
+    except hub.HubError as e:  # download failed or checksum mismatch
+        raise fail(str(e), ExitCode.FAILED) from None
+    if entry.kind == "backbone":
+        for f in items:
+            out.print(f"cached {f.entry}/{f.filename} → {f.path}", highlight=False)
+        return
+    if no_convert:
+        out.print(f"downloaded {entry.name}; convert later with `synthdetect weights import {entry.name} "
+                  f"--from {' --from '.join(str(f.path) for f in items + bb_items)}`", highlight=False)
+        return
+    _convert(entry, items, backbone=bb, backbone_items=bb_items, models_dir=hub.default_install_dir(models_dir),
+             parity_data=parity_data, int8=int8, tolerance=tolerance)
+
+
+@weights_app.command("import")
+def import_(
+    name: str = typer.Argument(..., help="registry entry (see `synthdetect weights list`)"),
+    from_: List[Path] = typer.Option(..., "--from", help="checkpoint file(s) on disk (repeat for several)"),
+    models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
+    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
+    backbone: Optional[str] = typer.Option(None, "--backbone", help="backbone entry for CLIP detectors"),
+    parity_data: Optional[Path] = typer.Option(None, "--parity-data",
+                                               help="images for the ONNX parity check (default: generated)"),
+    int8: bool = typer.Option(False, "--int8", help="also write an int8 (dynamic quantisation) model for CPUs"),
+    tolerance: float = typer.Option(1e-4, "--tolerance", help="max |Δprobability| ONNX vs PyTorch"),
+) -> None:
+    """Like pull, from files already on disk (verified against the registry where a sha256 is known)."""
+    from .. import hub
+
+    try:
+        reg = hub.load_registry(registry)
+        entry = hub.get_entry(name, reg)
+    except hub.HubError as e:
+        raise fail(str(e)) from None
+    candidates = _pick_backbone(entry, reg, backbone)
+    for p in (Path(f).expanduser() for f in from_):
+        if not p.is_file():
+            raise fail(f"{p}: no such file")
+    try:
+        items, rest = hub.import_files(entry, from_, cache=cache_dir)
+        _report_fetched(items)
+        bb, bb_items = None, []
+        if candidates:
+            if rest:
+                errors = []
+                for c in candidates:
+                    try:
+                        bb_items, rest = hub.import_files(hub.get_entry(c, reg), rest, cache=cache_dir)
+                        bb = hub.get_entry(c, reg)
+                        break
+                    except hub.HubError as e:
+                        errors.append(str(e))
+                else:
+                    raise hub.HubError(errors[0])
+                _report_fetched(bb_items)
+            else:
+                for c in candidates:
+                    p = hub.local_checkpoint(c, cache_dir, registry=reg)
+                    if p is not None:
+                        bb = hub.get_entry(c, reg)
+                        bb_items = [hub.Fetched(c, bb.files[0].filename, p, hub.sha256_file(p),
+                                                hub.expected_digest(bb, bb.files[0], cache_dir)[1], "cached")]
+                        err.print(f"using cached backbone {c}: {p}", highlight=False)
+                        break
+                else:
+                    raise fail(
+                        f"{entry.name} needs a CLIP backbone: pass its file with another --from "
+                        f"(e.g. {reg[candidates[0]].files[0].filename}) or run "
+                        f"`synthdetect weights pull {candidates[0]}`"
+                    )
+        for p in rest:
+            warn(f"{p} was not used")
+    except hub.HubError as e:  # checksum mismatch or not the expected kind of file
+        raise fail(str(e), ExitCode.FAILED) from None
+    if entry.kind == "backbone":
+        for f in items:
+            out.print(f"cached {f.entry}/{f.filename} → {f.path}", highlight=False)
+        return
+    _convert(entry, items, backbone=bb, backbone_items=bb_items, models_dir=hub.default_install_dir(models_dir),
+             parity_data=parity_data, int8=int8, tolerance=tolerance)
+
+
+@weights_app.command("verify")
+def verify(
+    models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
+    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
+    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
+    fmt: ListFormat = list_format_option(),
+) -> None:
+    """Re-hash installed models against their cards and cached checkpoints against the registry."""
+    from .. import hub
+
+    try:
+        reg = hub.load_registry(registry)
+    except hub.HubError as e:
+        raise fail(str(e)) from None
+    try:
+        install = hub.default_install_dir(models_dir)
+        rows = hub.verify_all(install, cache=cache_dir, registry=reg)
+    except hub.HubError as e:
+        raise fail(str(e), ExitCode.FAILED) from None
+    bad = [r for r in rows if r.status in ("MISMATCH", "MISSING")]
+    if fmt == ListFormat.json:
+        print(json.dumps({"models_dir": str(install), "ok": not bad,
+                          "rows": [r.__dict__ for r in rows]}, indent=2))
+    else:
+        t = Table(title=f"verify: models in {install}, checkpoints in {hub.cache_dir(cache_dir)}")
+        for c in ("kind", "name", "status", "detail", "path"):
+            t.add_column(c, overflow="fold", no_wrap=piped())
+        colour = {"OK": "green", "MISMATCH": "bold red", "MISSING": "bold red", "UNVERIFIED": "yellow",
+                  "PARTIAL": "yellow"}
+        for r in rows:
+            t.add_row(r.kind, r.name, f"[{colour[r.status]}]{r.status}[/]", r.detail, r.path)
+        out.print(t)
+        if not rows:
+            out.print("nothing installed or cached")
+    if bad:
+        raise fail(f"{len(bad)} problem(s): " + ", ".join(f"{r.name} {r.status}" for r in bad), ExitCode.FAILED)
+
+
+@weights_app.command("remove")
+def remove(
+    name: str = typer.Argument(..., help="installed model name"),
+    models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+) -> None:
+    """Delete an installed model (ONNX + card, and its .int8 companion) from the user model directory."""
+    from .. import hub
+    from ..cards import CardError, ModelCard, bundled_dir
+
+    d = hub.default_install_dir(models_dir)
+    if d.expanduser().resolve() == bundled_dir().resolve():
+        raise fail("refusing to remove from the bundled weights/ directory")
+    card_path = d / f"{name}.json"
+    if not card_path.is_file():
+        if (bundled_dir() / f"{name}.json").is_file():
+            raise fail(f"{name} is a bundled model (weights/); `weights remove` never deletes bundled models")
+        raise fail(f"no installed model {name!r} in {d}")
+    targets = [card_path]
+    try:
+        card = ModelCard.load(card_path)
+        targets.append(card.model_path)
+    except CardError:
+        targets.append(d / f"{name}.onnx")
+    for comp in (d / f"{name}.int8.json", d / f"{name}.int8.onnx"):
+        if comp.exists():
+            targets.append(comp)
+    targets = [t for t in dict.fromkeys(targets) if t.exists()]
+    for t in targets:
+        if t.resolve().parent != d.resolve():
+            raise fail(f"{t} is outside {d}; refusing to delete it")
+    if not yes:
+        if not typer.confirm(f"delete {', '.join(t.name for t in targets)} from {d}?", default=False):
+            raise fail("not confirmed; nothing removed")
+    for t in targets:
+        t.unlink()
+    out.print(f"removed {name} ({len(targets)} files) from {d}", highlight=False)
 
 
 def mount(app: typer.Typer) -> None:
-    from ..weights_cli import weights_app
-
     app.add_typer(weights_app, name="weights")

@@ -1,0 +1,84 @@
+"""``synthdetect models``: installed models and ensembles with their card details."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .options import ListFormat, list_format_option, models_dir_option
+
+
+def models(
+    models_dir: Optional[List[Path]] = models_dir_option("Extra model directory (repeatable)."),
+    fmt: ListFormat = list_format_option(),
+) -> None:
+    """List installed models and ensembles with their card details."""
+    import json
+
+    from ..cards import CardError, Registry
+
+    reg = Registry(models_dir or [])
+    models, ensembles, problems = [], [], []
+    for n in reg.model_names():
+        try:
+            models.append(reg.model(n))
+        except CardError as e:
+            problems.append(str(e))
+    for n in reg.ensemble_names():
+        try:
+            ensembles.append(reg.ensemble(n))
+        except CardError as e:
+            problems.append(str(e))
+    if fmt == ListFormat.json:
+        doc = {
+            "search_path": [str(d) for d in reg.dirs],
+            "models": [{**c.to_dict(), "card_path": str(c.path)} for c in models],
+            "ensembles": [{**e.to_dict(), "card_path": str(e.path)} for e in ensembles],
+            "problems": problems,
+        }
+        typer.echo(json.dumps(doc, indent=2))
+        return
+    from rich.table import Table
+
+    from ..console import ident, make_console, piped
+
+    con = make_console()  # piped: no wrapping, whole hashes and paths
+    nw = piped()
+    if not models and not ensembles:
+        con.print("no models installed; looked in: " + ", ".join(map(str, reg.dirs)))
+    if models:
+        t = Table(title="models", title_justify="left")
+        for col in ("name", "architecture", "family", "input", "threshold", "F1", "sha256", "card"):
+            t.add_column(col, overflow="fold", no_wrap=nw)
+        for c in models:
+            spec = c.input
+            inp = f"{spec.size}px" + (f" (shorter side {spec.resize_to})" if spec.resize == "shorter_side" else " native")
+            if spec.tiles > 1:
+                inp += f", up to {spec.tiles}x{spec.tiles} crops"
+            if c.is_probe:
+                inp += f", features of {(c.backbone or {}).get('name')}"
+            thr = f"{c.effective_threshold():g}" + (" cal." if c.calibrated_threshold is not None else "")
+            t.add_row(c.name, c.architecture, c.family, inp, thr, "" if c.f1 is None else f"{c.f1:.3f}",
+                      ident(c.sha256, 12), str(c.path))
+        con.print(t)
+    if ensembles:
+        t = Table(title="ensembles", title_justify="left")
+        for col in ("name", "method", "members", "threshold", "F1", "card"):
+            t.add_column(col, overflow="fold", no_wrap=nw)
+        for e in ensembles:
+            t.add_row(e.name, e.method, ", ".join(e.members), f"{e.effective_threshold():g}",
+                      "" if e.f1 is None else f"{e.f1:.3f}", str(e.path))
+        con.print(t)
+    for p in problems:
+        con.print(f"[yellow]warning:[/] {p}")
+    if models or ensembles:
+        con.print("search path: " + ", ".join(map(str, reg.dirs)))
+
+
+EPILOG = "Exit codes: 0 success (unreadable cards are listed as warnings); 2 usage error."
+
+
+def mount(app: typer.Typer) -> None:
+    app.command("models", epilog=EPILOG)(models)

@@ -1,0 +1,70 @@
+"""``synthdetect report``: saved scan results (jsonl or json) -> the HTML case report."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .errors import fail
+
+# the format ``synthdetect report`` writes (a name in synthdetect.writers.WRITERS)
+REPORT_FORMAT = "html"
+
+
+def report(
+    results: Path = typer.Argument(..., help="A scan's --format jsonl (or json) output."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the HTML report to FILE instead of stdout."),
+    no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="Do not re-open the images for thumbnails."),
+    base_dir: Optional[List[Path]] = typer.Option(
+        None, "--base-dir", help="Also look for relative image paths under DIR (repeatable; default: the results file's directory)."
+    ),
+) -> None:
+    """Turn saved scan results into the HTML case report (the same page as scan --format html).
+
+    Thumbnails are made by re-reading each image read-only, and shown only when its
+    SHA-256 still matches the record ("file changed" otherwise).
+    """
+    from .. import writers
+    from ..report import read_results
+    from ..scan import Summary
+
+    writer = writers.get(REPORT_FORMAT)
+    try:
+        head, records, summary = read_results(results)
+    except (OSError, ValueError) as e:
+        raise fail(str(e) if isinstance(e, ValueError) else f"cannot read {results}: {e.strerror or e}") from None
+    if summary is None:  # an interrupted stream: count what is there
+        s = Summary()
+        for r in records:
+            s.add(r)
+        summary = {k: v for k, v in s.to_dict().items() if k not in ("elapsed_s", "images_per_s")}
+    thumbs = notes = None
+    if not no_thumbnails and writer.needs_thumbnails:
+        from ..report_html import thumbnails_for_records
+
+        dirs = list(base_dir or []) or [results.resolve().parent]
+        thumbs, notes = thumbnails_for_records(records, dirs)
+    meta = {"source": f"{results} (synthdetect report)"}
+    if output is not None and os.path.realpath(output) == os.path.realpath(results):
+        raise fail(f"--output {output} is the results file; refusing to overwrite it")
+    try:
+        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as e:
+        raise fail(f"cannot write {output}: {e.strerror or e}") from None
+    try:
+        writers.write(REPORT_FORMAT, out, head, records, summary, thumbs, notes=notes, meta=meta)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+
+
+EPILOG = ("Exit codes: 0 success; 2 usage error, nothing written (the results file cannot be read or is not "
+          "scan output, --output is the results file or cannot be written).")
+
+
+def mount(app: typer.Typer) -> None:
+    app.command("report", epilog=EPILOG)(report)

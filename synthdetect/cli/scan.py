@@ -1,0 +1,240 @@
+"""``synthdetect scan``: per-image verdicts in any format of :mod:`synthdetect.writers`.
+
+The ``--format`` choices are the writer names, in ``writers.WRITERS`` order; a format added
+there is a scan format without a change here.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import writers
+from .errors import ExitCode, fail, warn
+from .options import Device, device_option, models_dir_option, split_names
+
+
+class Ensemble(str, Enum):
+    none = "none"
+    majority = "majority"
+    weighted = "weighted"
+    mean = "mean"
+    soft_or = "soft-or"
+
+
+# the --format choices: one per writer, built from the list
+Fmt = Enum("Fmt", {n: n for n in writers.names()}, type=str)
+
+
+class FailOn(str, Enum):
+    synthetic = "synthetic"
+    inconclusive = "inconclusive"
+
+
+class Engine(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+def parse_threshold(value: str) -> Optional[float]:
+    v = value.strip().lower()
+    if v == "auto":
+        return None
+    try:
+        f = float(v)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is neither 'auto' nor a number") from None
+    if not 0.0 <= f <= 1.0:
+        raise typer.BadParameter(f"{value!r} is outside [0, 1]")
+    return f
+
+
+def scan(
+    paths: List[str] = typer.Argument(..., help="Image files or directories; '-' reads paths from stdin, one per line."),
+    recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-directories."),
+    ensemble: Optional[Ensemble] = typer.Option(
+        None, "--ensemble", "-e", case_sensitive=False,
+        help="How members are combined (default: the ensemble card's method, else weighted; none for a single model).",
+    ),
+    models: Optional[List[str]] = typer.Option(
+        None, "--models", "-m", help="Comma-separated model or ensemble names (default: members of the 'default' ensemble, else all installed)."
+    ),
+    threshold: str = typer.Option("auto", "--threshold", "-t", help="'auto' (each card's calibrated threshold) or a number in [0,1] for every member."),
+    fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", case_sensitive=False, help="Output format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    device: Device = device_option(),
+    batch_size: int = typer.Option(16, "--batch-size", "-b", min=1, help="Images per inference batch."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Decoding threads (default: min(4, CPUs))."),
+    fail_on: Optional[FailOn] = typer.Option(
+        None, "--fail-on", help="Exit with 1 when a synthetic verdict is found (or, with 'inconclusive', when a "
+                                "synthetic or an inconclusive verdict is found)."),
+    max_false_alarm: float = typer.Option(
+        0.05, "--max-false-alarm",
+        help="'synthetic' only above the threshold that flags at most this share of the calibration's real images."),
+    max_miss: float = typer.Option(
+        0.20, "--max-miss",
+        help="'real' only below the threshold that calls at most this share of the calibration's synthetic images real; "
+             "'inconclusive' in between."),
+    models_dir: Optional[List[Path]] = models_dir_option(),
+    no_quality_gates: bool = typer.Option(
+        False, "--no-quality-gates",
+        help="Keep the detectors' verdict on images they are known not to judge (too small, blurred or upscaled, "
+             "heavily recompressed, composites); the measures are then not reported."),
+    no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (see 'synthdetect cache info')."),
+    engine: Engine = typer.Option(Engine.local, "--engine", case_sensitive=False, help="local: this process; ray: a Ray cluster (pip install 'synthdetect[ray]')."),
+    address: Optional[str] = typer.Option(None, "--address", help="--engine ray: the cluster address (default: $RAY_ADDRESS, else a local Ray instance)."),
+) -> None:
+    """Scan images and report, per image, each detector's probability and the verdict.
+
+    Verdicts: 'synthetic' above a threshold whose false-alarm rate on the calibration's real images is at
+    most --max-false-alarm, 'real' below one whose miss rate is at most --max-miss, 'inconclusive' in between
+    or when an input-quality gate says the detectors do not work on the image; each definite verdict carries
+    its calibrated error rate.
+
+    --format html writes one self-contained case report (open it offline in any browser).
+
+    Exit codes: 0 success; 1 a synthetic verdict was found with --fail-on synthetic
+    (or a synthetic or inconclusive one with --fail-on inconclusive);
+    2 usage error; 3 some inputs could not be read (they are still in the report).
+    """
+    from . import _command_line
+
+    thr = parse_threshold(threshold)
+    if address is not None and engine != Engine.ray:
+        raise fail("--address needs --engine ray")
+    from ..cards import Registry
+    from ..report import header
+    from ..runtime import RuntimeSetupError
+    from ..scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
+
+    writer = writers.get(fmt.value)
+    if output is not None:
+        out_real = os.path.realpath(output)
+        for p in paths:
+            if p != "-" and os.path.realpath(p) == out_real and os.path.isfile(p):
+                raise fail(f"--output {output} is one of the inputs; refusing to overwrite evidence")
+    started = time.perf_counter()
+    try:
+        registry = Registry(models_dir or [])
+        plan = resolve_plan(registry, split_names(models), ensemble.value if ensemble else None, thr,
+                            max_false_alarm=max_false_alarm, max_miss=max_miss)
+        scanner = Scanner(
+            plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
+            thumbnails=writer.needs_thumbnails and not no_thumbnails, quality_gates=not no_quality_gates,
+        )
+    except (ScanSetupError, RuntimeSetupError) as e:
+        raise fail(str(e)) from None
+
+    # result cache and engines (synthdetect.cache, synthdetect.engines.ray_engine)
+    cache = None
+    if not no_cache:
+        from ..cache import CacheError, ScanCache
+
+        try:
+            cache = ScanCache.for_scanner(scanner)
+        except (CacheError, OSError) as e:
+            warn(f"result cache unavailable ({e}); scanning without it")
+    ray_engine = None
+    if engine == Engine.ray:
+        from ..engines.ray_engine import RayEngine, RayEngineError
+
+        try:
+            ray_engine = RayEngine(plan, address=address, device=device.value, batch_size=batch_size,
+                                   workers=workers, provenance=not no_provenance,
+                                   quality_gates=not no_quality_gates)
+        except RayEngineError as e:
+            raise fail(str(e)) from None
+
+    options = {
+        "threshold": threshold, "device": device.value, "providers": scanner.models[0].providers,
+        "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
+        "provenance": scanner.provenance is not None,
+        "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": not no_quality_gates,
+        "cache": cache is not None, "engine": engine.value,
+    }
+    head = header(plan, scanner.models, options, command=_command_line())
+
+    try:
+        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    except OSError as e:
+        raise fail(f"cannot write {output}: {e.strerror or e}") from None
+
+    show_progress = progress if progress is not None else sys.stderr.isatty()
+    bar = None
+    task = None
+
+    def on_total(n: int) -> None:
+        nonlocal bar, task
+        if show_progress and n > 0:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            bar = Progress(
+                TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                console=Console(stderr=True), transient=True,
+            )
+            bar.start()
+            task = bar.add_task("scan", total=n)
+
+    writer.begin(out, head)
+    thumbs: list = []
+
+    def on_record(rec) -> None:
+        thumbs.append(rec.pop(THUMBNAIL_KEY, None))
+        if bar is not None:
+            bar.advance(task)
+        writer.record(out, rec)
+
+    try:
+        try:
+            result = run_scan(
+                paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
+                on_total=on_total, on_record=on_record, started=started,
+                cache=cache, engine=ray_engine.scan if ray_engine is not None else None,
+            )
+        finally:
+            if bar is not None:
+                bar.stop()
+            if cache is not None:
+                cache.store.close()
+            if ray_engine is not None:
+                ray_engine.shutdown()  # stops the local Ray instance if this scan started it
+        summary = result.summary.to_dict()
+        if cache is not None:
+            summary["cache"] = cache.stats.to_dict()
+        writer.end(out, head, result.records, summary, thumbs, color=None if out is sys.stdout else False)
+        if not writer.prints_summary and sys.stderr.isatty():
+            from ..report import summary_lines
+
+            for ln in summary_lines(summary):
+                typer.echo(ln, err=True)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+        else:
+            out.flush()
+
+    flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
+    found = any(
+        r.get("verdict") in flagged
+        or (plan.method == "none" and any(m.get("verdict") == "synthetic" for m in (r.get("models") or {}).values()))
+        for r in result.records
+    )
+    if fail_on is not None and found:
+        raise typer.Exit(int(ExitCode.FOUND))
+    if result.summary.errors:
+        raise typer.Exit(int(ExitCode.UNREADABLE))
+    raise typer.Exit(int(ExitCode.OK))
+
+
+def mount(app: typer.Typer) -> None:
+    app.command("scan")(scan)

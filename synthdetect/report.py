@@ -154,16 +154,10 @@ def _fmt_p(v: float | None) -> str:
 
 
 def provenance_short(rec: dict[str, Any]) -> str:
-    prov = rec.get("provenance")
-    if not isinstance(prov, dict):
-        return ""
-    if prov.get("error"):
-        return "error"
-    ev = prov.get("ai_evidence") or []
-    if ev:
-        s = str(ev[0])
-        return s + (f" (+{len(ev) - 1})" if len(ev) > 1 else "")
-    return ""
+    """The provenance column: see :func:`synthdetect.provenance.short`."""
+    from .provenance import short  # lazy: loading report does not need the metadata parsers
+
+    return short(rec)
 
 
 _GATE_SHORT = {

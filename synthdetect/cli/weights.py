@@ -20,8 +20,8 @@ from ..console import LazyConsole, ident, piped
 from .errors import ExitCode, fail, missing_extra, warn
 from .options import ListFormat, list_format_option, models_dir_option
 
-EPILOG = ("Exit codes: 0 success; 2 usage error, nothing was done (unknown entry or backbone, missing --from "
-          "file, bad registry file, refusing to remove a bundled or unknown model, removal not confirmed); "
+EPILOG = ("Exit codes: 0 success; 2 usage error, nothing was done (unknown entry, backbone or converter, missing "
+          "--from file, bad registry file, no 'train' extra to convert with, refusing to remove a bundled or unknown model, removal not confirmed); "
           "4 the operation failed (download, checksum mismatch, wrong file type, conversion or parity check, "
           "verify found a MISMATCH or MISSING file).")
 
@@ -110,6 +110,25 @@ def _convert(entry: Any, items: list[Any], *, backbone: Any, backbone_items: lis
     out.print(f"  parity images: {note.get('source', '?')}", highlight=False)
     out.print(f"  use: synthdetect scan --models {card.name}"
               + (f" --models-dir {models_dir}" if _needs_models_dir(models_dir) else ""), highlight=False)
+
+
+def _check_converter(entry: Any, hint: str = "") -> None:
+    """Before any download or copy: the entry's converter exists (and PyTorch to run it).
+
+    An entry naming an unknown converter (a typo in a registry file) is a set-up error, found
+    before gigabytes are fetched rather than after.
+    """
+    if entry.kind != "detector":
+        return
+    try:
+        from ..train import published
+    except ImportError as e:
+        raise fail(f"converting {entry.name} to ONNX needs the 'train' extra ({e.name or e}): "
+                   f"pip install 'synthdetect[train]'{hint}") from None
+    try:
+        published.get_converter(entry.converter)
+    except published.HubError as e:
+        raise fail(f"{entry.name}: {e}") from None
 
 
 def _needs_models_dir(models_dir: Path) -> bool:
@@ -211,6 +230,8 @@ def pull(
     except hub.HubError as e:
         raise fail(str(e)) from None
     candidates = _pick_backbone(entry, reg, backbone)
+    if not no_convert:
+        _check_converter(entry, "; or download only with --no-convert")
     try:
         kw = dict(cache=cache_dir, base_url=base_url, timeout=timeout, retries=retries,
                   progress=not no_progress, force=force, log=lambda m: err.print(m, highlight=False))
@@ -251,6 +272,7 @@ def import_(
 ) -> None:
     """Like pull, from files already on disk (verified against the registry where a sha256 is known)."""
     from .. import hub
+    from ..cards import sha256_file
 
     try:
         reg = hub.load_registry(registry)
@@ -261,6 +283,7 @@ def import_(
     for p in (Path(f).expanduser() for f in from_):
         if not p.is_file():
             raise fail(f"{p}: no such file")
+    _check_converter(entry)
     try:
         items, rest = hub.import_files(entry, from_, cache=cache_dir)
         _report_fetched(items)
@@ -283,7 +306,7 @@ def import_(
                     p = hub.local_checkpoint(c, cache_dir, registry=reg)
                     if p is not None:
                         bb = hub.get_entry(c, reg)
-                        bb_items = [hub.Fetched(c, bb.files[0].filename, p, hub.sha256_file(p),
+                        bb_items = [hub.Fetched(c, bb.files[0].filename, p, sha256_file(p),
                                                 hub.expected_digest(bb, bb.files[0], cache_dir)[1], "cached")]
                         err.print(f"using cached backbone {c}: {p}", highlight=False)
                         break

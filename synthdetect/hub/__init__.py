@@ -21,7 +21,6 @@ not here.
 
 from __future__ import annotations
 
-from ..cards import sha256_file  # noqa: F401  moved: see synthdetect.cards.sha256_file (weights_cli calls hub.sha256_file)
 from .catalog import ENV_REGISTRY, HubEntry, HubFile, get_entry, load_registry
 from .downloader import ENV_BASE_URL, download, fetch, file_url
 from .errors import ChecksumError, DownloadInterrupted, HubError, OfflineError

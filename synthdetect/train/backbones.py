@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
-import numpy as np
 
 from .. import __version__ as synthdetect_version
 from ..cards import CLIP_MEAN, CLIP_STD, BackboneCard, InputSpec, sha256_file
@@ -204,6 +203,7 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
     """
     from .export import export_features_graph  # first: torch via synthdetect.train.compat
 
+    import numpy as np
     import onnxruntime as ort
     import torch
     from PIL import Image

@@ -29,7 +29,7 @@ from synthdetect import hub  # noqa: E402
 from synthdetect.cards import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, Registry, sha256_file  # noqa: E402
 from synthdetect.preprocess import to_input  # noqa: E402
 from synthdetect.train import published  # noqa: E402
-from synthdetect.weights_cli import weights_app  # noqa: E402
+from synthdetect.cli.weights import weights_app  # noqa: E402
 
 TINY_CLIP_CFG = {
     "embed_dim": 16, "quick_gelu": True,
@@ -242,13 +242,13 @@ def test_univfd_import_int8_verify_remove(univfd_files, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     card.model_path.write_bytes(card.model_path.read_bytes() + b"\0")
     r = runner.invoke(weights_app, ["verify", "--models-dir", str(models), "--format", "json"])
-    assert r.exit_code == 1
+    assert r.exit_code == 4  # verify found a MISMATCH
     status = {row["name"]: row["status"] for row in json.loads(r.stdout)["rows"]}
     assert status["tiny-univfd"] == "MISMATCH" and status["tiny-univfd.int8"] == "OK"
     assert status["tiny-univfd/fc_weights.pth"] == "OK" and status["tiny-clip/tiny_clip.pt"] == "OK"
 
     r = runner.invoke(weights_app, ["remove", "tiny-univfd", "--models-dir", str(models)], input="n\n")
-    assert r.exit_code == 1 and card.model_path.exists()
+    assert r.exit_code == 2 and card.model_path.exists()  # not confirmed: nothing done
     r = runner.invoke(weights_app, ["remove", "tiny-univfd", "--models-dir", str(models), "--yes"])
     assert r.exit_code == 0, r.output
     assert "tiny-univfd" not in Registry([models]).model_names()
@@ -266,7 +266,7 @@ def test_import_rejects_head_with_wrong_digest(univfd_files, tmp_path, monkeypat
     models = tmp_path / "models"
     r = runner.invoke(weights_app, ["import", "tiny-univfd", "--from", str(head), "--from", str(bb),
                                     "--models-dir", str(models)])
-    assert r.exit_code == 1
+    assert r.exit_code == 4  # the checksum check failed
     assert "sha256 mismatch" in r.output and "Traceback" not in r.output
     assert not models.exists() or not list(models.iterdir())
 
@@ -389,7 +389,7 @@ def test_unknown_converter_fails_with_a_clear_message(cnndet_ckpt, tmp_path, mon
     monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_registry(tmp_path / "r.json", [entry])))
     models = tmp_path / "models"
     r = runner.invoke(weights_app, ["import", "tiny-cnndet", "--from", str(ckpt), "--models-dir", str(models)])
-    assert r.exit_code == 1
+    assert r.exit_code == 2  # a set-up error, found before anything is copied
     assert "tiny-cnndet: unknown converter 'no-such-loader'; known: cnndetection, univfd" in r.output
     assert "Traceback" not in r.output
     assert not models.exists() or not list(models.iterdir())

@@ -1,1 +1,0 @@
-from .cli.weights import weights_app  # noqa: F401  # moved: see synthdetect/cli/weights.py

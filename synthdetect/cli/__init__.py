@@ -5,8 +5,8 @@ Each verb (or verb group) lives in its own module under ``synthdetect/cli/`` wit
 ``cli/<verb>.py`` with ``mount(app)``, add its name to ``VERBS``, and use ``errors.fail`` /
 ``ExitCode`` and the option types of ``options.py`` in it.
 
-Start-up must stay fast and torch-free: only typer is imported at module level;
-numpy, Pillow, onnxruntime and rich are imported inside the commands.
+Start-up must stay fast and torch-free: verb modules import typer, rich and the standard library
+at module level; numpy, Pillow and onnxruntime are imported inside the commands (tests/test_cli.py).
 """
 
 from __future__ import annotations

@@ -57,3 +57,15 @@ def test_cli_help_and_train_probe_help_run_without_torch():
 def test_the_blocker_really_blocks():
     r = _run("import torch")
     assert r.returncode != 0 and "blocked for this test" in r.stderr
+
+
+def test_only_the_cli_reaches_into_the_training_package():
+    """Like open_clip's inference package: scanning, cards, runtime, reports, hub and provenance
+    never import ``synthdetect.train``; only ``synthdetect.cli`` mounts the training verbs (and
+    reads the torch-free name tables ``train.families`` / ``train.backbones`` for their --help)."""
+    mods = [m for m in _inference_modules() if not m.startswith("synthdetect.cli")]
+    assert "synthdetect.scan" in mods and "synthdetect.hub.downloader" in mods
+    r = _run("import importlib\nfor m in %r:\n    importlib.import_module(m)\n"
+             "print(sorted(k for k in sys.modules if k.startswith('synthdetect.train') or k.startswith('synthdetect.cli')))"
+             % mods)
+    assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr[-2000:])

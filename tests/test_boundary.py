@@ -7,23 +7,9 @@ which ``torch``, ``torchvision`` and ``open_clip`` cannot be imported; then the 
 from __future__ import annotations
 
 import pkgutil
-import subprocess
-import sys
-from pathlib import Path
 
 import synthdetect
-
-REPO = Path(__file__).resolve().parents[1]
-
-BLOCK = """
-import sys, importlib.abc
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'torchvision', 'open_clip'):
-            raise ImportError('blocked for this test: ' + name)
-        return None
-sys.meta_path.insert(0, Block())
-"""
+from tests.support import run_without_torch
 
 
 def _inference_modules() -> list[str]:
@@ -35,27 +21,23 @@ def _inference_modules() -> list[str]:
     return sorted(out)
 
 
-def _run(code: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", BLOCK + code], capture_output=True, text=True, cwd=REPO, timeout=300)
-
-
 def test_every_inference_module_imports_without_torch():
     mods = _inference_modules()
     assert "synthdetect.scan" in mods and "synthdetect.probe_train" in mods and "synthdetect.cli" in mods
-    r = _run("import importlib\nfor m in %r:\n    importlib.import_module(m)\n"
+    r = run_without_torch("import importlib\nfor m in %r:\n    importlib.import_module(m)\n"
              "assert not any(k.split('.')[0] == 'torch' for k in sys.modules)\nprint('ok')" % mods)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
 
 
 def test_cli_help_and_train_probe_help_run_without_torch():
-    r = _run("import sys\nfrom synthdetect.cli import app\nsys.argv=['synthdetect', 'train', 'probe', '--help']\n"
+    r = run_without_torch("import sys\nfrom synthdetect.cli import app\nsys.argv=['synthdetect', 'train', 'probe', '--help']\n"
              "try:\n    app(prog_name='synthdetect')\nexcept SystemExit as e:\n    assert e.code == 0, e.code\n")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "--backbone" in r.stdout and "warning" not in r.stderr
 
 
 def test_the_blocker_really_blocks():
-    r = _run("import torch")
+    r = run_without_torch("import torch")
     assert r.returncode != 0 and "blocked for this test" in r.stderr
 
 
@@ -65,7 +47,7 @@ def test_only_the_cli_reaches_into_the_training_package():
     reads the torch-free name tables ``train.families`` / ``train.backbones`` for their --help)."""
     mods = [m for m in _inference_modules() if not m.startswith("synthdetect.cli")]
     assert "synthdetect.scan" in mods and "synthdetect.hub.downloader" in mods
-    r = _run("import importlib\nfor m in %r:\n    importlib.import_module(m)\n"
+    r = run_without_torch("import importlib\nfor m in %r:\n    importlib.import_module(m)\n"
              "print(sorted(k for k in sys.modules if k.startswith('synthdetect.train') or k.startswith('synthdetect.cli')))"
              % mods)
     assert r.returncode == 0 and r.stdout.strip() == "[]", (r.stdout, r.stderr[-2000:])

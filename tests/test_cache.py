@@ -11,25 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.support import scan_json
 
 REPO = Path(__file__).resolve().parents[1]
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
-
-
-def cli(args, input=None):
-    from typer.testing import CliRunner
-
-    from synthdetect.cli import app
-
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
-
-
-def scan_json(models_dir, paths, *extra):
-    r = cli(["scan", *paths, "--models-dir", models_dir, "-f", "json", "--no-progress", *extra])
-    assert r.exit_code in (0, 3), r.output
-    doc = json.loads(r.stdout)
-    return doc, r
 
 
 def cache_db() -> Path:

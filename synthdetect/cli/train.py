@@ -292,6 +292,11 @@ def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no
          patience=patience, monitor=monitor.value)
 
 
+def _takes(option: str) -> str:
+    """The from-scratch families whose network takes ``--OPTION`` (their ``train_kw``)."""
+    return ", ".join(n for n in families.names("forensic") if option in families.get(n).train_kw)
+
+
 def _forensic_command(name: str, default_crop: int, doc: str):
     def cmd(
         train: List[str] = TRAIN,
@@ -304,7 +309,7 @@ def _forensic_command(name: str, default_crop: int, doc: str):
         no_resize: bool = typer.Option(False, "--no-resize", help="Keep native resolution (inference: no resize)."),
         resize_to: int = typer.Option(256, "--resize-to", min=8,
                                       help="Shorter side before cropping, unless --no-resize."),
-        width: Optional[int] = typer.Option(None, "--width", min=4, help="Network width (npr only)."),
+        width: Optional[int] = typer.Option(None, "--width", min=4, help=f"Network width ({_takes('width')} only)."),
         init_from: Optional[Path] = INIT,
         pairs: Optional[int] = PAIRS,
         epochs: int = typer.Option(100, "--epochs", min=1),
@@ -322,8 +327,7 @@ def _forensic_command(name: str, default_crop: int, doc: str):
         workers: int = WORKERS,
     ):
         if width and "width" not in families.get(name).train_kw:
-            takes = [n for n in families.names("forensic") if "width" in families.get(n).train_kw]
-            raise fail(f"--width applies to {', '.join(takes)} only")
+            raise fail(f"--width applies to {_takes('width')} only")
         _forensic(name, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
                   epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
                   patience, monitor)

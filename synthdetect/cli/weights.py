@@ -43,6 +43,14 @@ _CACHE_HELP = "raw checkpoint cache (default: $SYNTHDETECT_CHECKPOINTS_DIR, else
 _REGISTRY_HELP = "JSON file of hub entries replacing/extending the built-in ones (env SYNTHDETECT_HUB_REGISTRY)"
 _BASE_URL_HELP = "mirror: fetch every file from BASE/ENTRY/FILENAME (env SYNTHDETECT_HUB_BASE_URL)"
 
+# options shared by several weights commands
+CACHE_DIR = typer.Option(None, "--cache-dir", help=_CACHE_HELP)
+REGISTRY = typer.Option(None, "--registry", help=_REGISTRY_HELP)
+BACKBONE = typer.Option(None, "--backbone", help="backbone entry for CLIP detectors")
+PARITY_DATA = typer.Option(None, "--parity-data", help="images for the ONNX parity check (default: generated)")
+INT8 = typer.Option(False, "--int8", help="also write an int8 (dynamic quantisation) model for CPUs")
+TOLERANCE = typer.Option(1e-4, "--tolerance", help="max |Δprobability| ONNX vs PyTorch")
+
 
 def _report_fetched(items: list[Any]) -> None:
     for f in items:
@@ -54,6 +62,22 @@ def _report_fetched(items: list[Any]) -> None:
             err.print(f"[green]✓[/] {f.entry}/{f.filename}: sha256 {f.sha256[:16]}… matches "
                       f"({'registry' if f.check == 'registry' else 'digest recorded on first use'})"
                       f"{' — ' + f.message if f.message == 'already cached' else ''}", highlight=False)
+
+
+def _lookup(name: str, registry: Optional[Path]) -> tuple[dict, Any]:
+    """The registry (built-in + ``--registry``) and its entry ``name``; a usage error otherwise."""
+    from .. import hub
+
+    try:
+        reg = hub.load_registry(registry)
+        return reg, hub.get_entry(name, reg)
+    except hub.HubError as e:
+        raise fail(str(e)) from None
+
+
+def _report_cached(items: list[Any]) -> None:
+    for f in items:
+        out.print(f"cached {f.entry}/{f.filename} → {f.path}", highlight=False)
 
 
 def _sources(entry: Any, items: list[Any]) -> list[dict[str, Any]]:
@@ -151,8 +175,8 @@ def _pick_backbone(entry: Any, reg: dict, choice: Optional[str]) -> list[str]:
 def list_(
     fmt: ListFormat = list_format_option(),
     models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
-    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
+    cache_dir: Optional[Path] = CACHE_DIR,
+    registry: Optional[Path] = REGISTRY,
 ) -> None:
     """Registry entries with their sources, checksums, cache and install status."""
     from .. import hub
@@ -207,14 +231,13 @@ def list_(
 def pull(
     name: str = typer.Argument(..., help="registry entry (see `synthdetect weights list`)"),
     models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
+    cache_dir: Optional[Path] = CACHE_DIR,
     base_url: Optional[str] = typer.Option(None, "--base-url", help=_BASE_URL_HELP),
-    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
-    backbone: Optional[str] = typer.Option(None, "--backbone", help="backbone entry for CLIP detectors"),
-    parity_data: Optional[Path] = typer.Option(None, "--parity-data",
-                                               help="images for the ONNX parity check (default: generated)"),
-    int8: bool = typer.Option(False, "--int8", help="also write an int8 (dynamic quantisation) model for CPUs"),
-    tolerance: float = typer.Option(1e-4, "--tolerance", help="max |Δprobability| ONNX vs PyTorch"),
+    registry: Optional[Path] = REGISTRY,
+    backbone: Optional[str] = BACKBONE,
+    parity_data: Optional[Path] = PARITY_DATA,
+    int8: bool = INT8,
+    tolerance: float = TOLERANCE,
     timeout: float = typer.Option(30.0, "--timeout", help="network timeout in seconds"),
     retries: int = typer.Option(2, "--retries", help="automatic resumes after a dropped connection"),
     force: bool = typer.Option(False, "--force", help="download again even if cached"),
@@ -224,11 +247,7 @@ def pull(
     """Download a published detector (and its backbone), verify, convert to ONNX, install."""
     from .. import hub
 
-    try:
-        reg = hub.load_registry(registry)
-        entry = hub.get_entry(name, reg)
-    except hub.HubError as e:
-        raise fail(str(e)) from None
+    reg, entry = _lookup(name, registry)
     candidates = _pick_backbone(entry, reg, backbone)
     if not no_convert:
         _check_converter(entry, "; or download only with --no-convert")
@@ -246,8 +265,7 @@ def pull(
     except hub.HubError as e:  # download failed or checksum mismatch
         raise fail(str(e), ExitCode.FAILED) from None
     if entry.kind == "backbone":
-        for f in items:
-            out.print(f"cached {f.entry}/{f.filename} → {f.path}", highlight=False)
+        _report_cached(items)
         return
     if no_convert:
         out.print(f"downloaded {entry.name}; convert later with `synthdetect weights import {entry.name} "
@@ -262,23 +280,18 @@ def import_(
     name: str = typer.Argument(..., help="registry entry (see `synthdetect weights list`)"),
     from_: List[Path] = typer.Option(..., "--from", help="checkpoint file(s) on disk (repeat for several)"),
     models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
-    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
-    backbone: Optional[str] = typer.Option(None, "--backbone", help="backbone entry for CLIP detectors"),
-    parity_data: Optional[Path] = typer.Option(None, "--parity-data",
-                                               help="images for the ONNX parity check (default: generated)"),
-    int8: bool = typer.Option(False, "--int8", help="also write an int8 (dynamic quantisation) model for CPUs"),
-    tolerance: float = typer.Option(1e-4, "--tolerance", help="max |Δprobability| ONNX vs PyTorch"),
+    cache_dir: Optional[Path] = CACHE_DIR,
+    registry: Optional[Path] = REGISTRY,
+    backbone: Optional[str] = BACKBONE,
+    parity_data: Optional[Path] = PARITY_DATA,
+    int8: bool = INT8,
+    tolerance: float = TOLERANCE,
 ) -> None:
     """Like pull, from files already on disk (verified against the registry where a sha256 is known)."""
     from .. import hub
     from ..cards import sha256_file
 
-    try:
-        reg = hub.load_registry(registry)
-        entry = hub.get_entry(name, reg)
-    except hub.HubError as e:
-        raise fail(str(e)) from None
+    reg, entry = _lookup(name, registry)
     candidates = _pick_backbone(entry, reg, backbone)
     for p in (Path(f).expanduser() for f in from_):
         if not p.is_file():
@@ -321,8 +334,7 @@ def import_(
     except hub.HubError as e:  # checksum mismatch or not the expected kind of file
         raise fail(str(e), ExitCode.FAILED) from None
     if entry.kind == "backbone":
-        for f in items:
-            out.print(f"cached {f.entry}/{f.filename} → {f.path}", highlight=False)
+        _report_cached(items)
         return
     _convert(entry, items, backbone=bb, backbone_items=bb_items, models_dir=hub.default_install_dir(models_dir),
              parity_data=parity_data, int8=int8, tolerance=tolerance)
@@ -331,8 +343,8 @@ def import_(
 @weights_app.command("verify")
 def verify(
     models_dir: Optional[Path] = models_dir_option(_MODELS_DIR_HELP),
-    cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help=_CACHE_HELP),
-    registry: Optional[Path] = typer.Option(None, "--registry", help=_REGISTRY_HELP),
+    cache_dir: Optional[Path] = CACHE_DIR,
+    registry: Optional[Path] = REGISTRY,
     fmt: ListFormat = list_format_option(),
 ) -> None:
     """Re-hash installed models against their cards and cached checkpoints against the registry."""

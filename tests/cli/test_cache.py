@@ -7,23 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+from tests.support import cli, scan_json
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
-
-
-def cli(args, input=None):
-    from typer.testing import CliRunner
-
-    from synthdetect.cli import app
-
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
-
-
-def scan_json(models_dir, paths, *extra):
-    r = cli(["scan", *paths, "--models-dir", models_dir, "-f", "json", "--no-progress", *extra])
-    assert r.exit_code in (0, 3), r.output
-    doc = json.loads(r.stdout)
-    return doc, r
 
 
 def cache_db() -> Path:

@@ -3,34 +3,27 @@
 import json
 
 import pytest
+from tests.support import cli
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
 
 
-def run_cli(args, input=None):
-    from typer.testing import CliRunner
-
-    from synthdetect.cli import app
-
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
-
-
 def test_models_command(models_dir):
-    r = run_cli(["models", "--models-dir", models_dir, "-f", "json"])
+    r = cli(["models", "--models-dir", models_dir, "-f", "json"])
     assert r.exit_code == 0
     doc = json.loads(r.stdout)
     assert [m["name"] for m in doc["models"]] == ["bright", "dark", "redprob"]
     assert doc["ensembles"][0]["name"] == "trio"
-    r = run_cli(["models", "--models-dir", models_dir])
+    r = cli(["models", "--models-dir", models_dir])
     assert "bright" in r.stdout and "trio" in r.stdout and "majority" in r.stdout
 
 
 
 
 def test_models_format_is_table_or_json(models_dir):
-    r = run_cli(["models", "--models-dir", models_dir, "--format", "csv"])
+    r = cli(["models", "--models-dir", models_dir, "--format", "csv"])
     assert r.exit_code == 2
-    r = run_cli(["models", "--models-dir", models_dir, "--format", "JSON"])
+    r = cli(["models", "--models-dir", models_dir, "--format", "JSON"])
     assert r.exit_code == 0 and json.loads(r.stdout)["models"]
 
 

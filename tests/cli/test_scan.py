@@ -13,18 +13,11 @@ import pytest
 from PIL import Image
 
 from synthdetect.cards import sha256_file
+from tests.support import cli, imported_by
 
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
-
-
-def run_cli(args, input=None):
-    from typer.testing import CliRunner
-
-    from synthdetect.cli import app
-
-    return CliRunner().invoke(app, [str(a) for a in args], input=input)
 
 
 def _sub(args, timeout=60, **kw):
@@ -34,30 +27,14 @@ def _sub(args, timeout=60, **kw):
                           text=True, timeout=timeout, env=env, cwd=kw.pop("cwd", str(REPO)), **kw)
 
 
-def _probe(argv):
-    """Run the CLI in a fresh interpreter and report which heavy modules got imported."""
-    code = (
-        "import sys\n"
-        f"sys.argv = {['synthdetect', *argv]!r}\n"
-        "from synthdetect.cli import main\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    code = e.code\n"
-        "print('MODS', sorted(m for m in ('torch', 'torchvision', 'open_clip', 'numpy', 'onnxruntime', 'PIL') if m in sys.modules), file=sys.stderr)\n"
-    )
-    env = dict(os.environ, PYTHONPATH=str(REPO))
-    env.pop("SYNTHDETECT_MODELS_DIR", None)
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
-    line = [l for l in r.stderr.splitlines() if l.startswith("MODS")][-1]
-    return r, eval(line[5:])
-
-
 def test_scan_imports_no_torch(models_dir, images):
-    r, mods = _probe(["scan", str(images["white"]), "--models-dir", str(models_dir), "--models", "bright", "-f", "json"])
+    r, mods = imported_by(["scan", str(images["white"]), "--models-dir", str(models_dir), "--models", "bright", "-f", "json"])
     assert json.loads(r.stdout)["results"][0]["verdict"] == "synthetic"
     assert "torch" not in mods and "onnxruntime" in mods
 
 
 def test_exit_0_table(models_dir, images):
-    r = run_cli(["scan", images["black"], images["white"], "--models-dir", models_dir, "--models", "bright"])
+    r = cli(["scan", images["black"], images["white"], "--models-dir", models_dir, "--models", "bright"])
     assert r.exit_code == 0, r.output
     assert "black.jpg" in r.stdout and "synthetic" in r.stdout and "real" in r.stdout
     assert "2 inputs: 1 synthetic, 1 real, 0 inconclusive, 0 errors" in r.stdout
@@ -66,10 +43,10 @@ def test_exit_0_table(models_dir, images):
 
 def test_exit_1_fail_on_synthetic(models_dir, images):
     args = ["scan", images["white"], "--models-dir", models_dir, "--models", "bright"]
-    assert run_cli(args + ["--fail-on", "synthetic"]).exit_code == 1
-    assert run_cli(args).exit_code == 0
+    assert cli(args + ["--fail-on", "synthetic"]).exit_code == 1
+    assert cli(args).exit_code == 0
     real_only = ["scan", images["black"], "--models-dir", models_dir, "--models", "bright", "--fail-on", "synthetic"]
-    assert run_cli(real_only).exit_code == 0
+    assert cli(real_only).exit_code == 0
 
 
 @pytest.mark.parametrize(
@@ -85,20 +62,20 @@ def test_exit_1_fail_on_synthetic(models_dir, images):
     ],
 )
 def test_exit_2_usage(models_dir, images, extra):
-    r = run_cli(["scan", images["white"], "--models-dir", models_dir] + extra)
+    r = cli(["scan", images["white"], "--models-dir", models_dir] + extra)
     assert r.exit_code == 2, (extra, r.output)
 
 
 def test_exit_2_no_paths_and_no_models(tmp_path, images):
-    assert run_cli(["scan"]).exit_code == 2
-    r = run_cli(["scan", images["white"], "--models-dir", tmp_path])
+    assert cli(["scan"]).exit_code == 2
+    r = cli(["scan", images["white"], "--models-dir", tmp_path])
     assert r.exit_code == 2 and "no models installed" in r.stderr
 
 
 def test_exit_3_unreadable_but_reported(models_dir, images, tmp_path):
     empty = tmp_path / "empty.png"
     empty.write_bytes(b"")
-    r = run_cli(["scan", images["white"], empty, tmp_path / "missing.jpg", "--models-dir", models_dir,
+    r = cli(["scan", images["white"], empty, tmp_path / "missing.jpg", "--models-dir", models_dir,
                  "--models", "bright", "-f", "json"])
     assert r.exit_code == 3
     doc = json.loads(r.stdout)
@@ -108,13 +85,13 @@ def test_exit_3_unreadable_but_reported(models_dir, images, tmp_path):
 
 
 def test_fail_on_takes_precedence_over_unreadable(models_dir, images, tmp_path):
-    r = run_cli(["scan", images["white"], tmp_path / "missing.jpg", "--models-dir", models_dir,
+    r = cli(["scan", images["white"], tmp_path / "missing.jpg", "--models-dir", models_dir,
                  "--models", "bright", "--fail-on", "synthetic"])
     assert r.exit_code == 1
 
 
 def test_json_schema_fields(models_dir, images):
-    r = run_cli(["scan", *images.values(), "--models-dir", models_dir, "--models", "bright,dark,redprob",
+    r = cli(["scan", *images.values(), "--models-dir", models_dir, "--models", "bright,dark,redprob",
                  "--ensemble", "weighted", "-f", "json", "--no-provenance"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
@@ -138,7 +115,7 @@ def test_json_schema_fields(models_dir, images):
 
 
 def test_jsonl_stream(models_dir, images):
-    r = run_cli(["scan", *images.values(), "--models-dir", models_dir, "--models", "bright", "-f", "jsonl"])
+    r = cli(["scan", *images.values(), "--models-dir", models_dir, "--models", "bright", "-f", "jsonl"])
     lines = [json.loads(l) for l in r.stdout.splitlines()]
     assert [l["type"] for l in lines] == ["header", "result", "result", "result", "summary"]
     assert lines[0]["schema_version"] and lines[0]["models"][0]["sha256"]
@@ -146,7 +123,7 @@ def test_jsonl_stream(models_dir, images):
 
 def test_csv_mediaeval_columns(models_dir, images, tmp_path):
     out = tmp_path / "sub.csv"
-    r = run_cli(["scan", images["white"], images["black"], tmp_path / "gone.png", "--models-dir", models_dir,
+    r = cli(["scan", images["white"], images["black"], tmp_path / "gone.png", "--models-dir", models_dir,
                  "--models", "bright", "-f", "csv", "-o", out])
     assert r.exit_code == 3
     rows = list(csv.DictReader(io.StringIO(out.read_text())))
@@ -158,12 +135,12 @@ def test_csv_mediaeval_columns(models_dir, images, tmp_path):
 
 def test_output_refuses_to_overwrite_input(models_dir, images):
     before = sha256_file(images["white"])
-    r = run_cli(["scan", images["white"], "--models-dir", models_dir, "-o", images["white"]])
+    r = cli(["scan", images["white"], "--models-dir", models_dir, "-o", images["white"]])
     assert r.exit_code == 2 and sha256_file(images["white"]) == before
 
 
 def test_stdin_paths(models_dir, images):
-    r = run_cli(["scan", "-", "--models-dir", models_dir, "--models", "bright", "-f", "jsonl"],
+    r = cli(["scan", "-", "--models-dir", models_dir, "--models", "bright", "-f", "jsonl"],
                 input=f"{images['white']}\n{images['black']}\n")
     res = [json.loads(l) for l in r.stdout.splitlines()][1:-1]
     assert [os.path.basename(x["path"]) for x in res] == ["white.png", "black.jpg"]
@@ -171,14 +148,14 @@ def test_stdin_paths(models_dir, images):
 
 def test_env_var_models_dir(models_dir, images, monkeypatch):
     monkeypatch.setenv("SYNTHDETECT_MODELS_DIR", str(models_dir))
-    r = run_cli(["scan", images["white"], "--models", "bright", "-f", "json"])
+    r = cli(["scan", images["white"], "--models", "bright", "-f", "json"])
     assert r.exit_code == 0 and json.loads(r.stdout)["models"][0]["name"] == "bright"
 
 
 def test_skipped_non_image_reported(models_dir, images):
     d = images["white"].parent
     (d / "notes.txt").write_text("case notes")
-    r = run_cli(["scan", d, "--models-dir", models_dir, "--models", "bright"])
+    r = cli(["scan", d, "--models-dir", models_dir, "--models", "bright"])
     assert r.exit_code == 0
     assert "skipped 1 non-image files" in r.stdout
 
@@ -200,7 +177,7 @@ def test_every_bad_input_class_one_line_and_scan_continues(models_dir, tmp_path,
     Image.new("RGB", (5, 5)).save(d / "07_tiny.bmp")
     os.symlink(d, d / "08_loop")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50_000)
-    r = run_cli(["scan", d, "--models-dir", models_dir, "--models", "bright,redprob", "-f", "json"])
+    r = cli(["scan", d, "--models-dir", models_dir, "--models", "bright,redprob", "-f", "json"])
     assert r.exit_code == 3
     doc = json.loads(r.stdout)
     res = {os.path.basename(x["path"]): x for x in doc["results"]}
@@ -259,7 +236,7 @@ def test_cli_on_shared_val_inthewild(models_dir, shared_data, tmp_path):
     if not d.is_dir():
         pytest.skip(f"{d} absent")
     files = sorted(d.iterdir())[:5]
-    r = run_cli(["scan", *files, "--models-dir", models_dir, "--models", "trio", "-f", "json"])
+    r = cli(["scan", *files, "--models-dir", models_dir, "--models", "trio", "-f", "json"])
     assert r.exit_code == 0
     assert json.loads(r.stdout)["summary"]["scanned"] == 5
 
@@ -269,7 +246,7 @@ def test_exit_2_on_sha_mismatch(tmp_path, images, make_model):
     data = bytearray((tmp_path / "m.onnx").read_bytes())
     data[-1] ^= 1  # tamper with the model file
     (tmp_path / "m.onnx").write_bytes(bytes(data))
-    r = run_cli(["scan", images["white"], "--models-dir", tmp_path])
+    r = cli(["scan", images["white"], "--models-dir", tmp_path])
     assert r.exit_code == 2 and "sha256 mismatch" in r.stderr
 
 
@@ -282,13 +259,13 @@ def test_device_cuda_without_working_cuda_is_usage_error(models_dir, images):
         pytest.skip("CUDA works on this machine")
     except RuntimeSetupError:
         pass
-    r = run_cli(["scan", images["white"], "--models-dir", models_dir, "--device", "cuda"])
+    r = cli(["scan", images["white"], "--models-dir", models_dir, "--device", "cuda"])
     assert r.exit_code == 2 and "cuda" in r.stderr.lower()
 
 
 def test_progress_bar_forced_and_output_file(models_dir, images, tmp_path):
     out = tmp_path / "r.json"
-    r = run_cli(["scan", *images.values(), "--models-dir", models_dir, "--models", "trio", "--progress",
+    r = cli(["scan", *images.values(), "--models-dir", models_dir, "--models", "trio", "--progress",
                  "-f", "json", "-o", out])
     assert r.exit_code == 0, r.output
     doc = json.loads(out.read_text())
@@ -305,12 +282,12 @@ def test_provenance_integration_generator_chunk(models_dir, tmp_path):
     p = tmp_path / "gen.png"
     Image.new("RGB", (64, 64), (5, 5, 5)).save(p, pnginfo=info)  # dark: 'bright' says real
     base = ["scan", p, "--models-dir", models_dir, "--models", "bright", "-f", "json"]
-    r = run_cli(base + ["--fail-on", "synthetic"])
+    r = cli(base + ["--fail-on", "synthetic"])
     assert r.exit_code == 1
     rec = json.loads(r.stdout)["results"][0]
     assert rec["verdict"] == "synthetic" and rec["verdict_source"] == "provenance"
     assert rec["ensemble"]["verdict"] == "real" and rec["evidence"]
-    rec = json.loads(run_cli(base + ["--no-provenance"]).stdout)["results"][0]
+    rec = json.loads(cli(base + ["--no-provenance"]).stdout)["results"][0]
     assert rec["verdict"] == "real" and "provenance" not in rec
 
 
@@ -321,8 +298,8 @@ def test_no_recursive(models_dir, images):
     Image.new("RGB", (20, 20)).save(sub / "deep.png")
     names = lambda r: sorted(os.path.basename(x["path"]) for x in json.loads(r.stdout)["results"])
     base = ["scan", d, "--models-dir", models_dir, "--models", "bright", "-f", "json"]
-    assert "deep.png" in names(run_cli(base))
-    assert names(run_cli(base + ["--no-recursive"])) == ["black.jpg", "red.webp", "white.png"]
+    assert "deep.png" in names(cli(base))
+    assert names(cli(base + ["--no-recursive"])) == ["black.jpg", "red.webp", "white.png"]
 
 
 def test_non_utf8_file_name(models_dir, tmp_path):

@@ -4,8 +4,6 @@ codes, and the one-line error when the 'train' extra is missing."""
 import json
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,20 +18,8 @@ needs_torch = pytest.mark.skipif(torch is None, reason="needs the 'train' extra 
 from synthdetect.cli import app  # noqa: E402
 from tests.test_probe_train import _train, make_images, runner, setup  # noqa: F401,E402  (setup: a fixture)
 from tests.train.conftest import _threads, invoke, tiny_sets  # noqa: F401,E402  (fixtures)
+from tests.support import run_without_torch  # noqa: E402
 
-
-REPO = Path(__file__).resolve().parents[2]
-
-# torch, torchvision and open_clip cannot be imported (as in tests/test_boundary.py)
-BLOCK = """
-import sys, importlib.abc
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'torchvision', 'open_clip'):
-            raise ImportError('blocked for this test: ' + name)
-        return None
-sys.meta_path.insert(0, Block())
-"""
 
 
 def _cfg(run):
@@ -173,9 +159,8 @@ def test_lite0_finetune_step_and_export_parity(tiny_sets, tmp_path, invoke):
 
 def _blocked(*args: str) -> subprocess.CompletedProcess:
     """``synthdetect ARGS`` in a fresh interpreter where torch, torchvision and open_clip cannot be imported."""
-    code = BLOCK + f"from synthdetect.cli import main\nsys.argv = ['synthdetect', *{list(args)!r}]\nmain()\n"
-    env = {**os.environ, "COLUMNS": "250"}  # help: whole lines
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300, env=env)
+    code = f"from synthdetect.cli import main\nsys.argv = ['synthdetect', *{list(args)!r}]\nmain()\n"
+    return run_without_torch(code, env={**os.environ, "COLUMNS": "250"})  # help: whole lines
 
 
 def test_train_without_torch_is_one_line_and_exit_2(tmp_path):

@@ -4,37 +4,23 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from synthdetect.cards import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, InputSpec
 from synthdetect.train import families as F
-
-REPO = Path(__file__).resolve().parents[2]
-
-BLOCK = """
-import sys, importlib.abc
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split('.')[0] in ('torch', 'torchvision', 'open_clip'):
-            raise ImportError('blocked for this test: ' + name)
-        return None
-sys.meta_path.insert(0, Block())
-"""
+from tests.support import run_without_torch
 
 
 def test_families_and_backbones_import_without_torch():
-    code = BLOCK + (
+    code = (
         "from synthdetect.train import backbones, families\n"
         "assert families.names('wang') == ['resnet50', 'resnet18', 'resnet-narrow', 'efficientnet-lite0']\n"
         "assert families.get('npr').input_spec().size == 256\n"
         "assert sorted(backbones.BACKBONES) == ['clip-vitl14-openai', 'efficientnet-lite0']\n"
         "assert not any(k.split('.')[0] in ('torch', 'torchvision', 'open_clip') for k in sys.modules)\n"
         "print('ok')\n")
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=300)
+    r = run_without_torch(code)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
 
 

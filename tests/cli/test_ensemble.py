@@ -10,7 +10,6 @@ torch = pytest.importorskip("torch")
 from synthdetect.cards import EnsembleCard, ModelCard  # noqa: E402
 from synthdetect.metrics import at_threshold  # noqa: E402
 
-from tests.train.conftest import _threads, exported, invoke, tiny_sets  # noqa: F401,E402  (fixtures)
 
 
 def test_ensemble_build_and_evaluate(exported, tiny_sets, invoke, tmp_path):

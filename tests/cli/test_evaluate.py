@@ -9,7 +9,6 @@ torch = pytest.importorskip("torch")
 from synthdetect.cards import ModelCard, sha256_file  # noqa: E402
 from synthdetect.metrics import best_f1_threshold  # noqa: E402
 
-from tests.train.conftest import _threads, exported, invoke, tiny_sets  # noqa: F401,E402  (fixtures)
 
 
 def test_evaluate_run_and_onnx_agree(exported, tiny_sets, invoke, tmp_path):

@@ -8,7 +8,6 @@ ort = pytest.importorskip("onnxruntime")
 
 from synthdetect.cards import ModelCard  # noqa: E402
 
-from tests.train.conftest import _threads, invoke, tiny_sets  # noqa: F401,E402  (fixtures)
 
 
 def test_export_run_cli_and_clip_probe(tiny_sets, tmp_path, invoke):

@@ -17,7 +17,6 @@ needs_torch = pytest.mark.skipif(torch is None, reason="needs the 'train' extra 
 
 from synthdetect.cli import app  # noqa: E402
 from tests.test_probe_train import _train, make_images, runner, setup  # noqa: F401,E402  (setup: a fixture)
-from tests.train.conftest import _threads, invoke, tiny_sets  # noqa: F401,E402  (fixtures)
 from tests.support import run_without_torch  # noqa: E402
 
 

@@ -1,4 +1,4 @@
-"""Fixtures for synthdetect.train tests and the training CLI tests (tests/cli/, which import them): tiny
+"""Fixtures for synthdetect.train tests and the training CLI tests (tests/cli/conftest.py imports them): tiny
 labelled image sets generated in tmp, `invoke` (run `synthdetect` in-process), two exported tiny models."""
 
 from __future__ import annotations

@@ -44,48 +44,58 @@ def default_cache_dir() -> Path:
 
 
 class FeatureCache:
-    """One ``.npy`` per (backbone, image): ``DIR/<backbone sha[:16]>/<image sha[:2]>/<image sha>.npy``.
+    """One float32 feature vector per key, as ``DIR/<key[:2]>/<key>.npy``.
 
-    Writes are atomic (temporary file + rename), so concurrent runs never see half a file; a
-    file that fails to load or has the wrong length is ignored and rewritten, never trusted.
+    ``train probe`` keys by image SHA-256 under ``<backbone sha[:16]>/`` (:func:`backbone_cache`);
+    the CLIP-probe trainer (``synthdetect.train.features``) keys by a digest of image, transform
+    and view.  Writes are atomic (temporary file + rename), so concurrent runs never see half a
+    file; a file that fails to load, is not a finite float32 vector or has the wrong length
+    (``dim``) is ignored and rewritten, never trusted.  ``root=None``: caching off.
     """
 
-    def __init__(self, root: Path | None, backbone: BackboneCard):
-        self.root = None if root is None else Path(root) / backbone.sha256[:16]
-        self.dim = backbone.dim
+    def __init__(self, root: Path | None, dim: int | None = None):
+        self.root = None if root is None else Path(root)
+        self.dim = dim
         self.hits = 0
-        self.misses = 0
+        self.misses = 0  # vectors written (computed because they were not cached)
 
-    def _path(self, image_sha: str) -> Path:
+    def _path(self, key: str) -> Path:
         assert self.root is not None
-        return self.root / image_sha[:2] / f"{image_sha}.npy"
+        return self.root / key[:2] / f"{key}.npy"
 
-    def get(self, image_sha: str) -> np.ndarray | None:
+    def get(self, key: str) -> np.ndarray | None:
         if self.root is None:
             return None
-        p = self._path(image_sha)
+        p = self._path(key)
         try:
             v = np.load(p, allow_pickle=False)
         except (OSError, ValueError, EOFError):
             return None
-        if v.dtype != np.float32 or v.shape != (self.dim,) or not np.all(np.isfinite(v)):
+        if v.dtype != np.float32 or v.ndim != 1 or (self.dim is not None and v.shape != (self.dim,)) \
+                or not np.all(np.isfinite(v)):
             return None
         self.hits += 1
         return v
 
-    def put(self, image_sha: str, vec: np.ndarray) -> None:
+    def put(self, key: str, vec: np.ndarray) -> None:
         if self.root is None:
             return
-        p = self._path(image_sha)
+        p = self._path(key)
         p.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npy")
         try:
             with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(vec, dtype=np.float32))
+                np.save(f, np.asarray(vec, dtype=np.float32), allow_pickle=False)
             os.replace(tmp, p)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+        self.misses += 1
+
+
+def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
+    """The feature cache of one backbone (by its SHA-256) under ``root``."""
+    return FeatureCache(Path(root) / backbone.sha256[:16], dim=backbone.dim)
 
 
 @dataclass
@@ -245,7 +255,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                               f"{int(np.sum(y_all == 1))} synthetic)")
     t0 = time.perf_counter()
     backbone = load_backbone(backbone_card, device=device)
-    cache = None if cache_dir is False else FeatureCache(
+    cache = None if cache_dir is False else backbone_cache(
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
     ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress)
     t_feat = time.perf_counter() - t0

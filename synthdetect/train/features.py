@@ -12,7 +12,6 @@ from . import compat  # noqa: F401
 
 import hashlib
 import json
-import os
 import zlib
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,6 +22,7 @@ from torch import nn
 
 from .augment import AugmentConfig, train_view, val_view
 from ..cards import sha256_file
+from ..probe_train import FeatureCache
 from .data import DecodedCache, Item
 from .loop import progress
 
@@ -41,37 +41,6 @@ def params_digest(module: nn.Module) -> str:
         h.update(k.encode())
         h.update(v.detach().cpu().contiguous().numpy().tobytes())
     return "params:" + h.hexdigest()
-
-
-class FeatureCache:
-    def __init__(self, root: Path | None = None):
-        self.root = Path(root) if root else default_cache_dir()
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.hits = 0
-        self.misses = 0
-
-    def _path(self, key: str) -> Path:
-        return self.root / key[:2] / f"{key}.npy"
-
-    def get(self, key: str) -> np.ndarray | None:
-        p = self._path(key)
-        if p.exists():
-            try:
-                arr = np.load(p, allow_pickle=False)
-                self.hits += 1
-                return arr
-            except (OSError, ValueError):
-                p.unlink(missing_ok=True)
-        return None
-
-    def put(self, key: str, arr: np.ndarray) -> None:
-        p = self._path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        tmp = p.with_name(p.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            np.save(f, np.asarray(arr, dtype=np.float32), allow_pickle=False)
-        os.replace(tmp, p)
-        self.misses += 1
 
 
 class FeatureExtractor:

@@ -253,7 +253,7 @@ def train_clip_probe(
     device: str = "auto",
     threads: int | None = None,
 ) -> dict[str, Any]:
-    from .features import FeatureCache, FeatureExtractor
+    from .features import FeatureCache, FeatureExtractor, default_cache_dir as default_feature_dir
 
     set_threads(threads)
     seed_everything(seed)
@@ -288,7 +288,7 @@ def train_clip_probe(
         cfg["warning"] = "random-init CLIP backbone: the probe's features carry no pretrained semantics"
     run.write_config(cfg)
 
-    fc = FeatureCache(Path(cache_dir) if cache_dir else None)
+    fc = FeatureCache(Path(cache_dir) if cache_dir else default_feature_dir())
     ext = FeatureExtractor(model.features.to(dev), model.info, feature, fc, dev, resize_to=resize_to)
     xs = []
     for v in range(views):

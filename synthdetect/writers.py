@@ -6,8 +6,8 @@ A writer is driven in three steps while a scan runs::
     w.record(out, rec)                       # once per record, as it is produced
     w.end(out, head, records, summary, thumbnails, color=..., notes=..., meta=...)
 
-``streams`` writers (jsonl) write in ``begin``/``record`` so the output grows while the scan
-runs; the others write everything in ``end``.  ``needs_thumbnails`` asks the scanner for
+Streaming writers (jsonl) write in ``begin``/``record`` so the output grows while the scan
+runs (``streams`` says so); the others write everything in ``end``.  ``needs_thumbnails`` asks the scanner for
 thumbnails (html); ``prints_summary`` says the output already holds the human summary lines
 (table), so ``scan`` does not repeat them on a terminal's stderr.
 
@@ -30,9 +30,13 @@ class Writer:
     """One output format; the base writes nothing."""
 
     name: str = ""
-    streams: bool = False
     needs_thumbnails: bool = False
     prints_summary: bool = False
+
+    @property
+    def streams(self) -> bool:
+        """Whether it writes records as they come (it overrides :meth:`record`)."""
+        return type(self).record is not Writer.record
 
     def begin(self, out: TextIO, head: dict[str, Any]) -> None:
         """Before the first record."""
@@ -69,7 +73,6 @@ class JsonWriter(Writer):
 
 class JsonlWriter(Writer):
     name = "jsonl"
-    streams = True
 
     def begin(self, out, head):
         out.write(report.jsonl_line({"type": "header", **head}))

@@ -72,8 +72,8 @@ def _load_parity_batch(paths: Sequence[Path], spec: InputSpec) -> np.ndarray:
     return np.stack(arrays, 0).astype(np.float32)
 
 
-def _onnx_export(wrapped: nn.Module, size: int, out_path: Path) -> str:
-    """Export with a dynamic batch axis; returns which exporter produced the file."""
+def _onnx_export(wrapped: nn.Module, size: int, out_path: Path, output: str = "logit") -> str:
+    """Export ``input`` -> ``output`` with a dynamic batch axis; returns which exporter produced the file."""
     example = torch.zeros(2, 3, size, size, dtype=torch.float32)
     errors = []
     try:
@@ -85,9 +85,9 @@ def _onnx_export(wrapped: nn.Module, size: int, out_path: Path) -> str:
                 str(out_path),
                 dynamo=False,
                 input_names=["input"],
-                output_names=["logit"],
+                output_names=[output],
                 opset_version=OPSET,
-                dynamic_axes={"input": {0: "N"}, "logit": {0: "N"}},
+                dynamic_axes={"input": {0: "N"}, output: {0: "N"}},
                 do_constant_folding=True,
             )
         return "torch.onnx torchscript"
@@ -102,7 +102,7 @@ def _onnx_export(wrapped: nn.Module, size: int, out_path: Path) -> str:
                 (example,),
                 dynamo=True,
                 input_names=["input"],
-                output_names=["logit"],
+                output_names=[output],
                 opset_version=OPSET,
                 dynamic_shapes={"input": {0: batch}},
                 external_data=False,
@@ -301,16 +301,10 @@ class _FeatureGraph(nn.Module):
         return self.model(input).float()
 
 
-def export_features_graph(model: nn.Module, size: int, out: Path) -> None:
-    """``model`` ([N,3,S,S] -> [N,D]) as an ONNX graph ``input`` -> ``features`` (dynamic N, opset 17)."""
-    example = torch.zeros(2, 3, size, size, dtype=torch.float32)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(
-            _FeatureGraph(model).eval(), (example,), str(out), dynamo=False, input_names=["input"],
-            output_names=["features"], opset_version=OPSET,
-            dynamic_axes={"input": {0: "N"}, "features": {0: "N"}}, do_constant_folding=True,
-        )
+def export_features_graph(model: nn.Module, size: int, out: Path) -> str:
+    """``model`` ([N,3,S,S] -> [N,D]) as an ONNX graph ``input`` -> ``features`` (dynamic N, opset 17),
+    by the same exporter as the detectors (:func:`_onnx_export`); returns which exporter it was."""
+    return _onnx_export(_FeatureGraph(model).eval(), size, out, output="features")
 
 
 # --------------------------------------------------------------------------- run directory -> ONNX + card

@@ -43,7 +43,10 @@ def warn(msg: str) -> None:
     typer.echo(f"synthdetect: warning: {msg}", err=True)
 
 
-def missing_extra(extra: str, e: ImportError) -> typer.Exit:
-    """An optional dependency group is not installed: say which and how to get it."""
-    return fail(f"this command needs the '{extra}' extra ({e.name or e}): pip install 'synthdetect[{extra}]'",
+def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hint: str = "") -> typer.Exit:
+    """An optional dependency group is not installed: say which and how to get it (exit 2).
+
+    ``what`` needs it; ``hint`` is appended (e.g. a way to do without).
+    """
+    return fail(f"{what} needs the '{extra}' extra ({e.name or e}): pip install 'synthdetect[{extra}]'{hint}",
                 ExitCode.USAGE)

@@ -147,8 +147,7 @@ def _check_converter(entry: Any, hint: str = "") -> None:
     try:
         from ..train import published
     except ImportError as e:
-        raise fail(f"converting {entry.name} to ONNX needs the 'train' extra ({e.name or e}): "
-                   f"pip install 'synthdetect[train]'{hint}") from None
+        raise missing_extra("train", e, what=f"converting {entry.name} to ONNX", hint=hint) from None
     try:
         published.get_converter(entry.converter)
     except published.HubError as e:

@@ -15,7 +15,7 @@ import re
 import zlib
 
 from . import provenance_builders as B
-from .helpers import A1111, COMFY_PROMPT, COMFY_WORKFLOW
+from .helpers import A1111, COMFY_PROMPT, COMFY_WORKFLOW, mutate
 
 XMP_JPEG = 0xE1
 
@@ -48,16 +48,7 @@ def _fuzzed(seed: int) -> bytes:
     base = rng.choice([B.webp_bytes(exif=B.camera_exif(), xmp=B.xmp_packet(dst="trainedAlgorithmicMedia")),
                        _xmp_jpeg(B.xmp_packet(dst="trainedAlgorithmicMedia")),
                        B.png_bytes([B.text_chunk("parameters", A1111), (b"eXIf", B.camera_exif())])])
-    d = bytearray(base)
-    for _ in range(rng.randint(1, 12)):
-        op, pos = rng.random(), rng.randrange(len(d))
-        if op < 0.7:
-            d[pos] = rng.randrange(256)
-        elif op < 0.85:
-            del d[pos:pos + rng.randint(1, 400)]
-        else:
-            d[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
-    return bytes(d)
+    return mutate(base, rng)
 
 
 def _sign(src, mime, ch, **kw):

@@ -30,3 +30,18 @@ def timed(p, **kw):
 
 def has_note(r, *words):
     return any(all(w.lower() in n.lower() for w in words) for n in r["notes"])
+
+
+def mutate(data: bytes, rng) -> bytes:
+    """1-12 random byte edits of ``data`` (overwrite 70 %, delete up to 400 bytes 15 %, insert up to
+    64 random bytes 15 %) drawn from ``rng`` (a ``random.Random``): the fuzz cases' corruption."""
+    d = bytearray(data)
+    for _ in range(rng.randint(1, 12)):
+        op, pos = rng.random(), rng.randrange(len(d))
+        if op < 0.7:
+            d[pos] = rng.randrange(256)
+        elif op < 0.85:
+            del d[pos:pos + rng.randint(1, 400)]
+        else:
+            d[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
+    return bytes(d)

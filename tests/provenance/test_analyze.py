@@ -9,7 +9,7 @@ import pytest
 from synthdetect.provenance import POLICY, analyze
 
 from . import provenance_builders as B
-from .helpers import A1111, has_note, timed
+from .helpers import A1111, has_note, mutate, timed
 
 # Pillow prints its own warnings about the deliberately corrupt EXIF; the notes are what we test.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
@@ -64,17 +64,7 @@ def test_seeded_mutation_fuzz(write, chain_es256):
     ]
     rng = random.Random(20261128)
     for i in range(60):
-        d = bytearray(rng.choice(seeds))
-        for _ in range(rng.randint(1, 12)):
-            op = rng.random()
-            pos = rng.randrange(len(d))
-            if op < 0.7:
-                d[pos] = rng.randrange(256)
-            elif op < 0.85:
-                del d[pos:pos + rng.randint(1, 400)]
-            else:
-                d[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
-        r = timed(write(f"fz{i}.bin", bytes(d)))
+        r = timed(write(f"fz{i}.bin", mutate(rng.choice(seeds), rng)))
         assert not any("aborted" in n for n in r["notes"]), r["notes"]
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import sys
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
+from typing import Iterator, List, Optional, TextIO
 
 import typer
+
+from .errors import fail
 
 
 class Device(str, Enum):
@@ -40,3 +44,20 @@ def split_names(values: Optional[List[str]]) -> Optional[List[str]]:
         return None
     out = [n.strip() for v in values for n in v.split(",") if n.strip()]
     return out or None
+
+
+@contextmanager
+def output_stream(path: Optional[Path]) -> Iterator[TextIO]:
+    """``--output FILE`` opened for writing (UTF-8, newlines as written), else stdout; a one-line
+    error (exit 2) when it cannot be opened.  Closed (a file) or flushed (stdout) afterwards."""
+    try:
+        out = open(path, "w", encoding="utf-8", newline="") if path else sys.stdout
+    except OSError as e:
+        raise fail(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        yield out
+    finally:
+        if out is sys.stdout:
+            out.flush()
+        else:
+            out.close()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from .errors import fail
+from .options import output_stream
 
 # the format ``synthdetect report`` writes (a name in synthdetect.writers.WRITERS)
 REPORT_FORMAT = "html"
@@ -33,6 +33,8 @@ def report(
     from ..scan import Summary
 
     writer = writers.get(REPORT_FORMAT)
+    if output is not None and os.path.realpath(output) == os.path.realpath(results):
+        raise fail(f"--output {output} is the results file; refusing to overwrite it")
     try:
         head, records, summary = read_results(results)
     except (OSError, ValueError) as e:
@@ -49,17 +51,8 @@ def report(
         dirs = list(base_dir or []) or [results.resolve().parent]
         thumbs, notes = thumbnails_for_records(records, dirs)
     meta = {"source": f"{results} (synthdetect report)"}
-    if output is not None and os.path.realpath(output) == os.path.realpath(results):
-        raise fail(f"--output {output} is the results file; refusing to overwrite it")
-    try:
-        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    except OSError as e:
-        raise fail(f"cannot write {output}: {e.strerror or e}") from None
-    try:
+    with output_stream(output) as out:
         writers.write(REPORT_FORMAT, out, head, records, summary, thumbs, notes=notes, meta=meta)
-    finally:
-        if out is not sys.stdout:
-            out.close()
 
 
 EPILOG = ("Exit codes: 0 success; 2 usage error, nothing written (the results file cannot be read or is not "

@@ -17,7 +17,7 @@ import typer
 
 from .. import writers
 from .errors import ExitCode, fail, warn
-from .options import Device, device_option, models_dir_option, split_names
+from .options import Device, device_option, models_dir_option, output_stream, split_names
 
 
 class Ensemble(str, Enum):
@@ -163,11 +163,6 @@ def scan(
     }
     head = header(plan, scanner.models, options, command=_command_line())
 
-    try:
-        out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
-    except OSError as e:
-        raise fail(f"cannot write {output}: {e.strerror or e}") from None
-
     show_progress = progress if progress is not None else sys.stderr.isatty()
     bar = None
     task = None
@@ -185,16 +180,16 @@ def scan(
             bar.start()
             task = bar.add_task("scan", total=n)
 
-    writer.begin(out, head)
     thumbs: list = []
+    with output_stream(output) as out:
 
-    def on_record(rec) -> None:
-        thumbs.append(rec.pop(THUMBNAIL_KEY, None))
-        if bar is not None:
-            bar.advance(task)
-        writer.record(out, rec)
+        def on_record(rec) -> None:
+            thumbs.append(rec.pop(THUMBNAIL_KEY, None))
+            if bar is not None:
+                bar.advance(task)
+            writer.record(out, rec)
 
-    try:
+        writer.begin(out, head)
         try:
             result = run_scan(
                 paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
@@ -217,11 +212,6 @@ def scan(
 
             for ln in summary_lines(summary):
                 typer.echo(ln, err=True)
-    finally:
-        if out is not sys.stdout:
-            out.close()
-        else:
-            out.flush()
 
     flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
     found = any(

@@ -19,7 +19,7 @@ from typing import List, Optional
 import typer
 
 from ._training import err, train_extra
-from .errors import ExitCode, fail
+from .errors import ExitCode, fail, refuse_overwrite
 from .options import ListFormat, list_format_option
 
 backbone_app = typer.Typer(help="Pretrained feature extractors (backbones) for probes.", no_args_is_help=True)
@@ -79,8 +79,7 @@ def backbone_export(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing backbone in --out."),
 ):
     """Export a pretrained backbone to ONNX (PyTorch needed) with a parity check against PyTorch."""
-    if (out / f"{name}.onnx").exists() and not force:
-        raise fail(f"{out / (name + '.onnx')} exists (use --force to overwrite)")
+    refuse_overwrite(out / f"{name}.onnx", force)
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.backbones import WeightsError, export_backbone, get, verified_weights

@@ -16,7 +16,7 @@ from typing import List, Optional
 import typer
 
 from ._training import DEVICE, err, train_extra
-from .errors import ExitCode, fail
+from .errors import ExitCode, fail, refuse_overwrite
 from .options import Device
 
 ensemble_app = typer.Typer(help="Build ensemble cards.", no_args_is_help=True)
@@ -47,8 +47,7 @@ def ensemble_build(
     from ..train.data import DataError
     from ..train.evaluate import build_ensemble
 
-    if out.exists() and not force:
-        raise fail(f"{out} exists (use --force to overwrite)")
+    refuse_overwrite(out, force)
     with train_extra():
         try:
             card = build_ensemble([m.strip() for m in members.split(",") if m.strip()], weights_from or [], out,

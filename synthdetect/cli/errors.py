@@ -17,6 +17,7 @@ code   meaning
 from __future__ import annotations
 
 from enum import IntEnum
+from pathlib import Path
 
 import typer
 
@@ -50,3 +51,9 @@ def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hin
     """
     return fail(f"{what} needs the '{extra}' extra ({e.name or e}): pip install 'synthdetect[{extra}]'{hint}",
                 ExitCode.USAGE)
+
+
+def refuse_overwrite(path: Path, force: bool) -> None:
+    """An existing output file is only replaced with ``--force`` (a usage error otherwise)."""
+    if path.exists() and not force:
+        raise fail(f"{path} exists (use --force to overwrite)")

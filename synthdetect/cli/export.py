@@ -16,7 +16,7 @@ from typing import List, Optional
 import typer
 
 from ._training import err, train_extra
-from .errors import ExitCode, fail
+from .errors import ExitCode, fail, refuse_overwrite
 
 
 def export(
@@ -35,8 +35,7 @@ def export(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model file."),
 ):
     """Export a run to one ONNX graph + model card, with a parity check on real images."""
-    if out.exists() and not force:
-        raise fail(f"{out} exists (use --force to overwrite)")
+    refuse_overwrite(out, force)
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.export import ParityError

@@ -198,9 +198,10 @@ def check_budget(width: int, height: int) -> None:
     if min(w, h) < 1:
         raise DecodeError(f"refused: the header gives an empty image ({w}x{h} px)")
     if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
+        ratio = max(w, h) / min(w, h)
         raise DecodeError(
-            f"refused: {w}x{h} px: the longer side is {max(w, h) / min(w, h):.4g} times the shorter, "
-            f"beyond the decoding budget's aspect ratio of {MAX_ASPECT_RATIO}:1"
+            f"refused: {w}x{h} px has an aspect ratio of {ratio:.{0 if ratio >= 1000 else 1}f}:1, beyond "
+            f"the decoding budget of {MAX_ASPECT_RATIO}:1"
         )
 
 

@@ -337,8 +337,8 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "file": (lambda v: v not in ("", ".", "..") and Path(v).name == v and "\\" not in v and "\0" not in v,
              "the name of a file beside the card (no directory part)"),
     "sha256": (lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v.lower()), "64 hex digits"),
-    "threshold": (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]"),
-    "calibrated_threshold": (lambda v: 0.0 <= v <= 1.0, "a probability in [0, 1]"),
+    "threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),
+    "calibrated_threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),  # may sit just above a score of 1
     "f1": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
     "inconclusive_margin": (lambda v: 0.0 <= v <= 0.5, "in [0, 0.5]"),
     "dim": (lambda v: v > 0, "a positive integer"),

@@ -125,3 +125,13 @@ def test_malformed_ensemble_card_fields(tmp_path, change, field):
     p.write_text(json.dumps({**EnsembleCard(name="e", members=["a"]).to_dict(), **change}))
     with pytest.raises(CardError, match=field):
         EnsembleCard.load(p)
+
+
+def test_a_calibrated_threshold_just_above_a_score_of_one_is_valid(models_dir, tmp_path):
+    """calibration.operating_point puts t_hi at nextafter(1.0) when the top real score is 1.0."""
+    import math
+
+    d = json.loads((models_dir / "dark.json").read_text())
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({**d, "calibrated_threshold": math.nextafter(1.0, 2.0)}))
+    assert ModelCard.load(p).calibrated_threshold > 1.0

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -156,24 +157,12 @@ class ModelCard:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], path: Path | None = None) -> "ModelCard":
-        d = dict(d)
-        schema = d.get("schema", MODEL_SCHEMA)
-        if schema != MODEL_SCHEMA:
-            raise CardError(f"unsupported model card schema {schema!r}")
-        _unknown_keys_to_extra(cls, d)
-        for req in ("name", "file", "sha256", "architecture"):
-            if req not in d:
-                raise CardError(f"card {path or ''} lacks {req!r}")
-        return cls(**d, path=path)
+        """A card from its JSON object (no ``schema`` key: a model card), checked by :func:`validate_card`."""
+        return _card_from_dict(cls, d, path, MODEL_SCHEMA, "model card", _MODEL_REQUIRED, default_schema=True)
 
     @classmethod
     def load(cls, path: Path | str) -> "ModelCard":
-        path = Path(path)
-        try:
-            d = json.loads(path.read_text())
-        except (OSError, json.JSONDecodeError) as e:
-            raise CardError(f"cannot read card {path}: {e}") from e
-        return cls.from_dict(d, path=path)
+        return _load_card(cls, path, MODEL_SCHEMA, "model card", _MODEL_REQUIRED, default_schema=True)
 
 
 @dataclass
@@ -261,21 +250,45 @@ class BackboneCard:
         return _load_card(cls, path, BACKBONE_SCHEMA, "backbone card", ("name", "file", "sha256", "architecture", "dim"))
 
 
-def _load_card(cls: type, path: Path | str, schema: str, what: str, required: tuple[str, ...]):
-    """A card of ``schema`` from ``path``: one-line CardError when unreadable, of another kind or incomplete."""
+_MODEL_REQUIRED = ("name", "file", "sha256", "architecture")
+
+
+def _load_card(cls: type, path: Path | str, schema: str, what: str, required: tuple[str, ...],
+               default_schema: bool = False):
+    """A card of ``schema`` from ``path``: the one way every card is read.  Any malformed card
+    (unreadable, not JSON, not an object, of another kind, incomplete, a field of the wrong type
+    or out of range) is a one-line CardError naming the file and the field."""
     path = Path(path)
     try:
-        d = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
-        raise CardError(f"cannot read {what} {path}: {e}") from e
-    if d.get("schema") != schema:
-        raise CardError(f"{path}: not a {what} (schema {d.get('schema')!r})")
-    d.pop("schema")
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as e:
+        reason = e.strerror if isinstance(e, OSError) and e.strerror else _first_line(e)
+        raise CardError(f"cannot read {what} {path}: {reason}") from None
+    return _card_from_dict(cls, d, path, schema, what, required, default_schema)
+
+
+def _card_from_dict(cls: type, d: Any, path: Path | None, schema: str, what: str, required: tuple[str, ...],
+                    default_schema: bool = False):
+    where = f"{what} {path}" if path is not None else what
+    if not isinstance(d, dict):
+        raise CardError(f"{where}: not a JSON object but {_json_kind(d)}")
+    got = d.get("schema", schema if default_schema else None)
+    if got != schema:
+        raise CardError(f"{where}: not a {what} (schema {_show(got)})")
+    d = {k: v for k, v in d.items() if k != "schema"}
+    if "extra" in d and not isinstance(d["extra"], dict):
+        raise CardError(f"{where}: field 'extra' must be a JSON object, not {_show(d['extra'])}")
     _unknown_keys_to_extra(cls, d)
     for req in required:
         if req not in d:
-            raise CardError(f"{what} {path} lacks {req!r}")
-    return cls(**d, path=path)
+            raise CardError(f"{where} lacks {req!r}")
+    validate_card(cls, d, where)
+    try:
+        return cls(**d, path=path)
+    except CardError as e:  # the dataclasses' own checks (InputSpec.__post_init__, output)
+        raise CardError(f"{where}: {e}") from None
+    except (TypeError, ValueError, ArithmeticError) as e:  # a case the checks below missed: still one line
+        raise CardError(f"{where}: {_first_line(e)}") from None
 
 
 def _unknown_keys_to_extra(cls: type, d: dict[str, Any]) -> None:
@@ -283,6 +296,90 @@ def _unknown_keys_to_extra(cls: type, d: dict[str, Any]) -> None:
     known = {f for f in cls.__dataclass_fields__ if f != "path"}
     for k in set(d) - known:
         d.setdefault("extra", {})[k] = d.pop(k)
+
+
+def _first_line(e: BaseException) -> str:
+    msg = str(e).strip().splitlines()
+    return msg[0][:200] if msg else e.__class__.__name__
+
+
+def _json_kind(v: Any) -> str:
+    return {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}.get(
+        type(v), "a number" if isinstance(v, (int, float)) else type(v).__name__)
+
+
+def _show(v: Any) -> str:
+    r = json.dumps(v) if isinstance(v, (str, int, float, bool, type(None))) else _json_kind(v)
+    return r if len(r) <= 60 else r[:57] + "..."
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+_OPT = {"str": (lambda v: isinstance(v, str), "a string"),
+        "float": (_is_number, "a number"),
+        "int": (_is_int, "an integer"),
+        "dict[str, Any]": (lambda v: isinstance(v, dict), "a JSON object"),
+        "InputSpec": (lambda v: isinstance(v, dict), "a JSON object"),
+        "list[str]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
+        "dict[str, float]": (lambda v: isinstance(v, dict) and all(map(_is_number, v.values())),
+                             "a JSON object of numbers"),
+        "tuple[float, float, float]": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_number, v)),
+                                       "a list of three numbers")}
+# field -> (check, what it must be) beyond its type
+ENSEMBLE_METHODS = ("majority", "weighted", "mean", "soft-or")  # ensemble.METHODS less "none"
+_RANGES: dict[str, tuple[Any, str]] = {
+    "file": (lambda v: v not in ("", ".", "..") and Path(v).name == v and "\\" not in v and "\0" not in v,
+             "the name of a file beside the card (no directory part)"),
+    "sha256": (lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v.lower()), "64 hex digits"),
+    "threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),
+    "calibrated_threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),  # may sit just above a score of 1
+    "f1": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
+    "inconclusive_margin": (lambda v: 0.0 <= v <= 0.5, "in [0, 0.5]"),
+    "dim": (lambda v: v > 0, "a positive integer"),
+    "members": (lambda v: len(v) > 0, "a non-empty list of model names"),
+    "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),
+    "weights": (lambda v: all(w >= 0 for w in v.values()), "non-negative numbers"),
+    "size": (lambda v: 8 <= v <= 4096, "an integer in [8, 4096]"),
+    "resize_to": (lambda v: 8 <= v <= 8192, "an integer in [8, 8192]"),
+    "tiles": (lambda v: 1 <= v <= 8, "an integer in [1, 8]"),
+    "std": (lambda v: min(v) > 0, "three positive numbers"),
+}
+
+def validate_card(cls: type, d: dict[str, Any], where: str, prefix: str = "") -> None:
+    """CardError naming ``where`` and the field unless every known field of ``d`` has its type and
+    range (``cls``'s annotations say the type; ``None`` is allowed where they allow it)."""
+    fields = cls.__dataclass_fields__
+    for k, v in d.items():
+        if k not in fields or k == "path":
+            continue
+        ann = str(fields[k].type).replace(" | None", "")
+        if v is None and ann != str(fields[k].type):  # Optional
+            continue
+        name = prefix + k
+        check, want = _OPT.get(ann, (lambda _: True, ""))
+        if not check(v):
+            raise CardError(f"{where}: field {name!r} must be {want}, not {_show(v)}")
+        rng = _RANGES.get(k)
+        if rng and not rng[0](v):
+            raise CardError(f"{where}: field {name!r} must be {rng[1]}, not {_show(v)}")
+    if isinstance(d.get("input"), dict):
+        unknown = sorted(set(d["input"]) - set(InputSpec.__dataclass_fields__))
+        if unknown:
+            raise CardError(f"{where}: unknown field {'input.' + unknown[0]!r}")
+        validate_card(InputSpec, d["input"], where, "input.")
+    if isinstance(d.get("calibration"), dict):
+        from .calibration import CalibrationSet
+
+        try:
+            CalibrationSet.from_dict(d["calibration"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise CardError(f"{where}: field {prefix + 'calibration'!r}: {_first_line(e)}") from None
 
 
 def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
@@ -337,62 +434,118 @@ BACKBONE_SUFFIX = ".backbone.json"
 HEAD_SUFFIX = ".head.json"
 
 
+@dataclass
+class BrokenCard:
+    """A card file that did not load: listed as broken (with the reason), never skipped silently."""
+
+    kind: str  # model | ensemble | backbone
+    name: str
+    path: Path
+    reason: str  # one line, names the file and the field
+
+    def to_dict(self) -> dict[str, str]:
+        return {"kind": self.kind, "name": self.name, "card_path": str(self.path), "reason": self.reason}
+
+
+def card_files(directory: Path) -> list[tuple[str, str, Path]]:
+    """(kind, name, card path) for every card in ``directory``: ``NAME.ensemble.json``,
+    ``NAME.backbone.json`` and every other ``NAME.json`` (a model card).  ``NAME.head.json`` is
+    a probe's head, not a card: it is checked as its card's ``file``."""
+    out = []
+    for p in sorted(directory.glob("*.json")):
+        if p.name.endswith(HEAD_SUFFIX):
+            continue
+        for kind, suffix in (("ensemble", ENSEMBLE_SUFFIX), ("backbone", BACKBONE_SUFFIX), ("model", ".json")):
+            if p.name.endswith(suffix):
+                out.append((kind, p.name[: -len(suffix)], p))
+                break
+    return out
+
+
+def load_any(kind: str, path: Path) -> "ModelCard | EnsembleCard | BackboneCard | BrokenCard":
+    """The card of ``kind`` at ``path``, or a BrokenCard saying why it is malformed."""
+    cls = {"model": ModelCard, "ensemble": EnsembleCard, "backbone": BackboneCard}[kind]
+    try:
+        return cls.load(path)
+    except CardError as e:
+        name = path.name[: -len({"ensemble": ENSEMBLE_SUFFIX, "backbone": BACKBONE_SUFFIX}.get(kind, ".json"))]
+        return BrokenCard(kind, name, path, str(e))
+
+
 class Registry:
-    """Finds model and ensemble cards across the search path."""
+    """Finds model, ensemble and backbone cards across the search path (first hit wins).
+
+    Every card goes through the one validator (:func:`_load_card`); a malformed one is kept as
+    a :class:`BrokenCard`: listed by :meth:`broken`, and an error only for whoever asks for it."""
 
     def __init__(self, extra_dirs: Iterable[Path | str] = ()):
         self.dirs = search_dirs(extra_dirs)
+        self._memo: tuple[tuple, dict[str, dict[str, Any]]] | None = None
+
+    def _entries(self) -> dict[str, dict[str, Any]]:
+        """kind -> name -> card or BrokenCard; re-read when a card file changes."""
+        files = [f for d in self.dirs if d.is_dir() for f in card_files(d)]
+        sig = []
+        for _, _, p in files:
+            try:
+                st = p.stat()
+                sig.append((str(p), st.st_mtime_ns, st.st_size))
+            except OSError:
+                sig.append((str(p), None, None))
+        if self._memo is not None and self._memo[0] == tuple(sig):
+            return self._memo[1]
+        out: dict[str, dict[str, Any]] = {"model": {}, "ensemble": {}, "backbone": {}}
+        for kind, name, p in files:
+            if name not in out[kind]:
+                out[kind][name] = load_any(kind, p)
+        self._memo = (tuple(sig), out)
+        return out
+
+    def _get(self, kind: str, name: str) -> Any:
+        entry = self._entries()[kind].get(name)
+        if isinstance(entry, BrokenCard):
+            raise CardError(entry.reason)
+        return entry
 
     def _scan_all(self) -> tuple[dict[str, Path], dict[str, Path], dict[str, Path]]:
-        """(models, ensembles, backbones): name -> card path, first hit on the search path wins.
-
-        ``NAME.json`` is a model card when ``NAME.onnx`` (a network) or ``NAME.head.json``
-        (a probe over a backbone) lies beside it."""
-        models: dict[str, Path] = {}
-        ensembles: dict[str, Path] = {}
-        backbones: dict[str, Path] = {}
-        for d in self.dirs:
-            if not d.is_dir():
-                continue
-            for p in sorted(d.glob("*.json")):
-                if p.name.endswith(ENSEMBLE_SUFFIX):
-                    ensembles.setdefault(p.name[: -len(ENSEMBLE_SUFFIX)], p)
-                elif p.name.endswith(BACKBONE_SUFFIX):
-                    backbones.setdefault(p.name[: -len(BACKBONE_SUFFIX)], p)
-                elif p.name.endswith(HEAD_SUFFIX):
-                    continue
-                elif p.with_suffix(".onnx").exists() or p.with_name(p.stem + HEAD_SUFFIX).exists():
-                    models.setdefault(p.stem, p)
-        return models, ensembles, backbones
+        """(models, ensembles, backbones): name -> card path (broken cards included)."""
+        e = self._entries()
+        return tuple({n: c.path for n, c in e[k].items()} for k in ("model", "ensemble", "backbone"))  # type: ignore
 
     def _scan(self) -> tuple[dict[str, Path], dict[str, Path]]:
         models, ensembles, _ = self._scan_all()
         return models, ensembles
 
+    def broken(self) -> list[BrokenCard]:
+        """Cards that did not load, in search-path order of kind and name."""
+        return [c for k in ("model", "ensemble", "backbone") for _, c in sorted(self._entries()[k].items())
+                if isinstance(c, BrokenCard)]
+
     def backbone_names(self) -> list[str]:
-        return sorted(self._scan_all()[2])
+        return sorted(self._entries()["backbone"])
 
     def backbones(self) -> list[BackboneCard]:
-        return [BackboneCard.load(p) for _, p in sorted(self._scan_all()[2].items())]
+        """The backbones whose cards load (see :meth:`broken` for the others)."""
+        return [c for _, c in sorted(self._entries()["backbone"].items()) if not isinstance(c, BrokenCard)]
 
     def backbone(self, name: str, sha256: str | None = None) -> BackboneCard:
         """The backbone called ``name``; with ``sha256``, the one whose ONNX file has that digest
         (a probe is bound to the exact backbone it was fitted on)."""
-        found = self._scan_all()[2]
+        found = self._entries()["backbone"]
         if sha256:
-            if name in found:
-                c = BackboneCard.load(found[name])
+            named = found.get(name)
+            if isinstance(named, BackboneCard) and named.sha256 == sha256:
+                return named
+            for c in self.backbones():
                 if c.sha256 == sha256:
                     return c
-            for p in found.values():
-                c = BackboneCard.load(p)
-                if c.sha256 == sha256:
-                    return c
+            if isinstance(named, BrokenCard):
+                raise CardError(named.reason)
             raise CardError(f"no backbone with sha256 {sha256[:12]}… (named {name!r}) on the search path; "
                             f"installed backbones: {', '.join(sorted(found)) or 'none'}")
         if name not in found:
             raise CardError(f"no backbone named {name!r}; installed: {', '.join(sorted(found)) or 'none'}")
-        return BackboneCard.load(found[name])
+        return self._get("backbone", name)
 
     def backbone_for(self, card: ModelCard) -> BackboneCard:
         if not card.backbone:
@@ -400,35 +553,41 @@ class Registry:
         return self.backbone(str(card.backbone.get("name", "")), card.backbone.get("sha256"))
 
     def model_names(self) -> list[str]:
-        return sorted(self._scan()[0])
+        """Every model card found, broken ones included (asking for one gives its error)."""
+        return sorted(self._entries()["model"])
+
+    def usable_model_names(self) -> list[str]:
+        """The models whose cards load."""
+        return [n for n, c in sorted(self._entries()["model"].items()) if not isinstance(c, BrokenCard)]
 
     def ensemble_names(self) -> list[str]:
-        return sorted(self._scan()[1])
+        return sorted(self._entries()["ensemble"])
 
     def model(self, name: str) -> ModelCard:
-        models, _ = self._scan()
+        models = self._entries()["model"]
         if name not in models:
             raise CardError(
                 f"no model named {name!r} (looked in: {', '.join(map(str, self.dirs))}); "
                 f"installed: {', '.join(sorted(models)) or 'none'}"
             )
-        return ModelCard.load(models[name])
+        return self._get("model", name)
 
     def models(self) -> list[ModelCard]:
-        return [ModelCard.load(p) for _, p in sorted(self._scan()[0].items())]
+        """The models whose cards load (see :meth:`broken` for the others)."""
+        return [c for _, c in sorted(self._entries()["model"].items()) if not isinstance(c, BrokenCard)]
 
     def ensemble(self, name: str) -> EnsembleCard:
-        _, ens = self._scan()
+        ens = self._entries()["ensemble"]
         if name not in ens:
             raise CardError(f"no ensemble named {name!r}; installed: {', '.join(sorted(ens)) or 'none'}")
-        return EnsembleCard.load(ens[name])
+        return self._get("ensemble", name)
 
     def ensembles(self) -> list[EnsembleCard]:
-        return [EnsembleCard.load(p) for _, p in sorted(self._scan()[1].items())]
+        return [c for _, c in sorted(self._entries()["ensemble"].items()) if not isinstance(c, BrokenCard)]
 
     def default_ensemble(self) -> EnsembleCard | None:
-        _, ens = self._scan()
-        return EnsembleCard.load(ens["default"]) if "default" in ens else None
+        """``default.ensemble.json`` when there is one (a CardError when it is broken)."""
+        return self._get("ensemble", "default")
 
 
 def verify_sha256(card: "ModelCard | BackboneCard") -> None:

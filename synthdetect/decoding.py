@@ -14,8 +14,12 @@ Policy (documented in docs/scan.md):
     range (``/257`` for 16-bit, i.e. 65535 -> 255); float images are clipped to
     [0, 1] (or [0, 255] when they are already in that range).
   * CMYK, YCbCr, LAB, HSV, greyscale and 1-bit images are converted by Pillow.
-  * Images with more than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels are refused as
-    possible decompression bombs (Pillow's own limit; change it via that attribute).
+  * Decoding budget, checked from the header before any pixel is decoded: images with more
+    than ``PIL.Image.MAX_IMAGE_PIXELS`` pixels (Pillow's own limit, 89,478,485 by default;
+    change it via that attribute) are refused as possible decompression bombs, and so are
+    images whose longer side is more than ``MAX_ASPECT_RATIO`` (100) times the shorter one
+    (a 100000x1 strip holds nothing a detector can judge, and upscaling its shorter side to
+    a detector's input would cost gigabytes).
 
 Any failure raises :class:`DecodeError` with a one-line reason.
 """
@@ -36,6 +40,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 _INIT_DONE = False
 HEIF_AVAILABLE = False
 QUANT_KEY = "synthdetect.jpeg_quantization"  # decode_bytes keeps a JPEG's tables in the RGB image's info
+MAX_ASPECT_RATIO = 100  # longer side / shorter side; beyond it an image is refused (decoding budget)
 
 
 class DecodeError(Exception):
@@ -106,29 +111,61 @@ def read_bytes(path: Path | str) -> bytes:
         raise DecodeError(f"cannot read file: {e.strerror or _one_line(e)}") from None
 
 
-def _composite_on_white(img: Image.Image) -> Image.Image:
-    rgba = img.convert("RGBA")
+_BAND_PIXELS = 1 << 22  # conversions run over bands of rows of about this many pixels
+
+
+def _by_bands(img: Image.Image, mode: str, convert) -> Image.Image:
+    """``convert`` (a per-pixel conversion of a crop to ``mode``) applied band by band: the same
+    pixels as converting the whole image at once, with temporaries of one band, not of the image."""
+    w, h = img.size
+    out = Image.new(mode, (w, h))
+    step = max(1, _BAND_PIXELS // max(w, 1))
+    for top in range(0, h, step):
+        band = img.crop((0, top, w, min(h, top + step)))
+        out.paste(convert(band), (0, top))
+    return out
+
+
+def _composite_band(band: Image.Image) -> Image.Image:
+    rgba = band.convert("RGBA")
     bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
     return Image.alpha_composite(bg, rgba).convert("RGB")
 
 
+def _composite_on_white(img: Image.Image) -> Image.Image:
+    return _by_bands(img, "RGB", _composite_band)
+
+
 def _high_bit_to_l(img: Image.Image) -> Image.Image:
     """16/32-bit integer or float greyscale -> 8-bit L by value range (no clipping at 255)."""
-    arr = np.asarray(img)
+    if img.mode.startswith("I;16"):
+        return _by_bands(img, "L", lambda band: _scaled_to_l(np.asarray(band).astype(np.float64) / 257.0))
+    hi = _band_max(img, finite=img.mode == "F")
     if img.mode == "F":
-        a = arr.astype(np.float64)
-        finite = a[np.isfinite(a)]
-        hi = float(finite.max()) if finite.size else 0.0
         scale = 255.0 if hi <= 1.0 else 1.0
-        out = np.clip(np.nan_to_num(a) * scale, 0, 255)
-    elif img.mode.startswith("I;16"):
-        out = arr.astype(np.float64) / 257.0
-    else:  # "I" (32-bit signed): PNG/TIFF 16-bit data often arrives here
-        a = arr.astype(np.float64)
-        hi = float(a.max()) if a.size else 0.0
-        out = a if hi <= 255 else a / (257.0 if hi <= 65535 else hi / 255.0)
-        out = np.clip(out, 0, 255)
-    return Image.fromarray(np.round(out).astype(np.uint8), mode="L")
+        return _by_bands(img, "L", lambda band: _scaled_to_l(
+            np.nan_to_num(np.asarray(band).astype(np.float64)) * scale))
+    # "I" (32-bit signed): PNG/TIFF 16-bit data often arrives here
+    div = 1.0 if hi <= 255 else (257.0 if hi <= 65535 else hi / 255.0)
+    return _by_bands(img, "L", lambda band: _scaled_to_l(np.asarray(band).astype(np.float64) / div))
+
+
+def _band_max(img: Image.Image, finite: bool) -> float:
+    """The largest (finite) value of a greyscale image, read band by band (0.0 when none)."""
+    w, h = img.size
+    step, hi = max(1, _BAND_PIXELS // max(w, 1)), None
+    for top in range(0, h, step):
+        a = np.asarray(img.crop((0, top, w, min(h, top + step))))
+        if finite:
+            a = a[np.isfinite(a)]
+        if a.size:
+            m = float(a.max())
+            hi = m if hi is None else max(hi, m)
+    return 0.0 if hi is None else hi
+
+
+def _scaled_to_l(a: np.ndarray) -> Image.Image:
+    return Image.fromarray(np.round(np.clip(a, 0, 255)).astype(np.uint8), mode="L")
 
 
 def to_rgb(img: Image.Image) -> Image.Image:
@@ -148,6 +185,24 @@ def to_rgb(img: Image.Image) -> Image.Image:
         return img.convert("RGB")
     except (ValueError, OSError) as e:
         raise DecodeError(f"unsupported pixel mode {mode}: {_one_line(e)}") from None
+
+
+def check_budget(width: int, height: int) -> None:
+    """DecodeError when a size read from the header is beyond the decoding budget (see the module doc)."""
+    w, h = int(width), int(height)
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and w * h > limit:
+        raise DecodeError(
+            f"refused: {w}x{h} = {w * h} pixels exceeds the decompression-bomb limit of {limit}"
+        )
+    if min(w, h) < 1:
+        raise DecodeError(f"refused: the header gives an empty image ({w}x{h} px)")
+    if max(w, h) > MAX_ASPECT_RATIO * min(w, h):
+        ratio = max(w, h) / min(w, h)
+        raise DecodeError(
+            f"refused: {w}x{h} px has an aspect ratio of {ratio:.{0 if ratio >= 1000 else 1}f}:1, beyond "
+            f"the decoding budget of {MAX_ASPECT_RATIO}:1"
+        )
 
 
 def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
@@ -176,12 +231,7 @@ def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
     fmt = img.format or "unknown"
     mode = img.mode
     quant = getattr(img, "quantization", None) if fmt == "JPEG" else None
-    w, h = img.size
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and w * h > limit:
-        raise DecodeError(
-            f"refused: {w}x{h} = {w * h} pixels exceeds the decompression-bomb limit of {limit}"
-        )
+    check_budget(*img.size)
     frames = int(getattr(img, "n_frames", 1) or 1)
     try:
         if frames > 1:

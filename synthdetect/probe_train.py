@@ -201,6 +201,31 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
                      sides=sides)
 
 
+def drop_duplicates(items: Sequence[Any], ex: Extracted) -> list[tuple[str, str]]:
+    """Byte-identical images (same SHA-256) among the readable ones.  Labelled both real and
+    synthetic: ProbeTrainError listing them (the sample contradicts itself).  Within one class:
+    the first is kept, the copies are removed from ``ex`` (one image must not count twice, nor
+    sit in a training fold and in the fold that scores it); returns (copy, kept) pairs."""
+    first: dict[str, int] = {}
+    rows, dropped, clashes = [], [], []
+    for row, i in enumerate(ex.keep):
+        j = first.setdefault(ex.sha256[i], i)
+        if j == i:
+            rows.append(row)
+        elif int(items[j].label) != int(items[i].label):
+            clashes.append(f"{items[j].rel} = {items[i].rel}")
+        else:
+            dropped.append((str(items[i].rel), str(items[j].rel)))
+    if clashes:
+        shown = "; ".join(clashes[:10]) + (f"; and {len(clashes) - 10} more" if len(clashes) > 10 else "")
+        raise ProbeTrainError(f"{len(clashes)} image(s) labelled both real and synthetic (byte-identical, same "
+                              f"SHA-256): {shown}")
+    if dropped:
+        ex.keep = [ex.keep[r] for r in rows]
+        ex.X = ex.X[rows]
+    return dropped
+
+
 def table1(y: np.ndarray, p: np.ndarray, op) -> dict[str, Any]:
     """The paper's Table 1 figures (at 0.5 and at the best global threshold), ROC-AUC/AP, the
     calibrated operating point and what the three verdicts give on these scores."""
@@ -226,6 +251,7 @@ class ProbeResult:
     errors: list[tuple[str, str]]
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, byte-identical kept image)
 
 
 def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, out_dir: Path, *,
@@ -258,6 +284,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     cache = None if cache_dir is False else backbone_cache(
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
     ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress)
+    duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -301,6 +328,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
             "data": data_label,
             "n_real": n_real, "n_synthetic": n_fake,
             "unreadable": len(errors),
+            "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates],
             "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
             "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
             "stratified_by": "label" + (" x group" if groups is not None else ""),
@@ -319,7 +347,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
                                 "total_s": round(time.perf_counter() - t0, 3)},
-                       cache_hits=ex.cache_hits)
+                       cache_hits=ex.cache_hits, duplicates=duplicates)
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

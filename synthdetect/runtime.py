@@ -130,6 +130,50 @@ def _session(card: "ModelCard | BackboneCard", device: str, threads: int | None,
     return sess, got
 
 
+def _dims_ok(shape, want) -> bool:
+    """``shape`` (onnxruntime's: an int where fixed, a name where dynamic) fits ``want`` (None: any)."""
+    return len(shape) == len(want) and all(w is None or not isinstance(d, int) or d == w for d, w in zip(shape, want))
+
+
+def contract_problem(card: "ModelCard | BackboneCard", inputs, outputs) -> str | None:
+    """How a session's inputs/outputs break the ONNX contract (docs/DESIGN.md), or None: one
+    float input ``[N, 3, S, S]`` (S = the card's input size where fixed); a model's output
+    (``logit`` or the first) ``[N]`` or ``[N, 1]``, a backbone's (``features`` or the first) ``[N, dim]``."""
+    if len(inputs) != 1:
+        return f"{len(inputs)} inputs; the ONNX contract is one"
+    x, s = inputs[0], card.input.size
+    if x.type != "tensor(float)" or not _dims_ok(x.shape, [None, 3, s, s]):
+        return f"input {x.name!r} is {x.type} {list(x.shape)}; the card needs float [N, 3, {s}, {s}]"
+    backbone = isinstance(card, BackboneCard)
+    out = next((o for o in outputs if o.name == ("features" if backbone else "logit")), outputs[0] if outputs else None)
+    if out is None:
+        return "no output"
+    if backbone and not _dims_ok(out.shape, [None, card.dim]):
+        return f"output {out.name!r} is {list(out.shape)}; the card needs [N, {card.dim}]"
+    if not backbone and not (_dims_ok(out.shape, [None]) or _dims_ok(out.shape, [None, 1])):
+        return f"output {out.name!r} is {list(out.shape)}; the contract is [N] or [N, 1]"
+    return None
+
+
+def check_loads(card: "ModelCard | BackboneCard") -> None:
+    """RuntimeSetupError (one line) unless the card's ONNX file builds an onnxruntime session
+    (CPU, no graph optimisation: cheap) that meets the ONNX contract.  A file whose digest matches
+    its card can still be one saved truncated, or a graph of another shape."""
+    ort = _ort()
+    so = ort.SessionOptions()
+    so.log_severity_level = 4
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    so.intra_op_num_threads = 1
+    try:
+        sess = ort.InferenceSession(str(card.model_path), so, providers=["CPUExecutionProvider"])
+    except Exception as e:  # onnxruntime raises its own exception classes
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else e.__class__.__name__
+        raise RuntimeSetupError(f"{card.model_path.name} does not load in onnxruntime: {first}") from None
+    problem = contract_problem(card, sess.get_inputs(), sess.get_outputs())
+    if problem:
+        raise RuntimeSetupError(f"{card.model_path.name} breaks the ONNX contract: {problem}")
+
+
 def load_model(card: ModelCard, device: str = "auto", threads: int | None = None, verify: bool = True) -> Model:
     """Verify ``card``'s file and create its session on ``device``."""
     sess, got = _session(card, device, threads, verify)

@@ -127,7 +127,7 @@ def resolve_plan(
                 ens_cards.append(default)
                 names = list(default.members)
             else:
-                names = registry.model_names()
+                names = registry.usable_model_names()  # broken cards: the CLI says it ignores them
         else:
             installed = set(registry.model_names())
             ensembles = set(registry.ensemble_names())

@@ -78,3 +78,60 @@ def test_ensemble_card_unknown_fields_and_required_keys(tmp_path):
     p.write_text(json.dumps(d))
     with pytest.raises(CardError, match="members"):
         EnsembleCard.load(p)
+
+
+def test_every_card_field_has_a_type_check():
+    """The one validator checks each field by its annotation: none may fall through unchecked."""
+    from synthdetect.cards import _OPT, BackboneCard
+
+    for cls in (ModelCard, EnsembleCard, BackboneCard, InputSpec):
+        for name, f in cls.__dataclass_fields__.items():
+            if name != "path":
+                assert str(f.type).replace(" | None", "") in _OPT, (cls.__name__, name, f.type)
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"input": {"size": 224, "mean": [0.5, 0.5]}}, "'input.mean'"),
+    ({"input": {"size": "224"}}, "'input.size'"),
+    ({"input": {"sise": 224}}, "'input.sise'"),
+    ({"input": [224]}, "'input'"),
+    ({"output": 1}, "'output'"),
+    ({"threshold": 1.5}, "'threshold'"),
+    ({"threshold": True}, "'threshold'"),
+    ({"f1": "0.9"}, "'f1'"),
+    ({"sha256": "abc"}, "'sha256'"),
+    ({"file": "/etc/passwd"}, "'file'"),
+    ({"file": ".."}, "'file'"),
+    ({"training": [1]}, "'training'"),
+    ({"extra": 3}, "'extra'"),
+    ({"calibration": {"real_scores": [0.1], "fake_scores": []}}, "'calibration'"),
+    ({"calibration": {"real_scores": ["x"], "fake_scores": [0.5]}}, "'calibration'"),
+    ({"schema": "synthdetect.ensemble-card/1"}, "not a model card"),
+])
+def test_malformed_model_card_fields_are_one_line_errors(models_dir, tmp_path, change, field):
+    d = json.loads((models_dir / "dark.json").read_text())
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({**d, **change}))
+    with pytest.raises(CardError) as e:
+        ModelCard.load(p)
+    msg = str(e.value)
+    assert str(p) in msg and field in msg and "\n" not in msg
+
+
+@pytest.mark.parametrize("change, field", [({"members": []}, "'members'"), ({"members": "a"}, "'members'"),
+                                           ({"method": "vote"}, "'method'"), ({"weights": {"a": "x"}}, "'weights'")])
+def test_malformed_ensemble_card_fields(tmp_path, change, field):
+    p = tmp_path / "e.ensemble.json"
+    p.write_text(json.dumps({**EnsembleCard(name="e", members=["a"]).to_dict(), **change}))
+    with pytest.raises(CardError, match=field):
+        EnsembleCard.load(p)
+
+
+def test_a_calibrated_threshold_just_above_a_score_of_one_is_valid(models_dir, tmp_path):
+    """calibration.operating_point puts t_hi at nextafter(1.0) when the top real score is 1.0."""
+    import math
+
+    d = json.loads((models_dir / "dark.json").read_text())
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps({**d, "calibrated_threshold": math.nextafter(1.0, 2.0)}))
+    assert ModelCard.load(p).calibrated_threshold > 1.0

@@ -255,3 +255,46 @@ def test_rgb_with_transparent_colour_on_white(tmp_path):
     p = _save(img, tmp_path / "trns.png", transparency=(0, 255, 0))
     a = np.asarray(decode(p).image)
     assert a[3, 3].tolist() == [255, 255, 255] and a[0, 0].tolist() == [10, 20, 30]
+
+
+@pytest.mark.parametrize("size", [(100000, 1), (7, 50000), (20000, 2)])
+def test_extreme_aspect_ratio_refused_from_the_header(tmp_path, monkeypatch, size):
+    """The decoding budget is checked before any pixel is decoded (issue 18: 100000x1 drove a scan to 23 GB)."""
+    from PIL import ImageFile
+
+    p = _save(Image.new("RGB", size, (120, 30, 200)), tmp_path / "strip.png", optimize=True)
+
+    def no_decoding(self):
+        raise AssertionError("pixels decoded before the budget check")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(DecodeError) as e:
+        decode(p)
+    msg = str(e.value)
+    assert "\n" not in msg and f"{size[0]}x{size[1]}" in msg and f"{decoding.MAX_ASPECT_RATIO}:1" in msg
+    assert e.value.sha256 == sha256_file(p)  # the exhibit is still identified
+
+
+def test_aspect_ratio_at_the_budget_decodes(tmp_path):
+    r = decoding.MAX_ASPECT_RATIO
+    d = decode(_save(Image.new("RGB", (3 * r, 3), (1, 2, 3)), tmp_path / "ok.png"))
+    assert (d.width, d.height) == (3 * r, 3)
+    with pytest.raises(DecodeError, match="aspect ratio"):
+        decode(_save(Image.new("RGB", (3 * r + 1, 3)), tmp_path / "over.png"))
+
+
+def test_conversions_run_in_bands_with_the_same_pixels(monkeypatch):
+    """RGBA/P/16-bit/float conversions go band by band (bounded temporaries) and give exactly
+    the pixels of a whole-image conversion."""
+    rng = np.random.default_rng(0)
+    pal = Image.fromarray(rng.integers(0, 256, (70, 90), dtype=np.uint8)).convert("P")
+    pal.info["transparency"] = 5
+    f = rng.random((70, 90)).astype(np.float32)
+    f[3, 4], f[5, 5] = np.nan, np.inf
+    cases = [Image.fromarray(rng.integers(0, 256, (70, 90, 4), dtype=np.uint8)), pal,
+             Image.fromarray(rng.integers(0, 65536, (70, 90), dtype=np.uint16)),
+             Image.fromarray(rng.integers(0, 2 ** 30, (70, 90), dtype=np.int32)), Image.fromarray(f)]
+    whole = [np.asarray(to_rgb(c)) for c in cases]
+    monkeypatch.setattr(decoding, "_BAND_PIXELS", 500)  # 5-row bands
+    for c, w in zip(cases, whole):
+        assert np.array_equal(np.asarray(to_rgb(c)), w), c.mode

@@ -101,3 +101,42 @@ def test_stack_tiles_and_mean_per_image():
     assert x.shape == (7, 3, 4, 4) and counts.tolist() == [1, 4, 2]
     np.testing.assert_allclose(mean_per_image(np.array([0.2, 0.1, 0.3, 0.5, 0.7, 0.4, 0.6]), counts),
                                [0.2, 0.4, 0.5])
+
+
+def test_thin_strip_upscale_costs_the_crop_not_the_strip(monkeypatch):
+    """A 20000x2 strip upscaled to a 224 px shorter side would be 2240000x224 px (2 GB); only
+    the region kept is resampled (issue 18)."""
+    from synthdetect import preprocess
+
+    asked = []
+    real = Image.Image.resize
+
+    def spy(self, size, *a, **kw):
+        asked.append(size[0] * size[1])
+        return real(self, size, *a, **kw)
+
+    monkeypatch.setattr(Image.Image, "resize", spy)
+    strip = Image.new("RGB", (20000, 2), (90, 10, 200))
+    for spec, tiles in ((InputSpec(size=224, tiles=4), 4), (InputSpec(size=224, resize="shorter_side", resize_to=256), 1),
+                        (InputSpec(size=64, resize="shorter_side", resize_to=40), 1)):
+        x = to_inputs(strip, spec)
+        assert x.shape == (tiles, 3, spec.size, spec.size)  # a row of 4 tiles: one tile high
+        assert np.allclose(x[:, :, 0, 0], x[0, :, 0, 0])  # a flat strip stays flat
+    assert asked and max(asked) <= preprocess.WHOLE_RESIZE_MAX_PIXELS
+
+
+@pytest.mark.parametrize("spec", [InputSpec(size=32, tiles=3), InputSpec(size=32, resize="shorter_side", resize_to=40),
+                                  InputSpec(size=48, resize="shorter_side", resize_to=20, tiles=2)])
+def test_region_resampling_matches_the_whole_resize(monkeypatch, spec):
+    """The region path (forced here) gives the whole-resize pixels up to Pillow's rounding (<= 1 level)."""
+    from synthdetect import preprocess
+
+    from PIL import ImageFilter
+
+    noise = np.random.default_rng(3).integers(0, 256, (40, 150, 3), dtype=np.uint8)
+    img = Image.fromarray(noise).filter(ImageFilter.GaussianBlur(1.5))  # a photo's spectrum, not white noise
+    whole = to_inputs(img, spec)
+    monkeypatch.setattr(preprocess, "WHOLE_RESIZE_MAX_PIXELS", 0)
+    region = to_inputs(img, spec)
+    levels = np.abs(whole - region) * np.asarray(spec.std, np.float32)[None, :, None, None] * 255
+    assert whole.shape == region.shape and levels.max() <= 1.01

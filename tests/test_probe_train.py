@@ -143,3 +143,38 @@ def test_a_probe_without_its_exact_backbone_is_refused(setup):
     assert r.exit_code == 2 and "sha256" in r.output
 
 
+
+
+def test_train_probe_refuses_an_image_labelled_both_real_and_synthetic(setup):
+    """issue 18 item 6: byte-identical files in both classes are a contradiction, not data."""
+    import shutil
+
+    bbdir, _, data, tmp = setup
+    shutil.copyfile(data / "0_real" / "img03.png", data / "1_fake" / "copy_of_real.png")
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.count("\n") == 1 and "labelled both real and synthetic" in r.stderr
+    assert "0_real/img03.png = 1_fake/copy_of_real.png" in r.stderr
+    assert not (tmp / "models" / "case42.json").exists()
+
+
+def test_train_probe_counts_a_duplicate_once_and_says_so(setup):
+    import shutil
+
+    bbdir, _, data, tmp = setup
+    shutil.copyfile(data / "0_real" / "img03.png", data / "0_real" / "img03_again.png")
+    shutil.copyfile(data / "1_fake" / "img05.png", data / "1_fake" / "zz_copy.png")
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["images"] == 48 and sorted(d["path"] for d in doc["duplicates_dropped"]) == [
+        "0_real/img03_again.png", "1_fake/zz_copy.png"]
+    card = json.loads((tmp / "models" / "case42.json").read_text())
+    assert card["training"]["n_real"] == 24 and card["training"]["n_synthetic"] == 24
+    assert {d["dropped"]: d["same_bytes_as"] for d in card["training"]["duplicates_dropped"]} == {
+        "0_real/img03_again.png": "0_real/img03.png", "1_fake/zz_copy.png": "1_fake/img05.png"}
+    ids = card["calibration"]["real_ids"] + card["calibration"]["fake_ids"]
+    assert len(ids) == len(set(ids)) == 48  # no copy left to sit in two folds
+    r = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "t2",
+                            "--models-dir", str(bbdir), "--out", str(tmp / "models"), "--cache-dir", str(tmp / "cache")])
+    assert r.exit_code == 0 and "byte-identical to 0_real/img03.png" in r.stderr

@@ -17,26 +17,17 @@ def models(
     """List installed models and ensembles with their card details."""
     import json
 
-    from ..cards import CardError, Registry
+    from ..cards import Registry
 
     reg = Registry(models_dir or [])
-    models, ensembles, problems = [], [], []
-    for n in reg.model_names():
-        try:
-            models.append(reg.model(n))
-        except CardError as e:
-            problems.append(str(e))
-    for n in reg.ensemble_names():
-        try:
-            ensembles.append(reg.ensemble(n))
-        except CardError as e:
-            problems.append(str(e))
+    models, ensembles, broken = reg.models(), reg.ensembles(), reg.broken()
     if fmt == ListFormat.json:
         doc = {
             "search_path": [str(d) for d in reg.dirs],
             "models": [{**c.to_dict(), "card_path": str(c.path)} for c in models],
             "ensembles": [{**e.to_dict(), "card_path": str(e.path)} for e in ensembles],
-            "problems": problems,
+            "broken": [b.to_dict() for b in broken],
+            "problems": [b.reason for b in broken],
         }
         typer.echo(json.dumps(doc, indent=2))
         return
@@ -46,7 +37,7 @@ def models(
 
     con = make_console()  # piped: no wrapping, whole hashes and paths
     nw = piped()
-    if not models and not ensembles:
+    if not models and not ensembles and not broken:
         con.print("no models installed; looked in: " + ", ".join(map(str, reg.dirs)))
     if models:
         t = Table(title="models", title_justify="left")
@@ -71,13 +62,18 @@ def models(
             t.add_row(e.name, e.method, ", ".join(e.members), f"{e.effective_threshold():g}",
                       "" if e.f1 is None else f"{e.f1:.3f}", str(e.path))
         con.print(t)
-    for p in problems:
-        con.print(f"[yellow]warning:[/] {p}")
-    if models or ensembles:
+    if broken:  # listed, never skipped: each with the file and the field at fault
+        t = Table(title="broken cards (not loaded)", title_justify="left")
+        for col in ("name", "kind", "reason"):
+            t.add_column(col, overflow="fold", no_wrap=nw)
+        for b in broken:
+            t.add_row(b.name, b.kind, f"[yellow]{b.reason}[/]")
+        con.print(t)
+    if models or ensembles or broken:
         con.print("search path: " + ", ".join(map(str, reg.dirs)))
 
 
-EPILOG = "Exit codes: 0 success (unreadable cards are listed as warnings); 2 usage error."
+EPILOG = "Exit codes: 0 success (malformed cards are listed as broken, with the reason); 2 usage error."
 
 
 def mount(app: typer.Typer) -> None:

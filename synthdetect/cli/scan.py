@@ -127,6 +127,8 @@ def scan(
         registry = Registry(models_dir or [])
         plan = resolve_plan(registry, split_names(models), ensemble.value if ensemble else None, thr,
                             max_false_alarm=max_false_alarm, max_miss=max_miss)
+        for b in registry.broken():  # not used by this scan (else resolve_plan failed): said once, not silently
+            warn(f"{b.reason} (ignored: this scan does not use it)")
         scanner = Scanner(
             plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
             thumbnails=writer.needs_thumbnails and not no_thumbnails, quality_gates=not no_quality_gates,

@@ -251,12 +251,15 @@ def train_probe(
     tw = cv["three_way"]
     doc = {"model": c.name, "card": str(res.card_path), "head": str(res.head_path), "backbone": bb.name,
            "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
-           "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv}
+           "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv,
+           "duplicates_dropped": [{"path": d, "same_bytes_as": k} for d, k in res.duplicates]}
     if fmt == ListFormat.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     for p, e in res.errors:
         err.print(f"[yellow]unreadable[/] {p}: {e}")
+    for p, k in res.duplicates:
+        err.print(f"[yellow]duplicate[/] {p}: byte-identical to {k}; counted once", highlight=False)
     fa, ms = tw["false_alarm"], tw["miss"]
     err.print(
         f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "

@@ -23,7 +23,7 @@ from .options import ListFormat, list_format_option, models_dir_option
 EPILOG = ("Exit codes: 0 success; 2 usage error, nothing was done (unknown entry, backbone or converter, missing "
           "--from file, bad registry file, no 'train' extra to convert with, refusing to remove a bundled or unknown model, removal not confirmed); "
           "4 the operation failed (download, checksum mismatch, wrong file type, conversion or parity check, "
-          "verify found a MISMATCH or MISSING file).")
+          "verify found a MISMATCH, MISSING or BROKEN file or card).")
 
 weights_app = typer.Typer(
     name="weights",
@@ -358,7 +358,7 @@ def verify(
         rows = hub.verify_all(install, cache=cache_dir, registry=reg)
     except hub.HubError as e:
         raise fail(str(e), ExitCode.FAILED) from None
-    bad = [r for r in rows if r.status in ("MISMATCH", "MISSING")]
+    bad = [r for r in rows if r.status in ("MISMATCH", "MISSING", "BROKEN")]
     if fmt == ListFormat.json:
         print(json.dumps({"models_dir": str(install), "ok": not bad,
                           "rows": [r.__dict__ for r in rows]}, indent=2))
@@ -366,7 +366,7 @@ def verify(
         t = Table(title=f"verify: models in {install}, checkpoints in {hub.cache_dir(cache_dir)}")
         for c in ("kind", "name", "status", "detail", "path"):
             t.add_column(c, overflow="fold", no_wrap=piped())
-        colour = {"OK": "green", "MISMATCH": "bold red", "MISSING": "bold red", "UNVERIFIED": "yellow",
+        colour = {"OK": "green", "MISMATCH": "bold red", "MISSING": "bold red", "BROKEN": "bold red", "UNVERIFIED": "yellow",
                   "PARTIAL": "yellow"}
         for r in rows:
             t.add_row(r.kind, r.name, f"[{colour[r.status]}]{r.status}[/]", r.detail, r.path)

@@ -4,8 +4,10 @@
   archive carries code and is only loaded when its digest is the registry's).
 * :func:`import_files` matches files on disk to an entry's files, checks them against
   :func:`~synthdetect.hub.store.expected_digest` and copies them into the cache.
-* :func:`verify_all` re-hashes installed models (against their cards) and cached
-  checkpoints (against the registry or the digest recorded on first use).
+* :func:`verify_all` re-hashes installed models and backbones (against their cards; each file
+  must also load: an ONNX file builds an onnxruntime session meeting the contract, a probe's
+  head parses), lists malformed cards as BROKEN, and re-hashes cached checkpoints (against the
+  registry or the digest recorded on first use).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from ..cards import sha256_file
+from ..cards import card_files, sha256_file
 from .catalog import HubEntry, HubFile, load_registry
 from .errors import ChecksumError, HubError
 from .store import Fetched, accept, cache_dir, cached_path, expected_digest, recorded_digests
@@ -113,36 +115,45 @@ def import_files(entry: HubEntry, paths: Iterable[Path | str], *, cache: Path | 
 
 @dataclass
 class VerifyRow:
-    kind: str  # model | checkpoint
+    kind: str  # model | backbone | ensemble | checkpoint
     name: str
     path: str
-    status: str  # OK | MISMATCH | MISSING | UNVERIFIED | PARTIAL
+    status: str  # OK | MISMATCH | MISSING | BROKEN | UNVERIFIED | PARTIAL
     detail: str = ""
+
+
+def verify_card(kind: str, card_path: Path) -> VerifyRow | None:
+    """One installed card: BROKEN (malformed card, or a file that does not load / breaks the ONNX
+    contract), MISSING, MISMATCH (digest) or OK.  None for a sound ensemble card (it has no file)."""
+    from ..cards import BrokenCard, CardError, load_any
+    from ..runtime import RuntimeSetupError, check_loads, load_head
+
+    card = load_any(kind, card_path)
+    if isinstance(card, BrokenCard):
+        return VerifyRow(kind, card.name, str(card_path), "BROKEN", card.reason)
+    if kind == "ensemble":
+        return None
+    mp = card.model_path
+    if not mp.is_file():
+        return VerifyRow(kind, card.name, str(mp), "MISSING", f"{mp.name} missing")
+    got = sha256_file(mp)
+    if got != card.sha256:
+        return VerifyRow(kind, card.name, str(mp), "MISMATCH", f"card {card.sha256}, file {got}")
+    try:  # the right bytes can still be a truncated export: the file must load, as scan will load it
+        if getattr(card, "is_probe", False):
+            load_head(card, verify=False)  # a probe's file is its head (NAME.head.json)
+        else:
+            check_loads(card)
+    except (CardError, RuntimeSetupError) as e:
+        return VerifyRow(kind, card.name, str(mp), "BROKEN", str(e))
+    return VerifyRow(kind, card.name, str(mp), "OK", got)
 
 
 def verify_all(models_dir: Path, *, cache: Path | str | None = None,
                registry: dict[str, HubEntry] | None = None) -> list[VerifyRow]:
     """Re-hash installed models (cards in ``models_dir``) and cached checkpoints."""
-    from ..cards import CardError, ModelCard
-
-    rows: list[VerifyRow] = []
-    if models_dir.is_dir():
-        for cp in sorted(models_dir.glob("*.json")):
-            if cp.name.endswith(".ensemble.json"):
-                continue
-            try:
-                card = ModelCard.load(cp)
-            except CardError as e:
-                rows.append(VerifyRow("model", cp.stem, str(cp), "MISMATCH", f"unreadable card: {e}"))
-                continue
-            mp = card.model_path
-            if not mp.is_file():
-                rows.append(VerifyRow("model", card.name, str(mp), "MISSING", "model file missing"))
-                continue
-            got = sha256_file(mp)
-            ok = got == card.sha256
-            rows.append(VerifyRow("model", card.name, str(mp), "OK" if ok else "MISMATCH",
-                                  got if ok else f"card {card.sha256}, file {got}"))
+    cards = card_files(models_dir) if models_dir.is_dir() else []
+    rows = [r for r in (verify_card(kind, cp) for kind, _, cp in cards) if r is not None]
     reg = registry if registry is not None else load_registry()
     root = cache_dir(cache)
     for entry in reg.values():

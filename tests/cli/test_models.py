@@ -34,3 +34,22 @@ def test_models_help_documents_the_exit_codes():
 
     r = CliRunner().invoke(app, ["models", "--help"], env={"COLUMNS": "300"})
     assert r.exit_code == 0 and "Exit codes: 0 success" in r.output and "2 usage error" in r.output
+
+
+def test_models_lists_broken_cards_with_the_reason_and_goes_on(models_dir, tmp_path):
+    """issue 18: a card that is [1,2,3], has input.mean 5 or threshold "high", is not JSON, or
+    names a file outside its directory: listed as broken (file + field), the others still listed."""
+    from tests.card_builders import BROKEN, models_with_broken_cards
+
+    d = models_with_broken_cards(models_dir, tmp_path / "m")
+    r = cli(["models", "--models-dir", d, "-f", "json"])
+    assert r.exit_code == 0 and "Traceback" not in r.output
+    doc = json.loads(r.stdout)
+    assert [m["name"] for m in doc["models"]] == ["bright", "dark", "redprob"]
+    broken = {b["name"]: b for b in doc["broken"]}
+    assert sorted(broken) == sorted(BROKEN)
+    for name, (_, words) in BROKEN.items():
+        reason = broken[name]["reason"]
+        assert f"{name}.json" in reason and words in reason and "\n" not in reason, reason
+    r = cli(["models", "--models-dir", d])
+    assert r.exit_code == 0 and "broken cards" in r.stdout and "'input.mean'" in r.stdout and "trio" in r.stdout

@@ -31,13 +31,14 @@ def test_import_files_matches_by_digest_and_rejects_wrong_file(tmp_path, monkeyp
 
 def test_verify_all_reports_ok_mismatch_missing(tmp_path, monkeypatch):
     from synthdetect.cards import InputSpec, ModelCard, sha256_file
+    from tests.conftest import build_tiny_onnx
 
     models = tmp_path / "models"
     models.mkdir()
     for n in ("good", "bad", "gone"):
-        (models / f"{n}.onnx").write_bytes(n.encode() * 10)
+        build_tiny_onnx(models / f"{n}.onnx", 8, [1, 1, 1], 0.0)
         ModelCard(name=n, file=f"{n}.onnx", sha256=sha256_file(models / f"{n}.onnx"), architecture="t",
-                  input=InputSpec()).save(models / f"{n}.json")
+                  input=InputSpec(size=8)).save(models / f"{n}.json")
     (models / "bad.onnx").write_bytes(b"changed")
     os.remove(models / "gone.onnx")
     data = torchish(b"x")

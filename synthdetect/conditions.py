@@ -186,6 +186,14 @@ def breaks_budgets(op, max_false_alarm: float, max_miss: float, condition: str) 
             + " at these thresholds: outside the error budgets, so no calibrated verdict is given.")
 
 
+def condition_rate(rate: dict[str, Any] | None, condition: str | None) -> dict[str, Any] | None:
+    """A verdict's stated rate, naming the measured condition it comes from (unchanged otherwise)."""
+    if not rate or condition in (None, ORIGINAL, OUTSIDE):
+        return rate
+    return {**rate, "condition": condition,
+            "text": f"{rate['text']}, measured on the calibration images' {condition} copies"}
+
+
 def table_entry(c: Condition) -> dict[str, Any]:
     return {"side": c.side, "quality": c.quality}
 

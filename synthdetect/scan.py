@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
 from .cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
-from .conditions import assign, breaks_budgets, condition_calibration
+from .conditions import assign, breaks_budgets, condition_calibration, condition_rate
 from .discovery import display_path
 from .ensemble import METHODS, Member, combine
 
@@ -503,7 +503,7 @@ class Scanner:
                 reasons.append("score between the calibrated 'real' and 'synthetic' thresholds")
         rec["verdict"] = verdict
         rec["verdict_source"] = "detectors"
-        rec["error_rate"] = rate
+        rec["error_rate"] = condition_rate(rate, cond)
         rec["reasons"] = reasons
         quality = rec.get("quality")
         self._condition_gate(quality, cond, ens_op if ens_op is not None else (

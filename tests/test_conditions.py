@@ -185,8 +185,19 @@ def test_scan_uses_each_condition_operating_point_and_gates_only_outside(trained
         m = r["models"]["case42"]
         assert (m["threshold"], m["threshold_real"]) == (op["t_hi"], op["t_lo"])
         assert not [g for g in r["quality"]["failed"] if g["gate"] != "blurred_or_upscaled"]
-        if r["verdict"] != "inconclusive":
-            assert r["error_rate"]["n"] == 24
+    # more copies in the two conditions: definite verdicts state that condition's rate
+    more = []
+    for cls in ("0_real", "1_fake"):
+        for i in range(6):
+            src = Image.open(data / cls / f"img{i:02d}.png").convert("RGB")
+            more.append(_write(tmp / "more" / f"{cls}-{i}-q70.jpg", src, quality=70))
+            more.append(_write(tmp / "more" / f"{cls}-{i}-small.jpg", src.resize((40, 34)), quality=95))
+    definite = [r for r in _scan(out, bbdir, more).values() if r["verdict"] != "inconclusive"]
+    assert definite
+    for r in definite:
+        name = "q60" if r["path"].endswith("q70.jpg") else "32q90"
+        assert r["condition"] == name and r["error_rate"]["condition"] == name and r["error_rate"]["n"] == 24
+        assert f"{name} copies" in r["error_rate"]["text"]
     tiny = recs["tiny.png"]
     assert tiny["condition"] == "outside" and tiny["verdict"] == "inconclusive"
     assert [g["gate"] for g in tiny["quality"]["failed"]] == ["below_calibrated_size"]

@@ -229,6 +229,10 @@ class ProbeFit:
     cv_losses: dict[float, float]  # the final choice of C over all images
     folds: int
     seed: int
+    # the outer-fold models and the images each one scored (out of fold): transformed copies of
+    # an image are scored by the model of its fold (synthdetect.conditions)
+    fold_heads: list[LinearHead] = field(default_factory=list)
+    fold_tests: list[np.ndarray] = field(default_factory=list)
 
 
 def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 5, seed: int = 0,
@@ -257,12 +261,16 @@ def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None) -> ProbeFit:
     k = max(2, min(folds, n_min))
     oof = np.full(y.size, np.nan)
     oof_C = []
+    heads, tests = [], []
     for test in stratified_folds(y, k, seed, groups):
         train = np.setdiff1d(np.arange(y.size), test)
         g = None if groups is None else [groups[i] for i in train]
         C, _ = choose_C(X[train], y[train], Cs, k=k, seed=seed + 1, groups=g, prior=prior)
         oof_C.append(C)
-        oof[test] = sigmoid(fit_logistic(X[train], y[train], C, prior=prior).logits(X[test]))
+        heads.append(fit_logistic(X[train], y[train], C, prior=prior))
+        tests.append(test)
+        oof[test] = sigmoid(heads[-1].logits(X[test]))
     C, losses = choose_C(X, y, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)
     head = fit_logistic(X, y, C, prior=prior)
-    return ProbeFit(head=head, oof=oof, oof_C=oof_C, cv_losses=losses, folds=k, seed=seed)
+    return ProbeFit(head=head, oof=oof, oof_C=oof_C, cv_losses=losses, folds=k, seed=seed, fold_heads=heads,
+                    fold_tests=tests)

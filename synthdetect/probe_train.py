@@ -252,6 +252,8 @@ class ProbeResult:
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, byte-identical kept image)
+    # condition name -> features of the calibration images' transformed copies (synthdetect.conditions)
+    condition_features: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, out_dir: Path, *,
@@ -260,11 +262,12 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 device: str = "auto", cache_dir: Path | None | bool = None, force: bool = False,
                 groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
                 progress: Callable[[int], None] | None = None, prior: Any = None,
-                prior_note: str | None = None) -> ProbeResult:
+                prior_note: str | None = None, conditions: Sequence[Any] = ()) -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
     ``rel`` and ``label`` (``synthdetect.train.data.Item``).  ``prior``: a ``probe_fit.LinearHead``
     over the same backbone's features; the fit is then prior-centred ridge towards it
-    (``probe_fit`` module docstring), described in the card by ``prior_note``."""
+    (``probe_fit`` module docstring), described in the card by ``prior_note``.  ``conditions``:
+    ``synthdetect.conditions.Condition``s to calibrate on as well (copies scored out of fold)."""
     from .probe_fit import fit_probe
     from .runtime import load_backbone
 
@@ -299,6 +302,13 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                                      ids=[ex.sha256[i][:16] for i in ex.keep])
     op = cal.operating(max_false_alarm, max_miss)
     cv = table1(y, fit.oof, op)
+    cond = None
+    if conditions:
+        from .conditions import calibrate_conditions
+
+        cond = calibrate_conditions([items[i].path for i in ex.keep], [ex.sha256[i] for i in ex.keep],
+                                    [ex.sides[i] for i in ex.keep], y, fit, backbone, conditions, cache=cache,
+                                    data=data_label, max_false_alarm=max_false_alarm, max_miss=max_miss)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     head_doc = fit.head.to_dict()
@@ -319,7 +329,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         f1=float(cv["at_calibrated"]["f1"]),
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
-                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep])},
+                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
+                     **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
@@ -332,6 +343,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
             "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
             "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
             "stratified_by": "label" + (" x group" if groups is not None else ""),
+            "conditions": [c.name for c in conditions],
             "licences": dict(licences or {}),
             **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
         },
@@ -346,8 +358,10 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     card.path = card_path
     return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
+                                **({"conditions_s": round(cond.seconds, 3)} if cond is not None else {}),
                                 "total_s": round(time.perf_counter() - t0, 3)},
-                       cache_hits=ex.cache_hits, duplicates=duplicates)
+                       cache_hits=ex.cache_hits, duplicates=duplicates,
+                       condition_features={} if cond is None else cond.features)
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

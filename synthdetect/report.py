@@ -162,7 +162,9 @@ def provenance_short(rec: dict[str, Any]) -> str:
 
 _GATE_SHORT = {
     "too_small": "too small ({value} px < {threshold} px)",
-    "below_calibrated_size": "smaller than the calibration images ({value} px < {threshold} px)",
+    "below_calibrated_size": "smaller than measured ({value} px < {threshold} px)",
+    "uncalibrated_condition": "size/quality not measured ({value})",
+    "condition_rates": "rates in condition {value} break the budgets",
     "blurred_or_upscaled": "blurred or upscaled (fine detail {value} < {threshold})",
     "recompressed": "heavily recompressed (JPEG quality {value} < {threshold})",
     "composite": "composite: photo on a flat canvas (score {value} >= {threshold})",

@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
 from .cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
+from .conditions import assign, breaks_budgets, condition_calibration, condition_rate
 from .discovery import display_path
 from .ensemble import METHODS, Member, combine
 
@@ -55,8 +56,8 @@ class Plan:
     max_miss: float = DEFAULT_MAX_MISS
     _ops: dict[str, Operating | None] = field(default_factory=dict, repr=False)
 
-    def member_threshold(self, card: ModelCard) -> float:
-        op = self.member_operating(card)
+    def member_threshold(self, card: ModelCard, condition: str | None = None) -> float:
+        op = self.member_operating(card, condition)
         if op is not None:
             return op.t_hi
         return card.effective_threshold(self.threshold_override)
@@ -75,14 +76,31 @@ class Plan:
             self._ops[key] = op
         return self._ops[key]
 
-    def member_operating(self, card: ModelCard) -> Operating | None:
+    def member_operating(self, card: ModelCard, condition: str | None = None) -> Operating | None:
+        """``condition``: a measured condition of the image (synthdetect.conditions): that
+        condition's operating point where the card measured it, else the clean one."""
+        cond = condition_calibration((card.calibration or {}).get("conditions"), condition)
+        if cond is not None:
+            return self._operating(f"model:{card.name}@{condition}", cond, self.threshold_override)
         return self._operating("model:" + card.name, card.calibration, self.threshold_override)
 
-    def ensemble_operating(self) -> Operating | None:
+    def ensemble_operating(self, condition: str | None = None) -> Operating | None:
         e = self.ensemble_card
         if self.method == "none" or e is None or e.method != self.method:
             return None
+        cond = condition_calibration((e.calibration or {}).get("conditions"), condition)
+        if cond is not None:
+            return self._operating(f"ensemble:{e.name}@{condition}", cond, None)
         return self._operating("ensemble:" + e.name, e.calibration, None)
+
+    def conditions_table(self) -> dict[str, Any] | None:
+        """The per-condition calibration of the card that gives the verdict (the calibrated
+        ensemble's, or the single calibrated model's); None: no conditions (the size gate as before)."""
+        if self.ensemble_operating() is not None:
+            return (self.ensemble_card.calibration or {}).get("conditions")  # type: ignore[union-attr]
+        if len(self.cards) == 1 and self.member_operating(self.cards[0]) is not None:
+            return (self.cards[0].calibration or {}).get("conditions")
+        return None
 
     def describe(self) -> dict[str, Any]:
         op = self.ensemble_operating()
@@ -96,6 +114,9 @@ class Plan:
         if op is not None:
             d["threshold_real"] = op.t_lo
             d["calibrated"] = op.to_dict()
+        table = self.conditions_table()
+        if table:
+            d["conditions"] = {"original": table.get("original"), "measured": sorted(table.get("measured") or {})}
         return d
 
 
@@ -328,6 +349,8 @@ class Scanner:
             cal_sides.append((plan.ensemble_card.calibration or {}).get("image_min_side"))
         cal_sides = [r for r in cal_sides if isinstance(r, dict) and r.get("min")]
         self.calibrated_min_side = max((int(r["min"]) for r in cal_sides), default=0)
+        # measured conditions (downscaled / re-encoded copies) replace that size proxy where the card has them
+        self.conditions = plan.conditions_table()
         from .decoding import init_codecs
 
         init_codecs()  # register optional codecs once, before the worker threads start
@@ -360,8 +383,11 @@ class Scanner:
             "bytes": d.size_bytes,
             "sha256": d.sha256,
         }
+        cond = self._condition(d)
+        if cond is not None:
+            rec["condition"] = cond.label
         if self.quality_gates:
-            rec["quality"] = self._quality(d)
+            rec["quality"] = self._quality(d, cond)
         try:
             arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
             if self.thumbnails:
@@ -378,7 +404,15 @@ class Scanner:
         self._add_provenance(rec, path)
         return rec, arrays
 
-    def _quality(self, d) -> dict[str, Any]:
+    def _condition(self, d) -> Any:
+        """The image's measured condition (synthdetect.conditions.assign), None without conditions."""
+        if self.conditions is None:
+            return None
+        from .quality import jpeg_quality_from_tables
+
+        return assign(min(d.width, d.height), jpeg_quality_from_tables(d.jpeg_quantization), self.conditions)
+
+    def _quality(self, d, cond: Any = None) -> dict[str, Any]:
         """The input-quality gates' measures and the gates this image fails (never fatal)."""
         try:
             from .quality import assess, jpeg_quality_from_tables
@@ -386,7 +420,13 @@ class Scanner:
             q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization))
             out = q.to_dict()
             side = min(d.width, d.height)
-            if self.calibrated_min_side and side < self.calibrated_min_side and not any(
+            if cond is not None:  # the measured conditions decide, not the size/quality proxies
+                out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
+                if cond.name is None and not any(g["gate"] == "too_small" for g in out["failed"]):
+                    out["failed"].append({"gate": cond.gate, "value": cond.value, "threshold": cond.threshold,
+                                          "reason": cond.reason})
+                out["ok"] = not out["failed"]
+            elif self.calibrated_min_side and side < self.calibrated_min_side and not any(
                     g["gate"] == "too_small" for g in out["failed"]):
                 out["failed"].append({
                     "gate": "below_calibrated_size", "value": side, "threshold": self.calibrated_min_side,
@@ -413,13 +453,14 @@ class Scanner:
         members = []
         models_out = {}
         rates: dict[str, Any] = {}
+        cond = rec.get("condition")
         for m in self.models:
             c = m.card
-            op = plan.member_operating(c)
+            op = plan.member_operating(c, cond)
             mem = Member(
                 name=c.name,
                 probability=float(probs[c.name]),
-                threshold=plan.member_threshold(c),
+                threshold=plan.member_threshold(c, cond),
                 weight=plan.weights.get(c.name, 1.0),
                 margin=0.0 if op is not None else float(c.inconclusive_margin or 0.0),
                 t_lo=None if op is None else op.t_lo,
@@ -435,7 +476,7 @@ class Scanner:
             models_out[c.name] = out
         comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
         verdict = comb.verdict
-        ens_op = plan.ensemble_operating()
+        ens_op = plan.ensemble_operating(cond)
         rate = None
         reasons: list[str] = []
         if ens_op is not None and comb.score is not None and not comb.tie:
@@ -462,9 +503,11 @@ class Scanner:
                 reasons.append("score between the calibrated 'real' and 'synthetic' thresholds")
         rec["verdict"] = verdict
         rec["verdict_source"] = "detectors"
-        rec["error_rate"] = rate
+        rec["error_rate"] = condition_rate(rate, cond)
         rec["reasons"] = reasons
         quality = rec.get("quality")
+        self._condition_gate(quality, cond, ens_op if ens_op is not None else (
+            plan.member_operating(self.models[0].card, cond) if len(self.models) == 1 else None))
         if isinstance(quality, dict) and quality.get("failed") and verdict != "inconclusive":
             # the detectors are known not to work on such inputs: no definite verdict from them
             rec["detector_verdict"] = verdict
@@ -474,6 +517,13 @@ class Scanner:
         self._provenance_verdict(rec)
         rec["error"] = None
         return rec
+
+    def _condition_gate(self, quality: Any, cond: str | None, op: Operating | None) -> None:
+        """A measured condition whose rates at the thresholds used break the budgets is a failed gate."""
+        why = breaks_budgets(op, self.plan.max_false_alarm, self.plan.max_miss, cond)
+        if why and isinstance(quality, dict) and isinstance(quality.get("failed"), list):
+            quality["failed"].append({"gate": "condition_rates", "value": cond, "threshold": None, "reason": why})
+            quality["ok"] = False
 
     @staticmethod
     def _provenance_verdict(rec: dict[str, Any]) -> None:

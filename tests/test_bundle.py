@@ -227,3 +227,26 @@ def test_protocol_probe_holdout_figures_are_reproducible():
     assert got["at_threshold"]["f1"] == pytest.approx(claimed["at_0.5"]["f1"], abs=1e-6)
     assert got["three_way"]["false_alarm"]["k"] == claimed["three_way"]["false_alarm"]["k"]
     assert got["three_way"]["coverage"] == pytest.approx(claimed["three_way"]["coverage"], abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["lite0-probe", "lite0-probe-train", "default.ensemble"])
+def test_bundled_default_is_calibrated_per_condition(name):
+    """The shipped default covers downscaled / re-encoded copies of its calibration images: every
+    condition's out-of-fold scores are over exactly the clean calibration images, and its own
+    thresholds hold the default budgets on them."""
+    from synthdetect.calibration import CalibrationSet
+
+    path = WEIGHTS / f"{name}.json"
+    card = (EnsembleCard if name.endswith("ensemble") else ModelCard).load(path)
+    cal = card.calibration
+    table = cal["conditions"]
+    assert {"720q90", "q85"} <= set(table["measured"])
+    assert table["original"]["min_side"] == cal["image_min_side"]["min"]
+    clean = CalibrationSet.from_dict(cal).by_id()
+    budgets = cal["default_budgets"]
+    for cname, m in table["measured"].items():
+        cs = CalibrationSet.from_dict(m)
+        assert {k: v[0] for k, v in cs.by_id().items()} == {k: v[0] for k, v in clean.items()}, cname
+        op = cs.operating(budgets["max_false_alarm"], budgets["max_miss"])
+        assert op.false_alarm.value <= budgets["max_false_alarm"] and op.miss.value <= budgets["max_miss"]
+        assert m["at_default_budgets"]["t_hi"] == op.t_hi

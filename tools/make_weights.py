@@ -13,6 +13,11 @@ The pretrained members (the paper's frozen features + a linear probe, runs 6-7):
   every holdout figure.
 * ``lite0-probe``: the same command on all of val-inthewild (225 images), the shipped default:
   every choice was fixed by the protocol run above; its card carries cross-validated figures.
+* Both probes are also calibrated on the ``CONDITIONS`` copies of their images (JPEG re-encodes,
+  720 px downscales; ``train probe --conditions``, docs/quality.md), and the holdout is measured
+  through ``scan`` as it is and downscaled to 720 px at JPEG q90 (copies in a temporary folder):
+  the "holdout as scan gives it" section of weights/RESULTS.md.  ``--probes-only`` redoes just
+  the probes, the default ensemble and those measurements (no PyTorch; the warm feature cache).
 * ``default`` = ``lite0-probe`` alone (mean of one); ``majority`` = majority vote of
   ``lite0-probe``, ``npr``, ``spectral`` (run 8); their holdout figures are measured on the same
   ensembles over ``lite0-probe-train`` (cards in ``runs/bundle/protocol``).
@@ -37,7 +42,7 @@ The legacy members trained from scratch (``--legacy``; otherwise the shipped ONN
   is shipped too; everything is evaluated on ``holdout`` and the Table-1 figures are
   written into the cards and ``weights/RESULTS.md``.
 
-Usage: python tools/make_weights.py [--data ../shared/data] [--runs runs/bundle] [--legacy]
+Usage: python tools/make_weights.py [--data ../shared/data] [--runs runs/bundle] [--legacy] [--probes-only]
            [--quick] [--only npr,spectral,resnet] [--skip-train] [--max-fpr 0.1|none]
 """
 
@@ -61,11 +66,18 @@ MEMBERS = tuple(ARCH)
 # AP 0.681 -> 0.817 with up to 2x2 native crops (3x3: 0.752); npr mixed (AUC 0.807 -> 0.824, AP
 # 0.814 -> 0.774), so npr keeps one crop; resnet resizes, tiles do not apply.
 TILES = {"spectral": 2}
+# transformations the probes are calibrated on as well (synthdetect.conditions; docs/quality.md)
+CONDITIONS = "default"
 
 
 def sh(args: list[str], log: Path | None = None) -> None:
     cmd = [sys.executable, "-m", "synthdetect", *args]
-    print("\n$ synthdetect " + " ".join(shlex.quote(a) for a in args), flush=True)
+    shown = [shlex.quote(a) for a in args]
+    paths = [a for a in args if a.endswith((".jpg", ".jpeg", ".png", ".webp"))]
+    if len(paths) > 4:  # scan of a file list: name the first, count the rest
+        shown = [a for a in shown if a.strip("'") not in paths[1:]]
+        shown.insert(shown.index(shlex.quote(paths[0])) + 1, f"... ({len(paths)} files)")
+    print("\n$ synthdetect " + " ".join(shown), flush=True)
     t = time.time()
     r = subprocess.run(cmd, cwd=REPO)
     print(f"  ({time.time() - t:.0f} s, exit {r.returncode})", flush=True)
@@ -89,6 +101,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--max-fpr", default="0.1",
                     help="false-alarm budget for the calibrated thresholds on calib ('none': plain best F1)")
+    ap.add_argument("--probes-only", action="store_true",
+                    help="only refit the probes and the default ensemble and re-measure them (no PyTorch)")
     ap.add_argument("--legacy", action="store_true",
                     help="also retrain/re-export the from-scratch members npr, spectral, resnet (~42 min)")
     a = ap.parse_args()
@@ -109,6 +123,8 @@ def main() -> None:
     seed = str(a.seed)
     t0 = time.time()
 
+    if a.probes_only:
+        return probes_only(val, hold, runs, t0)
     if a.legacy:
         legacy(a, runs, fit, calib, data, only, q, seed, fpr_args)
     probes(val, hold, runs, t0)
@@ -120,19 +136,9 @@ def probes(val: Path, hold: str, runs: Path, t0: float) -> None:
     calib = f"{val}@{SPLITS / 'val-inthewild.calib.txt'}"
     w = str(WEIGHTS)
     sh(["backbone", "export", "efficientnet-lite0", "--out", w, "--parity-data", calib, "--parity-n", "8", "--force"])
-    sh(["train", "probe", "--data", train, "--name", "lite0-probe-train", "--models-dir", w, "--out", w, "--force"])
-    sh(["train", "probe", "--data", str(val), "--name", "lite0-probe", "--models-dir", w, "--out", w, "--force"])
-    sh(["ensemble", "build", "--members", "lite0-probe", "--method", "mean", "--out", str(WEIGHTS / "default.ensemble.json"),
-        "--models-dir", w, "--force", "--description",
-        "the EfficientNet-Lite0 probe alone: npr, spectral and resnet added no measurable ranking power "
-        "(holdout ROC-AUC +0.005 to +0.01, within noise) and cannot be calibrated by cross-fitting"])
+    proto = probe_cards(val, train, runs)
     sh(["ensemble", "build", "--members", "lite0-probe,npr,spectral", "--method", "majority", "--weights-from", calib,
         "--out", str(WEIGHTS / "majority.ensemble.json"), "--models-dir", w, "--force"])
-    # the protocol twins of the shipped ensembles: the same members with the probe fitted on `train` only
-    proto = runs / "protocol"
-    proto.mkdir(parents=True, exist_ok=True)
-    sh(["ensemble", "build", "--members", "lite0-probe-train", "--method", "mean",
-        "--out", str(proto / "default-protocol.ensemble.json"), "--models-dir", w, "--force"])
     sh(["ensemble", "build", "--members", "lite0-probe-train,npr,spectral", "--method", "majority",
         "--weights-from", calib, "--out", str(proto / "majority-protocol.ensemble.json"), "--models-dir", w, "--force"])
     targets = ["lite0-probe-train", *MEMBERS, "majority-protocol", "default-protocol"]
@@ -149,8 +155,129 @@ def probes(val: Path, hold: str, runs: Path, t0: float) -> None:
     report = json.loads(results.read_text())
     record_holdout(report)
     md = write_results_md(report, grid, WEIGHTS / "RESULTS.md")
+    md = write_scan_section(scan_holdout(val, runs, mdirs), WEIGHTS / "RESULTS.md")
     print(md)
     print(f"\nbundle rebuilt in {time.time() - t0:.0f} s; results in {results} and {WEIGHTS / 'RESULTS.md'}")
+
+
+def probe_cards(val: Path, train: str, runs: Path) -> Path:
+    """The two probes (calibrated on their images and on the CONDITIONS copies of them) and the
+    default ensemble over each; returns the directory of the protocol twins."""
+    w = str(WEIGHTS)
+    for data, name in ((train, "lite0-probe-train"), (str(val), "lite0-probe")):
+        sh(["train", "probe", "--data", data, "--name", name, "--conditions", CONDITIONS, "--models-dir", w,
+            "--out", w, "--force"])
+    sh(["ensemble", "build", "--members", "lite0-probe", "--method", "mean", "--out", str(WEIGHTS / "default.ensemble.json"),
+        "--models-dir", w, "--force", "--description",
+        "the EfficientNet-Lite0 probe alone: npr, spectral and resnet added no measurable ranking power "
+        "(holdout ROC-AUC +0.005 to +0.01, within noise) and cannot be calibrated by cross-fitting"])
+    # the protocol twin of the shipped default: the same member with the probe fitted on `train` only
+    proto = runs / "protocol"
+    proto.mkdir(parents=True, exist_ok=True)
+    sh(["ensemble", "build", "--members", "lite0-probe-train", "--method", "mean",
+        "--out", str(proto / "default-protocol.ensemble.json"), "--models-dir", w, "--force"])
+    return proto
+
+
+def probes_only(val: Path, hold: str, runs: Path, t0: float) -> None:
+    """``--probes-only``: refit the probes and the default ensemble (no PyTorch, warm feature
+    cache), re-record their holdout figures and re-measure the holdout through ``scan``; the
+    other members, the majority ensemble and the perturbation grid are left as they are."""
+    proto = probe_cards(val, f"{val}@{SPLITS / 'val-inthewild.train.txt'}", runs)
+    mdirs = ["--models-dir", str(WEIGHTS), "--models-dir", str(proto)]
+    results = runs / "holdout-metrics-probes.json"
+    sh(["evaluate", "lite0-probe-train", "default-protocol", "--data", hold, *mdirs, "--format", "table",
+        "--out", str(results)])
+    record_holdout(json.loads(results.read_text()))
+    print(write_scan_section(scan_holdout(val, runs, mdirs), WEIGHTS / "RESULTS.md"))
+    print(f"\nprobes rebuilt in {time.time() - t0:.0f} s")
+
+
+def _holdout_copies(val: Path, rels: list[str], dest: Path) -> None:
+    """The holdout as an analyst might receive it: shorter side 720 px (bicubic: not the calibration
+    copies' Lanczos), JPEG q90 with Pillow's defaults, written to a temporary folder (never the data set)."""
+    from PIL import Image
+
+    from synthdetect.decoding import decode
+
+    for rel in rels:
+        d = decode(val / rel)
+        img = d.image
+        f = 720 / min(img.size)
+        if f < 1:
+            img = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), Image.Resampling.BICUBIC)
+        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        img.save(dest / rel, format="JPEG", quality=90, optimize=True)
+
+
+def scan_holdout(val: Path, runs: Path, mdirs: list[str]) -> dict:
+    """The holdout scanned as a user scans it (three-way verdicts, quality gates, conditions) with
+    ``default-protocol`` (the shipped default's recipe without the holdout): clean, and downscaled to
+    a 720 px shorter side at JPEG q90; ROC-AUC, coverage and the errors of the definite verdicts."""
+    import tempfile
+
+    rels = [ln.strip() for ln in (SPLITS / "val-inthewild.holdout.txt").read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")]
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="synthdetect-holdout-") as tmp:
+        _holdout_copies(val, rels, Path(tmp))
+        for label, root in (("clean", val), ("720px-q90", Path(tmp))):
+            res = runs / f"scan-holdout-{label}.json"
+            sh(["scan", *[str(root / r) for r in rels], "--models", "default-protocol", *mdirs, "-f", "json",
+                "--output", str(res)])
+            out[label] = scan_metrics(json.loads(res.read_text())["results"])
+    (runs / "scan-holdout.json").write_text(json.dumps(out, indent=2))
+    return out
+
+
+def scan_metrics(records: list[dict]) -> dict:
+    """ROC-AUC of the scores, coverage and the two error rates of the definite verdicts (labels from 0_real/1_fake)."""
+    from collections import Counter
+
+    from synthdetect.metrics import roc_auc
+
+    y = [0 if "/0_real/" in r["path"] else 1 for r in records]
+    s = [r["ensemble"]["score"] for r in records]
+    v = [r["verdict"] for r in records]
+    n_r, n_f = y.count(0), y.count(1)
+    fa = sum(1 for a, b in zip(y, v) if a == 0 and b == "synthetic")
+    miss = sum(1 for a, b in zip(y, v) if a == 1 and b == "real")
+    gates = Counter(g["gate"] for r in records if r.get("detector_verdict")
+                    for g in (r.get("quality") or {}).get("failed", []))
+    return {"n": len(y), "n_real": n_r, "n_synthetic": n_f, "roc_auc": roc_auc(y, s),
+            "coverage": sum(x != "inconclusive" for x in v) / len(v), "real_called_synthetic": [fa, n_r],
+            "synthetic_called_real": [miss, n_f], "verdicts": dict(Counter(v)),
+            "conditions": dict(Counter(str(r.get("condition")) for r in records)), "gated": dict(gates)}
+
+
+SCAN_MARK = "<!-- scan-holdout -->"
+
+
+def write_scan_section(m: dict, out: Path) -> str:
+    """The 'as scan gives them' section of RESULTS.md (replaced in place between two markers)."""
+    pct = lambda k, n: f"{k}/{n} ({100 * k / n:.1f} %)"  # noqa: E731
+    lines = [SCAN_MARK, "", "## The holdout as `scan` gives it", "",
+             "`default-protocol` through `synthdetect scan` exactly as an analyst runs it (three-way verdicts, quality "
+             "gates, measured conditions; `make weights` runs it): the 89 holdout files as they are, and the same files "
+             "downscaled to a 720 px shorter side (bicubic) and saved at JPEG q90 in a temporary folder. The calibration "
+             f"covers the conditions `{CONDITIONS}` (copies of the calibration images, docs/quality.md).", "",
+             "| holdout | ROC-AUC | coverage | real called synthetic | synthetic called real | conditions | gated |",
+             "|---|---:|---:|---:|---:|---|---|"]
+    for label, r in m.items():
+        lines.append(f"| {label} | {r['roc_auc']:.3f} | {100 * r['coverage']:.1f} % | {pct(*r['real_called_synthetic'])} "
+                     f"| {pct(*r['synthetic_called_real'])} | "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(r["conditions"].items())) + " | "
+                     + (", ".join(f"{k} {v}" for k, v in sorted(r["gated"].items())) or "none") + " |")
+    lines += ["", SCAN_MARK, ""]
+    text = out.read_text() if out.exists() else ""
+    if SCAN_MARK in text:
+        head, _, rest = text.partition(SCAN_MARK)
+        tail = rest.partition(SCAN_MARK)[2].lstrip("\n")
+        text = head.rstrip("\n") + "\n\n" + "\n".join(lines) + tail
+    else:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(lines)
+    out.write_text(text)
+    return text
 
 
 HOLDOUT_OF = {"lite0-probe": "lite0-probe-train", "default": "default-protocol", "majority": "majority-protocol"}

@@ -198,6 +198,10 @@ def train_probe(
     prior: Optional[str] = typer.Option(None, "--prior", help="An installed probe over the same backbone (e.g. one fitted "
                                                               "on other data): prior-centred ridge pulls the new head "
                                                               "towards it (the paper's run 5)."),
+    conditions: str = typer.Option("none", "--conditions", help="Also calibrate on in-memory copies of the images: "
+                                   "'default' (q95,q85,q75,1080q90,720q90,720q80), 'none', or a list such as "
+                                   "q85,720q90 (qQ: JPEG re-encode; SqQ: shorter side S px, then JPEG Q). scan then "
+                                   "gives images in those conditions their measured rates (docs/quality.md)."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (stderr summary) or json (stdout)."),
 ):
     """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
@@ -210,8 +214,11 @@ def train_probe(
     from ..runtime import RuntimeSetupError
     from ..train.data import DataError, data_label, licences_of, load_sets
 
+    from ..conditions import ConditionError, parse_conditions
+
     prior_head, prior_note = None, None
     try:
+        conds = parse_conditions(conditions)
         items = load_sets(data)
         reg = Registry(models_dir or [])
         bb = reg.backbone(backbone)
@@ -224,7 +231,7 @@ def train_probe(
             prior_head = load_head(pc)
             prior_note = (f"prior-centred ridge towards {pc.name} (sha256 {pc.sha256[:16]}…, fitted on "
                           f"{pc.training.get('data', '?')}): penalty ||w - w_prior||^2 / (2C), C by cross-validation")
-    except (DataError, CardError) as e:
+    except (DataError, CardError, ConditionError) as e:
         raise fail(str(e), ExitCode.USAGE) from None
     target = out if out is not None else user_models_dir()
     show = sys.stderr.isatty() and fmt == ListFormat.table
@@ -239,7 +246,7 @@ def train_probe(
         res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
                      max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
                      cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
-                     prior=prior_head, prior_note=prior_note,
+                     prior=prior_head, prior_note=prior_note, conditions=conds,
                      progress=(lambda n: bar.update(task, completed=n)) if bar else None)
     except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
         raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
@@ -253,6 +260,11 @@ def train_probe(
            "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
            "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv,
            "duplicates_dropped": [{"path": d, "same_bytes_as": k} for d, k in res.duplicates]}
+    table = (c.calibration or {}).get("conditions")
+    if table:
+        doc["conditions"] = {"skipped": table.get("skipped", []), "measured": {
+            n: {k: m[k] for k in ("side", "quality", "n_real", "n_fake", "roc_auc", "at_default_budgets")}
+            for n, m in (table.get("measured") or {}).items()}}
     if fmt == ListFormat.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
@@ -270,9 +282,25 @@ def train_probe(
         f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
         f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
         f"coverage {100 * tw['coverage']:.0f} %\n"
+        + _conditions_line(c.calibration or {}) +
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
         + ("" if out is None else f" --models-dir {target}")
     )
+
+
+def _conditions_line(calibration: dict) -> str:
+    """One line per measured condition (its out-of-fold ROC-AUC and rates at its own thresholds)."""
+    table = calibration.get("conditions")
+    if not table:
+        return ""
+    lines = []
+    for name, m in (table.get("measured") or {}).items():
+        op = m["at_default_budgets"]
+        lines.append(f"  {name}: ROC-AUC {m['roc_auc']:.3f}, synthetic >= {op['t_hi']:.4g} (false alarms "
+                     f"{op['false_alarm']['k']}/{op['false_alarm']['n']}), real < {op['t_lo']:.4g} (misses "
+                     f"{op['miss']['k']}/{op['miss']['n']}), coverage {100 * op['coverage']:.0f} %")
+    skipped = f" (skipped, inside the originals' range: {', '.join(table['skipped'])})" if table.get("skipped") else ""
+    return "conditions" + skipped + ":\n" + "\n".join(lines) + "\n"
 
 
 def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,

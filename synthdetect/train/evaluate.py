@@ -266,6 +266,11 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     ranges = [c.calibration.get("image_min_side") for c in cards]
     if all(ranges):
         d["image_min_side"] = {"min": max(r["min"] for r in ranges), "max": min(r["max"] for r in ranges)}
+    from ..conditions import ensemble_conditions
+
+    conditions = ensemble_conditions(cards, method, weights, max_false_alarm, max_miss)
+    if conditions is not None:
+        d["conditions"] = conditions
     return d, table1(y, score, op)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import struct
 import warnings
 from dataclasses import dataclass
@@ -85,17 +84,13 @@ def _one_line(e: BaseException) -> str:
 
 def read_bytes(path: Path | str) -> bytes:
     """Read the whole file read-only, mapping OS errors to one-line reasons."""
-    import stat
-
-    from .discovery import noatime_opener
+    from .discovery import NotRegularFile, open_regular
 
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            if stat.S_ISDIR(os.stat(path).st_mode):
-                raise DecodeError("is a directory")
-            raise DecodeError("not a regular file")  # FIFO/socket/device: reading could block
-        with open(path, "rb", opener=noatime_opener) as f:
+        with open_regular(path) as f:  # FIFO/socket/device/directory refused without blocking
             return f.read()
+    except NotRegularFile as e:
+        raise DecodeError(str(e)) from None
     except PermissionError:
         raise DecodeError("permission denied") from None
     except IsADirectoryError:

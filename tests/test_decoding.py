@@ -73,10 +73,12 @@ def test_decompression_bomb(tmp_path, monkeypatch):
 def test_permission_denied_mocked(tmp_path, monkeypatch):
     p = _save(Image.new("RGB", (10, 10)), tmp_path / "secret.png")
 
-    def deny(path, mode="r", *a, **k):
+    def deny(path, flags, *a, **k):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(decoding, "open", deny, raising=False)
+    import synthdetect.discovery as discovery
+
+    monkeypatch.setattr(discovery, "noatime_opener", deny)  # every evidence read opens through it
     with pytest.raises(DecodeError, match="permission denied"):
         decode(p)
 

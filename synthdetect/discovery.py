@@ -116,18 +116,19 @@ def sniff(path: Path | str) -> str | None:
 
 
 def display_path(path: Path | str) -> str:
-    """The path as text for reports.
+    """The path as text for reports: the one escape rule of every writer (docs/scan.md, docs/safety.md).
 
     File names that are not valid UTF-8 (possible on POSIX) carry surrogate escapes in
-    Python and cannot be written as UTF-8; their undecodable bytes are shown as
-    ``\\xNN`` instead, so reports never crash and the name stays recognisable.
+    Python (byte 0xNN becomes U+DCNN) and cannot be written as UTF-8; each such code point is
+    written as the six characters ``\\udcNN`` instead (byte ``0xff`` -> ``\\udcff``), so
+    reports never crash, the name stays recognisable and its bytes can be recovered.
     """
-    s = os.fspath(path)
+    s = os.fsdecode(path)
     try:
         s.encode("utf-8")
         return s
     except UnicodeEncodeError:
-        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def has_image_extension(path: Path) -> bool:

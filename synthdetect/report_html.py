@@ -73,7 +73,7 @@ def record_paths(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) -> list[Pa
 
 def thumbnail_for_record(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) -> tuple[str | None, str | None]:
     """Re-open a recorded file read-only: (data URI, None) when its SHA-256 still matches, else (None, note)."""
-    from .decoding import DecodeError, decode_bytes, read_bytes
+    from .decoding import DecodeError, decode_pixels, read_bytes
 
     import hashlib
 
@@ -91,7 +91,7 @@ def thumbnail_for_record(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) ->
     if hashlib.sha256(data).hexdigest() != want:
         return None, NOTE_CHANGED
     try:
-        img = decode_bytes(data)[0]
+        img = decode_pixels(data)[0]
         try:
             return thumbnail_data_uri(img), None
         finally:

@@ -257,3 +257,27 @@ def test_rgb_with_transparent_colour_on_white(tmp_path):
     p = _save(img, tmp_path / "trns.png", transparency=(0, 255, 0))
     a = np.asarray(decode(p).image)
     assert a[3, 3].tolist() == [255, 255, 255] and a[0, 0].tolist() == [10, 20, 30]
+
+
+def test_png_without_text_keeps_every_other_chunk(tmp_path):
+    import io
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("a", "x" * 2_000_000, zip=True)
+    info.add_itxt("b", "y" * 10)
+    info.add_text("c", "z")
+    buf = io.BytesIO()
+    Image.new("RGB", (7, 5), (1, 2, 3)).save(buf, "PNG", pnginfo=info)
+    data = buf.getvalue()
+    with pytest.raises(DecodeError, match="MAX_TEXT"):
+        decoding.decode_bytes(data)
+    stripped = decoding.png_without_text(data)
+    assert b"zTXt" not in stripped and b"iTXt" not in stripped and b"tEXt" not in stripped
+    img = Image.open(io.BytesIO(stripped))
+    assert img.size == (7, 5) and img.getpixel((0, 0)) == (1, 2, 3)
+    rgb = decoding.decode_pixels(data)[0]
+    assert rgb.size == (7, 5) and rgb.getpixel((3, 3)) == (1, 2, 3)
+    truncated = data[:60]  # a chunk running past the end: kept as is, the walk ends
+    assert decoding.png_without_text(truncated) == truncated

@@ -48,6 +48,18 @@ def warn(msg: str) -> None:
     typer.echo(f"synthdetect: warning: {msg}", err=True)
 
 
+def route_warnings() -> None:
+    """Every library warning (Pillow, onnxruntime, ...) as one ``synthdetect: warning: ...`` line on
+    stderr, through :func:`warn`, instead of Python's two raw lines (message, then source line)."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split()) or category.__name__
+        warn(f"{text} ({category.__name__}, {Path(filename).stem})")
+
+    warnings.showwarning = show
+
+
 def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hint: str = "") -> typer.Exit:
     """An optional dependency group is not installed: say which and how to get it (exit 2).
 

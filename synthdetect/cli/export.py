@@ -39,8 +39,8 @@ def export(
     reads = data_inputs(parity_data, *(p for p in run.rglob("*") if p.is_file()))
     refuse_overwrite(out, force, reads)
     with output_checks():
-        for p in (out.with_suffix(".json"), out.with_name(f"{out.stem}.int8.onnx"), out.with_name(f"{out.stem}.int8.json")):
-            reads.check_file(p, "--out")
+        for suffix in (".json", ".int8.onnx", ".int8.json"):
+            reads.check_file(out.with_name(out.stem + suffix), "--out")
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.export import ParityError

@@ -54,6 +54,19 @@ def parse_threshold(value: str) -> Optional[float]:
     return f
 
 
+def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[Path]):
+    """Discovery first, then ``--output`` checked against every file the scan will read (the images
+    found, the model files): (discovery, inputs) before anything is opened for writing (docs/safety.md)."""
+    from ..discovery import discover
+    from ..evidence import Inputs
+
+    disc = discover(paths, recursive=recursive, stdin=sys.stdin)
+    inputs = Inputs([*disc.files, *plan.files()])
+    if output is not None:
+        refuse_overwrite(output, True, inputs, "--output")
+    return disc, inputs
+
+
 def scan(
     paths: List[str] = typer.Argument(..., help="Image files or directories; '-' reads paths from stdin, one per line."),
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Descend into sub-directories."),
@@ -111,8 +124,6 @@ def scan(
     if address is not None and engine != Engine.ray:
         raise fail("--address needs --engine ray")
     from ..cards import Registry
-    from ..discovery import discover
-    from ..evidence import Inputs
     from ..report import header
     from ..runtime import RuntimeSetupError
     from ..scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
@@ -125,11 +136,7 @@ def scan(
                             max_false_alarm=max_false_alarm, max_miss=max_miss)
     except (ScanSetupError, RuntimeSetupError) as e:
         raise fail(str(e)) from None
-    # every file the scan will read is known before --output is checked and opened (docs/safety.md)
-    disc = discover(paths, recursive=recursive, stdin=sys.stdin)
-    inputs = Inputs([*disc.files, *plan.files()])
-    if output is not None:
-        refuse_overwrite(output, True, inputs, "--output")
+    disc, inputs = _discover_checked(paths, recursive, plan, output)
     try:
         scanner = Scanner(
             plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,

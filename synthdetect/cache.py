@@ -10,7 +10,9 @@ Key
     session is created) and the ensemble card's ``to_dict()``;
   * the resolved plan: method, threshold override, each member's effective threshold and
     weight, ensemble threshold and margin;
-  * provenance on/off and, when on, the SHA-256 of the C2PA trust-anchor PEM in use;
+  * provenance on/off and, when on, the SHA-256 of the C2PA trust-anchor PEM in use and the
+    analyzers that make the record (:func:`provenance_identity`: each one's name, class,
+    version and code digest, in run order, and the digest of the provenance package's code);
   * the execution providers the sessions really got (CPU and CUDA round differently);
   * tool version, report schema version, and the versions of the libraries that decode,
     infer and parse metadata (onnxruntime, Pillow, pillow-heif, numpy, c2pa-python, exifread).
@@ -97,6 +99,38 @@ def _trust_anchor_digest() -> str | None:
         return "unreadable"
 
 
+def _code_digest(files: Iterable[str | None]) -> str | None:
+    """SHA-256 over the bytes of source files (None when none can be read)."""
+    h, n = hashlib.sha256(), 0
+    for f in files:
+        try:
+            h.update(Path(f).read_bytes() if f else b"")
+            n += 1
+        except OSError:
+            continue
+    return h.hexdigest() if n else None
+
+
+def provenance_identity() -> dict[str, Any] | None:
+    """What the provenance records depend on besides the file: each analyzer of
+    ``provenance.sources.ANALYZERS`` in run order (name, class, ``version`` if it has one, the
+    digest of the module that defines it) and the digest of the provenance package's code (the
+    container and EXIF parsers every analyzer uses).  Adding, removing, reordering or editing
+    an analyzer changes it, so the cache never serves records made without it."""
+    try:
+        from .provenance import sources
+    except ImportError:
+        return None
+    analyzers = []
+    for a in sources.ANALYZERS:
+        mod = sys.modules.get(type(a).__module__)
+        analyzers.append({"name": a.name, "class": f"{type(a).__module__}.{type(a).__qualname__}",
+                          "version": getattr(a, "version", None),
+                          "code": _code_digest([getattr(mod, "__file__", None)])})
+    package = sorted(str(p) for p in Path(sources.__file__).parent.glob("*.py"))
+    return {"analyzers": analyzers, "package_code": _code_digest(package)}
+
+
 def plan_description(plan, providers: list[str] | None, provenance: bool, quality_gates: bool = True) -> dict[str, Any]:
     """The canonical description hashed into the plan fingerprint (see the module doc)."""
     from . import __version__
@@ -121,6 +155,7 @@ def plan_description(plan, providers: list[str] | None, provenance: bool, qualit
         "ensemble_margin": plan.ensemble_margin,
         "provenance": bool(provenance),
         "trust_anchors_sha256": _trust_anchor_digest() if provenance else None,
+        "provenance_analyzers": provenance_identity() if provenance else None,
         "providers": list(providers or []),
         "libraries": _lib_versions(),
     }

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import struct
 import warnings
 from dataclasses import dataclass
@@ -80,6 +79,9 @@ def init_codecs() -> None:
     except ImportError:  # HEIC then fails per file with a clear reason
         HEIF_AVAILABLE = False
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    # Pillow's "(Possibly) corrupt EXIF data" while it reads a JPEG's DPI or orientation: the pixels
+    # are fine and the provenance EXIF parser notes the damage in the record (docs/safety.md)
+    warnings.filterwarnings("ignore", message=r"(possibly )?corrupt exif", category=UserWarning)
     _INIT_DONE = True
 
 
@@ -90,17 +92,13 @@ def _one_line(e: BaseException) -> str:
 
 def read_bytes(path: Path | str) -> bytes:
     """Read the whole file read-only, mapping OS errors to one-line reasons."""
-    import stat
-
-    from .discovery import noatime_opener
+    from .discovery import NotRegularFile, open_regular
 
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            if stat.S_ISDIR(os.stat(path).st_mode):
-                raise DecodeError("is a directory")
-            raise DecodeError("not a regular file")  # FIFO/socket/device: reading could block
-        with open(path, "rb", opener=noatime_opener) as f:
+        with open_regular(path) as f:  # FIFO/socket/device/directory refused without blocking
             return f.read()
+    except NotRegularFile as e:
+        raise DecodeError(str(e)) from None
     except PermissionError:
         raise DecodeError("permission denied") from None
     except IsADirectoryError:
@@ -259,12 +257,46 @@ def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
     return rgb, fmt, mode, frames
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
+
+
+def png_without_text(data: bytes) -> bytes:
+    """The PNG ``data`` with its text chunks (tEXt, zTXt, iTXt) left out; every other chunk as it was.
+
+    Text chunks carry no pixels; the provenance parser reads them itself, with its own bounds.
+    A chunk whose length runs past the end of the data ends the walk (the rest is kept as is).
+    """
+    out, pos = [data[:8]], 8
+    while pos + 12 <= len(data):
+        length = struct.unpack(">I", data[pos:pos + 4])[0]
+        end = pos + 12 + length
+        if end > len(data):
+            break
+        if data[pos + 4:pos + 8] not in PNG_TEXT_CHUNKS:
+            out.append(data[pos:end])
+        pos = end
+    out.append(data[pos:])
+    return b"".join(out)
+
+
+def decode_pixels(data: bytes) -> tuple[Image.Image, str, str, int]:
+    """:func:`decode_bytes`; a PNG whose text chunks pass Pillow's bounds (``PngImagePlugin.MAX_TEXT_CHUNK``,
+    1 MiB inflated per chunk; ``MAX_TEXT_MEMORY``, 64 MiB in all) is decoded again without them."""
+    try:
+        return decode_bytes(data)
+    except DecodeError as e:
+        if data[:8] != PNG_SIGNATURE or "MAX_TEXT" not in str(e):
+            raise
+    return decode_bytes(png_without_text(data))
+
+
 def decode(path: Path | str) -> Decoded:
     """Read and decode ``path`` (never modified). Raises :class:`DecodeError`."""
     data = read_bytes(path)
     digest = hashlib.sha256(data).hexdigest()
     try:
-        img, fmt, mode, frames = decode_bytes(data)
+        img, fmt, mode, frames = decode_pixels(data)
     except DecodeError as e:
         e.sha256 = digest
         e.size_bytes = len(data)

@@ -18,10 +18,11 @@ Only ``os``/``pathlib``: no image library is imported here.
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import BinaryIO, Iterable, TextIO
 
 IMAGE_EXTENSIONS = frozenset(
     {
@@ -79,28 +80,55 @@ def noatime_opener(path: str, flags: int) -> int:
     return os.open(path, flags)
 
 
+class NotRegularFile(OSError):
+    """The path is a directory, FIFO, socket or device: evidence is read from regular files only."""
+
+
+def open_regular(path: Path | str) -> BinaryIO:
+    """Open a regular file for reading only (``O_NOATIME`` where allowed) without ever blocking.
+
+    The file is opened with ``O_NONBLOCK`` and checked with ``fstat`` on the open descriptor
+    (no window between the check and the open): a FIFO (reading would wait for a writer),
+    a device (``/dev/zero`` never ends), a socket or a directory raises
+    :class:`NotRegularFile` ("is a directory" / "not a regular file").  The one check used by
+    every reader of evidence (scan, inspect, report thumbnails; docs/safety.md).
+    """
+    fd = noatime_opener(os.fspath(path), os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise NotRegularFile("is a directory" if stat.S_ISDIR(mode) else "not a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 def sniff(path: Path | str) -> str | None:
     """Read (read-only) the first 64 bytes of ``path`` and name its image format."""
     try:
-        with open(path, "rb", opener=noatime_opener) as f:
+        with open_regular(path) as f:
             return sniff_bytes(f.read(64))
     except OSError:
         return None
 
 
 def display_path(path: Path | str) -> str:
-    """The path as text for reports.
+    """The path as text for reports: the one escape rule of every writer (docs/scan.md, docs/safety.md).
 
     File names that are not valid UTF-8 (possible on POSIX) carry surrogate escapes in
-    Python and cannot be written as UTF-8; their undecodable bytes are shown as
-    ``\\xNN`` instead, so reports never crash and the name stays recognisable.
+    Python (byte 0xNN becomes U+DCNN) and cannot be written as UTF-8; each such code point is
+    written as the six characters ``\\udcNN`` instead (byte ``0xff`` -> ``\\udcff``), so
+    reports never crash, the name stays recognisable and its bytes can be recovered.
     """
-    s = os.fspath(path)
+    s = os.fsdecode(path)
     try:
         s.encode("utf-8")
         return s
     except UnicodeEncodeError:
-        return s.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+        return s.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def has_image_extension(path: Path) -> bool:

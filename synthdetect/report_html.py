@@ -28,6 +28,7 @@ import html
 import io
 import json
 import math
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, Sequence, TextIO
@@ -62,18 +63,25 @@ def thumbnail_data_uri(img: Any, px: int = THUMB_PX, quality: int = THUMB_QUALIT
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
+def record_paths(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) -> list[Path]:
+    """Where a record's file may be: its path, then (a relative one) under each of ``base_dirs``."""
+    path = rec.get("path")
+    if not isinstance(path, str) or not path:
+        return []
+    return [Path(path)] + [Path(b) / path for b in base_dirs if not Path(path).is_absolute()]
+
+
 def thumbnail_for_record(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) -> tuple[str | None, str | None]:
     """Re-open a recorded file read-only: (data URI, None) when its SHA-256 still matches, else (None, note)."""
-    from .decoding import DecodeError, decode_bytes, read_bytes
+    from .decoding import DecodeError, decode_pixels, read_bytes
 
     import hashlib
 
-    path = rec.get("path")
     want = rec.get("sha256")
-    if not isinstance(path, str) or not want or rec.get("error"):
+    if not want or rec.get("error"):
         return None, None
-    cands = [Path(path)] + [Path(b) / path for b in base_dirs if not Path(path).is_absolute()]
-    p = next((c for c in cands if c.is_file()), None)
+    # the first name that exists, whatever it is: a FIFO or directory is "could not be read", not "not found"
+    p = next((c for c in record_paths(rec, base_dirs) if os.path.lexists(c)), None)
     if p is None:
         return None, NOTE_MISSING
     try:
@@ -83,7 +91,7 @@ def thumbnail_for_record(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) ->
     if hashlib.sha256(data).hexdigest() != want:
         return None, NOTE_CHANGED
     try:
-        img = decode_bytes(data)[0]
+        img = decode_pixels(data)[0]
         try:
             return thumbnail_data_uri(img), None
         finally:

@@ -56,6 +56,14 @@ class Plan:
     max_miss: float = DEFAULT_MAX_MISS
     _ops: dict[str, Operating | None] = field(default_factory=dict, repr=False)
 
+    def files(self) -> list[Path]:
+        """Every file this plan reads: cards, their networks or heads, backbones, the ensemble card."""
+        cards = [*self.cards, *self.backbones.values()]
+        out = [p for c in cards for p in (c.path, c.model_path) if p is not None]
+        if self.ensemble_card is not None and self.ensemble_card.path is not None:
+            out.append(self.ensemble_card.path)
+        return out
+
     def member_threshold(self, card: ModelCard, condition: str | None = None) -> float:
         op = self.member_operating(card, condition)
         if op is not None:
@@ -642,6 +650,7 @@ def run_scan(
     started: float | None = None,
     cache: Any = None,
     engine: Callable[[list[Path]], Iterable[dict[str, Any]]] | None = None,
+    discovery: Any = None,
 ) -> ScanResult:
     """Discover, decode, detect; returns every record (discovery errors included, last).
 
@@ -650,12 +659,14 @@ def run_scan(
     ``cache``: a :class:`synthdetect.cache.ScanCache` (cached records for unchanged files);
     ``engine``: a function ``files -> records in order`` replacing ``scanner.scan`` (e.g.
     :func:`synthdetect.engines.ray_engine.RayEngine.scan`).
+    ``discovery``: the :class:`synthdetect.discovery.Discovery` of ``inputs`` when the caller
+    already ran it (the CLI does, to check ``--output`` against every file found first).
     """
     from .discovery import discover
 
     t0 = started if started is not None else time.perf_counter()
     sc = scanner or Scanner(plan, device=device, batch_size=batch_size, workers=workers, provenance=provenance)
-    disc = discover(inputs, recursive=recursive, stdin=stdin)
+    disc = discovery if discovery is not None else discover(inputs, recursive=recursive, stdin=stdin)
     summary = Summary(skipped_non_image=disc.skipped_non_image, symlink_loops=disc.symlink_loops)
     if on_total:
         on_total(len(disc.files) + len(disc.errors))

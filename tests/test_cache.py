@@ -246,3 +246,25 @@ def test_unusable_cache_directory_scans_without_cache(models_dir, images, tmp_pa
     assert "result cache unavailable" in r.stderr
     assert doc["options"]["cache"] is False and doc["results"][0]["verdict"] == "synthetic"
     assert blocker.read_text().startswith("a file")  # nothing moved aside or overwritten
+
+
+def test_adding_a_provenance_analyzer_invalidates_the_cache(models_dir, images, monkeypatch):
+    """Issue 18 item 10: the analyzers are part of the key; a new one is never answered from stale records."""
+    from synthdetect.provenance import sources
+    from synthdetect.provenance.base import Analyzer, Findings
+
+    class Toy(Analyzer):
+        name = "toy"
+        empty = {"toy": None}
+
+        def analyze(self, ctx):
+            return Findings(fields={"toy": len(ctx.data)})
+
+    first, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
+    assert "toy" not in first["results"][0]["provenance"]
+    monkeypatch.setattr(sources, "ANALYZERS", [*sources.ANALYZERS, Toy()])
+    doc, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
+    assert doc["summary"]["cache"]["hits"] == 0 and doc["summary"]["cache"]["misses"] == 1
+    assert doc["results"][0]["provenance"]["toy"] == images["white"].stat().st_size
+    again, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
+    assert again["summary"]["cache"]["hits"] == 1 and again["results"] == doc["results"]

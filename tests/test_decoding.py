@@ -73,10 +73,12 @@ def test_decompression_bomb(tmp_path, monkeypatch):
 def test_permission_denied_mocked(tmp_path, monkeypatch):
     p = _save(Image.new("RGB", (10, 10)), tmp_path / "secret.png")
 
-    def deny(path, mode="r", *a, **k):
+    def deny(path, flags, *a, **k):
         raise PermissionError(13, "Permission denied", str(path))
 
-    monkeypatch.setattr(decoding, "open", deny, raising=False)
+    import synthdetect.discovery as discovery
+
+    monkeypatch.setattr(discovery, "noatime_opener", deny)  # every evidence read opens through it
     with pytest.raises(DecodeError, match="permission denied"):
         decode(p)
 
@@ -298,3 +300,27 @@ def test_conversions_run_in_bands_with_the_same_pixels(monkeypatch):
     monkeypatch.setattr(decoding, "_BAND_PIXELS", 500)  # 5-row bands
     for c, w in zip(cases, whole):
         assert np.array_equal(np.asarray(to_rgb(c)), w), c.mode
+
+
+def test_png_without_text_keeps_every_other_chunk(tmp_path):
+    import io
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("a", "x" * 2_000_000, zip=True)
+    info.add_itxt("b", "y" * 10)
+    info.add_text("c", "z")
+    buf = io.BytesIO()
+    Image.new("RGB", (7, 5), (1, 2, 3)).save(buf, "PNG", pnginfo=info)
+    data = buf.getvalue()
+    with pytest.raises(DecodeError, match="MAX_TEXT"):
+        decoding.decode_bytes(data)
+    stripped = decoding.png_without_text(data)
+    assert b"zTXt" not in stripped and b"iTXt" not in stripped and b"tEXt" not in stripped
+    img = Image.open(io.BytesIO(stripped))
+    assert img.size == (7, 5) and img.getpixel((0, 0)) == (1, 2, 3)
+    rgb = decoding.decode_pixels(data)[0]
+    assert rgb.size == (7, 5) and rgb.getpixel((3, 3)) == (1, 2, 3)
+    truncated = data[:60]  # a chunk running past the end: kept as is, the walk ends
+    assert decoding.png_without_text(truncated) == truncated

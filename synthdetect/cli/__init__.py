@@ -71,6 +71,9 @@ def _command_line() -> list[str] | None:
 def main() -> None:
     global _ARGV
     _ARGV = list(sys.argv[1:])
+    from .errors import route_warnings
+
+    route_warnings()
     app(prog_name="synthdetect")
 
 

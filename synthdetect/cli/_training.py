@@ -15,11 +15,12 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from enum import Enum
-from typing import Iterator
+from typing import Iterable, Iterator, Optional
 
 import typer
 from rich.console import Console
 
+from ..evidence import Inputs
 from .errors import missing_extra
 from .options import device_option
 
@@ -47,6 +48,23 @@ def _missing_train_module(e: ImportError) -> bool:
     """Whether the import that failed is one of the 'train' extra's (by ``e.name``, else by the message)."""
     names = [e.name] if e.name else re.findall(r"[A-Za-z_][\w.]*", str(e))
     return any(n.split(".")[0] in TRAIN_EXTRA_MODULES for n in names)
+
+
+def data_inputs(specs: Optional[Iterable[str]], *files) -> Inputs:
+    """The files a command reads from data arguments (DIR, DIR@LIST, CSV: roots, list files, images) and
+    ``files`` (checkpoints, weights, run directories; None skipped), for the output check
+    (:mod:`synthdetect.evidence`).  A bad data argument is left to the library's own error."""
+    from ..train.data import DataError, DataSpec, list_items
+
+    inputs = Inputs(f for f in files if f)
+    for s in specs or []:
+        try:
+            spec = DataSpec.parse(s)
+            inputs.update([spec.root, *([spec.listfile] if spec.listfile else [])])
+            inputs.update(it.path for it in list_items(spec))
+        except (DataError, OSError):
+            continue
+    return inputs
 
 
 class Monitor(str, Enum):

@@ -18,8 +18,8 @@ from typing import List, Optional
 
 import typer
 
-from ._training import err, train_extra
-from .errors import ExitCode, fail, refuse_overwrite
+from ._training import data_inputs, err, train_extra
+from .errors import ExitCode, fail, output_checks, refuse_overwrite
 from .options import ListFormat, list_format_option
 
 backbone_app = typer.Typer(help="Pretrained feature extractors (backbones) for probes.", no_args_is_help=True)
@@ -79,7 +79,10 @@ def backbone_export(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing backbone in --out."),
 ):
     """Export a pretrained backbone to ONNX (PyTorch needed) with a parity check against PyTorch."""
-    refuse_overwrite(out / f"{name}.onnx", force)
+    reads = data_inputs(parity_data, weights)  # never written over (docs/safety.md)
+    refuse_overwrite(out / f"{name}.onnx", force, reads)
+    with output_checks():
+        reads.check_dir(out, "--out", names=[f"{name}.onnx", f"{name}.backbone.json"])
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.backbones import WeightsError, export_backbone, get, verified_weights

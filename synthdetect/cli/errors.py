@@ -16,10 +16,14 @@ code   meaning
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
+from typing import Iterator, Optional
 
 import typer
+
+from ..evidence import Inputs, OutputRefused
 
 
 class ExitCode(IntEnum):
@@ -44,6 +48,18 @@ def warn(msg: str) -> None:
     typer.echo(f"synthdetect: warning: {msg}", err=True)
 
 
+def route_warnings() -> None:
+    """Every library warning (Pillow, onnxruntime, ...) as one ``synthdetect: warning: ...`` line on
+    stderr, through :func:`warn`, instead of Python's two raw lines (message, then source line)."""
+    import warnings
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        text = " ".join(str(message).split()) or category.__name__
+        warn(f"{text} ({category.__name__}, {Path(filename).stem})")
+
+    warnings.showwarning = show
+
+
 def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hint: str = "") -> typer.Exit:
     """An optional dependency group is not installed: say which and how to get it (exit 2).
 
@@ -53,7 +69,17 @@ def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hin
                 ExitCode.USAGE)
 
 
-def refuse_overwrite(path: Path, force: bool) -> None:
-    """An existing output file is only replaced with ``--force`` (a usage error otherwise)."""
-    if path.exists() and not force:
-        raise fail(f"{path} exists (use --force to overwrite)")
+@contextmanager
+def output_checks() -> Iterator[None]:
+    """Inside: :class:`synthdetect.evidence.OutputRefused` becomes one error line and exit 2 (nothing written)."""
+    try:
+        yield
+    except OutputRefused as e:
+        raise fail(str(e)) from None
+
+
+def refuse_overwrite(path: Path, force: bool, inputs: Optional[Inputs] = None, what: str = "--out") -> None:
+    """The one output check (:mod:`synthdetect.evidence`) as a usage error: never a file the command
+    reads (``inputs``), never a directory/FIFO/device, and an existing file only with ``--force``."""
+    with output_checks():
+        (inputs if inputs is not None else Inputs()).check_file(path, what, force=force)

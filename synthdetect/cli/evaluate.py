@@ -19,8 +19,8 @@ from typing import List, Optional
 
 import typer
 
-from ._training import DEVICE, err, train_extra
-from .errors import ExitCode, fail, missing_extra
+from ._training import DEVICE, data_inputs, err, train_extra
+from .errors import ExitCode, fail, missing_extra, output_checks
 from .options import Device, ListFormat
 
 
@@ -57,6 +57,11 @@ def evaluate(
             import matplotlib  # noqa: F401
         except ImportError as e:
             raise missing_extra("plots", e) from None
+    reads = data_inputs(data, *(m for m in models if Path(m).exists()))  # the output check (docs/safety.md)
+    with output_checks():
+        reads.check_file(out, "--out")
+        if plots is not None:
+            reads.check_dir(plots, "--plots")
     scores: dict = {}
     with train_extra():  # a training run as MODEL needs PyTorch
         try:

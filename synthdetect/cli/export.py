@@ -15,8 +15,8 @@ from typing import List, Optional
 
 import typer
 
-from ._training import err, train_extra
-from .errors import ExitCode, fail, refuse_overwrite
+from ._training import data_inputs, err, train_extra
+from .errors import ExitCode, fail, output_checks, refuse_overwrite
 
 
 def export(
@@ -35,7 +35,12 @@ def export(
     force: bool = typer.Option(False, "--force", help="Overwrite an existing model file."),
 ):
     """Export a run to one ONNX graph + model card, with a parity check on real images."""
-    refuse_overwrite(out, force)
+    # the run's files and the parity images are read; the model, its card and int8 copies are written
+    reads = data_inputs(parity_data, *(p for p in run.rglob("*") if p.is_file()))
+    refuse_overwrite(out, force, reads)
+    with output_checks():
+        for suffix in (".json", ".int8.onnx", ".int8.json"):
+            reads.check_file(out.with_name(out.stem + suffix), "--out")
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.export import ParityError

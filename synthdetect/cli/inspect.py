@@ -99,17 +99,34 @@ def _render(console: Console, info: dict) -> None:
     console.print(Panel(Group(*parts), title=escape(str(info.get("path"))), border_style=style))
 
 
+def _expand(args: list[Path]) -> list[tuple[Path, str | None]]:
+    """Each argument in order, a directory expanded as ``scan`` expands it (synthdetect.discovery):
+    (path, None) to analyse, or (path, reason) for an entry the walk could not use (a FIFO, a loop...)."""
+    from synthdetect.discovery import discover
+
+    out: list[tuple[Path, str | None]] = []
+    for a in args:
+        if not a.is_dir():
+            out.append((a, None))
+            continue
+        found = discover([a])
+        out += [(f, None) for f in found.files] + [(Path(e.path), e.reason) for e in found.errors]
+    return out
+
+
 def inspect(
-    files: list[Path] = typer.Argument(..., help="Image files to inspect (read-only)."),
+    files: list[Path] = typer.Argument(..., help="Image files or directories (walked as scan walks them), read-only."),
     format: str = typer.Option("rich", "--format", help="rich|json"),
 ) -> None:
-    """Show explicit provenance (C2PA, XMP DigitalSourceType, generator chunks, EXIF) per file."""
+    """Show explicit provenance (C2PA, XMP DigitalSourceType, generator chunks, EXIF) per file.
+
+    Only regular files are read: a FIFO, device or socket is reported as not a regular file (exit 3)."""
     fmt = format.lower()
     if fmt not in ("rich", "json"):
         raise fail(f"inspect --format must be 'rich' or 'json', not {format!r}")
-    from synthdetect.provenance import analyze
+    from synthdetect.provenance import analyze, unreadable
 
-    results = [analyze(Path(f)) for f in files]
+    results = [analyze(p) if why is None else unreadable(p, why) for p, why in _expand(files)]
     if fmt == "json":
         # always a list (one object per file, in argument order)
         sys.stdout.write(json.dumps(results, indent=2, ensure_ascii=False) + "\n")

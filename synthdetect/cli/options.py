@@ -10,7 +10,8 @@ from typing import Iterator, List, Optional, TextIO
 
 import typer
 
-from .errors import fail
+from ..evidence import Inputs
+from .errors import fail, refuse_overwrite
 
 
 class Device(str, Enum):
@@ -47,9 +48,14 @@ def split_names(values: Optional[List[str]]) -> Optional[List[str]]:
 
 
 @contextmanager
-def output_stream(path: Optional[Path]) -> Iterator[TextIO]:
+def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None) -> Iterator[TextIO]:
     """``--output FILE`` opened for writing (UTF-8, newlines as written), else stdout; a one-line
-    error (exit 2) when it cannot be opened.  Closed (a file) or flushed (stdout) afterwards."""
+    error (exit 2) when it cannot be opened.  Closed (a file) or flushed (stdout) afterwards.
+
+    Before anything is opened, FILE goes through the one output check (:mod:`synthdetect.evidence`):
+    never one of ``inputs`` (the files the command reads), never a directory, FIFO or device."""
+    if path is not None:
+        refuse_overwrite(path, True, inputs, "--output")
     try:
         out = open(path, "w", encoding="utf-8", newline="") if path else sys.stdout
     except OSError as e:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
-from .errors import fail
+from ..evidence import Inputs
+from .errors import fail, refuse_overwrite
 from .options import output_stream
 
 # the format ``synthdetect report`` writes (a name in synthdetect.writers.WRITERS)
@@ -33,8 +33,8 @@ def report(
     from ..scan import Summary
 
     writer = writers.get(REPORT_FORMAT)
-    if output is not None and os.path.realpath(output) == os.path.realpath(results):
-        raise fail(f"--output {output} is the results file; refusing to overwrite it")
+    if output is not None:  # before the results are parsed (they may be large)
+        refuse_overwrite(output, True, Inputs([results]), "--output")
     try:
         head, records, summary = read_results(results)
     except (OSError, ValueError) as e:
@@ -44,19 +44,23 @@ def report(
         for r in records:
             s.add(r)
         summary = {k: v for k, v in s.to_dict().items() if k not in ("elapsed_s", "images_per_s")}
+    from ..report_html import record_paths, thumbnails_for_records
+
+    dirs = list(base_dir or []) or [results.resolve().parent]
+    # the results file and every file its records point to (docs/safety.md): never the output
+    inputs = Inputs([results, *(p for r in records if isinstance(r, dict) for p in record_paths(r, dirs))])
+    if output is not None:
+        refuse_overwrite(output, True, inputs, "--output")
     thumbs = notes = None
     if not no_thumbnails and writer.needs_thumbnails:
-        from ..report_html import thumbnails_for_records
-
-        dirs = list(base_dir or []) or [results.resolve().parent]
         thumbs, notes = thumbnails_for_records(records, dirs)
     meta = {"source": f"{results} (synthdetect report)"}
-    with output_stream(output) as out:
+    with output_stream(output, inputs) as out:
         writers.write(REPORT_FORMAT, out, head, records, summary, thumbs, notes=notes, meta=meta)
 
 
 EPILOG = ("Exit codes: 0 success; 2 usage error, nothing written (the results file cannot be read or is not "
-          "scan output, --output is the results file or cannot be written).")
+          "scan output, --output is the results file, a file the records point to, or cannot be written).")
 
 
 def mount(app: typer.Typer) -> None:

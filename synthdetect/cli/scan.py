@@ -6,7 +6,6 @@ there is a scan format without a change here.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from enum import Enum
@@ -16,7 +15,7 @@ from typing import List, Optional
 import typer
 
 from .. import writers
-from .errors import ExitCode, fail, warn
+from .errors import ExitCode, fail, refuse_overwrite, warn
 from .options import Device, device_option, models_dir_option, output_stream, split_names
 
 
@@ -53,6 +52,19 @@ def parse_threshold(value: str) -> Optional[float]:
     if not 0.0 <= f <= 1.0:
         raise typer.BadParameter(f"{value!r} is outside [0, 1]")
     return f
+
+
+def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[Path]):
+    """Discovery first, then ``--output`` checked against every file the scan will read (the images
+    found, the model files): (discovery, inputs) before anything is opened for writing (docs/safety.md)."""
+    from ..discovery import discover
+    from ..evidence import Inputs
+
+    disc = discover(paths, recursive=recursive, stdin=sys.stdin)
+    inputs = Inputs([*disc.files, *plan.files()])
+    if output is not None:
+        refuse_overwrite(output, True, inputs, "--output")
+    return disc, inputs
 
 
 def scan(
@@ -117,18 +129,17 @@ def scan(
     from ..scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
 
     writer = writers.get(fmt.value)
-    if output is not None:
-        out_real = os.path.realpath(output)
-        for p in paths:
-            if p != "-" and os.path.realpath(p) == out_real and os.path.isfile(p):
-                raise fail(f"--output {output} is one of the inputs; refusing to overwrite evidence")
     started = time.perf_counter()
     try:
         registry = Registry(models_dir or [])
         plan = resolve_plan(registry, split_names(models), ensemble.value if ensemble else None, thr,
                             max_false_alarm=max_false_alarm, max_miss=max_miss)
-        for b in registry.broken():  # not used by this scan (else resolve_plan failed): said once, not silently
-            warn(f"{b.reason} (ignored: this scan does not use it)")
+    except (ScanSetupError, RuntimeSetupError) as e:
+        raise fail(str(e)) from None
+    for b in registry.broken():  # not used by this scan (else resolve_plan failed): said once, not silently
+        warn(f"{b.reason} (ignored: this scan does not use it)")
+    disc, inputs = _discover_checked(paths, recursive, plan, output)
+    try:
         scanner = Scanner(
             plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
             thumbnails=writer.needs_thumbnails and not no_thumbnails, quality_gates=not no_quality_gates,
@@ -183,7 +194,7 @@ def scan(
             task = bar.add_task("scan", total=n)
 
     thumbs: list = []
-    with output_stream(output) as out:
+    with output_stream(output, inputs) as out:
 
         def on_record(rec) -> None:
             thumbs.append(rec.pop(THUMBNAIL_KEY, None))
@@ -196,7 +207,7 @@ def scan(
             result = run_scan(
                 paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
                 on_total=on_total, on_record=on_record, started=started,
-                cache=cache, engine=ray_engine.scan if ray_engine is not None else None,
+                cache=cache, engine=ray_engine.scan if ray_engine is not None else None, discovery=disc,
             )
         finally:
             if bar is not None:

@@ -29,9 +29,9 @@ from ..train import families
 from ..train.backbones import CLIP_MODEL
 from ._training import (
     CROPS, DEVICE, FORCE, INIT, MONITOR, OUT, PAIRS, PATIENCE, RESUME, SEED, THREADS, TRAIN, VAL, WORKERS,
-    Monitor, err, train_extra,
+    Monitor, data_inputs, err, train_extra,
 )
-from .errors import ExitCode, fail
+from .errors import ExitCode, fail, output_checks
 from .options import Device, ListFormat
 
 train_app = typer.Typer(help="Train detectors (PyTorch; needs the 'train' extra).", no_args_is_help=True)
@@ -51,7 +51,14 @@ def _done(result: dict, out: Path) -> None:
 
 
 def _run(fn, **kw):
-    """Run a training function; its errors become one line: bad data exits 2, a failed run 4."""
+    """Run a training function; its errors become one line: bad data exits 2, a failed run 4.
+
+    First the run directory goes through the output check: it may not be, or hold, a file the run
+    reads (training/validation data, --init-from, backbone weights; docs/safety.md)."""
+    reads = data_inputs([*kw["train"], *(kw.get("val") or [])], kw.get("init_from"), kw.get("backbone_weights"),
+                        (kw.get("arch_kw") or {}).get("backbone_weights"))
+    with output_checks():
+        reads.check_dir(kw["out"], "--out")
     with train_extra():
         from ..train.data import DataError
         from ..train.loop import RunError
@@ -234,6 +241,9 @@ def train_probe(
     except (DataError, CardError, ConditionError) as e:
         raise fail(str(e), ExitCode.USAGE) from None
     target = out if out is not None else user_models_dir()
+    reads = data_inputs(data, bb.path, bb.model_path, *((pc.path, pc.model_path) if prior else ()))
+    with output_checks():  # never a file the probe reads (docs/safety.md); --force is probe_train's
+        reads.check_dir(target, "--out", names=[f"{name}.json", f"{name}.head.json"])
     show = sys.stderr.isatty() and fmt == ListFormat.table
     bar = None
     if show:

@@ -17,7 +17,7 @@ import typer
 from rich.table import Table
 
 from ..console import LazyConsole, ident, piped
-from .errors import ExitCode, fail, missing_extra, warn
+from .errors import ExitCode, fail, missing_extra, output_checks, warn
 from .options import ListFormat, list_format_option, models_dir_option
 
 EPILOG = ("Exit codes: 0 success; 2 usage error, nothing was done (unknown entry, backbone or converter, missing "
@@ -94,8 +94,23 @@ def _sources(entry: Any, items: list[Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _check_install(entry: Any, models_dir: Path, sources: List[Path], parity_data: Optional[Path]) -> None:
+    """The output check (:mod:`synthdetect.evidence`, docs/safety.md) before a conversion: the model files
+    it installs are never one of the files it reads (the checkpoints, the parity images)."""
+    from ..evidence import Inputs
+
+    reads = Inputs(sources)
+    if parity_data is not None:
+        reads.update([parity_data, *(p for p in Path(parity_data).rglob("*") if p.is_file())]
+                     if Path(parity_data).is_dir() else [parity_data])
+    names = [f"{entry.name}{s}" for s in (".onnx", ".json", ".int8.onnx", ".int8.json")]
+    with output_checks():
+        reads.check_dir(models_dir, "--models-dir", names=names)
+
+
 def _convert(entry: Any, items: list[Any], *, backbone: Any, backbone_items: list[Any], models_dir: Path,
              parity_data: Optional[Path], int8: bool, tolerance: float) -> None:
+    _check_install(entry, models_dir, [f.path for f in items + backbone_items], parity_data)
     try:
         from ..train import published
     except ImportError as e:
@@ -296,6 +311,8 @@ def import_(
         if not p.is_file():
             raise fail(f"{p}: no such file")
     _check_converter(entry)
+    if entry.kind == "detector":  # before anything is copied: the --from files are never written over
+        _check_install(entry, hub.default_install_dir(models_dir), [Path(f).expanduser() for f in from_], parity_data)
     try:
         items, rest = hub.import_files(entry, from_, cache=cache_dir)
         _report_fetched(items)

@@ -18,12 +18,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from ..discovery import NotRegularFile, display_path
 from . import _c2pa, _containers, sources
 from .base import Analyzer, Budget, Context, Findings, Section
 from .c2pa_manifest import TRUST_ANCHORS_ENV
 from .sources import ANALYZERS
 
-__all__ = ["analyze", "short", "policy", "sections", "POLICY", "ANALYZERS", "Analyzer", "Context",
+__all__ = ["analyze", "unreadable", "short", "policy", "sections", "POLICY", "ANALYZERS", "Analyzer", "Context",
            "Findings", "Section", "DEFAULT_MAX_BYTES", "AI_SOURCE_TYPES", "TRUST_ANCHORS_ENV"]
 
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
@@ -65,7 +66,7 @@ POLICY = policy()
 def _empty_result(path: Path) -> dict:
     fields = [kv for a in sources.ANALYZERS for kv in a.empty_fields().items()]
     return {
-        "path": str(path),
+        "path": display_path(path),
         "readable": True,
         "format": None,
         "bytes_read": 0,
@@ -78,9 +79,19 @@ def _empty_result(path: Path) -> dict:
 
 
 def _read_capped(path: Path, max_bytes: int) -> tuple[bytes, bool]:
-    with open(path, "rb") as fh:          # read-only; evidence is never modified
+    from ..discovery import open_regular
+
+    with open_regular(path) as fh:        # read-only, never blocks (a FIFO or device is refused)
         data = fh.read(max_bytes + 1)
     return data[:max_bytes], len(data) > max_bytes
+
+
+def unreadable(path: Path | str, reason: str) -> dict:
+    """The result for a file that could not be read at all: ``readable`` false, the reason in ``notes``."""
+    res = _empty_result(Path(path))
+    res["readable"] = False
+    res["notes"].append(f"cannot read file: {reason}")
+    return res
 
 
 def analyze(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
@@ -98,9 +109,7 @@ def analyze(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES,
     try:
         data, truncated = _read_capped(path, max_bytes)
     except (OSError, ValueError) as e:
-        res["readable"] = False
-        notes.append(f"cannot read file: {type(e).__name__}: {e}")
-        return res
+        return unreadable(path, str(e) if isinstance(e, NotRegularFile) else f"{type(e).__name__}: {e}")
     res["bytes_read"] = len(data)
     if truncated:
         notes.append(f"file larger than max_bytes ({max_bytes}); only the first {max_bytes} bytes examined")

@@ -1,0 +1,66 @@
+"""Issue 18 item 1, the commands besides scan/report: evaluate, train, export, ensemble build, weights
+import never write over a file they read (docs/safety.md); exit 2, nothing written."""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+
+def _digests(*dirs: Path) -> dict:
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for d in dirs for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+def _refused(res):
+    assert res.exit_code == 2, res.output
+    assert "synthdetect: error: " in res.output and "Traceback" not in res.output
+
+
+def test_evaluate_out_and_plots_never_land_on_the_data(exported, tiny_sets, invoke):
+    base, _ = exported
+    _, val = tiny_sets
+    before = _digests(Path(val))
+    image = next(p for p in sorted(Path(val).rglob("*")) if p.suffix in (".png", ".jpg"))
+    res = invoke(["evaluate", base / "models" / "m0.onnx", "--data", val, "--out", image], code=None)
+    _refused(res)
+    assert "refusing to overwrite evidence" in res.output
+    res = invoke(["evaluate", base / "models" / "m0.onnx", "--data", val, "--plots", val], code=None)
+    _refused(res)
+    assert _digests(Path(val)) == before
+
+
+def test_train_run_directory_may_not_hold_the_training_data(tiny_sets, invoke, tmp_path):
+    train, val = tiny_sets
+    before = _digests(Path(train))
+    for out in (train, Path(train).parent):
+        res = invoke(["train", "resnet", "--arch", "resnet-narrow", "--train", train, "--val", val, "--out", out,
+                      "--blur-jpeg-prob", "0", "--epochs", "1", "--force"], code=None)
+        _refused(res)
+        assert "holds a file this command reads" in res.output
+    assert _digests(Path(train)) == before
+
+
+def test_export_and_ensemble_never_replace_what_they_read(exported, invoke):
+    base, runs = exported
+    models = base / "models"
+    before = _digests(runs[0], models)
+    best = next(p for p in runs[0].rglob("*.pt"))
+    _refused(invoke(["export", runs[0], "--out", best, "--force"], code=None))
+    res = invoke(["ensemble", "build", "--members", "m0,m1", "--models-dir", models, "--method", "mean",
+                  "--out", models / "m0.json", "--force"], code=None)
+    _refused(res)
+    assert "refusing to overwrite evidence" in res.output
+    assert _digests(runs[0], models) == before
+
+
+def test_weights_import_never_installs_over_its_source(tmp_path, invoke):
+    models = tmp_path / "models"
+    models.mkdir()
+    src = models / "cnndetection-blur-jpg-prob0.5.onnx"  # a checkpoint kept where the model would go
+    src.write_bytes(b"not really a checkpoint")
+    res = invoke(["weights", "import", "cnndetection-blur-jpg-prob0.5", "--from", src, "--models-dir", models,
+                  "--cache-dir", tmp_path / "cache"], code=None)
+    _refused(res)
+    assert src.read_bytes() == b"not really a checkpoint" and not (tmp_path / "cache").exists()

@@ -12,8 +12,9 @@ How a path is compared
     same file reached through another name, a symbolic link, a hard link, ``..`` or a
     relative path is still recognised.  Inputs that cannot be stat'ed (gone, unreadable)
     are remembered by their resolved path only.
-  * An output that exists must be a regular file: a directory, FIFO (writing would block),
-    socket or device is refused.  A symbolic link whose target does not exist is refused
+  * An output that exists must be a regular file, a pipe (FIFO, ``>(gzip)``) or a character
+    device (``/dev/null``, ``/dev/stdout``): nothing is overwritten there.  A directory, socket
+    or block device (a disk) is refused.  A symbolic link whose target does not exist is refused
     too (the file would be created wherever the link points).
   * ``check_file(..., force=False)`` also refuses an existing file (``--force`` to replace
     one that is *not* an input; an input is never replaced, whatever the flags).
@@ -106,9 +107,11 @@ class Inputs:
             raise
         if stat.S_ISDIR(st.st_mode):
             raise OutputRefused(f"{shown} is a directory")
+        if stat.S_ISFIFO(st.st_mode) or stat.S_ISCHR(st.st_mode):
+            return  # a stream (pipe, /dev/null, a terminal): written to, never overwritten
         if not stat.S_ISREG(st.st_mode):
-            raise OutputRefused(f"{shown} is not a regular file (a FIFO, socket or device); "
-                                "write to a file, or omit it to use standard output where the command allows")
+            raise OutputRefused(f"{shown} is not a regular file, pipe or character device (a socket or a "
+                                "block device); write to a file, or omit it to use standard output")
         if not force:
             raise OutputRefused(f"{_shown(path)} exists (use --force to overwrite)")
 

@@ -28,14 +28,25 @@ def test_same_file_by_any_name_is_refused(ev, tmp_path, monkeypatch):
     inputs.check_file(tmp_path / "new.jsonl")
 
 
-def test_non_regular_outputs_are_refused(ev, tmp_path):
+def test_non_regular_outputs(ev, tmp_path):
+    """Streams (a pipe, /dev/null) are written to, never overwritten: allowed, unless they are an
+    input.  Directories, sockets and dangling links are refused."""
+    import socket
+
     os.mkfifo(tmp_path / "fifo")
     os.symlink(tmp_path / "nowhere", tmp_path / "dangling")
     inputs = Inputs()
-    with pytest.raises(OutputRefused, match="not a regular file"):
-        inputs.check_file(tmp_path / "fifo")
-    with pytest.raises(OutputRefused, match="not a regular file"):
-        inputs.check_file("/dev/null")
+    inputs.check_file(tmp_path / "fifo", force=False)
+    inputs.check_file("/dev/null", force=False)
+    with pytest.raises(OutputRefused, match="refusing to overwrite evidence"):
+        Inputs([tmp_path / "fifo"]).check_file(tmp_path / "fifo")
+    sock = socket.socket(socket.AF_UNIX)
+    try:
+        sock.bind(str(tmp_path / "sock"))
+        with pytest.raises(OutputRefused, match="not a regular file"):
+            inputs.check_file(tmp_path / "sock")
+    finally:
+        sock.close()
     with pytest.raises(OutputRefused, match="is a directory"):
         inputs.check_file(ev)
     with pytest.raises(OutputRefused, match="missing file"):

@@ -82,7 +82,8 @@ def backbone_export(
     refuse_overwrite(out / f"{name}.onnx", force)
     with train_extra():
         from ..train import compat  # noqa: F401
-        from ..train.backbones import WeightsError, export_backbone, get, verified_weights
+        from ..train.backbones import WeightsError, get, verified_weights
+        from ..train.export import export_backbone
         from ..train.data import DataError, load_sets
 
         try:

@@ -40,8 +40,10 @@ def fail(msg: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
 
 
 def warn(msg: str) -> None:
-    """One ``synthdetect: warning: ...`` line on stderr (the command goes on)."""
-    typer.echo(f"synthdetect: warning: {msg}", err=True)
+    """One ``synthdetect: warning: ...`` line on stderr (the command goes on): :func:`synthdetect.console.warn`."""
+    from ..console import warn as _warn
+
+    _warn(msg)
 
 
 def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hint: str = "") -> typer.Exit:

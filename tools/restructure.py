@@ -210,7 +210,7 @@ def plan_moves() -> tuple[list[tuple[str, str, Path, Path]], list[str]]:
         if src is not None and dst is not None and not _inside(dst, src):
             raise SystemExit(f"restructure: both {src.relative_to(REPO)} and {dst.relative_to(REPO)} exist; "
                              "resolve by hand")
-        if src is None:
+        if dst is not None or src is None:  # (src may be the package that now holds dst: scan/ for scan.py)
             notes.append(f"{old}: " + ("already moved" if dst is not None else "not present, skipped"))
             continue
         todo.append((old, new, src, target_path(src, new)))
@@ -425,7 +425,7 @@ def rewrite_python(text: str, path: Path, old_path: Path, names: Names) -> tuple
 
 
 # --------------------------------------------------------------------------- rewriting any text
-DOTTED = re.compile(r"(?<![\w.])((?:synthdetect|tests)(?:\.[A-Za-z_]\w*)+)")
+DOTTED = re.compile(r"(?<![\w.])((?:synthdetect|tests)(?:\.[A-Za-z_]\w*)+)(?![\w-])")  # not "synthdetect.model-card/1"
 PARENTS = re.compile(r"(Path\(__file__\)\.resolve\(\)\.parents\[)(\d+)(\])")
 
 
@@ -435,8 +435,8 @@ def path_map(moves: dict[str, str]) -> tuple[dict[str, str], dict[str, str]]:
     files, dirs = {}, {}
     for old, new in moves.items():
         o, n = old.replace(".", "/"), new.replace(".", "/")
-        if (REPO / n).is_dir() and not (REPO / n).with_suffix(".py").exists() and module_path(new) == REPO / n \
-                or (REPO / o).is_dir():
+        where = module_path(new) or module_path(old)
+        if where is not None and where.is_dir():
             dirs[o + "/"] = n + "/"
         else:
             files[o + ".py"] = n + ".py"
@@ -553,7 +553,7 @@ def main() -> int:
     todo, notes = plan_moves()
     for n in notes:
         print(f"note  {n}")
-    done_before = {o: n for o, n in all_moves().items() if module_path(o) is None and module_path(n) is not None}
+    done_before = {o: n for o, n in all_moves().items() if module_path(n) is not None}
     moved = do_moves(todo, a.dry_run)
     made = make_packages(a.dry_run)
     if a.dry_run:  # the files are still in their old places: the counts below are indicative

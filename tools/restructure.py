@@ -426,6 +426,8 @@ def rewrite_python(text: str, path: Path, old_path: Path, names: Names) -> tuple
 
 # --------------------------------------------------------------------------- rewriting any text
 DOTTED = re.compile(r"(?<![\w.])((?:synthdetect|tests)(?:\.[A-Za-z_]\w*)+)(?![\w-])")  # not "synthdetect.model-card/1"
+# an import statement inside a string or a doc (one line, no parentheses)
+TEXT_IMPORT = re.compile(r"(?:(?<=\\n)|(?<!\w))from (?:synthdetect|tests)(?:\.\w+)* import \w+(?: as \w+)?(?:, \w+(?: as \w+)?)*")
 PARENTS = re.compile(r"(Path\(__file__\)\.resolve\(\)\.parents\[)(\d+)(\])")
 
 
@@ -468,13 +470,31 @@ def rewrite_text(text: str, names: Names, paths: tuple[dict[str, str], dict[str,
             return table[m.group(1)]
         return sub
 
-    pieces, last = [], 0
-    for a, b in sorted(skip) + [(len(text), len(text))]:
-        chunk = text[last:a]
+    def plain(chunk: str) -> str:
         chunk = DOTTED.sub(sub_dotted, chunk)
         chunk = file_re.sub(sub_with(files), chunk)
-        chunk = dir_re.sub(sub_with(dirs), chunk)
-        pieces.append(chunk)
+        return dir_re.sub(sub_with(dirs), chunk)
+
+    def with_statements(chunk: str) -> str:
+        """``from synthdetect import x`` written in a string or a doc: rewritten as a statement."""
+        nonlocal count
+        out, pos = [], 0
+        for m in TEXT_IMPORT.finditer(chunk):
+            try:
+                node = ast.parse(m.group(0).strip()).body[0]
+            except (SyntaxError, IndexError):
+                continue
+            new = _rewrite_import(node, names, [], [], None)
+            if new is None:
+                continue
+            count += 1
+            out += [plain(chunk[pos:m.start()]), new]
+            pos = m.end()
+        return "".join(out) + plain(chunk[pos:])
+
+    pieces, last = [], 0
+    for a, b in sorted(skip) + [(len(text), len(text))]:
+        pieces.append(with_statements(text[last:a]))
         pieces.append(text[a:b])
         last = b
     return "".join(pieces), count

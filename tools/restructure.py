@@ -165,9 +165,9 @@ SKIP_DIRS = {"__pycache__", "golden", "plots"}
 
 
 # --------------------------------------------------------------------------- modules and paths
-def module_path(mod: str, root: Path = REPO) -> Path | None:
+def module_path(mod: str) -> Path | None:
     """The file or package directory of a dotted module, or None."""
-    base = root.joinpath(*mod.split("."))
+    base = REPO.joinpath(*mod.split("."))
     if base.with_suffix(".py").is_file():
         return base.with_suffix(".py")
     if (base / "__init__.py").is_file():
@@ -175,8 +175,8 @@ def module_path(mod: str, root: Path = REPO) -> Path | None:
     return None
 
 
-def target_path(old: Path, new_mod: str, root: Path = REPO) -> Path:
-    base = root.joinpath(*new_mod.split("."))
+def target_path(old: Path, new_mod: str) -> Path:
+    base = REPO.joinpath(*new_mod.split("."))
     return base if old.is_dir() else base.with_suffix(".py")
 
 

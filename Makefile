@@ -35,5 +35,9 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/scan_throughput.py --models-dir weights --n 200
 	$(BIN)/python benchmarks/cache_rescan.py
 
+## How long `synthdetect --help` takes (median of 10 fresh runs; wall and CPU) and its slowest imports.
+help-time: $(STAMP)
+	$(BIN)/python tools/help_time.py -n 10 --help
+
 clean-venv:
 	rm -rf $(VENV)

@@ -241,7 +241,7 @@ def lite_probes(a, out: Path, weights_dir: Path, train_sets, val_sample: str, ho
     from synthdetect.cards import Registry
     from synthdetect.probe_fit import LinearHead
     from synthdetect.probe_train import train_probe
-    from synthdetect.train.backbones import export_backbone
+    from synthdetect.train.export import export_backbone
     from synthdetect.train.data import data_label, licences_of, load_sets, sample_pairs
 
     print("== backbone efficientnet-lite0 -> ONNX (parity-checked)", file=sys.stderr)

@@ -28,6 +28,11 @@ def piped(stderr: bool = False) -> bool:
     return not is_tty(sys.stderr if stderr else sys.stdout)
 
 
+def warn(msg: str) -> None:
+    """The one warning path: a ``synthdetect: warning: ...`` line on stderr (the work goes on)."""
+    print(f"synthdetect: warning: {msg}", file=sys.stderr, flush=True)
+
+
 def make_console(file: TextIO | None = None, *, stderr: bool = False, **kw: Any):
     """A rich Console for ``file`` (default stdout/stderr, resolved now) that never wraps in a pipe."""
     from rich.console import Console

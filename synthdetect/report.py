@@ -11,7 +11,6 @@ type changed); adding fields is compatible.
 from __future__ import annotations
 
 import csv
-import io
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -199,13 +198,6 @@ def jsonl_line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
-def write_jsonl(out: TextIO, head: dict[str, Any], records: Iterable[dict], summary: dict[str, Any]) -> None:
-    out.write(jsonl_line({"type": "header", **head}))
-    for r in records:
-        out.write(jsonl_line({"type": "result", **r}))
-    out.write(jsonl_line({"type": "summary", **summary}))
-
-
 def csv_columns(model_names: list[str]) -> list[str]:
     cols = list(MEDIAEVAL_COLUMNS) + [
         "path", "format", "width", "height", "sha256", "verdict", "verdict_source",
@@ -345,16 +337,3 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
         console.print("calibrated error rates: " + rates["text"])
     for ln in summary_lines(summary):
         console.print(ln)
-
-
-def render(fmt: str, out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
-    """A whole run in format ``fmt`` (a name in ``synthdetect.writers.WRITERS``; ValueError otherwise)."""
-    from . import writers
-
-    writers.write(fmt, out, head, records, summary, color=color)
-
-
-def render_to_string(fmt: str, head, records, summary) -> str:
-    buf = io.StringIO()
-    render(fmt, buf, head, records, summary, color=False)
-    return buf.getvalue()

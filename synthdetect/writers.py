@@ -12,10 +12,11 @@ thumbnails (html); ``prints_summary`` says the output already holds the human su
 (table), so ``scan`` does not repeat them on a terminal's stderr.
 
 ``WRITERS`` is the ordered list behind ``scan --format`` (its choices and their order),
-:func:`synthdetect.report.render` and ``synthdetect report``.
+:func:`write` and ``synthdetect report``.
 
 Adding a format: write one subclass of :class:`Writer` (a ``name`` and an ``end``, plus
-``begin``/``record`` if it streams) and append one instance to ``WRITERS``.  The rendering
+``begin``/``record`` if it streams) and :func:`register` one instance (it appends to
+``WRITERS``; a name already taken is refused, and :func:`names` refuses a list holding one twice).  The rendering
 functions themselves live in :mod:`synthdetect.report` and :mod:`synthdetect.report_html`.
 """
 
@@ -105,9 +106,25 @@ class HtmlWriter(Writer):
 WRITERS: list[Writer] = [TableWriter(), JsonWriter(), JsonlWriter(), CsvWriter(), HtmlWriter()]
 
 
+def _checked(ws: Sequence[Writer]) -> list[str]:
+    out: list[str] = []
+    for w in ws:
+        if not w.name or w.name in out:
+            raise ValueError(f"writer {w!r}: " + ("a writer needs a name" if not w.name else "the name is taken"))
+        out.append(w.name)
+    return out
+
+
+def register(writer: Writer) -> Writer:
+    """Append ``writer`` to ``WRITERS`` (a new ``scan --format`` choice); ValueError if its name is taken."""
+    _checked([*WRITERS, writer])
+    WRITERS.append(writer)
+    return writer
+
+
 def names() -> list[str]:
-    """The format names, in ``WRITERS`` order."""
-    return [w.name for w in WRITERS]
+    """The format names, in ``WRITERS`` order; ValueError when two writers share a name."""
+    return _checked(WRITERS)
 
 
 def get(name: str) -> Writer:

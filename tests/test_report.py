@@ -6,9 +6,11 @@ import pytest
 
 from synthdetect.cards import Registry
 from synthdetect.report import (
-    MEDIAEVAL_COLUMNS, SCHEMA_VERSION, csv_columns, csv_row, header, provenance_short, render_to_string, summary_lines,
+    MEDIAEVAL_COLUMNS, SCHEMA_VERSION, csv_columns, csv_row, header, provenance_short, summary_lines,
 )
 from synthdetect.scan import Summary, error_record, resolve_plan
+from synthdetect.writers import write
+
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
 
@@ -67,6 +69,12 @@ def test_csv_rows(head):
     assert row["label"] == 1 and row["prob"] == "0.200000"
     row = csv_row(error_record("/x/d.png", "truncated file"), ["bright"])
     assert row["prob"] == "" and row["label"] == "" and row["error"] == "truncated file"
+
+
+def render_to_string(fmt, head, records, summary) -> str:
+    buf = io.StringIO()
+    write(fmt, buf, head, records, summary, color=False)
+    return buf.getvalue()
 
 
 def test_render_all_formats(head):

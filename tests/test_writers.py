@@ -1,8 +1,9 @@
 """Output formats as a list of writers (synthdetect/writers.py).
 
 Every writer must write exactly the bytes of the rendering function it wraps, driven the way
-``scan`` drives it (begin, one record() per record, end); a writer appended to ``WRITERS`` is a
-``scan --format`` choice with no other change.
+``scan`` drives it (begin, one record() per record, end); a writer registered (appended to
+``WRITERS``) is a ``scan --format`` choice with no other change, and no test here pins the whole
+list: a new format only appends.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from synthdetect import report, report_html, writers
 from tests.report.fake import fake_run
 
 REPO = Path(__file__).resolve().parents[1]
+BUILTIN = ["table", "json", "jsonl", "csv", "html"]  # the built-in formats, first and in this order
 META = {"rendered": "2026-11-29T00:00:00+00:00", "renderer": "synthdetect test"}
 
 
@@ -39,7 +41,10 @@ def _old(name: str, head, records, summary, thumbs) -> str:
     elif name == "json":
         report.write_json(buf, head, records, summary)
     elif name == "jsonl":
-        report.write_jsonl(buf, head, records, summary)
+        buf.write(report.jsonl_line({"type": "header", **head}))
+        for r in records:
+            buf.write(report.jsonl_line({"type": "result", **r}))
+        buf.write(report.jsonl_line({"type": "summary", **summary}))
     elif name == "csv":
         report.write_csv(buf, [m["name"] for m in head["models"]], records)
     elif name == "html":
@@ -56,14 +61,30 @@ def _driven(w: writers.Writer, head, records, summary, thumbs) -> str:
     return buf.getvalue()
 
 
-def test_the_formats_and_their_order():
-    assert writers.names() == ["table", "json", "jsonl", "csv", "html"]
-    assert [w.name for w in writers.WRITERS if w.streams] == ["jsonl"]
-    assert [w.name for w in writers.WRITERS if w.needs_thumbnails] == ["html"]
-    assert [w.name for w in writers.WRITERS if w.prints_summary] == ["table"]
+def test_the_builtin_formats_come_first_in_their_order():
+    assert writers.names()[: len(BUILTIN)] == BUILTIN
+    builtin = writers.WRITERS[: len(BUILTIN)]
+    assert [w.name for w in builtin if w.streams] == ["jsonl"]
+    assert [w.name for w in builtin if w.needs_thumbnails] == ["html"]
+    assert [w.name for w in builtin if w.prints_summary] == ["table"]
 
 
-@pytest.mark.parametrize("name", ["table", "json", "jsonl", "csv", "html"])
+def test_writer_names_are_unique(monkeypatch):
+    class Dup(writers.Writer):
+        name = "json"
+
+    monkeypatch.setattr(writers, "WRITERS", list(writers.WRITERS))
+    with pytest.raises(ValueError, match="the name is taken"):
+        writers.register(Dup())
+    with pytest.raises(ValueError, match="needs a name"):
+        writers.register(writers.Writer())
+    assert writers.names()[: len(BUILTIN)] == BUILTIN  # nothing was appended
+    writers.WRITERS.append(Dup())  # appended by hand: refused where the formats are listed
+    with pytest.raises(ValueError, match="the name is taken"):
+        writers.names()
+
+
+@pytest.mark.parametrize("name", BUILTIN)
 def test_every_writer_writes_the_bytes_of_its_function(name):
     head, records, summary = fake_run(60, seed=3)
     records.append({"path": "/case/x.png", "format": None, "width": None, "height": None, "sha256": None,
@@ -76,9 +97,9 @@ def test_every_writer_writes_the_bytes_of_its_function(name):
     expected = _old(name, head, records, summary, thumbs)
     assert expected
     assert _driven(w, head, records, summary, thumbs) == expected
-    if name != "html":  # report.render: the same bytes (html there has no thumbnails and a live timestamp)
+    if name != "html":  # writers.write: the same bytes (html there has no thumbnails and a live timestamp)
         buf = io.StringIO()
-        report.render(name, buf, head, records, summary, color=False)
+        writers.write(name, buf, head, records, summary, color=False)
         assert buf.getvalue() == expected
 
 
@@ -97,7 +118,7 @@ def test_unknown_format_fails_at_lookup_naming_the_known_ones():
         writers.get("xml")
     head, records, summary = fake_run(2)
     with pytest.raises(ValueError, match="unknown format 'xml'"):
-        report.render("xml", io.StringIO(), head, records, summary)
+        writers.write("xml", io.StringIO(), head, records, summary)
 
 
 def test_scan_format_choices_are_the_writer_names():
@@ -116,7 +137,7 @@ def test_a_writer_added_to_the_list_is_a_scan_format(models_dir, images):
         "    def end(self, out, head, records, summary, thumbnails=None, **kw):\n"
         "        for r in records:\n"
         "            out.write(r['path'] + '\\t' + r['verdict'] + '\\n')\n"
-        "writers.WRITERS.append(Tsv())\n"
+        "writers.register(Tsv())\n"
         "from synthdetect.cli import main\n"
         "sys.argv = ['synthdetect'] + sys.argv[1:]\n"
         "main()\n"

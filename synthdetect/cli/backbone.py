@@ -85,7 +85,8 @@ def backbone_export(
         reads.check_dir(out, "--out", names=[f"{name}.onnx", f"{name}.backbone.json"])
     with train_extra():
         from ..train import compat  # noqa: F401
-        from ..train.backbones import WeightsError, export_backbone, get, verified_weights
+        from ..train.backbones import WeightsError, get, verified_weights
+        from ..train.export import export_backbone
         from ..train.data import DataError, load_sets
 
         try:

@@ -44,8 +44,10 @@ def fail(msg: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:
 
 
 def warn(msg: str) -> None:
-    """One ``synthdetect: warning: ...`` line on stderr (the command goes on)."""
-    typer.echo(f"synthdetect: warning: {msg}", err=True)
+    """One ``synthdetect: warning: ...`` line on stderr (the command goes on): :func:`synthdetect.console.warn`."""
+    from ..console import warn as _warn
+
+    _warn(msg)
 
 
 def route_warnings() -> None:

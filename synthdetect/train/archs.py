@@ -17,8 +17,9 @@ Build one by family name: ``families.get("resnet50").build(**kw)``.
   output; ``feature="cozzolino"``: pre-projection CLS, L2-normalised).
 * ``npr`` / ``spectral``: the forensic architectures of ``synthdetect.train.forensic``.
 
-Also the frozen-backbone feature modules: ``LiteFeatures`` (EfficientNet-Lite, ``backbones.py``)
-and ``ClipFeature`` (an open_clip image tower).
+Also the frozen-backbone feature modules of ``backbones.py``'s entries: ``LiteFeatures``
+(EfficientNet-Lite, built by :func:`lite_features`) and ``ClipFeature`` (an open_clip image
+tower, built by :func:`clip_features`).
 """
 
 from __future__ import annotations
@@ -34,7 +35,10 @@ from torch import nn
 import torch.nn.functional as F
 
 from ..cards import sha256_file
+from ..hub import is_torchscript
+from . import backbones
 from .backbones import CLIP_MODEL
+from .checkpoints import load_clip_visual
 
 CLIP_CONFIG_DIR = Path(__file__).with_name("clip_configs")
 FEATURES = ("ojha", "cozzolino")
@@ -146,8 +150,6 @@ class LiteClassifier(nn.Module):
     def __init__(self, pretrained: bool = True, backbone_weights: str | Path | None = None, dropout: float = 0.2,
                  backbone: str = "efficientnet-lite0"):
         super().__init__()
-        from . import backbones
-
         try:
             from efficientnet_lite_pytorch import EfficientNet
         except ImportError as e:
@@ -202,6 +204,15 @@ class LiteFeatures(nn.Module):
             h = m._swish(m._bn1(m._conv_head(h)))
             out += self._ms(h)
         return torch.cat(out, dim=1)
+
+
+def lite_features(weights: Path, variant: str, taps: Sequence[int], head: bool) -> nn.Module:
+    """The frozen feature module of an EfficientNet-Lite backbone (``backbones.py`` entry) from its weights file."""
+    from efficientnet_lite_pytorch import EfficientNet
+
+    net = EfficientNet.from_name(variant)
+    net.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True), strict=True)
+    return LiteFeatures(net.eval(), taps, head).eval()
 
 
 # --------------------------------------------------------------------------- CLIP probe
@@ -265,27 +276,19 @@ def _trusted_torchscript_digests() -> set[str]:
 
 def _local_visual(name: str, path: Path) -> nn.Module:
     """Image tower from a local checkpoint: a state dict (torch, weights only, or safetensors; open_clip or
-    OpenAI layout) via ``published.load_clip_visual``; an image-tower-only state dict is accepted too.
+    OpenAI layout) via ``checkpoints.load_clip_visual``; an image-tower-only state dict is accepted too.
     A TorchScript archive is accepted only when its sha256 is one the hub registry publishes."""
     oc = _open_clip()
+    trusted = None
+    if is_torchscript(path):
+        digest = sha256_file(path)
+        trusted = digest if digest in _trusted_torchscript_digests() else None
     try:
-        from ..hub import is_torchscript
-        from .published import load_clip_visual
-    except ImportError:  # pragma: no cover - published.py is another engineer's module
-        load_clip_visual = None
-    if load_clip_visual is not None:
-        trusted = None
+        return load_clip_visual(path, model_name=name, trusted_sha256=trusted)
+    except Exception as first:  # maybe a bare image-tower state dict
         if is_torchscript(path):
-            digest = sha256_file(path)
-            trusted = digest if digest in _trusted_torchscript_digests() else None
-        try:
-            return load_clip_visual(path, model_name=name, trusted_sha256=trusted)
-        except Exception as first:  # maybe a bare image-tower state dict
-            if is_torchscript(path):
-                raise
-            err = first
-    else:
-        err = None
+            raise
+        err = first
     model = oc.create_model(name, pretrained=None)
     sd = load_state_dict_file(path)
     sd = {k[len("visual."):] if k.startswith("visual.") else k: v for k, v in sd.items()}
@@ -333,6 +336,12 @@ class ClipFeature(nn.Module):
         super().train(mode)
         self.visual.eval()
         return self
+
+
+def clip_features(weights: Path, model_name: str, feature: str) -> nn.Module:
+    """The frozen feature module of a CLIP backbone (``backbones.py`` entry) from its weights file."""
+    visual, _ = clip_backbone(model_name, str(weights))
+    return ClipFeature(visual, feature).eval()
 
 
 class ClipProbe(nn.Module):

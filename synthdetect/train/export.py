@@ -1,7 +1,8 @@
 """ONNX export: a PyTorch model -> one ONNX graph + model card with a parity check on real
 images (:func:`export_onnx`); a training run directory -> the same (:func:`export_run`, the
 card's family and architecture text from ``families.py``); a backbone's feature graph
-(:func:`export_features_graph`, used by ``backbones.export_backbone``).
+(:func:`export_features_graph`) and a registered backbone -> its feature graph + backbone card
+(:func:`export_backbone`).
 
 ONNX contract (docs/DESIGN.md): input ``input`` float32 ``[N,3,S,S]`` (dynamic N),
 already normalised per the card's InputSpec; output ``logit`` float32 ``[N]``; opset 17.
@@ -30,10 +31,10 @@ from PIL import Image
 from torch import nn
 
 from .. import __version__ as synthdetect_version
-from ..cards import InputSpec, ModelCard, sha256_file
-from ..preprocess import to_input
+from ..cards import BackboneCard, InputSpec, ModelCard, sha256_file
+from ..preprocess import to_input, to_inputs
 from ..runtime import sigmoid
-from . import families
+from . import backbones, families
 from .data import data_label, load_sets
 from .loop import RunDir
 from .runs import load_run
@@ -197,15 +198,25 @@ def export_onnx(
     fields = dict(card_fields)
     int8_tol = float(fields.pop("int8_tolerance", INT8_TOLERANCE))
 
-    model = model.to("cpu").eval()
-    wrapped = _LogitGraph(model).eval()
+    wrapped = _LogitGraph(model.to("cpu").eval()).eval()
     x = _load_parity_batch(parity_images, input_spec)
+    ref = _torch_logits(wrapped, x)
+    fig = _export_checked(wrapped, input_spec.size, x, ref, out_path, name, tolerance)
+    if int8:
+        fig["int8"] = _export_int8(out_path, x, ref, int8_tol, name, architecture, input_spec, fields)
+    card = _make_card(out_path, name, architecture, input_spec, fields, fig)
+    card.save(out_path.with_suffix(".json"))
+    return card
 
+
+def _export_checked(wrapped: nn.Module, size: int, x: np.ndarray, ref: np.ndarray, out_path: Path, name: str,
+                    tolerance: float) -> dict[str, Any]:
+    """Export to a temporary file beside ``out_path``, check the graph and its parity with the PyTorch
+    logits ``ref``, then move it into place; returns the parity figures.  Nothing is left on failure."""
     tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_path.parent, prefix=f".{out_path.stem}.")[1])
     try:
-        exporter = _onnx_export(wrapped, input_spec.size, tmp)
+        exporter = _onnx_export(wrapped, size, tmp)
         graph = _check_graph(tmp)
-        ref = _torch_logits(wrapped, x)
         got = _ort_logits(tmp, x)
         fig = parity_figures(ref, got, tolerance)
         # the batch axis must really be dynamic: score one image alone too
@@ -225,47 +236,50 @@ def export_onnx(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+    return fig
 
-    int8_fig = None
-    int8_card = None
-    if int8:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        import logging
+def _quantize(out_path: Path, q_path: Path) -> None:
+    """``q_path``: ``out_path`` with int8 dynamically quantised weights."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        import onnx
+    import logging
 
-        logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # quantiser's advice to stderr
-        q_path = out_path.with_name(out_path.stem + ".int8.onnx")
-        # stale intermediate shape annotations from the exporter upset the quantiser's
-        # shape inference: quantise a copy without them
-        m = onnx.load(str(out_path))
-        del m.graph.value_info[:]
-        src = out_path.with_name(f".{out_path.stem}.noinfo.onnx")
-        onnx.save(m, str(src))
-        try:
-            quantize_dynamic(str(src), str(q_path), weight_type=QuantType.QInt8)
-        finally:
-            src.unlink(missing_ok=True)
-        q_got = _ort_logits(q_path, x)
-        int8_fig = parity_figures(ref, q_got, int8_tol)
-        int8_fig["quantization"] = "onnxruntime.quantization.quantize_dynamic QInt8 weights"
-        if not int8_fig["passed"]:
-            q_path.unlink(missing_ok=True)
-            out_path.unlink(missing_ok=True)
-            raise ParityError(
-                f"{name}: int8 parity failed: max |Δprob| = {int8_fig['max_abs_dprob']:.3g} > {int8_tol:g}",
-                int8_fig,
-            )
-        int8_card = _make_card(q_path, name + ".int8", architecture, input_spec, fields, int8_fig)
-        int8_card.description = (int8_card.description + " (int8 dynamic quantisation)").strip()
-        int8_card.save(q_path.with_suffix(".json"))
-        fig["int8"] = {k: v for k, v in int8_fig.items()}
-        fig["int8"]["file"] = q_path.name
+    import onnx
 
-    card = _make_card(out_path, name, architecture, input_spec, fields, fig)
-    card.save(out_path.with_suffix(".json"))
-    return card
+    logging.getLogger().setLevel(max(logging.getLogger().level, logging.ERROR))  # quantiser's advice to stderr
+    # stale intermediate shape annotations from the exporter upset the quantiser's
+    # shape inference: quantise a copy without them
+    m = onnx.load(str(out_path))
+    del m.graph.value_info[:]
+    src = out_path.with_name(f".{out_path.stem}.noinfo.onnx")
+    onnx.save(m, str(src))
+    try:
+        quantize_dynamic(str(src), str(q_path), weight_type=QuantType.QInt8)
+    finally:
+        src.unlink(missing_ok=True)
+
+
+def _export_int8(out_path: Path, x: np.ndarray, ref: np.ndarray, int8_tol: float, name: str, architecture: str,
+                 input_spec: InputSpec, fields: dict[str, Any]) -> dict[str, Any]:
+    """``<stem>.int8.onnx`` + its card beside ``out_path``; returns its figures for the main card.
+    On a parity failure both graphs are removed and :class:`ParityError` is raised."""
+    q_path = out_path.with_name(out_path.stem + ".int8.onnx")
+    _quantize(out_path, q_path)
+    q_got = _ort_logits(q_path, x)
+    int8_fig = parity_figures(ref, q_got, int8_tol)
+    int8_fig["quantization"] = "onnxruntime.quantization.quantize_dynamic QInt8 weights"
+    if not int8_fig["passed"]:
+        q_path.unlink(missing_ok=True)
+        out_path.unlink(missing_ok=True)
+        raise ParityError(
+            f"{name}: int8 parity failed: max |Δprob| = {int8_fig['max_abs_dprob']:.3g} > {int8_tol:g}",
+            int8_fig,
+        )
+    int8_card = _make_card(q_path, name + ".int8", architecture, input_spec, fields, int8_fig)
+    int8_card.description = (int8_card.description + " (int8 dynamic quantisation)").strip()
+    int8_card.save(q_path.with_suffix(".json"))
+    return {**int8_fig, "file": q_path.name}
 
 
 def _make_card(
@@ -305,6 +319,86 @@ def export_features_graph(model: nn.Module, size: int, out: Path) -> str:
     """``model`` ([N,3,S,S] -> [N,D]) as an ONNX graph ``input`` -> ``features`` (dynamic N, opset 17),
     by the same exporter as the detectors (:func:`_onnx_export`); returns which exporter it was."""
     return _onnx_export(_FeatureGraph(model).eval(), size, out, output="features")
+
+
+def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, weights: Path | None = None,
+                    tolerance: float = 1e-3, card_name: str | None = None) -> BackboneCard:
+    """``NAME.onnx`` + ``NAME.backbone.json`` in ``out_dir`` for the registered backbone ``name``
+    (``backbones.py``), after a parity check.
+
+    Parity: the inference preprocessing (``preprocess.to_inputs``) of each parity image, run by
+    PyTorch and by onnxruntime; for every feature, the largest difference relative to the
+    feature's largest magnitude over the parity crops must stay under ``tolerance``.
+    """
+    spec = backbones.get(name)
+    wpath = backbones.verified_weights(spec, weights)
+    model = spec.factory(wpath).eval()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = card_name or spec.name
+    onnx_path = out_dir / f"{stem}.onnx"
+    if not parity_images:
+        raise ValueError("export_backbone needs parity images")
+    x = _parity_crops(parity_images, spec.input)
+    tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_dir, prefix=f".{stem}.")[1])
+    try:
+        export_features_graph(model, spec.input.size, tmp)
+        dim, fig = _feature_parity(model, tmp, x, len(parity_images), tolerance, name)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, onnx_path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    card = BackboneCard(
+        name=stem, file=onnx_path.name, sha256=sha256_file(onnx_path), architecture=spec.architecture,
+        input=InputSpec(**json.loads(spec.input.key())), dim=dim, description=spec.description,
+        features=dict(spec.features, dim=dim),
+        source={"package": spec.weights_package, "code": spec.code_package, "file": wpath.name,
+                "sha256": spec.weights_sha256 or sha256_file(wpath), "url": spec.url},
+        licence=spec.licence, parity=fig,
+        extra={"exported_by": f"synthdetect {synthdetect_version}", "export_platform": platform.platform(),
+               "backbone": spec.name},
+    )
+    card.save(out_dir / f"{stem}.backbone.json")
+    return card
+
+
+def _parity_crops(paths: Sequence[Path], spec: InputSpec) -> np.ndarray:
+    """Every inference crop (``preprocess.to_inputs``) of every parity image, one float32 batch."""
+    xs = []
+    for p in paths:
+        with Image.open(p) as im:
+            im.load()
+            xs.append(to_inputs(im.convert("RGB"), spec))
+    return np.concatenate(xs, 0).astype(np.float32)
+
+
+def _feature_parity(model: nn.Module, graph: Path, x: np.ndarray, n_images: int, tolerance: float,
+                    name: str) -> tuple[int, dict[str, Any]]:
+    """(feature dimension, parity figures) of the feature graph against ``model`` on the crops ``x``;
+    RuntimeError when a feature differs by more than ``tolerance`` (relative)."""
+    import onnxruntime as ort
+
+    with torch.no_grad():
+        ref = np.concatenate([model(torch.from_numpy(x[i:i + 16])).numpy() for i in range(0, len(x), 16)])
+    so = ort.SessionOptions()
+    so.log_severity_level = 3
+    sess = ort.InferenceSession(str(graph), so, providers=["CPUExecutionProvider"])
+    got = np.concatenate([sess.run(["features"], {"input": x[i:i + 16]})[0] for i in range(0, len(x), 16)])
+    single = sess.run(["features"], {"input": x[:1]})[0]
+    # each feature's largest difference relative to its largest magnitude over the parity crops
+    rel = np.abs(ref - got).max(0) / (np.abs(ref).max(0) + 1e-6)
+    fig = {
+        "n_crops": int(len(x)), "n_images": n_images,
+        "max_abs_dfeature": float(np.abs(ref - got).max()), "max_rel_dfeature": float(rel.max()),
+        "single_vs_batch_max_abs": float(np.abs(single - got[:1]).max()),
+        "tolerance_rel": tolerance, "passed": bool(rel.max() <= tolerance),
+        "torch": torch.__version__, "onnxruntime": ort.__version__, "opset": 17,
+    }
+    if not fig["passed"]:
+        raise RuntimeError(f"{name}: ONNX parity failed: max relative feature difference {rel.max():.3g} > "
+                           f"{tolerance:g}")
+    return int(ref.shape[1]), fig
 
 
 # --------------------------------------------------------------------------- run directory -> ONNX + card

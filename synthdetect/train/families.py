@@ -12,19 +12,31 @@ This module imports without torch (the CLI builds its ``--arch`` choices from
 To add a family: write its ``nn.Module`` (takes the card-normalised ``[N, 3, S, S]`` float
 tensor, returns logits ``[N]``; optional attributes ``pretrained`` / ``backbone_digest`` are
 recorded in the run's config) and call :func:`register` with a :class:`Family` — here for a
-built-in one, or from your own code before training::
+built-in one, or from your own code::
 
     register(Family(name="tiny", family="tiny-cnn", card_text="tiny CNN + Linear", recipe="wang",
                     factory="mypkg.nets:TinyNet", size=64))
+
+Your own code reaches the ``synthdetect`` command (``train resnet --arch tiny``, ``train tiny``,
+``export``) through the entry-point group ``synthdetect.families`` of your package's metadata::
+
+    [project.entry-points."synthdetect.families"]
+    tiny = "mypkg.families"            # a module that calls register(...) when imported
+    # or "mypkg.families:register_all"  (a callable, called once with no arguments)
+
+The plug-ins are loaded once, the first time the table is read (:func:`names`, :func:`get`); one
+that fails to load is a one-line warning on stderr and is left out.
 """
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
+from ..console import warn
+
 from ..cards import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, InputSpec
+from ._lazy import check_target, resolve
 from .backbones import LITE_MEAN, LITE_STD
 
 # recipe -> the command that trains it ("{name}": the family name)
@@ -88,9 +100,10 @@ class Family:
             raise ValueError(f"family {self.name!r}: 'family' and 'card_text' are required (they go into the card)")
         if self.recipe not in RECIPES:
             raise ValueError(f"family {self.name!r}: recipe must be one of {', '.join(RECIPES)}, not {self.recipe!r}")
-        mod, _, attr = self.factory.partition(":")
-        if not mod or not attr:
-            raise ValueError(f"family {self.name!r}: factory must be 'package.module:Callable', not {self.factory!r}")
+        try:
+            check_target(self.factory)
+        except ValueError as e:
+            raise ValueError(f"family {self.name!r}: {e}") from None
         if self.size_from not in SIZE_FROM:
             raise ValueError(f"family {self.name!r}: size_from must be one of {SIZE_FROM}, not {self.size_from!r}")
         if self.inference_resize not in INFERENCE_RESIZE:
@@ -104,11 +117,7 @@ class Family:
 
     def build(self, **kw):
         """The ``nn.Module`` (imports the factory's module, and with it torch)."""
-        mod, _, attr = self.factory.partition(":")
-        obj = importlib.import_module(mod)
-        for part in attr.split("."):
-            obj = getattr(obj, part)
-        return obj(**{**self.factory_kw, **kw})
+        return resolve(self.factory)(**{**self.factory_kw, **kw})
 
     def input_spec(self, crop: int | None = None, clip_size: int | None = None,
                    resize_to: int | None = None) -> InputSpec:
@@ -147,7 +156,32 @@ def register(fam: Family) -> Family:
     return fam
 
 
+ENTRY_POINT_GROUP = "synthdetect.families"
+_plugins: list[str] | None = None
+
+
+def load_plugins() -> list[str]:
+    """Load the installed ``synthdetect.families`` entry points once; returns the names of those loaded."""
+    global _plugins
+    if _plugins is not None:
+        return _plugins
+    _plugins = []
+    from importlib.metadata import entry_points
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        try:
+            obj = ep.load()
+            if ep.attr and callable(obj):
+                obj()
+        except Exception as e:  # a broken plug-in must not take the command down: say so, go on
+            warn(f"family plug-in {ep.name!r} ({ep.value}) not loaded: {type(e).__name__}: {e}")
+            continue
+        _plugins.append(ep.name)
+    return _plugins
+
+
 def get(name: str) -> Family:
+    load_plugins()
     if name not in FAMILIES:
         raise ValueError(f"unknown architecture {name!r} (known: {', '.join(FAMILIES)})")
     return FAMILIES[name]
@@ -155,6 +189,7 @@ def get(name: str) -> Family:
 
 def names(recipe: str | None = None) -> list[str]:
     """Registered family names in registration order, optionally only those of one recipe."""
+    load_plugins()
     if recipe is not None and recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r} (known: {', '.join(RECIPES)})")
     return [n for n, f in FAMILIES.items() if recipe is None or f.recipe == recipe]

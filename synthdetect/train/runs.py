@@ -117,6 +117,64 @@ class _ImageSet(torch.utils.data.Dataset):
 
 
 # --------------------------------------------------------------------------- image training
+def _start(out: Path, train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int, *,
+           threads: int | None, device: str, resume: bool, force: bool):
+    """Threads, seeds, device and the run directory with its train/val split files written."""
+    set_threads(threads)
+    seed_everything(seed)
+    dev = pick_device(device)
+    run = RunDir(out, resume=resume, force=force)
+    train_items, val_items = _select(train, val, pairs, seed)
+    write_split(run / "train.txt", train_items)
+    if val_items:
+        write_split(run / "val.txt", val_items)
+    return dev, run, train_items, val_items
+
+
+def _provenance() -> dict[str, Any]:
+    """The config keys every run records last: library versions, command line, time."""
+    return {"versions": versions(), "argv": sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+
+
+def _optimizer(model: nn.Module, optimizer: str, lr: float) -> torch.optim.Optimizer:
+    params = [p for p in model.parameters() if p.requires_grad]
+    if optimizer == "adam":
+        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
+    if optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
+    raise RunError(f"unknown optimizer {optimizer!r}")
+
+
+def _decoded(train_items: Sequence[Item], val_items: Sequence[Item], resize_to: int | None,
+             min_side: int) -> DecodedCache:
+    """Every image decoded once (after the deterministic shorter-side resize), with a progress bar."""
+    cache = DecodedCache(resize_to=resize_to, min_side=min_side)
+    everything = list(train_items) + list(val_items)
+    with progress() as prog:
+        t = prog.add_task("decoding", total=len(everything), info="")
+        cache.warm(everything, lambda: prog.advance(t))
+        prog.update(t, info=f"{cache.nbytes() / 2**20:.0f} MiB in memory")
+    return cache
+
+
+def _image_batches(train_set: _ImageSet, val_set: _ImageSet | None, batch_size: int, workers: int, seed: int):
+    """(train_batches(epoch), n_batches(epoch), val_batches or None) for ``fit``."""
+
+    def train_batches(epoch: int):
+        train_set.epoch = epoch
+        g = torch.Generator().manual_seed(seed * 1000003 + epoch)
+        return torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=g,
+                                           num_workers=workers, drop_last=False)
+
+    def n_batches(epoch: int) -> int:
+        return (len(train_set) + batch_size - 1) // batch_size
+
+    def val_batches():
+        return torch.utils.data.DataLoader(val_set, batch_size=batch_size, shuffle=False, num_workers=workers)
+
+    return train_batches, n_batches, (val_batches if val_set else None)
+
+
 def train_images(
     *,
     recipe: str,
@@ -147,15 +205,8 @@ def train_images(
 ) -> dict[str, Any]:
     """``arch``: a registered family (``families.py``).  ``card_resize``: the card resizes the shorter
     side to ``resize_to`` at inference (families with ``inference_resize="opt-in"``, e.g. ResNets)."""
-    set_threads(threads)
-    seed_everything(seed)
-    dev = pick_device(device)
-    run = RunDir(out, resume=resume, force=force)
-    train_items, val_items = _select(train, val, pairs, seed)
-    write_split(run / "train.txt", train_items)
-    if val_items:
-        write_split(run / "val.txt", val_items)
-
+    dev, run, train_items, val_items = _start(out, train, val, pairs, seed, threads=threads, device=device,
+                                              resume=resume, force=force)
     fam = families.get(arch)
     model = fam.build(**arch_kw)
     init = _init_from(model, init_from, arch) if init_from else None
@@ -173,7 +224,7 @@ def train_images(
         "pretrained_backbone": bool(getattr(model, "pretrained", False)),
         "backbone_digest": getattr(model, "backbone_digest", None),
         "input_spec": json.loads(spec.key()), "data_warnings": _warn_shortcuts(train_items),
-        "versions": versions(), "argv": sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **(extra or {}),
+        **_provenance(), **(extra or {}),
     }
     if resume:
         old = run.config()
@@ -182,39 +233,14 @@ def train_images(
         cfg["resumed_from_epoch"] = old.get("result", {}).get("last_epoch")
     run.write_config(cfg)
 
-    # decode once (after the deterministic shorter-side resize)
-    cache = DecodedCache(resize_to=resize_to, min_side=max(aug.crop, spec.size))
-    everything = train_items + val_items
-    with progress() as prog:
-        t = prog.add_task("decoding", total=len(everything), info="")
-        cache.warm(everything, lambda: prog.advance(t))
-        prog.update(t, info=f"{cache.nbytes() / 2**20:.0f} MiB in memory")
+    cache = _decoded(train_items, val_items, resize_to, max(aug.crop, spec.size))
     cfg["decoded_cache_mib"] = round(cache.nbytes() / 2**20, 1)
     train_set = _ImageSet(train_items, cache, aug, seed, True, repeats=crops_per_image)
     # validate on the view inference will see: the card's crop size, centred
     val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False, "crop": spec.size})
     val_set = _ImageSet(val_items, cache, val_aug, seed, False) if val_items else None
-
-    def train_batches(epoch: int):
-        train_set.epoch = epoch
-        g = torch.Generator().manual_seed(seed * 1000003 + epoch)
-        return torch.utils.data.DataLoader(train_set, batch_size=batch_size, shuffle=True, generator=g,
-                                           num_workers=workers, drop_last=False)
-
-    def n_batches(epoch: int) -> int:
-        return (len(train_set) + batch_size - 1) // batch_size
-
-    def val_batches():
-        return torch.utils.data.DataLoader(val_set, batch_size=batch_size, shuffle=False, num_workers=workers)
-
-    params = [p for p in model.parameters() if p.requires_grad]
-    if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
-    elif optimizer == "adamw":
-        opt = torch.optim.AdamW(params, lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
-    else:
-        raise RunError(f"unknown optimizer {optimizer!r}")
-    result = fit(run, model, opt, train_batches, n_batches, val_batches if val_set else None,
+    opt = _optimizer(model, optimizer, lr)
+    result = fit(run, model, opt, *_image_batches(train_set, val_set, batch_size, workers, seed),
                  FitConfig(lr=lr, epochs=epochs, patience=patience, monitor=monitor), dev, resume=resume)
     cfg["result"] = result
     run.write_config(cfg)
@@ -229,6 +255,29 @@ class _Head(nn.Module):
 
     def forward(self, f: torch.Tensor) -> torch.Tensor:
         return self.head(f).squeeze(1)
+
+
+def _feature_batches(xs: list[torch.Tensor], ytr: torch.Tensor, val_x: torch.Tensor | None,
+                     yva: torch.Tensor | None, batch_size: int, seed: int):
+    """(train_batches(epoch), n_batches(epoch), val_batches or None) over cached features: epoch e
+    uses view ``(e - 1) % len(xs)``, shuffled with a per-epoch seed."""
+
+    def train_batches(epoch: int):
+        x = xs[(epoch - 1) % len(xs)]
+        g = torch.Generator().manual_seed(seed * 1000003 + epoch)
+        perm = torch.randperm(len(x), generator=g)
+        for i in range(0, len(x), batch_size):
+            idx = perm[i : i + batch_size]
+            yield x[idx], ytr[idx]
+
+    def n_batches(epoch: int) -> int:
+        return (len(xs[0]) + batch_size - 1) // batch_size
+
+    def val_batches():
+        for i in range(0, len(val_x), 1024):
+            yield val_x[i : i + 1024], yva[i : i + 1024]
+
+    return train_batches, n_batches, (val_batches if val_x is not None else None)
 
 
 def train_clip_probe(
@@ -255,15 +304,8 @@ def train_clip_probe(
 ) -> dict[str, Any]:
     from .features import FeatureCache, FeatureExtractor, default_cache_dir as default_feature_dir
 
-    set_threads(threads)
-    seed_everything(seed)
-    dev = pick_device(device)
-    run = RunDir(out, resume=resume, force=force)
-    train_items, val_items = _select(train, val, pairs, seed)
-    write_split(run / "train.txt", train_items)
-    if val_items:
-        write_split(run / "val.txt", val_items)
-
+    dev, run, train_items, val_items = _start(out, train, val, pairs, seed, threads=threads, device=device,
+                                              resume=resume, force=force)
     fam = families.get(CLIP_PROBE)
     model = fam.build(backbone=backbone, backbone_weights=backbone_weights, feature=feature)
     init = _init_from(model, init_from, fam.name) if init_from else None
@@ -282,7 +324,7 @@ def train_clip_probe(
         "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
         "augment": asdict(aug), "train_resize_shorter_to": resize_to, "input_spec": json.loads(spec.key()),
         "data_warnings": _warn_shortcuts(train_items), "checkpoint_contents": "head state dict (weight [1,D], bias [1]); the frozen backbone is rebuilt from arch_kw",
-        "versions": versions(), "argv": sys.argv, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **_provenance(),
     }
     if not model.pretrained:
         cfg["warning"] = "random-init CLIP backbone: the probe's features carry no pretrained semantics"
@@ -299,24 +341,8 @@ def train_clip_probe(
     cfg["feature_cache"] = {"dir": str(fc.root), "hits": fc.hits, "computed": fc.misses}
 
     head = _Head(model.head).to(dev)
-
-    def train_batches(epoch: int):
-        x = xs[(epoch - 1) % views]
-        g = torch.Generator().manual_seed(seed * 1000003 + epoch)
-        perm = torch.randperm(len(x), generator=g)
-        for i in range(0, len(x), batch_size):
-            idx = perm[i : i + batch_size]
-            yield x[idx], ytr[idx]
-
-    def n_batches(epoch: int) -> int:
-        return (len(xs[0]) + batch_size - 1) // batch_size
-
-    def val_batches():
-        for i in range(0, len(val_x), 1024):
-            yield val_x[i : i + 1024], yva[i : i + 1024]
-
     opt = torch.optim.AdamW(head.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
-    result = fit(run, head, opt, train_batches, n_batches, val_batches if val_items else None,
+    result = fit(run, head, opt, *_feature_batches(xs, ytr, val_x, yva, batch_size, seed),
                  FitConfig(lr=lr, epochs=epochs), dev, resume=resume, state_fn=lambda m: m.head.state_dict())
     cfg["result"] = result
     run.write_config(cfg)

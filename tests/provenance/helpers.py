@@ -6,6 +6,7 @@ import json
 import time
 
 from synthdetect.provenance import analyze
+from synthdetect.provenance.base import Analyzer, Context, Findings, Section
 
 BOUND_S = 5.0     # a correctness bound for malformed input, not a benchmark
 
@@ -45,3 +46,25 @@ def mutate(data: bytes, rng) -> bytes:
         else:
             d[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 64)))
     return bytes(d)
+
+
+# --------------------------------------------------------------------------- a toy source ("How to add")
+TOY_KEY = "x-dreamforge"      # a made-up PNG text key
+
+
+class ToyAnalyzer(Analyzer):
+    name = "toy_dreamforge"
+    empty = {"dreamforge": {"present": False}}
+    policy = f"a PNG '{TOY_KEY}' text chunk (the toy source of the tests)."
+
+    def analyze(self, ctx: Context) -> Findings:
+        out = Findings()
+        for tc in ctx.container.text_chunks:
+            if tc.key == TOY_KEY:
+                out.fields["dreamforge"] = {"present": True, "model": tc.text}
+                out.ai_evidence.append(f"{tc.container} '{TOY_KEY}' names DreamForge model {tc.text}")
+        return out
+
+    def sections(self, result):
+        d = result.get("dreamforge") or {}
+        return [Section("fields", "DreamForge", [("model", d.get("model"))])] if d.get("present") else []

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from synthdetect.cards import BackboneCard, sha256_file
 from synthdetect.train import backbones as B
+from synthdetect.train.export import export_backbone
 
 runner = CliRunner()
 
@@ -42,7 +43,7 @@ def test_lite0_weights_are_checked_against_the_pinned_digest(tmp_path):
 
 def test_lite0_export_parity_and_card(tmp_path):
     imgs = _images(tmp_path, 3)
-    card = B.export_backbone("efficientnet-lite0", tmp_path / "out", imgs)
+    card = export_backbone("efficientnet-lite0", tmp_path / "out", imgs)
     assert card.dim == 1536 and card.parity["passed"] and card.parity["max_rel_dfeature"] < 1e-3
     again = BackboneCard.load(tmp_path / "out" / "efficientnet-lite0.backbone.json")
     assert again.sha256 == sha256_file(tmp_path / "out" / "efficientnet-lite0.onnx")
@@ -69,7 +70,7 @@ def test_a_clip_backbone_goes_through_the_same_mechanism(tmp_path, monkeypatch):
         licence="test")
     monkeypatch.setitem(B.BACKBONES, spec.name, spec)
     out = tmp_path / "models"
-    card = B.export_backbone("tiny-clip-test", out, _images(tmp_path, 3))
+    card = export_backbone("tiny-clip-test", out, _images(tmp_path, 3))
     assert card.parity["passed"] and card.dim > 0
 
     from tests.test_probe_train import make_images  # labelled sample with a learnable signal

@@ -136,3 +136,28 @@ def test_a_family_registered_once_builds_trains_loads_and_exports(tiny_family, t
     assert loaded.architecture == "tiny-test" and loaded.family == "tiny-cnn"
     assert loaded.description.startswith("tiny test CNN + Linear; recipe tiny-from-scratch")
     assert "NOT pretrained" not in loaded.description  # a from-scratch family is not warned about
+
+
+def test_a_family_from_an_installed_plugin_reaches_the_cli(tmp_path):
+    """User code registers a family through the ``synthdetect.families`` entry point of its package:
+    the ``synthdetect`` command then has it (here: ``train toyfam``, a forensic-recipe command);
+    a plug-in that fails to load is one warning line and the rest goes on.  No torch needed."""
+    import os
+
+    from tests.support import REPO, run_without_torch
+
+    site = tmp_path / "site"
+    meta = site / "toyfam-0.1.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "METADATA").write_text("Metadata-Version: 2.1\nName: toyfam\nVersion: 0.1\n")
+    (meta / "entry_points.txt").write_text("[synthdetect.families]\ntoy = toyfam_plugin\nbroken = toyfam_missing\n")
+    (site / "toyfam_plugin.py").write_text(
+        "from synthdetect.train.families import Family, register\n"
+        "register(Family(name='toyfam', family='toy', card_text='toy CNN', recipe='forensic',\n"
+        "                factory='toyfam_plugin:Net', summary='Train the toy family (a plug-in).'))\n")
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(site), str(REPO)]), COLUMNS="200")
+    r = run_without_torch("import sys\nsys.argv = ['synthdetect', 'train', '--help']\nfrom synthdetect.cli import main\n"
+                          "try:\n    main()\nexcept SystemExit as e:\n    assert e.code in (0, None), e.code\n", env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "toyfam" in r.stdout and "Train the toy family (a plug-in)." in r.stdout
+    assert r.stderr.count("synthdetect: warning: family plug-in 'broken' (toyfam_missing) not loaded") == 1

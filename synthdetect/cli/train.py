@@ -251,7 +251,10 @@ def train_probe(
     tw = cv["three_way"]
     doc = {"model": c.name, "card": str(res.card_path), "head": str(res.head_path), "backbone": bb.name,
            "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
-           "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv}
+           "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv,
+           **{k: c.training.get(k) for k in ("feature_group", "learning_curve", "sample_size")}, "warnings": res.warnings}
+    for w in res.warnings:
+        err.print(f"[yellow]warning[/]: {w}")
     if fmt == ListFormat.json:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
@@ -267,9 +270,26 @@ def train_probe(
         f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
         f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
         f"coverage {100 * tw['coverage']:.0f} %\n"
+        + _probe_diagnostics(c.training) +
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
         + ("" if out is None else f" --models-dir {target}")
     )
+
+
+def _probe_diagnostics(training: dict) -> str:
+    """The feature group chosen and the learning curve of ``train probe`` (a few lines)."""
+    fg, lc = training.get("feature_group") or {}, training.get("learning_curve") or {}
+    lines = []
+    if fg:
+        lines.append(f"feature group: {fg['name']} ({fg['n_features']} features; chosen by cross-validation among "
+                     f"{len(fg.get('candidates', {}))}; per outer fold: {', '.join(fg.get('outer_fold_groups', []))})")
+    if lc.get("points"):
+        pts = lc["points"]
+        lines.append("learning curve (cross-validated ROC-AUC):  "
+                     + "  ".join(f"{100 * p['fraction']:.0f} % n={p['n']}: {p['roc_auc']:.3f}"
+                                 + (f"±{p['sd']:.3f}" if p.get("sd") else "") for p in pts))
+        lines.append(f"  -> {lc['reading']}")
+    return "".join(line + "\n" for line in lines)
 
 
 def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,

@@ -285,11 +285,12 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 device: str = "auto", cache_dir: Path | None | bool = None, force: bool = False,
                 groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
                 progress: Callable[[int], None] | None = None, prior: Any = None,
-                prior_note: str | None = None) -> ProbeResult:
+                prior_note: str | None = None, sources: Sequence[str] | None = None) -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
     ``rel`` and ``label`` (``synthdetect.train.data.Item``).  ``prior``: a ``probe_fit.LinearHead``
     over the same backbone's features; the fit is then prior-centred ridge towards it
-    (``probe_fit`` module docstring), described in the card by ``prior_note``."""
+    (``probe_fit`` module docstring), described in the card by ``prior_note``.  ``sources``: the
+    source (``--data`` argument) of every item: see :func:`split_sources`."""
     from .runtime import load_backbone
 
     if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
@@ -301,6 +302,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         raise ProbeTrainError(f"{card_path} already exists (use --force to replace it)")
     y_all = np.array([int(it.label) for it in items], dtype=np.int64)
     _check_size(y_all, max_false_alarm, max_miss)
+    sources = split_sources(sources, y_all)
     t0 = time.perf_counter()
     backbone = load_backbone(backbone_card, device=device)
     cache = None if cache_dir is False else backbone_cache(
@@ -311,13 +313,21 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     y = y_all[ex.keep]
     size = _check_size(y, max_false_alarm, max_miss, f"{len(ex.keep)} readable images ({len(errors)} unreadable): ")
     g = None if groups is None else [groups[i] for i in ex.keep]
+    src = None if sources is None else [sources[i] for i in ex.keep]
+    if src is not None:  # every fold holds every source's images in proportion
+        split_sources(src, y)
+        g = [f"{a}|{b}" for a, b in zip(src, g or [""] * len(src))]
     fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior)
     fit, t_fit = fitted.fit, fitted.seconds
     cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
                                                         f"cross-validation (seed {seed})", data=data_label,
                                      ids=[ex.sha256[i][:16] for i in ex.keep])
+    if src is not None:
+        cal.by_source = per_source(src, y, fit.oof, cal)
     op = cal.operating(max_false_alarm, max_miss)
     cv = table1(y, fit.oof, op)
+    if src is not None:
+        cv["by_source"] = {k: table1(y[np.array(src) == k], fit.oof[np.array(src) == k], op) for k in cal.by_source}
 
     out_dir.mkdir(parents=True, exist_ok=True)
     head_doc = fit.head.to_dict()
@@ -350,7 +360,9 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
             "unreadable": len(errors),
             "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
             "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
-            "stratified_by": "label" + (" x group" if groups is not None else ""),
+            "stratified_by": "label" + (" x source" if src is not None else "") + (" x group" if groups is not None else ""),
+            **({"sources": sorted(set(src)), "calibration_rule": "thresholds that keep the budgets on every source; "
+                "the stated rates are the worst source's"} if src is not None else {}),
             "licences": dict(licences or {}),
             **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
             **fitted.training(), "sample_size": size.to_dict(),
@@ -368,6 +380,40 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
                                 "total_s": round(time.perf_counter() - t0, 3)},
                        cache_hits=ex.cache_hits, warnings=size.warnings())
+
+
+def split_sources(sources: Sequence[str] | None, y: np.ndarray) -> list[str] | None:
+    """The sources to calibrate separately, or None for one source.
+
+    * one source, or every source holding a single class (``--data REALS --data RENDERS``: the
+      analyst's two halves of one reference sample): one source;
+    * several sources with both classes: each is calibrated on its own; every one needs
+      :data:`probe_sample.MIN_PER_CLASS` images of each class (ProbeTrainError otherwise);
+    * a mix of both (which source would a single-class folder belong to?): ProbeTrainError."""
+    from .probe_sample import MIN_PER_CLASS
+
+    if sources is None or len(set(sources)) < 2:
+        return None
+    src = np.asarray(list(sources))
+    both = {k: (int(np.sum((src == k) & (y == 0))), int(np.sum((src == k) & (y == 1)))) for k in dict.fromkeys(src)}
+    single = [k for k, (r, f) in both.items() if not (r and f)]
+    if len(single) == len(both):
+        return None
+    if single:
+        raise ProbeTrainError(f"--data {single[0]} holds one class while other --data hold both: cannot tell which "
+                              "source it belongs to; give each source as one --data with both classes")
+    for k, (r, f) in both.items():
+        if min(r, f) < MIN_PER_CLASS:
+            raise ProbeTrainError(f"source {k} has {r} real / {f} synthetic images: each source is calibrated on its "
+                                  f"own and needs at least {MIN_PER_CLASS} of each (or fit it separately)")
+    return [str(v) for v in src]
+
+
+def per_source(src: Sequence[str], y: np.ndarray, oof: np.ndarray, cal: CalibrationSet) -> dict[str, CalibrationSet]:
+    """Each source's out-of-fold scores as its own calibration set."""
+    s = np.asarray(list(src))
+    return {k: CalibrationSet.from_labels(y[s == k], oof[s == k], method=cal.method, data=k)
+            for k in dict.fromkeys(s.tolist())}
 
 
 def _check_size(y: np.ndarray, max_false_alarm: float, max_miss: float, what: str = ""):

@@ -212,7 +212,11 @@ def train_probe(
 
     prior_head, prior_note = None, None
     try:
-        items = load_sets(data)
+        per_arg = [load_sets([d]) for d in data]
+        items = [it for its in per_arg for it in its]
+        names = [data_label([d]) for d in data]
+        names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]  # distinct per --data
+        sources = [n for n, its in zip(names, per_arg) for _ in its]
         reg = Registry(models_dir or [])
         bb = reg.backbone(backbone)
         if prior:
@@ -239,7 +243,7 @@ def train_probe(
         res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
                      max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
                      cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
-                     prior=prior_head, prior_note=prior_note,
+                     prior=prior_head, prior_note=prior_note, sources=sources,
                      progress=(lambda n: bar.update(task, completed=n)) if bar else None)
     except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
         raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
@@ -270,16 +274,23 @@ def train_probe(
         f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
         f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
         f"coverage {100 * tw['coverage']:.0f} %\n"
-        + _probe_diagnostics(c.training) +
+        + _probe_diagnostics(c.training, cv) +
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
         + ("" if out is None else f" --models-dir {target}")
     )
 
 
-def _probe_diagnostics(training: dict) -> str:
-    """The feature group chosen and the learning curve of ``train probe`` (a few lines)."""
+def _probe_diagnostics(training: dict, cv: dict) -> str:
+    """Per-source rates, the feature group chosen and the learning curve of ``train probe`` (a few lines)."""
     fg, lc = training.get("feature_group") or {}, training.get("learning_curve") or {}
     lines = []
+    if cv.get("by_source"):
+        lines.append("sources calibrated separately (thresholds hold on each; stated rates: the worst source's):")
+    for k, v in (cv.get("by_source") or {}).items():
+        t, fa = v["three_way"], v["three_way"]["false_alarm"]
+        lines.append(f"  {k}: ROC-AUC {v['roc_auc']:.3f}, false alarms {fa['k']}/{fa['n']} (upper 95 % "
+                     f"{100 * fa['upper95']:.1f} %), misses {t['miss']['k']}/{t['miss']['n']}, "
+                     f"coverage {100 * t['coverage']:.0f} %")
     if fg:
         lines.append(f"feature group: {fg['name']} ({fg['n_features']} features; chosen by cross-validation among "
                      f"{len(fg.get('candidates', {}))}; per outer fold: {', '.join(fg.get('outer_fold_groups', []))})")

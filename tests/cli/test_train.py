@@ -336,3 +336,45 @@ def test_only_a_train_extra_module_becomes_the_missing_extra_error(capsys):
     with pytest.raises(ModuleNotFoundError):  # anything else is a bug: it surfaces
         with train_extra():
             raise ModuleNotFoundError("No module named 'yaml'", name="yaml")
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_several_data_sources_are_calibrated_separately_or_refused(setup):
+    bbdir, bb, data, tmp = setup
+    other = make_images(tmp / "other", n=12, seed=7)
+
+    def train(name, *datas):
+        args = [a for d in datas for a in ("--data", str(d))]
+        return runner.invoke(app, ["train", "probe", *args, "--backbone", "tinybb", "--name", name, "--models-dir",
+                                   str(bbdir), "--out", str(tmp / "m"), "--cache-dir", str(tmp / "cache"),
+                                   "--format", "json"])
+
+    r = train("two", data, other)
+    assert r.exit_code == 0, r.output
+    card = json.loads((tmp / "m" / "two.json").read_text())
+    assert card["training"]["sources"] == ["other", "sample"]
+    assert set(card["calibration"]["by_source"]) == {"sample", "other"}
+    assert card["calibration"]["by_source"]["other"]["n_real"] == 12
+    assert set(json.loads(r.stdout)["cross_validated"]["by_source"]) == {"sample", "other"}
+    from synthdetect.calibration import CalibrationSet
+
+    op = CalibrationSet.from_dict(card["calibration"]).operating()  # what scan states
+    assert set(op.by_source) == {"sample", "other"}
+    # one class per --data: the two halves of one reference sample
+    reals, fakes = tmp / "reals", tmp / "fakes"
+    (reals / "0_real").mkdir(parents=True)
+    (fakes / "1_fake").mkdir(parents=True)
+    for p in (data / "0_real").iterdir():
+        (reals / "0_real" / p.name).write_bytes(p.read_bytes())
+    for p in (data / "1_fake").iterdir():
+        (fakes / "1_fake" / p.name).write_bytes(p.read_bytes())
+    r = train("halves", reals, fakes)
+    assert r.exit_code == 0, r.output
+    assert "by_source" not in json.loads((tmp / "m" / "halves.json").read_text())["calibration"]
+    # a one-class folder next to a two-class one: which source is it? refused before any work
+    r = train("mixed", data, reals)
+    assert r.exit_code == 2 and "holds one class" in r.output and len(r.output.strip().splitlines()) == 1
+    small = make_images(tmp / "small", n=8, seed=9)
+    r = train("small", data, small)
+    assert r.exit_code == 2 and "source small has 8 real / 8 synthetic" in r.output
+    assert not (tmp / "m" / "mixed.json").exists() and not (tmp / "m" / "small.json").exists()

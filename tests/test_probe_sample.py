@@ -53,14 +53,15 @@ def test_learning_curve_of_the_real_procedure_rises_with_the_sample():
     from synthdetect.probe_fit import fit_probe
 
     rng = np.random.default_rng(0)
-    y = np.repeat([0, 1], 60)
-    X = rng.normal(size=(120, 80))
-    X[:, :8] += 0.7 * y[:, None]
+    y = np.repeat([0, 1], 50)
+    X = rng.normal(size=(100, 40))
+    X[:, :4] += 0.7 * y[:, None]
     full = fit_probe(X, y, folds=5, seed=0)
     curve = learning_curve(y, roc_auc(y, full.oof), lambda idx, s: roc_auc(y[idx], fit_probe(
         X[idx], y[idx], folds=5, seed=s).oof), repeats=3)
     aucs = [p["roc_auc"] for p in curve["points"]]
-    assert aucs[-1] > aucs[0] + 0.05 and aucs[-1] >= max(aucs) - 0.05  # monotone-ish
+    assert aucs[-1] > aucs[0] + 0.1 and aucs[-1] >= max(aucs) - 0.03  # monotone-ish
+    assert curve["reading"].startswith("still rising") or aucs[-1] - aucs[1] < 0.02
 
 
 def test_fit_with_groups_and_curve_stays_fast():

@@ -313,10 +313,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     y = y_all[ex.keep]
     size = _check_size(y, max_false_alarm, max_miss, f"{len(ex.keep)} readable images ({len(errors)} unreadable): ")
     g = None if groups is None else [groups[i] for i in ex.keep]
-    src = None if sources is None else [sources[i] for i in ex.keep]
-    if src is not None:  # every fold holds every source's images in proportion
-        split_sources(src, y)
-        g = [f"{a}|{b}" for a, b in zip(src, g or [""] * len(src))]
+    src, g = _kept_sources(sources, ex.keep, y, g)
     fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior)
     fit, t_fit = fitted.fit, fitted.seconds
     cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
@@ -327,7 +324,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     op = cal.operating(max_false_alarm, max_miss)
     cv = table1(y, fit.oof, op)
     if src is not None:
-        cv["by_source"] = {k: table1(y[np.array(src) == k], fit.oof[np.array(src) == k], op) for k in cal.by_source}
+        cv["by_source"] = {k: table1(y[m], fit.oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
 
     out_dir.mkdir(parents=True, exist_ok=True)
     head_doc = fit.head.to_dict()
@@ -407,6 +404,15 @@ def split_sources(sources: Sequence[str] | None, y: np.ndarray) -> list[str] | N
             raise ProbeTrainError(f"source {k} has {r} real / {f} synthetic images: each source is calibrated on its "
                                   f"own and needs at least {MIN_PER_CLASS} of each (or fit it separately)")
     return [str(v) for v in src]
+
+
+def _kept_sources(sources, keep, y, strata):
+    """The sources of the readable images (checked again: unreadable ones may leave a source too
+    small) and the CV strata with the source added (every fold holds every source in proportion)."""
+    src = None if sources is None else split_sources([sources[i] for i in keep], y)
+    if src is None:
+        return None, strata
+    return src, [f"{a}|{b}" for a, b in zip(src, strata or [""] * len(src))]
 
 
 def per_source(src: Sequence[str], y: np.ndarray, oof: np.ndarray, cal: CalibrationSet) -> dict[str, CalibrationSet]:

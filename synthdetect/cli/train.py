@@ -214,9 +214,7 @@ def train_probe(
     try:
         per_arg = [load_sets([d]) for d in data]
         items = [it for its in per_arg for it in its]
-        names = [data_label([d]) for d in data]
-        names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]  # distinct per --data
-        sources = [n for n, its in zip(names, per_arg) for _ in its]
+        sources = _source_names(data, per_arg)
         reg = Registry(models_dir or [])
         bb = reg.backbone(backbone)
         if prior:
@@ -278,6 +276,15 @@ def train_probe(
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
         + ("" if out is None else f" --models-dir {target}")
     )
+
+
+def _source_names(data: List[str], per_arg: list) -> list[str]:
+    """The source (its --data, named as in the card; distinct per argument) of every item."""
+    from ..train.data import data_label
+
+    names = [data_label([d]) for d in data]
+    names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
+    return [n for n, its in zip(names, per_arg) for _ in its]
 
 
 def _probe_diagnostics(training: dict, cv: dict) -> str:

@@ -108,6 +108,7 @@ class Operating:
     coverage: float  # share of calibration images given a definite verdict
     n_real: int
     n_fake: int
+    by_source: dict[str, Any] | None = None  # per-source rates at these thresholds (several sources)
 
     def verdict(self, score: float) -> str:
         if score >= self.t_hi:
@@ -143,6 +144,7 @@ class Operating:
             "coverage": round(self.coverage, 6),
             "n_real": self.n_real,
             "n_fake": self.n_fake,
+            **({"by_source": self.by_source} if self.by_source else {}),
         }
 
 
@@ -204,6 +206,9 @@ class CalibrationSet:
     # on the same images combine their out-of-fold scores image by image
     real_ids: list[str] | None = None
     fake_ids: list[str] | None = None
+    # several sources (``train probe --data A --data B``): each one's scores; the thresholds then
+    # hold on every source and the stated rates are the worst source's (see :func:`worst_case`)
+    by_source: dict[str, "CalibrationSet"] | None = None
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "CalibrationSet":
@@ -214,7 +219,8 @@ class CalibrationSet:
         rid, fid = d.get("real_ids"), d.get("fake_ids")
         if rid is not None and (len(rid) != len(real) or len(fid or []) != len(fake)):
             raise ValueError("calibration ids must match the scores one to one")
-        return cls(real, fake, str(d.get("method", "")), str(d.get("data", "")), rid, fid)
+        by = {str(k): cls.from_dict(v) for k, v in d["by_source"].items()} if d.get("by_source") else None
+        return cls(real, fake, str(d.get("method", "")), str(d.get("data", "")), rid, fid, by)
 
     @classmethod
     def from_labels(cls, y: Sequence[int], scores: Sequence[float], method: str, data: str,
@@ -242,11 +248,37 @@ class CalibrationSet:
         if self.real_ids is not None:
             d["real_ids"] = self.real_ids
             d["fake_ids"] = self.fake_ids
+        if self.by_source:
+            d["by_source"] = {k: {"n_real": len(v.real), "n_fake": len(v.fake), "real_scores": v.real,
+                                  "fake_scores": v.fake} for k, v in self.by_source.items()}
         return d
 
     def operating(self, max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM,
                   max_miss: float = DEFAULT_MAX_MISS) -> Operating:
+        if self.by_source and len(self.by_source) > 1:
+            return worst_case(self, max_false_alarm, max_miss)
         return operating_point(self.real, self.fake, max_false_alarm, max_miss)
+
+
+def worst_case(cal: CalibrationSet, max_false_alarm: float, max_miss: float) -> Operating:
+    """Thresholds that keep both budgets on *every* source: the highest per-source ``t_hi`` and
+    the lowest ``t_lo``.  The stated false-alarm and miss rates are those of the source whose
+    95 % upper bound is worst at these thresholds (a pooled rate would hold for no source);
+    every source's rates are in ``by_source``."""
+    srcs = cal.by_source or {}
+    ops = {k: operating_point(v.real, v.fake, max_false_alarm, max_miss) for k, v in srcs.items()}
+    t_hi = max(o.t_hi for o in ops.values())
+    t_lo = min(o.t_lo for o in ops.values())
+    at = {k: _operating(np.sort(v.real)[::-1], np.sort(v.fake), t_lo, t_hi, max_false_alarm, max_miss)
+          for k, v in srcs.items()}
+    pooled = _operating(np.sort(np.asarray(cal.real))[::-1], np.sort(np.asarray(cal.fake)), t_lo, t_hi,
+                        max_false_alarm, max_miss)
+    pooled.false_alarm = max((o.false_alarm for o in at.values()), key=lambda r: (r.upper, r.value))
+    pooled.miss = max((o.miss for o in at.values()), key=lambda r: (r.upper, r.value))
+    pooled.by_source = {k: {"false_alarm": o.false_alarm.to_dict(), "miss": o.miss.to_dict(),
+                            "coverage": round(o.coverage, 6), "n_real": o.n_real, "n_fake": o.n_fake}
+                        for k, o in at.items()}
+    return pooled
 
 
 def definite_metrics(y: Sequence[int], scores: Sequence[float], op: Operating) -> dict[str, Any]:

@@ -35,7 +35,11 @@ DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 1, 11))
 
 @dataclass
 class LinearHead:
-    """``logit = ((f - mean) / scale) · coef + intercept``."""
+    """``logit = ((f[indices] - mean) / scale) · coef + intercept``.
+
+    ``indices``: the backbone features the head reads (a feature group chosen by
+    cross-validation); ``None`` = all of them (every head written before groups existed).
+    ``input_dim``: the length of the backbone's vector (``None``: ``coef.size``)."""
 
     mean: np.ndarray
     scale: np.ndarray
@@ -43,11 +47,20 @@ class LinearHead:
     intercept: float
     C: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    indices: np.ndarray | None = None
+    input_dim: int | None = None
+
+    @property
+    def dim(self) -> int:
+        """Features the head expects from its backbone."""
+        return int(self.input_dim if self.input_dim is not None else self.coef.size)
 
     def logits(self, features: np.ndarray) -> np.ndarray:
         f = np.asarray(features, dtype=np.float64)
-        if f.ndim != 2 or f.shape[1] != self.coef.size:
-            raise ValueError(f"features have shape {f.shape}; the head expects [N, {self.coef.size}]")
+        if f.ndim != 2 or f.shape[1] != self.dim:
+            raise ValueError(f"features have shape {f.shape}; the head expects [N, {self.dim}]")
+        if self.indices is not None:
+            f = f[:, self.indices]
         return ((f - self.mean) / self.scale) @ self.coef + self.intercept
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
@@ -55,8 +68,16 @@ class LinearHead:
 
         return sigmoid(self.logits(features))
 
+    def expanded(self) -> "LinearHead":
+        """The same function over the whole vector (zero weights outside ``indices``)."""
+        if self.indices is None:
+            return self
+        mean, scale, coef = np.zeros(self.dim), np.ones(self.dim), np.zeros(self.dim)
+        mean[self.indices], scale[self.indices], coef[self.indices] = self.mean, self.scale, self.coef
+        return LinearHead(mean, scale, coef, self.intercept, self.C, dict(self.extra))
+
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "kind": "linear",
             "dim": int(self.coef.size),
             "mean": [float(v) for v in self.mean],
@@ -66,6 +87,9 @@ class LinearHead:
             "C": self.C,
             **self.extra,
         }
+        if self.indices is not None:
+            d["features"] = {"input_dim": self.dim, "indices": [int(i) for i in self.indices]}
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "LinearHead":
@@ -80,8 +104,25 @@ class LinearHead:
             raise ValueError(f"head dim {d['dim']} does not match {coef.size} weights")
         if np.any(scale <= 0) or not np.all(np.isfinite(coef)):
             raise ValueError("head scale must be > 0 and weights finite")
-        known = {"kind", "dim", "mean", "scale", "coef", "intercept", "C"}
-        return cls(mean, scale, coef, float(d["intercept"]), d.get("C"), {k: v for k, v in d.items() if k not in known})
+        indices, input_dim = _read_indices(d.get("features"), coef.size)
+        known = {"kind", "dim", "mean", "scale", "coef", "intercept", "C", "features"}
+        return cls(mean, scale, coef, float(d["intercept"]), d.get("C"),
+                   {k: v for k, v in d.items() if k not in known}, indices, input_dim)
+
+
+def _read_indices(spec: Any, n: int) -> tuple[np.ndarray | None, int | None]:
+    """A head's ``features`` entry: (indices, input_dim), checked; (None, None) when absent."""
+    if spec is None:
+        return None, None
+    if not isinstance(spec, dict):
+        raise ValueError("head 'features' must be an object with input_dim and indices")
+    input_dim = int(spec["input_dim"])
+    idx = np.asarray(spec["indices"], dtype=np.int64)
+    if idx.ndim != 1 or idx.size != n:
+        raise ValueError(f"head reads {idx.size} feature indices but has {n} weights")
+    if idx.size and (idx.min() < 0 or idx.max() >= input_dim or np.any(np.diff(idx) <= 0)):
+        raise ValueError(f"head feature indices must be increasing and lie in 0..{input_dim - 1}")
+    return idx, input_dim
 
 
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -115,28 +156,29 @@ def _newton(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50, tol: float 
     reg[-1] = 0.0  # the bias is not penalised
     theta = np.zeros(r + 1) if start is None else np.r_[start[0], start[1]]
     t = y.astype(np.float64)
-    prev = np.inf
+    ridge = np.diag(reg + 1e-9)
+
+    def objective(th: np.ndarray) -> tuple[float, np.ndarray]:
+        f = o + A @ th
+        return float(np.sum(np.logaddexp(0.0, f) - t * f) + 0.5 * np.dot(reg * th, th)), f
+
+    loss, f = objective(theta)
     for _ in range(iters):
-        f = o + A @ theta
         p = 1.0 / (1.0 + np.exp(-f))
-        loss = float(np.sum(np.logaddexp(0.0, f) - t * f) + 0.5 * np.sum(reg * theta * theta))
         g = A.T @ (p - t) + reg * theta
         w = p * (1.0 - p) + 1e-12
-        H = (A.T * w) @ A + np.diag(reg + 1e-9)
-        step = np.linalg.solve(H, g)
+        step = np.linalg.solve((A.T * w) @ A + ridge, g)
         # backtracking keeps Newton monotone on separable data
         a = 1.0
-        while a > 1e-6:
+        while True:
             th = theta - a * step
-            ff = o + A @ th
-            lnew = float(np.sum(np.logaddexp(0.0, ff) - t * ff) + 0.5 * np.sum(reg * th * th))
-            if lnew <= loss:
+            lnew, fnew = objective(th)
+            if lnew <= loss or a <= 1e-6:
                 break
             a *= 0.5
-        theta = th
+        theta, f, prev, loss = th, fnew, loss, lnew
         if prev - lnew < tol * max(1.0, abs(lnew)):
             break
-        prev = lnew
     return theta[:-1], float(theta[-1])
 
 
@@ -229,48 +271,109 @@ class ProbeFit:
     cv_losses: dict[float, float]  # the final choice of C over all images
     folds: int
     seed: int
+    group: str = "all"  # the feature group of the final head
+    group_losses: dict[str, float] = field(default_factory=dict)  # best CV log-loss of every candidate
+    oof_groups: list[str] = field(default_factory=list)  # the group chosen inside each outer fold
     # the outer-fold models and the images each one scored (out of fold): transformed copies of
     # an image are scored by the model of its fold (synthdetect.conditions)
     fold_heads: list[LinearHead] = field(default_factory=list)
     fold_tests: list[np.ndarray] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Whole:
+    """The one candidate when no feature groups are given: every feature."""
+
+    indices: None = None
+    name: str = "all"
+
+
+def select_group(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], Cs: Sequence[float] = DEFAULT_CS,
+                 k: int = 5, seed: int = 0, groups: Sequence[str] | None = None,
+                 prior: LinearHead | None = None) -> tuple[Any, float, dict[str, float], dict[float, float]]:
+    """The candidate feature group (``.name``, ``.indices``; ``None`` = all) and ``C`` with the
+    lowest cross-validated log-loss (ties: the earlier candidate, the smaller ``C``).
+    Returns (group, C, best loss per group, the chosen group's loss per C)."""
+    best, table, curves = None, {}, {}
+    for i, cand in enumerate(candidates):
+        cols = _columns(cand, X.shape[1])
+        Xg = X if cols is None else X[:, cols]
+        C, losses = choose_C(Xg, y, Cs, k=k, seed=seed, groups=groups, prior=prior)
+        table[cand.name], curves[cand.name] = losses[C], losses
+        key = (round(losses[C], 12), i)
+        if best is None or key < best[0]:
+            best = (key, cand, C)
+    assert best is not None, "no candidate feature group"
+    return best[1], best[2], table, curves[best[1].name]
+
+
+def fit_group(X: np.ndarray, y: np.ndarray, group: Any, C: float, prior: LinearHead | None = None) -> LinearHead:
+    """:func:`fit_logistic` on one feature group; the head records the indices it reads
+    (none when the group is every feature: the head format of old)."""
+    cols = _columns(group, X.shape[1])
+    if cols is None:
+        return fit_logistic(X, y, C, prior=prior)
+    head = fit_logistic(X[:, cols], y, C, prior=prior)
+    head.indices, head.input_dim = cols, int(X.shape[1])
+    return head
+
+
+def _columns(group: Any, dim: int) -> np.ndarray | None:
+    """The group's sorted feature indices; ``None`` for every feature."""
+    if group.indices is None:
+        return None
+    cols = np.unique(np.asarray(group.indices, dtype=np.int64))
+    if cols.size and (cols[0] < 0 or cols[-1] >= dim):
+        raise ValueError(f"feature group {group.name!r} reaches beyond the {dim} features")
+    return None if cols.size == dim else cols
+
+
 def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 5, seed: int = 0,
-              groups: Sequence[str] | None = None, prior: LinearHead | None = None) -> ProbeFit:
+              groups: Sequence[str] | None = None, prior: LinearHead | None = None,
+              feature_groups: Sequence[Any] | None = None) -> ProbeFit:
     """Nested cross-validation: out-of-fold probabilities for calibration and Table 1, then
-    the final head on every image with ``C`` chosen by cross-validation on all of them.
-    ``prior``: every fit (inner, outer, final) is prior-centred ridge towards that head."""
+    the final head on every image with the feature group and ``C`` chosen by cross-validation
+    on all of them.  ``feature_groups``: candidates (``.name``, ``.indices``, see
+    :mod:`synthdetect.feature_groups`), chosen inside every outer fold so the out-of-fold
+    scores never saw the choice; ``None``: all features.  ``groups``: strata (e.g. category).
+    ``prior``: every fit (inner, outer, final) is prior-centred ridge towards that head, over
+    all features (feature groups are then not used)."""
     try:  # hundreds of tiny solves: BLAS threads only add overhead (10x slower on a busy machine)
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior)
+        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior)
+        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups)
 
 
-def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None) -> ProbeFit:
+def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None) -> ProbeFit:
     from .runtime import sigmoid
 
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
+    if prior is not None:
+        prior = prior.expanded()
+        cands = None
     _check_prior(prior, X)
+    cands = list(cands) if cands else [_Whole()]
     n_min = int(min(np.sum(y == 0), np.sum(y == 1)))
     if n_min < 2:
         raise ValueError(f"need at least 2 real and 2 synthetic images (got {int(np.sum(y == 0))} real, "
                          f"{int(np.sum(y == 1))} synthetic)")
     k = max(2, min(folds, n_min))
     oof = np.full(y.size, np.nan)
-    oof_C = []
+    oof_C, oof_groups = [], []
     heads, tests = [], []
     for test in stratified_folds(y, k, seed, groups):
         train = np.setdiff1d(np.arange(y.size), test)
         g = None if groups is None else [groups[i] for i in train]
-        C, _ = choose_C(X[train], y[train], Cs, k=k, seed=seed + 1, groups=g, prior=prior)
+        grp, C, _, _ = select_group(X[train], y[train], cands, Cs, k=k, seed=seed + 1, groups=g, prior=prior)
         oof_C.append(C)
-        heads.append(fit_logistic(X[train], y[train], C, prior=prior))
+        oof_groups.append(grp.name)
+        heads.append(fit_group(X[train], y[train], grp, C, prior=prior))
         tests.append(test)
         oof[test] = sigmoid(heads[-1].logits(X[test]))
-    C, losses = choose_C(X, y, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)
-    head = fit_logistic(X, y, C, prior=prior)
-    return ProbeFit(head=head, oof=oof, oof_C=oof_C, cv_losses=losses, folds=k, seed=seed, fold_heads=heads,
-                    fold_tests=tests)
+    grp, C, table, losses = select_group(X, y, cands, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)
+    head = fit_group(X, y, grp, C, prior=prior)
+    return ProbeFit(head=head, oof=oof, oof_C=oof_C, cv_losses=losses, folds=k, seed=seed, group=grp.name,
+                    group_losses=table, oof_groups=oof_groups, fold_heads=heads, fold_tests=tests)

@@ -254,6 +254,57 @@ class ProbeResult:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, byte-identical kept image)
     # condition name -> features of the calibration images' transformed copies (synthdetect.conditions)
     condition_features: dict[str, np.ndarray] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # sample-size warnings (also in the card)
+
+
+@dataclass
+class Fitted:
+    """The fit with what the sample can support (:mod:`synthdetect.probe_sample`)."""
+
+    fit: Any  # probe_fit.ProbeFit
+    curve: dict[str, Any]
+    candidates: list[Any]
+    seconds: float
+
+    def training(self) -> dict[str, Any]:
+        """The card's ``training`` entries of the feature-group choice and the learning curve."""
+        f = self.fit
+        return {"feature_group": {"name": f.group, "n_features": int(f.head.coef.size),
+                                  "candidates": {c.name: c.size for c in self.candidates},
+                                  "cv_logloss": {k: round(v, 6) for k, v in f.group_losses.items()},
+                                  "outer_fold_groups": f.oof_groups,
+                                  "chosen_by": "lowest cross-validated log-loss (C chosen with it); nested inside "
+                                               "every outer fold for the out-of-fold scores"},
+                "learning_curve": self.curve}
+
+
+def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCard, *, folds: int, seed: int,
+                         strata: Sequence[str] | None = None, prior: Any = None) -> Fitted:
+    """Nested-CV fit over the backbone's candidate feature groups, and the learning curve
+    (``probe_sample.learning_curve``): the chosen group refitted on subsets, ``C`` chosen inside
+    every fold (the group choice is not repeated per subset: that would cost 7x more)."""
+    from .feature_groups import FeatureGroupError, candidate_groups
+    from .metrics import roc_auc
+    from .probe_fit import fit_probe
+    from .probe_sample import learning_curve
+
+    try:
+        cands = candidate_groups(backbone_card.features, backbone_card.dim) if prior is None else []
+    except FeatureGroupError as e:
+        raise ProbeTrainError(f"backbone card {backbone_card.name}: {e}") from None
+    t1 = time.perf_counter()
+    fit = fit_probe(X, y, folds=folds, seed=seed, groups=strata, prior=prior, feature_groups=cands or None)
+
+    chosen = [c for c in cands if c.name == fit.group] or None
+
+    def cv_auc(idx: np.ndarray, s: int) -> float:  # the chosen group refitted, C nested (7x cheaper than all groups)
+        g = None if strata is None else [strata[i] for i in idx]
+        sub = fit_probe(X[idx], y[idx], folds=folds, seed=s, groups=g, prior=prior, feature_groups=chosen)
+        return roc_auc(y[idx], sub.oof)
+
+    repeats = 3 if y.size <= 150 else 2 if y.size <= 300 else 1  # bounded cost: the curve refits the sample
+    curve = learning_curve(y, roc_auc(y, fit.oof), cv_auc, seed=seed, repeats=repeats)
+    return Fitted(fit, curve, cands, time.perf_counter() - t1)
 
 
 def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, out_dir: Path, *,
@@ -262,13 +313,14 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 device: str = "auto", cache_dir: Path | None | bool = None, force: bool = False,
                 groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
                 progress: Callable[[int], None] | None = None, prior: Any = None,
-                prior_note: str | None = None, conditions: Sequence[Any] = ()) -> ProbeResult:
+                prior_note: str | None = None, sources: Sequence[str] | None = None,
+                conditions: Sequence[Any] = ()) -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
     ``rel`` and ``label`` (``synthdetect.train.data.Item``).  ``prior``: a ``probe_fit.LinearHead``
     over the same backbone's features; the fit is then prior-centred ridge towards it
-    (``probe_fit`` module docstring), described in the card by ``prior_note``.  ``conditions``:
+    (``probe_fit`` module docstring), described in the card by ``prior_note``.  ``sources``: the
+    source (``--data`` argument) of every item: see :func:`split_sources`.  ``conditions``:
     ``synthdetect.conditions.Condition``s to calibrate on as well (copies scored out of fold)."""
-    from .probe_fit import fit_probe
     from .runtime import load_backbone
 
     if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
@@ -279,9 +331,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     if not force and (card_path.exists() or head_path.exists()):
         raise ProbeTrainError(f"{card_path} already exists (use --force to replace it)")
     y_all = np.array([int(it.label) for it in items], dtype=np.int64)
-    if int(np.sum(y_all == 0)) < 2 or int(np.sum(y_all == 1)) < 2:
-        raise ProbeTrainError(f"need at least 2 real and 2 synthetic images (got {int(np.sum(y_all == 0))} real, "
-                              f"{int(np.sum(y_all == 1))} synthetic)")
+    _check_size(y_all, max_false_alarm, max_miss)
+    sources = split_sources(sources, y_all)
     t0 = time.perf_counter()
     backbone = load_backbone(backbone_card, device=device)
     cache = None if cache_dir is False else backbone_cache(
@@ -291,17 +342,20 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
-    if int(np.sum(y == 0)) < 2 or int(np.sum(y == 1)) < 2:
-        raise ProbeTrainError(f"only {len(ex.keep)} readable images ({len(errors)} unreadable): not enough to fit")
+    size = _check_size(y, max_false_alarm, max_miss, f"{len(ex.keep)} readable images ({len(errors)} unreadable): ")
     g = None if groups is None else [groups[i] for i in ex.keep]
-    t1 = time.perf_counter()
-    fit = fit_probe(ex.X, y, folds=folds, seed=seed, groups=g, prior=prior)
-    t_fit = time.perf_counter() - t1
+    src, g = _kept_sources(sources, ex.keep, y, g)
+    fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior)
+    fit, t_fit = fitted.fit, fitted.seconds
     cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
                                                         f"cross-validation (seed {seed})", data=data_label,
                                      ids=[ex.sha256[i][:16] for i in ex.keep])
+    if src is not None:
+        cal.by_source = per_source(src, y, fit.oof, cal)
     op = cal.operating(max_false_alarm, max_miss)
     cv = table1(y, fit.oof, op)
+    if src is not None:
+        cv["by_source"] = {k: table1(y[m], fit.oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
     cond = None
     if conditions:
         from .conditions import calibrate_conditions
@@ -320,7 +374,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         file=head_path.name,
         sha256=sha256_file(head_path),
         architecture=f"linear probe (L2 logistic regression, C={fit.head.C:g}"
-                     + (", prior-centred" if prior is not None else "") + f") over {backbone_card.name} features",
+                     + (", prior-centred" if prior is not None else "") + f") over {backbone_card.name} features"
+                     + ("" if fit.group == "all" else f" (group {fit.group}: {fit.head.coef.size} of {backbone_card.dim})"),
         input=backbone_card.input,
         output="logit",
         threshold=0.5,
@@ -342,10 +397,13 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
             "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates],
             "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
             "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
-            "stratified_by": "label" + (" x group" if groups is not None else ""),
+            "stratified_by": "label" + (" x source" if src is not None else "") + (" x group" if groups is not None else ""),
+            **({"sources": sorted(set(src)), "calibration_rule": "thresholds that keep the budgets on every source; "
+                "the stated rates are the worst source's"} if src is not None else {}),
             "conditions": [c.name for c in conditions],
             "licences": dict(licences or {}),
             **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
+            **fitted.training(), "sample_size": size.to_dict(),
         },
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
@@ -360,8 +418,61 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
                                 **({"conditions_s": round(cond.seconds, 3)} if cond is not None else {}),
                                 "total_s": round(time.perf_counter() - t0, 3)},
-                       cache_hits=ex.cache_hits, duplicates=duplicates,
+                       cache_hits=ex.cache_hits, duplicates=duplicates, warnings=size.warnings(),
                        condition_features={} if cond is None else cond.features)
+
+
+def split_sources(sources: Sequence[str] | None, y: np.ndarray) -> list[str] | None:
+    """The sources to calibrate separately, or None for one source.
+
+    * one source, or every source holding a single class (``--data REALS --data RENDERS``: the
+      analyst's two halves of one reference sample): one source;
+    * several sources with both classes: each is calibrated on its own; every one needs
+      :data:`probe_sample.MIN_PER_CLASS` images of each class (ProbeTrainError otherwise);
+    * a mix of both (which source would a single-class folder belong to?): ProbeTrainError."""
+    from .probe_sample import MIN_PER_CLASS
+
+    if sources is None or len(set(sources)) < 2:
+        return None
+    src = np.asarray(list(sources))
+    both = {k: (int(np.sum((src == k) & (y == 0))), int(np.sum((src == k) & (y == 1)))) for k in dict.fromkeys(src)}
+    single = [k for k, (r, f) in both.items() if not (r and f)]
+    if len(single) == len(both):
+        return None
+    if single:
+        raise ProbeTrainError(f"--data {single[0]} holds one class while other --data hold both: cannot tell which "
+                              "source it belongs to; give each source as one --data with both classes")
+    for k, (r, f) in both.items():
+        if min(r, f) < MIN_PER_CLASS:
+            raise ProbeTrainError(f"source {k} has {r} real / {f} synthetic images: each source is calibrated on its "
+                                  f"own and needs at least {MIN_PER_CLASS} of each (or fit it separately)")
+    return [str(v) for v in src]
+
+
+def _kept_sources(sources, keep, y, strata):
+    """The sources of the readable images (checked again: unreadable ones may leave a source too
+    small) and the CV strata with the source added (every fold holds every source in proportion)."""
+    src = None if sources is None else split_sources([sources[i] for i in keep], y)
+    if src is None:
+        return None, strata
+    return src, [f"{a}|{b}" for a, b in zip(src, strata or [""] * len(src))]
+
+
+def per_source(src: Sequence[str], y: np.ndarray, oof: np.ndarray, cal: CalibrationSet) -> dict[str, CalibrationSet]:
+    """Each source's out-of-fold scores as its own calibration set."""
+    s = np.asarray(list(src))
+    return {k: CalibrationSet.from_labels(y[s == k], oof[s == k], method=cal.method, data=k)
+            for k in dict.fromkeys(s.tolist())}
+
+
+def _check_size(y: np.ndarray, max_false_alarm: float, max_miss: float, what: str = ""):
+    """:class:`probe_sample.SampleSize` of labels ``y``; ProbeTrainError when it is too small to fit."""
+    from .probe_sample import SampleSize
+
+    size = SampleSize(int(np.sum(y == 0)), int(np.sum(y == 1)), max_false_alarm, max_miss)
+    if size.too_small:
+        raise ProbeTrainError(what + size.refusal())
+    return size
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

@@ -278,8 +278,8 @@ def load_models(cards: list[ModelCard], device: str = "auto", threads: int | Non
             if bb.sha256 not in shared:
                 shared[bb.sha256] = load_backbone(bb, device=device, threads=threads)
             head = load_head(c)
-            if head.coef.size != bb.dim:
-                raise CardError(f"{c.name}: head expects {head.coef.size} features; backbone {bb.name} gives {bb.dim}")
+            if head.dim != bb.dim:
+                raise CardError(f"{c.name}: head expects {head.dim} features; backbone {bb.name} gives {bb.dim}")
             out.append(ProbeModel(card=c, head=head, backbone=shared[bb.sha256]))
         else:
             out.append(load_model(c, device=device, threads=threads))

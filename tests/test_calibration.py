@@ -78,3 +78,28 @@ def test_calibration_set_round_trip_and_definite_metrics():
     assert m["coverage"] == pytest.approx(1 - m["inconclusive"] / 6)
     with pytest.raises(ValueError):
         CalibrationSet.from_dict({"real_scores": [], "fake_scores": [0.5]})
+
+
+def test_several_sources_get_thresholds_that_hold_on_each_and_the_worst_rate():
+    """Two sources with different score scales: the pooled thresholds would break the budget on
+    one of them; the worst-case thresholds keep it on both and state the worse source's rate."""
+    from synthdetect.calibration import CalibrationSet, operating_point
+
+    rng = np.random.default_rng(0)
+    a_real, a_fake = rng.uniform(0.0, 0.5, 60), rng.uniform(0.4, 1.0, 60)
+    b_real, b_fake = rng.uniform(0.3, 0.8, 60), rng.uniform(0.6, 1.0, 60)
+    a, b = CalibrationSet(list(a_real), list(a_fake), data="a"), CalibrationSet(list(b_real), list(b_fake), data="b")
+    pooled = CalibrationSet(list(a_real) + list(b_real), list(a_fake) + list(b_fake))
+    assert np.mean(b_real >= pooled.operating().t_hi) > 0.05  # a pooled threshold breaks source b's budget
+    multi = CalibrationSet.from_dict({**pooled.to_dict(), "by_source": {"a": a.to_dict(), "b": b.to_dict()}})
+    assert set(multi.by_source) == {"a", "b"}
+    op = multi.operating(0.05, 0.20)
+    for src in (a, b):
+        r, f = np.array(src.real), np.array(src.fake)
+        assert np.mean(r >= op.t_hi) <= 0.05 and np.mean(f < op.t_lo) <= 0.20
+    assert op.t_hi == max(operating_point(s.real, s.fake).t_hi for s in (a, b))
+    assert set(op.to_dict()["by_source"]) == {"a", "b"}
+    worst = max((op.by_source[k]["false_alarm"] for k in "ab"), key=lambda d: d["upper95"])
+    assert op.false_alarm.to_dict() == worst
+    again = CalibrationSet.from_dict(multi.to_dict())  # round trip through the card
+    assert again.operating().t_hi == op.t_hi

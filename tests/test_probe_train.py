@@ -17,8 +17,9 @@ pytestmark = pytest.mark.usefixtures("isolated_registry")
 runner = CliRunner()
 
 
-def build_backbone(directory: Path, name: str = "tinybb", size: int = 16, tiles: int = 2):
-    """features = [mean(x), mean(x*x)] per channel: dim 6."""
+def build_backbone(directory: Path, name: str = "tinybb", size: int = 16, tiles: int = 2, layout: bool = False):
+    """features = [mean(x), mean(x*x)] per channel: dim 6.  ``layout``: the card describes the
+    two blocks and offers each as a feature group."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -39,7 +40,10 @@ def build_backbone(directory: Path, name: str = "tinybb", size: int = 16, tiles:
     onnx.save(model, str(directory / f"{name}.onnx"))
     card = BackboneCard(name=name, file=f"{name}.onnx", sha256=sha256_file(directory / f"{name}.onnx"),
                         architecture="tiny mean/mean-square pooling", dim=6,
-                        input=InputSpec(size=size, resize="none", tiles=tiles), licence="test")
+                        input=InputSpec(size=size, resize="none", tiles=tiles), licence="test",
+                        features={"layout": [{"name": "x.mean", "start": 0, "stop": 3},
+                                             {"name": "x.sq", "start": 3, "stop": 6}],
+                                  "groups": {"means": ["x.mean"], "squares": ["x.sq"]}} if layout else {})
     card.save(directory / f"{name}.backbone.json")
     return card
 

@@ -226,7 +226,9 @@ def train_probe(
     prior_head, prior_note = None, None
     try:
         conds = parse_conditions(conditions)
-        items = load_sets(data)
+        per_arg = [load_sets([d]) for d in data]
+        items = [it for its in per_arg for it in its]
+        sources = _source_names(data, per_arg)
         reg = Registry(models_dir or [])
         bb = reg.backbone(backbone)
         if prior:
@@ -256,7 +258,7 @@ def train_probe(
         res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
                      max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
                      cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
-                     prior=prior_head, prior_note=prior_note, conditions=conds,
+                     prior=prior_head, prior_note=prior_note, sources=sources, conditions=conds,
                      progress=(lambda n: bar.update(task, completed=n)) if bar else None)
     except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
         raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
@@ -269,7 +271,10 @@ def train_probe(
     doc = {"model": c.name, "card": str(res.card_path), "head": str(res.head_path), "backbone": bb.name,
            "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
            "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv,
-           "duplicates_dropped": [{"path": d, "same_bytes_as": k} for d, k in res.duplicates]}
+           "duplicates_dropped": [{"path": d, "same_bytes_as": k} for d, k in res.duplicates],
+           **{k: c.training.get(k) for k in ("feature_group", "learning_curve", "sample_size")}, "warnings": res.warnings}
+    for w in res.warnings:
+        err.print(f"[yellow]warning[/]: {w}")
     table = (c.calibration or {}).get("conditions")
     if table:
         doc["conditions"] = {"skipped": table.get("skipped", []), "measured": {
@@ -292,7 +297,7 @@ def train_probe(
         f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
         f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
         f"coverage {100 * tw['coverage']:.0f} %\n"
-        + _conditions_line(c.calibration or {}) +
+        + _probe_diagnostics(c.training, cv) + _conditions_line(c.calibration or {}) +
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
         + ("" if out is None else f" --models-dir {target}")
     )
@@ -311,6 +316,38 @@ def _conditions_line(calibration: dict) -> str:
                      f"{op['miss']['k']}/{op['miss']['n']}), coverage {100 * op['coverage']:.0f} %")
     skipped = f" (skipped, inside the originals' range: {', '.join(table['skipped'])})" if table.get("skipped") else ""
     return "conditions" + skipped + ":\n" + "\n".join(lines) + "\n"
+
+
+def _source_names(data: List[str], per_arg: list) -> list[str]:
+    """The source (its --data, named as in the card; distinct per argument) of every item."""
+    from ..train.data import data_label
+
+    names = [data_label([d]) for d in data]
+    names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]
+    return [n for n, its in zip(names, per_arg) for _ in its]
+
+
+def _probe_diagnostics(training: dict, cv: dict) -> str:
+    """Per-source rates, the feature group chosen and the learning curve of ``train probe`` (a few lines)."""
+    fg, lc = training.get("feature_group") or {}, training.get("learning_curve") or {}
+    lines = []
+    if cv.get("by_source"):
+        lines.append("sources calibrated separately (thresholds hold on each; stated rates: the worst source's):")
+    for k, v in (cv.get("by_source") or {}).items():
+        t, fa = v["three_way"], v["three_way"]["false_alarm"]
+        lines.append(f"  {k}: ROC-AUC {v['roc_auc']:.3f}, false alarms {fa['k']}/{fa['n']} (upper 95 % "
+                     f"{100 * fa['upper95']:.1f} %), misses {t['miss']['k']}/{t['miss']['n']}, "
+                     f"coverage {100 * t['coverage']:.0f} %")
+    if fg:
+        lines.append(f"feature group: {fg['name']} ({fg['n_features']} features; chosen by cross-validation among "
+                     f"{len(fg.get('candidates', {}))}; per outer fold: {', '.join(fg.get('outer_fold_groups', []))})")
+    if lc.get("points"):
+        pts = lc["points"]
+        lines.append("learning curve (cross-validated ROC-AUC):  "
+                     + "  ".join(f"{100 * p['fraction']:.0f} % n={p['n']}: {p['roc_auc']:.3f}"
+                                 + (f"±{p['sd']:.3f}" if p.get("sd") else "") for p in pts))
+        lines.append(f"  -> {lc['reading']}")
+    return "".join(line + "\n" for line in lines)
 
 
 def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,

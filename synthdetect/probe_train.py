@@ -312,6 +312,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         metrics={"cross_validated": cv},
         extra={"backbone_card": backbone_card.name},
     )
+    _attach_domain(card, card_path, ex.X, y, fit.oof, backbone_card)
     tmp_card = card_path.with_name(f".{card_path.name}.tmp")
     card.save(tmp_card)
     os.replace(tmp_card, card_path)
@@ -320,6 +321,17 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
                                 "total_s": round(time.perf_counter() - t0, 3)},
                        cache_hits=ex.cache_hits)
+
+
+def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarray, oof: np.ndarray,
+                   backbone_card: BackboneCard) -> None:
+    """The calibration images' domain reference (``NAME.domain.npz``, :mod:`synthdetect.domain`),
+    recorded in the card before it is written: ``scan`` tests its batches against it."""
+    from .domain import DomainReference, attach
+
+    if len(X) >= 3:
+        ref = DomainReference.build(X, backbone_sha256=backbone_card.sha256, labels=y, scores=oof)
+        attach(card, ref, card_path=card_path, save_card=False)
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

@@ -37,6 +37,12 @@ class FailOn(str, Enum):
     inconclusive = "inconclusive"
 
 
+class DomainCheck(str, Enum):
+    enforce = "enforce"
+    warn = "warn"
+    off = "off"
+
+
 class Engine(str, Enum):
     local = "local"
     ray = "ray"
@@ -86,6 +92,12 @@ def scan(
         False, "--no-quality-gates",
         help="Keep the detectors' verdict on images they are known not to judge (too small, blurred or upscaled, "
              "heavily recompressed, composites); the measures are then not reported."),
+    domain_check: DomainCheck = typer.Option(
+        DomainCheck.enforce, "--domain-check", case_sensitive=False,
+        help="Test each directory of images against the calibration images of the cards that carry them "
+             "(two-sample test on the probes' features; groups of >= 10 images). enforce: an out-of-domain "
+             "group's definite verdicts become inconclusive (outside_calibration_domain); warn: report only; "
+             "off: no test, records stream as they are scored. Unless off, records are written after the test."),
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
     no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
@@ -97,7 +109,8 @@ def scan(
 
     Verdicts: 'synthetic' above a threshold whose false-alarm rate on the calibration's real images is at
     most --max-false-alarm, 'real' below one whose miss rate is at most --max-miss, 'inconclusive' in between
-    or when an input-quality gate says the detectors do not work on the image; each definite verdict carries
+    or when an input-quality gate says the detectors do not work on the image, or when the batch is not
+    from the source the detectors were calibrated on (--domain-check); each definite verdict carries
     its calibrated error rate.
 
     --format html writes one self-contained case report (open it offline in any browser).
@@ -159,7 +172,7 @@ def scan(
         "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
         "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": not no_quality_gates,
-        "cache": cache is not None, "engine": engine.value,
+        "cache": cache is not None, "engine": engine.value, "domain_check": domain_check.value,
     }
     head = header(plan, scanner.models, options, command=_command_line())
 
@@ -195,6 +208,7 @@ def scan(
                 paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
                 on_total=on_total, on_record=on_record, started=started,
                 cache=cache, engine=ray_engine.scan if ray_engine is not None else None,
+                domain_check=domain_check.value,
             )
         finally:
             if bar is not None:

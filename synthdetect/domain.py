@@ -84,6 +84,22 @@ class DomainReference:
     def originals(self) -> np.ndarray:
         return self.rows[self.conditions == ""].astype(np.float64)
 
+    def content_directions(self, q: int) -> np.ndarray:
+        """The top ``q`` principal directions [q, D] of the original rows: within the calibration
+        source they are dominated by what the images show (city, people, nature...), not by how
+        they were made, so the batch test leaves them out (:mod:`synthdetect.domain_check`)."""
+        cache = self.__dict__.setdefault("_directions", {})
+        if q not in cache:
+            X = self.originals()
+            _, _, vt = np.linalg.svd(X - X.mean(0), full_matrices=False)
+            cache[q] = vt[: max(0, min(int(q), vt.shape[0] - 1))]
+        return cache[q]
+
+    def without_content(self, standardised: np.ndarray, q: int) -> np.ndarray:
+        """``standardised`` rows with their components along :meth:`content_directions` removed."""
+        V = self.content_directions(q)
+        return standardised - (standardised @ V.T) @ V if V.size else standardised
+
     def typicality(self, features: np.ndarray) -> np.ndarray:
         """Per image: the share of calibration images that lie closer to the rest of the
         calibration images than this image lies to them (0.5 typical, 1.0 beyond all of them)."""

@@ -21,10 +21,12 @@ WEIGHTS = REPO / "weights"
 pytestmark = [pytest.mark.usefixtures("isolated_registry"), pytest.mark.shared_data, pytest.mark.slow]
 
 
-def _holdout(n_each: int) -> list[str]:
+def _holdout(n: int) -> list[str]:
+    """``n`` held-out images spread over the list (both classes, several kinds of scene: a folder of
+    one kind of scene only can read as shifted at n = 10, see docs/domain.md)."""
     rels = [ln.strip() for ln in (WEIGHTS / "splits" / "val-inthewild.holdout.txt").read_text().splitlines()
             if ln.strip() and not ln.startswith("#")]
-    return [r for r in rels if r.startswith("0_real")][:n_each] + [r for r in rels if r.startswith("1_fake")][:n_each]
+    return rels[:: len(rels) // n][:n]
 
 
 @pytest.fixture
@@ -35,7 +37,7 @@ def case(shared_data, tmp_path) -> Path:
     phone, dl = tmp_path / "case" / "phone", tmp_path / "case" / "downloads"
     phone.mkdir(parents=True)
     dl.mkdir()
-    for rel in _holdout(5):
+    for rel in _holdout(10):
         shutil.copy(shared_data / "val-inthewild" / rel, phone / rel.replace("/", "_"))
     for sub in ("0_real", "1_fake"):
         for p in sorted((shared_data / "train-gan2019" / sub).iterdir())[:5]:
@@ -53,7 +55,7 @@ def _scan(case: Path, *extra: str):
 def test_mixed_folder_enforce_warn_off_and_the_result_cache(case):
     doc = json.loads(_scan(case, "-f", "json").stdout)
     dom = doc["summary"]["domain"]
-    assert doc["options"]["domain_check"] == "enforce" if "options" in doc else True
+    assert doc["options"]["domain_check"] == "enforce"
     by = {Path(g["group"]).name: g for g in dom["groups"]}
     assert by["downloads"]["decision"] == "out_of_domain" and by["phone"]["decision"] == "in_domain"
     t = by["downloads"]["tests"][0]

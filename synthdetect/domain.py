@@ -92,7 +92,7 @@ class DomainReference:
         if q not in cache:
             X = self.originals()
             _, _, vt = np.linalg.svd(X - X.mean(0), full_matrices=False)
-            cache[q] = vt[: max(0, min(int(q), vt.shape[0] - 1))]
+            cache[q] = vt[: max(0, min(int(q), self.dim // 8, vt.shape[0] - 1))]  # never most of a small space
         return cache[q]
 
     def without_content(self, standardised: np.ndarray, q: int) -> np.ndarray:

@@ -8,6 +8,7 @@ the same two classes moved along other dimensions.  Figures on real images are i
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -260,3 +261,42 @@ def test_ensemble_members_with_one_reference_test_once(ref):
     recs = records(*source(15, rng), "case", rng)
     rep = dc.check(recs, {"p": ref, "p2": ref}, "enforce")
     assert len(rep.groups[0].tests) == 1 and rep.references == ["p", "p2"]
+
+
+# -- train probe writes it, scan uses it -------------------------------------------------------
+def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
+    """``train probe`` on a tiny backbone: the card names its sidecar; a new sample of the same
+    source (one directory per class) is in domain, images of another making are not."""
+    from PIL import Image
+
+    from synthdetect.cards import Registry
+    from synthdetect.scan import resolve_plan, run_scan
+    from tests.test_probe_train import _train, build_backbone, make_images
+
+    bbdir = tmp_path / "bb"
+    bbdir.mkdir()
+    build_backbone(bbdir)
+    out = tmp_path / "models"
+    r = _train(bbdir, make_images(tmp_path / "sample", n=30), out, tmp_path / "cache")
+    assert r.exit_code == 0, r.output
+    card = json.loads((out / "case42.json").read_text())
+    assert card["domain"]["file"] == "case42.domain.npz" and card["domain"]["n"] == 60
+    ref = load_for_card(ModelCard.load(out / "case42.json"))
+    assert np.all(np.isfinite(ref.scores)) and set(ref.labels.tolist()) == {0, 1}
+
+    new = make_images(tmp_path / "new", n=12, seed=5)
+    other = tmp_path / "other"
+    other.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(12):  # another camera: dark, flat, with a colour cast
+        arr = np.clip(rng.normal(0, 4, (40, 48, 3)) + [30, 90, 20], 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(other / f"o{i}.png")
+    plan = resolve_plan(Registry([out, bbdir]), ["case42"])
+    assert set(plan.domains) == {"case42"}
+    res = run_scan([str(new), str(other)], plan, provenance=False)
+    by = {Path(g["group"]).name: g["decision"] for g in res.summary.domain["groups"]}
+    assert by == {"0_real": "in_domain", "1_fake": "in_domain", "other": "out_of_domain"}, res.summary.domain
+    assert all(dc.FEATURES_KEY not in r for r in res.records)
+    assert all(r["verdict"] == "inconclusive" for r in res.records if "/other/" in r["path"])
+    off = run_scan([str(new), str(other)], plan, provenance=False, domain_check="off")
+    assert off.summary.domain is None

@@ -38,6 +38,7 @@ directories are pooled into one group; if the pool is still smaller than ``MIN_N
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -76,12 +77,14 @@ class DomainReport:
     groups: list[GroupResult]
     references: list[str]  # model names whose references were used
     note: str | None = None
+    elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         d = {"mode": self.mode, "references": self.references, "min_n": MIN_N, "min_effect": MIN_EFFECT,
              "alpha": ALPHA, "groups": [g.to_dict() for g in self.groups],
              "out_of_domain": sum(g.n for g in self.groups if g.decision == "out_of_domain"),
-             "untested": sum(g.n for g in self.groups if g.decision == "untested")}
+             "untested": sum(g.n for g in self.groups if g.decision == "untested"),
+             "elapsed_s": round(self.elapsed_s, 3)}
         if self.note:
             d["note"] = self.note
         return d
@@ -158,6 +161,7 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
     distinct: dict[int, tuple[str, DomainReference]] = {}
     for name, ref in references.items():
         distinct.setdefault(hash((ref.backbone_sha256, ref.rows.tobytes())), (name, ref))
+    t0 = time.perf_counter()
     report = DomainReport(mode=mode, groups=[], references=sorted(references))
     for gname, idx, ndirs in groups_of(records):
         g = GroupResult(group=gname, n=len(idx), decision="untested", directories=ndirs)
@@ -177,6 +181,7 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
             _mark(records[i], g, enforce=mode == "enforce")
     if not report.groups:
         report.note = "no image carried the backbone features the domain references need"
+    report.elapsed_s = time.perf_counter() - t0
     return report
 
 

@@ -13,6 +13,10 @@ The pretrained members (the paper's frozen features + a linear probe, runs 6-7):
   every holdout figure.
 * ``lite0-probe``: the same command on all of val-inthewild (225 images), the shipped default:
   every choice was fixed by the protocol run above; its card carries cross-validated figures.
+* Each ``train probe`` also writes the probe's calibration-domain reference,
+  ``NAME.domain.npz`` beside the card (its SHA-256 in the card's ``domain``), which ``scan
+  --domain-check`` tests batches against (docs/domain.md); ``tools/attach_domain.py NAME``
+  rebuilds it for an existing card from the images the card names.
 * ``default`` = ``lite0-probe`` alone (mean of one); ``majority`` = majority vote of
   ``lite0-probe``, ``npr``, ``spectral`` (run 8); their holdout figures are measured on the same
   ensembles over ``lite0-probe-train`` (cards in ``runs/bundle/protocol``).

@@ -300,3 +300,19 @@ def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
     assert all(r["verdict"] == "inconclusive" for r in res.records if "/other/" in r["path"])
     off = run_scan([str(new), str(other)], plan, provenance=False, domain_check="off")
     assert off.summary.domain is None
+
+
+def test_weights_verify_checks_the_sidecar(tmp_path, ref):
+    from synthdetect.hub.verify import verify_all
+
+    (tmp_path / "p.head.json").write_text("{}")
+    from synthdetect.cards import sha256_file
+
+    card = ModelCard(name="p", file="p.head.json", sha256=sha256_file(tmp_path / "p.head.json"), architecture="probe",
+                     backbone={"name": "bb", "sha256": BB, "dim": D})
+    side = attach(card, ref, card_path=tmp_path / "p.json")
+    rows = {r.kind: r.status for r in verify_all(tmp_path, cache=tmp_path / "hub", registry={})}
+    assert rows == {"model": "OK", "domain": "OK"}
+    side.write_bytes(side.read_bytes()[:-10])
+    rows = {r.kind: r.status for r in verify_all(tmp_path, cache=tmp_path / "hub", registry={})}
+    assert rows["domain"] == "MISMATCH"

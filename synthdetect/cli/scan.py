@@ -227,17 +227,24 @@ def scan(
             for ln in summary_lines(summary):
                 typer.echo(ln, err=True)
 
-    flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
-    found = any(
-        r.get("verdict") in flagged
-        or (plan.method == "none" and any(m.get("verdict") == "synthetic" for m in (r.get("models") or {}).values()))
-        for r in result.records
-    )
-    if fail_on is not None and found:
+    if fail_on is not None and _found(result.records, plan, fail_on, domain_check):
         raise typer.Exit(int(ExitCode.FOUND))
     if result.summary.errors:
         raise typer.Exit(int(ExitCode.UNREADABLE))
     raise typer.Exit(int(ExitCode.OK))
+
+
+def _found(records, plan, fail_on: FailOn, domain_check: DomainCheck) -> bool:
+    """Whether ``--fail-on`` fires: a flagged verdict, or (``--ensemble none``) a member saying
+    synthetic, unless its group was withheld as outside the calibration domain."""
+    flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
+    withheld = domain_check == DomainCheck.enforce  # out-of-domain members' votes are not calibrated claims
+    return any(
+        r.get("verdict") in flagged
+        or (plan.method == "none" and any(m.get("verdict") == "synthetic" for m in (r.get("models") or {}).values())
+            and not (withheld and (r.get("domain") or {}).get("decision") == "out_of_domain"))
+        for r in records
+    )
 
 
 def mount(app: typer.Typer) -> None:

@@ -120,6 +120,16 @@ class VerifyRow:
     detail: str = ""
 
 
+def _domain_row(card) -> "VerifyRow":
+    p = card.model_path.parent / str(card.domain.get("file", ""))
+    if not p.is_file():
+        return VerifyRow("domain", card.name, str(p), "MISSING", "domain reference missing")
+    got = sha256_file(p)
+    ok = got == card.domain.get("sha256")
+    return VerifyRow("domain", card.name, str(p), "OK" if ok else "MISMATCH",
+                     got if ok else f"card {card.domain.get('sha256')}, file {got}")
+
+
 def verify_all(models_dir: Path, *, cache: Path | str | None = None,
                registry: dict[str, HubEntry] | None = None) -> list[VerifyRow]:
     """Re-hash installed models (cards in ``models_dir``) and cached checkpoints."""
@@ -143,6 +153,8 @@ def verify_all(models_dir: Path, *, cache: Path | str | None = None,
             ok = got == card.sha256
             rows.append(VerifyRow("model", card.name, str(mp), "OK" if ok else "MISMATCH",
                                   got if ok else f"card {card.sha256}, file {got}"))
+            if card.domain:  # the calibration-domain sidecar (synthdetect.domain)
+                rows.append(_domain_row(card))
     reg = registry if registry is not None else load_registry()
     root = cache_dir(cache)
     for entry in reg.values():

@@ -90,9 +90,13 @@ class DomainReference:
         they were made, so the batch test leaves them out (:mod:`synthdetect.domain_check`)."""
         cache = self.__dict__.setdefault("_directions", {})
         if q not in cache:
-            X = self.originals()
-            _, _, vt = np.linalg.svd(X - X.mean(0), full_matrices=False)
-            cache[q] = vt[: max(0, min(int(q), self.dim // 8, vt.shape[0] - 1))]  # never most of a small space
+            Xc = self.originals()
+            Xc -= Xc.mean(0)
+            k = max(0, min(int(q), self.dim // 8, Xc.shape[0] - 1))  # never most of a small space
+            lam, U = np.linalg.eigh(Xc @ Xc.T)  # via the Gram matrix: rows << dimensions
+            top = np.argsort(lam)[::-1][:k]
+            V = (Xc.T @ U[:, top]) / np.sqrt(np.maximum(lam[top], 1e-12))
+            cache[q] = V.T
         return cache[q]
 
     def without_content(self, standardised: np.ndarray, q: int) -> np.ndarray:

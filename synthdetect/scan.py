@@ -604,6 +604,13 @@ class ScanResult:
     models: list[Any]
 
 
+def _counted(stream: Iterable[dict[str, Any]], tick: Callable[[], None] | None) -> Iterator[dict[str, Any]]:
+    for rec in stream:
+        if tick:
+            tick()
+        yield rec
+
+
 def run_scan(
     inputs: list[str],
     plan: Plan,
@@ -615,6 +622,7 @@ def run_scan(
     stdin=None,
     on_total: Callable[[int], None] | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    on_scored: Callable[[], None] | None = None,
     scanner: Scanner | None = None,
     started: float | None = None,
     cache: Any = None,
@@ -628,6 +636,8 @@ def run_scan(
     ``cache``: a :class:`synthdetect.cache.ScanCache` (cached records for unchanged files);
     ``engine``: a function ``files -> records in order`` replacing ``scanner.scan`` (e.g.
     :func:`synthdetect.engines.ray_engine.RayEngine.scan`).
+    ``on_scored``: called once per input as soon as its record exists (a progress bar: with the
+    domain check, ``on_record`` only follows the batch test).
     ``domain_check``: ``enforce`` | ``warn`` | ``off`` (:mod:`synthdetect.domain_check`); unless
     off, and when a card carries a domain reference, records are passed on after the whole batch
     was tested (not as each image is scored).
@@ -646,6 +656,7 @@ def run_scan(
     scan_files = engine if engine is not None else sc.scan
     stream = cache.scan(scan_files, disc.files) if cache is not None else scan_files(disc.files)
     # -- end of hook
+    stream = _counted(stream, on_scored)
     if domain_check not in DOMAIN_MODES:
         raise ScanSetupError(f"domain check must be one of {', '.join(DOMAIN_MODES)}, not {domain_check!r}")
     if domain_check != "off" and plan.domains:
@@ -659,6 +670,8 @@ def run_scan(
         if on_record:
             on_record(rec)
     for err in disc.errors:
+        if on_scored:
+            on_scored()
         rec = error_record(display_path(err.path), err.reason)
         records.append(rec)
         summary.add(rec)

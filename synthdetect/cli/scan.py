@@ -198,15 +198,17 @@ def scan(
 
         def on_record(rec) -> None:
             thumbs.append(rec.pop(THUMBNAIL_KEY, None))
+            writer.record(out, rec)
+
+        def on_scored() -> None:  # as each image is scored (records may follow the domain check)
             if bar is not None:
                 bar.advance(task)
-            writer.record(out, rec)
 
         writer.begin(out, head)
         try:
             result = run_scan(
                 paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
-                on_total=on_total, on_record=on_record, started=started,
+                on_total=on_total, on_record=on_record, on_scored=on_scored, started=started,
                 cache=cache, engine=ray_engine.scan if ray_engine is not None else None,
                 domain_check=domain_check.value,
             )

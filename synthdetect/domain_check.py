@@ -80,7 +80,7 @@ class DomainReport:
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"mode": self.mode, "references": self.references, "min_n": MIN_N, "min_effect": MIN_EFFECT,
+        d = {"mode": self.mode, "available": True, "references": self.references, "min_n": MIN_N, "min_effect": MIN_EFFECT,
              "alpha": ALPHA, "groups": [g.to_dict() for g in self.groups],
              "out_of_domain": sum(g.n for g in self.groups if g.decision == "out_of_domain"),
              "untested": sum(g.n for g in self.groups if g.decision == "untested"),
@@ -88,6 +88,13 @@ class DomainReport:
         if self.note:
             d["note"] = self.note
         return d
+
+
+def unavailable(mode: str) -> dict[str, Any]:
+    """The summary entry of a scan whose cards carry no domain reference."""
+    return {"mode": mode, "available": False, "references": [], "groups": [],
+            "note": "not available: no model in this scan carries its calibration images (npr, spectral, resnet and "
+                    "imported models do not; probes from `synthdetect train probe` do)"}
 
 
 def _group_key(path: str) -> str:

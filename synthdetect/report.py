@@ -264,6 +264,8 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
         return []
     from .domain_check import WAY_OUT
 
+    if dom.get("available") is False:
+        return [f"domain check: {dom.get('note')}"]
     lines = [f"domain check ({dom.get('mode')}, against the calibration images of {', '.join(dom.get('references') or [])}):"]
     for g in dom.get("groups") or []:
         tests = [t for t in g.get("tests") or [] if t.get("statistic") is not None]

@@ -272,6 +272,8 @@ def _domain_html(dom: Any) -> str:
         return ""
     from .domain_check import WAY_OUT
 
+    if dom.get("available") is False:
+        return f'<h3 id="domain">Calibration domain</h3><p class="notes">{_e(dom.get("note"))}</p>'
     rows = []
     for g in dom.get("groups") or []:
         for t in g.get("tests") or [{}]:

@@ -644,6 +644,7 @@ def run_scan(
     """
     from .discovery import discover
     from .domain_check import MODES as DOMAIN_MODES, check as check_domain, strip as strip_features
+    from .domain_check import unavailable as domain_unavailable
 
     t0 = started if started is not None else time.perf_counter()
     sc = scanner or Scanner(plan, device=device, batch_size=batch_size, workers=workers, provenance=provenance)
@@ -663,6 +664,8 @@ def run_scan(
         stream = list(stream)
         report = check_domain(stream, plan.domains, domain_check)
         summary.domain = report.to_dict() if report is not None else None
+    elif domain_check != "off":
+        summary.domain = domain_unavailable(domain_check)
     for rec in stream:
         strip_features(rec)
         records.append(rec)

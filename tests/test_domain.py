@@ -316,3 +316,18 @@ def test_weights_verify_checks_the_sidecar(tmp_path, ref):
     side.write_bytes(side.read_bytes()[:-10])
     rows = {r.kind: r.status for r in verify_all(tmp_path, cache=tmp_path / "hub", registry={})}
     assert rows["domain"] == "MISMATCH"
+
+
+def test_models_without_a_reference_say_not_available(models_dir, images):
+    """npr-like networks carry no calibration images: the check says so and changes nothing."""
+    from synthdetect.cards import Registry
+    from synthdetect.report import summary_lines
+    from synthdetect.scan import resolve_plan, run_scan
+
+    plan = resolve_plan(Registry([models_dir]), ["bright"])
+    assert plan.domains == {}
+    res = run_scan([str(images["white"]), str(images["black"])], plan, provenance=False)
+    assert res.summary.domain["available"] is False and "not available" in res.summary.domain["note"]
+    assert any(ln.startswith("domain check: not available") for ln in summary_lines(res.summary.to_dict()))
+    assert all("domain" not in r for r in res.records)
+    assert run_scan([str(images["white"])], plan, provenance=False, domain_check="off").summary.domain is None

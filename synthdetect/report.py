@@ -269,7 +269,9 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
     lines = [f"domain check ({dom.get('mode')}, against the calibration images of {', '.join(dom.get('references') or [])}):"]
     for g in dom.get("groups") or []:
         tests = [t for t in g.get("tests") or [] if t.get("statistic") is not None]
-        stat = "; ".join(f"ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}" for t in tests)
+        stat = "; ".join(f"ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}" + (
+            f", closest to the {t['condition']} copies" if t.get("condition", "original") != "original" else "")
+            for t in tests)
         why = stat or f"fewer than {dom.get('min_n')} images: not tested"
         lines.append(f"  {g.get('group')}: {g.get('decision')} (n = {g.get('n')}; {why})")
     if dom.get("note"):

@@ -331,3 +331,24 @@ def test_models_without_a_reference_say_not_available(models_dir, images):
     assert any(ln.startswith("domain check: not available") for ln in summary_lines(res.summary.to_dict()))
     assert all("domain" not in r for r in res.records)
     assert run_scan([str(images["white"])], plan, provenance=False, domain_check="off").summary.domain is None
+
+
+def test_transformed_copies_in_the_reference_absorb_their_condition():
+    """A reference holding downscaled/re-encoded copies of its images (the ``conditions`` rows)
+    takes a folder of such images as in domain; without them it is out of domain."""
+    rng = np.random.default_rng(16)
+    X, y = source(160, rng)
+    cond = X.copy()
+    cond[:, 20:30] += 1.2  # what the transformation does to the features
+    scores = probs_for(y, rng)
+    plain = DomainReference.build(X, backbone_sha256=BB, labels=y, scores=scores)
+    both = DomainReference.build(np.vstack([X, cond]), backbone_sha256=BB, labels=np.r_[y, y],
+                                 scores=np.r_[scores, scores], conditions=[""] * 160 + ["short720-q90"] * 160)
+    B, yb = source(20, rng)
+    B[:, 20:30] += 1.2
+    pb = probs_for(yb, rng)
+    assert dc.test_group(plain, B, pb)["decision"] == "out_of_domain"
+    t = dc.test_group(both, B, pb)
+    assert t["decision"] == "in_domain" and t["condition"] == "short720-q90"
+    orig = dc.test_group(both, source(20, rng)[0], pb)
+    assert orig["decision"] == "in_domain" and orig["condition"] == "original"

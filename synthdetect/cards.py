@@ -108,6 +108,8 @@ class ModelCard:
     backbone: dict[str, Any] | None = None
     # out-of-fold scores of labelled images the model was not trained on (see calibration.py)
     calibration: dict[str, Any] | None = None
+    # the calibration domain: a sidecar NAME.domain.npz (file, sha256) and its summary (domain.py)
+    domain: dict[str, Any] | None = None
     family: str = ""
     description: str = ""
     training: dict[str, Any] = field(default_factory=dict)

@@ -410,6 +410,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         metrics={"cross_validated": cv},
         extra={"backbone_card": backbone_card.name},
     )
+    _attach_domain(card, card_path, ex.X, y, fit.oof, backbone_card)
     tmp_card = card_path.with_name(f".{card_path.name}.tmp")
     card.save(tmp_card)
     os.replace(tmp_card, card_path)
@@ -473,6 +474,17 @@ def _check_size(y: np.ndarray, max_false_alarm: float, max_miss: float, what: st
     if size.too_small:
         raise ProbeTrainError(what + size.refusal())
     return size
+
+
+def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarray, oof: np.ndarray,
+                   backbone_card: BackboneCard) -> None:
+    """The calibration images' domain reference (``NAME.domain.npz``, :mod:`synthdetect.domain`),
+    recorded in the card before it is written: ``scan`` tests its batches against it."""
+    from .domain import DomainReference, attach
+
+    if len(X) >= 3:
+        ref = DomainReference.build(X, backbone_sha256=backbone_card.sha256, labels=y, scores=oof)
+        attach(card, ref, card_path=card_path, save_card=False)
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

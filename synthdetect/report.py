@@ -205,7 +205,7 @@ def csv_columns(model_names: list[str]) -> list[str]:
     ]
     for n in model_names:
         cols += [f"{n}_prob", f"{n}_verdict"]
-    cols += ["provenance", "error"]
+    cols += ["typicality", "domain", "provenance", "error"]
     return cols
 
 
@@ -234,6 +234,7 @@ def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
         "ensemble_score": "" if score is None else f"{score:.6f}",
         "provenance": provenance_short(rec),
         "error": rec.get("error") or "",
+        **domain_cells(rec),
     }
     models = rec.get("models") or {}
     for n in model_names:
@@ -241,6 +242,39 @@ def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
         row[f"{n}_prob"] = "" if m.get("probability") is None else f"{m['probability']:.6f}"
         row[f"{n}_verdict"] = m.get("verdict", "")
     return row
+
+
+def domain_cells(rec: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells of the domain check: the image's typicality (the highest over the cards'
+    references) and its group's decision."""
+    dom = rec.get("domain") if isinstance(rec.get("domain"), dict) else {}
+    typ = [v for v in (dom.get("typicality") or {}).values() if isinstance(v, (int, float))]
+    return {"typicality": f"{max(typ):.4f}" if typ else "", "domain": dom.get("decision", "")}
+
+
+def domain_lines(dom: dict[str, Any] | None) -> list[str]:
+    """The domain check's result per group, and the way out when a group is out of domain."""
+    if not isinstance(dom, dict):
+        return []
+    from .domain_check import WAY_OUT
+
+    if dom.get("available") is False:
+        return [f"domain check: {dom.get('note')}"]
+    lines = [f"domain check ({dom.get('mode')}, against the calibration images of {', '.join(dom.get('references') or [])}):"]
+    for g in dom.get("groups") or []:
+        tests = [t for t in g.get("tests") or [] if t.get("statistic") is not None]
+        stat = "; ".join(f"ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}" + (
+            f", closest to the {t['condition']} copies" if t.get("condition", "original") != "original" else "")
+            for t in tests)
+        why = stat or f"fewer than {dom.get('min_n')} images: not tested"
+        lines.append(f"  {g.get('group')}: {g.get('decision')} (n = {g.get('n')}; {why})")
+    if dom.get("note"):
+        lines.append(f"  {dom['note']}")
+    if dom.get("out_of_domain"):
+        act = ("their definite verdicts are withheld (inconclusive)" if dom.get("mode") == "enforce"
+               else "their verdicts are kept (--domain-check warn) but the stated error rates do not apply")
+        lines.append(f"  {dom['out_of_domain']} images are outside the calibration domain: {act}; to judge them, {WAY_OUT}")
+    return lines
 
 
 def write_csv(out: TextIO, model_names: list[str], records: Iterable[dict]) -> None:
@@ -263,7 +297,7 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"skipped {summary['skipped_non_image']} non-image files in directory walks")
     if summary.get("symlink_loops"):
         lines.append(f"ignored {summary['symlink_loops']} directory symlink loops")
-    return lines
+    return lines + domain_lines(summary.get("domain"))
 
 
 _VERDICT_STYLE = {"synthetic": "bold red", "real": "green", "inconclusive": "yellow"}

@@ -274,6 +274,30 @@ def _command(v: Any) -> str:
     return _s(v)
 
 
+def _domain_html(dom: Any) -> str:
+    """The batch domain check: one row per group (statistic, p-value, n, decision) and the way out."""
+    if not isinstance(dom, dict):
+        return ""
+    from .domain_check import WAY_OUT
+
+    if dom.get("available") is False:
+        return f'<h3 id="domain">Calibration domain</h3><p class="notes">{_e(dom.get("note"))}</p>'
+    rows = []
+    for g in dom.get("groups") or []:
+        for t in g.get("tests") or [{}]:
+            rows.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in (
+                g.get("group"), t.get("model", ""), g.get("n"), _fmt(t.get("statistic"), 3), _fmt(t.get("p_value"), 3),
+                g.get("decision"))) + "</tr>")
+    out = [f'<h3 id="domain">Calibration domain (--domain-check {_e(dom.get("mode"))})</h3>',
+           '<table class="meta"><thead><tr><th>group</th><th>reference</th><th>images</th>'
+           '<th>two-sample ROC-AUC</th><th>p-value</th><th>decision</th></tr></thead><tbody>',
+           *rows, "</tbody></table>"]
+    if dom.get("out_of_domain"):
+        out.append(f'<p class="notes">{_e(dom["out_of_domain"])} images lie outside the calibration domain: '
+                   f'the stated error rates do not apply to them. To judge them, {_e(WAY_OUT)}.</p>')
+    return "".join(out)
+
+
 def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[str, int],
                   meta: dict[str, Any]) -> str:
     v = summary.get("verdicts") if isinstance(summary.get("verdicts"), dict) else {}
@@ -303,6 +327,7 @@ def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[st
         extra.append(f"scan took {_e(summary.get('elapsed_s'))} s ({_e(summary.get('images_per_s'))} images/s)")
     if extra:
         out.append("<ul class=\"notes\">" + "".join(f"<li>{x}</li>" for x in extra) + "</ul>")
+    out.append(_domain_html(summary.get("domain")))
     # models
     out.append('<h3>Detectors</h3><table class="meta"><thead><tr><th>model</th><th>SHA-256 of the ONNX file</th>'
                '<th>architecture</th><th>threshold</th><th>vote weight</th><th>measured error rates</th></tr></thead><tbody>')

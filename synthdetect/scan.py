@@ -26,6 +26,7 @@ from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationS
 from .cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
 from .conditions import assign, breaks_budgets, condition_calibration, condition_rate
 from .discovery import display_path
+from .domain import load_for_card
 from .ensemble import METHODS, Member, combine
 
 
@@ -54,6 +55,8 @@ class Plan:
     backbones: dict[str, BackboneCard] = field(default_factory=dict)  # probe name -> its backbone
     max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM
     max_miss: float = DEFAULT_MAX_MISS
+    # card name -> its calibration-domain reference (domain.DomainReference), for probes that carry one
+    domains: dict[str, Any] = field(default_factory=dict)
     _ops: dict[str, Operating | None] = field(default_factory=dict, repr=False)
 
     def files(self) -> list[Path]:
@@ -175,6 +178,7 @@ def resolve_plan(
         seen: set[str] = set()
         cards: list[ModelCard] = []
         backbones: dict[str, BackboneCard] = {}
+        domains: dict[str, Any] = {}
         for n in names:
             if n not in seen:
                 seen.add(n)
@@ -182,6 +186,9 @@ def resolve_plan(
                 cards.append(c)
                 if c.is_probe:
                     backbones[c.name] = registry.backbone_for(c)
+                    ref = load_for_card(c)
+                    if ref is not None:
+                        domains[c.name] = ref
     except CardError as e:
         raise ScanSetupError(str(e)) from None
     if not cards:
@@ -221,6 +228,7 @@ def resolve_plan(
         backbones=backbones,
         max_false_alarm=float(max_false_alarm),
         max_miss=float(max_miss),
+        domains=domains,
     )
 
 
@@ -259,6 +267,7 @@ class Summary:
     skipped_non_image: int = 0
     symlink_loops: int = 0
     elapsed_s: float = 0.0
+    domain: dict[str, Any] | None = None  # the batch domain check (domain_check.DomainReport.to_dict())
 
     @property
     def images_per_s(self) -> float:
@@ -290,6 +299,7 @@ class Summary:
             "symlink_loops": self.symlink_loops,
             "elapsed_s": round(self.elapsed_s, 3),
             "images_per_s": round(self.images_per_s, 2),
+            **({"domain": self.domain} if self.domain is not None else {}),
         }
 
 
@@ -569,8 +579,8 @@ class Scanner:
                 shared[bb.card.sha256] = f
             return m.predict_features(f)
 
+        features: dict[str, np.ndarray] = {}
         if ok:
-            features: dict[str, np.ndarray] = {}
             for m in self.models:
                 try:
                     for i, v in enumerate(scores(m, [a for _, a in ok], features)):
@@ -582,6 +592,8 @@ class Scanner:
                             probs[i][m.name] = float(scores(m, [a])[0])
                         except Exception as e:
                             failed[i] = f"inference failed in {m.name}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if ok and self.plan.domains:
+            self._domain_info([r for r, _ in ok], features)
         out = []
         j = 0
         for rec, arrays in items:
@@ -594,6 +606,21 @@ class Scanner:
                 out.append(self._finish(rec, probs[j]))
             j += 1
         return out
+
+    def _domain_info(self, recs: list[dict[str, Any]], features: dict[str, Any]) -> None:
+        """Each image's backbone features (for the batch domain check after the scan, under the
+        private ``domain_check.FEATURES_KEY``) and its typicality against each card's calibration images."""
+        from .domain import encode_vector
+        from .domain_check import FEATURES_KEY
+
+        for name, ref in self.plan.domains.items():
+            f = features.get(ref.backbone_sha256)
+            if f is None or len(f) != len(recs):
+                continue
+            typ = ref.typicality(f)
+            for rec, v, t in zip(recs, f, typ):
+                rec.setdefault(FEATURES_KEY, {})[ref.backbone_sha256] = encode_vector(v)
+                rec.setdefault("domain", {}).setdefault("typicality", {})[name] = round(float(t), 4)
 
     def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:
         """Yield one record per file, in the order given."""
@@ -635,6 +662,13 @@ class ScanResult:
     models: list[Any]
 
 
+def _counted(stream: Iterable[dict[str, Any]], tick: Callable[[], None] | None) -> Iterator[dict[str, Any]]:
+    for rec in stream:
+        if tick:
+            tick()
+        yield rec
+
+
 def run_scan(
     inputs: list[str],
     plan: Plan,
@@ -646,11 +680,13 @@ def run_scan(
     stdin=None,
     on_total: Callable[[int], None] | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
+    on_scored: Callable[[], None] | None = None,
     scanner: Scanner | None = None,
     started: float | None = None,
     cache: Any = None,
     engine: Callable[[list[Path]], Iterable[dict[str, Any]]] | None = None,
     discovery: Any = None,
+    domain_check: str = "enforce",
 ) -> ScanResult:
     """Discover, decode, detect; returns every record (discovery errors included, last).
 
@@ -661,8 +697,15 @@ def run_scan(
     :func:`synthdetect.engines.ray_engine.RayEngine.scan`).
     ``discovery``: the :class:`synthdetect.discovery.Discovery` of ``inputs`` when the caller
     already ran it (the CLI does, to check ``--output`` against every file found first).
+    ``on_scored``: called once per input as soon as its record exists (a progress bar: with the
+    domain check, ``on_record`` only follows the batch test).
+    ``domain_check``: ``enforce`` | ``warn`` | ``off`` (:mod:`synthdetect.domain_check`); unless
+    off, and when a card carries a domain reference, records are passed on after the whole batch
+    was tested (not as each image is scored).
     """
     from .discovery import discover
+    from .domain_check import MODES as DOMAIN_MODES, check as check_domain, strip as strip_features
+    from .domain_check import unavailable as domain_unavailable
 
     t0 = started if started is not None else time.perf_counter()
     sc = scanner or Scanner(plan, device=device, batch_size=batch_size, workers=workers, provenance=provenance)
@@ -675,12 +718,24 @@ def run_scan(
     scan_files = engine if engine is not None else sc.scan
     stream = cache.scan(scan_files, disc.files) if cache is not None else scan_files(disc.files)
     # -- end of hook
+    stream = _counted(stream, on_scored)
+    if domain_check not in DOMAIN_MODES:
+        raise ScanSetupError(f"domain check must be one of {', '.join(DOMAIN_MODES)}, not {domain_check!r}")
+    if domain_check != "off" and plan.domains:
+        stream = list(stream)
+        report = check_domain(stream, plan.domains, domain_check)
+        summary.domain = report.to_dict() if report is not None else None
+    elif domain_check != "off":
+        summary.domain = domain_unavailable(domain_check)
     for rec in stream:
+        strip_features(rec)
         records.append(rec)
         summary.add(rec)
         if on_record:
             on_record(rec)
     for err in disc.errors:
+        if on_scored:
+            on_scored()
         rec = error_record(display_path(err.path), err.reason)
         records.append(rec)
         summary.add(rec)

@@ -123,6 +123,21 @@ def test_probe_is_bound_to_the_bundled_backbone(card_path):
     assert head["dim"] == bb.dim == len(head["coef"])
 
 
+@pytest.mark.parametrize("card_path", probe_cards, ids=lambda p: p.stem)
+def test_probe_carries_the_domain_of_its_calibration_images(card_path):
+    """scan's domain check needs it: the sidecar matches the card and holds the calibration images."""
+    from synthdetect.domain import load_for_card
+
+    card = ModelCard.load(card_path)
+    ref = load_for_card(card)
+    assert ref is not None, f"{card.name}: no domain reference (python tools/attach_domain.py {card.name})"
+    assert ref.backbone_sha256 == card.backbone["sha256"]
+    s = ref.summary()
+    assert (s["n_real"], s["n_synthetic"]) == (card.calibration["n_real"], card.calibration["n_fake"])
+    assert np.all(np.isfinite(ref.scores)), "every reference row needs its out-of-fold score"
+    assert (card_path.parent / card.domain["file"]).stat().st_size < 1 << 20
+
+
 @pytest.mark.parametrize("card_path", model_cards, ids=lambda p: p.stem)
 def test_model_runs_on_cpu_with_mixed_batch(card_path):
     from PIL import Image

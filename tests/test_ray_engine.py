@@ -136,3 +136,27 @@ def test_engine_ray_without_ray_is_a_usage_error(models_dir, images, monkeypatch
     r = CliRunner().invoke(app, ["scan", str(images["white"]), "--models-dir", str(models_dir), "--engine", "ray",
                                  "--no-cache"])
     assert r.exit_code == 2 and "pip install 'synthdetect[ray]'" in r.stderr
+
+
+def test_ray_records_carry_features_for_the_domain_check(ray_local, tmp_path, images):
+    """Remote records bring their feature vectors back, so the batch domain check after the scan
+    reads the same as with the local engine."""
+    from synthdetect.cards import Registry
+    from synthdetect.domain_check import FEATURES_KEY
+    from synthdetect.engines.ray_engine import RayEngine
+    from synthdetect.scan import Scanner, resolve_plan, run_scan
+
+    if not VAL.is_dir():
+        pytest.skip(f"{VAL} absent")
+    files = [str(p) for p in sorted((VAL / "0_real").glob("*"))[:6] + sorted((VAL / "1_fake").glob("*"))[:6]]
+    plan = resolve_plan(Registry([REPO / "weights"]))
+    assert plan.domains, "the bundled default probe carries a domain reference"
+    eng = RayEngine(plan, device="cpu", batch_size=4, files_per_call=4)
+    remote_raw = list(eng.scan([Path(f) for f in files]))
+    assert all(isinstance(r.get(FEATURES_KEY), dict) for r in remote_raw)
+    sc = Scanner(plan, device="cpu", batch_size=4)
+    local = run_scan(files, plan, scanner=sc)
+    remote = run_scan(files, plan, scanner=sc, engine=eng.scan)
+    assert remote.summary.domain == local.summary.domain and local.summary.domain["groups"]
+    assert remote.records == local.records
+    assert all(FEATURES_KEY not in r for r in remote.records)

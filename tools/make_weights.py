@@ -18,6 +18,10 @@ The pretrained members (the paper's frozen features + a linear probe, runs 6-7):
   through ``scan`` as it is and downscaled to 720 px at JPEG q90 (copies in a temporary folder):
   the "holdout as scan gives it" section of weights/RESULTS.md.  ``--probes-only`` redoes just
   the probes, the default ensemble and those measurements (no PyTorch; the warm feature cache).
+* Each ``train probe`` also writes the probe's calibration-domain reference,
+  ``NAME.domain.npz`` beside the card (its SHA-256 in the card's ``domain``), which ``scan
+  --domain-check`` tests batches against (docs/domain.md); ``tools/attach_domain.py NAME``
+  rebuilds it for an existing card from the images the card names.
 * ``default`` = ``lite0-probe`` alone (mean of one); ``majority`` = majority vote of
   ``lite0-probe``, ``npr``, ``spectral`` (run 8); their holdout figures are measured on the same
   ensembles over ``lite0-probe-train`` (cards in ``runs/bundle/protocol``).

@@ -36,6 +36,12 @@ class FailOn(str, Enum):
     inconclusive = "inconclusive"
 
 
+class DomainCheck(str, Enum):
+    enforce = "enforce"
+    warn = "warn"
+    off = "off"
+
+
 class Engine(str, Enum):
     local = "local"
     ray = "ray"
@@ -98,6 +104,12 @@ def scan(
         False, "--no-quality-gates",
         help="Keep the detectors' verdict on images they are known not to judge (too small, blurred or upscaled, "
              "heavily recompressed, composites); the measures are then not reported."),
+    domain_check: DomainCheck = typer.Option(
+        DomainCheck.enforce, "--domain-check", case_sensitive=False,
+        help="Test each directory of images against the calibration images of the cards that carry them "
+             "(two-sample test on the probes' features; groups of >= 10 images). enforce: an out-of-domain "
+             "group's definite verdicts become inconclusive (outside_calibration_domain); warn: report only; "
+             "off: no test, records stream as they are scored. Unless off, records are written after the test."),
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
     no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
@@ -109,7 +121,8 @@ def scan(
 
     Verdicts: 'synthetic' above a threshold whose false-alarm rate on the calibration's real images is at
     most --max-false-alarm, 'real' below one whose miss rate is at most --max-miss, 'inconclusive' in between
-    or when an input-quality gate says the detectors do not work on the image; each definite verdict carries
+    or when an input-quality gate says the detectors do not work on the image, or when the batch is not
+    from the source the detectors were calibrated on (--domain-check); each definite verdict carries
     its calibrated error rate.
 
     --format html writes one self-contained case report (open it offline in any browser).
@@ -172,7 +185,7 @@ def scan(
         "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
         "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": not no_quality_gates,
-        "cache": cache is not None, "engine": engine.value,
+        "cache": cache is not None, "engine": engine.value, "domain_check": domain_check.value,
     }
     head = header(plan, scanner.models, options, command=_command_line())
 
@@ -198,16 +211,19 @@ def scan(
 
         def on_record(rec) -> None:
             thumbs.append(rec.pop(THUMBNAIL_KEY, None))
+            writer.record(out, rec)
+
+        def on_scored() -> None:  # as each image is scored (records may follow the domain check)
             if bar is not None:
                 bar.advance(task)
-            writer.record(out, rec)
 
         writer.begin(out, head)
         try:
             result = run_scan(
                 paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
-                on_total=on_total, on_record=on_record, started=started,
+                on_total=on_total, on_record=on_record, on_scored=on_scored, started=started,
                 cache=cache, engine=ray_engine.scan if ray_engine is not None else None, discovery=disc,
+                domain_check=domain_check.value,
             )
         finally:
             if bar is not None:
@@ -226,17 +242,24 @@ def scan(
             for ln in summary_lines(summary):
                 typer.echo(ln, err=True)
 
-    flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
-    found = any(
-        r.get("verdict") in flagged
-        or (plan.method == "none" and any(m.get("verdict") == "synthetic" for m in (r.get("models") or {}).values()))
-        for r in result.records
-    )
-    if fail_on is not None and found:
+    if fail_on is not None and _found(result.records, plan, fail_on, domain_check):
         raise typer.Exit(int(ExitCode.FOUND))
     if result.summary.errors:
         raise typer.Exit(int(ExitCode.UNREADABLE))
     raise typer.Exit(int(ExitCode.OK))
+
+
+def _found(records, plan, fail_on: FailOn, domain_check: DomainCheck) -> bool:
+    """Whether ``--fail-on`` fires: a flagged verdict, or (``--ensemble none``) a member saying
+    synthetic, unless its group was withheld as outside the calibration domain."""
+    flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
+    withheld = domain_check == DomainCheck.enforce  # out-of-domain members' votes are not calibrated claims
+    return any(
+        r.get("verdict") in flagged
+        or (plan.method == "none" and any(m.get("verdict") == "synthetic" for m in (r.get("models") or {}).values())
+            and not (withheld and (r.get("domain") or {}).get("decision") == "out_of_domain"))
+        for r in records
+    )
 
 
 def mount(app: typer.Typer) -> None:

@@ -122,38 +122,50 @@ class VerifyRow:
     detail: str = ""
 
 
-def verify_card(kind: str, card_path: Path) -> VerifyRow | None:
+def verify_card(kind: str, card_path: Path) -> list[VerifyRow]:
     """One installed card: BROKEN (malformed card, or a file that does not load / breaks the ONNX
-    contract), MISSING, MISMATCH (digest) or OK.  None for a sound ensemble card (it has no file)."""
+    contract), MISSING, MISMATCH (digest) or OK, and its calibration-domain sidecar when it has
+    one.  No row for a sound ensemble card (it has no file)."""
     from ..cards import BrokenCard, CardError, load_any
     from ..runtime import RuntimeSetupError, check_loads, load_head
 
     card = load_any(kind, card_path)
     if isinstance(card, BrokenCard):
-        return VerifyRow(kind, card.name, str(card_path), "BROKEN", card.reason)
+        return [VerifyRow(kind, card.name, str(card_path), "BROKEN", card.reason)]
     if kind == "ensemble":
-        return None
+        return []
+    domain = [_domain_row(card)] if getattr(card, "domain", None) else []
     mp = card.model_path
     if not mp.is_file():
-        return VerifyRow(kind, card.name, str(mp), "MISSING", f"{mp.name} missing")
+        return [VerifyRow(kind, card.name, str(mp), "MISSING", f"{mp.name} missing"), *domain]
     got = sha256_file(mp)
     if got != card.sha256:
-        return VerifyRow(kind, card.name, str(mp), "MISMATCH", f"card {card.sha256}, file {got}")
+        return [VerifyRow(kind, card.name, str(mp), "MISMATCH", f"card {card.sha256}, file {got}"), *domain]
     try:  # the right bytes can still be a truncated export: the file must load, as scan will load it
         if getattr(card, "is_probe", False):
             load_head(card, verify=False)  # a probe's file is its head (NAME.head.json)
         else:
             check_loads(card)
     except (CardError, RuntimeSetupError) as e:
-        return VerifyRow(kind, card.name, str(mp), "BROKEN", str(e))
-    return VerifyRow(kind, card.name, str(mp), "OK", got)
+        return [VerifyRow(kind, card.name, str(mp), "BROKEN", str(e)), *domain]
+    return [VerifyRow(kind, card.name, str(mp), "OK", got), *domain]
+
+
+def _domain_row(card) -> "VerifyRow":
+    p = card.model_path.parent / str(card.domain.get("file", ""))
+    if not p.is_file():
+        return VerifyRow("domain", card.name, str(p), "MISSING", "domain reference missing")
+    got = sha256_file(p)
+    ok = got == card.domain.get("sha256")
+    return VerifyRow("domain", card.name, str(p), "OK" if ok else "MISMATCH",
+                     got if ok else f"card {card.domain.get('sha256')}, file {got}")
 
 
 def verify_all(models_dir: Path, *, cache: Path | str | None = None,
                registry: dict[str, HubEntry] | None = None) -> list[VerifyRow]:
     """Re-hash installed models (cards in ``models_dir``) and cached checkpoints."""
     cards = card_files(models_dir) if models_dir.is_dir() else []
-    rows = [r for r in (verify_card(kind, cp) for kind, _, cp in cards) if r is not None]
+    rows = [r for kind, _, cp in cards for r in verify_card(kind, cp)]
     reg = registry if registry is not None else load_registry()
     root = cache_dir(cache)
     for entry in reg.values():

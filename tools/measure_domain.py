@@ -1,0 +1,149 @@
+"""The figures of docs/domain.md: how the batch domain check reads in-source and foreign batches.
+
+Reference: a probe card's domain reference (default ``lite0-probe-train``: the val-inthewild
+train split).  Batches (``--reps`` random draws each, sizes 5/10/20/50):
+
+* val-inthewild held-out images (never in the reference): mixed, one class only, one kind of
+  scene only (city / nature / people, from the file names);
+* the other sources: val-firefly, train-sd14, train-gan2019;
+* the held-out images downscaled to a 720 px shorter side and re-encoded as JPEG q90 (made in a
+  temporary directory, never beside the data).
+
+Features come from the probe feature cache (``synthdetect.probe_train``; warm for the shared
+data sets' original files), the transformed copies are extracted once (about a minute).  The
+class conditioning uses the probe's own probabilities, as ``scan`` does.
+
+Usage: python tools/measure_domain.py [--data ../shared/data] [--model lite0-probe-train] [--reps 20]
+           [--json runs/domain-measure.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's synthdetect
+
+SIZES = (5, 10, 20, 50)
+SCENES = ("city", "nature", "people")
+
+
+def features(paths: list[Path], bb_card, cache_root: Path | None) -> np.ndarray:
+    from synthdetect.probe_train import backbone_cache, default_cache_dir, extract_features
+    from synthdetect.runtime import load_backbone
+
+    cache = backbone_cache(cache_root or default_cache_dir(), bb_card)
+    ex = extract_features(paths, load_backbone(bb_card, device="cpu"), cache=cache)
+    if ex.errors:
+        raise SystemExit(f"unreadable: {ex.errors[:3]}")
+    return ex.X.astype(np.float64)
+
+
+def labelled(root: Path, rels: list[str] | None = None) -> tuple[list[Path], np.ndarray, list[str]]:
+    from synthdetect.train.data import list_items
+
+    items = list_items(root)
+    if rels is not None:
+        keep = set(rels)
+        items = [it for it in items if it.rel in keep]
+    return [it.path for it in items], np.array([it.label for it in items]), [it.rel for it in items]
+
+
+def downscaled_copies(paths: list[Path], out: Path, side: int = 720, quality: int = 90) -> list[Path]:
+    from PIL import Image
+
+    made = []
+    for i, p in enumerate(paths):
+        with Image.open(p) as im:
+            im = im.convert("RGB")
+            s = side / min(im.size)
+            if s < 1:
+                im = im.resize((round(im.size[0] * s), round(im.size[1] * s)), Image.LANCZOS)
+            q = out / f"{i:03d}.jpg"
+            im.save(q, quality=quality)
+            made.append(q)
+    return made
+
+
+def batches(a, card, bb_card) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
+    """name -> (features, labels, scene per row or None)."""
+    lines = (REPO / "weights" / "splits" / "val-inthewild.holdout.txt").read_text().splitlines()
+    hold = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    paths, y, rels = labelled(a.data / "val-inthewild", hold)
+    scenes = np.array([Path(r).name.split("_")[0] for r in rels])
+    out = {"val-inthewild holdout": (features(paths, bb_card, None), y, scenes)}
+    for name in ("val-firefly", "train-sd14", "train-gan2019"):
+        p, yy, _ = labelled(a.data / name)
+        out[name] = (features(p, bb_card, None), yy, None)
+    with tempfile.TemporaryDirectory(prefix="synthdetect-domain-") as tmp:
+        copies = downscaled_copies(paths, Path(tmp))
+        out["holdout 720 px JPEG q90"] = (features(copies, bb_card, Path(tmp) / "cache"), y, None)
+    return out
+
+
+def measure(ref, head, X: np.ndarray, idx: np.ndarray, n: int, reps: int, rng) -> dict:
+    from synthdetect.domain_check import test_group
+
+    st, ps, dec = [], [], []
+    for r in range(reps):
+        B = X[rng.choice(idx, n, replace=False)]
+        t = test_group(ref, B, head.probabilities(B), seed=r)
+        dec.append(t["decision"])
+        if t["statistic"] is not None:
+            st.append(t["statistic"])
+            ps.append(t["p_value"])
+    row = {"n": n, "out_of_domain": float(np.mean([d == "out_of_domain" for d in dec])),
+           "untested": float(np.mean([d == "untested" for d in dec]))}
+    if st:
+        row.update(auc=float(np.mean(st)), auc_5=float(np.percentile(st, 5)), auc_95=float(np.percentile(st, 95)),
+                   p_median=float(np.median(ps)))
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    ap.add_argument("--model", default="lite0-probe-train")
+    ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--json", type=Path)
+    a = ap.parse_args()
+    from synthdetect.cards import Registry
+    from synthdetect.domain import load_for_card
+    from synthdetect.runtime import load_head
+
+    reg = Registry([REPO / "weights"])
+    card = reg.model(a.model)
+    ref, head = load_for_card(card), load_head(card)
+    rng = np.random.default_rng(7)
+    rows = []
+    for name, (X, y, scenes) in batches(a, card, reg.backbone_for(card)).items():
+        subsets = [("mixed", np.arange(len(y)))]
+        if name.startswith(("val-inthewild", "holdout")):
+            subsets += [("real only", np.flatnonzero(y == 0)), ("synthetic only", np.flatnonzero(y == 1))]
+        if scenes is not None:
+            subsets += [(f"{s} only", np.flatnonzero(scenes == s)) for s in SCENES]
+        for what, idx in subsets:
+            for n in SIZES:
+                if n <= len(idx):
+                    rows.append({"batch": f"{name}, {what}", **measure(ref, head, X, idx, n, a.reps, rng)})
+                    print(json.dumps(rows[-1]), flush=True)
+    print("\n| batch | n | C2ST ROC-AUC mean [5–95 %] | median p | flagged out of domain |\n|---|---|---|---|---|")
+    for r in rows:
+        if "auc" not in r:
+            print(f"| {r['batch']} | {r['n']} | — | — | untested |")
+        else:
+            print(f"| {r['batch']} | {r['n']} | {r['auc']:.2f} [{r['auc_5']:.2f}, {r['auc_95']:.2f}] | "
+                  f"{r['p_median']:.3g} | {100 * r['out_of_domain']:.0f} % |")
+    if a.json:
+        a.json.parent.mkdir(parents=True, exist_ok=True)
+        a.json.write_text(json.dumps(rows, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()

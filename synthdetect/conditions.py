@@ -36,7 +36,7 @@ import hashlib
 import io
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -330,6 +330,7 @@ def condition_calibration(table: dict[str, Any] | None, name: str | None) -> dic
 class ConditionCalibration:
     table: dict[str, Any]  # calibration["conditions"] of the card
     features: dict[str, np.ndarray]  # condition name -> [N, dim] features of the copies (NaN rows: not made)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # condition name -> [N] out-of-fold scores
     seconds: float = 0.0
 
 
@@ -353,7 +354,7 @@ def calibrate_conditions(paths: Sequence[Any], shas: Sequence[str], sides: Seque
     scores = {name: oof_copy_scores(fit, X) for name, X in feats.items()}
     table = condition_table(keep, skipped, np.asarray(y), scores, [s[:16] for s in shas], min_side=min_side,
                             min_quality=min_q, data=data, max_false_alarm=max_false_alarm, max_miss=max_miss)
-    return ConditionCalibration(table, feats, time.perf_counter() - t0)
+    return ConditionCalibration(table, feats, scores, time.perf_counter() - t0)
 
 
 def ensemble_conditions(cards: Sequence[Any], method: str, weights: dict[str, float], max_false_alarm: float,

@@ -410,7 +410,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         metrics={"cross_validated": cv},
         extra={"backbone_card": backbone_card.name},
     )
-    _attach_domain(card, card_path, ex.X, y, fit.oof, backbone_card)
+    _attach_domain(card, card_path, ex.X, y, fit.oof, backbone_card, cond)
     tmp_card = card_path.with_name(f".{card_path.name}.tmp")
     card.save(tmp_card)
     os.replace(tmp_card, card_path)
@@ -477,14 +477,26 @@ def _check_size(y: np.ndarray, max_false_alarm: float, max_miss: float, what: st
 
 
 def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarray, oof: np.ndarray,
-                   backbone_card: BackboneCard) -> None:
+                   backbone_card: BackboneCard, cond: Any = None) -> None:
     """The calibration images' domain reference (``NAME.domain.npz``, :mod:`synthdetect.domain`),
-    recorded in the card before it is written: ``scan`` tests its batches against it."""
+    recorded in the card before it is written: ``scan`` tests its batches against it.  With
+    ``cond`` (:class:`synthdetect.conditions.ConditionCalibration`) the transformed copies join
+    it, tagged by condition, so a downscaled or re-encoded batch of the source is recognised."""
     from .domain import DomainReference, attach
 
-    if len(X) >= 3:
-        ref = DomainReference.build(X, backbone_sha256=backbone_card.sha256, labels=y, scores=oof)
-        attach(card, ref, card_path=card_path, save_card=False)
+    if len(X) < 3:
+        return
+    rows, labels, scores, tags = [np.asarray(X)], [y], [oof], [[""] * len(X)]
+    for name, F in ({} if cond is None else cond.features).items():
+        made = np.all(np.isfinite(F), axis=1)  # NaN rows: no copy could be made
+        rows.append(F[made])
+        labels.append(y[made])
+        scores.append(np.asarray(cond.scores[name])[made])
+        tags.append([name] * int(made.sum()))
+    ref = DomainReference.build(np.concatenate(rows), backbone_sha256=backbone_card.sha256,
+                                labels=np.concatenate(labels), scores=np.concatenate(scores),
+                                conditions=[t for ts in tags for t in ts])
+    attach(card, ref, card_path=card_path, save_card=False)
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

@@ -275,7 +275,7 @@ def oof_copy_scores(fit, features: np.ndarray) -> np.ndarray:
     with the images ``fit`` was fitted on): every copy is scored by the outer-fold model whose
     test fold holds its original, i.e. the model that never saw the original (nor the copy).
     NaN rows (copies that could not be made) stay NaN."""
-    from .runtime import sigmoid
+    from .heads import sigmoid
 
     X = np.asarray(features, dtype=np.float64)
     out = np.full(X.shape[0], np.nan)

@@ -20,8 +20,6 @@ import json
 import os
 import tempfile
 import time
-from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -114,6 +112,7 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
     """Features of ``paths`` with a loaded backbone (``runtime.FeatureModel``), decoding in a
     thread pool while onnxruntime runs; unreadable images are reported, not skipped silently."""
     from .decoding import DecodeError, decode, init_codecs
+    from .pool import bounded_map, default_workers
     from .preprocess import mean_per_image, stack_tiles, to_inputs
 
     init_codecs()
@@ -169,32 +168,25 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
                 cache.put(shas[i], v)
         pending.clear()
 
-    nworkers = workers or max(1, min(4, os.cpu_count() or 1))
-    max_inflight = max(batch_size, 2 * nworkers)  # bounded: decoded crops are ~10 MB an image
-    with ThreadPoolExecutor(max_workers=nworkers) as pool:
-        inflight: deque = deque()
-        nxt = 0
-        done = 0
-        while nxt < n or inflight:
-            while nxt < n and len(inflight) < max_inflight:
-                inflight.append(pool.submit(prepare, nxt))
-                nxt += 1
-            i, sha, arr, err = inflight.popleft().result()
-            done += 1
-            if sha:
-                shas[i] = sha
-            if err is not None:
-                errors.append((i, err))
-            elif arr.ndim == 1:  # cached feature vector
-                feats[i] = arr
-                hits += 1
-            else:
-                pending.append((i, arr))
-                if len(pending) >= batch_size:
-                    flush()
-            if progress:
-                progress(done)
-        flush()
+    done = 0
+    # bounded: decoded crops are ~10 MB an image
+    for i, sha, arr, err in bounded_map(prepare, range(n), workers=workers,
+                                          max_inflight=max(batch_size, 2 * (workers or default_workers()))):
+        done += 1
+        if sha:
+            shas[i] = sha
+        if err is not None:
+            errors.append((i, err))
+        elif arr.ndim == 1:  # cached feature vector
+            feats[i] = arr
+            hits += 1
+        else:
+            pending.append((i, arr))
+            if len(pending) >= batch_size:
+                flush()
+        if progress:
+            progress(done)
+    flush()
     keep = [i for i in range(n) if feats[i] is not None]
     X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, backbone.card.dim), np.float32)
     return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits,
@@ -347,15 +339,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     src, g = _kept_sources(sources, ex.keep, y, g)
     fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior)
     fit, t_fit = fitted.fit, fitted.seconds
-    cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
-                                                        f"cross-validation (seed {seed})", data=data_label,
-                                     ids=[ex.sha256[i][:16] for i in ex.keep])
-    if src is not None:
-        cal.by_source = per_source(src, y, fit.oof, cal)
-    op = cal.operating(max_false_alarm, max_miss)
-    cv = table1(y, fit.oof, op)
-    if src is not None:
-        cv["by_source"] = {k: table1(y[m], fit.oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
+    cal, op, cv = _calibrate(y, fit, seed, data_label, [ex.sha256[i][:16] for i in ex.keep], src,
+                             max_false_alarm, max_miss)
     cond = None
     if conditions:
         from .conditions import calibrate_conditions
@@ -389,22 +374,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
-        training={
-            "recipe": "synthdetect train probe",
-            "data": data_label,
-            "n_real": n_real, "n_synthetic": n_fake,
-            "unreadable": len(errors),
-            "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates],
-            "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
-            "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
-            "stratified_by": "label" + (" x source" if src is not None else "") + (" x group" if groups is not None else ""),
-            **({"sources": sorted(set(src)), "calibration_rule": "thresholds that keep the budgets on every source; "
-                "the stated rates are the worst source's"} if src is not None else {}),
-            "conditions": [c.name for c in conditions],
-            "licences": dict(licences or {}),
-            **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
-            **fitted.training(), "sample_size": size.to_dict(),
-        },
+        training=_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions, licences,
+                               prior, prior_note, size),
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
         metrics={"cross_validated": cv},
@@ -421,6 +392,43 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                                 "total_s": round(time.perf_counter() - t0, 3)},
                        cache_hits=ex.cache_hits, duplicates=duplicates, warnings=size.warnings(),
                        condition_features={} if cond is None else cond.features)
+
+
+def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], src, max_false_alarm: float,
+               max_miss: float):
+    """The out-of-fold scores as the calibration set (per source too), its operating point and Table 1."""
+    cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
+                                                        f"cross-validation (seed {seed})", data=data_label, ids=ids)
+    if src is not None:
+        cal.by_source = per_source(src, y, fit.oof, cal)
+    op = cal.operating(max_false_alarm, max_miss)
+    cv = table1(y, fit.oof, op)
+    if src is not None:
+        cv["by_source"] = {k: table1(y[m], fit.oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
+    return cal, op, cv
+
+
+def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "Fitted", seed: int, src, groups,
+                  conditions, licences, prior, prior_note, size) -> dict[str, Any]:
+    """The card's ``training`` entry: data, hyper-parameters, choices and what the sample supports."""
+    fit = fitted.fit
+    n_real, n_fake = int(np.sum(y == 0)), int(np.sum(y == 1))
+    return {
+        "recipe": "synthdetect train probe",
+        "data": data_label,
+        "n_real": n_real, "n_synthetic": n_fake,
+        "unreadable": len(errors),
+        "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates],
+        "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
+        "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
+        "stratified_by": "label" + (" x source" if src is not None else "") + (" x group" if groups is not None else ""),
+        **({"sources": sorted(set(src)), "calibration_rule": "thresholds that keep the budgets on every source; "
+            "the stated rates are the worst source's"} if src is not None else {}),
+        "conditions": [c.name for c in conditions],
+        "licences": dict(licences or {}),
+        **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
+        **fitted.training(), "sample_size": size.to_dict(),
+    }
 
 
 def split_sources(sources: Sequence[str] | None, y: np.ndarray) -> list[str] | None:

@@ -103,14 +103,12 @@ def thumbnail_for_record(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) ->
 def thumbnails_for_records(records: Sequence[dict[str, Any]], base_dirs: Sequence[Path] = (),
                            workers: int | None = None) -> tuple[list[str | None], list[str | None]]:
     """Thumbnails for a report made from saved results (a small thread pool; Pillow releases the GIL)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from .decoding import init_codecs
-    from .scan import default_workers
+    from .pool import bounded_map
 
     init_codecs()
-    with ThreadPoolExecutor(max_workers=workers or default_workers()) as pool:
-        pairs = list(pool.map(lambda r: thumbnail_for_record(r, base_dirs), records))
+    pairs = list(bounded_map(lambda r: thumbnail_for_record(r, base_dirs), records, workers=workers,
+                             name="synthdetect-thumbnails"))
     return [p[0] for p in pairs], [p[1] for p in pairs]
 
 

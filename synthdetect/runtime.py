@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from .cards import BackboneCard, CardError, ModelCard, verify_sha256
+from .heads import LinearHead, sigmoid
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -32,16 +33,6 @@ def _ort():
 
     ort.set_default_logger_severity(3)
     return ort
-
-
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    out = np.empty_like(x)
-    pos = x >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
-    ex = np.exp(x[~pos])
-    out[~pos] = ex / (1.0 + ex)
-    return out
 
 
 def cuda_listed() -> bool:
@@ -227,7 +218,7 @@ class ProbeModel:
     """A linear head over a backbone's features (the backbone may be shared by several heads)."""
 
     card: ModelCard
-    head: Any  # probe_fit.LinearHead
+    head: Any  # heads.LinearHead
     backbone: FeatureModel
 
     @property
@@ -253,7 +244,6 @@ def load_head(card: ModelCard, verify: bool = True):
     """The probe's head file (``NAME.head.json``), checked against the card's sha256."""
     import json
 
-    from .probe_fit import LinearHead
 
     if verify:
         verify_sha256(card)

@@ -14,10 +14,7 @@ Records are plain dicts (the JSON schema in docs/scan.md).
 
 from __future__ import annotations
 
-import os
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -28,6 +25,7 @@ from .conditions import assign, breaks_budgets, condition_calibration, condition
 from .discovery import display_path
 from .domain import load_for_card
 from .ensemble import METHODS, Member, combine
+from .pool import bounded_map, default_workers
 
 
 THUMBNAIL_KEY = "_thumbnail"  # private, never rendered into a report's records
@@ -35,10 +33,6 @@ THUMBNAIL_KEY = "_thumbnail"  # private, never rendered into a report's records
 
 class ScanSetupError(ValueError):
     """The requested models/ensemble cannot be used (maps to exit code 2)."""
-
-
-def default_workers() -> int:
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -623,35 +617,19 @@ class Scanner:
                 rec.setdefault("domain", {}).setdefault("typicality", {})[name] = round(float(t), 4)
 
     def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:
-        """Yield one record per file, in the order given."""
-        files = list(files)
-        max_inflight = max(2 * self.batch_size, 4 * self.workers)
-        pending: deque[Future] = deque()
+        """Yield one record per file, in the order given (decoding in the bounded pool, inference here)."""
         batch: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
         n_ok = 0
-        it = iter(files)
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="synthdetect-decode") as pool:
-
-            def refill() -> None:
-                while len(pending) < max_inflight:
-                    try:
-                        p = next(it)
-                    except StopIteration:
-                        return
-                    pending.append(pool.submit(self._prepare, p))
-
-            refill()
-            while pending:
-                item = pending.popleft().result()
-                refill()
-                batch.append(item)
-                if item[1] is not None:
-                    n_ok += 1
-                if n_ok >= self.batch_size:
-                    yield from self._run_batch(batch)
-                    batch, n_ok = [], 0
-            if batch:
+        for item in bounded_map(self._prepare, files, workers=self.workers,
+                                max_inflight=max(2 * self.batch_size, 4 * self.workers)):
+            batch.append(item)
+            if item[1] is not None:
+                n_ok += 1
+            if n_ok >= self.batch_size:
                 yield from self._run_batch(batch)
+                batch, n_ok = [], 0
+        if batch:
+            yield from self._run_batch(batch)
 
 
 @dataclass

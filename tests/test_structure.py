@@ -20,10 +20,6 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "synthdetect"
 MAX_LINES = 100
 
-# Functions over MAX_LINES today, to be split (issue 19); a new one fails test_no_new_long_function.
-KNOWN_LONG = {"synthdetect/cli/scan.py:scan"}
-
-
 def _modules(root: Path = PACKAGE) -> dict[str, Path]:
     mods = {}
     for p in sorted(root.rglob("*.py")):
@@ -155,36 +151,11 @@ def test_the_graph_sees_every_kind_of_import(tmp_path):
     assert long_functions(pkg, 100) == {"pkg/a.py:f": 121}
 
 
-# Cycles other sessions are removing (issue 19); listed so that this test guards against new ones
-# while they land.  Remove an entry when its cycle is gone (the test says so).
-KNOWN_CYCLES: list[list[str]] = [
-    ["synthdetect.probe_fit", "synthdetect.runtime"],
-    ["synthdetect.report_html", "synthdetect.scan"],
-]
-
-
-def test_no_new_import_cycle():
-    g = import_graph()
-    found = cycles(g)
-    new = [" ; ".join([_path(g, c)]) for c in found if c not in KNOWN_CYCLES]
-    assert not new, "import cycles between modules of synthdetect:\n" + "\n".join(new)
-    gone = [c for c in KNOWN_CYCLES if c not in found]
-    assert not gone, f"these cycles are gone: remove them from KNOWN_CYCLES: {gone}"
-
-
-@pytest.mark.xfail(strict=False, reason="known cycles still open: " + "; ".join(" <-> ".join(c) for c in KNOWN_CYCLES))
-def test_no_import_cycle_at_all():
+def test_no_import_cycle():
     g = import_graph()
     found = cycles(g)
     assert not found, "import cycles between modules of synthdetect:\n" + "\n".join(_path(g, c) for c in found)
 
 
-def test_no_new_long_function():
-    long = long_functions()
-    new = {k: v for k, v in long.items() if k not in KNOWN_LONG}
-    assert not new, f"functions over {MAX_LINES} lines (split them): {new}"
-
-
-@pytest.mark.xfail(strict=False, reason=f"known functions over {MAX_LINES} lines: {', '.join(sorted(KNOWN_LONG))}")
 def test_no_function_over_the_limit():
-    assert not long_functions(), f"functions over {MAX_LINES} lines: {long_functions()}"
+    assert not long_functions(), f"functions over {MAX_LINES} lines (split them): {long_functions()}"

@@ -132,54 +132,20 @@ def scan(
     2 usage error; 3 some inputs could not be read (they are still in the report).
     """
     from . import _command_line
+    from ..report import header
 
     thr = parse_threshold(threshold)
     if address is not None and engine != Engine.ray:
         raise fail("--address needs --engine ray")
-    from ..cards import Registry
-    from ..report import header
-    from ..runtime import RuntimeSetupError
-    from ..scan import THUMBNAIL_KEY, ScanSetupError, Scanner, resolve_plan, run_scan
-
     writer = writers.get(fmt.value)
     started = time.perf_counter()
-    try:
-        registry = Registry(models_dir or [])
-        plan = resolve_plan(registry, split_names(models), ensemble.value if ensemble else None, thr,
-                            max_false_alarm=max_false_alarm, max_miss=max_miss)
-    except (ScanSetupError, RuntimeSetupError) as e:
-        raise fail(str(e)) from None
-    for b in registry.broken():  # not used by this scan (else resolve_plan failed): said once, not silently
-        warn(f"{b.reason} (ignored: this scan does not use it)")
+    plan = _plan(models_dir, models, ensemble, thr, max_false_alarm, max_miss)
     disc, inputs = _discover_checked(paths, recursive, plan, output)
-    try:
-        scanner = Scanner(
-            plan, device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
-            thumbnails=writer.needs_thumbnails and not no_thumbnails, quality_gates=not no_quality_gates,
-        )
-    except (ScanSetupError, RuntimeSetupError) as e:
-        raise fail(str(e)) from None
-
-    # result cache and engines (synthdetect.cache, synthdetect.engines.ray_engine)
-    cache = None
-    if not no_cache:
-        from ..cache import CacheError, ScanCache
-
-        try:
-            cache = ScanCache.for_scanner(scanner)
-        except (CacheError, OSError) as e:
-            warn(f"result cache unavailable ({e}); scanning without it")
-    ray_engine = None
-    if engine == Engine.ray:
-        from ..engines.ray_engine import RayEngine, RayEngineError
-
-        try:
-            ray_engine = RayEngine(plan, address=address, device=device.value, batch_size=batch_size,
-                                   workers=workers, provenance=not no_provenance,
-                                   quality_gates=not no_quality_gates)
-        except RayEngineError as e:
-            raise fail(str(e)) from None
-
+    scanner = _scanner(plan, device, batch_size, workers, not no_provenance,
+                       writer.needs_thumbnails and not no_thumbnails, not no_quality_gates)
+    cache = None if no_cache else _cache(scanner)
+    ray_engine = None if engine != Engine.ray else _ray_engine(plan, address, device, batch_size, workers,
+                                                                 not no_provenance, not no_quality_gates)
     options = {
         "threshold": threshold, "device": device.value, "providers": scanner.models[0].providers,
         "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
@@ -188,65 +154,126 @@ def scan(
         "cache": cache is not None, "engine": engine.value, "domain_check": domain_check.value,
     }
     head = header(plan, scanner.models, options, command=_command_line())
-
-    show_progress = progress if progress is not None else sys.stderr.isatty()
-    bar = None
-    task = None
-
-    def on_total(n: int) -> None:
-        nonlocal bar, task
-        if show_progress and n > 0:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-            bar = Progress(
-                TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=True,
-            )
-            bar.start()
-            task = bar.add_task("scan", total=n)
-
-    thumbs: list = []
+    bar = _Bar(progress if progress is not None else sys.stderr.isatty())
     with output_stream(output, inputs) as out:
-
-        def on_record(rec) -> None:
-            thumbs.append(rec.pop(THUMBNAIL_KEY, None))
-            writer.record(out, rec)
-
-        def on_scored() -> None:  # as each image is scored (records may follow the domain check)
-            if bar is not None:
-                bar.advance(task)
-
-        writer.begin(out, head)
-        try:
-            result = run_scan(
-                paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
-                on_total=on_total, on_record=on_record, on_scored=on_scored, started=started,
-                cache=cache, engine=ray_engine.scan if ray_engine is not None else None, discovery=disc,
-                domain_check=domain_check.value,
-            )
-        finally:
-            if bar is not None:
-                bar.stop()
-            if cache is not None:
-                cache.store.close()
-            if ray_engine is not None:
-                ray_engine.shutdown()  # stops the local Ray instance if this scan started it
-        summary = result.summary.to_dict()
-        if cache is not None:
-            summary["cache"] = cache.stats.to_dict()
-        writer.end(out, head, result.records, summary, thumbs, color=None if out is sys.stdout else False)
-        if not writer.prints_summary and sys.stderr.isatty():
-            from ..report import summary_lines
-
-            for ln in summary_lines(summary):
-                typer.echo(ln, err=True)
-
+        result = _run(writer, out, head, paths, plan, scanner, disc, bar, cache, ray_engine, recursive,
+                      domain_check, started)
     if fail_on is not None and _found(result.records, plan, fail_on, domain_check):
         raise typer.Exit(int(ExitCode.FOUND))
     if result.summary.errors:
         raise typer.Exit(int(ExitCode.UNREADABLE))
     raise typer.Exit(int(ExitCode.OK))
+
+
+def _plan(models_dir, models, ensemble, thr, max_false_alarm: float, max_miss: float):
+    """The models, ensemble and operating points of this scan; broken cards it does not use are named once."""
+    from ..cards import Registry
+    from ..runtime import RuntimeSetupError
+    from ..scan import ScanSetupError, resolve_plan
+
+    try:
+        registry = Registry(models_dir or [])
+        plan = resolve_plan(registry, split_names(models), ensemble.value if ensemble else None, thr,
+                            max_false_alarm=max_false_alarm, max_miss=max_miss)
+    except (ScanSetupError, RuntimeSetupError) as e:
+        raise fail(str(e)) from None
+    for b in registry.broken():  # not used by this scan (else resolve_plan failed): said once, not silently
+        warn(f"{b.reason} (ignored: this scan does not use it)")
+    return plan
+
+
+def _scanner(plan, device: Device, batch_size: int, workers, provenance: bool, thumbnails: bool, gates: bool):
+    from ..runtime import RuntimeSetupError
+    from ..scan import ScanSetupError, Scanner
+
+    try:
+        return Scanner(plan, device=device.value, batch_size=batch_size, workers=workers, provenance=provenance,
+                       thumbnails=thumbnails, quality_gates=gates)
+    except (ScanSetupError, RuntimeSetupError) as e:
+        raise fail(str(e)) from None
+
+
+def _cache(scanner):
+    """The result cache (synthdetect.cache), or None with a warning when it cannot be opened."""
+    from ..cache import CacheError, ScanCache
+
+    try:
+        return ScanCache.for_scanner(scanner)
+    except (CacheError, OSError) as e:
+        warn(f"result cache unavailable ({e}); scanning without it")
+        return None
+
+
+def _ray_engine(plan, address, device: Device, batch_size: int, workers, provenance: bool, gates: bool):
+    from ..engines.ray_engine import RayEngine, RayEngineError
+
+    try:
+        return RayEngine(plan, address=address, device=device.value, batch_size=batch_size, workers=workers,
+                         provenance=provenance, quality_gates=gates)
+    except RayEngineError as e:
+        raise fail(str(e)) from None
+
+
+class _Bar:
+    """The progress bar on stderr (rich), started when the number of inputs is known."""
+
+    def __init__(self, show: bool) -> None:
+        self.show, self.bar, self.task = show, None, None
+
+    def total(self, n: int) -> None:
+        if self.show and n > 0:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                                console=Console(stderr=True), transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task("scan", total=n)
+
+    def advance(self) -> None:  # as each image is scored (records may follow the domain check)
+        if self.bar is not None:
+            self.bar.advance(self.task)
+
+    def stop(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
+def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_engine, recursive: bool,
+         domain_check: DomainCheck, started: float):
+    """Scan, stream the records to ``writer`` and close the run (summary, cache, Ray)."""
+    from ..scan import THUMBNAIL_KEY, run_scan
+
+    thumbs: list = []
+
+    def on_record(rec) -> None:
+        thumbs.append(rec.pop(THUMBNAIL_KEY, None))
+        writer.record(out, rec)
+
+    writer.begin(out, head)
+    try:
+        result = run_scan(
+            paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
+            on_total=bar.total, on_record=on_record, on_scored=bar.advance, started=started,
+            cache=cache, engine=ray_engine.scan if ray_engine is not None else None, discovery=disc,
+            domain_check=domain_check.value,
+        )
+    finally:
+        bar.stop()
+        if cache is not None:
+            cache.store.close()
+        if ray_engine is not None:
+            ray_engine.shutdown()  # stops the local Ray instance if this scan started it
+    summary = result.summary.to_dict()
+    if cache is not None:
+        summary["cache"] = cache.stats.to_dict()
+    writer.end(out, head, result.records, summary, thumbs, color=None if out is sys.stdout else False)
+    if not writer.prints_summary and sys.stderr.isatty():
+        from ..report import summary_lines
+
+        for ln in summary_lines(summary):
+            typer.echo(ln, err=True)
+    return result
 
 
 def _found(records, plan, fail_on: FailOn, domain_check: DomainCheck) -> bool:

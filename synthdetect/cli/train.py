@@ -216,14 +216,40 @@ def train_probe(
     Features are cached by image and backbone SHA-256; C is chosen by cross-validation; thresholds are
     calibrated on out-of-fold scores (cross-fitting) and the card records Table 1 from them.
     """
-    from ..cards import CardError, Registry, user_models_dir
+    from ..cards import CardError, user_models_dir
     from ..probe_train import ProbeTrainError, train_probe as _train
     from ..runtime import RuntimeSetupError
-    from ..train.data import DataError, data_label, licences_of, load_sets
+    from ..train.data import data_label, licences_of
 
+    conds, items, sources, bb, prior_card, prior_head, prior_note = _probe_inputs(
+        data, backbone, models_dir, prior, conditions)
+    target = out if out is not None else user_models_dir()
+    reads = data_inputs(data, bb.path, bb.model_path, *((prior_card.path, prior_card.model_path) if prior else ()))
+    with output_checks():  # never a file the probe reads (docs/safety.md); --force is probe_train's
+        reads.check_dir(target, "--out", names=[f"{name}.json", f"{name}.head.json"])
+    bar = _feature_bar(sys.stderr.isatty() and fmt == ListFormat.table, len(items))
+    try:
+        res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
+                     max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
+                     cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
+                     prior=prior_head, prior_note=prior_note, sources=sources, conditions=conds,
+                     progress=bar.update if bar else None)
+    except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
+        raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
+    finally:
+        if bar is not None:
+            bar.stop()
+    _report_probe(res, bb, fmt, None if out is None else target)
+
+
+def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[str], conditions: str):
+    """What ``train probe`` reads: conditions, labelled items and their sources, the backbone card and
+    the prior (card, head, note); a one-line usage error (exit 2) for any of them."""
+    from ..cards import CardError, Registry
     from ..conditions import ConditionError, parse_conditions
+    from ..train.data import DataError, load_sets
 
-    prior_head, prior_note = None, None
+    prior_card, prior_head, prior_note = None, None, None
     try:
         conds = parse_conditions(conditions)
         per_arg = [load_sets([d]) for d in data]
@@ -234,37 +260,39 @@ def train_probe(
         if prior:
             from ..runtime import load_head
 
-            pc = reg.model(prior)
-            if not pc.is_probe or (pc.backbone or {}).get("sha256") != bb.sha256:
+            prior_card = reg.model(prior)
+            if not prior_card.is_probe or (prior_card.backbone or {}).get("sha256") != bb.sha256:
                 raise CardError(f"--prior {prior}: not a probe over this {bb.name} ({bb.sha256[:12]}…)")
-            prior_head = load_head(pc)
-            prior_note = (f"prior-centred ridge towards {pc.name} (sha256 {pc.sha256[:16]}…, fitted on "
-                          f"{pc.training.get('data', '?')}): penalty ||w - w_prior||^2 / (2C), C by cross-validation")
+            prior_head = load_head(prior_card)
+            prior_note = (f"prior-centred ridge towards {prior_card.name} (sha256 {prior_card.sha256[:16]}…, fitted "
+                          f"on {prior_card.training.get('data', '?')}): penalty ||w - w_prior||^2 / (2C), C by "
+                          "cross-validation")
     except (DataError, CardError, ConditionError) as e:
         raise fail(str(e), ExitCode.USAGE) from None
-    target = out if out is not None else user_models_dir()
-    reads = data_inputs(data, bb.path, bb.model_path, *((pc.path, pc.model_path) if prior else ()))
-    with output_checks():  # never a file the probe reads (docs/safety.md); --force is probe_train's
-        reads.check_dir(target, "--out", names=[f"{name}.json", f"{name}.head.json"])
-    show = sys.stderr.isatty() and fmt == ListFormat.table
-    bar = None
-    if show:
+    return conds, items, sources, bb, prior_card, prior_head, prior_note
+
+
+class _FeatureBar:
+    def __init__(self, total: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        bar = Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), console=err, transient=True)
-        bar.start()
-        task = bar.add_task("features", total=len(items))
-    try:
-        res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
-                     max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
-                     cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
-                     prior=prior_head, prior_note=prior_note, sources=sources, conditions=conds,
-                     progress=(lambda n: bar.update(task, completed=n)) if bar else None)
-    except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
-        raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
-    finally:
-        if bar is not None:
-            bar.stop()
+        self.bar = Progress(TextColumn("features"), BarColumn(), MofNCompleteColumn(), console=err, transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("features", total=total)
+
+    def update(self, n: int) -> None:
+        self.bar.update(self.task, completed=n)
+
+    def stop(self) -> None:
+        self.bar.stop()
+
+
+def _feature_bar(show: bool, total: int) -> Optional[_FeatureBar]:
+    return _FeatureBar(total) if show else None
+
+
+def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
+    """The fitted probe: JSON on stdout, or the summary on stderr."""
     c = res.card
     cv = c.metrics["cross_validated"]
     tw = cv["three_way"]
@@ -299,7 +327,7 @@ def train_probe(
         f"coverage {100 * tw['coverage']:.0f} %\n"
         + _probe_diagnostics(c.training, cv) + _conditions_line(c.calibration or {}) +
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
-        + ("" if out is None else f" --models-dir {target}")
+        + ("" if models_dir is None else f" --models-dir {models_dir}")
     )
 
 

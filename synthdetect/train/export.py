@@ -33,7 +33,7 @@ from torch import nn
 from .. import __version__ as synthdetect_version
 from ..cards import BackboneCard, InputSpec, ModelCard, sha256_file
 from ..preprocess import to_input, to_inputs
-from ..runtime import sigmoid
+from ..heads import sigmoid
 from . import backbones, families
 from .data import data_label, load_sets
 from .loop import RunDir

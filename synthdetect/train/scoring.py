@@ -18,7 +18,7 @@ from PIL import Image
 from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
 from ..ensemble import ensemble_scores
 from ..preprocess import mean_per_image, stack_tiles, to_inputs
-from ..runtime import sigmoid
+from ..heads import sigmoid
 from .augment import apply_perturbations
 from .data import Item, decode_rgb
 

@@ -305,8 +305,13 @@ def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
 def test_weights_verify_checks_the_sidecar(tmp_path, ref):
     from synthdetect.hub.verify import verify_all
 
-    (tmp_path / "p.head.json").write_text("{}")
+    import json
+
     from synthdetect.cards import sha256_file
+    from synthdetect.heads import LinearHead
+
+    head = LinearHead(np.zeros(D), np.ones(D), np.ones(D) / D, 0.0, C=1.0)  # a head that loads
+    (tmp_path / "p.head.json").write_text(json.dumps(head.to_dict()))
 
     card = ModelCard(name="p", file="p.head.json", sha256=sha256_file(tmp_path / "p.head.json"), architecture="probe",
                      backbone={"name": "bb", "sha256": BB, "dim": D})

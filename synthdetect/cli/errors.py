@@ -19,11 +19,12 @@ from __future__ import annotations
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 import typer
 
-from ..evidence import Inputs, OutputRefused
+if TYPE_CHECKING:  # the output check is imported where a command writes, not for --help
+    from ..evidence import Inputs
 
 
 class ExitCode(IntEnum):
@@ -74,6 +75,8 @@ def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hin
 @contextmanager
 def output_checks() -> Iterator[None]:
     """Inside: :class:`synthdetect.evidence.OutputRefused` becomes one error line and exit 2 (nothing written)."""
+    from ..evidence import OutputRefused
+
     try:
         yield
     except OutputRefused as e:
@@ -82,6 +85,8 @@ def output_checks() -> Iterator[None]:
 
 def refuse_overwrite(path: Path, force: bool, inputs: Optional[Inputs] = None, what: str = "--out") -> None:
     """The one output check (:mod:`synthdetect.evidence`) as a usage error: never a file the command
-    reads (``inputs``), never a directory/FIFO/device, and an existing file only with ``--force``."""
+    reads (``inputs``), never a directory, socket or block device, and an existing file only with ``--force``."""
+    from ..evidence import Inputs
+
     with output_checks():
         (inputs if inputs is not None else Inputs()).check_file(path, what, force=force)

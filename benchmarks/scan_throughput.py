@@ -53,7 +53,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from synthdetect.cards import IMAGENET_MEAN, IMAGENET_STD, CLIP_MEAN, CLIP_STD, InputSpec, ModelCard, Registry, sha256_file  # noqa: E402
-from synthdetect.discovery import IMAGE_EXTENSIONS  # noqa: E402
+from synthdetect.inputs.discovery import IMAGE_EXTENSIONS  # noqa: E402
 from synthdetect.train import families  # noqa: E402  (torch-free: the family table)
 
 
@@ -158,7 +158,7 @@ class Reference:
         """Card ``tiles`` K > 1: up to K x K native crops of the centre region (as scan does)."""
         from torchvision.transforms import functional as F
 
-        from synthdetect.preprocess import tile_grid
+        from synthdetect.inputs.preprocess import tile_grid
 
         s = self.size
         kx, ky = tile_grid(*img.size, self.spec)
@@ -297,9 +297,9 @@ def breakdown(files: list[Path], cards: list[ModelCard], arch_of: dict[str, str]
     """Single-threaded ms/image of each stage of scan's pipeline (and torch eager inference)."""
     import numpy as np
 
-    from synthdetect.decoding import decode, init_codecs
-    from synthdetect.preprocess import stack_tiles, to_inputs
-    from synthdetect.runtime import load_models
+    from synthdetect.inputs.decoding import decode, init_codecs
+    from synthdetect.inputs.preprocess import stack_tiles, to_inputs
+    from synthdetect.scan.runtime import load_models
 
     init_codecs()
     reg = reg or Registry()

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sub = out / "splits"
         sub.mkdir()
-        for tag, spec, n in (("val", val_sample, 8), ("holdout", holdout, 6)):
+        for tag, spec, n in (("val", val_sample, 10), ("holdout", holdout, 6)):
             picked = sample_pairs(load_sets([spec]), n, a.seed)
             lst = sub / f"quick-{tag}.txt"
             lst.write_text(f"# --quick subset of {spec.partition('@')[2] or spec}: {n} pairs, seed {a.seed}\n"
@@ -124,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
                 val_sample = f"{a.data / 'val-inthewild'}@{lst}"
             else:
                 holdout = f"{a.data / 'val-inthewild'}@{lst}"
-        notes.append("--quick: the validation sample is 8 pairs of it and the holdout 6 pairs of it (smoke run)")
+        notes.append("--quick: the validation sample is 10 pairs of it (train probe's minimum) and the holdout 6 pairs of it (smoke run)")
     vs = list_items(val_sample)
     avail = min(sum(i.label == 0 for i in vs), sum(i.label == 1 for i in vs))
     epochs = 1 if a.quick else a.epochs
@@ -239,8 +239,8 @@ def lite_probes(a, out: Path, weights_dir: Path, train_sets, val_sample: str, ho
                 n_large: int, notes: list[str]) -> dict[int, str]:
     """Runs 5–7 as torch-free linear probes over EfficientNet-Lite0 features (``synthdetect train probe``)."""
     from synthdetect.cards import Registry
-    from synthdetect.probe_fit import LinearHead
-    from synthdetect.probe_train import train_probe
+    from synthdetect.probes.fit import LinearHead
+    from synthdetect.probes.train import train_probe
     from synthdetect.train.export import export_backbone
     from synthdetect.train.data import data_label, licences_of, load_sets, sample_pairs
 
@@ -251,7 +251,7 @@ def lite_probes(a, out: Path, weights_dir: Path, train_sets, val_sample: str, ho
     cache = out / "feature-cache"
     vitems = load_sets([val_sample])
     train_items = load_sets(train_sets)
-    prior_pairs = 8 if a.quick else None
+    prior_pairs = 10 if a.quick else None  # train probe fits on >= 10 images of each class
     if prior_pairs:
         train_items = sample_pairs(train_items, prior_pairs, a.seed)
     names: dict[int, str] = {}

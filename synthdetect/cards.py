@@ -376,7 +376,7 @@ def validate_card(cls: type, d: dict[str, Any], where: str, prefix: str = "") ->
             raise CardError(f"{where}: unknown field {'input.' + unknown[0]!r}")
         validate_card(InputSpec, d["input"], where, "input.")
     if isinstance(d.get("calibration"), dict):
-        from .calibration import CalibrationSet
+        from .scan.calibration import CalibrationSet
 
         try:
             CalibrationSet.from_dict(d["calibration"])

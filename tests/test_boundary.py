@@ -23,7 +23,7 @@ def _inference_modules() -> list[str]:
 
 def test_every_inference_module_imports_without_torch():
     mods = _inference_modules()
-    assert "synthdetect.scan" in mods and "synthdetect.probe_train" in mods and "synthdetect.cli" in mods
+    assert "synthdetect.scan.pipeline" in mods and "synthdetect.probes.train" in mods and "synthdetect.cli" in mods
     r = run_without_torch("import importlib\nfor m in %r:\n    importlib.import_module(m)\n"
              "assert not any(k.split('.')[0] == 'torch' for k in sys.modules)\nprint('ok')" % mods)
     assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr[-2000:]
@@ -46,7 +46,7 @@ def test_only_the_cli_reaches_into_the_training_package():
     never import ``synthdetect.train``; only ``synthdetect.cli`` mounts the training verbs (and
     reads the torch-free name tables ``train.families`` / ``train.backbones`` for their --help)."""
     mods = [m for m in _inference_modules() if not m.startswith("synthdetect.cli")]
-    assert "synthdetect.scan" in mods and "synthdetect.hub.downloader" in mods
+    assert "synthdetect.scan.pipeline" in mods and "synthdetect.hub.downloader" in mods
     r = run_without_torch("import importlib\nfor m in %r:\n    importlib.import_module(m)\n"
              "print(sorted(k for k in sys.modules if k.startswith('synthdetect.train') or k.startswith('synthdetect.cli')))"
              % mods)

@@ -127,7 +127,7 @@ def test_probe_is_bound_to_the_bundled_backbone(card_path):
 @pytest.mark.parametrize("card_path", probe_cards, ids=lambda p: p.stem)
 def test_probe_carries_the_domain_of_its_calibration_images(card_path):
     """scan's domain check needs it: the sidecar matches the card and holds the calibration images."""
-    from synthdetect.domain import load_for_card
+    from synthdetect.scan.domain import load_for_card
 
     card = ModelCard.load(card_path)
     ref = load_for_card(card)
@@ -144,15 +144,15 @@ def test_probe_carries_the_domain_of_its_calibration_images(card_path):
 def test_model_runs_on_cpu_with_mixed_batch(card_path):
     from PIL import Image
 
-    from synthdetect.scan import resolve_plan, Scanner
+    from synthdetect.scan.pipeline import resolve_plan, Scanner
 
     card = ModelCard.load(card_path)
     plan = resolve_plan(Registry([WEIGHTS]), [card.name], "none")
     sc = Scanner(plan, device="cpu", provenance=False)
     rng = np.random.default_rng(0)
     imgs = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for h, w in ((300, 500), (700, 260), (90, 90))]
-    from synthdetect.preprocess import to_inputs
-    from synthdetect.scan import input_spec
+    from synthdetect.inputs.preprocess import to_inputs
+    from synthdetect.scan.pipeline import input_spec
 
     spec = input_spec(sc.models[0])
     items = [({"path": f"x{i}"}, {spec.key(): to_inputs(im, spec)}) for i, im in enumerate(imgs)]
@@ -251,7 +251,7 @@ def test_bundled_default_is_calibrated_per_condition(name):
     """The shipped default covers downscaled / re-encoded copies of its calibration images: every
     condition's out-of-fold scores are over exactly the clean calibration images, and its own
     thresholds hold the default budgets on them."""
-    from synthdetect.calibration import CalibrationSet
+    from synthdetect.scan.calibration import CalibrationSet
 
     path = WEIGHTS / f"{name}.json"
     card = (EnsembleCard if name.endswith("ensemble") else ModelCard).load(path)

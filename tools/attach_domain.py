@@ -4,7 +4,7 @@
 to a probe card written before that existed (the bundle's ``lite0-probe`` and
 ``lite0-probe-train``), from the same images: the card's ``training.data`` names them
 (``SET`` or ``SET@LIST``, resolved under ``--data``).  Features come from the probe feature
-cache (``synthdetect.probe_train.default_cache_dir``; extracted and cached when missing),
+cache (``synthdetect.probes.train.default_cache_dir``; extracted and cached when missing),
 labels from the 0_real/1_fake directories, and each row's out-of-fold score from the card's
 calibration set (matched by the image SHA-256 prefix it stores).
 
@@ -47,9 +47,9 @@ def oof_scores(card, shas: list[str]) -> np.ndarray:
 
 def attach_one(name: str, models_dir: Path, data_root: Path) -> None:
     from synthdetect.cards import Registry
-    from synthdetect.domain import DomainReference, attach
-    from synthdetect.probe_train import backbone_cache, default_cache_dir, extract_features
-    from synthdetect.runtime import load_backbone
+    from synthdetect.scan.domain import DomainReference, attach
+    from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features
+    from synthdetect.scan.runtime import load_backbone
     from synthdetect.train.data import load_sets
 
     reg = Registry([models_dir])

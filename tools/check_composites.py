@@ -2,7 +2,7 @@
 
 Builds, in a temporary folder (never in the repository), a 1024x1536 captioned card from every
 real photo of a val-inthewild split (varied backgrounds, photo positions, caption lines, JPEG
-re-encoding; builders in tests/quality_builders.py), scans them with the bundled default exactly
+re-encoding; builders in tests/inputs/quality_builders.py), scans them with the bundled default exactly
 as an analyst would (`synthdetect scan DIR -f jsonl`), with and without the quality gates, and
 prints how many were called synthetic / real / inconclusive.
 
@@ -34,7 +34,7 @@ def main() -> int:
     from PIL import Image
 
     from quality_builders import BACKGROUNDS, make_card
-    from synthdetect.decoding import decode
+    from synthdetect.inputs.decoding import decode
 
     root = a.data / "val-inthewild"
     if a.split == "all":

@@ -70,7 +70,7 @@ MEMBERS = tuple(ARCH)
 # AP 0.681 -> 0.817 with up to 2x2 native crops (3x3: 0.752); npr mixed (AUC 0.807 -> 0.824, AP
 # 0.814 -> 0.774), so npr keeps one crop; resnet resizes, tiles do not apply.
 TILES = {"spectral": 2}
-# transformations the probes are calibrated on as well (synthdetect.conditions; docs/quality.md)
+# transformations the probes are calibrated on as well (synthdetect.scan.conditions; docs/quality.md)
 CONDITIONS = "default"
 
 
@@ -168,9 +168,12 @@ def probe_cards(val: Path, train: str, runs: Path) -> Path:
     """The two probes (calibrated on their images and on the CONDITIONS copies of them) and the
     default ensemble over each; returns the directory of the protocol twins."""
     w = str(WEIGHTS)
-    for data, name in ((train, "lite0-probe-train"), (str(val), "lite0-probe")):
-        sh(["train", "probe", "--data", data, "--name", name, "--conditions", CONDITIONS, "--models-dir", w,
-            "--out", w, "--force"])
+    sh(["train", "probe", "--data", train, "--name", "lite0-probe-train", "--conditions", CONDITIONS, "--models-dir", w,
+        "--out", w, "--force"])
+    # every choice is the protocol run's: the shipped probe reads the feature group its twin chose on `train`
+    group = json.loads((WEIGHTS / "lite0-probe-train.json").read_text())["training"]["feature_group"]["name"]
+    sh(["train", "probe", "--data", str(val), "--name", "lite0-probe", "--conditions", CONDITIONS,
+        "--feature-group", group, "--models-dir", w, "--out", w, "--force"])
     sh(["ensemble", "build", "--members", "lite0-probe", "--method", "mean", "--out", str(WEIGHTS / "default.ensemble.json"),
         "--models-dir", w, "--force", "--description",
         "the EfficientNet-Lite0 probe alone: npr, spectral and resnet added no measurable ranking power "
@@ -202,7 +205,7 @@ def _holdout_copies(val: Path, rels: list[str], dest: Path) -> None:
     copies' Lanczos), JPEG q90 with Pillow's defaults, written to a temporary folder (never the data set)."""
     from PIL import Image
 
-    from synthdetect.decoding import decode
+    from synthdetect.inputs.decoding import decode
 
     for rel in rels:
         d = decode(val / rel)
@@ -238,7 +241,7 @@ def scan_metrics(records: list[dict]) -> dict:
     """ROC-AUC of the scores, coverage and the two error rates of the definite verdicts (labels from 0_real/1_fake)."""
     from collections import Counter
 
-    from synthdetect.metrics import roc_auc
+    from synthdetect.evaluation.metrics import roc_auc
 
     y = [0 if "/0_real/" in r["path"] else 1 for r in records]
     s = [r["ensemble"]["score"] for r in records]

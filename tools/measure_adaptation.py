@@ -2,10 +2,10 @@
 source, scored on the rest of that source (the issue's protocol, as a user runs it).
 
 For every source, k and seed: draw k real + k synthetic images at random, run
-:func:`synthdetect.probe_train.train_probe` on them exactly as ``synthdetect train probe``
+:func:`synthdetect.probes.train.train_probe` on them exactly as ``synthdetect train probe``
 does (features from the warm cache, the fit, the cross-fitted calibration, the card and the
 head written to a temporary directory), load the head the way ``scan`` loads it
-(:func:`synthdetect.runtime.load_head`) and score the remaining images of the source:
+(:func:`synthdetect.scan.runtime.load_head`) and score the remaining images of the source:
 
 * ROC-AUC of the head on the rest;
 * the three-way verdicts at the card's calibrated thresholds (default budgets 5 % false
@@ -38,11 +38,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from synthdetect.calibration import CalibrationSet, definite_metrics  # noqa: E402
+from synthdetect.scan.calibration import CalibrationSet, definite_metrics  # noqa: E402
 from synthdetect.cards import BackboneCard, ModelCard  # noqa: E402
-from synthdetect.metrics import roc_auc  # noqa: E402
-from synthdetect.probe_train import backbone_cache, default_cache_dir, extract_features, train_probe  # noqa: E402
-from synthdetect.runtime import load_backbone, load_head  # noqa: E402
+from synthdetect.evaluation.metrics import roc_auc  # noqa: E402
+from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features, train_probe  # noqa: E402
+from synthdetect.scan.runtime import load_backbone, load_head  # noqa: E402
 from synthdetect.train.data import load_sets  # noqa: E402
 
 SOURCES = ("val-firefly", "val-inthewild", "train-gan2019", "train-sd14")

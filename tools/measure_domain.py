@@ -9,7 +9,7 @@ train split).  Batches (``--reps`` random draws each, sizes 5/10/20/50):
 * the held-out images downscaled to a 720 px shorter side and re-encoded as JPEG q90 (made in a
   temporary directory, never beside the data).
 
-Features come from the probe feature cache (``synthdetect.probe_train``; warm for the shared
+Features come from the probe feature cache (``synthdetect.probes.train``; warm for the shared
 data sets' original files), the transformed copies are extracted once (about a minute).  The
 class conditioning uses the probe's own probabilities, as ``scan`` does.
 
@@ -35,8 +35,8 @@ SCENES = ("city", "nature", "people")
 
 
 def features(paths: list[Path], bb_card, cache_root: Path | None) -> np.ndarray:
-    from synthdetect.probe_train import backbone_cache, default_cache_dir, extract_features
-    from synthdetect.runtime import load_backbone
+    from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features
+    from synthdetect.scan.runtime import load_backbone
 
     cache = backbone_cache(cache_root or default_cache_dir(), bb_card)
     ex = extract_features(paths, load_backbone(bb_card, device="cpu"), cache=cache)
@@ -88,7 +88,7 @@ def batches(a, card, bb_card) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndar
 
 
 def measure(ref, head, X: np.ndarray, idx: np.ndarray, n: int, reps: int, rng) -> dict:
-    from synthdetect.domain_check import test_group
+    from synthdetect.scan.domain_check import test_group
 
     st, ps, dec = [], [], []
     for r in range(reps):
@@ -114,8 +114,8 @@ def main() -> None:
     ap.add_argument("--json", type=Path)
     a = ap.parse_args()
     from synthdetect.cards import Registry
-    from synthdetect.domain import load_for_card
-    from synthdetect.runtime import load_head
+    from synthdetect.scan.domain import load_for_card
+    from synthdetect.scan.runtime import load_head
 
     reg = Registry([REPO / "weights"])
     card = reg.model(a.model)

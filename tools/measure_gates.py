@@ -1,10 +1,10 @@
-"""Measure the input-quality gates (synthdetect/quality.py) on val-inthewild.
+"""Measure the input-quality gates (synthdetect/inputs/quality.py) on val-inthewild.
 
 For every image of ``../shared/data/val-inthewild`` (both classes, reported separately so a
 gate cannot act as a hidden class detector): the clean image, synthetic perturbations
 (Gaussian blur, downscale+upscale back, 2x upscaled crop, JPEG re-encoding, plain
 downscaling), and composites built from it (captioned 1024x1536 cards, 2x2 collages,
-screenshot-like frames; tests/quality_builders.py).  Everything is made in memory; nothing
+screenshot-like frames; tests/inputs/quality_builders.py).  Everything is made in memory; nothing
 derived from the data set is written.  Prints, per condition and class, each gate's rate and
 the measured values, and writes a small JSON summary (docs/quality-gates.json).
 
@@ -35,7 +35,7 @@ from quality_builders import (  # noqa: E402
     BACKGROUNDS, blur, down_up, jpeg, make_card, make_collage, make_screenshot, upscale_crop,
 )
 
-from synthdetect.quality import DEFAULT_THRESHOLDS, GATES, assess, jpeg_quality_estimate  # noqa: E402
+from synthdetect.inputs.quality import DEFAULT_THRESHOLDS, GATES, assess, jpeg_quality_estimate  # noqa: E402
 
 
 def _down(img: Image.Image, f: float) -> Image.Image:

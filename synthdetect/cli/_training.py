@@ -20,7 +20,7 @@ from typing import Iterable, Iterator, Optional
 import typer
 from rich.console import Console
 
-from ..evidence import Inputs
+from ..output.evidence import Inputs
 from .errors import missing_extra
 from .options import device_option
 
@@ -53,7 +53,7 @@ def _missing_train_module(e: ImportError) -> bool:
 def data_inputs(specs: Optional[Iterable[str]], *files) -> Inputs:
     """The files a command reads from data arguments (DIR, DIR@LIST, CSV: roots, list files, images) and
     ``files`` (checkpoints, weights, run directories; None skipped), for the output check
-    (:mod:`synthdetect.evidence`).  A bad data argument is left to the library's own error."""
+    (:mod:`synthdetect.output.evidence`).  A bad data argument is left to the library's own error."""
     from ..train.data import DataError, DataSpec, list_items
 
     inputs = Inputs(f for f in files if f)

@@ -1,4 +1,4 @@
-"""``synthdetect cache info|clear``: the scan result cache (:mod:`synthdetect.cache`)."""
+"""``synthdetect cache info|clear``: the scan result cache (:mod:`synthdetect.scan.cache`)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ cache_app = typer.Typer(
 @cache_app.command("info")
 def info(fmt: ListFormat = list_format_option()) -> None:
     """Where the cache is, how many records it holds, for which models."""
-    from ..cache import ResultCache
+    from ..scan.cache import ResultCache
 
     with ResultCache() as c:
         d = c.info()
@@ -35,7 +35,7 @@ def info(fmt: ListFormat = list_format_option()) -> None:
 @cache_app.command("clear")
 def clear() -> None:
     """Delete every cached record."""
-    from ..cache import ResultCache
+    from ..scan.cache import ResultCache
 
     with ResultCache() as c:
         n = c.clear()

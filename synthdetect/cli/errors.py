@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Iterator, Optional
 import typer
 
 if TYPE_CHECKING:  # the output check is imported where a command writes, not for --help
-    from ..evidence import Inputs
+    from ..output.evidence import Inputs
 
 
 class ExitCode(IntEnum):
@@ -74,8 +74,8 @@ def missing_extra(extra: str, e: ImportError, *, what: str = "this command", hin
 
 @contextmanager
 def output_checks() -> Iterator[None]:
-    """Inside: :class:`synthdetect.evidence.OutputRefused` becomes one error line and exit 2 (nothing written)."""
-    from ..evidence import OutputRefused
+    """Inside: :class:`synthdetect.output.evidence.OutputRefused` becomes one error line and exit 2 (nothing written)."""
+    from ..output.evidence import OutputRefused
 
     try:
         yield
@@ -84,9 +84,9 @@ def output_checks() -> Iterator[None]:
 
 
 def refuse_overwrite(path: Path, force: bool, inputs: Optional[Inputs] = None, what: str = "--out") -> None:
-    """The one output check (:mod:`synthdetect.evidence`) as a usage error: never a file the command
+    """The one output check (:mod:`synthdetect.output.evidence`) as a usage error: never a file the command
     reads (``inputs``), never a directory, socket or block device, and an existing file only with ``--force``."""
-    from ..evidence import Inputs
+    from ..output.evidence import Inputs
 
     with output_checks():
         (inputs if inputs is not None else Inputs()).check_file(path, what, force=force)

@@ -81,7 +81,7 @@ def evaluate(
         for p in write_metrics_to_cards(report, [str(p) for p in models_dir or []]):
             err.print(f"card updated: {p}")
     if plots is not None:
-        from ..plots import write_all
+        from ..evaluation.plots import write_all
 
         written = write_all(plots, scores)
         err.print(f"{len(written)} plots written under {plots}")

@@ -100,9 +100,9 @@ def _render(console: Console, info: dict) -> None:
 
 
 def _expand(args: list[Path]) -> list[tuple[Path, str | None]]:
-    """Each argument in order, a directory expanded as ``scan`` expands it (synthdetect.discovery):
+    """Each argument in order, a directory expanded as ``scan`` expands it (synthdetect.inputs.discovery):
     (path, None) to analyse, or (path, reason) for an entry the walk could not use (a FIFO, a loop...)."""
-    from synthdetect.discovery import discover
+    from synthdetect.inputs.discovery import discover
 
     out: list[tuple[Path, str | None]] = []
     for a in args:

@@ -10,7 +10,7 @@ from typing import Iterator, List, Optional, TextIO
 
 import typer
 
-from ..evidence import Inputs
+from ..output.evidence import Inputs
 from .errors import fail, refuse_overwrite
 
 
@@ -52,7 +52,7 @@ def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None) -> Iter
     """``--output FILE`` opened for writing (UTF-8, newlines as written), else stdout; a one-line
     error (exit 2) when it cannot be opened.  Closed (a file) or flushed (stdout) afterwards.
 
-    Before anything is opened, FILE goes through the one output check (:mod:`synthdetect.evidence`):
+    Before anything is opened, FILE goes through the one output check (:mod:`synthdetect.output.evidence`):
     never one of ``inputs`` (the files the command reads), never a directory, FIFO or device."""
     if path is not None:
         refuse_overwrite(path, True, inputs, "--output")

@@ -7,11 +7,11 @@ from typing import List, Optional
 
 import typer
 
-from ..evidence import Inputs
+from ..output.evidence import Inputs
 from .errors import fail, refuse_overwrite
 from .options import output_stream
 
-# the format ``synthdetect report`` writes (a name in synthdetect.writers.WRITERS)
+# the format ``synthdetect report`` writes (a name in synthdetect.output.writers.WRITERS)
 REPORT_FORMAT = "html"
 
 
@@ -28,9 +28,9 @@ def report(
     Thumbnails are made by re-reading each image read-only, and shown only when its
     SHA-256 still matches the record ("file changed" otherwise).
     """
-    from .. import writers
-    from ..report import read_results
-    from ..scan import Summary
+    from ..output import writers
+    from ..output.text import read_results
+    from ..scan.pipeline import Summary
 
     writer = writers.get(REPORT_FORMAT)
     if output is not None:  # before the results are parsed (they may be large)
@@ -44,7 +44,7 @@ def report(
         for r in records:
             s.add(r)
         summary = {k: v for k, v in s.to_dict().items() if k not in ("elapsed_s", "images_per_s")}
-    from ..report_html import record_paths, thumbnails_for_records
+    from ..output.html import record_paths, thumbnails_for_records
 
     dirs = list(base_dir or []) or [results.resolve().parent]
     # the results file and every file its records point to (docs/safety.md): never the output

@@ -1,4 +1,4 @@
-"""``synthdetect scan``: per-image verdicts in any format of :mod:`synthdetect.writers`.
+"""``synthdetect scan``: per-image verdicts in any format of :mod:`synthdetect.output.writers`.
 
 The ``--format`` choices are the writer names, in ``writers.WRITERS`` order; a format added
 there is a scan format without a change here.
@@ -14,7 +14,7 @@ from typing import List, Optional
 
 import typer
 
-from .. import writers
+from ..output import writers
 from .errors import ExitCode, fail, refuse_overwrite, warn
 from .options import Device, device_option, models_dir_option, output_stream, split_names
 
@@ -63,8 +63,8 @@ def parse_threshold(value: str) -> Optional[float]:
 def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[Path]):
     """Discovery first, then ``--output`` checked against every file the scan will read (the images
     found, the model files): (discovery, inputs) before anything is opened for writing (docs/safety.md)."""
-    from ..discovery import discover
-    from ..evidence import Inputs
+    from ..inputs.discovery import discover
+    from ..output.evidence import Inputs
 
     disc = discover(paths, recursive=recursive, stdin=sys.stdin)
     inputs = Inputs([*disc.files, *plan.files()])
@@ -132,7 +132,7 @@ def scan(
     2 usage error; 3 some inputs could not be read (they are still in the report).
     """
     from . import _command_line
-    from ..report import header
+    from ..output.text import header
 
     thr = parse_threshold(threshold)
     if address is not None and engine != Engine.ray:
@@ -168,8 +168,8 @@ def scan(
 def _plan(models_dir, models, ensemble, thr, max_false_alarm: float, max_miss: float):
     """The models, ensemble and operating points of this scan; broken cards it does not use are named once."""
     from ..cards import Registry
-    from ..runtime import RuntimeSetupError
-    from ..scan import ScanSetupError, resolve_plan
+    from ..scan.runtime import RuntimeSetupError
+    from ..scan.pipeline import ScanSetupError, resolve_plan
 
     try:
         registry = Registry(models_dir or [])
@@ -183,8 +183,8 @@ def _plan(models_dir, models, ensemble, thr, max_false_alarm: float, max_miss: f
 
 
 def _scanner(plan, device: Device, batch_size: int, workers, provenance: bool, thumbnails: bool, gates: bool):
-    from ..runtime import RuntimeSetupError
-    from ..scan import ScanSetupError, Scanner
+    from ..scan.runtime import RuntimeSetupError
+    from ..scan.pipeline import ScanSetupError, Scanner
 
     try:
         return Scanner(plan, device=device.value, batch_size=batch_size, workers=workers, provenance=provenance,
@@ -194,8 +194,8 @@ def _scanner(plan, device: Device, batch_size: int, workers, provenance: bool, t
 
 
 def _cache(scanner):
-    """The result cache (synthdetect.cache), or None with a warning when it cannot be opened."""
-    from ..cache import CacheError, ScanCache
+    """The result cache (synthdetect.scan.cache), or None with a warning when it cannot be opened."""
+    from ..scan.cache import CacheError, ScanCache
 
     try:
         return ScanCache.for_scanner(scanner)
@@ -205,7 +205,7 @@ def _cache(scanner):
 
 
 def _ray_engine(plan, address, device: Device, batch_size: int, workers, provenance: bool, gates: bool):
-    from ..engines.ray_engine import RayEngine, RayEngineError
+    from ..scan.engines.ray_engine import RayEngine, RayEngineError
 
     try:
         return RayEngine(plan, address=address, device=device.value, batch_size=batch_size, workers=workers,
@@ -242,7 +242,7 @@ class _Bar:
 def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_engine, recursive: bool,
          domain_check: DomainCheck, started: float):
     """Scan, stream the records to ``writer`` and close the run (summary, cache, Ray)."""
-    from ..scan import THUMBNAIL_KEY, run_scan
+    from ..scan.pipeline import THUMBNAIL_KEY, run_scan
 
     thumbs: list = []
 
@@ -269,7 +269,7 @@ def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_en
         summary["cache"] = cache.stats.to_dict()
     writer.end(out, head, result.records, summary, thumbs, color=None if out is sys.stdout else False)
     if not writer.prints_summary and sys.stderr.isatty():
-        from ..report import summary_lines
+        from ..output.text import summary_lines
 
         for ln in summary_lines(summary):
             typer.echo(ln, err=True)

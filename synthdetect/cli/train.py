@@ -209,6 +209,9 @@ def train_probe(
                                    "'default' (q95,q85,q75,1080q90,720q90,720q80), 'none', or a list such as "
                                    "q85,720q90 (qQ: JPEG re-encode; SqQ: shorter side S px, then JPEG Q). scan then "
                                    "gives images in those conditions their measured rates (docs/quality.md)."),
+    feature_group: str = typer.Option("auto", "--feature-group", help="auto: the backbone's feature group (all, "
+                                      "early stages, channel means, ...) chosen by nested cross-validation; a group's "
+                                      "name fixes it (e.g. the one a protocol run chose)."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (stderr summary) or json (stdout)."),
 ):
     """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
@@ -217,8 +220,8 @@ def train_probe(
     calibrated on out-of-fold scores (cross-fitting) and the card records Table 1 from them.
     """
     from ..cards import CardError, user_models_dir
-    from ..probe_train import ProbeTrainError, train_probe as _train
-    from ..runtime import RuntimeSetupError
+    from ..probes.train import ProbeTrainError, train_probe as _train
+    from ..scan.runtime import RuntimeSetupError
     from ..train.data import data_label, licences_of
 
     conds, items, sources, bb, prior_card, prior_head, prior_note = _probe_inputs(
@@ -233,7 +236,7 @@ def train_probe(
                      max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
                      cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
                      prior=prior_head, prior_note=prior_note, sources=sources, conditions=conds,
-                     progress=bar.update if bar else None)
+                     feature_group=feature_group, progress=bar.update if bar else None)
     except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
         raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
     finally:
@@ -246,7 +249,7 @@ def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[st
     """What ``train probe`` reads: conditions, labelled items and their sources, the backbone card and
     the prior (card, head, note); a one-line usage error (exit 2) for any of them."""
     from ..cards import CardError, Registry
-    from ..conditions import ConditionError, parse_conditions
+    from ..scan.conditions import ConditionError, parse_conditions
     from ..train.data import DataError, load_sets
 
     prior_card, prior_head, prior_note = None, None, None
@@ -258,7 +261,7 @@ def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[st
         reg = Registry(models_dir or [])
         bb = reg.backbone(backbone)
         if prior:
-            from ..runtime import load_head
+            from ..scan.runtime import load_head
 
             prior_card = reg.model(prior)
             if not prior_card.is_probe or (prior_card.backbone or {}).get("sha256") != bb.sha256:
@@ -366,7 +369,9 @@ def _probe_diagnostics(training: dict, cv: dict) -> str:
         lines.append(f"  {k}: ROC-AUC {v['roc_auc']:.3f}, false alarms {fa['k']}/{fa['n']} (upper 95 % "
                      f"{100 * fa['upper95']:.1f} %), misses {t['miss']['k']}/{t['miss']['n']}, "
                      f"coverage {100 * t['coverage']:.0f} %")
-    if fg:
+    if fg and fg.get("chosen_by", "").startswith("given"):
+        lines.append(f"feature group: {fg['name']} ({fg['n_features']} features; given by --feature-group)")
+    elif fg:
         lines.append(f"feature group: {fg['name']} ({fg['n_features']} features; chosen by cross-validation among "
                      f"{len(fg.get('candidates', {}))}; per outer fold: {', '.join(fg.get('outer_fold_groups', []))})")
     if lc.get("points"):

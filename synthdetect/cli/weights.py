@@ -95,9 +95,9 @@ def _sources(entry: Any, items: list[Any]) -> list[dict[str, Any]]:
 
 
 def _check_install(entry: Any, models_dir: Path, sources: List[Path], parity_data: Optional[Path]) -> None:
-    """The output check (:mod:`synthdetect.evidence`, docs/safety.md) before a conversion: the model files
+    """The output check (:mod:`synthdetect.output.evidence`, docs/safety.md) before a conversion: the model files
     it installs are never one of the files it reads (the checkpoints, the parity images)."""
-    from ..evidence import Inputs
+    from ..output.evidence import Inputs
 
     reads = Inputs(sources)
     if parity_data is not None:

@@ -127,7 +127,7 @@ def verify_card(kind: str, card_path: Path) -> list[VerifyRow]:
     contract), MISSING, MISMATCH (digest) or OK, and its calibration-domain sidecar when it has
     one.  No row for a sound ensemble card (it has no file)."""
     from ..cards import BrokenCard, CardError, load_any
-    from ..runtime import RuntimeSetupError, check_loads, load_head
+    from ..scan.runtime import RuntimeSetupError, check_loads, load_head
 
     card = load_any(kind, card_path)
     if isinstance(card, BrokenCard):

@@ -18,7 +18,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..discovery import NotRegularFile, display_path
+from ..inputs.discovery import NotRegularFile, display_path
 from . import _c2pa, _containers, sources
 from .base import Analyzer, Budget, Context, Findings, Section
 from .c2pa_manifest import TRUST_ANCHORS_ENV
@@ -79,7 +79,7 @@ def _empty_result(path: Path) -> dict:
 
 
 def _read_capped(path: Path, max_bytes: int) -> tuple[bytes, bool]:
-    from ..discovery import open_regular
+    from ..inputs.discovery import open_regular
 
     with open_regular(path) as fh:        # read-only, never blocks (a FIFO or device is refused)
         data = fh.read(max_bytes + 1)

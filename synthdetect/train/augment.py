@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..preprocess import normalize, resize_shorter
+from ..inputs.preprocess import normalize, resize_shorter
 from ..cards import InputSpec
 
 BLUR_SIGMA = (0.0, 3.0)

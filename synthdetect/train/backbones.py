@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 
 from ..cards import CLIP_MEAN, CLIP_STD, InputSpec, sha256_file
-from ..feature_groups import stage_groups, stage_layout
+from ..probes.feature_groups import stage_groups, stage_layout
 from ._lazy import LazyFactory
 
 if TYPE_CHECKING:

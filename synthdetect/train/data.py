@@ -237,7 +237,7 @@ class DecodedCache:
         key = str(path)
         arr = self._store.get(key)
         if arr is None:
-            from ..preprocess import resize_shorter
+            from ..inputs.preprocess import resize_shorter
 
             img = decode_rgb(path)
             if self.resize_to:

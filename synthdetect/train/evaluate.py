@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..cards import EnsembleCard, ModelCard, Registry
-from ..metrics import at_threshold, best_f1_threshold, summary
+from ..evaluation.metrics import at_threshold, best_f1_threshold, summary
 from .augment import parse_perturbations
 from .data import Item, data_label, load_sets
 from .scoring import EnsembleSpec, ImageCache, OnnxScorer, Scorer, resolve, score_any
@@ -43,7 +43,7 @@ def evaluate_targets(
 ) -> dict[str, Any]:
     """Metrics per target.  ``scores``: when given, filled with each target's labels and scores
     (``{name: {y, p, threshold, vote}}``) for plots."""
-    from ..calibration import CalibrationSet, definite_metrics
+    from ..scan.calibration import CalibrationSet, definite_metrics
 
     items: list[Item] = load_sets(data)
     perts = parse_perturbations(perturb)
@@ -236,9 +236,9 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
                            max_false_alarm: float, max_miss: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """Cross-fitted ensemble calibration: the members' out-of-fold scores of the same images
     (matched by image id) combined with the ensemble formula.  Returns (calibration, metrics)."""
-    from ..calibration import CalibrationSet
-    from ..ensemble import ensemble_scores
-    from ..probe_train import table1
+    from ..scan.calibration import CalibrationSet
+    from ..scan.ensemble import ensemble_scores
+    from ..probes.train import table1
 
     sets, maps = [], []
     for c in cards:
@@ -266,7 +266,7 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     ranges = [c.calibration.get("image_min_side") for c in cards]
     if all(ranges):
         d["image_min_side"] = {"min": max(r["min"] for r in ranges), "max": min(r["max"] for r in ranges)}
-    from ..conditions import ensemble_conditions
+    from ..scan.conditions import ensemble_conditions
 
     conditions = ensemble_conditions(cards, method, weights, max_false_alarm, max_miss)
     if conditions is not None:

@@ -7,7 +7,7 @@ card's family and architecture text from ``families.py``); a backbone's feature 
 ONNX contract (docs/DESIGN.md): input ``input`` float32 ``[N,3,S,S]`` (dynamic N),
 already normalised per the card's InputSpec; output ``logit`` float32 ``[N]``; opset 17.
 
-The parity check preprocesses real images with :func:`synthdetect.preprocess.to_input`
+The parity check preprocesses real images with :func:`synthdetect.inputs.preprocess.to_input`
 (the inference path), runs the PyTorch model and onnxruntime on the same tensors and
 compares sigmoid probabilities.  Above the tolerance the ONNX file is removed and
 :class:`ParityError` is raised; no card is written.
@@ -32,8 +32,8 @@ from torch import nn
 
 from .. import __version__ as synthdetect_version
 from ..cards import BackboneCard, InputSpec, ModelCard, sha256_file
-from ..preprocess import to_input, to_inputs
-from ..heads import sigmoid
+from ..inputs.preprocess import to_input, to_inputs
+from ..scan.heads import sigmoid
 from . import backbones, families
 from .data import data_label, load_sets
 from .loop import RunDir

@@ -22,7 +22,7 @@ from torch import nn
 
 from .augment import AugmentConfig, train_view, val_view
 from ..cards import sha256_file
-from ..probe_train import FeatureCache
+from ..probes.train import FeatureCache
 from .data import DecodedCache, Item
 from .loop import progress
 
@@ -30,7 +30,7 @@ from .loop import progress
 
 def default_cache_dir() -> Path:
     """``features/`` in synthdetect's cache directory (``$SYNTHDETECT_CACHE_DIR`` or platformdirs)."""
-    from ..cache import default_cache_dir as root
+    from ..scan.cache import default_cache_dir as root
 
     return root() / "features"
 

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from .. import __version__ as synthdetect_version
-from ..metrics import at_threshold, average_precision
+from ..evaluation.metrics import at_threshold, average_precision
 
 
 class RunError(RuntimeError):

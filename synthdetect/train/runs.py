@@ -21,7 +21,7 @@ from torch import nn
 
 from ..cards import CLIP_MEAN, CLIP_STD, InputSpec
 from . import archs, families
-from ..preprocess import normalize
+from ..inputs.preprocess import normalize
 from .augment import AugmentConfig, train_view, val_crop
 from .data import DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, write_split
 from .loop import FitConfig, RunDir, RunError, fit, pick_device, progress, seed_everything, set_threads, versions

@@ -1,6 +1,6 @@
 """Score labelled images with ONNX models (cards), training runs (PyTorch) or ensembles.
 
-Every path goes through :func:`synthdetect.preprocess.to_inputs` with the model's InputSpec,
+Every path goes through :func:`synthdetect.inputs.preprocess.to_inputs` with the model's InputSpec,
 so evaluation here agrees with ``synthdetect scan``.  ONNX models run with onnxruntime
 (sha256 verified first); runs need torch (imported lazily).
 """
@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
-from ..ensemble import ensemble_scores
-from ..preprocess import mean_per_image, stack_tiles, to_inputs
-from ..heads import sigmoid
+from ..scan.ensemble import ensemble_scores
+from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
+from ..scan.heads import sigmoid
 from .augment import apply_perturbations
 from .data import Item, decode_rgb
 
@@ -44,7 +44,7 @@ class OnnxScorer(Scorer):
 
     def __init__(self, card: ModelCard, device: str = "auto", registry: Registry | None = None):
         # the inference engine's loaders: the same sessions as `synthdetect scan`
-        from ..runtime import load_models
+        from ..scan.runtime import load_models
 
         self.card = card
         self.name = card.name

@@ -12,7 +12,7 @@ import pytest
 from synthdetect.cards import ModelCard, sha256_file
 from tests.card_builders import BROKEN, models_with_broken_cards
 from tests.support import cli
-from tests.test_probe_train import _train, setup  # noqa: F401  (setup: a fixture)
+from tests.probes.test_train import _train, setup  # noqa: F401  (setup: a fixture)
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
 

@@ -8,13 +8,13 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from synthdetect.cards import EnsembleCard, ModelCard  # noqa: E402
-from synthdetect.metrics import at_threshold  # noqa: E402
+from synthdetect.evaluation.metrics import at_threshold  # noqa: E402
 
 
 
 def test_ensemble_build_and_evaluate(exported, tiny_sets, invoke, tmp_path):
     from synthdetect.train.data import list_items
-    from synthdetect.ensemble import ensemble_scores
+    from synthdetect.scan.ensemble import ensemble_scores
     from synthdetect.train.scoring import OnnxScorer, score_items
 
     base, _ = exported

@@ -7,7 +7,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from synthdetect.cards import ModelCard, sha256_file  # noqa: E402
-from synthdetect.metrics import best_f1_threshold  # noqa: E402
+from synthdetect.evaluation.metrics import best_f1_threshold  # noqa: E402
 
 
 

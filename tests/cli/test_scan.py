@@ -95,7 +95,7 @@ def test_json_schema_fields(models_dir, images):
                  "--ensemble", "weighted", "-f", "json", "--no-provenance"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    from synthdetect.report import SCHEMA_VERSION
+    from synthdetect.output.text import SCHEMA_VERSION
 
     assert doc["schema_version"] == SCHEMA_VERSION
     assert doc["tool"]["name"] == "synthdetect" and doc["tool"]["version"]
@@ -251,7 +251,7 @@ def test_exit_2_on_sha_mismatch(tmp_path, images, make_model):
 
 
 def test_device_cuda_without_working_cuda_is_usage_error(models_dir, images):
-    from synthdetect.runtime import RuntimeSetupError, load_model
+    from synthdetect.scan.runtime import RuntimeSetupError, load_model
     from synthdetect.cards import ModelCard
 
     try:

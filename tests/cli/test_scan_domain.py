@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from synthdetect.domain_check import FEATURES_KEY, REASON
+from synthdetect.scan.domain_check import FEATURES_KEY, REASON
 from tests.support import cli
 
 REPO = Path(__file__).resolve().parents[2]

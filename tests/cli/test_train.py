@@ -16,7 +16,7 @@ except ImportError:  # the torch-free tests below still run
 needs_torch = pytest.mark.skipif(torch is None, reason="needs the 'train' extra (PyTorch)")
 
 from synthdetect.cli import app  # noqa: E402
-from tests.test_probe_train import _train, build_backbone, make_images, runner, setup  # noqa: F401,E402  (setup: a fixture)
+from tests.probes.test_train import _train, build_backbone, make_images, runner, setup  # noqa: F401,E402  (setup: a fixture)
 from tests.support import run_without_torch  # noqa: E402
 
 
@@ -356,7 +356,7 @@ def test_several_data_sources_are_calibrated_separately_or_refused(setup):
     assert set(card["calibration"]["by_source"]) == {"sample", "other"}
     assert card["calibration"]["by_source"]["other"]["n_real"] == 12
     assert set(json.loads(r.stdout)["cross_validated"]["by_source"]) == {"sample", "other"}
-    from synthdetect.calibration import CalibrationSet
+    from synthdetect.scan.calibration import CalibrationSet
 
     op = CalibrationSet.from_dict(card["calibration"]).operating()  # what scan states
     assert set(op.by_source) == {"sample", "other"}

@@ -27,7 +27,7 @@ from torchvision.models.resnet import Bottleneck, ResNet  # noqa: E402
 
 from synthdetect import hub  # noqa: E402
 from synthdetect.cards import CLIP_MEAN, CLIP_STD, IMAGENET_MEAN, IMAGENET_STD, Registry, sha256_file  # noqa: E402
-from synthdetect.preprocess import to_input  # noqa: E402
+from synthdetect.inputs.preprocess import to_input  # noqa: E402
 from synthdetect.train import published  # noqa: E402
 from synthdetect.cli.weights import weights_app  # noqa: E402
 

@@ -80,7 +80,7 @@ def test_short_is_the_first_finding_and_a_count():
 
 
 def test_short_matches_the_report_column(write):
-    from synthdetect import report
+    from synthdetect.output import text as report
     from synthdetect.provenance import short
 
     r = analyze(write("k.png", B.png_bytes([B.text_chunk("parameters", A1111), B.text_chunk("Software", "NovelAI")])))

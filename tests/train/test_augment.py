@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthdetect.preprocess import center_crop, normalize
+from synthdetect.inputs.preprocess import center_crop, normalize
 from synthdetect.train import augment as A
 
 

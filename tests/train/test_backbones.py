@@ -73,7 +73,7 @@ def test_a_clip_backbone_goes_through_the_same_mechanism(tmp_path, monkeypatch):
     card = export_backbone("tiny-clip-test", out, _images(tmp_path, 3))
     assert card.parity["passed"] and card.dim > 0
 
-    from tests.test_probe_train import make_images  # labelled sample with a learnable signal
+    from tests.probes.test_train import make_images  # labelled sample with a learnable signal
 
     data = make_images(tmp_path / "sample", n=12)
     r = runner.invoke(__import__("synthdetect.cli", fromlist=["app"]).app, [

@@ -18,7 +18,7 @@ def test_perturbation_changes_scores(exported, tiny_sets, tmp_path):
 
 
 def test_combine_methods():
-    from synthdetect.ensemble import ensemble_scores as combine
+    from synthdetect.scan.ensemble import ensemble_scores as combine
 
     P = np.array([[0.9, 0.2, 0.6], [0.4, 0.1, 0.7], [0.8, 0.3, 0.2]])
     thr = np.array([0.5, 0.5, 0.5])
@@ -31,7 +31,7 @@ def test_combine_methods():
 
 def test_scan_and_evaluate_share_the_ensemble_score():
     """scan combines one image at a time, evaluate whole sets: both must give the same score."""
-    from synthdetect.ensemble import Member, combine, ensemble_scores
+    from synthdetect.scan.ensemble import Member, combine, ensemble_scores
 
     rng = np.random.default_rng(3)
     P = rng.random((4, 50))

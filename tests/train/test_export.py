@@ -6,7 +6,7 @@ onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
 from synthdetect.cards import InputSpec, ModelCard, sha256_file  # noqa: E402
-from synthdetect.preprocess import to_input  # noqa: E402
+from synthdetect.inputs.preprocess import to_input  # noqa: E402
 
 
 def _tiny():

@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from synthdetect import metrics as M
+from synthdetect.evaluation import metrics as M
 
 sk = pytest.importorskip("sklearn.metrics")
 

@@ -1,1 +1,0 @@
-"""Alternative scan engines (the local engine is synthdetect.scan.Scanner)."""

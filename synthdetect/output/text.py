@@ -1,0 +1,373 @@
+"""Rendering scan results: table (humans), json / jsonl (scripts), csv (spreadsheets, MediaEval).
+
+The formats themselves are listed in :mod:`synthdetect.output.writers` (one writer each); the
+functions here produce their bytes.
+
+The JSON schema is versioned by ``SCHEMA_VERSION`` and documented in docs/scan.md.
+Bump the major number on any incompatible change (a field removed or renamed, a
+type changed); adding fields is compatible.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+SCHEMA_VERSION = "1.0"
+MEDIAEVAL_COLUMNS = ["image_id", "prob", "label", "threshold"]
+
+
+def error_rates(card: Any, threshold: float | None) -> dict[str, Any] | None:
+    """The card's measured error rates at ``threshold`` (the one the scan uses), or None.
+
+    From the card's ``metrics`` entry that was measured at its calibrated threshold on a
+    clean (not re-encoded) data set, preferring a holdout.  None when the scan runs at
+    another threshold (``--threshold X``): the card's figures do not apply there.
+    """
+    metrics = getattr(card, "metrics", None)
+    if not isinstance(metrics, dict) or threshold is None:
+        return None
+    keys = [k for k, m in metrics.items() if "[" not in k and isinstance(m, dict)
+            and isinstance(m.get("at_calibrated_threshold"), dict)]
+    keys.sort(key=lambda k: "holdout" not in k)
+    for k in keys:
+        m = metrics[k]
+        at = m["at_calibrated_threshold"]
+        thr, rec, fpr = at.get("threshold"), at.get("recall"), at.get("fpr_real")
+        if thr is None or abs(float(thr) - float(threshold)) > 1e-9 or rec is None or fpr is None:
+            continue
+        return {"measured_on": k, "n": m.get("n"), "threshold": float(thr),
+                "false_positive_rate": round(float(fpr), 4), "false_negative_rate": round(1.0 - float(rec), 4)}
+    return None
+
+
+def operating_rates(op: Any, measured_on: str) -> dict[str, Any]:
+    """Header ``error_rates`` of a calibrated three-way operating point (``calibration.Operating``)."""
+    fa, miss = op.false_alarm, op.miss
+    text = (f"'synthetic' at >= {op.t_hi:.4g}: {fa.k}/{fa.n} calibration reals flagged ({100 * fa.value:.1f} %, "
+            f"95 % upper bound {100 * fa.upper:.1f} %); 'real' below {op.t_lo:.4g}: {miss.k}/{miss.n} calibration "
+            f"fakes missed ({100 * miss.value:.1f} %, upper bound {100 * miss.upper:.1f} %); definite verdicts on "
+            f"{100 * op.coverage:.0f} % of the calibration images ({measured_on})")
+    return {"measured_on": measured_on, "n": op.n_real + op.n_fake, "threshold": op.t_hi, "threshold_real": op.t_lo,
+            "false_positive_rate": round(fa.value, 4), "false_positive_upper95": round(fa.upper, 4),
+            "false_negative_rate": round(miss.value, 4), "false_negative_upper95": round(miss.upper, 4),
+            "coverage": round(op.coverage, 4), "text": text}
+
+
+def _rates_for(card: Any, op: Any, threshold: float | None) -> dict[str, Any] | None:
+    if op is not None:
+        cal = getattr(card, "calibration", None) or {}
+        return operating_rates(op, f"{cal.get('data') or 'calibration set'}, {cal.get('method') or 'out-of-fold'}")
+    return error_rates(card, threshold)
+
+
+def header(plan, models, options: dict[str, Any] | None = None,
+           command: list[str] | None = None) -> dict[str, Any]:
+    """The run description shared by json (top level) and jsonl (first line).
+
+    ``command``: the argument vector of the run (shown in reports), when known.
+    """
+    from .. import __version__
+
+    loaded = {m.name: m for m in models}
+    ens = plan.describe()
+    if plan.ensemble_card is not None and plan.method == plan.ensemble_card.method and plan.threshold_override is None:
+        er = _rates_for(plan.ensemble_card, plan.ensemble_operating(), ens.get("threshold"))
+        if er:
+            ens["error_rates"] = er
+    head = {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "synthdetect", "version": __version__},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "models": [
+            {
+                "name": c.name,
+                "sha256": c.sha256,
+                "architecture": c.architecture,
+                "family": c.family,
+                "threshold": plan.member_threshold(c),
+                "weight": plan.weights.get(c.name),
+                "input_size": c.input.size,
+                "provider": loaded[c.name].providers[0] if c.name in loaded and loaded[c.name].providers else None,
+                "threshold_real": None if plan.member_operating(c) is None else plan.member_operating(c).t_lo,
+                "error_rates": _rates_for(c, plan.member_operating(c), plan.member_threshold(c)),
+            }
+            for c in plan.cards
+        ],
+        "ensemble": ens,
+        "options": dict(options or {}),
+    }
+    if command is not None:
+        head["command"] = list(command)
+    return head
+
+
+def read_results(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+    """(header, records, summary) from a ``--format jsonl`` or ``--format json`` file.
+
+    The summary is None when the file has none (an interrupted JSONL stream).  Raises
+    ValueError with a one-line reason for files that are neither.
+    """
+    text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError:
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("results"), list):  # --format json
+        doc = dict(doc)
+        records = doc.pop("results")
+        summary = doc.pop("summary", None)
+        return doc, records, summary
+    head: dict[str, Any] = {}
+    records, summary = [], None
+    for n, ln in enumerate(text.splitlines(), 1):  # --format jsonl
+        if not ln.strip():
+            continue
+        try:
+            o = json.loads(ln)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"{path}: line {n} is not JSON ({e.msg}); expected scan --format jsonl or json") from None
+        if not isinstance(o, dict) or o.get("type") not in ("header", "result", "summary"):
+            raise ValueError(f"{path}: line {n} is not a scan header/result/summary line")
+        t = o.pop("type")
+        if t == "header":
+            head = o
+        elif t == "result":
+            records.append(o)
+        else:
+            summary = o
+    if not head and not records:
+        raise ValueError(f"{path}: no scan results in this file")
+    return head, records, summary
+
+
+def _image_id(path: str) -> str:
+    return Path(path).stem
+
+
+def _fmt_p(v: float | None) -> str:
+    return "" if v is None else f"{v:.4f}"
+
+
+def provenance_short(rec: dict[str, Any]) -> str:
+    """The provenance column: see :func:`synthdetect.provenance.short`."""
+    from ..provenance import short  # lazy: loading report does not need the metadata parsers
+
+    return short(rec)
+
+
+_GATE_SHORT = {
+    "too_small": "too small ({value} px < {threshold} px)",
+    "below_calibrated_size": "smaller than measured ({value} px < {threshold} px)",
+    "uncalibrated_condition": "size/quality not measured ({value})",
+    "condition_rates": "rates in condition {value} break the budgets",
+    "blurred_or_upscaled": "blurred or upscaled (fine detail {value} < {threshold})",
+    "recompressed": "heavily recompressed (JPEG quality {value} < {threshold})",
+    "composite": "composite: photo on a flat canvas (score {value} >= {threshold})",
+}
+
+
+def why_short(rec: dict[str, Any]) -> str:
+    """One short reason for the verdict: the inconclusive reasons or the calibrated error rate."""
+    if rec.get("verdict_source") == "provenance":
+        return "declared by its metadata"
+    if rec.get("verdict") == "inconclusive":
+        failed = (rec.get("quality") or {}).get("failed") or []
+        if failed and rec.get("detector_verdict"):
+            return "; ".join(_GATE_SHORT.get(g.get("gate"), "{gate} {value}").format(**g) for g in failed)
+        return "; ".join(str(x) for x in rec.get("reasons") or [])
+    er = rec.get("error_rate")
+    if isinstance(er, dict) and er.get("n"):
+        kind = "false alarms" if er.get("kind") == "false_alarm" else "misses"
+        return f"{kind} {100 * er['rate']:.1f} % (≤ {100 * er['upper95']:.1f} %) on calibration"
+    return ""
+
+
+def write_json(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any]) -> None:
+    doc = dict(head)
+    doc["results"] = records
+    doc["summary"] = summary
+    json.dump(doc, out, indent=2, ensure_ascii=False)
+    out.write("\n")
+
+
+def jsonl_line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def csv_columns(model_names: list[str]) -> list[str]:
+    cols = list(MEDIAEVAL_COLUMNS) + [
+        "path", "format", "width", "height", "sha256", "verdict", "verdict_source",
+        "ensemble_method", "ensemble_score",
+    ]
+    for n in model_names:
+        cols += [f"{n}_prob", f"{n}_verdict"]
+    cols += ["typicality", "domain", "provenance", "error"]
+    return cols
+
+
+def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
+    ens = rec.get("ensemble") or {}
+    score = ens.get("score")
+    thr = ens.get("threshold")
+    label = ""
+    if rec.get("verdict") == "synthetic" and rec.get("verdict_source") == "provenance":
+        label = 1
+    elif score is not None and thr is not None:
+        label = int(score >= thr)
+    row = {
+        "image_id": _image_id(rec["path"]),
+        "prob": "" if score is None else f"{score:.6f}",
+        "label": label,
+        "threshold": "" if thr is None else thr,
+        "path": rec["path"],
+        "format": rec.get("format") or "",
+        "width": rec.get("width") or "",
+        "height": rec.get("height") or "",
+        "sha256": rec.get("sha256") or "",
+        "verdict": rec.get("verdict") or ("error" if rec.get("error") else ""),
+        "verdict_source": rec.get("verdict_source") or "",
+        "ensemble_method": ens.get("method", ""),
+        "ensemble_score": "" if score is None else f"{score:.6f}",
+        "provenance": provenance_short(rec),
+        "error": rec.get("error") or "",
+        **domain_cells(rec),
+    }
+    models = rec.get("models") or {}
+    for n in model_names:
+        m = models.get(n) or {}
+        row[f"{n}_prob"] = "" if m.get("probability") is None else f"{m['probability']:.6f}"
+        row[f"{n}_verdict"] = m.get("verdict", "")
+    return row
+
+
+def domain_cells(rec: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells of the domain check: the image's typicality (the highest over the cards'
+    references) and its group's decision."""
+    dom = rec.get("domain") if isinstance(rec.get("domain"), dict) else {}
+    typ = [v for v in (dom.get("typicality") or {}).values() if isinstance(v, (int, float))]
+    return {"typicality": f"{max(typ):.4f}" if typ else "", "domain": dom.get("decision", "")}
+
+
+def domain_lines(dom: dict[str, Any] | None) -> list[str]:
+    """The domain check's result per group, and the way out when a group is out of domain."""
+    if not isinstance(dom, dict):
+        return []
+    from ..scan.domain_check import WAY_OUT
+
+    if dom.get("available") is False:
+        return [f"domain check: {dom.get('note')}"]
+    lines = [f"domain check ({dom.get('mode')}, against the calibration images of {', '.join(dom.get('references') or [])}):"]
+    for g in dom.get("groups") or []:
+        tests = [t for t in g.get("tests") or [] if t.get("statistic") is not None]
+        stat = "; ".join(f"ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}" + (
+            f", closest to the {t['condition']} copies" if t.get("condition", "original") != "original" else "")
+            for t in tests)
+        why = stat or f"fewer than {dom.get('min_n')} images: not tested"
+        lines.append(f"  {g.get('group')}: {g.get('decision')} (n = {g.get('n')}; {why})")
+    if dom.get("note"):
+        lines.append(f"  {dom['note']}")
+    if dom.get("out_of_domain"):
+        act = ("their definite verdicts are withheld (inconclusive)" if dom.get("mode") == "enforce"
+               else "their verdicts are kept (--domain-check warn) but the stated error rates do not apply")
+        lines.append(f"  {dom['out_of_domain']} images are outside the calibration domain: {act}; to judge them, {WAY_OUT}")
+    return lines
+
+
+def write_csv(out: TextIO, model_names: list[str], records: Iterable[dict]) -> None:
+    w = csv.DictWriter(out, fieldnames=csv_columns(model_names), lineterminator="\n")
+    w.writeheader()
+    for r in records:
+        w.writerow(csv_row(r, model_names))
+
+
+def summary_lines(summary: dict[str, Any]) -> list[str]:
+    v = summary["verdicts"]
+    lines = [
+        f"{summary['inputs']} inputs: {v['synthetic']} synthetic, {v['real']} real, "
+        f"{v['inconclusive']} inconclusive, {summary['errors']} errors",
+        f"elapsed {summary['elapsed_s']:.2f} s, {summary['images_per_s']:.2f} images/s",
+    ]
+    if summary.get("provenance_overrides"):
+        lines.append(f"{summary['provenance_overrides']} verdicts from provenance metadata (C2PA/XMP/generator tags)")
+    if summary.get("skipped_non_image"):
+        lines.append(f"skipped {summary['skipped_non_image']} non-image files in directory walks")
+    if summary.get("symlink_loops"):
+        lines.append(f"ignored {summary['symlink_loops']} directory symlink loops")
+    return lines + domain_lines(summary.get("domain"))
+
+
+_VERDICT_STYLE = {"synthetic": "bold red", "real": "green", "inconclusive": "yellow"}
+
+
+def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from ..console import is_tty, make_console
+
+    # a terminal: fit the window; a pipe or file: never wrap or cut a path (synthdetect.console)
+    tty = is_tty(out)
+    console = make_console(out, force_terminal=color, no_color=color is False, highlight=False)
+    names = [m["name"] for m in head["models"]]
+    ens = head["ensemble"]
+    show_prov = any(provenance_short(r) for r in records)
+    t = Table(show_lines=False, header_style="bold", pad_edge=False)
+    t.add_column("path", overflow="fold", no_wrap=not tty)
+    t.add_column("format")
+    t.add_column("size", justify="right")
+    for n in names:
+        t.add_column(n, justify="right")
+    multi = ens["method"] != "none"  # an ensemble score column
+    if multi:
+        t.add_column(f"{ens['method']}", justify="right")
+    t.add_column("verdict")
+    t.add_column("why", overflow="fold")
+    if show_prov:
+        t.add_column("provenance", overflow="fold", no_wrap=not tty)
+    for r in records:
+        if r.get("error"):
+            cells = [r["path"], r.get("format") or "", ""] + [""] * len(names)
+            if multi:
+                cells.append("")
+            if r.get("verdict_source") == "provenance":  # undecodable pixels, AI generation declared
+                cells.append(Text("synthetic (provenance)", style=_VERDICT_STYLE["synthetic"]))
+            else:
+                cells.append(Text("error", style="magenta"))
+            cells.append(Text(r["error"], style="magenta"))
+        else:
+            cells = [r["path"], r.get("format") or "", f"{r['width']}x{r['height']}"]
+            for n in names:
+                m = r["models"].get(n, {})
+                p = m.get("probability")
+                cells.append(Text(_fmt_p(p), style=_VERDICT_STYLE.get(m.get("verdict"), "")))
+            e = r.get("ensemble") or {}
+            if multi:
+                cells.append(_fmt_p(e.get("score")) + (" (tie)" if e.get("tie") else ""))
+            v = r.get("verdict") or ""
+            if r.get("verdict_source") == "provenance":
+                v += " (provenance)"
+            cells.append(Text(v, style=_VERDICT_STYLE.get(r.get("verdict"), "")))
+            cells.append(why_short(r))
+        if show_prov:
+            cells.append(provenance_short(r))
+        t.add_row(*cells)
+    console.print(t)
+    def band(d: dict[str, Any]) -> str:
+        lo = d.get("threshold_real")
+        return f"synthetic >= {d['threshold']:.4g}" + (f", real < {lo:.4g}" if lo is not None and lo < d["threshold"] else "")
+
+    thr = "; ".join(f"{m['name']}: {band(m)}" for m in head["models"])
+    line = f"models: {thr}"
+    if multi:
+        line += (f"; ensemble {ens['method']}" + (f" '{ens['name']}'" if ens.get("name") else "")
+                 + f": {band(ens)}")
+    console.print(line)
+    rates = ens.get("error_rates") if multi else (head["models"][0].get("error_rates") if len(names) == 1 else None)
+    if isinstance(rates, dict) and rates.get("text"):
+        console.print("calibrated error rates: " + rates["text"])
+    for ln in summary_lines(summary):
+        console.print(ln)

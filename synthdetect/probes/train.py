@@ -1,0 +1,537 @@
+"""``synthdetect train probe``: a linear probe over a backbone, fitted on a labelled sample of
+the target distribution, with no PyTorch (numpy + Pillow + onnxruntime).
+
+1. Features: every image is decoded exactly as ``scan`` decodes it, prepared per the
+   backbone card's ``InputSpec`` and run through the backbone ONNX once; the feature vector
+   (mean over the card's crops) is cached under ``sha256(image) + sha256(backbone)``, so a
+   second fit on the same images costs no extraction.
+2. Fit: standardisation + L2 logistic regression, ``C`` chosen by cross-validation
+   (:mod:`synthdetect.probes.fit`); out-of-fold scores from nested cross-validation.
+3. Calibration by cross-fitting: the out-of-fold scores are the card's calibration set
+   (three-way thresholds and their error rates, :mod:`synthdetect.scan.calibration`) and give
+   the Table 1 figures written into the card.
+4. Output: ``NAME.head.json`` (the weights) + ``NAME.json`` (the card) in the user model
+   directory (or ``--out``), immediately usable by ``scan --models NAME`` and in ensembles.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from ..cards import BackboneCard, ModelCard, sha256_file
+from ..scan.calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics
+
+
+class ProbeTrainError(ValueError):
+    """The probe cannot be trained as asked (one-line reason)."""
+
+
+def default_cache_dir() -> Path:
+    """``probe-features/`` in synthdetect's cache directory (``$SYNTHDETECT_CACHE_DIR`` or platformdirs)."""
+    from ..scan.cache import default_cache_dir as root
+
+    return root() / "probe-features"
+
+
+class FeatureCache:
+    """One float32 feature vector per key, as ``DIR/<key[:2]>/<key>.npy``.
+
+    ``train probe`` keys by image SHA-256 under ``<backbone sha[:16]>/`` (:func:`backbone_cache`);
+    the CLIP-probe trainer (``synthdetect.train.features``) keys by a digest of image, transform
+    and view.  Writes are atomic (temporary file + rename), so concurrent runs never see half a
+    file; a file that fails to load, is not a finite float32 vector or has the wrong length
+    (``dim``) is ignored and rewritten, never trusted.  ``root=None``: caching off.
+    """
+
+    def __init__(self, root: Path | None, dim: int | None = None):
+        self.root = None if root is None else Path(root)
+        self.dim = dim
+        self.hits = 0
+        self.misses = 0  # vectors written (computed because they were not cached)
+
+    def _path(self, key: str) -> Path:
+        assert self.root is not None
+        return self.root / key[:2] / f"{key}.npy"
+
+    def get(self, key: str) -> np.ndarray | None:
+        if self.root is None:
+            return None
+        p = self._path(key)
+        try:
+            v = np.load(p, allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if v.dtype != np.float32 or v.ndim != 1 or (self.dim is not None and v.shape != (self.dim,)) \
+                or not np.all(np.isfinite(v)):
+            return None
+        self.hits += 1
+        return v
+
+    def put(self, key: str, vec: np.ndarray) -> None:
+        if self.root is None:
+            return
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.asarray(vec, dtype=np.float32), allow_pickle=False)
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.misses += 1
+
+
+def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
+    """The feature cache of one backbone (by its SHA-256) under ``root``."""
+    return FeatureCache(Path(root) / backbone.sha256[:16], dim=backbone.dim)
+
+
+@dataclass
+class Extracted:
+    X: np.ndarray  # [N, dim] for the images that could be read
+    keep: list[int]  # indices into the input list of those images
+    errors: list[tuple[int, str]]  # (index, one-line reason) of the others
+    sha256: list[str]
+    seconds: float = 0.0
+    cache_hits: int = 0
+    sides: list[int] = field(default_factory=list)  # shorter side (px) of every input, 0 if unknown
+
+
+def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | None = None, batch_size: int = 16,
+                     workers: int | None = None, progress: Callable[[int], None] | None = None) -> Extracted:
+    """Features of ``paths`` with a loaded backbone (``runtime.FeatureModel``), decoding in a
+    thread pool while onnxruntime runs; unreadable images are reported, not skipped silently."""
+    from ..inputs.decoding import DecodeError, decode, init_codecs
+    from ..inputs.pool import bounded_map, default_workers
+    from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
+
+    init_codecs()
+    spec = backbone.card.input
+    t0 = time.perf_counter()
+    n = len(paths)
+    feats: list[np.ndarray | None] = [None] * n
+    shas: list[str] = [""] * n
+    errors: list[tuple[int, str]] = []
+    hits = 0
+
+    sides = [0] * n
+
+    def prepare(i: int):
+        p = Path(paths[i])
+        try:
+            sha = sha256_file(p)
+        except OSError as e:
+            return i, None, None, f"cannot read: {e.strerror or e}"
+        if cache is not None:
+            v = cache.get(sha)
+            if v is not None:
+                try:  # the header is enough for the size
+                    from PIL import Image
+
+                    with Image.open(p) as im:
+                        sides[i] = min(im.size)
+                except Exception:
+                    pass
+                return i, sha, v, None
+        try:
+            d = decode(p)
+        except DecodeError as e:
+            return i, sha, None, str(e)
+        sides[i] = min(d.width, d.height)
+        try:
+            return i, sha, to_inputs(d.image, spec), None
+        except Exception as e:  # one bad image never stops the run
+            return i, sha, None, f"preprocessing failed: {e.__class__.__name__}: {e}"
+        finally:
+            d.image.close()
+
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        x, counts = stack_tiles([a for _, a in pending])
+        per = mean_per_image(backbone.features(x), counts).astype(np.float32)
+        for (i, _), v in zip(pending, per):
+            feats[i] = v
+            if cache is not None:
+                cache.put(shas[i], v)
+        pending.clear()
+
+    done = 0
+    # bounded: decoded crops are ~10 MB an image
+    for i, sha, arr, err in bounded_map(prepare, range(n), workers=workers,
+                                          max_inflight=max(batch_size, 2 * (workers or default_workers()))):
+        done += 1
+        if sha:
+            shas[i] = sha
+        if err is not None:
+            errors.append((i, err))
+        elif arr.ndim == 1:  # cached feature vector
+            feats[i] = arr
+            hits += 1
+        else:
+            pending.append((i, arr))
+            if len(pending) >= batch_size:
+                flush()
+        if progress:
+            progress(done)
+    flush()
+    keep = [i for i in range(n) if feats[i] is not None]
+    X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, backbone.card.dim), np.float32)
+    return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits,
+                     sides=sides)
+
+
+def drop_duplicates(items: Sequence[Any], ex: Extracted) -> list[tuple[str, str]]:
+    """Byte-identical images (same SHA-256) among the readable ones.  Labelled both real and
+    synthetic: ProbeTrainError listing them (the sample contradicts itself).  Within one class:
+    the first is kept, the copies are removed from ``ex`` (one image must not count twice, nor
+    sit in a training fold and in the fold that scores it); returns (copy, kept) pairs."""
+    first: dict[str, int] = {}
+    rows, dropped, clashes = [], [], []
+    for row, i in enumerate(ex.keep):
+        j = first.setdefault(ex.sha256[i], i)
+        if j == i:
+            rows.append(row)
+        elif int(items[j].label) != int(items[i].label):
+            clashes.append(f"{items[j].rel} = {items[i].rel}")
+        else:
+            dropped.append((str(items[i].rel), str(items[j].rel)))
+    if clashes:
+        shown = "; ".join(clashes[:10]) + (f"; and {len(clashes) - 10} more" if len(clashes) > 10 else "")
+        raise ProbeTrainError(f"{len(clashes)} image(s) labelled both real and synthetic (byte-identical, same "
+                              f"SHA-256): {shown}")
+    if dropped:
+        ex.keep = [ex.keep[r] for r in rows]
+        ex.X = ex.X[rows]
+    return dropped
+
+
+def table1(y: np.ndarray, p: np.ndarray, op) -> dict[str, Any]:
+    """The paper's Table 1 figures (at 0.5 and at the best global threshold), ROC-AUC/AP, the
+    calibrated operating point and what the three verdicts give on these scores."""
+    from ..evaluation.metrics import at_threshold, average_precision, best_f1_threshold, roc_auc
+
+    return {
+        "n": int(y.size), "n_real": int(np.sum(y == 0)), "n_synthetic": int(np.sum(y == 1)),
+        "at_0.5": at_threshold(y, p, 0.5),
+        "best_f1": best_f1_threshold(y, p),
+        "roc_auc": roc_auc(y, p),
+        "ap": average_precision(y, p),
+        "at_calibrated": at_threshold(y, p, op.t_hi),
+        "three_way": definite_metrics(y, p, op),
+    }
+
+
+@dataclass
+class ProbeResult:
+    card: ModelCard
+    head_path: Path
+    card_path: Path
+    n_images: int
+    errors: list[tuple[str, str]]
+    timings: dict[str, float] = field(default_factory=dict)
+    cache_hits: int = 0
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, byte-identical kept image)
+    # condition name -> features of the calibration images' transformed copies (synthdetect.scan.conditions)
+    condition_features: dict[str, np.ndarray] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # sample-size warnings (also in the card)
+
+
+@dataclass
+class Fitted:
+    """The fit with what the sample can support (:mod:`synthdetect.probes.sample`)."""
+
+    fit: Any  # probe_fit.ProbeFit
+    curve: dict[str, Any]
+    candidates: list[Any]
+    seconds: float
+    fixed: bool = False  # the group was given (--feature-group), not chosen
+
+    def training(self) -> dict[str, Any]:
+        """The card's ``training`` entries of the feature-group choice and the learning curve."""
+        f = self.fit
+        return {"feature_group": {"name": f.group, "n_features": int(f.head.coef.size),
+                                  "candidates": {c.name: c.size for c in self.candidates},
+                                  "cv_logloss": {k: round(v, 6) for k, v in f.group_losses.items()},
+                                  "outer_fold_groups": f.oof_groups,
+                                  "chosen_by": "given (--feature-group)" if self.fixed else
+                                               "lowest cross-validated log-loss (C chosen with it); nested inside "
+                                               "every outer fold for the out-of-fold scores"},
+                "learning_curve": self.curve}
+
+
+def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCard, *, folds: int, seed: int,
+                         strata: Sequence[str] | None = None, prior: Any = None,
+                         feature_group: str | None = None) -> Fitted:
+    """Nested-CV fit over the backbone's candidate feature groups, and the learning curve
+    (``probe_sample.learning_curve``): the chosen group refitted on subsets, ``C`` chosen inside
+    every fold (the group choice is not repeated per subset: that would cost 7x more).
+    ``feature_group``: a candidate's name fixes the group (e.g. the one a protocol run chose);
+    ``None`` or ``"auto"`` chooses it by nested cross-validation."""
+    from .feature_groups import FeatureGroupError, candidate_groups
+    from ..evaluation.metrics import roc_auc
+    from .fit import fit_probe
+    from .sample import learning_curve
+
+    try:
+        cands = candidate_groups(backbone_card.features, backbone_card.dim) if prior is None else []
+    except FeatureGroupError as e:
+        raise ProbeTrainError(f"backbone card {backbone_card.name}: {e}") from None
+    if feature_group not in (None, "auto"):
+        fixed = [c for c in (cands or candidate_groups(None, backbone_card.dim)) if c.name == feature_group]
+        if not fixed or (prior is not None and feature_group != "all"):
+            names = ", ".join(c.name for c in cands) if prior is None else "all (with --prior)"
+            raise ProbeTrainError(f"--feature-group {feature_group}: not a feature group of {backbone_card.name} "
+                                  f"(auto, {names})")
+        cands = [] if prior is not None else fixed
+    t1 = time.perf_counter()
+    fit = fit_probe(X, y, folds=folds, seed=seed, groups=strata, prior=prior, feature_groups=cands or None)
+
+    chosen = [c for c in cands if c.name == fit.group] or None
+
+    def cv_auc(idx: np.ndarray, s: int) -> float:  # the chosen group refitted, C nested (7x cheaper than all groups)
+        g = None if strata is None else [strata[i] for i in idx]
+        sub = fit_probe(X[idx], y[idx], folds=folds, seed=s, groups=g, prior=prior, feature_groups=chosen)
+        return roc_auc(y[idx], sub.oof)
+
+    repeats = 3 if y.size <= 150 else 2 if y.size <= 300 else 1  # bounded cost: the curve refits the sample
+    curve = learning_curve(y, roc_auc(y, fit.oof), cv_auc, seed=seed, repeats=repeats)
+    return Fitted(fit, curve, cands, time.perf_counter() - t1, fixed=feature_group not in (None, "auto"))
+
+
+def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, out_dir: Path, *,
+                data_label: str, folds: int = 5, seed: int = 0,
+                max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM, max_miss: float = DEFAULT_MAX_MISS,
+                device: str = "auto", cache_dir: Path | None | bool = None, force: bool = False,
+                groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
+                progress: Callable[[int], None] | None = None, prior: Any = None,
+                prior_note: str | None = None, sources: Sequence[str] | None = None,
+                conditions: Sequence[Any] = (), feature_group: str | None = None) -> ProbeResult:
+    """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
+    ``rel`` and ``label`` (``synthdetect.train.data.Item``).  ``prior``: a ``probe_fit.LinearHead``
+    over the same backbone's features; the fit is then prior-centred ridge towards it
+    (``probe_fit`` module docstring), described in the card by ``prior_note``.  ``sources``: the
+    source (``--data`` argument) of every item: see :func:`split_sources`.  ``conditions``:
+    ``synthdetect.scan.conditions.Condition``s to calibrate on as well (copies scored out of fold)."""
+    from ..scan.runtime import load_backbone
+
+    if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
+        raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
+    out_dir = Path(out_dir)
+    card_path = out_dir / f"{name}.json"
+    head_path = out_dir / f"{name}.head.json"
+    if not force and (card_path.exists() or head_path.exists()):
+        raise ProbeTrainError(f"{card_path} already exists (use --force to replace it)")
+    y_all = np.array([int(it.label) for it in items], dtype=np.int64)
+    _check_size(y_all, max_false_alarm, max_miss)
+    sources = split_sources(sources, y_all)
+    t0 = time.perf_counter()
+    backbone = load_backbone(backbone_card, device=device)
+    cache = None if cache_dir is False else backbone_cache(
+        default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
+    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress)
+    duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
+    t_feat = time.perf_counter() - t0
+    errors = [(items[i].rel, reason) for i, reason in ex.errors]
+    y = y_all[ex.keep]
+    size = _check_size(y, max_false_alarm, max_miss, f"{len(ex.keep)} readable images ({len(errors)} unreadable): ")
+    g = None if groups is None else [groups[i] for i in ex.keep]
+    src, g = _kept_sources(sources, ex.keep, y, g)
+    fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior,
+                                  feature_group=feature_group)
+    fit, t_fit = fitted.fit, fitted.seconds
+    cal, op, cv = _calibrate(y, fit, seed, data_label, [ex.sha256[i][:16] for i in ex.keep], src,
+                             max_false_alarm, max_miss)
+    cond = None
+    if conditions:
+        from ..scan.conditions import calibrate_conditions
+
+        cond = calibrate_conditions([items[i].path for i in ex.keep], [ex.sha256[i] for i in ex.keep],
+                                    [ex.sides[i] for i in ex.keep], y, fit, backbone, conditions, cache=cache,
+                                    data=data_label, max_false_alarm=max_false_alarm, max_miss=max_miss)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    head_doc = fit.head.to_dict()
+    head_doc["backbone_sha256"] = backbone_card.sha256
+    _atomic_write(head_path, json.dumps(head_doc) + "\n")
+    n_real, n_fake = int(np.sum(y == 0)), int(np.sum(y == 1))
+    card = ModelCard(
+        name=name,
+        file=head_path.name,
+        sha256=sha256_file(head_path),
+        architecture=f"linear probe (L2 logistic regression, C={fit.head.C:g}"
+                     + (", prior-centred" if prior is not None else "") + f") over {backbone_card.name} features"
+                     + ("" if fit.group == "all" else f" (group {fit.group}: {fit.head.coef.size} of {backbone_card.dim})"),
+        input=backbone_card.input,
+        output="logit",
+        threshold=0.5,
+        calibrated_threshold=op.t_hi,
+        calibrated_on=f"{data_label} (cross-fitted, {n_real} real / {n_fake} synthetic)",
+        f1=float(cv["at_calibrated"]["f1"]),
+        backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
+        calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
+                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
+                     **({"conditions": cond.table} if cond is not None else {})},
+        family="probe",
+        description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
+                    f"on {data_label}.",
+        training=_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions, licences,
+                               prior, prior_note, size),
+        licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
+                + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
+        metrics={"cross_validated": cv},
+        extra={"backbone_card": backbone_card.name},
+    )
+    _attach_domain(card, card_path, ex.X, y, fit.oof, backbone_card, cond)
+    tmp_card = card_path.with_name(f".{card_path.name}.tmp")
+    card.save(tmp_card)
+    os.replace(tmp_card, card_path)
+    card.path = card_path
+    return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
+                       timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
+                                **({"conditions_s": round(cond.seconds, 3)} if cond is not None else {}),
+                                "total_s": round(time.perf_counter() - t0, 3)},
+                       cache_hits=ex.cache_hits, duplicates=duplicates, warnings=size.warnings(),
+                       condition_features={} if cond is None else cond.features)
+
+
+def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], src, max_false_alarm: float,
+               max_miss: float):
+    """The out-of-fold scores as the calibration set (per source too), its operating point and Table 1."""
+    cal = CalibrationSet.from_labels(y, fit.oof, method=f"cross-fitted: out-of-fold scores of {fit.folds}-fold nested "
+                                                        f"cross-validation (seed {seed})", data=data_label, ids=ids)
+    if src is not None:
+        cal.by_source = per_source(src, y, fit.oof, cal)
+    op = cal.operating(max_false_alarm, max_miss)
+    cv = table1(y, fit.oof, op)
+    if src is not None:
+        cv["by_source"] = {k: table1(y[m], fit.oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
+    return cal, op, cv
+
+
+def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "Fitted", seed: int, src, groups,
+                  conditions, licences, prior, prior_note, size) -> dict[str, Any]:
+    """The card's ``training`` entry: data, hyper-parameters, choices and what the sample supports."""
+    fit = fitted.fit
+    n_real, n_fake = int(np.sum(y == 0)), int(np.sum(y == 1))
+    return {
+        "recipe": "synthdetect train probe",
+        "data": data_label,
+        "n_real": n_real, "n_synthetic": n_fake,
+        "unreadable": len(errors),
+        "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates],
+        "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
+        "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
+        "stratified_by": "label" + (" x source" if src is not None else "") + (" x group" if groups is not None else ""),
+        **({"sources": sorted(set(src)), "calibration_rule": "thresholds that keep the budgets on every source; "
+            "the stated rates are the worst source's"} if src is not None else {}),
+        "conditions": [c.name for c in conditions],
+        "licences": dict(licences or {}),
+        **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
+        **fitted.training(), "sample_size": size.to_dict(),
+    }
+
+
+def split_sources(sources: Sequence[str] | None, y: np.ndarray) -> list[str] | None:
+    """The sources to calibrate separately, or None for one source.
+
+    * one source, or every source holding a single class (``--data REALS --data RENDERS``: the
+      analyst's two halves of one reference sample): one source;
+    * several sources with both classes: each is calibrated on its own; every one needs
+      :data:`probe_sample.MIN_PER_CLASS` images of each class (ProbeTrainError otherwise);
+    * a mix of both (which source would a single-class folder belong to?): ProbeTrainError."""
+    from .sample import MIN_PER_CLASS
+
+    if sources is None or len(set(sources)) < 2:
+        return None
+    src = np.asarray(list(sources))
+    both = {k: (int(np.sum((src == k) & (y == 0))), int(np.sum((src == k) & (y == 1)))) for k in dict.fromkeys(src)}
+    single = [k for k, (r, f) in both.items() if not (r and f)]
+    if len(single) == len(both):
+        return None
+    if single:
+        raise ProbeTrainError(f"--data {single[0]} holds one class while other --data hold both: cannot tell which "
+                              "source it belongs to; give each source as one --data with both classes")
+    for k, (r, f) in both.items():
+        if min(r, f) < MIN_PER_CLASS:
+            raise ProbeTrainError(f"source {k} has {r} real / {f} synthetic images: each source is calibrated on its "
+                                  f"own and needs at least {MIN_PER_CLASS} of each (or fit it separately)")
+    return [str(v) for v in src]
+
+
+def _kept_sources(sources, keep, y, strata):
+    """The sources of the readable images (checked again: unreadable ones may leave a source too
+    small) and the CV strata with the source added (every fold holds every source in proportion)."""
+    src = None if sources is None else split_sources([sources[i] for i in keep], y)
+    if src is None:
+        return None, strata
+    return src, [f"{a}|{b}" for a, b in zip(src, strata or [""] * len(src))]
+
+
+def per_source(src: Sequence[str], y: np.ndarray, oof: np.ndarray, cal: CalibrationSet) -> dict[str, CalibrationSet]:
+    """Each source's out-of-fold scores as its own calibration set."""
+    s = np.asarray(list(src))
+    return {k: CalibrationSet.from_labels(y[s == k], oof[s == k], method=cal.method, data=k)
+            for k in dict.fromkeys(s.tolist())}
+
+
+def _check_size(y: np.ndarray, max_false_alarm: float, max_miss: float, what: str = ""):
+    """:class:`probe_sample.SampleSize` of labels ``y``; ProbeTrainError when it is too small to fit."""
+    from .sample import SampleSize
+
+    size = SampleSize(int(np.sum(y == 0)), int(np.sum(y == 1)), max_false_alarm, max_miss)
+    if size.too_small:
+        raise ProbeTrainError(what + size.refusal())
+    return size
+
+
+def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarray, oof: np.ndarray,
+                   backbone_card: BackboneCard, cond: Any = None) -> None:
+    """The calibration images' domain reference (``NAME.domain.npz``, :mod:`synthdetect.scan.domain`),
+    recorded in the card before it is written: ``scan`` tests its batches against it.  With
+    ``cond`` (:class:`synthdetect.scan.conditions.ConditionCalibration`) the transformed copies join
+    it, tagged by condition, so a downscaled or re-encoded batch of the source is recognised."""
+    from ..scan.domain import DomainReference, attach
+
+    if len(X) < 3:
+        return
+    rows, labels, scores, tags = [np.asarray(X)], [y], [oof], [[""] * len(X)]
+    for name, F in ({} if cond is None else cond.features).items():
+        made = np.all(np.isfinite(F), axis=1)  # NaN rows: no copy could be made
+        rows.append(F[made])
+        labels.append(y[made])
+        scores.append(np.asarray(cond.scores[name])[made])
+        tags.append([name] * int(made.sum()))
+    ref = DomainReference.build(np.concatenate(rows), backbone_sha256=backbone_card.sha256,
+                                labels=np.concatenate(labels), scores=np.concatenate(scores),
+                                conditions=[t for ts in tags for t in ts])
+    attach(card, ref, card_path=card_path, save_card=False)
+
+
+def _side_range(sides: Sequence[int]) -> dict[str, int] | None:
+    """The shorter sides of the calibration images: the size range its error rates hold for."""
+    known = [int(v) for v in sides if v]
+    return {"min": min(known), "max": max(known)} if known else None
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,398 @@
+"""Conditions: the transformations an analyst's images commonly went through, measured.
+
+A probe's error rates are measured on its calibration images as they are.  Evidence rarely
+is: it was downscaled for a website, re-saved by a messenger.  ``train probe --conditions``
+therefore also calibrates on *copies* of the calibration images made in memory with Pillow
+(never written anywhere), one set of copies per declared condition:
+
+* ``qQ``: re-encoded as a baseline JPEG at quality ``Q`` (the size kept);
+* ``SqQ``: downscaled (Lanczos) so that the shorter side is ``S`` px, then JPEG at ``Q``
+  (an image already at or below ``S`` keeps its size).
+
+Every copy is scored out of fold (by the fold model that did not see its original), so the
+card holds, per condition, out-of-fold scores like the clean calibration set
+(:class:`synthdetect.scan.calibration.CalibrationSet`) and the rates at the thresholds.
+
+``scan`` maps each image to a condition from what it can measure (:func:`assign`): its
+shorter side ``s`` and estimated JPEG quality ``q`` (a non-JPEG file counts as quality 100):
+
+1. ``original`` when ``s`` is at least the calibration images' smallest shorter side and
+   ``q`` at least their lowest JPEG quality: the clean calibration applies (as before);
+2. otherwise the *mildest measured condition that is at least as harsh as the image*:
+   among conditions whose size ``S <= s`` (a quality-only condition counts as the
+   calibration images' smallest side) and whose quality ``Q <= q``, the largest ``S``,
+   then the largest ``Q``.  This assumes that a smaller size and a lower quality never
+   make the detector better, so the chosen condition's rates are an upper bound for the
+   image's (an 800 px q92 image is judged with the 720 px q90 rates);
+3. none: the image is outside every measured condition (smaller than the smallest measured
+   size, or a lower JPEG quality than measured): no calibrated verdict, as before.
+
+numpy + Pillow only; the feature extraction of copies needs the backbone (onnxruntime).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+from PIL import Image
+
+TRANSFORM_VERSION = "lanczos-jpeg420-v1"  # part of the cache key: change it when the copies change
+ORIGINAL = "original"
+OUTSIDE = "outside"  # the record's condition when no measured condition covers the image
+DEFAULT_SPEC = "q95,q85,q75,1080q90,720q90,720q80"
+_NAME = re.compile(r"^(?:(\d{2,5}))?q(\d{1,3})$")
+
+
+class ConditionError(ValueError):
+    """A condition list that cannot be parsed (one-line reason)."""
+
+
+@dataclass(frozen=True)
+class Condition:
+    """One declared transformation: optional downscale to ``side`` (shorter side), then JPEG ``quality``."""
+
+    side: int | None
+    quality: int
+
+    @property
+    def name(self) -> str:
+        return f"{self.side or ''}q{self.quality}"
+
+    def cache_key(self, image_sha256: str) -> str:
+        """Feature-cache key of this condition's copy of an image (hex, like an image sha)."""
+        return hashlib.sha256(f"{image_sha256}|{self.name}|{TRANSFORM_VERSION}".encode()).hexdigest()
+
+    def apply(self, img: Image.Image) -> bytes:
+        """The copy's JPEG bytes (in memory): ``img`` is an RGB image as ``decode`` returns it."""
+        w, h = img.size
+        if self.side is not None and min(w, h) > self.side:
+            f = self.side / min(w, h)
+            size = (self.side, max(1, round(h * f))) if w <= h else (max(1, round(w * f)), self.side)
+            img = img.resize(size, Image.Resampling.LANCZOS)
+        buf = io.BytesIO()
+        img.save(buf, format="JPEG", quality=int(self.quality), subsampling="4:2:0")
+        return buf.getvalue()
+
+
+def parse_conditions(spec: str | None) -> list[Condition]:
+    """``default`` | ``none`` | a comma-separated list such as ``q85,720q90,1080q95``."""
+    spec = (spec or "none").strip().lower()
+    if spec == "none":
+        return []
+    if spec == "default":
+        spec = DEFAULT_SPEC
+    out: list[Condition] = []
+    for part in (p.strip() for p in spec.split(",")):
+        m = _NAME.match(part)
+        if not m:
+            raise ConditionError(f"--conditions: {part!r} is not a condition (use qQ or SqQ, e.g. q85 or 720q90; "
+                                 "or 'default' / 'none')")
+        side, q = (int(m.group(1)) if m.group(1) else None), int(m.group(2))
+        if not 1 <= q <= 100 or (side is not None and side < 32):
+            raise ConditionError(f"--conditions: {part!r}: quality must be 1-100 and a size at least 32 px")
+        c = Condition(side, q)
+        if c not in out:
+            out.append(c)
+    return out
+
+
+def usable(conditions: Sequence[Condition], min_side: int, min_quality: int = 100
+           ) -> tuple[list[Condition], list[str]]:
+    """The conditions worth measuring for calibration images whose shorter sides start at
+    ``min_side`` and whose JPEG qualities start at ``min_quality``: a downscale to
+    ``S >= min_side`` lands inside the originals' size range and a re-encode of the full-size
+    image at ``Q >= min_quality`` inside their quality range, which the clean calibration
+    already covers (rule 1 of the module doc), so they are skipped (named in the card)."""
+    keep, skipped = [], []
+    for c in conditions:
+        inside = (c.side >= min_side if c.side is not None else c.quality >= min_quality) if min_side else False
+        (skipped if inside else keep).append(c)
+    return keep, [c.name for c in skipped]
+
+
+# -- the rule scan applies ------------------------------------------------------------------------
+@dataclass
+class Assignment:
+    name: str | None  # ORIGINAL, a measured condition's name, or None (outside every measured condition)
+    gate: str | None = None  # when outside: the gate name (below_calibrated_size | recompressed | uncalibrated_condition)
+    reason: str | None = None
+    value: Any = None  # when outside: the image's measure and the limit it missed (the gate's value/threshold)
+    threshold: Any = None
+
+    @property
+    def label(self) -> str:
+        """What a scan record states as its ``condition``."""
+        return self.name or OUTSIDE
+
+
+def assign(side: int, quality: int | None, table: dict[str, Any]) -> Assignment:
+    """The condition of an image of shorter side ``side`` and JPEG quality ``quality`` (None: not
+    a JPEG) under a card's ``calibration["conditions"]`` table (see the module doc)."""
+    q = 100 if quality is None else int(quality)
+    orig = table.get("original") or {}
+    o_side, o_q = int(orig.get("min_side") or 0), int(orig.get("min_jpeg_quality") or 0)
+    if side >= o_side and q >= o_q:
+        return Assignment(ORIGINAL)
+    cands = []
+    for name, c in (table.get("measured") or {}).items():
+        s_eff = int(c["side"]) if c.get("side") else o_side
+        if s_eff <= side and int(c["quality"]) <= q:
+            cands.append((s_eff, int(c["quality"]), name))
+    if cands:
+        return Assignment(max(cands)[2])
+    return _outside(side, quality, q, o_side, table)
+
+
+def _outside(side: int, quality: int | None, q: int, o_side: int, table: dict[str, Any]) -> Assignment:
+    measured = table.get("measured") or {}
+    sides = [int(c["side"]) if c.get("side") else o_side for c in measured.values()] + [o_side]
+    quals = [int(c["quality"]) for c in measured.values()] + [int((table.get("original") or {}).get("min_jpeg_quality") or 0)]
+    if side < min(sides):
+        return Assignment(None, "below_calibrated_size", value=side, threshold=min(sides), reason=
+                          f"The image's shorter side is {side} px: the detectors' error rates were measured down to "
+                          f"{min(sides)} px (calibration images and their downscaled copies); on smaller images they "
+                          "are not known, so no calibrated verdict is given.")
+    if q < min(quals):
+        return Assignment(None, "recompressed", value=quality, threshold=min(quals), reason=
+                          f"The image was saved at an estimated JPEG quality of {quality}: the detectors' error rates "
+                          f"were measured down to quality {min(quals)}; below it they are not known, so no calibrated "
+                          "verdict is given.")
+    return Assignment(None, "uncalibrated_condition", value=f"{side}px/q{quality}",
+                      threshold=",".join(sorted(measured)), reason=
+                      f"No measured condition covers a {side} px image at JPEG quality {quality} (measured: "
+                      f"{', '.join(sorted(measured)) or 'none'}), so no calibrated verdict is given.")
+
+
+def breaks_budgets(op, max_false_alarm: float, max_miss: float, condition: str) -> str | None:
+    """The gate reason when a measured condition's rates at the thresholds used break the
+    budgets (None when they hold): then no calibrated verdict is given in that condition."""
+    if op is None or condition in (None, ORIGINAL, OUTSIDE):
+        return None
+    fa, ms = op.false_alarm, op.miss
+    bad = []
+    if fa.n and fa.value > max_false_alarm + 1e-12:
+        bad.append(f"{fa.k}/{fa.n} real images called synthetic ({100 * fa.value:.1f} % > {100 * max_false_alarm:g} %)")
+    if ms.n and ms.value > max_miss + 1e-12:
+        bad.append(f"{ms.k}/{ms.n} synthetic images called real ({100 * ms.value:.1f} % > {100 * max_miss:g} %)")
+    if not bad:
+        return None
+    return (f"In its measured condition ({condition}) the detectors' calibration gives " + " and ".join(bad)
+            + " at these thresholds: outside the error budgets, so no calibrated verdict is given.")
+
+
+def condition_rate(rate: dict[str, Any] | None, condition: str | None) -> dict[str, Any] | None:
+    """A verdict's stated rate, naming the measured condition it comes from (unchanged otherwise)."""
+    if not rate or condition in (None, ORIGINAL, OUTSIDE):
+        return rate
+    return {**rate, "condition": condition,
+            "text": f"{rate['text']}, measured on the calibration images' {condition} copies"}
+
+
+def table_entry(c: Condition) -> dict[str, Any]:
+    return {"side": c.side, "quality": c.quality}
+
+
+# -- features of the copies ----------------------------------------------------------------------
+def copy_features(paths: Sequence[Any], shas: Sequence[str], backbone, conditions: Sequence[Condition], *,
+                  cache=None, workers: int = 2, progress: Callable[[int], None] | None = None
+                  ) -> dict[str, np.ndarray]:
+    """Backbone features of every condition's copy of every image: ``{condition name: [N, dim]}``
+    (rows in the order of ``paths``; NaN rows for an image that could not be read).
+
+    Each original is decoded once, as ``scan`` decodes it; each copy is made in memory
+    (:meth:`Condition.apply`), decoded again the same way and run through the backbone; the
+    vector is cached under :meth:`Condition.cache_key` (image sha + condition) in the
+    backbone's cache, so a second fit costs no extraction."""
+    from ..inputs.preprocess import mean_per_image, stack_tiles
+
+    n, dim = len(paths), backbone.card.dim
+    out = {c.name: np.full((n, dim), np.nan, np.float32) for c in conditions}
+    todo = []
+    for i in range(n):
+        miss = []
+        for c in conditions:
+            v = cache.get(c.cache_key(shas[i])) if cache is not None and shas[i] else None
+            if v is None:
+                miss.append(c)
+            else:
+                out[c.name][i] = v
+        if miss:
+            todo.append((i, miss))
+    done = n - len(todo)
+    if progress and done:
+        progress(done)
+
+    def prepare(job):
+        i, miss = job
+        return i, [(c, a) for c, a in zip(miss, _copy_inputs(paths[i], miss, backbone.card.input))]
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        for i, arrays in pool.map(prepare, todo):
+            ok = [(c, a) for c, a in arrays if a is not None]
+            if ok:
+                x, counts = stack_tiles([a for _, a in ok])
+                per = mean_per_image(backbone.features(x), counts).astype(np.float32)
+                for (c, _), v in zip(ok, per):
+                    out[c.name][i] = v
+                    if cache is not None and shas[i]:
+                        cache.put(c.cache_key(shas[i]), v)
+            if progress:
+                progress(1)
+    return out
+
+
+def _copy_inputs(path, conditions: Sequence[Condition], spec) -> list[np.ndarray | None]:
+    """The backbone inputs of each condition's copy of one image (None for all when unreadable)."""
+    from ..inputs.decoding import DecodeError, decode, decode_bytes
+    from ..inputs.preprocess import to_inputs
+
+    try:
+        d = decode(path)
+    except DecodeError:
+        return [None] * len(conditions)
+    res = []
+    try:
+        for c in conditions:
+            img, _, _, _ = decode_bytes(c.apply(d.image))
+            try:
+                res.append(to_inputs(img, spec))
+            finally:
+                img.close()
+    finally:
+        d.image.close()
+    return res
+
+
+# -- calibration per condition -------------------------------------------------------------------
+def oof_copy_scores(fit, features: np.ndarray) -> np.ndarray:
+    """Out-of-fold probabilities of one condition's copies (``features`` [N, dim], rows aligned
+    with the images ``fit`` was fitted on): every copy is scored by the outer-fold model whose
+    test fold holds its original, i.e. the model that never saw the original (nor the copy).
+    NaN rows (copies that could not be made) stay NaN."""
+    from .heads import sigmoid
+
+    X = np.asarray(features, dtype=np.float64)
+    out = np.full(X.shape[0], np.nan)
+    if not fit.fold_heads or len(fit.fold_heads) != len(fit.fold_tests):
+        raise ValueError("the fit carries no outer-fold models: copies cannot be scored out of fold")
+    for head, test in zip(fit.fold_heads, fit.fold_tests):
+        rows = np.asarray(test)[np.all(np.isfinite(X[test]), axis=1)]
+        if rows.size:
+            out[rows] = sigmoid(head.logits(X[rows]))
+    return out
+
+
+def condition_table(conditions: Sequence[Condition], skipped: Sequence[str], y: np.ndarray,
+                    scores: dict[str, np.ndarray], ids: Sequence[str], *, min_side: int, min_quality: int,
+                    data: str, max_false_alarm: float, max_miss: float) -> dict[str, Any]:
+    """``calibration["conditions"]`` of a card: the rule's inputs and, per measured condition,
+    its out-of-fold calibration set (scores + image ids) and its rates at its thresholds."""
+    from .calibration import CalibrationSet
+    from ..evaluation.metrics import roc_auc
+
+    measured = {}
+    for c in conditions:
+        s = scores[c.name]
+        ok = np.isfinite(s)
+        if int(np.sum(y[ok] == 0)) < 2 or int(np.sum(y[ok] == 1)) < 2:
+            continue
+        cal = CalibrationSet.from_labels(y[ok], s[ok], method=f"cross-fitted: out-of-fold scores of copies "
+                                         f"({c.name}) by the fold model that did not see their original",
+                                         data=data, ids=[ids[i] for i in np.flatnonzero(ok)])
+        measured[c.name] = {**table_entry(c), **cal.to_dict(), "roc_auc": round(float(roc_auc(y[ok], s[ok])), 6),
+                            "at_default_budgets": cal.operating(max_false_alarm, max_miss).to_dict()}
+    return {
+        "transform": f"Pillow, in memory: Lanczos downscale of the shorter side, then baseline JPEG 4:2:0 "
+                     f"({TRANSFORM_VERSION})",
+        "rule": "original when the shorter side and JPEG quality are at least the calibration images'; else the "
+                "measured condition with the largest size <= the image's, then the largest quality <= the image's; "
+                "else outside (no calibrated verdict)",
+        "original": {"min_side": int(min_side), "min_jpeg_quality": int(min_quality)},
+        "skipped": list(skipped),
+        "measured": measured,
+    }
+
+
+def condition_calibration(table: dict[str, Any] | None, name: str | None) -> dict[str, Any] | None:
+    """The calibration set (``CalibrationSet.from_dict`` input) of one measured condition."""
+    if not table or not name or name == ORIGINAL:
+        return None
+    return (table.get("measured") or {}).get(name)
+
+
+@dataclass
+class ConditionCalibration:
+    table: dict[str, Any]  # calibration["conditions"] of the card
+    features: dict[str, np.ndarray]  # condition name -> [N, dim] features of the copies (NaN rows: not made)
+    scores: dict[str, np.ndarray] = field(default_factory=dict)  # condition name -> [N] out-of-fold scores
+    seconds: float = 0.0
+
+
+def calibrate_conditions(paths: Sequence[Any], shas: Sequence[str], sides: Sequence[int], y: np.ndarray, fit,
+                         backbone, conditions: Sequence[Condition], *, cache=None, data: str = "",
+                         max_false_alarm: float, max_miss: float,
+                         progress: Callable[[int], None] | None = None) -> ConditionCalibration:
+    """Copies of the calibration images (``paths``: the images ``fit`` was fitted on, in its row
+    order) per condition, their features, out-of-fold scores and the card's condition table."""
+    import time
+
+    from ..inputs.quality import jpeg_quality_from_file
+
+    t0 = time.perf_counter()
+    known = [int(s) for s in sides if s]
+    min_side = min(known) if known else 0
+    quals = [jpeg_quality_from_file(p) for p in paths]
+    min_q = min((100 if q is None else int(q)) for q in quals) if quals else 100
+    keep, skipped = usable(conditions, min_side, min_q)
+    feats = copy_features(paths, shas, backbone, keep, cache=cache, progress=progress)
+    scores = {name: oof_copy_scores(fit, X) for name, X in feats.items()}
+    table = condition_table(keep, skipped, np.asarray(y), scores, [s[:16] for s in shas], min_side=min_side,
+                            min_quality=min_q, data=data, max_false_alarm=max_false_alarm, max_miss=max_miss)
+    return ConditionCalibration(table, feats, scores, time.perf_counter() - t0)
+
+
+def ensemble_conditions(cards: Sequence[Any], method: str, weights: dict[str, float], max_false_alarm: float,
+                        max_miss: float) -> dict[str, Any] | None:
+    """An ensemble's ``calibration["conditions"]``: for every condition all ``cards`` (members
+    calibrated on the same images) measured, their out-of-fold copy scores combined image by
+    image with the ensemble formula (member votes at that condition's member thresholds).
+    None when some member has no conditions."""
+    from .calibration import CalibrationSet
+    from .ensemble import ensemble_scores
+    from ..evaluation.metrics import roc_auc
+
+    tables = [(c.calibration or {}).get("conditions") for c in cards]
+    if not tables or not all(tables):
+        return None
+    names = set.intersection(*(set(t.get("measured") or {}) for t in tables))
+    measured = {}
+    for name in sorted(names):
+        sets = [CalibrationSet.from_dict(t["measured"][name]) for t in tables]
+        maps = [cs.by_id() for cs in sets]
+        ids = sorted(set.intersection(*(set(m) for m in maps)))
+        if not all(maps) or len(ids) < 4:
+            continue
+        y = np.array([maps[0][i][0] for i in ids])
+        P = np.array([[m[i][1] for i in ids] for m in maps])
+        thr = [cs.operating(max_false_alarm, max_miss).t_hi for cs in sets]
+        score = ensemble_scores(method, P, thr, [weights.get(c.name, c.f1 or 1.0) for c in cards])
+        if len(set(y.tolist())) < 2:
+            continue
+        cal = CalibrationSet.from_labels(y, score, method=f"cross-fitted: members' out-of-fold copy scores "
+                                         f"combined ({method})", data=sets[0].data, ids=ids)
+        first = tables[0]["measured"][name]
+        measured[name] = {"side": first.get("side"), "quality": first.get("quality"), **cal.to_dict(),
+                          "roc_auc": round(float(roc_auc(y, score)), 6),
+                          "at_default_budgets": cal.operating(max_false_alarm, max_miss).to_dict()}
+    origs = [t.get("original") or {} for t in tables]
+    return {**{k: tables[0][k] for k in ("transform", "rule") if k in tables[0]},
+            "original": {"min_side": max(int(o.get("min_side") or 0) for o in origs),
+                         "min_jpeg_quality": max(int(o.get("min_jpeg_quality") or 0) for o in origs)},
+            "skipped": sorted(set.intersection(*(set(t.get("skipped") or []) for t in tables))),
+            "measured": measured}

@@ -1,0 +1,215 @@
+"""The calibration domain of a card: what it needs to recognise images like its calibration images.
+
+A :class:`DomainReference` holds, for one backbone, the calibration images' feature vectors
+standardised by their own mean and scale (float16), each row's label (0 real, 1 synthetic, -1
+unknown), the detector's out-of-fold probability on it (NaN when unknown), the condition it
+was made under ("" for the original image; e.g. "short720-q90" for a transformed copy), and
+the original rows' leave-one-out k-NN distances (the yardstick of per-image typicality).
+
+It lives in a sidecar ``NAME.domain.npz`` beside the card (written atomically, read with
+``allow_pickle=False``); the card's ``domain`` field names the file with its SHA-256 (checked
+when loaded, like a model file) and summarises it.  The test itself is in
+:mod:`synthdetect.scan.domain_check`; the statistics in :mod:`synthdetect.scan.twosample`.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..cards import CardError, sha256_file
+from .twosample import knn_percentiles, loo_knn_scores
+
+SIDECAR_SUFFIX = ".domain.npz"
+FORMAT = "synthdetect.domain-reference/1"
+KNN = 3  # neighbours of the typicality score
+
+
+@dataclass
+class DomainReference:
+    backbone_sha256: str
+    mean: np.ndarray  # [D] float32
+    scale: np.ndarray  # [D] float32
+    rows: np.ndarray  # [N, D] float16, standardised
+    labels: np.ndarray  # [N] int8: 0 real, 1 synthetic, -1 unknown
+    scores: np.ndarray  # [N] float32: the detector's out-of-fold probability (NaN: unknown)
+    conditions: np.ndarray  # [N] str: "" for the original images
+    loo: np.ndarray  # [N_original] float32: leave-one-out k-NN scores of the original rows
+    k: int = KNN
+
+    # -- building ----------------------------------------------------------------------
+    @classmethod
+    def build(cls, features: np.ndarray, *, backbone_sha256: str, labels: Sequence[int] | None = None,
+              scores: Sequence[float] | None = None, conditions: Sequence[str] | None = None,
+              k: int = KNN) -> "DomainReference":
+        """From the [N, D] backbone features of the calibration images (and, with ``conditions``,
+        transformed copies of them tagged by condition name; "" marks an original image).
+        Standardisation and the typicality yardstick come from the original rows only."""
+        X = np.asarray(features, dtype=np.float64)
+        if X.ndim != 2 or X.shape[0] < 3 or not np.all(np.isfinite(X)):
+            raise ValueError(f"a domain reference needs >= 3 finite feature rows, got shape {X.shape}")
+        n = X.shape[0]
+        cond = np.array([str(c) for c in conditions] if conditions is not None else [""] * n)
+        lab = np.asarray(labels if labels is not None else [-1] * n, dtype=np.int8)
+        sc = np.asarray(scores if scores is not None else [np.nan] * n, dtype=np.float32)
+        if not (cond.shape == lab.shape == sc.shape == (n,)):
+            raise ValueError("labels, scores and conditions need one entry per feature row")
+        orig = cond == ""
+        if orig.sum() < 3:
+            raise ValueError("a domain reference needs >= 3 original (untransformed) images")
+        mean = X[orig].mean(0)
+        scale = X[orig].std(0)
+        scale = np.where(scale > 1e-6, scale, 1.0)
+        rows = ((X - mean) / scale).astype(np.float16)
+        loo = loo_knn_scores(rows[orig].astype(np.float64), k).astype(np.float32)
+        return cls(backbone_sha256, mean.astype(np.float32), scale.astype(np.float32), rows, lab, sc, cond, loo, int(k))
+
+    # -- use -----------------------------------------------------------------------------
+    @property
+    def dim(self) -> int:
+        return int(self.mean.size)
+
+    def standardise(self, features: np.ndarray) -> np.ndarray:
+        f = np.asarray(features, dtype=np.float64)
+        if f.ndim != 2 or f.shape[1] != self.dim:
+            raise ValueError(f"features of shape {f.shape}; the reference has {self.dim} dimensions")
+        return (f - self.mean) / self.scale
+
+    def originals(self) -> np.ndarray:
+        return self.rows[self.conditions == ""].astype(np.float64)
+
+    def content_directions(self, q: int) -> np.ndarray:
+        """The top ``q`` principal directions [q, D] of the original rows: within the calibration
+        source they are dominated by what the images show (city, people, nature...), not by how
+        they were made, so the batch test leaves them out (:mod:`synthdetect.scan.domain_check`)."""
+        cache = self.__dict__.setdefault("_directions", {})
+        if q not in cache:
+            Xc = self.originals()
+            Xc -= Xc.mean(0)
+            k = max(0, min(int(q), self.dim // 8, Xc.shape[0] - 1))  # never most of a small space
+            lam, U = np.linalg.eigh(Xc @ Xc.T)  # via the Gram matrix: rows << dimensions
+            top = np.argsort(lam)[::-1][:k]
+            V = (Xc.T @ U[:, top]) / np.sqrt(np.maximum(lam[top], 1e-12))
+            cache[q] = V.T
+        return cache[q]
+
+    def without_content(self, standardised: np.ndarray, q: int) -> np.ndarray:
+        """``standardised`` rows with their components along :meth:`content_directions` removed."""
+        V = self.content_directions(q)
+        return standardised - (standardised @ V.T) @ V if V.size else standardised
+
+    def typicality(self, features: np.ndarray) -> np.ndarray:
+        """Per image: the share of calibration images that lie closer to the rest of the
+        calibration images than this image lies to them (0.5 typical, 1.0 beyond all of them)."""
+        return knn_percentiles(self.standardise(features), self.originals(), self.loo, self.k)
+
+    def summary(self) -> dict[str, Any]:
+        conds: dict[str, int] = {}
+        for c in self.conditions:
+            conds[str(c) or "original"] = conds.get(str(c) or "original", 0) + 1
+        orig = self.conditions == ""
+        return {"n": int(orig.sum()), "n_real": int(np.sum(self.labels[orig] == 0)),
+                "n_synthetic": int(np.sum(self.labels[orig] == 1)), "rows": int(self.rows.shape[0]),
+                "conditions": conds, "dim": self.dim, "knn": self.k, "backbone_sha256": self.backbone_sha256}
+
+    # -- files ---------------------------------------------------------------------------
+    def save(self, path: Path | str) -> Path:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez_compressed(
+                    f, format=np.array(FORMAT), backbone_sha256=np.array(self.backbone_sha256),
+                    mean=self.mean, scale=self.scale, rows=self.rows, labels=self.labels, scores=self.scores,
+                    conditions=self.conditions.astype(str), loo=self.loo, k=np.array(self.k))
+            os.chmod(tmp, 0o644)  # a model file like the others (mkstemp makes it private)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        return path
+
+    @classmethod
+    def load(cls, path: Path | str) -> "DomainReference":
+        try:
+            with np.load(Path(path), allow_pickle=False) as z:
+                if str(z["format"]) != FORMAT:
+                    raise ValueError(f"format {str(z['format'])!r}, expected {FORMAT!r}")
+                ref = cls(str(z["backbone_sha256"]), z["mean"].astype(np.float32), z["scale"].astype(np.float32),
+                          z["rows"].astype(np.float16), z["labels"].astype(np.int8), z["scores"].astype(np.float32),
+                          z["conditions"].astype(str), z["loo"].astype(np.float32), int(z["k"]))
+        except (OSError, KeyError, ValueError, EOFError) as e:
+            raise CardError(f"cannot read domain reference {path}: {e}") from None
+        n, d = ref.rows.shape
+        if ref.mean.shape != (d,) or ref.labels.shape != (n,) or ref.conditions.shape != (n,) \
+                or ref.loo.shape != (int(np.sum(ref.conditions == "")),):
+            raise CardError(f"domain reference {path}: inconsistent array shapes")
+        return ref
+
+
+# -- cards --------------------------------------------------------------------------------
+def sidecar_path(card_path: Path | str) -> Path:
+    p = Path(card_path)
+    return p.with_name(p.stem + SIDECAR_SUFFIX)
+
+
+def attach(card, ref: DomainReference, *, card_path: Path | str | None = None, save_card: bool = True) -> Path:
+    """Write ``ref`` beside ``card`` (a ``ModelCard``; at ``card_path``, default its ``path``) and
+    record it in ``card.domain`` (file, SHA-256, summary); the card is saved again (atomically)
+    unless ``save_card`` is off."""
+    card_path = card_path or card.path
+    if card_path is None:
+        raise ValueError("the card has no path to write its domain reference beside")
+    side = ref.save(sidecar_path(card_path))
+    card.domain = {"file": side.name, "sha256": sha256_file(side), **ref.summary()}
+    if save_card:
+        path = Path(card_path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        card.save(tmp)
+        os.replace(tmp, path)
+        card.path = path
+    return side
+
+
+def load_for_card(card) -> DomainReference | None:
+    """The card's domain reference, checked against the SHA-256 in the card; None when the card
+    has none (npr, spectral, imported models...).  CardError when it is named but missing or altered."""
+    info = getattr(card, "domain", None)
+    if not info:
+        return None
+    base = Path(card.path).parent if card.path else Path(".")
+    p = base / str(info.get("file", ""))
+    if not p.is_file():
+        raise CardError(f"{card.name}: domain reference {p} is missing")
+    got = sha256_file(p)
+    if got != info.get("sha256"):
+        raise CardError(f"{card.name}: sha256 mismatch for {p.name}: card {str(info.get('sha256'))[:12]}…, "
+                        f"file {got[:12]}…")
+    ref = DomainReference.load(p)
+    bb = (card.backbone or {}).get("sha256")
+    if bb and ref.backbone_sha256 != bb:
+        raise CardError(f"{card.name}: domain reference {p.name} was built on another backbone")
+    return ref
+
+
+# -- feature vectors carried in records ----------------------------------------------------
+def encode_vector(v: np.ndarray) -> str:
+    """A feature vector as base64 float16 (cache- and JSON-friendly)."""
+    return base64.b64encode(np.asarray(v, dtype="<f2").tobytes()).decode("ascii")
+
+
+def decode_vector(s: str, dim: int) -> np.ndarray | None:
+    try:
+        v = np.frombuffer(base64.b64decode(s.encode("ascii"), validate=True), dtype="<f2")
+    except (ValueError, TypeError, AttributeError):
+        return None
+    if v.size != dim or not np.all(np.isfinite(v)):
+        return None
+    return v.astype(np.float64)

@@ -1,0 +1,231 @@
+"""The batch domain check of ``scan``: are these images from the source the detectors were calibrated on?
+
+After every record of a scan is in, the images are grouped by directory; each group is
+tested against the calibration domain of every card that carries one (:mod:`synthdetect.scan.domain`)
+with a classifier two-sample test (:func:`synthdetect.scan.twosample.c2st`) on the backbone features
+the probes already computed.
+
+Decision per group and reference (thresholds measured in docs/domain.md):
+
+* ``untested``: fewer than :data:`MIN_N` images with features (the test has no power there);
+* ``out_of_domain``: ROC-AUC >= :data:`MIN_EFFECT` *and* permutation p <= :data:`ALPHA`;
+* ``in_domain``: otherwise.
+
+Two confounds are taken out before the test (measured in docs/domain.md):
+
+* class mix: a folder of only real photos (or only fakes) of the calibration source differs
+  from the mixed calibration set by its class mix alone.  The group is compared with the
+  reference rows of the class mix the detector assigns to it (the reference's out-of-fold
+  scores, the group's probabilities, cut at 0.5);
+* content: a folder of one kind of scene (only street views, only portraits) differs from the
+  varied calibration set by what it shows.  Within the calibration source the top principal
+  directions of the features are such content; the test leaves out the top
+  :data:`CONTENT_DIMS` of them.
+
+And a group is out of domain only when a classifier tells it from the reference *well*
+(AUC >= :data:`MIN_EFFECT`), not merely reliably: with enough images any difference is
+"significant".
+
+Mixed folders: each directory with at least ``MIN_N`` images is its own group; smaller
+directories are pooled into one group; if the pool is still smaller than ``MIN_N`` it is
+``untested``.  A group is out of domain when any card's reference says so.
+
+``enforce``: in out-of-domain groups a definite detector verdict becomes ``inconclusive``
+(``detector_verdict`` keeps it, the error rate is dropped, the reason names
+``outside_calibration_domain``); provenance verdicts are untouched.  ``warn``: reported only.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from .domain import DomainReference, decode_vector
+from .twosample import c2st
+
+MODES = ("enforce", "warn", "off")
+MIN_N = 10
+MIN_EFFECT = 0.80
+CONTENT_DIMS = 10  # the reference's top principal directions left out of the test (what images show)
+ALPHA = 0.01
+FEATURES_KEY = "_domain_features"  # private: {backbone sha256: base64 float16 vector}; popped before rendering
+REASON = "outside_calibration_domain"
+WAY_OUT = ("fit a probe on a labelled sample of this source: `synthdetect train probe --data SAMPLE --name NAME`, "
+           "then `synthdetect scan --models NAME`")
+
+
+@dataclass
+class GroupResult:
+    group: str
+    n: int
+    decision: str  # in_domain | out_of_domain | untested
+    tests: list[dict[str, Any]] = field(default_factory=list)
+    directories: int = 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"group": self.group, "n": self.n, "directories": self.directories, "decision": self.decision,
+                "tests": self.tests}
+
+
+@dataclass
+class DomainReport:
+    mode: str
+    groups: list[GroupResult]
+    references: list[str]  # model names whose references were used
+    note: str | None = None
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {"mode": self.mode, "available": True, "references": self.references, "min_n": MIN_N, "min_effect": MIN_EFFECT,
+             "alpha": ALPHA, "groups": [g.to_dict() for g in self.groups],
+             "out_of_domain": sum(g.n for g in self.groups if g.decision == "out_of_domain"),
+             "untested": sum(g.n for g in self.groups if g.decision == "untested"),
+             "elapsed_s": round(self.elapsed_s, 3)}
+        if self.note:
+            d["note"] = self.note
+        return d
+
+
+def unavailable(mode: str) -> dict[str, Any]:
+    """The summary entry of a scan whose cards carry no domain reference."""
+    return {"mode": mode, "available": False, "references": [], "groups": [],
+            "note": "not available: no model in this scan carries its calibration images (npr, spectral, resnet and "
+                    "imported models do not; probes from `synthdetect train probe` do)"}
+
+
+def _group_key(path: str) -> str:
+    return os.path.dirname(path) or "."
+
+
+def groups_of(records: Sequence[dict[str, Any]], min_n: int = MIN_N) -> list[tuple[str, list[int], int]]:
+    """(name, record indices, directories) of the groups tested: directories with >= ``min_n``
+    images carrying features, the rest pooled."""
+    by_dir: dict[str, list[int]] = {}
+    for i, r in enumerate(records):
+        if r.get("error") is None and isinstance(r.get(FEATURES_KEY), dict):
+            by_dir.setdefault(_group_key(str(r.get("path", ""))), []).append(i)
+    big = [(d, ix, 1) for d, ix in by_dir.items() if len(ix) >= min_n]
+    small = [(d, ix) for d, ix in by_dir.items() if len(ix) < min_n]
+    if len(small) == 1:
+        big.append((small[0][0], small[0][1], 1))
+    elif small:
+        pooled = sorted(i for _, ix in small for i in ix)
+        big.append((f"{len(small)} smaller directories, pooled", pooled, len(small)))
+    return big
+
+
+def _reference_subset(ref: DomainReference, probs: np.ndarray, condition: str = "") -> np.ndarray:
+    """Row indices of the reference's images of ``condition`` ("" the originals) with the class
+    mix the detector assigns to the group (all of them when the rows carry no scores)."""
+    orig = np.flatnonzero(ref.conditions == condition)
+    sc = ref.scores[orig]
+    if probs.size == 0 or not np.all(np.isfinite(sc)) or not np.all(np.isfinite(probs)):
+        return orig
+    pb = float(np.mean(probs >= 0.5))
+    i0, i1 = orig[sc < 0.5], orig[sc >= 0.5]
+    if pb <= 0.0 or pb >= 1.0:
+        pick = i1 if pb >= 1.0 else i0
+        return pick if pick.size >= MIN_N else orig
+    total = min(i1.size / pb, i0.size / (1.0 - pb))
+    n1, n0 = int(round(total * pb)), int(round(total * (1.0 - pb)))
+    rng = np.random.default_rng(0)
+    sub = np.r_[rng.choice(i0, min(n0, i0.size), replace=False), rng.choice(i1, min(n1, i1.size), replace=False)]
+    return np.sort(sub) if sub.size >= MIN_N else orig
+
+
+def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, permutations: int | None = None,
+               seed: int = 0) -> dict[str, Any]:
+    """One group against one reference: statistic, p-value, sizes and the decision.
+
+    A reference with transformed copies of its images (``conditions``: downscaled, re-encoded)
+    is tested condition by condition, the originals first: the group is in domain as soon as it
+    is like the images of one condition (``condition`` names it), out of domain only when it is
+    like none; the test reported is the closest one."""
+    if len(feats) < MIN_N:
+        return {"statistic": None, "p_value": None, "n": int(len(feats)), "n_reference": None,
+                "decision": "untested"}
+    kw = {} if permutations is None else {"permutations": permutations}
+    x = ref.without_content(ref.standardise(feats), CONTENT_DIMS)
+    best: dict[str, Any] | None = None
+    for cond in dict.fromkeys(["", *map(str, ref.conditions)]):
+        rows = ref.rows[_reference_subset(ref, probs, cond)].astype(np.float64)
+        res = c2st(x, ref.without_content(rows, CONTENT_DIMS), seed=seed, **kw)
+        out = {**res.to_dict(), "condition": cond or "original"}
+        out["decision"] = "out_of_domain" if res.statistic >= MIN_EFFECT and res.p_value <= ALPHA else "in_domain"
+        if best is None or out["statistic"] < best["statistic"]:
+            best = out
+        if out["decision"] == "in_domain":
+            return out
+    return best  # type: ignore[return-value]
+
+
+def _features(rec: dict[str, Any], ref: DomainReference) -> np.ndarray | None:
+    blob = (rec.get(FEATURES_KEY) or {}).get(ref.backbone_sha256)
+    return decode_vector(blob, ref.dim) if isinstance(blob, str) else None
+
+
+def check(records: list[dict[str, Any]], references: dict[str, DomainReference], mode: str = "enforce",
+          permutations: int | None = None) -> DomainReport | None:
+    """Test every group (see the module doc) and, with ``enforce``, withhold the detector
+    verdicts of out-of-domain groups.  ``references``: card name -> reference.  Records gain
+    ``domain.group`` and ``domain.decision``.  None when there is nothing to check."""
+    if mode == "off" or not references:
+        return None
+    # one test per distinct reference (ensemble members fitted on the same images share it)
+    distinct: dict[int, tuple[str, DomainReference]] = {}
+    for name, ref in references.items():
+        distinct.setdefault(hash((ref.backbone_sha256, ref.rows.tobytes())), (name, ref))
+    t0 = time.perf_counter()
+    report = DomainReport(mode=mode, groups=[], references=sorted(references))
+    for gname, idx, ndirs in groups_of(records):
+        g = GroupResult(group=gname, n=len(idx), decision="untested", directories=ndirs)
+        for name, ref in distinct.values():
+            vecs = [(i, _features(records[i], ref)) for i in idx]
+            ok = [i for i, v in vecs if v is not None]
+            feats = np.array([v for _, v in vecs if v is not None]).reshape(len(ok), ref.dim)
+            probs = np.array([((records[i].get("models") or {}).get(name) or {}).get("probability", np.nan)
+                              for i in ok], dtype=np.float64)
+            t = test_group(ref, feats, probs, permutations=permutations)
+            g.tests.append({"model": name, **t})
+        decisions = {t["decision"] for t in g.tests}
+        g.decision = "out_of_domain" if "out_of_domain" in decisions else (
+            "in_domain" if "in_domain" in decisions else "untested")
+        report.groups.append(g)
+        for i in idx:
+            _mark(records[i], g, enforce=mode == "enforce")
+    if not report.groups:
+        report.note = "no image carried the backbone features the domain references need"
+    report.elapsed_s = time.perf_counter() - t0
+    return report
+
+
+def _mark(rec: dict[str, Any], g: GroupResult, enforce: bool) -> None:
+    dom = rec.setdefault("domain", {})
+    dom["group"] = g.group
+    dom["decision"] = g.decision
+    if g.decision != "out_of_domain" or not enforce:
+        return
+    if rec.get("verdict_source") != "detectors":
+        return  # provenance verdicts stand
+    t = max(g.tests, key=lambda t: t.get("statistic") or 0.0)
+    why = (f"{REASON}: the {g.n} images of {g.group} are not like the images the detectors were calibrated on "
+           f"(two-sample test ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}): their error rates do not apply")
+    if rec.get("verdict") not in ("real", "synthetic"):  # already inconclusive: the reason is added
+        rec["reasons"] = [*(rec.get("reasons") or []), why]
+        return
+    rec.setdefault("detector_verdict", rec["verdict"])
+    rec["verdict"] = "inconclusive"
+    rec["error_rate"] = None
+    for m in (rec.get("models") or {}).values():
+        m.pop("error_rate", None)
+    rec["reasons"] = [why]
+
+
+def strip(rec: dict[str, Any]) -> dict[str, Any]:
+    """The record without the private feature vectors (before it is rendered)."""
+    rec.pop(FEATURES_KEY, None)
+    return rec

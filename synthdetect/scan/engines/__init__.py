@@ -1,0 +1,1 @@
+"""Alternative scan engines (the local engine is synthdetect.scan.pipeline.Scanner)."""

@@ -1,0 +1,203 @@
+"""``scan --engine ray``: the same scan pipeline on a Ray cluster (Ray Data).
+
+* The driver (the ``synthdetect scan`` process) discovers the inputs exactly as the
+  local engine does and makes a dataset of ``(index, path)`` rows
+  (``ray.data.from_items``).
+* ``map_batches`` runs :class:`_ScanActor`, a callable class: each actor builds one
+  :class:`synthdetect.scan.pipeline.Scanner` (one onnxruntime session per model, per actor) and
+  scans the paths of each batch it gets with the same code as the local engine, so
+  decoding, preprocessing, provenance, error records for unreadable files and the
+  records themselves are the local engine's.  Records travel back as JSON text.
+* The driver puts records back in input order (by index) and yields them, so the
+  JSONL/CSV output is the local engine's, and the result cache and ``--fail-on`` work
+  unchanged.
+
+What the nodes need: the image paths must be readable at the same path on every node
+(shared storage); the ONNX files are shipped by the driver through the object store;
+the ``synthdetect`` package is shipped as a ``py_modules`` runtime environment, and
+its dependencies (numpy, Pillow, onnxruntime, ...) must be installed on the nodes.
+
+``ray`` is imported only here, only under ``--engine ray`` (``pip install 'synthdetect[ray]'``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+PKG_DIR = Path(__file__).resolve().parents[2]  # the synthdetect package
+
+
+class RayEngineError(RuntimeError):
+    pass
+
+
+def runtime_env() -> dict[str, Any]:
+    """The job runtime environment: this synthdetect package, uploaded to every node."""
+    return {"py_modules": [str(PKG_DIR)]}
+
+
+def _import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError as e:
+        raise RayEngineError(
+            f"--engine ray needs Ray Data: pip install 'synthdetect[ray]' ({e.__class__.__name__}: {e})"
+        ) from None
+    return ray
+
+
+class _ScanActor:
+    """One Scanner (one session per model) per actor; called with batches of paths."""
+
+    def __init__(self, payload: list, device: str, batch_size: int, workers: int, provenance: bool,
+                 threads: int | None, quality_gates: bool = True):
+        import ray
+
+        from ..pipeline import Scanner
+
+        plan, blobs, bb_blobs = ray.get(payload[0])
+        self._tmp = tempfile.TemporaryDirectory(prefix="synthdetect-ray-")
+        cards = []
+        for i, card in enumerate(plan.cards):
+            d = Path(self._tmp.name) / str(i)
+            d.mkdir()
+            (d / card.file).write_bytes(blobs[i])
+            cards.append(dataclasses.replace(card, path=d / f"{card.name}.json"))
+        # the backbones of probes: one file each, shared by every head that names it
+        moved = {}
+        for j, (sha, data) in enumerate(sorted(bb_blobs.items())):
+            d = Path(self._tmp.name) / f"bb{j}"
+            d.mkdir()
+            bb = next(b for b in plan.backbones.values() if b.sha256 == sha)
+            (d / bb.file).write_bytes(data)
+            moved[sha] = dataclasses.replace(bb, path=d / f"{bb.name}.backbone.json")
+        backbones = {name: moved[b.sha256] for name, b in plan.backbones.items()}
+        plan = dataclasses.replace(plan, cards=cards, backbones=backbones)
+        self.scanner = Scanner(plan, device=device, batch_size=batch_size, workers=workers,
+                               provenance=provenance, threads=threads, quality_gates=quality_gates)
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        import numpy as np
+
+        paths = [Path(os.fsdecode(bytes(p))) for p in batch["path"]]
+        recs = list(self.scanner.scan(paths))
+        if len(recs) != len(paths):  # Scanner yields exactly one record per path
+            raise RuntimeError(f"scanner returned {len(recs)} records for {len(paths)} files")
+        return {
+            "idx": np.asarray(batch["idx"], dtype=np.int64),
+            "rec": np.array([json.dumps(r, ensure_ascii=True) for r in recs], dtype=object),
+        }
+
+
+class RayEngine:
+    """``scan(files) -> records in input order`` on a Ray cluster."""
+
+    def __init__(self, plan, address: str | None = None, device: str = "auto", batch_size: int = 16,
+                 workers: int | None = None, provenance: bool = True, actors: int | None = None,
+                 cpus_per_actor: float = 1.0, files_per_call: int | None = None, quality_gates: bool = True):
+        self.ray = _import_ray()
+        self.plan = plan
+        self.address = address
+        self.device = device
+        self.batch_size = int(batch_size)
+        self.workers = int(workers) if workers else 2
+        self.provenance = provenance
+        self.quality_gates = bool(quality_gates)
+        self.actors = actors
+        self.cpus_per_actor = float(cpus_per_actor)
+        self.files_per_call = int(files_per_call or 4 * self.batch_size)
+        self.started_ray = False
+        try:
+            blobs = [Path(c.model_path).read_bytes() for c in plan.cards]
+            bb_blobs = {b.sha256: Path(b.model_path).read_bytes() for b in plan.backbones.values()}
+        except OSError as e:
+            raise RayEngineError(f"cannot read a model file to ship to the cluster: {e}") from None
+        self._connect()
+        self._payload = [self.ray.put((plan, blobs, bb_blobs))]
+
+    def _connect(self) -> None:
+        ray = self.ray
+        if ray.is_initialized():
+            return
+        kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
+                              "configure_logging": True, "logging_level": "ERROR",
+                              "runtime_env": runtime_env()}
+        address = self.address or os.environ.get("RAY_ADDRESS")
+        try:
+            if address:
+                ray.init(address=address, **kw)
+            else:
+                ray.init(**kw)
+        except Exception as e:  # ConnectionError, ValueError, RuntimeError, ...
+            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
+            raise RayEngineError(f"--engine ray: cannot start or reach {where}: {e.__class__.__name__}: {e}") from None
+        self.started_ray = True
+        self._quiet()
+
+    @staticmethod
+    def _quiet() -> None:
+        """Ray Data's progress bars, INFO lines and concurrency hints would mix with the report."""
+        import logging
+        import warnings
+
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"ray\..*")
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
+        try:
+            from ray.data import DataContext
+
+            ctx = DataContext.get_current()
+            ctx.enable_progress_bars = False
+            ctx.print_on_execution_start = False
+        except Exception:
+            pass
+
+    def _n_actors(self) -> int:
+        if self.actors:
+            return max(1, int(self.actors))
+        cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
+        return max(1, int(cpus // self.cpus_per_actor))
+
+    def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:
+        files = list(files)
+        if not files:
+            return
+        ray = self.ray
+        self._quiet()
+        n = self._n_actors()
+        rows = [{"idx": i, "path": os.fsencode(p)} for i, p in enumerate(files)]
+        blocks = max(1, min(len(files) // self.files_per_call + 1, 4 * n))
+        ds = ray.data.from_items(rows, override_num_blocks=blocks)
+        ds = ds.map_batches(
+            _ScanActor,
+            batch_size=self.files_per_call,
+            batch_format="numpy",
+            concurrency=n,
+            num_cpus=self.cpus_per_actor,
+            fn_constructor_kwargs={
+                "payload": self._payload, "device": self.device, "batch_size": self.batch_size,
+                "workers": self.workers, "provenance": self.provenance,
+                "threads": max(1, int(self.cpus_per_actor)), "quality_gates": self.quality_gates,
+            },
+        )
+        waiting: dict[int, dict[str, Any]] = {}
+        nxt = 0
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            for i, r in zip(batch["idx"], batch["rec"]):
+                waiting[int(i)] = json.loads(r)
+            while nxt in waiting:
+                yield waiting.pop(nxt)
+                nxt += 1
+        if nxt != len(files):
+            raise RayEngineError(f"the Ray engine returned {nxt} of {len(files)} records in order")
+
+    def shutdown(self) -> None:
+        if self.started_ray:
+            self.ray.shutdown()
+            self.started_ray = False

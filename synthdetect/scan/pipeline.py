@@ -1,0 +1,723 @@
+"""The scan pipeline: files -> decoded, preprocessed batches -> detectors -> records.
+
+Decoding (and preprocessing, and provenance analysis) runs in a thread pool whose
+in-flight work is bounded; the main thread batches finished items in input order
+and runs the onnxruntime sessions.  Pillow and onnxruntime release the GIL, so
+decoding of the next images overlaps inference of the current batch.
+
+Each distinct ``InputSpec`` among the models is computed once per image, so models
+with the same preprocessing share the tensor and mixed image sizes still give
+uniform batches per model.
+
+Records are plain dicts (the JSON schema in docs/scan.md).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
+from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
+from .conditions import assign, breaks_budgets, condition_calibration, condition_rate
+from ..inputs.discovery import display_path
+from .domain import load_for_card
+from .ensemble import METHODS, Member, combine
+from ..inputs.pool import bounded_map, default_workers
+
+
+THUMBNAIL_KEY = "_thumbnail"  # private, never rendered into a report's records
+
+
+class ScanSetupError(ValueError):
+    """The requested models/ensemble cannot be used (maps to exit code 2)."""
+
+
+@dataclass
+class Plan:
+    """Which models run and how their outputs are combined."""
+
+    cards: list[ModelCard]
+    method: str
+    ensemble_card: EnsembleCard | None = None
+    threshold_override: float | None = None
+    ensemble_threshold: float = 0.5
+    ensemble_margin: float = 0.0
+    weights: dict[str, float] = field(default_factory=dict)
+    backbones: dict[str, BackboneCard] = field(default_factory=dict)  # probe name -> its backbone
+    max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM
+    max_miss: float = DEFAULT_MAX_MISS
+    # card name -> its calibration-domain reference (domain.DomainReference), for probes that carry one
+    domains: dict[str, Any] = field(default_factory=dict)
+    _ops: dict[str, Operating | None] = field(default_factory=dict, repr=False)
+
+    def files(self) -> list[Path]:
+        """Every file this plan reads: cards, their networks or heads, backbones, the ensemble card."""
+        cards = [*self.cards, *self.backbones.values()]
+        out = [p for c in cards for p in (c.path, c.model_path) if p is not None]
+        if self.ensemble_card is not None and self.ensemble_card.path is not None:
+            out.append(self.ensemble_card.path)
+        return out
+
+    def member_threshold(self, card: ModelCard, condition: str | None = None) -> float:
+        op = self.member_operating(card, condition)
+        if op is not None:
+            return op.t_hi
+        return card.effective_threshold(self.threshold_override)
+
+    def _operating(self, key: str, calibration: dict | None, override: float | None) -> Operating | None:
+        """Three-way thresholds from a card's calibration set and the plan's budgets; with a
+        threshold override, that single threshold with its calibrated rates."""
+        if key not in self._ops:
+            op = None
+            if calibration:
+                cal = CalibrationSet.from_dict(calibration)
+                if override is not None:
+                    op = fixed_operating(cal.real, cal.fake, override)
+                else:
+                    op = cal.operating(self.max_false_alarm, self.max_miss)
+            self._ops[key] = op
+        return self._ops[key]
+
+    def member_operating(self, card: ModelCard, condition: str | None = None) -> Operating | None:
+        """``condition``: a measured condition of the image (synthdetect.scan.conditions): that
+        condition's operating point where the card measured it, else the clean one."""
+        cond = condition_calibration((card.calibration or {}).get("conditions"), condition)
+        if cond is not None:
+            return self._operating(f"model:{card.name}@{condition}", cond, self.threshold_override)
+        return self._operating("model:" + card.name, card.calibration, self.threshold_override)
+
+    def ensemble_operating(self, condition: str | None = None) -> Operating | None:
+        e = self.ensemble_card
+        if self.method == "none" or e is None or e.method != self.method:
+            return None
+        cond = condition_calibration((e.calibration or {}).get("conditions"), condition)
+        if cond is not None:
+            return self._operating(f"ensemble:{e.name}@{condition}", cond, None)
+        return self._operating("ensemble:" + e.name, e.calibration, None)
+
+    def conditions_table(self) -> dict[str, Any] | None:
+        """The per-condition calibration of the card that gives the verdict (the calibrated
+        ensemble's, or the single calibrated model's); None: no conditions (the size gate as before)."""
+        if self.ensemble_operating() is not None:
+            return (self.ensemble_card.calibration or {}).get("conditions")  # type: ignore[union-attr]
+        if len(self.cards) == 1 and self.member_operating(self.cards[0]) is not None:
+            return (self.cards[0].calibration or {}).get("conditions")
+        return None
+
+    def describe(self) -> dict[str, Any]:
+        op = self.ensemble_operating()
+        d = {
+            "method": self.method,
+            "name": self.ensemble_card.name if self.ensemble_card else None,
+            "threshold": (op.t_hi if op else self.ensemble_threshold) if self.method != "none" else None,
+            "inconclusive_margin": self.ensemble_margin if self.method != "none" and op is None else None,
+            "members": [c.name for c in self.cards],
+        }
+        if op is not None:
+            d["threshold_real"] = op.t_lo
+            d["calibrated"] = op.to_dict()
+        table = self.conditions_table()
+        if table:
+            d["conditions"] = {"original": table.get("original"), "measured": sorted(table.get("measured") or {})}
+        return d
+
+
+def resolve_plan(
+    registry: Registry,
+    models: list[str] | None = None,
+    method: str | None = None,
+    threshold: float | None = None,
+    max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM,
+    max_miss: float = DEFAULT_MAX_MISS,
+) -> Plan:
+    """Pick models and the ensemble method.
+
+    * ``models`` None: the members of ``default.ensemble.json`` when it exists, else
+      every installed model.  A name may be a model or an ensemble card (expanded to
+      its members; its weights/threshold are used when it is the only ensemble named).
+    * ``method`` None: the ensemble card's method, else ``weighted``; with a single
+      model and no explicit method, ``none`` (a one-member vote would only hide the
+      probability).
+    """
+    if method is not None and method not in METHODS:
+        raise ScanSetupError(f"unknown ensemble method {method!r}; choose from {', '.join(METHODS)}")
+    ens_cards: list[EnsembleCard] = []
+    names: list[str] = []
+    try:
+        if not models:
+            default = registry.default_ensemble()
+            if default is not None:
+                ens_cards.append(default)
+                names = list(default.members)
+            else:
+                names = registry.usable_model_names()  # broken cards: the CLI says it ignores them
+        else:
+            installed = set(registry.model_names())
+            ensembles = set(registry.ensemble_names())
+            for n in models:
+                if n in installed:
+                    names.append(n)
+                elif n in ensembles:
+                    e = registry.ensemble(n)
+                    ens_cards.append(e)
+                    names.extend(e.members)
+                else:
+                    raise ScanSetupError(
+                        f"no model or ensemble named {n!r}; installed models: "
+                        f"{', '.join(sorted(installed)) or 'none'}; ensembles: {', '.join(sorted(ensembles)) or 'none'}"
+                    )
+        seen: set[str] = set()
+        cards: list[ModelCard] = []
+        backbones: dict[str, BackboneCard] = {}
+        domains: dict[str, Any] = {}
+        for n in names:
+            if n not in seen:
+                seen.add(n)
+                c = registry.model(n)
+                cards.append(c)
+                if c.is_probe:
+                    backbones[c.name] = registry.backbone_for(c)
+                    ref = load_for_card(c)
+                    if ref is not None:
+                        domains[c.name] = ref
+    except CardError as e:
+        raise ScanSetupError(str(e)) from None
+    if not cards:
+        raise ScanSetupError(
+            "no models installed; looked in: " + ", ".join(map(str, registry.dirs))
+            + " (use --models-dir DIR or set SYNTHDETECT_MODELS_DIR)"
+        )
+    ens = ens_cards[0] if len(ens_cards) == 1 else None
+    if method is None:
+        method = ens.method if ens is not None else ("none" if len(cards) == 1 else "weighted")
+        if method not in METHODS:
+            raise ScanSetupError(f"ensemble card {ens.name!r} has unknown method {method!r}")  # type: ignore[union-attr]
+    weights = {}
+    for c in cards:
+        w = None
+        if ens is not None and c.name in ens.weights:
+            w = ens.weights[c.name]
+        elif c.f1 is not None:
+            w = c.f1
+        weights[c.name] = float(w) if w is not None else 1.0
+    if ens is not None and method == ens.method:
+        ens_thr = ens.effective_threshold()
+        margin = float(ens.inconclusive_margin)
+    else:
+        ens_thr, margin = 0.5, 0.0
+    for name, budget in (("--max-false-alarm", max_false_alarm), ("--max-miss", max_miss)):
+        if not 0.0 <= budget < 1.0:
+            raise ScanSetupError(f"{name} must lie in [0, 1), not {budget}")
+    return Plan(
+        cards=cards,
+        method=method,
+        ensemble_card=ens,
+        threshold_override=threshold,
+        ensemble_threshold=ens_thr,
+        ensemble_margin=margin,
+        weights=weights,
+        backbones=backbones,
+        max_false_alarm=float(max_false_alarm),
+        max_miss=float(max_miss),
+        domains=domains,
+    )
+
+
+def input_spec(model) -> Any:
+    """The ``InputSpec`` a loaded model consumes: a probe sees its backbone's input."""
+    bb = getattr(model, "backbone", None)
+    return bb.card.input if bb is not None else model.card.input
+
+
+def _provenance_fn() -> Callable[[Path], dict] | None:
+    try:
+        from ..provenance import analyze
+    except ImportError:
+        return None
+    return analyze
+
+
+def _text_safe(obj: Any) -> Any:
+    """Strings with surrogate escapes (non-UTF-8 file names) made writable as UTF-8."""
+    if isinstance(obj, str):
+        return display_path(obj)
+    if isinstance(obj, dict):
+        return {_text_safe(k): _text_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_text_safe(v) for v in obj]
+    return obj
+
+
+@dataclass
+class Summary:
+    total: int = 0
+    scanned: int = 0
+    errors: int = 0
+    verdicts: dict[str, int] = field(default_factory=lambda: {"real": 0, "synthetic": 0, "inconclusive": 0})
+    provenance_overrides: int = 0
+    skipped_non_image: int = 0
+    symlink_loops: int = 0
+    elapsed_s: float = 0.0
+    domain: dict[str, Any] | None = None  # the batch domain check (domain_check.DomainReport.to_dict())
+
+    @property
+    def images_per_s(self) -> float:
+        return self.scanned / self.elapsed_s if self.elapsed_s > 0 else 0.0
+
+    def add(self, rec: dict[str, Any]) -> None:
+        self.total += 1
+        if rec.get("error"):
+            self.errors += 1
+            if rec.get("verdict_source") == "provenance":  # undecodable, but its metadata declares AI
+                self.verdicts["synthetic"] += 1
+                self.provenance_overrides += 1
+            return
+        self.scanned += 1
+        v = rec.get("verdict")
+        if v in self.verdicts:
+            self.verdicts[v] += 1
+        if rec.get("verdict_source") == "provenance":
+            self.provenance_overrides += 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": self.total,
+            "scanned": self.scanned,
+            "errors": self.errors,
+            "verdicts": dict(self.verdicts),
+            "provenance_overrides": self.provenance_overrides,
+            "skipped_non_image": self.skipped_non_image,
+            "symlink_loops": self.symlink_loops,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "images_per_s": round(self.images_per_s, 2),
+            **({"domain": self.domain} if self.domain is not None else {}),
+        }
+
+
+def error_record(path: str, reason: str, sha256: str | None = None, size: int | None = None) -> dict[str, Any]:
+    return {
+        "path": path,
+        "format": None,
+        "width": None,
+        "height": None,
+        "bytes": size,
+        "sha256": sha256,
+        "models": {},
+        "ensemble": None,
+        "verdict": None,
+        "verdict_source": None,
+        "error": reason,
+    }
+
+
+class Scanner:
+    """Loaded sessions + plan; ``scan(files)`` yields one record per file, in order."""
+
+    def __init__(
+        self,
+        plan: Plan,
+        device: str = "auto",
+        batch_size: int = 16,
+        workers: int | None = None,
+        provenance: bool = True,
+        threads: int | None = None,
+        thumbnails: bool = False,
+        quality_gates: bool = True,
+    ):
+        """``thumbnails``: each decoded image's small JPEG data URI goes in ``rec[THUMBNAIL_KEY]``
+        (made in the decode worker from the decoded copy; the caller pops it before rendering).
+        ``quality_gates``: measure every image (:mod:`synthdetect.inputs.quality`) and turn the detectors'
+        verdict into ``inconclusive``, with the reason named, where they are known not to work."""
+        from .runtime import load_models
+
+        if batch_size < 1:
+            raise ScanSetupError("--batch-size must be >= 1")
+        self.plan = plan
+        self.batch_size = int(batch_size)
+        self.workers = int(workers) if workers else default_workers()
+        if self.workers < 1:
+            raise ScanSetupError("--workers must be >= 1")
+        try:
+            self.models = load_models(plan.cards, device=device, threads=threads, backbones=plan.backbones)
+        except CardError as e:
+            raise ScanSetupError(str(e)) from None
+        self.specs = {}
+        for m in self.models:
+            spec = input_spec(m)
+            self.specs.setdefault(spec.key(), spec)
+        self.provenance = _provenance_fn() if provenance else None
+        self.thumbnails = bool(thumbnails)
+        self.quality_gates = bool(quality_gates)
+        # the detectors' input size: a smaller image would only show them upscaled pixels
+        from ..inputs.quality import required_min_side
+
+        self.min_side = required_min_side(self.specs.values())
+        # the smallest images the calibrated error rates were measured on (cards' calibration sets)
+        cal_sides = [(c.calibration or {}).get("image_min_side") for c in plan.cards]
+        if plan.ensemble_card is not None and plan.ensemble_operating() is not None:
+            cal_sides.append((plan.ensemble_card.calibration or {}).get("image_min_side"))
+        cal_sides = [r for r in cal_sides if isinstance(r, dict) and r.get("min")]
+        self.calibrated_min_side = max((int(r["min"]) for r in cal_sides), default=0)
+        # measured conditions (downscaled / re-encoded copies) replace that size proxy where the card has them
+        self.conditions = plan.conditions_table()
+        from ..inputs.decoding import init_codecs
+
+        init_codecs()  # register optional codecs once, before the worker threads start
+
+    # -- worker side -------------------------------------------------------------------
+    def _prepare(self, path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        from ..inputs.decoding import DecodeError, decode
+        from ..inputs.preprocess import to_inputs
+
+        shown = display_path(path)
+        try:
+            d = decode(path)
+        except DecodeError as e:
+            rec = error_record(shown, str(e), e.sha256, e.size_bytes)
+            if e.sha256 is not None:  # readable regular file: its metadata may still speak
+                self._add_provenance(rec, path)
+                # pixels unreadable but AI generation declared: a verdict from provenance, the
+                # decode error kept beside it (the file still counts as unreadable for exit code 3)
+                self._provenance_verdict(rec)
+            return rec, None
+        except Exception as e:  # never let one file stop the scan
+            return error_record(shown, f"internal error while decoding: {e.__class__.__name__}: {e}"), None
+        rec = {
+            "path": shown,
+            "format": d.format,
+            "width": d.width,
+            "height": d.height,
+            "mode": d.mode,
+            "frames": d.frames,
+            "bytes": d.size_bytes,
+            "sha256": d.sha256,
+        }
+        cond = self._condition(d)
+        if cond is not None:
+            rec["condition"] = cond.label
+        if self.quality_gates:
+            rec["quality"] = self._quality(d, cond)
+        try:
+            arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
+            if self.thumbnails:
+                try:  # a thumbnail is a convenience: it never turns a scanned image into an error
+                    from ..output.html import thumbnail_data_uri
+
+                    rec[THUMBNAIL_KEY] = thumbnail_data_uri(d.image)
+                except Exception:
+                    rec[THUMBNAIL_KEY] = None
+        except Exception as e:
+            return error_record(shown, f"preprocessing failed: {e.__class__.__name__}: {e}", d.sha256, d.size_bytes), None
+        finally:
+            d.image.close()
+        self._add_provenance(rec, path)
+        return rec, arrays
+
+    def _condition(self, d) -> Any:
+        """The image's measured condition (synthdetect.scan.conditions.assign), None without conditions."""
+        if self.conditions is None:
+            return None
+        from ..inputs.quality import jpeg_quality_from_tables
+
+        return assign(min(d.width, d.height), jpeg_quality_from_tables(d.jpeg_quantization), self.conditions)
+
+    def _quality(self, d, cond: Any = None) -> dict[str, Any]:
+        """The input-quality gates' measures and the gates this image fails (never fatal)."""
+        try:
+            from ..inputs.quality import assess, jpeg_quality_from_tables
+
+            q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization))
+            out = q.to_dict()
+            side = min(d.width, d.height)
+            if cond is not None:  # the measured conditions decide, not the size/quality proxies
+                out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
+                if cond.name is None and not any(g["gate"] == "too_small" for g in out["failed"]):
+                    out["failed"].append({"gate": cond.gate, "value": cond.value, "threshold": cond.threshold,
+                                          "reason": cond.reason})
+                out["ok"] = not out["failed"]
+            elif self.calibrated_min_side and side < self.calibrated_min_side and not any(
+                    g["gate"] == "too_small" for g in out["failed"]):
+                out["failed"].append({
+                    "gate": "below_calibrated_size", "value": side, "threshold": self.calibrated_min_side,
+                    "reason": f"The image is {d.width}x{d.height} px: the detectors' error rates were measured on "
+                              f"images whose shorter side is at least {self.calibrated_min_side} px; on smaller or "
+                              "downscaled images they raise more false alarms, so no calibrated verdict is given.",
+                })
+                out["ok"] = False
+            return out
+        except Exception as e:  # a measurement failure never costs the image its verdict
+            return {"error": f"{e.__class__.__name__}: {e}", "failed": []}
+
+    def _add_provenance(self, rec: dict[str, Any], path: Path) -> None:
+        if self.provenance is None:
+            return
+        try:
+            rec["provenance"] = _text_safe(self.provenance(Path(path)))
+        except Exception as e:
+            rec["provenance"] = {"error": f"{e.__class__.__name__}: {e}"}
+
+    # -- main thread ------------------------------------------------------------------
+    def _finish(self, rec: dict[str, Any], probs: dict[str, float]) -> dict[str, Any]:
+        plan = self.plan
+        members = []
+        models_out = {}
+        rates: dict[str, Any] = {}
+        cond = rec.get("condition")
+        for m in self.models:
+            c = m.card
+            op = plan.member_operating(c, cond)
+            mem = Member(
+                name=c.name,
+                probability=float(probs[c.name]),
+                threshold=plan.member_threshold(c, cond),
+                weight=plan.weights.get(c.name, 1.0),
+                margin=0.0 if op is not None else float(c.inconclusive_margin or 0.0),
+                t_lo=None if op is None else op.t_lo,
+            )
+            members.append(mem)
+            out = {"probability": round(mem.probability, 6), "threshold": mem.threshold, "verdict": mem.verdict}
+            if op is not None:
+                out["threshold_real"] = op.t_lo
+                rate = op.rate_for(mem.verdict)
+                if rate is not None:
+                    out["error_rate"] = rate
+                rates[c.name] = rate
+            models_out[c.name] = out
+        comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
+        verdict = comb.verdict
+        ens_op = plan.ensemble_operating(cond)
+        rate = None
+        reasons: list[str] = []
+        if ens_op is not None and comb.score is not None and not comb.tie:
+            verdict = ens_op.verdict(comb.score)
+            rate = ens_op.rate_for(verdict)
+        elif plan.method == "none" and len(members) == 1:
+            rate = rates.get(members[0].name)
+        rec["models"] = models_out
+        rec["ensemble"] = {
+            "method": comb.method,
+            "score": None if comb.score is None else round(comb.score, 6),
+            "threshold": ens_op.t_hi if ens_op is not None else comb.threshold,
+            "verdict": verdict,
+            "tie": comb.tie,
+        }
+        if ens_op is not None:
+            rec["ensemble"]["threshold_real"] = ens_op.t_lo
+        if verdict == "inconclusive":
+            if comb.tie:
+                reasons.append("the members' votes are tied")
+            elif plan.method == "none" and len(members) > 1 and len({m.verdict for m in members}) > 1:
+                reasons.append("the members disagree")
+            else:
+                reasons.append("score between the calibrated 'real' and 'synthetic' thresholds")
+        rec["verdict"] = verdict
+        rec["verdict_source"] = "detectors"
+        rec["error_rate"] = condition_rate(rate, cond)
+        rec["reasons"] = reasons
+        quality = rec.get("quality")
+        self._condition_gate(quality, cond, ens_op if ens_op is not None else (
+            plan.member_operating(self.models[0].card, cond) if len(self.models) == 1 else None))
+        if isinstance(quality, dict) and quality.get("failed") and verdict != "inconclusive":
+            # the detectors are known not to work on such inputs: no definite verdict from them
+            rec["detector_verdict"] = verdict
+            rec["verdict"] = "inconclusive"
+            rec["error_rate"] = None
+            rec["reasons"] = [g["reason"] for g in quality["failed"]]
+        self._provenance_verdict(rec)
+        rec["error"] = None
+        return rec
+
+    def _condition_gate(self, quality: Any, cond: str | None, op: Operating | None) -> None:
+        """A measured condition whose rates at the thresholds used break the budgets is a failed gate."""
+        why = breaks_budgets(op, self.plan.max_false_alarm, self.plan.max_miss, cond)
+        if why and isinstance(quality, dict) and isinstance(quality.get("failed"), list):
+            quality["failed"].append({"gate": "condition_rates", "value": cond, "threshold": None, "reason": why})
+            quality["ok"] = False
+
+    @staticmethod
+    def _provenance_verdict(rec: dict[str, Any]) -> None:
+        """Explicit AI provenance makes the verdict ``synthetic`` with the evidence named (the
+        detectors' fields stay as they are, so both can be read side by side)."""
+        prov = rec.get("provenance")
+        if isinstance(prov, dict) and prov.get("verdict_hint") == "synthetic":
+            rec["verdict"] = "synthetic"
+            rec["verdict_source"] = "provenance"
+            rec["evidence"] = list(prov.get("ai_evidence") or [])
+            rec["error_rate"] = None
+            rec["reasons"] = []
+
+    def _run_batch(self, items: list[tuple[dict[str, Any], dict[str, Any] | None]]) -> list[dict[str, Any]]:
+        import numpy as np
+
+        from ..inputs.preprocess import mean_per_image, stack_tiles
+
+        ok = [(r, a) for r, a in items if a is not None]
+        probs: list[dict[str, float]] = [{} for _ in ok]
+        failed: dict[int, str] = {}
+
+        def scores(m, arrays: list[dict[str, Any]], shared: dict[str, np.ndarray] | None = None) -> np.ndarray:
+            """Per-image probabilities of model ``m``.  A probe reads its backbone's features averaged
+            over each image's crops; with ``shared`` (backbone sha256 -> features) every backbone runs
+            once for all the heads that use it."""
+            bb = getattr(m, "backbone", None)
+            if bb is not None and shared is not None and bb.card.sha256 in shared:
+                return m.predict_features(shared[bb.card.sha256])
+            x, counts = stack_tiles([a[input_spec(m).key()] for a in arrays])
+            if bb is None:
+                return mean_per_image(m.predict(x), counts)
+            f = mean_per_image(bb.features(x), counts)
+            if shared is not None:
+                shared[bb.card.sha256] = f
+            return m.predict_features(f)
+
+        features: dict[str, np.ndarray] = {}
+        if ok:
+            for m in self.models:
+                try:
+                    for i, v in enumerate(scores(m, [a for _, a in ok], features)):
+                        probs[i][m.name] = float(v)
+                except Exception:
+                    # retry one by one so a single bad tensor cannot take the batch down
+                    for i, (_, a) in enumerate(ok):
+                        try:
+                            probs[i][m.name] = float(scores(m, [a])[0])
+                        except Exception as e:
+                            failed[i] = f"inference failed in {m.name}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        if ok and self.plan.domains:
+            self._domain_info([r for r, _ in ok], features)
+        out = []
+        j = 0
+        for rec, arrays in items:
+            if arrays is None:
+                out.append(rec)
+                continue
+            if j in failed:
+                out.append(error_record(rec["path"], failed[j], rec.get("sha256"), rec.get("bytes")))
+            else:
+                out.append(self._finish(rec, probs[j]))
+            j += 1
+        return out
+
+    def _domain_info(self, recs: list[dict[str, Any]], features: dict[str, Any]) -> None:
+        """Each image's backbone features (for the batch domain check after the scan, under the
+        private ``domain_check.FEATURES_KEY``) and its typicality against each card's calibration images."""
+        from .domain import encode_vector
+        from .domain_check import FEATURES_KEY
+
+        for name, ref in self.plan.domains.items():
+            f = features.get(ref.backbone_sha256)
+            if f is None or len(f) != len(recs):
+                continue
+            typ = ref.typicality(f)
+            for rec, v, t in zip(recs, f, typ):
+                rec.setdefault(FEATURES_KEY, {})[ref.backbone_sha256] = encode_vector(v)
+                rec.setdefault("domain", {}).setdefault("typicality", {})[name] = round(float(t), 4)
+
+    def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:
+        """Yield one record per file, in the order given (decoding in the bounded pool, inference here)."""
+        batch: list[tuple[dict[str, Any], dict[str, Any] | None]] = []
+        n_ok = 0
+        for item in bounded_map(self._prepare, files, workers=self.workers,
+                                max_inflight=max(2 * self.batch_size, 4 * self.workers)):
+            batch.append(item)
+            if item[1] is not None:
+                n_ok += 1
+            if n_ok >= self.batch_size:
+                yield from self._run_batch(batch)
+                batch, n_ok = [], 0
+        if batch:
+            yield from self._run_batch(batch)
+
+
+@dataclass
+class ScanResult:
+    records: list[dict[str, Any]]
+    summary: Summary
+    plan: Plan
+    models: list[Any]
+
+
+def _counted(stream: Iterable[dict[str, Any]], tick: Callable[[], None] | None) -> Iterator[dict[str, Any]]:
+    for rec in stream:
+        if tick:
+            tick()
+        yield rec
+
+
+def run_scan(
+    inputs: list[str],
+    plan: Plan,
+    recursive: bool = True,
+    device: str = "auto",
+    batch_size: int = 16,
+    workers: int | None = None,
+    provenance: bool = True,
+    stdin=None,
+    on_total: Callable[[int], None] | None = None,
+    on_record: Callable[[dict[str, Any]], None] | None = None,
+    on_scored: Callable[[], None] | None = None,
+    scanner: Scanner | None = None,
+    started: float | None = None,
+    cache: Any = None,
+    engine: Callable[[list[Path]], Iterable[dict[str, Any]]] | None = None,
+    discovery: Any = None,
+    domain_check: str = "enforce",
+) -> ScanResult:
+    """Discover, decode, detect; returns every record (discovery errors included, last).
+
+    ``started``: a ``time.perf_counter()`` value to measure elapsed time from (the CLI
+    passes the moment before it loaded the models, so model loading is included).
+    ``cache``: a :class:`synthdetect.scan.cache.ScanCache` (cached records for unchanged files);
+    ``engine``: a function ``files -> records in order`` replacing ``scanner.scan`` (e.g.
+    :func:`synthdetect.scan.engines.ray_engine.RayEngine.scan`).
+    ``discovery``: the :class:`synthdetect.inputs.discovery.Discovery` of ``inputs`` when the caller
+    already ran it (the CLI does, to check ``--output`` against every file found first).
+    ``on_scored``: called once per input as soon as its record exists (a progress bar: with the
+    domain check, ``on_record`` only follows the batch test).
+    ``domain_check``: ``enforce`` | ``warn`` | ``off`` (:mod:`synthdetect.scan.domain_check`); unless
+    off, and when a card carries a domain reference, records are passed on after the whole batch
+    was tested (not as each image is scored).
+    """
+    from ..inputs.discovery import discover
+    from .domain_check import MODES as DOMAIN_MODES, check as check_domain, strip as strip_features
+    from .domain_check import unavailable as domain_unavailable
+
+    t0 = started if started is not None else time.perf_counter()
+    sc = scanner or Scanner(plan, device=device, batch_size=batch_size, workers=workers, provenance=provenance)
+    disc = discovery if discovery is not None else discover(inputs, recursive=recursive, stdin=stdin)
+    summary = Summary(skipped_non_image=disc.skipped_non_image, symlink_loops=disc.symlink_loops)
+    if on_total:
+        on_total(len(disc.files) + len(disc.errors))
+    records: list[dict[str, Any]] = []
+    # other engines and the result cache (synthdetect.scan.engines, synthdetect.scan.cache)
+    scan_files = engine if engine is not None else sc.scan
+    stream = cache.scan(scan_files, disc.files) if cache is not None else scan_files(disc.files)
+    # -- end of hook
+    stream = _counted(stream, on_scored)
+    if domain_check not in DOMAIN_MODES:
+        raise ScanSetupError(f"domain check must be one of {', '.join(DOMAIN_MODES)}, not {domain_check!r}")
+    if domain_check != "off" and plan.domains:
+        stream = list(stream)
+        report = check_domain(stream, plan.domains, domain_check)
+        summary.domain = report.to_dict() if report is not None else None
+    elif domain_check != "off":
+        summary.domain = domain_unavailable(domain_check)
+    for rec in stream:
+        strip_features(rec)
+        records.append(rec)
+        summary.add(rec)
+        if on_record:
+            on_record(rec)
+    for err in disc.errors:
+        if on_scored:
+            on_scored()
+        rec = error_record(display_path(err.path), err.reason)
+        records.append(rec)
+        summary.add(rec)
+        if on_record:
+            on_record(rec)
+    summary.elapsed_s = time.perf_counter() - t0
+    return ScanResult(records=records, summary=summary, plan=plan, models=sc.models)

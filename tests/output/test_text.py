@@ -1,0 +1,106 @@
+import csv
+import io
+import json
+
+import pytest
+
+from synthdetect.cards import Registry
+from synthdetect.output.text import (
+    MEDIAEVAL_COLUMNS,
+    SCHEMA_VERSION,
+    csv_columns,
+    csv_row,
+    header,
+    provenance_short,
+    summary_lines,
+)
+from synthdetect.scan.pipeline import Summary, error_record, resolve_plan
+from synthdetect.output.writers import write
+
+
+pytestmark = pytest.mark.usefixtures("isolated_registry")
+
+
+def _rec(path, p, verdict, thr=0.5, method="none", source="detectors", prov=None):
+    r = {
+        "path": path, "format": "PNG", "width": 10, "height": 12, "bytes": 100, "sha256": "ab" * 32,
+        "models": {"bright": {"probability": p, "threshold": thr, "verdict": verdict}},
+        "ensemble": {"method": method, "score": p, "threshold": thr, "verdict": verdict, "tie": False},
+        "verdict": verdict, "verdict_source": source, "error": None,
+    }
+    if prov is not None:
+        r["provenance"] = prov
+    return r
+
+
+@pytest.fixture
+def head(models_dir):
+    plan = resolve_plan(Registry([models_dir]), ["bright"])
+    return header(plan, [], {"device": "cpu"})
+
+
+def _summary(recs):
+    s = Summary()
+    for r in recs:
+        s.add(r)
+    s.elapsed_s = 2.0
+    return s.to_dict()
+
+
+def test_header(head, models_dir):
+    assert head["schema_version"] == SCHEMA_VERSION
+    assert head["models"][0]["name"] == "bright" and len(head["models"][0]["sha256"]) == 64
+    assert head["ensemble"]["method"] == "none"
+
+
+def test_summary_counts_and_rate():
+    recs = [_rec("a.png", 0.9, "synthetic"), _rec("b.png", 0.1, "real"), error_record("c.png", "empty file (0 bytes)")]
+    s = _summary(recs)
+    assert s["verdicts"] == {"real": 1, "synthetic": 1, "inconclusive": 0}
+    assert s["errors"] == 1 and s["scanned"] == 2 and s["images_per_s"] == 1.0
+    lines = summary_lines({**s, "skipped_non_image": 3})
+    assert lines[0] == "3 inputs: 1 synthetic, 1 real, 0 inconclusive, 1 errors"
+    assert "skipped 3 non-image files in directory walks" in lines
+
+
+def test_csv_rows(head):
+    cols = csv_columns(["bright"])
+    assert cols[:4] == MEDIAEVAL_COLUMNS and "bright_prob" in cols
+    row = csv_row(_rec("/x/img_01.png", 0.75, "synthetic"), ["bright"])
+    assert (row["image_id"], row["prob"], row["label"], row["threshold"]) == ("img_01", "0.750000", 1, 0.5)
+    row = csv_row(_rec("/x/b.png", 0.2, "real"), ["bright"])
+    assert row["label"] == 0
+    # provenance decides the label even when detectors said real
+    row = csv_row(_rec("/x/c.png", 0.2, "synthetic", source="provenance"), ["bright"])
+    assert row["label"] == 1 and row["prob"] == "0.200000"
+    row = csv_row(error_record("/x/d.png", "truncated file"), ["bright"])
+    assert row["prob"] == "" and row["label"] == "" and row["error"] == "truncated file"
+
+
+def render_to_string(fmt, head, records, summary) -> str:
+    buf = io.StringIO()
+    write(fmt, buf, head, records, summary, color=False)
+    return buf.getvalue()
+
+
+def test_render_all_formats(head):
+    recs = [_rec("a.png", 0.9, "synthetic", prov={"ai_evidence": ["C2PA: trainedAlgorithmicMedia"], "verdict_hint": "synthetic"}),
+            error_record("b.png", "not a recognised image format")]
+    s = _summary(recs)
+    doc = json.loads(render_to_string("json", head, recs, s))
+    assert doc["results"] == recs and doc["summary"] == s
+    lines = render_to_string("jsonl", head, recs, s).splitlines()
+    assert json.loads(lines[0])["type"] == "header" and json.loads(lines[-1])["type"] == "summary"
+    rows = list(csv.DictReader(io.StringIO(render_to_string("csv", head, recs, s))))
+    assert len(rows) == 2 and rows[0]["provenance"] == "C2PA: trainedAlgorithmicMedia"
+    table = render_to_string("table", head, recs, s)
+    assert "C2PA: trainedAlgorithmicMedia" in table and "not a recognised image format" in table
+    assert "1 synthetic" in table
+    with pytest.raises(ValueError):
+        render_to_string("xml", head, recs, s)
+
+
+def test_provenance_short():
+    assert provenance_short({"provenance": {"ai_evidence": ["a", "b", "c"]}}) == "a (+2)"
+    assert provenance_short({"provenance": {"ai_evidence": []}}) == ""
+    assert provenance_short({}) == ""

@@ -1,0 +1,206 @@
+"""Probes in ``scan`` (one backbone pass for all its heads, three-way verdicts, the exact backbone required) and
+the fixtures they share with the ``train probe`` CLI tests (tests/cli/test_train.py): a tiny backbone built with
+onnx.helper, images whose class shows in simple statistics."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from synthdetect.cli import app
+
+pytestmark = pytest.mark.usefixtures("isolated_registry")
+runner = CliRunner()
+
+
+def build_backbone(directory: Path, name: str = "tinybb", size: int = 16, tiles: int = 2, layout: bool = False):
+    """features = [mean(x), mean(x*x)] per channel: dim 6.  ``layout``: the card describes the
+    two blocks and offers each as a feature group."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    from synthdetect.cards import BackboneCard, InputSpec, sha256_file
+
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, ["N", 3, size, size])
+    y = helper.make_tensor_value_info("features", TensorProto.FLOAT, ["N", 6])
+    nodes = [
+        helper.make_node("GlobalAveragePool", ["input"], ["m"]),
+        helper.make_node("Mul", ["input", "input"], ["sq"]),
+        helper.make_node("GlobalAveragePool", ["sq"], ["m2"]),
+        helper.make_node("Concat", ["m", "m2"], ["c"], axis=1),
+        helper.make_node("Flatten", ["c"], ["features"]),
+    ]
+    model = helper.make_model(helper.make_graph(nodes, "tinybb", [x], [y]),
+                              opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(directory / f"{name}.onnx"))
+    card = BackboneCard(name=name, file=f"{name}.onnx", sha256=sha256_file(directory / f"{name}.onnx"),
+                        architecture="tiny mean/mean-square pooling", dim=6,
+                        input=InputSpec(size=size, resize="none", tiles=tiles), licence="test",
+                        features={"layout": [{"name": "x.mean", "start": 0, "stop": 3},
+                                             {"name": "x.sq", "start": 3, "stop": 6}],
+                                  "groups": {"means": ["x.mean"], "squares": ["x.sq"]}} if layout else {})
+    card.save(directory / f"{name}.backbone.json")
+    return card
+
+
+def make_images(root: Path, n: int = 24, seed: int = 0) -> Path:
+    """Labelled folders: synthetic images are brighter and smoother on average (overlapping)."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for label, d in ((0, "0_real"), (1, "1_fake")):
+        (root / d).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            base = rng.uniform(60, 160) + (40 if label else 0)
+            noise = rng.normal(0, 50 - 25 * label, (40, 48, 3))
+            arr = np.clip(base + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(arr).save(root / d / f"img{i:02d}.png")
+    return root
+
+
+@pytest.fixture
+def setup(tmp_path):
+    bbdir = tmp_path / "backbones"
+    bbdir.mkdir()
+    card = build_backbone(bbdir)
+    data = make_images(tmp_path / "sample")
+    return bbdir, card, data, tmp_path
+
+
+def _train(bbdir, data, out, cache, *extra):
+    return runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "case42",
+                               "--models-dir", str(bbdir), "--out", str(out), "--cache-dir", str(cache),
+                               "--format", "json", *extra])
+
+
+def test_scan_runs_each_backbone_once_for_all_its_probes(setup, monkeypatch):
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
+    # a second head over the same backbone
+    for f in ("case42.json", "case42.head.json"):
+        txt = (out / f).read_text().replace('"case42.head.json"', '"other.head.json"').replace('"name": "case42"',
+                                                                                               '"name": "other"')
+        (out / f.replace("case42", "other")).write_text(txt)
+    from synthdetect.scan import runtime
+
+    calls = []
+    orig = runtime.FeatureModel.features
+
+    def counting(self, batch):
+        calls.append(batch.shape[0])
+        return orig(self, batch)
+
+    monkeypatch.setattr(runtime.FeatureModel, "features", counting)
+    from synthdetect.cards import Registry
+    from synthdetect.scan.pipeline import resolve_plan, run_scan
+
+    reg = Registry([out, bbdir])
+    plan = resolve_plan(reg, ["case42", "other"], "mean")
+    res = run_scan([str(data / "1_fake")], plan, batch_size=64, provenance=False)
+    assert len(calls) == 1 and calls[0] == 24 * 4  # 24 images x 2x2 crops, one pass for both heads
+    for rec in res.records:
+        assert rec["models"]["case42"]["probability"] == rec["models"]["other"]["probability"]
+        m = rec["models"]["case42"]
+        assert m["verdict"] in ("real", "synthetic", "inconclusive")
+        assert m["threshold_real"] <= m["threshold"]
+        if m["verdict"] == "synthetic":
+            assert m["error_rate"]["kind"] == "false_alarm" and "real images" in m["error_rate"]["text"]
+
+
+def test_scan_cli_three_way_verdicts_and_budgets(setup):
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
+    base = ["scan", str(data), "--models", "case42", "--models-dir", str(out), "--models-dir", str(bbdir),
+            "-f", "json", "--no-provenance"]
+    strict = json.loads(runner.invoke(app, base + ["--max-false-alarm", "0", "--max-miss", "0"]).stdout)
+    loose = json.loads(runner.invoke(app, base + ["--max-false-alarm", "0.3", "--max-miss", "0.3"]).stdout)
+    n_inc = lambda d: sum(r["verdict"] == "inconclusive" for r in d["results"])  # noqa: E731
+    assert n_inc(strict) >= n_inc(loose)
+    assert strict["summary"]["verdicts"]["inconclusive"] == n_inc(strict)
+    for r in strict["results"]:
+        if r["verdict"] != "inconclusive":
+            assert r["error_rate"]["n"] in (24,)
+        else:
+            assert r["reasons"]
+    bad = runner.invoke(app, base + ["--max-false-alarm", "1.5"])
+    assert bad.exit_code == 2
+
+
+def test_a_probe_without_its_exact_backbone_is_refused(setup):
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
+    r = runner.invoke(app, ["scan", str(data), "--models", "case42", "--models-dir", str(out)])
+    assert r.exit_code == 2 and "no backbone" in r.output
+    other = tmp / "otherbb"
+    other.mkdir()
+    build_backbone(other, size=8)  # same name, different file
+    r = runner.invoke(app, ["scan", str(data), "--models", "case42", "--models-dir", str(out),
+                            "--models-dir", str(other)])
+    assert r.exit_code == 2 and "sha256" in r.output
+
+
+
+
+def test_train_probe_refuses_an_image_labelled_both_real_and_synthetic(setup):
+    """issue 18 item 6: byte-identical files in both classes are a contradiction, not data."""
+    import shutil
+
+    bbdir, _, data, tmp = setup
+    shutil.copyfile(data / "0_real" / "img03.png", data / "1_fake" / "copy_of_real.png")
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 2, r.output
+    assert r.stderr.count("\n") == 1 and "labelled both real and synthetic" in r.stderr
+    assert "0_real/img03.png = 1_fake/copy_of_real.png" in r.stderr
+    assert not (tmp / "models" / "case42.json").exists()
+
+
+def test_train_probe_counts_a_duplicate_once_and_says_so(setup):
+    import shutil
+
+    bbdir, _, data, tmp = setup
+    shutil.copyfile(data / "0_real" / "img03.png", data / "0_real" / "img03_again.png")
+    shutil.copyfile(data / "1_fake" / "img05.png", data / "1_fake" / "zz_copy.png")
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["images"] == 48 and sorted(d["path"] for d in doc["duplicates_dropped"]) == [
+        "0_real/img03_again.png", "1_fake/zz_copy.png"]
+    card = json.loads((tmp / "models" / "case42.json").read_text())
+    assert card["training"]["n_real"] == 24 and card["training"]["n_synthetic"] == 24
+    assert {d["dropped"]: d["same_bytes_as"] for d in card["training"]["duplicates_dropped"]} == {
+        "0_real/img03_again.png": "0_real/img03.png", "1_fake/zz_copy.png": "1_fake/img05.png"}
+    ids = card["calibration"]["real_ids"] + card["calibration"]["fake_ids"]
+    assert len(ids) == len(set(ids)) == 48  # no copy left to sit in two folds
+    r = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "t2",
+                            "--models-dir", str(bbdir), "--out", str(tmp / "models"), "--cache-dir", str(tmp / "cache")])
+    assert r.exit_code == 0 and "byte-identical to 0_real/img03.png" in r.stderr
+
+
+
+def test_feature_group_can_be_fixed_and_an_unknown_one_is_refused(tmp_path):
+    """``--feature-group NAME`` fixes the group (the protocol run's choice): the head reads only that
+    group's features and the card says it was given; an unknown name is a one-line refusal."""
+    import pytest
+
+    from synthdetect.probes.train import ProbeTrainError, fit_with_diagnostics
+
+    card = build_backbone(tmp_path, layout=True)
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    X = rng.normal(size=(40, 6))
+    X[:, 0] += 2.0 * y  # the signal lies in the 'means' block
+    fixed = fit_with_diagnostics(X, y, card, folds=3, seed=0, feature_group="squares")
+    assert fixed.fit.group == "squares" and list(fixed.fit.head.indices) == [3, 4, 5]
+    assert fixed.training()["feature_group"]["chosen_by"].startswith("given")
+    auto = fit_with_diagnostics(X, y, card, folds=3, seed=0, feature_group="auto")
+    assert auto.fit.group in ("means", "all") and not auto.training()["feature_group"]["chosen_by"].startswith("given")
+    with pytest.raises(ProbeTrainError, match="--feature-group nope: not a feature group of tinybb"):
+        fit_with_diagnostics(X, y, card, folds=3, seed=0, feature_group="nope")

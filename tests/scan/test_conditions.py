@@ -1,0 +1,257 @@
+"""Calibration per condition (synthdetect.scan.conditions): the declared transformations, the rule that
+maps a scanned image to one, out-of-fold scoring of the copies, the card's table, and scan
+gating only where a condition is unmeasured or its rates break the budgets."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synthdetect.scan.conditions import (
+    ORIGINAL,
+    Condition,
+    ConditionError,
+    assign,
+    breaks_budgets,
+    ensemble_conditions,
+    oof_copy_scores,
+    parse_conditions,
+    usable,
+)
+from synthdetect.inputs.quality import jpeg_quality_from_file
+from tests.probes.test_train import _train, runner, setup  # noqa: F401  (setup: a fixture)
+
+TABLE = {
+    "original": {"min_side": 816, "min_jpeg_quality": 89},
+    "measured": {
+        "q85": {"side": None, "quality": 85}, "q75": {"side": None, "quality": 75},
+        "720q90": {"side": 720, "quality": 90}, "720q80": {"side": 720, "quality": 80},
+    },
+}
+
+
+def test_parse_conditions():
+    assert parse_conditions("none") == [] and parse_conditions(None) == []
+    names = [c.name for c in parse_conditions("default")]
+    assert names == ["q95", "q85", "q75", "1080q90", "720q90", "720q80"]
+    assert parse_conditions("720q90, q85,720q90") == [Condition(720, 90), Condition(None, 85)]
+    for bad in ("720", "q0", "q101", "10q90", "720x90", "q85,"):
+        with pytest.raises(ConditionError):
+            parse_conditions(bad)
+
+
+def test_copies_are_made_in_memory_at_the_declared_size_and_quality():
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 255, (900, 1200, 3), dtype=np.uint8))
+    data = Condition(720, 90).apply(img)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == "JPEG" and im.size == (960, 720)
+    assert jpeg_quality_from_file(data) == 90
+    small = Image.fromarray(rng.integers(0, 255, (500, 600, 3), dtype=np.uint8))
+    with Image.open(io.BytesIO(Condition(720, 75).apply(small))) as im:
+        assert im.size == (600, 500)  # never upscaled
+    assert jpeg_quality_from_file(Condition(None, 75).apply(small)) == 75
+    a, b = Condition(720, 90).cache_key("ab" * 32), Condition(720, 80).cache_key("ab" * 32)
+    assert a != b and len(a) == 64 and a != Condition(720, 90).cache_key("cd" * 32)
+
+
+@pytest.mark.parametrize("side,quality,expected", [
+    (1000, 92, ORIGINAL), (1000, None, ORIGINAL), (816, 89, ORIGINAL),
+    (1000, 88, "q85"), (1000, 84, "q75"), (1000, 75, "q75"),
+    (800, 92, "720q90"), (800, None, "720q90"), (720, 90, "720q90"), (800, 89, "720q80"), (2000, 80, "q75"),
+])
+def test_assign_picks_the_mildest_measured_condition_at_least_as_harsh(side, quality, expected):
+    assert assign(side, quality, TABLE).name == expected
+
+
+@pytest.mark.parametrize("side,quality,gate", [
+    (719, 95, "below_calibrated_size"), (500, None, "below_calibrated_size"),
+    (1000, 74, "recompressed"), (800, 78, "uncalibrated_condition"),
+])
+def test_assign_outside_every_measured_condition(side, quality, gate):
+    a = assign(side, quality, TABLE)
+    assert a.name is None and a.label == "outside" and a.gate == gate and a.reason
+
+
+def test_usable_skips_conditions_inside_the_originals_range():
+    keep, skipped = usable(parse_conditions("default"), 816, 89)
+    assert [c.name for c in keep] == ["q85", "q75", "720q90", "720q80"]
+    assert skipped == ["q95", "1080q90"]
+    keep, skipped = usable(parse_conditions("default"), 1500, 100)  # larger, lossless originals: all measured
+    assert not skipped and len(keep) == 6
+
+
+def test_copies_are_scored_by_the_fold_model_that_did_not_see_their_original():
+    from synthdetect.probes.fit import fit_probe
+
+    rng = np.random.default_rng(1)
+    y = np.repeat([0, 1], 30)
+    X = rng.normal(size=(60, 12)) + y[:, None] * 0.8
+    fit = fit_probe(X, y, folds=5, seed=3)
+    assert len(fit.fold_heads) == len(fit.fold_tests) == 5
+    # a copy identical to its original gets exactly its original's out-of-fold score
+    np.testing.assert_allclose(oof_copy_scores(fit, X), fit.oof, rtol=0, atol=0)
+    # and every copy is scored by the head whose test fold holds its original, none other
+    Xc = X + rng.normal(scale=0.1, size=X.shape)
+    Xc[7] = np.nan
+    s = oof_copy_scores(fit, Xc)
+    assert np.isnan(s[7]) and np.isfinite(np.delete(s, 7)).all()
+    for head, test in zip(fit.fold_heads, fit.fold_tests):
+        rows = [i for i in test if i != 7]
+        np.testing.assert_allclose(s[rows], head.probabilities(Xc[rows]))
+    fit.fold_heads = []
+    with pytest.raises(ValueError):
+        oof_copy_scores(fit, X)
+
+
+def test_breaks_budgets():
+    from synthdetect.scan.calibration import fixed_operating, operating_point
+
+    real, fake = np.linspace(0, 0.6, 100), np.linspace(0.4, 1, 100)
+    own = operating_point(real, fake, 0.05, 0.2)
+    assert breaks_budgets(own, 0.05, 0.2, "720q90") is None  # its own thresholds hold by construction
+    loose = fixed_operating(real, fake, 0.3)
+    why = breaks_budgets(loose, 0.05, 0.2, "720q90")
+    assert why and "720q90" in why and "real images called synthetic" in why
+    assert breaks_budgets(loose, 0.05, 0.2, ORIGINAL) is None  # the clean calibration is not a condition
+
+
+# -- end to end: train probe --conditions, ensemble build, scan ---------------------------------------
+CONDS = "q60,32q90"  # the fixture images are 40x48 PNGs (lossless): both conditions are measured
+
+
+def _write(path, img, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    img.save(path, **kw)
+    return path
+
+
+@pytest.fixture
+def trained(setup):
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    r = _train(bbdir, data, out, tmp / "cache", "--conditions", CONDS)
+    assert r.exit_code == 0, r.output
+    return bbdir, data, out, tmp, json.loads(r.stdout)
+
+
+def test_train_probe_calibrates_each_condition_out_of_fold_and_caches_copies(trained):
+    bbdir, data, out, tmp, doc = trained
+    card = json.loads((out / "case42.json").read_text())
+    cal = card["calibration"]
+    table = cal["conditions"]
+    assert table["original"] == {"min_side": 40, "min_jpeg_quality": 100}
+    assert sorted(table["measured"]) == ["32q90", "q60"] and table["skipped"] == []
+    assert card["training"]["conditions"] == ["q60", "32q90"]
+    for name, m in table["measured"].items():
+        assert m["n_real"] == 24 and m["n_fake"] == 24 and "did not see their original" in m["method"]
+        assert sorted(m["real_ids"] + m["fake_ids"]) == sorted(cal["real_ids"] + cal["fake_ids"])
+        assert m["at_default_budgets"]["false_alarm"]["k"] <= int(0.05 * 24)
+        assert doc["conditions"]["measured"][name]["roc_auc"] == m["roc_auc"]
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 3  # originals + two copies each
+    r = _train(bbdir, data, out, tmp / "cache", "--conditions", CONDS, "--force")
+    assert r.exit_code == 0 and json.loads((out / "case42.json").read_text())["calibration"] == cal
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 3  # nothing extracted again
+    bad = _train(bbdir, data, out, tmp / "cache", "--conditions", "720x", "--force")
+    assert bad.exit_code == 2 and "not a condition" in bad.output
+
+
+def _evidence(data, tmp):
+    """Scanned images in four states: an original, a re-encoded copy, a downscaled copy, a too-small one."""
+    src = Image.open(data / "1_fake" / "img03.png").convert("RGB")
+    ev = tmp / "evidence"
+    return {
+        "original": _write(ev / "orig.png", src),
+        "q60": _write(ev / "q70.jpg", src, quality=70),
+        "32q90": _write(ev / "small.jpg", src.resize((40, 34)), quality=95),
+        "outside": _write(ev / "tiny.png", src.resize((22, 26))),
+        "low_q": _write(ev / "q40.jpg", src, quality=40),
+    }
+
+
+def _scan(out, bbdir, paths, **kw):
+    from synthdetect.cards import Registry
+    from synthdetect.scan.pipeline import resolve_plan, run_scan
+
+    plan = resolve_plan(Registry([out, bbdir]), ["case42"], None, **kw)
+    return {r["path"].rsplit("/", 1)[-1]: r for r in run_scan([str(p) for p in paths], plan, provenance=False).records}
+
+
+def test_scan_uses_each_condition_operating_point_and_gates_only_outside(trained):
+    bbdir, data, out, tmp, _ = trained
+    ev = _evidence(data, tmp)
+    recs = _scan(out, bbdir, ev.values())
+    table = json.loads((out / "case42.json").read_text())["calibration"]["conditions"]
+    assert recs["orig.png"]["condition"] == ORIGINAL
+    for name, f in (("q60", "q70.jpg"), ("32q90", "small.jpg")):
+        r = recs[f]
+        assert r["condition"] == name
+        op = table["measured"][name]["at_default_budgets"]
+        m = r["models"]["case42"]
+        assert (m["threshold"], m["threshold_real"]) == (op["t_hi"], op["t_lo"])
+        assert not [g for g in r["quality"]["failed"] if g["gate"] != "blurred_or_upscaled"]
+    # more copies in the two conditions: definite verdicts state that condition's rate
+    more = []
+    for cls in ("0_real", "1_fake"):
+        for i in range(6):
+            src = Image.open(data / cls / f"img{i:02d}.png").convert("RGB")
+            more.append(_write(tmp / "more" / f"{cls}-{i}-q70.jpg", src, quality=70))
+            more.append(_write(tmp / "more" / f"{cls}-{i}-small.jpg", src.resize((40, 34)), quality=95))
+    definite = [r for r in _scan(out, bbdir, more).values() if r["verdict"] != "inconclusive"]
+    assert definite
+    for r in definite:
+        name = "q60" if r["path"].endswith("q70.jpg") else "32q90"
+        assert r["condition"] == name and r["error_rate"]["condition"] == name and r["error_rate"]["n"] == 24
+        assert f"{name} copies" in r["error_rate"]["text"]
+    tiny = recs["tiny.png"]
+    assert tiny["condition"] == "outside" and tiny["verdict"] == "inconclusive"
+    assert [g["gate"] for g in tiny["quality"]["failed"]] == ["below_calibrated_size"]
+    assert "32 px" in tiny["reasons"][0]
+    low = recs["q40.jpg"]
+    assert low["condition"] == "outside" and "recompressed" in [g["gate"] for g in low["quality"]["failed"]]
+
+
+def test_scan_gates_a_condition_whose_rates_break_the_budgets(trained):
+    bbdir, data, out, tmp, _ = trained
+    ev = _evidence(data, tmp)
+    recs = _scan(out, bbdir, [ev["original"], ev["q60"]], threshold=0.0)  # everything flagged synthetic
+    gated = recs["q70.jpg"]
+    assert gated["verdict"] == "inconclusive" and gated["detector_verdict"] == "synthetic"
+    assert [g["gate"] for g in gated["quality"]["failed"]] == ["condition_rates"]
+    assert "24/24 real images called synthetic" in gated["reasons"][0]
+    assert recs["orig.png"]["verdict"] == "synthetic"  # the clean calibration: as before, stated, not gated
+
+
+def test_cards_without_conditions_keep_the_size_and_quality_gates(trained):
+    bbdir, data, out, tmp, _ = trained
+    card = json.loads((out / "case42.json").read_text())
+    del card["calibration"]["conditions"]
+    (out / "case42.json").write_text(json.dumps(card))
+    ev = _evidence(data, tmp)
+    recs = _scan(out, bbdir, ev.values())
+    assert all("condition" not in r for r in recs.values())
+    gates = {f: [g["gate"] for g in r["quality"]["failed"]] for f, r in recs.items()}
+    assert gates["small.jpg"] == ["below_calibrated_size"] and gates["tiny.png"] == ["below_calibrated_size"]
+    assert "recompressed" in gates["q40.jpg"] and "recompressed" in gates["q70.jpg"]
+    assert recs["orig.png"]["models"]["case42"]["threshold"] == card["calibrated_threshold"]
+
+
+def test_ensembles_carry_the_members_conditions(trained):
+    bbdir, data, out, tmp, _ = trained
+    from synthdetect.cards import ModelCard
+
+    card = ModelCard.load(out / "case42.json")
+    table = ensemble_conditions([card], "mean", {}, 0.05, 0.2)
+    from synthdetect.scan.calibration import CalibrationSet
+
+    for name, m in card.calibration["conditions"]["measured"].items():
+        e = table["measured"][name]  # a mean of one: the member's scores, image by image
+        assert CalibrationSet.from_dict(e).by_id() == CalibrationSet.from_dict(m).by_id()
+    assert table["original"] == card.calibration["conditions"]["original"]
+    no = ModelCard.load(out / "case42.json")
+    no.calibration = {k: v for k, v in no.calibration.items() if k != "conditions"}
+    assert ensemble_conditions([card, no], "mean", {}, 0.05, 0.2) is None

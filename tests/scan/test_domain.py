@@ -1,0 +1,359 @@
+"""The calibration-domain reference and the batch domain check, on small synthetic feature matrices.
+
+The world of these tests: 48-dimensional "backbone features"; the calibration source has two
+classes (real around +a, synthetic around -a along the first dimensions), a foreign source is
+the same two classes moved along other dimensions.  Figures on real images are in docs/domain.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthdetect.scan import domain_check as dc
+from synthdetect.cards import CardError, ModelCard
+from synthdetect.scan.domain import DomainReference, attach, decode_vector, encode_vector, load_for_card, sidecar_path
+from synthdetect.scan.twosample import auc, c2st, knn_percentiles, loo_knn_scores
+
+D = 48
+BB = "ab" * 32
+
+
+def source(n: int, rng, label: int | None = None, shift: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` images of the calibration source (``shift`` 0) or of a foreign one; half of each
+    class unless ``label`` is given."""
+    y = rng.integers(0, 2, n) if label is None else np.full(n, label)
+    X = rng.standard_normal((n, D))
+    X[:, :6] += np.where(y[:, None] == 1, -2.0, 2.0)
+    X[:, 10:20] += shift
+    return X, y
+
+
+def probs_for(y: np.ndarray, rng) -> np.ndarray:
+    """A detector that is right most of the time."""
+    return np.clip(np.where(y == 1, 0.8, 0.2) + rng.normal(0, 0.1, y.size), 0.01, 0.99)
+
+
+@pytest.fixture(scope="module")
+def ref() -> DomainReference:
+    rng = np.random.default_rng(0)
+    X, y = source(160, rng)
+    return DomainReference.build(X, backbone_sha256=BB, labels=y, scores=probs_for(y, rng))
+
+
+# -- statistics ------------------------------------------------------------------------------
+def test_auc_matches_the_definition():
+    s = np.array([0.1, 0.4, 0.35, 0.8, 0.4])
+    t = np.array([0, 0, 1, 1, 1])
+    pairs = [(a > b) + 0.5 * (a == b) for a, ta in zip(s, t) if ta == 1 for b, tb in zip(s, t) if tb == 0]
+    assert auc(s, t) == pytest.approx(np.mean(pairs))
+
+
+def test_c2st_same_source_is_not_significant_and_a_shift_is():
+    rng = np.random.default_rng(1)
+    R, _ = source(150, rng)
+    same = c2st(source(30, rng)[0], R, seed=0)
+    moved = c2st(source(30, rng, shift=1.0)[0], R, seed=0)
+    assert same.statistic < 0.7 and same.p_value > 0.05
+    assert moved.statistic > 0.9 and moved.p_value <= 0.01 and moved.permutations == 100
+
+
+def test_c2st_permutations_stop_early_when_p_is_large():
+    rng = np.random.default_rng(2)
+    R, _ = source(150, rng)
+    r = c2st(source(20, rng)[0], R, seed=0)
+    assert r.p_value > 0.1 and r.permutations < 100
+
+
+def test_typicality_percentiles():
+    rng = np.random.default_rng(3)
+    R, _ = source(200, rng)
+    loo = loo_knn_scores(R, 3)
+    typ = knn_percentiles(source(200, rng)[0], R, loo, 3)
+    assert 0.35 < typ.mean() < 0.65  # a new image of the source is as typical as a calibration image
+    far = knn_percentiles(source(20, rng, shift=3.0)[0], R, loo, 3)
+    assert np.all(far >= 0.95)
+
+
+# -- the reference and its file --------------------------------------------------------------
+def test_reference_round_trip_and_card(tmp_path, ref):
+    card = ModelCard(name="p", file="p.head.json", sha256="0" * 64, architecture="probe",
+                     backbone={"name": "bb", "sha256": BB, "dim": D})
+    card_path = tmp_path / "p.json"
+    side = attach(card, ref, card_path=card_path)
+    assert side == sidecar_path(card_path) == tmp_path / "p.domain.npz"
+    doc = json.loads(card_path.read_text())
+    assert doc["domain"]["file"] == "p.domain.npz" and doc["domain"]["n"] == 160
+    assert doc["domain"]["n_real"] + doc["domain"]["n_synthetic"] == 160
+    got = load_for_card(ModelCard.load(card_path))
+    assert np.array_equal(got.rows, ref.rows) and np.array_equal(got.loo, ref.loo)
+    assert side.stat().st_size < 160 * D * 2 + 20_000  # float16 rows, compressed
+
+
+def test_altered_or_missing_reference_is_refused(tmp_path, ref):
+    card = ModelCard(name="p", file="p.head.json", sha256="0" * 64, architecture="probe",
+                     backbone={"name": "bb", "sha256": BB, "dim": D})
+    side = attach(card, ref, card_path=tmp_path / "p.json")
+    data = bytearray(side.read_bytes())
+    data[-40] ^= 0xFF
+    side.write_bytes(bytes(data))
+    with pytest.raises(CardError, match="sha256 mismatch"):
+        load_for_card(ModelCard.load(tmp_path / "p.json"))
+    side.unlink()
+    with pytest.raises(CardError, match="missing"):
+        load_for_card(ModelCard.load(tmp_path / "p.json"))
+    other = ModelCard(name="q", file="q.head.json", sha256="0" * 64, architecture="probe",
+                      backbone={"name": "bb", "sha256": "cd" * 32, "dim": D})
+    attach(other, ref, card_path=tmp_path / "q.json")
+    with pytest.raises(CardError, match="another backbone"):
+        load_for_card(ModelCard.load(tmp_path / "q.json"))
+
+
+def test_cards_without_a_reference_have_none():
+    card = ModelCard(name="npr", file="npr.onnx", sha256="0" * 64, architecture="cnn")
+    assert load_for_card(card) is None
+
+
+def test_conditions_are_kept_and_standardisation_uses_originals():
+    rng = np.random.default_rng(4)
+    X, y = source(40, rng)
+    copies = X + 5.0
+    r = DomainReference.build(np.vstack([X, copies]), backbone_sha256=BB, labels=np.r_[y, y],
+                              conditions=[""] * 40 + ["short720-q90"] * 40)
+    assert r.summary()["conditions"] == {"original": 40, "short720-q90": 40}
+    assert r.loo.shape == (40,)
+    assert np.allclose(r.rows[:40].astype(float).mean(0), 0, atol=1e-2)
+
+
+def test_vector_encoding_round_trip():
+    v = np.linspace(-3, 3, D)
+    back = decode_vector(encode_vector(v), D)
+    assert np.allclose(back, v, atol=1e-2)
+    assert decode_vector(encode_vector(v), D + 1) is None and decode_vector("not base64!", D) is None
+
+
+# -- the batch check ---------------------------------------------------------------------------
+def records(X: np.ndarray, y: np.ndarray, directory: str, rng, verdict: str | None = None) -> list[dict]:
+    p = probs_for(y, rng)
+    out = []
+    for i, (x, pi) in enumerate(zip(X, p)):
+        v = verdict or ("synthetic" if pi >= 0.5 else "real")
+        out.append({"path": f"{directory}/img{i}.jpg", "error": None, "verdict": v, "verdict_source": "detectors",
+                    "error_rate": 0.04, "models": {"p": {"probability": float(pi), "verdict": v, "error_rate": 0.04}},
+                    "reasons": [], dc.FEATURES_KEY: {BB: encode_vector(x)}})
+    return out
+
+
+def test_in_source_batch_is_in_domain_and_untouched(ref):
+    rng = np.random.default_rng(5)
+    recs = records(*source(30, rng), "case", rng)
+    before = json.loads(json.dumps(recs))
+    rep = dc.check(recs, {"p": ref}, "enforce")
+    (g,) = rep.groups
+    assert g.decision == "in_domain" and g.n == 30
+    t = g.tests[0]
+    assert t["statistic"] < dc.MIN_EFFECT and set(t) >= {"statistic", "p_value", "n", "n_reference", "decision"}
+    assert [r["verdict"] for r in recs] == [r["verdict"] for r in before]
+    assert all(r["domain"]["decision"] == "in_domain" for r in recs)
+
+
+@pytest.mark.parametrize("label", [0, 1])
+def test_one_class_folder_of_the_source_is_in_domain(ref, label):
+    """Only real photos (or only fakes) of the calibration source: compared with the reference
+    rows of the class the detector assigns, not with the mixed calibration set."""
+    rng = np.random.default_rng(6 + label)
+    recs = records(*source(40, rng, label=label), "case", rng)
+    (g,) = dc.check(recs, {"p": ref}, "enforce").groups
+    assert g.decision == "in_domain", g.tests
+
+
+def test_one_class_folder_would_read_as_shifted_without_conditioning(ref):
+    """The pitfall the conditioning and the effect-size floor avoid: against all calibration
+    images, a one-class folder is told apart by its class mix alone ("significant"); against the
+    rows of its class it is not.  (Its AUC cannot exceed about 0.75 against a balanced reference:
+    half of the reference is exactly like it.)"""
+    rng = np.random.default_rng(8)
+    X, y = source(40, rng, label=0)
+    plain = c2st(ref.standardise(X), ref.originals(), seed=0)
+    assert plain.p_value <= dc.ALPHA and plain.statistic > 0.65
+    cond = dc.test_group(ref, X, probs_for(y, rng))
+    assert cond["statistic"] < plain.statistic - 0.1 and cond["decision"] == "in_domain"
+
+
+def test_foreign_batch_is_out_of_domain_and_enforce_withholds_verdicts(ref):
+    rng = np.random.default_rng(9)
+    recs = records(*source(20, rng, shift=1.2), "foreign", rng)
+    recs[0]["verdict"], recs[0]["verdict_source"] = "synthetic", "provenance"
+    rep = dc.check(recs, {"p": ref}, "enforce")
+    (g,) = rep.groups
+    assert g.decision == "out_of_domain"
+    t = g.tests[0]
+    assert t["statistic"] >= dc.MIN_EFFECT and t["p_value"] <= dc.ALPHA
+    assert recs[0]["verdict"] == "synthetic" and "detector_verdict" not in recs[0]  # provenance stands
+    for r in recs[1:]:
+        assert r["verdict"] == "inconclusive" and r["detector_verdict"] in ("real", "synthetic")
+        assert r["error_rate"] is None and "error_rate" not in r["models"]["p"]
+        assert r["reasons"][0].startswith(dc.REASON)
+        assert r["models"]["p"]["probability"] > 0  # the scores stay
+    assert rep.to_dict()["out_of_domain"] == 20
+
+
+def test_warn_reports_but_keeps_verdicts_and_off_does_nothing(ref):
+    rng = np.random.default_rng(10)
+    recs = records(*source(20, rng, shift=1.2), "foreign", rng)
+    verdicts = [r["verdict"] for r in recs]
+    rep = dc.check(recs, {"p": ref}, "warn")
+    assert rep.groups[0].decision == "out_of_domain"
+    assert [r["verdict"] for r in recs] == verdicts and all(r["error_rate"] == 0.04 for r in recs)
+    assert all(r["domain"]["decision"] == "out_of_domain" for r in recs)
+    assert dc.check(recs, {"p": ref}, "off") is None
+    assert dc.check(recs, {}, "enforce") is None
+
+
+def test_small_batch_is_untested_and_keeps_verdicts(ref):
+    rng = np.random.default_rng(11)
+    recs = records(*source(dc.MIN_N - 1, rng, shift=3.0), "few", rng)
+    (g,) = dc.check(recs, {"p": ref}, "enforce").groups
+    assert g.decision == "untested" and g.tests[0]["statistic"] is None
+    assert all(r["verdict"] in ("real", "synthetic") for r in recs)
+
+
+def test_mixed_folder_is_tested_per_directory(ref):
+    rng = np.random.default_rng(12)
+    home = records(*source(20, rng), "case/phone", rng)
+    away = records(*source(20, rng, shift=1.2), "case/downloads", rng)
+    recs = home + away
+    rep = dc.check(recs, {"p": ref}, "enforce")
+    by = {g.group: g.decision for g in rep.groups}
+    assert by == {"case/phone": "in_domain", "case/downloads": "out_of_domain"}
+    assert all(r["verdict"] != "inconclusive" for r in home)
+    assert all(r["verdict"] == "inconclusive" for r in away)
+
+
+def test_small_directories_are_pooled(ref):
+    rng = np.random.default_rng(13)
+    recs = []
+    for d in range(4):
+        recs += records(*source(4, rng, shift=1.2), f"case/d{d}", rng)
+    recs += records(*source(12, rng), "case/big", rng)
+    groups = dc.groups_of(recs)
+    assert [(g[0], len(g[1]), g[2]) for g in groups] == [("case/big", 12, 1), ("4 smaller directories, pooled", 16, 4)]
+    rep = dc.check(recs, {"p": ref}, "enforce")
+    assert [g.decision for g in rep.groups] == ["in_domain", "out_of_domain"]
+
+
+def test_records_without_features_or_with_errors_are_left_alone(ref):
+    rng = np.random.default_rng(14)
+    recs = records(*source(12, rng), "case", rng)
+    recs.append({"path": "case/broken.jpg", "error": "cannot decode", "verdict": None})
+    recs.append({"path": "case/other.jpg", "error": None, "verdict": "real", "verdict_source": "detectors"})
+    rep = dc.check(recs, {"p": ref}, "enforce")
+    assert rep.groups[0].n == 12
+    assert "domain" not in recs[-1] and "domain" not in recs[-2]
+    assert dc.strip(recs[0]) is recs[0] and dc.FEATURES_KEY not in recs[0]
+
+
+def test_ensemble_members_with_one_reference_test_once(ref):
+    rng = np.random.default_rng(15)
+    recs = records(*source(15, rng), "case", rng)
+    rep = dc.check(recs, {"p": ref, "p2": ref}, "enforce")
+    assert len(rep.groups[0].tests) == 1 and rep.references == ["p", "p2"]
+
+
+# -- train probe writes it, scan uses it -------------------------------------------------------
+def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
+    """``train probe`` on a tiny backbone: the card names its sidecar; a new sample of the same
+    source (one directory per class) is in domain, images of another making are not."""
+    from PIL import Image
+
+    from synthdetect.cards import Registry
+    from synthdetect.scan.pipeline import resolve_plan, run_scan
+    from tests.probes.test_train import _train, build_backbone, make_images
+
+    bbdir = tmp_path / "bb"
+    bbdir.mkdir()
+    build_backbone(bbdir)
+    out = tmp_path / "models"
+    r = _train(bbdir, make_images(tmp_path / "sample", n=30), out, tmp_path / "cache")
+    assert r.exit_code == 0, r.output
+    card = json.loads((out / "case42.json").read_text())
+    assert card["domain"]["file"] == "case42.domain.npz" and card["domain"]["n"] == 60
+    ref = load_for_card(ModelCard.load(out / "case42.json"))
+    assert np.all(np.isfinite(ref.scores)) and set(ref.labels.tolist()) == {0, 1}
+
+    new = make_images(tmp_path / "new", n=12, seed=5)
+    other = tmp_path / "other"
+    other.mkdir()
+    rng = np.random.default_rng(1)
+    for i in range(12):  # another camera: dark, flat, with a colour cast
+        arr = np.clip(rng.normal(0, 4, (40, 48, 3)) + [30, 90, 20], 0, 255).astype(np.uint8)
+        Image.fromarray(arr).save(other / f"o{i}.png")
+    plan = resolve_plan(Registry([out, bbdir]), ["case42"])
+    assert set(plan.domains) == {"case42"}
+    res = run_scan([str(new), str(other)], plan, provenance=False)
+    by = {Path(g["group"]).name: g["decision"] for g in res.summary.domain["groups"]}
+    assert by == {"0_real": "in_domain", "1_fake": "in_domain", "other": "out_of_domain"}, res.summary.domain
+    assert all(dc.FEATURES_KEY not in r for r in res.records)
+    assert all(r["verdict"] == "inconclusive" for r in res.records if "/other/" in r["path"])
+    off = run_scan([str(new), str(other)], plan, provenance=False, domain_check="off")
+    assert off.summary.domain is None
+
+
+def test_weights_verify_checks_the_sidecar(tmp_path, ref):
+    from synthdetect.hub.verify import verify_all
+
+    import json
+
+    from synthdetect.cards import sha256_file
+    from synthdetect.scan.heads import LinearHead
+
+    head = LinearHead(np.zeros(D), np.ones(D), np.ones(D) / D, 0.0, C=1.0)  # a head that loads
+    (tmp_path / "p.head.json").write_text(json.dumps(head.to_dict()))
+
+    card = ModelCard(name="p", file="p.head.json", sha256=sha256_file(tmp_path / "p.head.json"), architecture="probe",
+                     backbone={"name": "bb", "sha256": BB, "dim": D})
+    side = attach(card, ref, card_path=tmp_path / "p.json")
+    rows = {r.kind: r.status for r in verify_all(tmp_path, cache=tmp_path / "hub", registry={})}
+    assert rows == {"model": "OK", "domain": "OK"}
+    side.write_bytes(side.read_bytes()[:-10])
+    rows = {r.kind: r.status for r in verify_all(tmp_path, cache=tmp_path / "hub", registry={})}
+    assert rows["domain"] == "MISMATCH"
+
+
+def test_models_without_a_reference_say_not_available(models_dir, images):
+    """npr-like networks carry no calibration images: the check says so and changes nothing."""
+    from synthdetect.cards import Registry
+    from synthdetect.output.text import summary_lines
+    from synthdetect.scan.pipeline import resolve_plan, run_scan
+
+    plan = resolve_plan(Registry([models_dir]), ["bright"])
+    assert plan.domains == {}
+    res = run_scan([str(images["white"]), str(images["black"])], plan, provenance=False)
+    assert res.summary.domain["available"] is False and "not available" in res.summary.domain["note"]
+    assert any(ln.startswith("domain check: not available") for ln in summary_lines(res.summary.to_dict()))
+    assert all("domain" not in r for r in res.records)
+    assert run_scan([str(images["white"])], plan, provenance=False, domain_check="off").summary.domain is None
+
+
+def test_transformed_copies_in_the_reference_absorb_their_condition():
+    """A reference holding downscaled/re-encoded copies of its images (the ``conditions`` rows)
+    takes a folder of such images as in domain; without them it is out of domain."""
+    rng = np.random.default_rng(16)
+    X, y = source(160, rng)
+    cond = X.copy()
+    cond[:, 20:30] += 1.2  # what the transformation does to the features
+    scores = probs_for(y, rng)
+    plain = DomainReference.build(X, backbone_sha256=BB, labels=y, scores=scores)
+    both = DomainReference.build(np.vstack([X, cond]), backbone_sha256=BB, labels=np.r_[y, y],
+                                 scores=np.r_[scores, scores], conditions=[""] * 160 + ["short720-q90"] * 160)
+    B, yb = source(20, rng)
+    B[:, 20:30] += 1.2
+    pb = probs_for(yb, rng)
+    assert dc.test_group(plain, B, pb)["decision"] == "out_of_domain"
+    t = dc.test_group(both, B, pb)
+    assert t["decision"] == "in_domain" and t["condition"] == "short720-q90"
+    orig = dc.test_group(both, source(20, rng)[0], pb)
+    assert orig["decision"] == "in_domain" and orig["condition"] == "original"

@@ -115,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
 
         sub = out / "splits"
         sub.mkdir()
-        for tag, spec, n in (("val", val_sample, 10), ("holdout", holdout, 6)):
+        for tag, spec, n in (("val", val_sample, 20), ("holdout", holdout, 6)):
             picked = sample_pairs(load_sets([spec]), n, a.seed)
             lst = sub / f"quick-{tag}.txt"
             lst.write_text(f"# --quick subset of {spec.partition('@')[2] or spec}: {n} pairs, seed {a.seed}\n"
@@ -124,14 +124,14 @@ def main(argv: list[str] | None = None) -> int:
                 val_sample = f"{a.data / 'val-inthewild'}@{lst}"
             else:
                 holdout = f"{a.data / 'val-inthewild'}@{lst}"
-        notes.append("--quick: the validation sample is 10 pairs of it (train probe's minimum) and the holdout 6 pairs of it (smoke run)")
+        notes.append("--quick: the validation sample is 20 pairs of it (train probe fits on >= 10 of each class) and the holdout 6 pairs of it (smoke run)")
     vs = list_items(val_sample)
     avail = min(sum(i.label == 0 for i in vs), sum(i.label == 1 for i in vs))
     epochs = 1 if a.quick else a.epochs
     n_small = min(a.pairs, avail // 2)
     n_large = min(2 * n_small, avail)
     if a.quick:
-        n_small, n_large = min(4, n_small), min(8, n_large)
+        n_small, n_large = min(10, n_small), min(20, n_large)  # train probe's minimum: 10 of each class
     if n_small != a.pairs:
         notes.append(f"pairs: paper 2000/4000; the validation sample has {avail} images per class, "
                      f"so runs 3–6 use {n_small} pairs and run 7 uses {n_large}")

@@ -384,9 +384,11 @@ def validate_card(cls: type, d: dict[str, Any], where: str, prefix: str = "") ->
             raise CardError(f"{where}: field {prefix + 'calibration'!r}: {_first_line(e)}") from None
 
 
-def sha256_file(path: Path | str, chunk: int = 1 << 20) -> str:
+def sha256_file(path: Path | str, chunk: int = 1 << 20, opener=None) -> str:
+    """The one file hash: SHA-256 hex digest, read in ``chunk`` bytes (``opener``: e.g. the
+    evidence reader's no-atime open, ``synthdetect.inputs.discovery.noatime_opener``)."""
     h = hashlib.sha256()
-    with open(path, "rb") as f:
+    with open(path, "rb", opener=opener) as f:
         while True:
             b = f.read(chunk)
             if not b:

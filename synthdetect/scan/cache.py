@@ -69,7 +69,9 @@ def default_cache_dir() -> Path:
 
 
 def _warn(msg: str) -> None:
-    print(f"synthdetect: warning: {msg}", file=sys.stderr)
+    from ..console import warn
+
+    warn(msg)
 
 
 # --------------------------------------------------------------------------- fingerprint
@@ -93,8 +95,10 @@ def _trust_anchor_digest() -> str | None:
     p = os.environ.get(TRUST_ANCHORS_ENV)
     if not p:
         return None
+    from ..cards import sha256_file
+
     try:
-        return hashlib.sha256(Path(p).read_bytes()).hexdigest()
+        return sha256_file(p)
     except OSError:
         return "unreadable"
 
@@ -368,19 +372,13 @@ def _hash_file(path: Path) -> str | None:
     """SHA-256 of a readable regular file, else None (the scan then reports why)."""
     import stat
 
+    from ..cards import sha256_file
     from ..inputs.discovery import noatime_opener
 
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
             return None
-        h = hashlib.sha256()
-        with open(path, "rb", opener=noatime_opener) as f:
-            while True:
-                b = f.read(1 << 20)
-                if not b:
-                    break
-                h.update(b)
-        return h.hexdigest()
+        return sha256_file(path, opener=noatime_opener)
     except OSError:
         return None
 

@@ -64,13 +64,16 @@ class _LogitGraph(nn.Module):
         return out.reshape(out.shape[0], -1)[:, 0].float()
 
 
-def _load_parity_batch(paths: Sequence[Path], spec: InputSpec) -> np.ndarray:
-    arrays = []
+def _parity_batch(paths: Sequence[Path], spec: InputSpec, all_crops: bool = False) -> np.ndarray:
+    """The parity images as one float32 batch: the centre input of each (``preprocess.to_input``) or,
+    with ``all_crops``, every inference crop of each (``preprocess.to_inputs``, as backbones see them)."""
+    xs = []
     for p in paths:
         with Image.open(p) as im:
             im.load()
-            arrays.append(to_input(im.convert("RGB"), spec))
-    return np.stack(arrays, 0).astype(np.float32)
+            rgb = im.convert("RGB")
+            xs.append(to_inputs(rgb, spec) if all_crops else to_input(rgb, spec)[None])
+    return np.concatenate(xs, 0).astype(np.float32)
 
 
 def _onnx_export(wrapped: nn.Module, size: int, out_path: Path, output: str = "logit") -> str:
@@ -199,7 +202,7 @@ def export_onnx(
     int8_tol = float(fields.pop("int8_tolerance", INT8_TOLERANCE))
 
     wrapped = _LogitGraph(model.to("cpu").eval()).eval()
-    x = _load_parity_batch(parity_images, input_spec)
+    x = _parity_batch(parity_images, input_spec)
     ref = _torch_logits(wrapped, x)
     fig = _export_checked(wrapped, input_spec.size, x, ref, out_path, name, tolerance)
     if int8:
@@ -339,7 +342,7 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
     onnx_path = out_dir / f"{stem}.onnx"
     if not parity_images:
         raise ValueError("export_backbone needs parity images")
-    x = _parity_crops(parity_images, spec.input)
+    x = _parity_batch(parity_images, spec.input, all_crops=True)
     tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_dir, prefix=f".{stem}.")[1])
     try:
         export_features_graph(model, spec.input.size, tmp)
@@ -361,16 +364,6 @@ def export_backbone(name: str, out_dir: Path, parity_images: Sequence[Path], *, 
     )
     card.save(out_dir / f"{stem}.backbone.json")
     return card
-
-
-def _parity_crops(paths: Sequence[Path], spec: InputSpec) -> np.ndarray:
-    """Every inference crop (``preprocess.to_inputs``) of every parity image, one float32 batch."""
-    xs = []
-    for p in paths:
-        with Image.open(p) as im:
-            im.load()
-            xs.append(to_inputs(im.convert("RGB"), spec))
-    return np.concatenate(xs, 0).astype(np.float32)
 
 
 def _feature_parity(model: nn.Module, graph: Path, x: np.ndarray, n_images: int, tolerance: float,

@@ -111,7 +111,8 @@ def usable(conditions: Sequence[Condition], min_side: int, min_quality: int = 10
     already covers (rule 1 of the module doc), so they are skipped (named in the card)."""
     keep, skipped = [], []
     for c in conditions:
-        inside = (c.side >= min_side if c.side is not None else c.quality >= min_quality) if min_side else False
+        # inside the clean calibration only when both the size and the quality are (rule 1)
+        inside = bool(min_side) and (c.side is None or c.side >= min_side) and c.quality >= min_quality
         (skipped if inside else keep).append(c)
     return keep, [c.name for c in skipped]
 

@@ -82,7 +82,13 @@ class DomainReference:
         return (f - self.mean) / self.scale
 
     def originals(self) -> np.ndarray:
-        return self.rows[self.conditions == ""].astype(np.float64)
+        """The original (untransformed) rows as float64, converted once (read-only: copy to modify)."""
+        cached = self.__dict__.get("_originals")
+        if cached is None:
+            cached = self.rows[self.conditions == ""].astype(np.float64)
+            cached.flags.writeable = False
+            self.__dict__["_originals"] = cached
+        return cached
 
     def content_directions(self, q: int) -> np.ndarray:
         """The top ``q`` principal directions [q, D] of the original rows: within the calibration
@@ -90,8 +96,7 @@ class DomainReference:
         they were made, so the batch test leaves them out (:mod:`synthdetect.scan.domain_check`)."""
         cache = self.__dict__.setdefault("_directions", {})
         if q not in cache:
-            Xc = self.originals()
-            Xc -= Xc.mean(0)
+            Xc = self.originals() - self.originals().mean(0)
             k = max(0, min(int(q), self.dim // 8, Xc.shape[0] - 1))  # never most of a small space
             lam, U = np.linalg.eigh(Xc @ Xc.T)  # via the Gram matrix: rows << dimensions
             top = np.argsort(lam)[::-1][:k]

@@ -57,6 +57,8 @@ class Plan:
         """Every file this plan reads: cards, their networks or heads, backbones, the ensemble card."""
         cards = [*self.cards, *self.backbones.values()]
         out = [p for c in cards for p in (c.path, c.model_path) if p is not None]
+        out += [Path(c.path).parent / str(c.domain["file"]) for c in self.cards
+                if c.path is not None and getattr(c, "domain", None) and c.domain.get("file")]
         if self.ensemble_card is not None and self.ensemble_card.path is not None:
             out.append(self.ensemble_card.path)
         return out
@@ -483,7 +485,7 @@ class Scanner:
                 out["threshold_real"] = op.t_lo
                 rate = op.rate_for(mem.verdict)
                 if rate is not None:
-                    out["error_rate"] = rate
+                    out["error_rate"] = condition_rate(rate, cond)
                 rates[c.name] = rate
             models_out[c.name] = out
         comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
@@ -581,11 +583,18 @@ class Scanner:
                         probs[i][m.name] = float(v)
                 except Exception:
                     # retry one by one so a single bad tensor cannot take the batch down
+                    rows: dict[str, list] = {}
                     for i, (_, a) in enumerate(ok):
+                        one: dict[str, np.ndarray] = {}
                         try:
-                            probs[i][m.name] = float(scores(m, [a])[0])
+                            probs[i][m.name] = float(scores(m, [a], one)[0])
+                            for sha, f in one.items():  # the image's features, for the domain check
+                                rows.setdefault(sha, [None] * len(ok))[i] = f[0]
                         except Exception as e:
                             failed[i] = f"inference failed in {m.name}: {e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                    for sha, fs in rows.items():  # NaN rows: images whose inference failed
+                        dim = next(len(f) for f in fs if f is not None)
+                        features.setdefault(sha, np.stack([np.full(dim, np.nan) if f is None else f for f in fs]))
         if ok and self.plan.domains:
             self._domain_info([r for r, _ in ok], features)
         out = []
@@ -604,16 +613,27 @@ class Scanner:
     def _domain_info(self, recs: list[dict[str, Any]], features: dict[str, Any]) -> None:
         """Each image's backbone features (for the batch domain check after the scan, under the
         private ``domain_check.FEATURES_KEY``) and its typicality against each card's calibration images."""
+        import numpy as np
+
         from .domain import encode_vector
         from .domain_check import FEATURES_KEY
 
+        encoded: set[str] = set()
         for name, ref in self.plan.domains.items():
             f = features.get(ref.backbone_sha256)
             if f is None or len(f) != len(recs):
                 continue
-            typ = ref.typicality(f)
-            for rec, v, t in zip(recs, f, typ):
-                rec.setdefault(FEATURES_KEY, {})[ref.backbone_sha256] = encode_vector(v)
+            ok = np.all(np.isfinite(f), axis=1)  # a failed image (NaN row) becomes an error record
+            typ = np.full(len(f), np.nan)
+            if ok.any():
+                typ[ok] = ref.typicality(f[ok])
+            fresh = ref.backbone_sha256 not in encoded
+            encoded.add(ref.backbone_sha256)
+            for rec, v, t, good in zip(recs, f, typ, ok):
+                if not good:
+                    continue
+                if fresh:
+                    rec.setdefault(FEATURES_KEY, {})[ref.backbone_sha256] = encode_vector(v)
                 rec.setdefault("domain", {}).setdefault("typicality", {})[name] = round(float(t), 4)
 
     def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:

@@ -68,8 +68,11 @@ def knn_percentiles(batch: np.ndarray, ref: np.ndarray, ref_scores: np.ndarray, 
 
 def _embed(X: np.ndarray, dims: int) -> np.ndarray:
     """The pooled rows' coordinates along their top ``dims`` principal directions (via the Gram
-    matrix: cheap when rows << features)."""
+    matrix when rows <= features, else a thin SVD: linear in the number of rows)."""
     Xc = X - X.mean(0)
+    if Xc.shape[0] > Xc.shape[1]:
+        U, S, _ = np.linalg.svd(Xc, full_matrices=False)
+        return U[:, :dims] * S[:dims]
     lam, U = np.linalg.eigh(Xc @ Xc.T)
     order = np.argsort(lam)[::-1][:dims]
     lam = np.maximum(lam[order], 0.0)

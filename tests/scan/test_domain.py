@@ -357,3 +357,35 @@ def test_transformed_copies_in_the_reference_absorb_their_condition():
     assert t["decision"] == "in_domain" and t["condition"] == "short720-q90"
     orig = dc.test_group(both, source(20, rng)[0], pb)
     assert orig["decision"] == "in_domain" and orig["condition"] == "original"
+
+
+def test_a_large_group_is_tested_on_a_bounded_sample(ref):
+    """A folder of thousands of images costs no more than MAX_TESTED rows (seeded sample)."""
+    import time
+
+    from synthdetect.scan import domain_check as dc
+
+    rng = np.random.default_rng(5)
+    big = rng.normal(size=(3 * dc.MAX_TESTED, D)) + 3.0  # far from the reference: out of domain
+    t0 = time.perf_counter()
+    out = dc.test_group(ref, big, np.full(len(big), 0.3), permutations=20)
+    assert out["n"] == 3 * dc.MAX_TESTED and out["n_tested"] == dc.MAX_TESTED
+    assert out["decision"] == "out_of_domain" and time.perf_counter() - t0 < 60
+
+
+def test_usable_keeps_a_downscale_below_the_originals_quality():
+    """A copy is inside the clean calibration only when both its size and its quality are."""
+    from synthdetect.scan.conditions import parse_conditions, usable
+
+    keep, skipped = usable(parse_conditions("1080q60,1080q95,q75"), 816, 89)
+    assert [c.name for c in keep] == ["1080q60", "q75"] and skipped == ["1080q95"]
+
+
+def test_the_plan_counts_domain_sidecars_among_the_files_it_reads():
+    """``scan -o`` is checked against every file the scan reads: a probe's NAME.domain.npz too."""
+    from synthdetect.cards import Registry
+    from synthdetect.scan.pipeline import resolve_plan
+
+    weights = Path(__file__).resolve().parents[2] / "weights"
+    files = {p.name for p in resolve_plan(Registry([weights])).files()}
+    assert "lite0-probe.domain.npz" in files and "lite0-probe.head.json" in files

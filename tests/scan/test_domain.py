@@ -366,9 +366,9 @@ def test_a_large_group_is_tested_on_a_bounded_sample(ref):
     from synthdetect.scan import domain_check as dc
 
     rng = np.random.default_rng(5)
-    big = rng.normal(size=(3 * dc.MAX_TESTED, D)) + 3.0  # far from the reference: out of domain
+    big, y = source(3 * dc.MAX_TESTED, rng, shift=1.2)  # a foreign source, as in the tests above
     t0 = time.perf_counter()
-    out = dc.test_group(ref, big, np.full(len(big), 0.3), permutations=20)
+    out = dc.test_group(ref, big, probs_for(y, rng))
     assert out["n"] == 3 * dc.MAX_TESTED and out["n_tested"] == dc.MAX_TESTED
     assert out["decision"] == "out_of_domain" and time.perf_counter() - t0 < 60
 

@@ -316,7 +316,12 @@ def _show(v: Any) -> str:
 
 
 def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return False
+    try:  # a 400-digit JSON integer overflows float: not a usable number either
+        return math.isfinite(v)
+    except OverflowError:
+        return False
 
 
 def _is_int(v: Any) -> bool:
@@ -338,7 +343,7 @@ ENSEMBLE_METHODS = ("majority", "weighted", "mean", "soft-or")  # ensemble.METHO
 _RANGES: dict[str, tuple[Any, str]] = {
     "file": (lambda v: v not in ("", ".", "..") and Path(v).name == v and "\\" not in v and "\0" not in v,
              "the name of a file beside the card (no directory part)"),
-    "sha256": (lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v.lower()), "64 hex digits"),
+    "sha256": (lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v), "64 lowercase hex digits"),
     "threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),
     "calibrated_threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),  # may sit just above a score of 1
     "f1": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
@@ -380,7 +385,7 @@ def validate_card(cls: type, d: dict[str, Any], where: str, prefix: str = "") ->
 
         try:
             CalibrationSet.from_dict(d["calibration"])
-        except (TypeError, ValueError, KeyError) as e:
+        except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as e:
             raise CardError(f"{where}: field {prefix + 'calibration'!r}: {_first_line(e)}") from None
 
 
@@ -510,15 +515,6 @@ class Registry:
         if isinstance(entry, BrokenCard):
             raise CardError(entry.reason)
         return entry
-
-    def _scan_all(self) -> tuple[dict[str, Path], dict[str, Path], dict[str, Path]]:
-        """(models, ensembles, backbones): name -> card path (broken cards included)."""
-        e = self._entries()
-        return tuple({n: c.path for n, c in e[k].items()} for k in ("model", "ensemble", "backbone"))  # type: ignore
-
-    def _scan(self) -> tuple[dict[str, Path], dict[str, Path]]:
-        models, ensembles, _ = self._scan_all()
-        return models, ensembles
 
     def broken(self) -> list[BrokenCard]:
         """Cards that did not load, in search-path order of kind and name."""

@@ -106,6 +106,11 @@ def test_every_card_field_has_a_type_check():
     ({"extra": 3}, "'extra'"),
     ({"calibration": {"real_scores": [0.1], "fake_scores": []}}, "'calibration'"),
     ({"calibration": {"real_scores": ["x"], "fake_scores": [0.5]}}, "'calibration'"),
+    ({"calibration": {"real_scores": [float("nan")], "fake_scores": [0.5]}}, "'calibration'"),
+    ({"calibration": {"real_scores": [5.0], "fake_scores": [0.5]}}, "'calibration'"),
+    ({"calibration": {"real_scores": [0.1], "fake_scores": [0.5], "by_source": 5}}, "'calibration'"),
+    ({"threshold": 10 ** 400}, "'threshold'"),
+    ({"sha256": "A" * 64}, "'sha256'"),
     ({"schema": "synthdetect.ensemble-card/1"}, "not a model card"),
 ])
 def test_malformed_model_card_fields_are_one_line_errors(models_dir, tmp_path, change, field):

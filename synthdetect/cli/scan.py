@@ -62,14 +62,16 @@ def parse_threshold(value: str) -> Optional[float]:
 
 def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[Path]):
     """Discovery first, then ``--output`` checked against every file the scan will read (the images
-    found, the model files): (discovery, inputs) before anything is opened for writing (docs/safety.md)."""
+    found, the model files): (discovery, inputs) before anything is opened for writing (docs/safety.md).
+    Without ``--output`` nothing is written but stdout, and no file is looked at twice (inputs None)."""
     from ..inputs.discovery import discover
     from ..output.evidence import Inputs
 
     disc = discover(paths, recursive=recursive, stdin=sys.stdin)
+    if output is None:
+        return disc, None
     inputs = Inputs([*disc.files, *plan.files()])
-    if output is not None:
-        refuse_overwrite(output, True, inputs, "--output")
+    refuse_overwrite(output, True, inputs, "--output")
     return disc, inputs
 
 

@@ -229,7 +229,7 @@ def train_probe(
     target = out if out is not None else user_models_dir()
     reads = data_inputs(data, bb.path, bb.model_path, *((prior_card.path, prior_card.model_path) if prior else ()))
     with output_checks():  # never a file the probe reads (docs/safety.md); --force is probe_train's
-        reads.check_dir(target, "--out", names=[f"{name}.json", f"{name}.head.json"])
+        reads.check_dir(target, "--out", names=[f"{name}.json", f"{name}.head.json", f"{name}.domain.npz"])
     bar = _feature_bar(sys.stderr.isatty() and fmt == ListFormat.table, len(items))
     try:
         res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,

@@ -84,9 +84,15 @@ def candidate_groups(features: dict[str, Any] | None, dim: int) -> list[FeatureG
     layout, groups = features.get("layout"), features.get("groups")
     if not layout or not groups:
         return [everything]
+    if not isinstance(layout, list) or not isinstance(groups, dict) or not all(
+            isinstance(v, list) for v in groups.values()):
+        raise FeatureGroupError("features.layout must be a list of blocks and features.groups a mapping of lists")
     spans: dict[str, tuple[int, int]] = {}
     for b in layout:
-        start, stop = int(b["start"]), int(b["stop"])
+        try:
+            start, stop = int(b["start"]), int(b["stop"])
+        except (KeyError, TypeError, ValueError):
+            raise FeatureGroupError(f"feature layout entry {b!r} needs name, start and stop") from None
         if not 0 <= start < stop <= dim:
             raise FeatureGroupError(f"feature layout block {b.get('name')!r} [{start}, {stop}) lies outside 0..{dim}")
         spans[str(b["name"])] = (start, stop)

@@ -332,7 +332,9 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     out_dir = Path(out_dir)
     card_path = out_dir / f"{name}.json"
     head_path = out_dir / f"{name}.head.json"
-    if not force and (card_path.exists() or head_path.exists()):
+    from ..scan.domain import sidecar_path
+
+    if not force and any(p.exists() for p in (card_path, head_path, sidecar_path(card_path))):
         raise ProbeTrainError(f"{card_path} already exists (use --force to replace it)")
     y_all = np.array([int(it.label) for it in items], dtype=np.int64)
     _check_size(y_all, max_false_alarm, max_miss)
@@ -395,9 +397,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         extra={"backbone_card": backbone_card.name},
     )
     _attach_domain(card, card_path, ex.X, y, fit.oof, backbone_card, cond)
-    tmp_card = card_path.with_name(f".{card_path.name}.tmp")
-    card.save(tmp_card)
-    os.replace(tmp_card, card_path)
+    _atomic_write(card_path, json.dumps(card.to_dict(), indent=2) + "\n")
     card.path = card_path
     return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),

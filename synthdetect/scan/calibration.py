@@ -216,6 +216,8 @@ class CalibrationSet:
         fake = [float(v) for v in d.get("fake_scores", [])]
         if not real or not fake:
             raise ValueError("calibration needs real_scores and fake_scores")
+        if not all(0.0 <= v <= 1.0 for v in (*real, *fake)):  # NaN fails too: a threshold must come out
+            raise ValueError("calibration scores must be probabilities in [0, 1]")
         rid, fid = d.get("real_ids"), d.get("fake_ids")
         if rid is not None and (len(rid) != len(real) or len(fid or []) != len(fake)):
             raise ValueError("calibration ids must match the scores one to one")

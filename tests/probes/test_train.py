@@ -204,3 +204,19 @@ def test_feature_group_can_be_fixed_and_an_unknown_one_is_refused(tmp_path):
     assert auto.fit.group in ("means", "all") and not auto.training()["feature_group"]["chosen_by"].startswith("given")
     with pytest.raises(ProbeTrainError, match="--feature-group nope: not a feature group of tinybb"):
         fit_with_diagnostics(X, y, card, folds=3, seed=0, feature_group="nope")
+
+
+@pytest.mark.parametrize("features", [
+    {"layout": [{"name": "x.mean", "stop": 3}], "groups": {"means": ["x.mean"]}},
+    {"layout": ["x.mean"], "groups": {"means": ["x.mean"]}},
+    {"layout": [{"name": "x.mean", "start": 0, "stop": 3}], "groups": {"means": "x.mean"}},
+])
+def test_a_malformed_feature_layout_is_a_one_line_refusal(tmp_path, features):
+    """A backbone card whose layout cannot be read: ProbeTrainError naming the card, no traceback."""
+    from synthdetect.probes.train import ProbeTrainError, fit_with_diagnostics
+
+    card = build_backbone(tmp_path, layout=True)
+    card.features = features
+    y = np.array([0, 1] * 12)
+    with pytest.raises(ProbeTrainError, match="backbone card tinybb"):
+        fit_with_diagnostics(np.random.default_rng(0).normal(size=(24, 6)), y, card, folds=3, seed=0)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from contextlib import contextmanager
 from enum import Enum
+from pathlib import Path
 from typing import Iterable, Iterator, Optional
 
 import typer
@@ -48,6 +49,36 @@ def _missing_train_module(e: ImportError) -> bool:
     """Whether the import that failed is one of the 'train' extra's (by ``e.name``, else by the message)."""
     names = [e.name] if e.name else re.findall(r"[A-Za-z_][\w.]*", str(e))
     return any(n.split(".")[0] in TRAIN_EXTRA_MODULES for n in names)
+
+
+def model_files(names: Iterable[str], models_dir: Optional[Iterable[Path]] = None) -> list[Path]:
+    """Every file the named models read, for the output check: a run directory's files, a card
+    path's card and network, an installed model's (by name) card, network and domain sidecar, an
+    ensemble's card and its members'.  Names that do not resolve are left to the library's error."""
+    from ..cards import CardError, ModelCard, Registry
+
+    reg, out = Registry(list(models_dir or [])), []
+    for n in names:
+        p = Path(n)
+        if p.is_dir():
+            out += [f for f in p.rglob("*") if f.is_file()]
+            continue
+        try:
+            if p.is_file():
+                cards = [ModelCard.load(p)]
+            elif n in reg.ensemble_names():
+                ens = reg.ensemble(n)
+                out += [ens.path] if getattr(ens, "path", None) else []
+                cards = [reg.model(m) for m in ens.members]
+            else:
+                cards = [reg.model(n)]
+        except (CardError, KeyError, TypeError, ValueError, OSError):
+            continue
+        for c in cards:
+            out += [x for x in (c.path, c.model_path) if x is not None]
+            if c.path is not None and getattr(c, "domain", None) and c.domain.get("file"):
+                out.append(Path(c.path).parent / str(c.domain["file"]))
+    return out
 
 
 def data_inputs(specs: Optional[Iterable[str]], *files) -> Inputs:

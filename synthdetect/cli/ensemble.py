@@ -15,7 +15,7 @@ from typing import List, Optional
 
 import typer
 
-from ._training import DEVICE, data_inputs, err, train_extra
+from ._training import DEVICE, data_inputs, err, model_files, train_extra
 from .errors import ExitCode, fail, refuse_overwrite
 from .options import Device
 
@@ -26,20 +26,6 @@ class Method(str, Enum):
     weighted = "weighted"
     majority = "majority"
     mean = "mean"
-
-
-def _member_files(names: List[str], models_dir: Optional[List[Path]]) -> List[Path]:
-    """The card and network of each member that can be found (the library reports the others)."""
-    from ..cards import CardError, ModelCard, Registry
-
-    reg, out = Registry(models_dir or []), []
-    for n in names:
-        try:
-            card = ModelCard.load(Path(n)) if Path(n).is_file() else reg.model(n)
-        except (CardError, KeyError, TypeError, ValueError, OSError):
-            continue
-        out += [p for p in (card.path, card.model_path) if p is not None]
-    return out
 
 
 @ensemble_app.command("build")
@@ -62,7 +48,7 @@ def ensemble_build(
     from ..train.evaluate import build_ensemble
 
     names = [m.strip() for m in members.split(",") if m.strip()]
-    refuse_overwrite(out, force, data_inputs(weights_from, *_member_files(names, models_dir)))
+    refuse_overwrite(out, force, data_inputs(weights_from, *model_files(names, models_dir)))
     with train_extra():
         try:
             card = build_ensemble(names, weights_from or [], out,

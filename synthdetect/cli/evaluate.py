@@ -19,7 +19,7 @@ from typing import List, Optional
 
 import typer
 
-from ._training import DEVICE, data_inputs, err, train_extra
+from ._training import DEVICE, data_inputs, err, model_files, train_extra
 from .errors import ExitCode, fail, missing_extra, output_checks
 from .options import Device, ListFormat
 
@@ -57,7 +57,7 @@ def evaluate(
             import matplotlib  # noqa: F401
         except ImportError as e:
             raise missing_extra("plots", e) from None
-    reads = data_inputs(data, *(m for m in models if Path(m).exists()))  # the output check (docs/safety.md)
+    reads = data_inputs(data, *model_files(models, models_dir))  # the output check (docs/safety.md)
     with output_checks():
         reads.check_file(out, "--out")
         if plots is not None:

@@ -64,3 +64,24 @@ def test_weights_import_never_installs_over_its_source(tmp_path, invoke):
                   "--cache-dir", tmp_path / "cache"], code=None)
     _refused(res)
     assert src.read_bytes() == b"not really a checkpoint" and not (tmp_path / "cache").exists()
+
+
+def test_evaluate_out_is_never_a_card_of_a_model_named_by_name(tmp_path):
+    """``evaluate NAME --out`` where NAME is an installed model: its card is a file the command reads."""
+    import shutil
+
+    from synthdetect.cards import sha256_file
+    from tests.support import cli as run_cli
+
+    weights = Path(__file__).resolve().parents[2] / "weights"
+    models = tmp_path / "models"
+    models.mkdir()
+    for f in ("npr.json", "npr.onnx"):
+        shutil.copy(weights / f, models / f)
+    before = sha256_file(models / "npr.json")
+    data = tmp_path / "data"
+    for d in ("0_real", "1_fake"):
+        (data / d).mkdir(parents=True)
+    r = run_cli(["evaluate", "npr", "--data", str(data), "--models-dir", str(models), "--out", str(models / "npr.json")])
+    assert r.exit_code == 2 and "refusing to overwrite evidence" in r.stderr, r.output
+    assert sha256_file(models / "npr.json") == before

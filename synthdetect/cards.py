@@ -19,7 +19,7 @@ import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 MODEL_SCHEMA = "synthdetect.model-card/1"
 ENSEMBLE_SCHEMA = "synthdetect.ensemble-card/1"
@@ -387,6 +387,25 @@ def validate_card(cls: type, d: dict[str, Any], where: str, prefix: str = "") ->
             CalibrationSet.from_dict(d["calibration"])
         except (TypeError, ValueError, KeyError, AttributeError, ArithmeticError) as e:
             raise CardError(f"{where}: field {prefix + 'calibration'!r}: {_first_line(e)}") from None
+
+
+def atomic_write(path: Path | str, write: Callable[[Any], None], binary: bool = False) -> Path:
+    """The one way a model file (card, head, domain reference) is written: ``write(f)`` into a
+    temporary file beside ``path``, made readable like the other model files (0644), then renamed
+    over ``path`` so readers never see half a file and concurrent writers never share a name."""
+    import tempfile
+
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb" if binary else "w") as f:
+            write(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
 
 
 def sha256_file(path: Path | str, chunk: int = 1 << 20, opener=None) -> str:

@@ -140,3 +140,17 @@ def test_a_calibrated_threshold_just_above_a_score_of_one_is_valid(models_dir, t
     p = tmp_path / "c.json"
     p.write_text(json.dumps({**d, "calibrated_threshold": math.nextafter(1.0, 2.0)}))
     assert ModelCard.load(p).calibrated_threshold > 1.0
+
+
+def test_atomic_write_leaves_a_readable_file_and_no_temporary(tmp_path):
+    """Model files are written whole (temp + rename) and readable like the others (0644)."""
+    import os
+    import stat
+
+    from synthdetect.cards import atomic_write
+
+    p = atomic_write(tmp_path / "m.json", lambda f: f.write("{}\n"))
+    assert p.read_text() == "{}\n" and stat.S_IMODE(os.stat(p).st_mode) == 0o644
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "m.json", lambda f: (_ for _ in ()).throw(RuntimeError("boom")))
+    assert p.read_text() == "{}\n" and sorted(x.name for x in tmp_path.iterdir()) == ["m.json"]

@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..cards import BackboneCard, ModelCard, sha256_file
+from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
 from ..scan.calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics
 
 
@@ -367,7 +367,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     out_dir.mkdir(parents=True, exist_ok=True)
     head_doc = fit.head.to_dict()
     head_doc["backbone_sha256"] = backbone_card.sha256
-    _atomic_write(head_path, json.dumps(head_doc) + "\n")
+    atomic_write(head_path, lambda f: f.write(json.dumps(head_doc) + "\n"))
     n_real, n_fake = int(np.sum(y == 0)), int(np.sum(y == 1))
     card = ModelCard(
         name=name,
@@ -397,7 +397,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         extra={"backbone_card": backbone_card.name},
     )
     _attach_domain(card, card_path, ex.X, y, fit.oof, backbone_card, cond)
-    _atomic_write(card_path, json.dumps(card.to_dict(), indent=2) + "\n")
+    atomic_write(card_path, lambda f: f.write(json.dumps(card.to_dict(), indent=2) + "\n"))
     card.path = card_path
     return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
@@ -526,12 +526,3 @@ def _side_range(sides: Sequence[int]) -> dict[str, int] | None:
     return {"min": min(known), "max": max(known)} if known else None
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -15,15 +15,14 @@ when loaded, like a model file) and summarises it.  The test itself is in
 from __future__ import annotations
 
 import base64
-import os
-import tempfile
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
-from ..cards import CardError, sha256_file
+from ..cards import CardError, atomic_write, sha256_file
 from .twosample import knn_percentiles, loo_knn_scores
 
 SIDECAR_SUFFIX = ".domain.npz"
@@ -127,19 +126,10 @@ class DomainReference:
     def save(self, path: Path | str) -> Path:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez_compressed(
-                    f, format=np.array(FORMAT), backbone_sha256=np.array(self.backbone_sha256),
-                    mean=self.mean, scale=self.scale, rows=self.rows, labels=self.labels, scores=self.scores,
-                    conditions=self.conditions.astype(str), loo=self.loo, k=np.array(self.k))
-            os.chmod(tmp, 0o644)  # a model file like the others (mkstemp makes it private)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return atomic_write(path, lambda f: np.savez_compressed(
+            f, format=np.array(FORMAT), backbone_sha256=np.array(self.backbone_sha256),
+            mean=self.mean, scale=self.scale, rows=self.rows, labels=self.labels, scores=self.scores,
+            conditions=self.conditions.astype(str), loo=self.loo, k=np.array(self.k)), binary=True)
 
     @classmethod
     def load(cls, path: Path | str) -> "DomainReference":
@@ -175,11 +165,7 @@ def attach(card, ref: DomainReference, *, card_path: Path | str | None = None, s
     side = ref.save(sidecar_path(card_path))
     card.domain = {"file": side.name, "sha256": sha256_file(side), **ref.summary()}
     if save_card:
-        path = Path(card_path)
-        tmp = path.with_name(f".{path.name}.tmp")
-        card.save(tmp)
-        os.replace(tmp, path)
-        card.path = path
+        card.path = atomic_write(card_path, lambda f: f.write(json.dumps(card.to_dict(), indent=2) + "\n"))
     return side
 
 

@@ -365,7 +365,7 @@ def ensemble_conditions(cards: Sequence[Any], method: str, weights: dict[str, fl
     image with the ensemble formula (member votes at that condition's member thresholds).
     None when some member has no conditions."""
     from .calibration import CalibrationSet
-    from .ensemble import ensemble_scores
+    from .ensemble import combined_member_scores
     from ..evaluation.metrics import roc_auc
 
     tables = [(c.calibration or {}).get("conditions") for c in cards]
@@ -375,15 +375,8 @@ def ensemble_conditions(cards: Sequence[Any], method: str, weights: dict[str, fl
     measured = {}
     for name in sorted(names):
         sets = [CalibrationSet.from_dict(t["measured"][name]) for t in tables]
-        maps = [cs.by_id() for cs in sets]
-        ids = sorted(set.intersection(*(set(m) for m in maps)))
-        if not all(maps) or len(ids) < 4:
-            continue
-        y = np.array([maps[0][i][0] for i in ids])
-        P = np.array([[m[i][1] for i in ids] for m in maps])
-        thr = [cs.operating(max_false_alarm, max_miss).t_hi for cs in sets]
-        score = ensemble_scores(method, P, thr, [weights.get(c.name, c.f1 or 1.0) for c in cards])
-        if len(set(y.tolist())) < 2:
+        ids, y, score = combined_member_scores(sets, cards, method, weights, max_false_alarm, max_miss)
+        if len(ids) < 4 or len(set(y.tolist())) < 2:
             continue
         cal = CalibrationSet.from_labels(y, score, method=f"cross-fitted: members' out-of-fold copy scores "
                                          f"combined ({method})", data=sets[0].data, ids=ids)

@@ -62,6 +62,23 @@ def ensemble_scores(method: str, probs, thresholds, weights):
     raise ValueError(f"unknown ensemble method {method!r}")
 
 
+def combined_member_scores(sets: Sequence, cards: Sequence, method: str, weights: dict, max_false_alarm: float,
+                           max_miss: float):
+    """Members' calibration sets of the same images (``scan.calibration.CalibrationSet``s, with
+    image ids) matched by id and combined with the ensemble formula, each member voting at its
+    own calibrated threshold: (ids, labels [N], scores [N]).  The one place ensemble build and
+    the per-condition ensemble calibration combine out-of-fold scores."""
+    import numpy as np
+
+    maps = [cs.by_id() for cs in sets]
+    ids = sorted(set.intersection(*(set(m) for m in maps)))
+    y = np.array([maps[0][i][0] for i in ids], dtype=np.int64)
+    P = np.array([[m[i][1] for i in ids] for m in maps])
+    thr = [cs.operating(max_false_alarm, max_miss).t_hi for cs in sets]
+    w = [weights.get(c.name, c.f1 or 1.0) for c in cards]
+    return ids, y, (ensemble_scores(method, P, thr, w) if ids else np.zeros(0))
+
+
 @dataclass
 class Member:
     name: str

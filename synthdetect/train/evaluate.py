@@ -237,27 +237,20 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     """Cross-fitted ensemble calibration: the members' out-of-fold scores of the same images
     (matched by image id) combined with the ensemble formula.  Returns (calibration, metrics)."""
     from ..scan.calibration import CalibrationSet
-    from ..scan.ensemble import ensemble_scores
+    from ..scan.ensemble import combined_member_scores
     from ..probes.train import table1
 
-    sets, maps = [], []
+    sets = []
     for c in cards:
         if not c.calibration:
             raise ValueError(f"{c.name} has no cross-fitted calibration: use --weights-from DATA instead")
         cs = CalibrationSet.from_dict(c.calibration)
-        by_id = cs.by_id()
-        if not by_id:
+        if not cs.by_id():
             raise ValueError(f"{c.name}'s calibration carries no image ids")
         sets.append(cs)
-        maps.append(by_id)
-    ids = sorted(set.intersection(*(set(m) for m in maps)))
+    ids, y, score = combined_member_scores(sets, cards, method, weights, max_false_alarm, max_miss)
     if len(ids) < 4:
         raise ValueError("the members were not calibrated on the same images")
-    y = np.array([maps[0][i][0] for i in ids])
-    P = np.array([[m[i][1] for i in ids] for m in maps])
-    thr = [cs.operating(max_false_alarm, max_miss).t_hi for cs in sets]
-    w = [weights.get(c.name, c.f1 or 1.0) for c in cards]
-    score = ensemble_scores(method, P, thr, w)
     cal = CalibrationSet.from_labels(y, score, method=f"cross-fitted: members' out-of-fold scores combined ({method})",
                                      data=sets[0].data, ids=ids)
     op = cal.operating(max_false_alarm, max_miss)

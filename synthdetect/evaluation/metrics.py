@@ -161,17 +161,9 @@ def roc_auc(y, p) -> float:
     pos, neg = int(y.sum()), int(y.size - y.sum())
     if pos == 0 or neg == 0:
         return float("nan")
-    # average ranks handle ties
-    order = np.argsort(p, kind="mergesort")
-    ranks = np.empty(p.size, dtype=np.float64)
-    sp = p[order]
-    i = 0
-    while i < sp.size:
-        j = i
-        while j + 1 < sp.size and sp[j + 1] == sp[i]:
-            j += 1
-        ranks[order[i : j + 1]] = (i + j) / 2.0 + 1.0
-        i = j + 1
+    # average ranks handle ties (1-based: a run of equal scores at sorted places i..j gets (i+j)/2 + 1)
+    _, inv, counts = np.unique(p, return_inverse=True, return_counts=True)
+    ranks = (np.cumsum(counts) - (counts - 1) / 2.0)[inv.reshape(-1)]
     return float((ranks[y == 1].sum() - pos * (pos + 1) / 2.0) / (pos * neg))
 
 

@@ -100,19 +100,12 @@ def _fit_logistic_many(Z: np.ndarray, T: np.ndarray, W: np.ndarray, C: float, it
 
 
 def auc(scores: np.ndarray, t: np.ndarray) -> float:
-    """ROC-AUC of ``scores`` for ``t == 1`` vs ``t == 0`` (ties count half)."""
-    pos, neg = scores[t == 1], scores[t == 0]
-    if pos.size == 0 or neg.size == 0:
-        return 0.5
-    order = np.argsort(np.r_[pos, neg], kind="mergesort")
-    allv = np.r_[pos, neg][order]
-    ranks = np.empty(allv.size)
-    # average ranks over ties
-    _, inv, counts = np.unique(allv, return_inverse=True, return_counts=True)
-    cum = np.cumsum(counts)
-    ranks_sorted = (cum - (counts - 1) / 2.0)[inv]
-    ranks[order] = ranks_sorted
-    return float((ranks[: pos.size].sum() - pos.size * (pos.size + 1) / 2.0) / (pos.size * neg.size))
+    """ROC-AUC of ``scores`` for ``t == 1`` vs ``t == 0`` (ties count half; 0.5 with one class):
+    :func:`synthdetect.evaluation.metrics.roc_auc`."""
+    from ..evaluation.metrics import roc_auc
+
+    a = roc_auc(t, scores)
+    return 0.5 if a != a else a
 
 
 def _folds(t: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -179,6 +179,19 @@ def test_ensemble_cards_reference_bundled_members(ens_path):
     assert HOLDOUT_KEY in ens.metrics
 
 
+@pytest.mark.parametrize("name", ["lite0-probe", "lite0-probe-train", "default.ensemble"])
+def test_stated_cross_validated_rates_are_those_of_the_stored_calibration(name):
+    """The rates a card states (metrics.cross_validated.three_way) are the ones scan derives from
+    the calibration scores the card stores (rounded), not from the unrounded scores of the fit."""
+    from synthdetect.scan.calibration import CalibrationSet
+
+    d = json.loads((WEIGHTS / f"{name}.json").read_text())
+    op = CalibrationSet.from_dict(d["calibration"]).operating(0.05, 0.2).to_dict()
+    stated = d["metrics"]["cross_validated"]["three_way"]
+    assert [(op[k]["k"], op[k]["n"]) for k in ("false_alarm", "miss")] == \
+        [(stated[k]["k"], stated[k]["n"]) for k in ("false_alarm", "miss")]
+
+
 def test_default_ensemble_is_calibrated_by_cross_fitting():
     ens = EnsembleCard.load(WEIGHTS / "default.ensemble.json")
     assert ens.calibration and "cross-fitted" in ens.calibration["method"]

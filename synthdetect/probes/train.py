@@ -27,7 +27,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
-from ..scan.calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics
+from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
+                                stored_scores)
 
 
 class ProbeTrainError(ValueError):
@@ -415,9 +416,10 @@ def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], s
     if src is not None:
         cal.by_source = per_source(src, y, fit.oof, cal)
     op = cal.operating(max_false_alarm, max_miss)
-    cv = table1(y, fit.oof, op)
+    oof = stored_scores(fit.oof)  # the card's figures on the scores its thresholds were set on
+    cv = table1(y, oof, op)
     if src is not None:
-        cv["by_source"] = {k: table1(y[m], fit.oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
+        cv["by_source"] = {k: table1(y[m], oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
     return cal, op, cv
 
 

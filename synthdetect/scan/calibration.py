@@ -27,6 +27,13 @@ import numpy as np
 DEFAULT_MAX_FALSE_ALARM = 0.05
 DEFAULT_MAX_MISS = 0.20
 CONFIDENCE = 0.95
+SCORE_DECIMALS = 6  # calibration scores are stored (and so applied) at this precision
+
+
+def stored_scores(scores: Sequence[float]) -> np.ndarray:
+    """Scores as a calibration set stores them: what its thresholds and rates are computed on, so
+    any figure stated beside a card (Table 1, three-way rates) must be computed on these too."""
+    return np.round(np.asarray(scores, dtype=np.float64), SCORE_DECIMALS)
 
 
 def _binom_cdf(k: int, n: int, p: float) -> float:
@@ -228,7 +235,7 @@ class CalibrationSet:
     def from_labels(cls, y: Sequence[int], scores: Sequence[float], method: str, data: str,
                     ids: Sequence[str] | None = None) -> "CalibrationSet":
         y = np.asarray(y).astype(np.int64)
-        s = np.round(np.asarray(scores, dtype=np.float64), 6)
+        s = stored_scores(scores)
         out = []
         for lab in (0, 1):
             idx = np.nonzero(y == lab)[0]

@@ -236,7 +236,7 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
                            max_false_alarm: float, max_miss: float) -> tuple[dict[str, Any], dict[str, Any]]:
     """Cross-fitted ensemble calibration: the members' out-of-fold scores of the same images
     (matched by image id) combined with the ensemble formula.  Returns (calibration, metrics)."""
-    from ..scan.calibration import CalibrationSet
+    from ..scan.calibration import CalibrationSet, stored_scores
     from ..scan.ensemble import combined_member_scores
     from ..probes.train import table1
 
@@ -264,7 +264,7 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     conditions = ensemble_conditions(cards, method, weights, max_false_alarm, max_miss)
     if conditions is not None:
         d["conditions"] = conditions
-    return d, table1(y, score, op)
+    return d, table1(y, stored_scores(score), op)
 
 
 def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",

@@ -144,11 +144,12 @@ def test_probe_carries_the_domain_of_its_calibration_images(card_path):
 def test_model_runs_on_cpu_with_mixed_batch(card_path):
     from PIL import Image
 
+    from synthdetect.scan.options import ScanOptions
     from synthdetect.scan.pipeline import resolve_plan, Scanner
 
     card = ModelCard.load(card_path)
     plan = resolve_plan(Registry([WEIGHTS]), [card.name], "none")
-    sc = Scanner(plan, device="cpu", provenance=False)
+    sc = Scanner(plan, ScanOptions(device="cpu", provenance=False))
     rng = np.random.default_rng(0)
     imgs = [Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)) for h, w in ((300, 500), (700, 260), (90, 90))]
     from synthdetect.inputs.preprocess import to_inputs

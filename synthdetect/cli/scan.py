@@ -143,23 +143,23 @@ def scan(
     started = time.perf_counter()
     plan = _plan(models_dir, models, ensemble, thr, max_false_alarm, max_miss)
     disc, inputs = _discover_checked(paths, recursive, plan, output)
-    scanner = _scanner(plan, device, batch_size, workers, not no_provenance,
-                       writer.needs_thumbnails and not no_thumbnails, not no_quality_gates)
+    options = _options(device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
+                       thumbnails=writer.needs_thumbnails and not no_thumbnails, quality_gates=not no_quality_gates,
+                       domain_check=domain_check.value)
+    scanner = _scanner(plan, options)
     cache = None if no_cache else _cache(scanner)
-    ray_engine = None if engine != Engine.ray else _ray_engine(plan, address, device, batch_size, workers,
-                                                                 not no_provenance, not no_quality_gates)
-    options = {
-        "threshold": threshold, "device": device.value, "providers": scanner.models[0].providers,
-        "batch_size": batch_size, "workers": scanner.workers, "recursive": recursive,
+    ray_engine = None if engine != Engine.ray else _ray_engine(plan, options, address)
+    settings = {
+        "threshold": threshold, "device": options.device, "providers": scanner.models[0].providers,
+        "batch_size": options.batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
-        "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": not no_quality_gates,
-        "cache": cache is not None, "engine": engine.value, "domain_check": domain_check.value,
+        "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": options.quality_gates,
+        "cache": cache is not None, "engine": engine.value, "domain_check": options.domain_check,
     }
-    head = header(plan, scanner.models, options, command=_command_line())
+    head = header(plan, scanner.models, settings, command=_command_line())
     bar = _Bar(progress if progress is not None else sys.stderr.isatty())
     with output_stream(output, inputs) as out:
-        result = _run(writer, out, head, paths, plan, scanner, disc, bar, cache, ray_engine, recursive,
-                      domain_check, started)
+        result = _run(writer, out, head, paths, plan, scanner, disc, bar, cache, ray_engine, recursive, started)
     if fail_on is not None and _found(result.records, plan, fail_on, domain_check):
         raise typer.Exit(int(ExitCode.FOUND))
     if result.summary.errors:
@@ -184,13 +184,22 @@ def _plan(models_dir, models, ensemble, thr, max_false_alarm: float, max_miss: f
     return plan
 
 
-def _scanner(plan, device: Device, batch_size: int, workers, provenance: bool, thumbnails: bool, gates: bool):
+def _options(**settings):
+    """The scan's one :class:`synthdetect.scan.options.ScanOptions`, given to whichever engine runs it."""
+    from ..scan.options import ScanOptions, ScanSetupError
+
+    try:
+        return ScanOptions(**settings)
+    except ScanSetupError as e:
+        raise fail(str(e)) from None
+
+
+def _scanner(plan, options):
     from ..scan.runtime import RuntimeSetupError
     from ..scan.pipeline import ScanSetupError, Scanner
 
     try:
-        return Scanner(plan, device=device.value, batch_size=batch_size, workers=workers, provenance=provenance,
-                       thumbnails=thumbnails, quality_gates=gates)
+        return Scanner(plan, options)
     except (ScanSetupError, RuntimeSetupError) as e:
         raise fail(str(e)) from None
 
@@ -206,12 +215,12 @@ def _cache(scanner):
         return None
 
 
-def _ray_engine(plan, address, device: Device, batch_size: int, workers, provenance: bool, gates: bool):
+def _ray_engine(plan, options, address):
     from ..scan.engines.ray_engine import RayEngine, RayEngineError
+    from ..scan.options import ClusterOptions
 
     try:
-        return RayEngine(plan, address=address, device=device.value, batch_size=batch_size, workers=workers,
-                         provenance=provenance, quality_gates=gates)
+        return RayEngine(plan, options, ClusterOptions(address=address))
     except RayEngineError as e:
         raise fail(str(e)) from None
 
@@ -242,7 +251,7 @@ class _Bar:
 
 
 def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_engine, recursive: bool,
-         domain_check: DomainCheck, started: float):
+         started: float):
     """Scan, stream the records to ``writer`` and close the run (summary, cache, Ray)."""
     from ..scan.pipeline import THUMBNAIL_KEY, run_scan
 
@@ -255,10 +264,9 @@ def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_en
     writer.begin(out, head)
     try:
         result = run_scan(
-            paths, plan, recursive=recursive, stdin=sys.stdin, scanner=scanner,
+            paths, plan, scanner.options, recursive=recursive, stdin=sys.stdin, scanner=scanner,
             on_total=bar.total, on_record=on_record, on_scored=bar.advance, started=started,
             cache=cache, engine=ray_engine.scan if ray_engine is not None else None, discovery=disc,
-            domain_check=domain_check.value,
         )
     finally:
         bar.stop()

@@ -25,14 +25,11 @@ from .conditions import assign, breaks_budgets, condition_calibration, condition
 from ..inputs.discovery import display_path
 from .domain import load_for_card
 from .ensemble import METHODS, Member, combine
-from ..inputs.pool import bounded_map, default_workers
+from ..inputs.pool import bounded_map
+from .options import ScanOptions, ScanSetupError
 
 
 THUMBNAIL_KEY = "_thumbnail"  # private, never rendered into a report's records
-
-
-class ScanSetupError(ValueError):
-    """The requested models/ensemble cannot be used (maps to exit code 2)."""
 
 
 @dataclass
@@ -318,41 +315,32 @@ def error_record(path: str, reason: str, sha256: str | None = None, size: int | 
 class Scanner:
     """Loaded sessions + plan; ``scan(files)`` yields one record per file, in order."""
 
-    def __init__(
-        self,
-        plan: Plan,
-        device: str = "auto",
-        batch_size: int = 16,
-        workers: int | None = None,
-        provenance: bool = True,
-        threads: int | None = None,
-        thumbnails: bool = False,
-        quality_gates: bool = True,
-    ):
-        """``thumbnails``: each decoded image's small JPEG data URI goes in ``rec[THUMBNAIL_KEY]``
-        (made in the decode worker from the decoded copy; the caller pops it before rendering).
-        ``quality_gates``: measure every image (:mod:`synthdetect.inputs.quality`) and turn the detectors'
-        verdict into ``inconclusive``, with the reason named, where they are known not to work."""
+    def __init__(self, plan: Plan, options: ScanOptions | None = None):
+        """``options`` (:class:`synthdetect.scan.options.ScanOptions`, checked when made): the device,
+        batch size, decoding workers, onnxruntime threads, and whether to analyse provenance, make
+        thumbnails (each decoded image's small JPEG data URI in ``rec[THUMBNAIL_KEY]``, made in the
+        decode worker; the caller pops it before rendering) and apply the quality gates (measure every
+        image, :mod:`synthdetect.inputs.quality`, and turn the detectors' verdict into
+        ``inconclusive``, with the reason named, where they are known not to work)."""
         from .runtime import load_models
 
-        if batch_size < 1:
-            raise ScanSetupError("--batch-size must be >= 1")
+        options = options if options is not None else ScanOptions()
         self.plan = plan
-        self.batch_size = int(batch_size)
-        self.workers = int(workers) if workers else default_workers()
-        if self.workers < 1:
-            raise ScanSetupError("--workers must be >= 1")
+        self.options = options
+        self.batch_size = options.batch_size
+        self.workers = options.decode_workers
         try:
-            self.models = load_models(plan.cards, device=device, threads=threads, backbones=plan.backbones)
+            self.models = load_models(plan.cards, device=options.device, threads=options.threads,
+                                      backbones=plan.backbones)
         except CardError as e:
             raise ScanSetupError(str(e)) from None
         self.specs = {}
         for m in self.models:
             spec = input_spec(m)
             self.specs.setdefault(spec.key(), spec)
-        self.provenance = _provenance_fn() if provenance else None
-        self.thumbnails = bool(thumbnails)
-        self.quality_gates = bool(quality_gates)
+        self.provenance = _provenance_fn() if options.provenance else None
+        self.thumbnails = options.thumbnails
+        self.quality_gates = options.quality_gates
         # the detectors' input size: a smaller image would only show them upscaled pixels
         from ..inputs.quality import required_min_side
 
@@ -670,11 +658,8 @@ def _counted(stream: Iterable[dict[str, Any]], tick: Callable[[], None] | None) 
 def run_scan(
     inputs: list[str],
     plan: Plan,
+    options: ScanOptions | None = None,
     recursive: bool = True,
-    device: str = "auto",
-    batch_size: int = 16,
-    workers: int | None = None,
-    provenance: bool = True,
     stdin=None,
     on_total: Callable[[int], None] | None = None,
     on_record: Callable[[dict[str, Any]], None] | None = None,
@@ -684,7 +669,6 @@ def run_scan(
     cache: Any = None,
     engine: Callable[[list[Path]], Iterable[dict[str, Any]]] | None = None,
     discovery: Any = None,
-    domain_check: str = "enforce",
 ) -> ScanResult:
     """Discover, decode, detect; returns every record (discovery errors included, last).
 
@@ -697,16 +681,19 @@ def run_scan(
     already ran it (the CLI does, to check ``--output`` against every file found first).
     ``on_scored``: called once per input as soon as its record exists (a progress bar: with the
     domain check, ``on_record`` only follows the batch test).
-    ``domain_check``: ``enforce`` | ``warn`` | ``off`` (:mod:`synthdetect.scan.domain_check`); unless
-    off, and when a card carries a domain reference, records are passed on after the whole batch
-    was tested (not as each image is scored).
+    ``options``: the scan's :class:`synthdetect.scan.options.ScanOptions` (default: the ``scanner``'s,
+    else the defaults); a ``scanner`` is made from them when none is given.  With
+    ``options.domain_check`` other than ``off``, and when a card carries a domain reference, records
+    are passed on after the whole batch was tested (not as each image is scored).
     """
     from ..inputs.discovery import discover
-    from .domain_check import MODES as DOMAIN_MODES, check as check_domain, strip as strip_features
+    from .domain_check import check as check_domain, strip as strip_features
     from .domain_check import unavailable as domain_unavailable
 
     t0 = started if started is not None else time.perf_counter()
-    sc = scanner or Scanner(plan, device=device, batch_size=batch_size, workers=workers, provenance=provenance)
+    opts = options if options is not None else (scanner.options if scanner is not None else ScanOptions())
+    sc = scanner or Scanner(plan, opts)
+    domain_check = opts.domain_check
     disc = discovery if discovery is not None else discover(inputs, recursive=recursive, stdin=stdin)
     summary = Summary(skipped_non_image=disc.skipped_non_image, symlink_loops=disc.symlink_loops)
     if on_total:
@@ -717,8 +704,6 @@ def run_scan(
     stream = cache.scan(scan_files, disc.files) if cache is not None else scan_files(disc.files)
     # -- end of hook
     stream = _counted(stream, on_scored)
-    if domain_check not in DOMAIN_MODES:
-        raise ScanSetupError(f"domain check must be one of {', '.join(DOMAIN_MODES)}, not {domain_check!r}")
     if domain_check != "off" and plan.domains:
         stream = list(stream)
         report = check_domain(stream, plan.domains, domain_check)

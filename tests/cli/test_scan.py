@@ -324,3 +324,53 @@ def test_non_utf8_file_name(models_dir, tmp_path):
         else:
             got = [w for w in want if w in r.stdout or w.replace("\\", "\\\\") in r.stdout]
         assert sorted(os.path.basename(g) for g in got) == sorted(want), (fmt, got)
+
+
+def test_local_and_ray_engines_get_the_same_options_object(models_dir, images, monkeypatch):
+    """The CLI builds one ScanOptions from its flags and hands that very object to the local Scanner and
+    to the Ray engine (a stand-in recording what it is given and scanning locally, so no Ray is needed)."""
+    import synthdetect.scan.engines.ray_engine as ray_mod
+    import synthdetect.scan.pipeline as pipeline
+
+    seen: dict = {}
+    real_scanner = pipeline.Scanner
+
+    class Scanner(real_scanner):
+        def __init__(self, plan, options=None):
+            seen["local"] = options
+            super().__init__(plan, options)
+
+    class FakeRay:
+        def __init__(self, plan, options=None, cluster=None):
+            seen["ray"], seen["cluster"] = options, cluster
+            self.inner = real_scanner(plan, options)
+
+        def scan(self, files):
+            seen["ray_scanned"] = True
+            return self.inner.scan(files)
+
+        def shutdown(self):
+            seen["shutdown"] = True
+
+    monkeypatch.setattr(pipeline, "Scanner", Scanner)
+    monkeypatch.setattr(ray_mod, "RayEngine", FakeRay)
+    args = ["scan", images["white"], images["black"], "--models-dir", models_dir, "--models", "bright", "-f", "json",
+            "--no-progress", "--no-cache", "--device", "cpu", "-b", "3", "-j", "2", "--no-provenance",
+            "--no-quality-gates", "--domain-check", "warn"]
+    r = cli(args + ["--engine", "ray", "--address", "ray://head:10001"])
+    assert r.exit_code == 0, r.output
+    opts = seen["local"]
+    assert seen["ray"] is opts and seen["ray_scanned"] and seen["shutdown"]
+    assert (opts.device, opts.batch_size, opts.workers, opts.decode_workers) == ("cpu", 3, 2, 2)
+    assert (opts.provenance, opts.quality_gates, opts.thumbnails, opts.domain_check) == (False, False, False, "warn")
+    assert seen["cluster"].address == "ray://head:10001"
+    ray_doc = json.loads(r.stdout)
+    seen.clear()
+    r = cli(args)
+    assert r.exit_code == 0, r.output
+    assert "ray" not in seen and seen["local"] == opts  # the local engine alone, with equal options
+    local_doc = json.loads(r.stdout)
+    assert [x["verdict"] for x in ray_doc["results"]] == [x["verdict"] for x in local_doc["results"]] == ["synthetic", "real"]
+    for k in ("device", "batch_size", "workers", "provenance", "quality_gates", "domain_check"):
+        assert ray_doc["options"][k] == local_doc["options"][k]
+    assert ray_doc["options"]["engine"] == "ray" and local_doc["options"]["engine"] == "local"

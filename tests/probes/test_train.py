@@ -98,11 +98,12 @@ def test_scan_runs_each_backbone_once_for_all_its_probes(setup, monkeypatch):
 
     monkeypatch.setattr(runtime.FeatureModel, "features", counting)
     from synthdetect.cards import Registry
+    from synthdetect.scan.options import ScanOptions
     from synthdetect.scan.pipeline import resolve_plan, run_scan
 
     reg = Registry([out, bbdir])
     plan = resolve_plan(reg, ["case42", "other"], "mean")
-    res = run_scan([str(data / "1_fake")], plan, batch_size=64, provenance=False)
+    res = run_scan([str(data / "1_fake")], plan, ScanOptions(batch_size=64, provenance=False))
     assert len(calls) == 1 and calls[0] == 24 * 4  # 24 images x 2x2 crops, one pass for both heads
     for rec in res.records:
         assert rec["models"]["case42"]["probability"] == rec["models"]["other"]["probability"]

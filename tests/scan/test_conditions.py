@@ -175,10 +175,11 @@ def _evidence(data, tmp):
 
 def _scan(out, bbdir, paths, **kw):
     from synthdetect.cards import Registry
+    from synthdetect.scan.options import ScanOptions
     from synthdetect.scan.pipeline import resolve_plan, run_scan
 
     plan = resolve_plan(Registry([out, bbdir]), ["case42"], None, **kw)
-    return {r["path"].rsplit("/", 1)[-1]: r for r in run_scan([str(p) for p in paths], plan, provenance=False).records}
+    return {r["path"].rsplit("/", 1)[-1]: r for r in run_scan([str(p) for p in paths], plan, ScanOptions(provenance=False)).records}
 
 
 def test_scan_uses_each_condition_operating_point_and_gates_only_outside(trained):

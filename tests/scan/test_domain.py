@@ -270,6 +270,7 @@ def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
     from PIL import Image
 
     from synthdetect.cards import Registry
+    from synthdetect.scan.options import ScanOptions
     from synthdetect.scan.pipeline import resolve_plan, run_scan
     from tests.probes.test_train import _train, build_backbone, make_images
 
@@ -293,12 +294,12 @@ def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
         Image.fromarray(arr).save(other / f"o{i}.png")
     plan = resolve_plan(Registry([out, bbdir]), ["case42"])
     assert set(plan.domains) == {"case42"}
-    res = run_scan([str(new), str(other)], plan, provenance=False)
+    res = run_scan([str(new), str(other)], plan, ScanOptions(provenance=False))
     by = {Path(g["group"]).name: g["decision"] for g in res.summary.domain["groups"]}
     assert by == {"0_real": "in_domain", "1_fake": "in_domain", "other": "out_of_domain"}, res.summary.domain
     assert all(dc.FEATURES_KEY not in r for r in res.records)
     assert all(r["verdict"] == "inconclusive" for r in res.records if "/other/" in r["path"])
-    off = run_scan([str(new), str(other)], plan, provenance=False, domain_check="off")
+    off = run_scan([str(new), str(other)], plan, ScanOptions(provenance=False, domain_check="off"))
     assert off.summary.domain is None
 
 
@@ -327,15 +328,16 @@ def test_models_without_a_reference_say_not_available(models_dir, images):
     """npr-like networks carry no calibration images: the check says so and changes nothing."""
     from synthdetect.cards import Registry
     from synthdetect.output.text import summary_lines
+    from synthdetect.scan.options import ScanOptions
     from synthdetect.scan.pipeline import resolve_plan, run_scan
 
     plan = resolve_plan(Registry([models_dir]), ["bright"])
     assert plan.domains == {}
-    res = run_scan([str(images["white"]), str(images["black"])], plan, provenance=False)
+    res = run_scan([str(images["white"]), str(images["black"])], plan, ScanOptions(provenance=False))
     assert res.summary.domain["available"] is False and "not available" in res.summary.domain["note"]
     assert any(ln.startswith("domain check: not available") for ln in summary_lines(res.summary.to_dict()))
     assert all("domain" not in r for r in res.records)
-    assert run_scan([str(images["white"])], plan, provenance=False, domain_check="off").summary.domain is None
+    assert run_scan([str(images["white"])], plan, ScanOptions(provenance=False, domain_check="off")).summary.domain is None
 
 
 def test_transformed_copies_in_the_reference_absorb_their_condition():

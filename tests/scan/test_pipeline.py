@@ -3,14 +3,15 @@ import pytest
 from PIL import Image
 
 from synthdetect.cards import Registry
+from synthdetect.scan.options import ScanOptions
 from synthdetect.scan.pipeline import Scanner, ScanSetupError, resolve_plan, run_scan
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
 
 
-def _scan(models_dir, inputs, models=None, method=None, threshold=None, **kw):
+def _scan(models_dir, inputs, models=None, method=None, threshold=None, **options):
     plan = resolve_plan(Registry([models_dir]), models, method, threshold)
-    return run_scan([str(i) for i in inputs], plan, device="cpu", **kw)
+    return run_scan([str(i) for i in inputs], plan, ScanOptions(device="cpu", **options))
 
 
 def _by_name(res):
@@ -156,8 +157,8 @@ def test_no_provenance_flag(models_dir, images, monkeypatch):
 
 def test_scanner_validates(models_dir):
     plan = resolve_plan(Registry([models_dir]), ["bright"])
-    with pytest.raises(ScanSetupError):
-        Scanner(plan, device="cpu", batch_size=0)
+    with pytest.raises(ScanSetupError, match="--batch-size must be >= 1"):
+        Scanner(plan, ScanOptions(device="cpu", batch_size=0))
 
 
 def test_preprocess_once_per_distinct_spec(tmp_path, images, monkeypatch, make_model):
@@ -209,7 +210,7 @@ def test_undecodable_png_declaring_ai_generation_gets_a_provenance_verdict(tmp_p
     p = tmp_path / "a1111.png"
     p.write_bytes(data[:i] + chunk(b"zTXt", b"parameters\x00\x00" + zlib.compress(text)) + data[i:])
     plan = resolve_plan(Registry([models_dir]), ["bright"])
-    res = run_scan([str(p)], plan, provenance=True)
+    res = run_scan([str(p)], plan, ScanOptions(provenance=True))
     (rec,) = res.records
     assert rec["error"] is None and (rec["width"], rec["height"]) == (32, 32)
     assert rec["verdict"] == "synthetic" and rec["verdict_source"] == "provenance"
@@ -220,5 +221,5 @@ def test_undecodable_png_declaring_ai_generation_gets_a_provenance_verdict(tmp_p
     small = chunk(b"zTXt", b"parameters\x00\x00" + zlib.compress(text[:2000]))
     cut = tmp_path / "a1111-cut.png"
     cut.write_bytes(data[:i] + small + data[i:i + 20] + data[j:])
-    (rec,) = run_scan([str(cut)], plan, provenance=True).records
+    (rec,) = run_scan([str(cut)], plan, ScanOptions(provenance=True)).records
     assert rec["error"] and rec["verdict"] == "synthetic" and rec["verdict_source"] == "provenance"

@@ -50,14 +50,15 @@ def _evidence(tmp_path, images) -> list[Path]:
 def test_ray_records_equal_local_records(ray_local, tmp_path, images):
     from synthdetect.cards import Registry
     from synthdetect.scan.engines.ray_engine import RayEngine
+    from synthdetect.scan.options import ClusterOptions, ScanOptions
     from synthdetect.scan.pipeline import Scanner, resolve_plan
 
     files = _evidence(tmp_path, images)
     weights = REPO / "weights"
     reg = Registry([weights])
     plan = resolve_plan(reg)  # the bundled default ensemble
-    local = list(Scanner(plan, device="cpu", batch_size=4).scan(files))
-    eng = RayEngine(plan, device="cpu", batch_size=4, files_per_call=3)
+    local = list(Scanner(plan, ScanOptions(device="cpu", batch_size=4)).scan(files))
+    eng = RayEngine(plan, ScanOptions(device="cpu", batch_size=4), ClusterOptions(files_per_call=3))
     assert not eng.started_ray  # it joined the running instance
     remote = list(eng.scan(files))
     assert [r["path"] for r in remote] == [str(p) for p in files]
@@ -70,11 +71,12 @@ def test_ray_engine_with_result_cache(ray_local, models_dir, images):
     from synthdetect.scan.cache import ScanCache
     from synthdetect.cards import Registry
     from synthdetect.scan.engines.ray_engine import RayEngine
+    from synthdetect.scan.options import ClusterOptions, ScanOptions
     from synthdetect.scan.pipeline import Scanner, resolve_plan, run_scan
 
     plan = resolve_plan(Registry([models_dir]), ["trio"])
-    sc = Scanner(plan, device="cpu", batch_size=2)
-    eng = RayEngine(plan, device="cpu", batch_size=2, files_per_call=2)
+    sc = Scanner(plan, ScanOptions(device="cpu", batch_size=2))
+    eng = RayEngine(plan, ScanOptions(device="cpu", batch_size=2), ClusterOptions(files_per_call=2))
     paths = [str(images[k]) for k in ("white", "black", "red")]
     cache = ScanCache.for_scanner(sc)
     first = run_scan(paths, plan, scanner=sc, cache=cache, engine=eng.scan)
@@ -144,6 +146,7 @@ def test_ray_records_carry_features_for_the_domain_check(ray_local, tmp_path, im
     from synthdetect.cards import Registry
     from synthdetect.scan.domain_check import FEATURES_KEY
     from synthdetect.scan.engines.ray_engine import RayEngine
+    from synthdetect.scan.options import ClusterOptions, ScanOptions
     from synthdetect.scan.pipeline import Scanner, resolve_plan, run_scan
 
     if not VAL.is_dir():
@@ -151,10 +154,10 @@ def test_ray_records_carry_features_for_the_domain_check(ray_local, tmp_path, im
     files = [str(p) for p in sorted((VAL / "0_real").glob("*"))[:6] + sorted((VAL / "1_fake").glob("*"))[:6]]
     plan = resolve_plan(Registry([REPO / "weights"]))
     assert plan.domains, "the bundled default probe carries a domain reference"
-    eng = RayEngine(plan, device="cpu", batch_size=4, files_per_call=4)
+    eng = RayEngine(plan, ScanOptions(device="cpu", batch_size=4), ClusterOptions(files_per_call=4))
     remote_raw = list(eng.scan([Path(f) for f in files]))
     assert all(isinstance(r.get(FEATURES_KEY), dict) for r in remote_raw)
-    sc = Scanner(plan, device="cpu", batch_size=4)
+    sc = Scanner(plan, ScanOptions(device="cpu", batch_size=4))
     local = run_scan(files, plan, scanner=sc)
     remote = run_scan(files, plan, scanner=sc, engine=eng.scan)
     timeless = [{k: v for k, v in r.summary.domain.items() if k != "elapsed_s"} for r in (remote, local)]

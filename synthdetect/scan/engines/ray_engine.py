@@ -29,11 +29,21 @@ import tempfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
+from ..options import ClusterOptions, ScanOptions
+
 PKG_DIR = Path(__file__).resolve().parents[2]  # the synthdetect package
 
 
 class RayEngineError(RuntimeError):
     pass
+
+
+def actor_options(options: ScanOptions, cluster: ClusterOptions) -> ScanOptions:
+    """Each actor's Scanner settings: the scan's, with the actor's own decoding threads (the
+    scan's ``workers`` when asked for, else ``cluster.actor_workers``), one onnxruntime thread
+    per reserved CPU, and no thumbnails (records travel back as JSON text without them)."""
+    return dataclasses.replace(options, workers=options.workers or cluster.actor_workers,
+                               threads=max(1, int(cluster.cpus_per_actor)), thumbnails=False)
 
 
 def runtime_env() -> dict[str, Any]:
@@ -55,8 +65,7 @@ def _import_ray():
 class _ScanActor:
     """One Scanner (one session per model) per actor; called with batches of paths."""
 
-    def __init__(self, payload: list, device: str, batch_size: int, workers: int, provenance: bool,
-                 threads: int | None, quality_gates: bool = True):
+    def __init__(self, payload: list, options: ScanOptions):
         import ray
 
         from ..pipeline import Scanner
@@ -79,8 +88,7 @@ class _ScanActor:
             moved[sha] = dataclasses.replace(bb, path=d / f"{bb.name}.backbone.json")
         backbones = {name: moved[b.sha256] for name, b in plan.backbones.items()}
         plan = dataclasses.replace(plan, cards=cards, backbones=backbones)
-        self.scanner = Scanner(plan, device=device, batch_size=batch_size, workers=workers,
-                               provenance=provenance, threads=threads, quality_gates=quality_gates)
+        self.scanner = Scanner(plan, options)
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
         import numpy as np
@@ -98,20 +106,18 @@ class _ScanActor:
 class RayEngine:
     """``scan(files) -> records in input order`` on a Ray cluster."""
 
-    def __init__(self, plan, address: str | None = None, device: str = "auto", batch_size: int = 16,
-                 workers: int | None = None, provenance: bool = True, actors: int | None = None,
-                 cpus_per_actor: float = 1.0, files_per_call: int | None = None, quality_gates: bool = True):
+    def __init__(self, plan, options: ScanOptions | None = None, cluster: ClusterOptions | None = None):
+        """``options``: the scan's settings, the same object the local engine takes; ``cluster``: the
+        settings only a cluster has (address, actors, CPUs per actor, files per call)."""
         self.ray = _import_ray()
         self.plan = plan
-        self.address = address
-        self.device = device
-        self.batch_size = int(batch_size)
-        self.workers = int(workers) if workers else 2
-        self.provenance = provenance
-        self.quality_gates = bool(quality_gates)
-        self.actors = actors
-        self.cpus_per_actor = float(cpus_per_actor)
-        self.files_per_call = int(files_per_call or 4 * self.batch_size)
+        self.options = options if options is not None else ScanOptions()
+        self.cluster = cluster if cluster is not None else ClusterOptions()
+        self.address = self.cluster.address
+        self.actors = self.cluster.actors
+        self.cpus_per_actor = float(self.cluster.cpus_per_actor)
+        self.files_per_call = int(self.cluster.files_per_call or 4 * self.options.batch_size)
+        self.actor_options = actor_options(self.options, self.cluster)
         self.started_ray = False
         try:
             blobs = [Path(c.model_path).read_bytes() for c in plan.cards]
@@ -180,11 +186,7 @@ class RayEngine:
             batch_format="numpy",
             concurrency=n,
             num_cpus=self.cpus_per_actor,
-            fn_constructor_kwargs={
-                "payload": self._payload, "device": self.device, "batch_size": self.batch_size,
-                "workers": self.workers, "provenance": self.provenance,
-                "threads": max(1, int(self.cpus_per_actor)), "quality_gates": self.quality_gates,
-            },
+            fn_constructor_kwargs={"payload": self._payload, "options": self.actor_options},
         )
         waiting: dict[int, dict[str, Any]] = {}
         nxt = 0

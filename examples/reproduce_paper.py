@@ -79,8 +79,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from synthdetect.train import compat  # noqa: F401
     from synthdetect.train.augment import AugmentConfig
-    from synthdetect.train.data import list_items
-    from synthdetect.train.evaluate import build_ensemble, calibrate_card, evaluate_targets, table1_rows, TABLE1_HEADER
+    from synthdetect.inputs.datasets import list_items
+    from synthdetect.evaluation.ensemble_card import build_ensemble
+    from synthdetect.evaluation.report import TABLE1_HEADER, evaluate_targets, table1_rows
+    from synthdetect.evaluation.threshold import calibrate_card
     from synthdetect.train.backbones import CLIP_MODEL
     from synthdetect.train.export import export_run
     from synthdetect.train.runs import train_clip_probe, train_images
@@ -111,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {s} not found (--data)", file=sys.stderr)
             return 2
     if a.quick:  # small subsets of the validation sample and the holdout, written into the results folder
-        from synthdetect.train.data import load_sets, sample_pairs
+        from synthdetect.inputs.datasets import load_sets, sample_pairs
 
         sub = out / "splits"
         sub.mkdir()
@@ -242,7 +244,7 @@ def lite_probes(a, out: Path, weights_dir: Path, train_sets, val_sample: str, ho
     from synthdetect.probes.fit import LinearHead
     from synthdetect.probes.train import train_probe
     from synthdetect.train.export import export_backbone
-    from synthdetect.train.data import data_label, licences_of, load_sets, sample_pairs
+    from synthdetect.inputs.datasets import data_label, licences_of, load_sets, sample_pairs
 
     print("== backbone efficientnet-lite0 -> ONNX (parity-checked)", file=sys.stderr)
     parity = [it.path for it in load_sets([holdout])[:4]]

@@ -248,7 +248,7 @@ def test_protocol_probe_holdout_figures_are_reproducible():
     """Recompute the protocol probe's held-out figures from scratch and compare with its card."""
     if not (SHARED / "val-inthewild").is_dir():
         pytest.skip(f"{SHARED}/val-inthewild not present")
-    from synthdetect.train.evaluate import evaluate_targets
+    from synthdetect.evaluation.report import evaluate_targets
 
     data = f"{SHARED / 'val-inthewild'}@{SPLITS / 'val-inthewild.holdout.txt'}"
     rep = evaluate_targets(["lite0-probe-train"], [data], None, [str(WEIGHTS)], "cpu")

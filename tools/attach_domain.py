@@ -50,7 +50,7 @@ def attach_one(name: str, models_dir: Path, data_root: Path) -> None:
     from synthdetect.scan.domain import DomainReference, attach
     from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features
     from synthdetect.scan.runtime import load_backbone
-    from synthdetect.train.data import load_sets
+    from synthdetect.inputs.datasets import load_sets
 
     reg = Registry([models_dir])
     card = reg.model(name)

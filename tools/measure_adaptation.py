@@ -43,7 +43,7 @@ from synthdetect.cards import BackboneCard, ModelCard  # noqa: E402
 from synthdetect.evaluation.metrics import roc_auc  # noqa: E402
 from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features, train_probe  # noqa: E402
 from synthdetect.scan.runtime import load_backbone, load_head  # noqa: E402
-from synthdetect.train.data import load_sets  # noqa: E402
+from synthdetect.inputs.datasets import load_sets  # noqa: E402
 
 SOURCES = ("val-firefly", "val-inthewild", "train-gan2019", "train-sd14")
 

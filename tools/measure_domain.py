@@ -46,7 +46,7 @@ def features(paths: list[Path], bb_card, cache_root: Path | None) -> np.ndarray:
 
 
 def labelled(root: Path, rels: list[str] | None = None) -> tuple[list[Path], np.ndarray, list[str]]:
-    from synthdetect.train.data import list_items
+    from synthdetect.inputs.datasets import list_items
 
     items = list_items(root)
     if rels is not None:

@@ -85,7 +85,7 @@ def data_inputs(specs: Optional[Iterable[str]], *files) -> Inputs:
     """The files a command reads from data arguments (DIR, DIR@LIST, CSV: roots, list files, images) and
     ``files`` (checkpoints, weights, run directories; None skipped), for the output check
     (:mod:`synthdetect.output.evidence`).  A bad data argument is left to the library's own error."""
-    from ..train.data import DataError, DataSpec, list_items
+    from ..inputs.datasets import DataError, DataSpec, list_items
 
     inputs = Inputs(f for f in files if f)
     for s in specs or []:

@@ -87,7 +87,7 @@ def backbone_export(
         from ..train import compat  # noqa: F401
         from ..train.backbones import WeightsError, get, verified_weights
         from ..train.export import export_backbone
-        from ..train.data import DataError, load_sets
+        from ..inputs.datasets import DataError, load_sets
 
         try:
             weights = verified_weights(get(name), weights)  # before anything else: the weights decide

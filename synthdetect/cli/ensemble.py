@@ -1,6 +1,6 @@
 """``synthdetect ensemble build``: an ensemble card over installed models (majority, weighted, mean).
 
-The library side is :func:`synthdetect.train.evaluate.build_ensemble` (onnxruntime scoring), imported
+The library side is :func:`synthdetect.evaluation.ensemble_card.build_ensemble` (onnxruntime scoring), imported
 inside the command.  Errors: bad arguments or data exit 2, a build that started and failed 4.
 
 To add a sub-command: a function decorated ``@ensemble_app.command("NAME")``; the CLI tests are in
@@ -44,8 +44,8 @@ def ensemble_build(
 
     Members fitted by `train probe` on the same images need no --weights-from: the ensemble is calibrated
     on their combined out-of-fold scores (cross-fitting) and weighted by their cross-validated F1."""
-    from ..train.data import DataError
-    from ..train.evaluate import build_ensemble
+    from ..inputs.datasets import DataError
+    from ..evaluation.ensemble_card import build_ensemble
 
     names = [m.strip() for m in members.split(",") if m.strip()]
     refuse_overwrite(out, force, data_inputs(weights_from, *model_files(names, models_dir)))

@@ -2,8 +2,9 @@
 best-F1 threshold).
 
 Both score exported models with onnxruntime; training runs (a run directory as MODEL) need the
-'train' extra.  The library side is :mod:`synthdetect.train.evaluate`; it is imported inside the
-commands so that module level stays torch-free.  Errors: bad data or arguments exit 2, an evaluation
+'train' extra (:class:`synthdetect.train.scoring.RunScorer`).  The library side is the torch-free
+:mod:`synthdetect.evaluation.report` and :mod:`synthdetect.evaluation.threshold`, imported inside the
+commands.  Errors: bad data or arguments exit 2, an evaluation
 that started and failed (an unreadable or tampered model, ...) 4.
 
 To add an option: declare it on the command and pass it on to ``evaluate_targets`` / ``calibrate_card``;
@@ -26,7 +27,7 @@ from .options import Device, ListFormat
 
 def _library_failure(e: Exception) -> typer.Exit:
     """An error of the evaluation library as one line: bad data exits 2, everything else 4."""
-    from ..train.data import DataError
+    from ..inputs.datasets import DataError
 
     return fail(str(e), ExitCode.USAGE if isinstance(e, DataError) else ExitCode.FAILED)
 
@@ -50,7 +51,8 @@ def evaluate(
     device: Device = DEVICE,
 ):
     """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
-    from ..train.evaluate import evaluate_targets, render_table, write_metrics_to_cards
+    from ..evaluation.report import evaluate_targets, render_table, write_metrics_to_cards
+    from ..train.scoring import RunScorer
 
     if plots is not None:
         try:
@@ -67,7 +69,7 @@ def evaluate(
         try:
             report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value,
                                       max_false_alarm=max_false_alarm, max_miss=max_miss,
-                                      scores=scores if plots is not None else None)
+                                      scores=scores if plots is not None else None, run_scorer=RunScorer)
         except (ValueError, OSError, RuntimeError) as e:
             raise _library_failure(e) from None
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -100,7 +102,7 @@ def calibrate(
     device: Device = DEVICE,
 ):
     """Write the best-F1 threshold (calibrated_threshold, calibrated_on, f1) into the card."""
-    from ..train.evaluate import calibrate_card
+    from ..evaluation.threshold import calibrate_card
 
     with train_extra():
         try:

@@ -60,7 +60,7 @@ def _run(fn, **kw):
     with output_checks():
         reads.check_dir(kw["out"], "--out")
     with train_extra():
-        from ..train.data import DataError
+        from ..inputs.datasets import DataError
         from ..train.loop import RunError
 
         try:
@@ -222,7 +222,7 @@ def train_probe(
     from ..cards import CardError, user_models_dir
     from ..probes.train import ProbeTrainError, train_probe as _train
     from ..scan.runtime import RuntimeSetupError
-    from ..train.data import data_label, licences_of
+    from ..inputs.datasets import data_label, licences_of
 
     conds, items, sources, bb, prior_card, prior_head, prior_note = _probe_inputs(
         data, backbone, models_dir, prior, conditions)
@@ -250,7 +250,7 @@ def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[st
     the prior (card, head, note); a one-line usage error (exit 2) for any of them."""
     from ..cards import CardError, Registry
     from ..scan.conditions import ConditionError, parse_conditions
-    from ..train.data import DataError, load_sets
+    from ..inputs.datasets import DataError, load_sets
 
     prior_card, prior_head, prior_note = None, None, None
     try:
@@ -351,7 +351,7 @@ def _conditions_line(calibration: dict) -> str:
 
 def _source_names(data: List[str], per_arg: list) -> list[str]:
     """The source (its --data, named as in the card; distinct per argument) of every item."""
-    from ..train.data import data_label
+    from ..inputs.datasets import data_label
 
     names = [data_label([d]) for d in data]
     names = [n if names.count(n) == 1 else f"{n}#{i + 1}" for i, n in enumerate(names)]

@@ -321,7 +321,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 prior_note: str | None = None, sources: Sequence[str] | None = None,
                 conditions: Sequence[Any] = (), feature_group: str | None = None) -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
-    ``rel`` and ``label`` (``synthdetect.train.data.Item``).  ``prior``: a ``probe_fit.LinearHead``
+    ``rel`` and ``label`` (``synthdetect.inputs.datasets.Item``).  ``prior``: a ``probe_fit.LinearHead``
     over the same backbone's features; the fit is then prior-centred ridge towards it
     (``probe_fit`` module docstring), described in the card by ``prior_note``.  ``sources``: the
     source (``--data`` argument) of every item: see :func:`split_sources`.  ``conditions``:

@@ -8,17 +8,18 @@ quality ~ U{30..100}, encoder chosen at random between two libraries -> random c
 The two JPEG encoders are Pillow and simplejpeg (an independent libjpeg-turbo binding,
 used with cv2's default 4:2:0 chroma subsampling) — cv2 itself is not a dependency.
 When simplejpeg is not installed, Pillow is used for both draws and
-``jpeg_encoders()`` says so.
+``jpeg_encoders()`` says so.  The blur and JPEG steps themselves, and the test-time
+perturbations of ``evaluate --perturb``, are :mod:`synthdetect.evaluation.perturbations`.
 """
 
 from __future__ import annotations
 
-import io
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from PIL import Image, ImageFilter
+from PIL import Image
 
+from ..evaluation.perturbations import gaussian_blur, jpeg, jpeg_encoders
 from ..inputs.preprocess import normalize, resize_shorter
 from ..cards import InputSpec
 
@@ -26,43 +27,6 @@ BLUR_SIGMA = (0.0, 3.0)
 JPEG_QUALITY = (30, 100)
 VAL_SIGMA = 1.5
 VAL_QUALITY = 65
-
-
-def jpeg_encoders() -> list[str]:
-    encs = ["pil"]
-    try:
-        import simplejpeg  # noqa: F401
-
-        encs.append("simplejpeg")
-    except ImportError:
-        pass
-    return encs
-
-
-def gaussian_blur(img: Image.Image, sigma: float) -> Image.Image:
-    """Gaussian blur with standard deviation ``sigma`` pixels (0 = identity)."""
-    if sigma <= 0:
-        return img
-    return img.filter(ImageFilter.GaussianBlur(radius=float(sigma)))
-
-
-def jpeg(img: Image.Image, quality: int, encoder: str = "pil") -> Image.Image:
-    """Encode to JPEG at ``quality`` with ``encoder`` and decode back (Pillow)."""
-    quality = int(quality)
-    if encoder == "pil":
-        buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=quality)
-        data = buf.getvalue()
-    elif encoder == "simplejpeg":
-        import simplejpeg
-
-        arr = np.ascontiguousarray(np.asarray(img.convert("RGB"), dtype=np.uint8))
-        data = simplejpeg.encode_jpeg(arr, quality=quality, colorspace="RGB", colorsubsampling="420")
-    else:
-        raise ValueError(f"unknown JPEG encoder {encoder!r}")
-    with Image.open(io.BytesIO(data)) as out:
-        out.load()
-        return out.convert("RGB")
 
 
 @dataclass
@@ -188,50 +152,3 @@ def val_crop(arr: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> n
 def val_view(arr: np.ndarray, cfg: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
     """:func:`val_crop`, normalised CHW float32."""
     return normalize(val_crop(arr, cfg, rng), cfg.spec())
-
-
-def parse_perturbations(text: str | None) -> list[tuple[str, float]]:
-    """``jpeg:50,blur:2,resize:0.5`` -> [("jpeg", 50), ("blur", 2.0), ("resize", 0.5)]."""
-    out: list[tuple[str, float]] = []
-    if not text:
-        return out
-    for part in text.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        if ":" not in part:
-            raise ValueError(f"perturbation {part!r}: expected NAME:VALUE (jpeg:Q, blur:SIGMA, resize:SCALE, crop:PX)")
-        name, val = part.split(":", 1)
-        name = name.strip().lower()
-        v = float(val)
-        if name == "jpeg" and not 1 <= v <= 100:
-            raise ValueError("jpeg quality must be 1..100")
-        if name == "blur" and v < 0:
-            raise ValueError("blur sigma must be >= 0")
-        if name == "resize" and v <= 0:
-            raise ValueError("resize scale must be > 0")
-        if name == "crop" and v < 8:
-            raise ValueError("crop size must be >= 8 pixels")
-        if name not in ("jpeg", "blur", "resize", "crop"):
-            raise ValueError(f"unknown perturbation {name!r} (jpeg, blur, resize, crop)")
-        out.append((name, v))
-    return out
-
-
-def apply_perturbations(img: Image.Image, perts: list[tuple[str, float]]) -> Image.Image:
-    """Deterministic test-time perturbations, in the order given, on the decoded image."""
-    for name, v in perts:
-        if name == "jpeg":
-            img = jpeg(img, int(v), "pil")
-        elif name == "blur":
-            img = gaussian_blur(img, v)
-        elif name == "resize":
-            w, h = img.size
-            img = img.resize((max(1, round(w * v)), max(1, round(h * v))), Image.Resampling.BILINEAR)
-        elif name == "crop":
-            # the same centre square for every image (no resampling): size and aspect ratio carry no signal
-            w, h = img.size
-            s = min(int(v), w, h)
-            left, top = (w - s) // 2, (h - s) // 2
-            img = img.crop((left, top, left + s, top + s))
-    return img

@@ -35,7 +35,7 @@ from ..cards import BackboneCard, InputSpec, ModelCard, sha256_file
 from ..inputs.preprocess import to_input, to_inputs
 from ..scan.heads import sigmoid
 from . import backbones, families
-from .data import data_label, load_sets
+from ..inputs.datasets import data_label, load_sets
 from .loop import RunDir
 from .runs import load_run
 

@@ -23,7 +23,7 @@ from torch import nn
 from .augment import AugmentConfig, train_view, val_view
 from ..cards import sha256_file
 from ..probes.train import FeatureCache
-from .data import DecodedCache, Item
+from ..inputs.datasets import DecodedCache, Item
 from .loop import progress
 
 

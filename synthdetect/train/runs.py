@@ -23,7 +23,7 @@ from ..cards import CLIP_MEAN, CLIP_STD, InputSpec
 from . import archs, families
 from ..inputs.preprocess import normalize
 from .augment import AugmentConfig, train_view, val_crop
-from .data import DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, write_split
+from ..inputs.datasets import DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, write_split
 from .loop import FitConfig, RunDir, RunError, fit, pick_device, progress, seed_everything, set_threads, versions
 
 

@@ -13,9 +13,9 @@ from synthdetect.evaluation.metrics import at_threshold  # noqa: E402
 
 
 def test_ensemble_build_and_evaluate(exported, tiny_sets, invoke, tmp_path):
-    from synthdetect.train.data import list_items
+    from synthdetect.inputs.datasets import list_items
     from synthdetect.scan.ensemble import ensemble_scores
-    from synthdetect.train.scoring import OnnxScorer, score_items
+    from synthdetect.evaluation.scoring import OnnxScorer, score_items
 
     base, _ = exported
     train, val = tiny_sets

@@ -44,8 +44,8 @@ def test_calibrate_writes_threshold_only(exported, tiny_sets, invoke):
     assert {k for k in after["extra"] if after["extra"][k] != before["extra"].get(k)} == {"calibration"}
     assert after["extra"]["calibration"]["criterion"] == "best F1"
     # the threshold is the best-F1 one on that data
-    from synthdetect.train.data import list_items
-    from synthdetect.train.scoring import OnnxScorer, score_items
+    from synthdetect.inputs.datasets import list_items
+    from synthdetect.evaluation.scoring import OnnxScorer, score_items
 
     items = list_items(train)
     p = score_items(OnnxScorer(ModelCard.load(card_path)), items)

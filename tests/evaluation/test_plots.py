@@ -72,7 +72,6 @@ def test_curves_agree_with_the_metrics():
 
 @pytest.mark.usefixtures("isolated_registry")
 def test_evaluate_cli_writes_plots_per_model_and_ensemble(models_dir, tmp_path):
-    pytest.importorskip("torch", reason="evaluate lives in synthdetect.train")
     from typer.testing import CliRunner
 
     from synthdetect.cli import app

@@ -5,7 +5,7 @@ torch = pytest.importorskip("torch")
 
 
 def test_perturbation_changes_scores(exported, tiny_sets, tmp_path):
-    from synthdetect.train.evaluate import evaluate_targets
+    from synthdetect.evaluation.report import evaluate_targets
 
     base, _ = exported
     _, val = tiny_sets

@@ -17,7 +17,7 @@ def _tiny():
 
 
 def _images(root):
-    from synthdetect.train.data import list_items
+    from synthdetect.inputs.datasets import list_items
 
     return [i.path for i in list_items(root)]
 
@@ -43,7 +43,7 @@ def test_export_onnx_contract_and_parity(tiny_sets, tmp_path):
     assert {o.version for o in m.opset_import if o.domain in ("", "ai.onnx")} == {17}
     # dynamic batch, [N] output, equals the PyTorch model on preprocess.to_input tensors
     sess = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
-    from synthdetect.train.data import decode_rgb
+    from synthdetect.inputs.datasets import decode_rgb
 
     x = np.stack([to_input(decode_rgb(p), spec) for p in imgs[:5]])
     (y,) = sess.run(["logit"], {"input": x})

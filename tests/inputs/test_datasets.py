@@ -1,6 +1,6 @@
 import pytest
 
-from synthdetect.train import data as D
+from synthdetect.inputs import datasets as D
 
 
 def test_layouts_and_listfile(tmp_path, make_set):

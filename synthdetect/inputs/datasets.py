@@ -1,4 +1,4 @@
-"""Data sets for training and evaluation (no torch here).
+"""Labelled image data sets for training, probes and evaluation (no torch here).
 
 A data argument is ``DIR`` or ``DIR@LISTFILE``.  Labels come from ``0_real`` / ``1_fake``
 directories anywhere under DIR (CNNDetection layout, also nested
@@ -237,7 +237,7 @@ class DecodedCache:
         key = str(path)
         arr = self._store.get(key)
         if arr is None:
-            from ..inputs.preprocess import resize_shorter
+            from .preprocess import resize_shorter
 
             img = decode_rgb(path)
             if self.resize_to:

@@ -1,0 +1,110 @@
+"""Ensemble cards from installed models (``synthdetect ensemble build``), torch-free: weights from the
+members' F1 on labelled data, or a cross-fitted calibration from the members' out-of-fold scores."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..cards import EnsembleCard, ModelCard, Registry
+from ..inputs.datasets import data_label, load_sets
+from .metrics import at_threshold
+from .scoring import ImageCache, OnnxScorer, Scorer, is_run_dir, progress, resolve, score_any
+
+
+def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dict[str, float],
+                           max_false_alarm: float, max_miss: float) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Cross-fitted ensemble calibration: the members' out-of-fold scores of the same images
+    (matched by image id) combined with the ensemble formula.  Returns (calibration, metrics)."""
+    from ..scan.calibration import CalibrationSet, stored_scores
+    from ..scan.ensemble import combined_member_scores
+    from ..probes.train import table1
+
+    sets = []
+    for c in cards:
+        if not c.calibration:
+            raise ValueError(f"{c.name} has no cross-fitted calibration: use --weights-from DATA instead")
+        cs = CalibrationSet.from_dict(c.calibration)
+        if not cs.by_id():
+            raise ValueError(f"{c.name}'s calibration carries no image ids")
+        sets.append(cs)
+    ids, y, score = combined_member_scores(sets, cards, method, weights, max_false_alarm, max_miss)
+    if len(ids) < 4:
+        raise ValueError("the members were not calibrated on the same images")
+    cal = CalibrationSet.from_labels(y, score, method=f"cross-fitted: members' out-of-fold scores combined ({method})",
+                                     data=sets[0].data, ids=ids)
+    op = cal.operating(max_false_alarm, max_miss)
+    d = cal.to_dict()
+    d["default_budgets"] = {"max_false_alarm": max_false_alarm, "max_miss": max_miss}
+    ranges = [c.calibration.get("image_min_side") for c in cards]
+    if all(ranges):
+        d["image_min_side"] = {"min": max(r["min"] for r in ranges), "max": min(r["max"] for r in ranges)}
+    from ..scan.conditions import ensemble_conditions
+
+    conditions = ensemble_conditions(cards, method, weights, max_false_alarm, max_miss)
+    if conditions is not None:
+        d["conditions"] = conditions
+    return d, table1(y, stored_scores(score), op)
+
+
+def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",
+                   models_dirs: Sequence[str] = (), device: str = "auto", name: str | None = None,
+                   description: str = "", max_false_alarm: float = 0.05, max_miss: float = 0.2) -> EnsembleCard:
+    """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold.
+
+    Without ``weights_from``, when every member carries a cross-fitted calibration set over the
+    same images (``train probe``), the weights are the members' cross-validated F1 and the
+    ensemble is calibrated on the combined out-of-fold scores."""
+    if method not in ("weighted", "majority", "mean"):
+        raise ValueError("--method must be weighted, majority or mean")
+    out = Path(out)
+    if not out.name.endswith(".ensemble.json"):
+        raise ValueError("ensemble card file name must end in .ensemble.json")
+    reg = Registry([*models_dirs, out.parent])
+    scorers: list[Scorer] = []
+    for m in members:
+        s = None if is_run_dir(Path(m)) else resolve(m, reg, device)
+        if not isinstance(s, OnnxScorer):
+            raise ValueError(f"ensemble member {m!r} must be an exported model (card), not a run or ensemble")
+        scorers.append(s)
+    weights: dict[str, float] = {}
+    thresholds: dict[str, float] = {}
+    if weights_from:
+        items = load_sets(weights_from)
+        y = np.array([it.label for it in items])
+        with progress() as prog:
+            task = prog.add_task("member F1", total=len(items) * len(scorers))
+            cache = ImageCache()
+            for s in scorers:
+                p = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)["probs"]
+                thr = s.threshold()
+                thresholds[s.name] = thr
+                weights[s.name] = float(at_threshold(y, p, thr)["f1"])
+        if method == "weighted" and not any(w > 0 for w in weights.values()):
+            raise ValueError(f"every member has F1 0 on {', '.join(map(str, weights_from))}: weighted vote undefined")
+    elif method == "weighted":
+        for s in scorers:
+            if s.card.f1 is None:
+                raise ValueError(f"{s.name}: no --weights-from data and the card has no f1")
+            weights[s.name] = float(s.card.f1)
+    calibration, metrics = None, {}
+    if not weights_from and all(s.card.calibration for s in scorers):
+        calibration, cv = calibrate_from_members([s.card for s in scorers], method, weights, max_false_alarm, max_miss)
+        metrics = {"cross_validated": cv}
+    kind = "mean of the probabilities" if method == "mean" else f"{method} vote"
+    card = EnsembleCard(
+        name=name or out.name[: -len(".ensemble.json")], members=[s.name for s in scorers], method=method,
+        weights=weights, weights_from=data_label(weights_from) if weights_from else (
+            "members' cross-validated F1" if calibration and method == "weighted" else None),
+        calibration=calibration, metrics=metrics,
+        calibrated_threshold=None if calibration is None else metrics["cross_validated"]["three_way"]["t_hi"],
+        calibrated_on=None if calibration is None else calibration["data"] + " (cross-fitted)",
+        description=description or (f"{kind} of {', '.join(s.name for s in scorers)}"
+                                    + (f"; member thresholds {json.dumps(thresholds)}" if thresholds else "")),
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    card.save(out)
+    return card

@@ -1,0 +1,187 @@
+"""The metrics report of models / runs / ensembles on labelled data (``synthdetect evaluate``): the
+paper's Table 1 figures, the three verdicts at the scan's budgets, per generator; its table and the
+figures written into cards.
+
+Torch-free: a training run as a target is scored by the ``run_scorer`` the caller passes
+(:class:`synthdetect.train.scoring.RunScorer`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..cards import Registry
+from ..inputs.datasets import Item, data_label, load_sets
+from .metrics import at_threshold, best_f1_threshold, summary
+from .perturbations import parse_perturbations
+from .scoring import EnsembleSpec, ImageCache, RunScorerFactory, n_members, progress, resolve, score_any
+
+
+def evaluate_targets(
+    refs: Sequence[str],
+    data: Sequence[str],
+    perturb: str | None = None,
+    models_dirs: Sequence[str] = (),
+    device: str = "auto",
+    max_false_alarm: float = 0.05,
+    max_miss: float = 0.2,
+    scores: dict[str, dict[str, Any]] | None = None,
+    run_scorer: RunScorerFactory | None = None,
+) -> dict[str, Any]:
+    """Metrics per target.  ``scores``: when given, filled with each target's labels and scores
+    (``{name: {y, p, threshold, vote}}``) for plots.  ``run_scorer``: how a training run directory
+    is scored (:class:`synthdetect.train.scoring.RunScorer`); without it a run is refused."""
+    from ..scan.calibration import CalibrationSet, definite_metrics
+
+    items: list[Item] = load_sets(data)
+    perts = parse_perturbations(perturb)
+    y = np.array([it.label for it in items])
+    gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)") for it in items]
+    has_gens = any(it.generator for it in items)
+    reg = Registry(models_dirs)
+    results: dict[str, Any] = {}
+    image_cache = ImageCache()  # decoded (and perturbed) images shared by all targets (bounded)
+    with progress() as prog:
+        for ref in refs:
+            target = resolve(ref, reg, device, run_scorer)
+            name = target.name
+            task = prog.add_task(f"scoring {name}", total=len(items) * n_members(target))
+            t0 = time.time()
+            s = score_any(target, items, perts, on_batch=lambda n: prog.advance(task, n), image_cache=image_cache)
+            m = summary(y, s["probs"], gens if has_gens else None, threshold=0.5)
+            if abs(s["threshold"] - 0.5) > 1e-12:
+                m["at_model_threshold"] = at_threshold(y, s["probs"], s["threshold"])
+            card = getattr(target, "card", None)
+            if card is not None and getattr(card, "calibration", None):
+                # the three verdicts scan gives at these budgets: coverage and error rates of definite verdicts
+                op = CalibrationSet.from_dict(card.calibration).operating(max_false_alarm, max_miss)
+                m["three_way"] = definite_metrics(y, s["probs"], op)
+            m["kind"] = "ensemble" if isinstance(target, EnsembleSpec) else target.kind
+            m["ref"] = ref
+            m["seconds"] = round(time.time() - t0, 2)
+            if s["members"]:
+                m["members"] = {k: {"at_0.5": at_threshold(y, v, 0.5), "best_f1": best_f1_threshold(y, v)}
+                                for k, v in s["members"].items()}
+            key = name if name not in results else ref
+            results[key] = m
+            if scores is not None:
+                vote = isinstance(target, EnsembleSpec) and target.method in ("majority", "weighted")
+                scores[key] = {"y": y, "p": np.asarray(s["probs"], dtype=float), "threshold": s["threshold"],
+                               "vote": vote}
+    return {
+        "data": [str(d) for d in data], "n": int(len(items)), "perturbations": [f"{a}:{b:g}" for a, b in perts],
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
+    }
+
+
+def table1_rows(report: dict[str, Any]) -> list[list[str]]:
+    """The paper's Table 1 columns (+ AP, AUC, EER, FPR on reals) per model.
+
+    ``thr*`` is the best global threshold by F1 on the evaluated data itself (the paper's
+    oracle figure); ``F1@cal``/``FPR@cal`` use the card's calibrated threshold, fitted on
+    other data: the honest operating point.
+    """
+    rows = []
+    for name, m in report["models"].items():
+        a, b = m["at_threshold"], m["best_f1"]
+        c = m.get("at_model_threshold", a)
+        rows.append([name, f"{a['acc']:.4f}", f"{a['precision']:.4f}", f"{a['recall']:.4f}", f"{a['f1']:.4f}",
+                     f"{b['threshold']:.4g}", f"{b['f1']:.4f}", f"{b['precision']:.4f}", f"{b['recall']:.4f}",
+                     f"{b['acc']:.4f}", f"{m['ap']:.4f}", f"{m['roc_auc']:.4f}", f"{m['eer']['eer']:.4f}",
+                     f"{a['fpr_real']:.4f}", f"{c['threshold']:.4g}", f"{c['f1']:.4f}", f"{c['fpr_real']:.4f}"])
+    return rows
+
+
+TABLE1_HEADER = ["model", "Acc@0.5", "P@0.5", "R@0.5", "F1@0.5", "thr*", "F1*", "P*", "R*", "Acc*", "AP", "AUC",
+                 "EER", "FPR real@0.5", "thr cal", "F1@cal", "FPR@cal"]
+THREE_WAY_HEADER = ["model", "real <", "synthetic >=", "coverage", "reals called synthetic", "synthetic correct",
+                    "fakes called real", "real correct", "inconclusive"]
+
+
+def three_way_rows(report: dict[str, Any]) -> list[list[str]]:
+    """Per calibrated model: the three verdicts' coverage and the error rates of definite verdicts."""
+    rows = []
+    for name, m in report["models"].items():
+        t = m.get("three_way")
+        if not t:
+            continue
+        r = lambda d: f"{d['k']}/{d['n']} ({100 * d['rate']:.1f} %)" if d["n"] else "-"  # noqa: E731
+        rows.append([name, f"{t['t_lo']:.4g}", f"{t['t_hi']:.4g}", f"{100 * t['coverage']:.1f} %", r(t["false_alarm"]),
+                     r(t["synthetic_correct"]), r(t["miss"]), r(t["real_correct"]), str(t["inconclusive"])])
+    return rows
+
+
+def write_metrics_to_cards(report: dict[str, Any], models_dirs: Sequence[str] = ()) -> list[str]:
+    """Store each card-backed target's figures under ``metrics[<data label>]`` in its card.
+
+    Run directories have no card and are left alone.  The ONNX file (and so the card's
+    sha256) is never touched.  Returns the paths written.
+    """
+    reg = Registry(models_dirs)
+    label = data_label(report["data"], report["perturbations"])
+    written = []
+    for name, m in report["models"].items():
+        if m.get("kind") == "ensemble":
+            card = reg.ensemble(name) if name in reg.ensemble_names() else None
+        else:
+            card = reg.model(name) if name in reg.model_names() else None
+        if card is None or card.path is None:
+            continue
+        a = m["at_threshold"]
+        entry = {
+            "n": report["n"], "created": report["created"],
+            "at_0.5": {k: a[k] for k in ("acc", "precision", "recall", "f1", "fpr_real", "confusion")},
+            "best_f1_on_this_data": {k: m["best_f1"][k] for k in ("threshold", "f1", "precision", "recall", "acc")},
+            "ap": m["ap"], "roc_auc": m["roc_auc"], "eer": m["eer"]["eer"],
+        }
+        if "three_way" in m:
+            entry["three_way"] = m["three_way"]
+        if "at_model_threshold" in m:
+            c = m["at_model_threshold"]
+            entry["at_calibrated_threshold"] = {k: c[k] for k in ("threshold", "acc", "precision", "recall", "f1",
+                                                                  "fpr_real", "confusion")}
+        card.metrics[label] = entry
+        card.save(card.path)
+        written.append(str(card.path))
+    return written
+
+
+def render_table(report: dict[str, Any]) -> None:
+    from rich.table import Table
+
+    from ..console import make_console
+
+    c = make_console()  # a pipe or log keeps every column and whole model names (synthdetect.console)
+    t = Table(title=f"{report['n']} images: {', '.join(report['data'])}"
+                    + (f" — perturbed {','.join(report['perturbations'])}" if report["perturbations"] else ""))
+    for h in TABLE1_HEADER:
+        t.add_column(h, justify="left" if h == "model" else "right")
+    for r in table1_rows(report):
+        t.add_row(*r)
+    c.print(t)
+    tw = three_way_rows(report)
+    if tw:
+        t = Table(title="three verdicts (calibrated thresholds): coverage and error rates of definite verdicts")
+        for h in THREE_WAY_HEADER:
+            t.add_column(h, justify="left" if h == "model" else "right")
+        for r in tw:
+            t.add_row(*r)
+        c.print(t)
+    for name, m in report["models"].items():
+        cm = m["at_threshold"]["confusion"]
+        c.print(f"[bold]{name}[/]: confusion@0.5 tp={cm['tp']} fp={cm['fp']} tn={cm['tn']} fn={cm['fn']}; "
+                f"best thr {m['best_f1']['threshold']:.4g}")
+        if "per_generator" in m:
+            g = Table(title=f"{name}: per generator")
+            cols = None
+            for gen, row in m["per_generator"].items():
+                if cols is None:
+                    cols = [k for k in row]
+                    g.add_column("generator")
+                    for k in cols:
+                        g.add_column(k, justify="right")
+                g.add_row(gen, *[f"{row[k]:.4f}" if isinstance(row[k], float) else str(row[k]) for k in cols])
+            c.print(g)

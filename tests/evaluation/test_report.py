@@ -1,0 +1,117 @@
+"""synthdetect/evaluation/{scoring,report,threshold,ensemble_card}.py: evaluation of exported models without torch.
+
+The tiny ONNX models of tests/conftest.py (``bright`` says synthetic on bright images) on a labelled set of
+flat bright (synthetic) and dark (real) images; a training run directory is scored only through the
+``run_scorer`` a caller passes (torch-free stand-in here)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synthdetect.cards import CardError, ModelCard, Registry
+from synthdetect.evaluation import scoring
+from synthdetect.evaluation.report import evaluate_targets, table1_rows, three_way_rows
+from tests.support import run_without_torch
+
+pytestmark = pytest.mark.usefixtures("isolated_registry")
+
+
+@pytest.fixture
+def labelled(tmp_path):
+    data = tmp_path / "set"
+    for lab, colours in (("0_real", [(10 + 9 * i, 20, 20) for i in range(6)]),
+                         ("1_fake", [(200 + 8 * i % 50, 210, 220) for i in range(6)])):
+        (data / lab).mkdir(parents=True)
+        for i, c in enumerate(colours):
+            Image.new("RGB", (48, 48), c).save(data / lab / f"{i}.png")
+    return data
+
+
+@pytest.fixture
+def run_dir(tmp_path):
+    d = tmp_path / "run7"
+    d.mkdir()
+    (d / "config.json").write_text("{}")
+    (d / "best.pt").write_bytes(b"not read here")
+    return d
+
+
+class _ConstantRun(scoring.Scorer):
+    """A stand-in for train.scoring.RunScorer: every crop scores ``p``."""
+
+    kind = "run"
+
+    def __init__(self, run_dir, device):
+        self.name, self.spec, self.device = run_dir.name, ModelCard.load(run_dir.parent / "m" / "bright.json").input, device
+
+    def probs(self, batch):
+        return np.full(len(batch), 0.75)
+
+
+def test_evaluate_onnx_models_and_an_ensemble(models_dir, labelled):
+    rep = evaluate_targets(["bright", "trio"], [str(labelled)], models_dirs=[str(models_dir)], device="cpu")
+    assert rep["n"] == 12 and rep["perturbations"] == []
+    b, t = rep["models"]["bright"], rep["models"]["trio"]
+    assert b["kind"] == "onnx" and t["kind"] == "ensemble" and set(t["members"]) == {"bright", "dark", "redprob"}
+    assert b["roc_auc"] == 1.0 and b["at_threshold"]["confusion"] == {"tp": 6, "fp": 0, "tn": 6, "fn": 0}
+    rows = table1_rows(rep)
+    assert [r[0] for r in rows] == ["bright", "trio"] and rows[0][1] == "1.0000"
+    assert three_way_rows(rep) == []  # no calibration sets in these cards
+    blurred = evaluate_targets(["bright"], [str(labelled)], "crop:8,blur:3", [str(models_dir)], "cpu")
+    assert blurred["perturbations"] == ["crop:8", "blur:3"]
+
+
+def test_a_run_directory_needs_the_run_scorer_it_is_given(models_dir, labelled, run_dir, tmp_path):
+    with pytest.raises(CardError, match="training run directory"):
+        scoring.resolve(str(run_dir), Registry([models_dir]))
+    shutil.copytree(models_dir, tmp_path / "m")
+    rep = evaluate_targets([str(run_dir)], [str(labelled)], models_dirs=[str(models_dir)], device="cpu",
+                           run_scorer=_ConstantRun)
+    m = rep["models"]["run7"]
+    assert m["kind"] == "run" and m["at_threshold"]["confusion"]["tp"] == 6 and m["at_threshold"]["confusion"]["fp"] == 6
+
+
+def test_calibrate_and_ensemble_build_refuse_runs_without_loading_them(models_dir, labelled, run_dir, tmp_path):
+    from synthdetect.evaluation.ensemble_card import build_ensemble
+    from synthdetect.evaluation.threshold import calibrate_card
+
+    with pytest.raises(ValueError, match="calibrate works on cards"):
+        calibrate_card(str(run_dir), [str(labelled)], [str(models_dir)], "cpu")
+    with pytest.raises(ValueError, match="must be an exported model"):
+        build_ensemble([str(run_dir), "bright"], [str(labelled)], tmp_path / "x.ensemble.json", "majority",
+                       [str(models_dir)], "cpu")
+
+
+def test_calibrate_writes_the_best_f1_threshold_into_the_card(models_dir, labelled, tmp_path):
+    from synthdetect.evaluation.metrics import best_f1_threshold
+    from synthdetect.evaluation.threshold import calibrate_card
+    from synthdetect.inputs.datasets import list_items
+
+    d = tmp_path / "m"
+    shutil.copytree(models_dir, d)
+    r = calibrate_card(str(d / "dark.json"), [str(labelled)], device="cpu", max_fpr=0.5)
+    card = json.loads((d / "dark.json").read_text())
+    items = list_items(labelled)
+    p = scoring.score_items(scoring.OnnxScorer(ModelCard.load(d / "dark.json"), "cpu"), items)
+    want = best_f1_threshold([i.label for i in items], p, max_fpr=0.5)
+    assert card["calibrated_threshold"] == pytest.approx(want["threshold"]) == r["calibrated_threshold"]
+    assert card["extra"]["calibration"]["max_fpr"] == 0.5 and r["n"] == 12
+
+
+def test_evaluation_runs_with_torch_blocked(models_dir, labelled):
+    code = (
+        "import json, os\n"
+        "os.environ.pop('SYNTHDETECT_MODELS_DIR', None)\n"
+        "from synthdetect.evaluation.report import evaluate_targets\n"
+        f"rep = evaluate_targets(['bright'], [{str(labelled)!r}], models_dirs=[{str(models_dir)!r}], device='cpu')\n"
+        "bad = sorted(k for k in sys.modules if k.split('.')[0] == 'torch' or k.startswith('synthdetect.train'))\n"
+        "print(json.dumps([rep['models']['bright']['roc_auc'], bad]))\n"
+    )
+    r = run_without_torch(code)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert json.loads(r.stdout.strip().splitlines()[-1]) == [1.0, []]

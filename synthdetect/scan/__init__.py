@@ -1,6 +1,7 @@
 """The scan: plan, pipeline, the models it runs and how scores become verdicts (no torch).
 
 * ``pipeline``: ``resolve_plan``, ``Scanner`` (the decode pool overlapping inference), result records.
+* ``options``: ``ScanOptions``, a scan's settings checked once (``ClusterOptions`` for ``--engine ray``).
 * ``runtime``: onnxruntime sessions, networks, backbones; ``heads``: probe heads (numpy).
 * ``ensemble``: how member scores combine; ``calibration``: thresholds from error budgets;
   ``conditions``: calibration per measured condition (downscaled, re-encoded copies).

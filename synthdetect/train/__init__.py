@@ -1,4 +1,4 @@
-"""PyTorch side of synthdetect: data, augmentation, architectures, training, export.
+"""PyTorch side of synthdetect: augmentation, architectures, training, export, the scorer of a run.
 
 This package module is deliberately light (no torch import): the commands in
 ``synthdetect/cli/`` import the training modules inside their bodies, and the

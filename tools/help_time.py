@@ -6,7 +6,8 @@ this checkout's package is the one measured) and prints the median wall-clock an
 the ``-X importtime`` cumulative cost of the slowest top-level imports of one more run.  Wall
 time depends on how busy the machine is; CPU time (user + sys of the child) much less.
 
-    python tools/help_time.py [-n 10] [ARGS...]      # ARGS default: --help
+    python tools/help_time.py [-n 10] [-- ARGS...]   # ARGS default: --help (`-- -h`, `-- --version`)
+    python tools/help_time.py --bare                 # ``synthdetect`` alone (prints the help, exit 2)
 """
 
 from __future__ import annotations
@@ -47,14 +48,17 @@ def top_imports(cmd: list[str], n: int = 8) -> list[tuple[int, str]]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-n", type=int, default=10, help="runs (default 10)")
+    ap.add_argument("--bare", action="store_true", help="time `synthdetect` with no arguments")
     ap.add_argument("args", nargs="*", default=["--help"])
     a = ap.parse_args()
+    if a.bare:
+        a.args = []
     cmd = [sys.executable, "-m", "synthdetect", *a.args]
     once(cmd)  # warm the file cache and .pyc files
     runs = [once(cmd) for _ in range(a.n)]
     wall = statistics.median(w for w, _ in runs)
     cpu = statistics.median(c for _, c in runs)
-    print(f"synthdetect {' '.join(a.args)}: median of {a.n}: wall {wall:.3f} s, cpu {cpu:.3f} s "
+    print(f"synthdetect {' '.join(a.args) or '(no arguments)'}: median of {a.n}: wall {wall:.3f} s, cpu {cpu:.3f} s "
           f"(min wall {min(w for w, _ in runs):.3f} s; load average {os.getloadavg()[0]:.1f})")
     print("slowest imports, two levels (-X importtime, cumulative):")
     for us, name in top_imports(cmd):

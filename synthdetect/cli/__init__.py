@@ -4,8 +4,9 @@ Each verb (or verb group) lives in its own module under ``synthdetect/cli/`` wit
 ``mount(app)`` function.  ``VERBS`` lists the commands in ``--help`` order, each with the module
 that mounts it and the one line ``synthdetect --help`` shows for it.  A verb's module is
 imported only when that verb runs (``synthdetect VERB ...``, ``synthdetect VERB --help``), so
-``synthdetect --help`` loads typer and nothing of the verbs (tests/test_cli.py keeps that budget;
-``make help-time`` measures it).
+``synthdetect --help`` loads typer and nothing of the verbs; its page is drawn by ``root_help``
+(typer's rich renderer is used for the verbs' pages only: its imports alone took 40 % of
+``--help``).  tests/test_cli.py keeps that budget; ``make help-time`` measures it.
 
 Adding a verb: write ``cli/<verb>.py`` with ``mount(app)``, add ``"verb": ("<verb>", "<its one
 line of help>")`` to ``VERBS`` (tests/test_cli.py checks the line against the command's own help
@@ -26,6 +27,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from .. import __version__
+from . import root_help
 from .errors import ExitCode
 
 # command -> (module under synthdetect/cli/ whose mount(app) adds it, its line in `synthdetect --help`).
@@ -67,7 +69,8 @@ def load_verb_module(module: str) -> dict[str, Any]:
 
 class _VerbGroup(TyperGroup):
     """The root group: lists ``VERBS`` from the table (a placeholder command per verb, for --help
-    and command suggestions) and swaps in a verb's real command when it is resolved to run."""
+    and command suggestions) and swaps in a verb's real command when it is resolved to run.
+    Its help page is ``root_help.render``'s, not typer's rich one."""
 
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
@@ -78,6 +81,18 @@ class _VerbGroup(TyperGroup):
         if args and args[0] in VERBS and args[0] not in self.loaded:
             self.load(VERBS[args[0]][0])
         return super().resolve_command(ctx, args)
+
+    def parse_args(self, ctx, args):
+        # ``synthdetect`` alone: the help page on stdout and exit 2, as click's no_args_is_help does,
+        # but without typer's rich error handler (it imports the rich help renderer to print nothing)
+        if not args and self.no_args_is_help and not ctx.resilient_parsing:
+            typer.echo(ctx.get_help(), color=ctx.color)
+            ctx.exit(int(ExitCode.USAGE))
+        return super().parse_args(ctx, args)
+
+    def format_help(self, ctx, formatter) -> None:
+        """The root's page, drawn by ``root_help`` (typer's rich renderer costs ~120 ms of imports)."""
+        formatter.write(root_help.render(self, ctx))
 
     @property
     def loaded(self) -> set[str]:

@@ -177,6 +177,9 @@ def choose_C(X: np.ndarray, y: np.ndarray, Cs: Sequence[float] = DEFAULT_CS, k: 
 # --- the averaged shrinkage-LDA probe (the default without a prior) ---------------------------
 
 PLATT_C = 1.0  # ridge on the slope of the 1-D logistic that turns the averaged score into a logit
+# the least slope: a direction the inner cross-validation cannot confirm (a few images a class)
+# keeps its sign, i.e. its ranking, with probabilities near the base rate; never flipped
+PLATT_MIN_SLOPE = 0.1
 
 
 def ledoit_wolf_shrinkage(R: np.ndarray) -> tuple[float, float]:
@@ -243,7 +246,8 @@ def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: 
                     groups: Sequence[str] | None = None) -> tuple[LinearHead, float]:
     """:func:`average_lda` on every image, its score turned into a logit by a 1-D logistic
     (slope ridge ``PLATT_C``) fitted on the scores of a ``k``-fold cross-validation of the same
-    procedure, so the head's probabilities are out-of-sample ones.  Returns (head, the mean
+    procedure, so the head's probabilities are out-of-sample ones (the slope is kept at least
+    ``PLATT_MIN_SLOPE``: never a flipped direction).  Returns (head, the mean
     cross-validated log-loss of the scaled scores)."""
     k = max(2, min(k, int(min(np.sum(y == 0), np.sum(y == 1)))))
     cv = np.zeros(y.size)
@@ -251,6 +255,9 @@ def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: 
         train = np.setdiff1d(np.arange(y.size), test)
         cv[test] = average_lda(X[train], y[train], candidates).logits(X[test])
     a, b = _newton(cv[:, None], y, PLATT_C)
+    if a[0] < PLATT_MIN_SLOPE:  # only the intercept is refitted, the slope held at the floor
+        a = np.array([PLATT_MIN_SLOPE])
+        b = _newton(np.zeros((y.size, 0)), y, PLATT_C, offset=PLATT_MIN_SLOPE * cv)[1]
     head = average_lda(X, y, candidates)
     head.coef, head.intercept = head.coef * float(a[0]), head.intercept * float(a[0]) + b
     head.extra["platt"] = {"slope": round(float(a[0]), 6), "intercept": round(float(b), 6), "folds": k}

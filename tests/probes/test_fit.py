@@ -249,3 +249,20 @@ def test_lda_average_refuses_a_prior_and_unknown_methods():
         fit_probe(X, y, prior=prior, method="lda-average")
     with pytest.raises(ValueError, match="unknown probe method"):
         fit_probe(X, y, method="svm")
+
+
+def test_platt_scaling_never_flips_the_averaged_direction():
+    """When the inner cross-validation cannot confirm the direction (noise, few images) the
+    slope stays at the floor: the head ranks as the averaged LDA does, probabilities near 0.5."""
+    from synthdetect.probes.fit import PLATT_MIN_SLOPE, average_lda, fit_lda_average
+
+    slopes = []
+    for seed in range(6):
+        X, y = _grouped(slice(0, 0), n=10, seed=seed)
+        head, _ = fit_lda_average(X, y, _candidates(), k=5, seed=seed)
+        raw = average_lda(X, y, _candidates())
+        slopes.append(head.extra["platt"]["slope"])
+        assert head.extra["platt"]["slope"] >= PLATT_MIN_SLOPE
+        Xt, _ = _grouped(slice(0, 0), n=20, seed=100 + seed)
+        assert np.corrcoef(head.logits(Xt), raw.logits(Xt))[0, 1] > 0.999
+    assert min(slopes) == PLATT_MIN_SLOPE  # the floor was reached on some noise draw

@@ -209,9 +209,9 @@ def train_probe(
                                    "'default' (q95,q85,q75,1080q90,720q90,720q80), 'none', or a list such as "
                                    "q85,720q90 (qQ: JPEG re-encode; SqQ: shorter side S px, then JPEG Q). scan then "
                                    "gives images in those conditions their measured rates (docs/quality.md)."),
-    feature_group: str = typer.Option("auto", "--feature-group", help="auto: the backbone's feature group (all, "
-                                      "early stages, channel means, ...) chosen by nested cross-validation; a group's "
-                                      "name fixes it (e.g. the one a protocol run chose)."),
+    feature_group: str = typer.Option("auto", "--feature-group", help="auto: the shrinkage-LDA probes of the backbone's "
+                                      "feature groups (all, early stages, channel means, ...) averaged; a group's name "
+                                      "restricts the probe to it (with --prior: all only)."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (stderr summary) or json (stdout)."),
 ):
     """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.

@@ -279,20 +279,23 @@ class Fitted:
 def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCard, *, folds: int, seed: int,
                          strata: Sequence[str] | None = None, prior: Any = None,
                          feature_group: str | None = None) -> Fitted:
-    """Nested-CV fit over the backbone's candidate feature groups, and the learning curve
-    (``probe_sample.learning_curve``): the chosen group refitted on subsets, ``C`` chosen inside
-    every fold (the group choice is not repeated per subset: that would cost 7x more).
-    ``feature_group``: a candidate's name fixes the group (e.g. the one a protocol run chose);
-    ``None`` or ``"auto"`` chooses it by nested cross-validation."""
+    """Nested-CV fit, and the learning curve (``probe_sample.learning_curve``, the same procedure
+    refitted on subsets).  Without a prior the probe averages the shrinkage-LDA probes of the
+    backbone's candidate groups (``probe_fit.fit_lda_average``); with one it is prior-centred
+    logistic regression, ``C`` chosen inside every fold.  ``feature_group``: a candidate's name
+    restricts the probe to that group; ``None``, ``"auto"`` or the averaged name a run recorded
+    (``average(...)``) use every candidate."""
     from .feature_groups import FeatureGroupError, candidate_groups
     from ..evaluation.metrics import roc_auc
-    from .fit import fit_probe
+    from .fit import averaged_name, fit_probe
     from .sample import learning_curve
 
     try:
         cands = candidate_groups(backbone_card.features, backbone_card.dim) if prior is None else []
     except FeatureGroupError as e:
         raise ProbeTrainError(f"backbone card {backbone_card.name}: {e}") from None
+    if cands and len(cands) > 1 and feature_group == averaged_name(cands):
+        feature_group = None  # a run's recorded choice (tools/make_weights.py passes the twin's)
     if feature_group not in (None, "auto"):
         fixed = [c for c in (cands or candidate_groups(None, backbone_card.dim)) if c.name == feature_group]
         if not fixed or (prior is not None and feature_group != "all"):

@@ -1,5 +1,14 @@
 """Fitting a linear probe on backbone features: numpy only (no torch, no scikit-learn).
 
+Two methods, both giving one :class:`LinearHead`:
+
+* ``"lda-average"`` (``train probe``'s default without a prior, :func:`fit_lda_average`): for
+  every candidate feature group, Fisher's discriminant with the Ledoit-Wolf shrunk pooled
+  covariance on standardised features; the groups' scores (unit sd on the training images)
+  averaged with equal weights, then Platt-scaled on cross-validated scores.  No choice is made
+  on the sample, which is what helps with a few dozen images a class (docs/train.md, measured).
+* ``"logistic"`` (below; the method with a prior head).
+
 The paper's recipe (frozen pretrained features + a linear layer retrained on a small sample
 of the target distribution) as L2-regularised logistic regression:
 

@@ -209,9 +209,9 @@ def train_probe(
                                    "'default' (q95,q85,q75,1080q90,720q90,720q80), 'none', or a list such as "
                                    "q85,720q90 (qQ: JPEG re-encode; SqQ: shorter side S px, then JPEG Q). scan then "
                                    "gives images in those conditions their measured rates (docs/quality.md)."),
-    feature_group: str = typer.Option("auto", "--feature-group", help="auto: the backbone's feature group (all, "
-                                      "early stages, channel means, ...) chosen by nested cross-validation; a group's "
-                                      "name fixes it (e.g. the one a protocol run chose)."),
+    feature_group: str = typer.Option("auto", "--feature-group", help="auto: the shrinkage-LDA probes of the backbone's "
+                                      "feature groups (all, early stages, channel means, ...) averaged; a group's name "
+                                      "restricts the probe to it (with --prior: all only)."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (stderr summary) or json (stdout)."),
 ):
     """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
@@ -321,7 +321,7 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
     fa, ms = tw["false_alarm"], tw["miss"]
     err.print(
         f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "
-        f"synthetic), C={c.training['C']:g}; features {res.timings['features_s']:.1f} s ({res.cache_hits} cached), "
+        f"synthetic), " + (f"C={c.training['C']:g}; " if c.training.get("C") is not None else "") + f"features {res.timings['features_s']:.1f} s ({res.cache_hits} cached), "
         f"fit {res.timings['fit_s']:.1f} s\n"
         f"cross-validated: ROC-AUC {cv['roc_auc']:.3f}, AP {cv['ap']:.3f}, F1@0.5 {cv['at_0.5']['f1']:.3f}, "
         f"best F1 {cv['best_f1']['f1']:.3f} at {cv['best_f1']['threshold']:.3g}\n"
@@ -371,6 +371,9 @@ def _probe_diagnostics(training: dict, cv: dict) -> str:
                      f"coverage {100 * t['coverage']:.0f} %")
     if fg and fg.get("chosen_by", "").startswith("given"):
         lines.append(f"feature group: {fg['name']} ({fg['n_features']} features; given by --feature-group)")
+    elif fg and fg.get("method") == "lda-average":
+        lines.append(f"features: {fg['n_features']}, the shrinkage-LDA probes of {len(fg.get('candidates', {}))} "
+                     f"feature groups averaged ({fg['name']})")
     elif fg:
         lines.append(f"feature group: {fg['name']} ({fg['n_features']} features; chosen by cross-validation among "
                      f"{len(fg.get('candidates', {}))}; per outer fold: {', '.join(fg.get('outer_fold_groups', []))})")

@@ -1,5 +1,14 @@
 """Fitting a linear probe on backbone features: numpy only (no torch, no scikit-learn).
 
+Two methods, both giving one :class:`LinearHead`:
+
+* ``"lda-average"`` (``train probe``'s default without a prior, :func:`fit_lda_average`): for
+  every candidate feature group, Fisher's discriminant with the Ledoit-Wolf shrunk pooled
+  covariance on standardised features; the groups' scores (unit sd on the training images)
+  averaged with equal weights, then Platt-scaled on cross-validated scores.  No choice is made
+  on the sample, which is what helps with a few dozen images a class (docs/train.md, measured).
+* ``"logistic"`` (below; the method with a prior head).
+
 The paper's recipe (frozen pretrained features + a linear layer retrained on a small sample
 of the target distribution) as L2-regularised logistic regression:
 
@@ -33,6 +42,7 @@ import numpy as np
 from ..scan.heads import LinearHead, sigmoid
 
 DEFAULT_CS = tuple(float(c) for c in np.logspace(-4, 1, 11))
+METHODS = ("logistic", "lda-average")
 
 
 def _standardise(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -173,6 +183,96 @@ def choose_C(X: np.ndarray, y: np.ndarray, Cs: Sequence[float] = DEFAULT_CS, k: 
     return best, mean_loss
 
 
+# --- the averaged shrinkage-LDA probe (the default without a prior) ---------------------------
+
+PLATT_C = 1.0  # ridge on the slope of the 1-D logistic that turns the averaged score into a logit
+# the least slope: a direction the inner cross-validation cannot confirm (a few images a class)
+# keeps its sign, i.e. its ranking, with probabilities near the base rate; never flipped
+PLATT_MIN_SLOPE = 0.1
+
+
+def ledoit_wolf_shrinkage(R: np.ndarray) -> tuple[float, float]:
+    """(alpha, mu) of the Ledoit-Wolf estimator for rows ``R`` [n, p] that are already centred:
+    the covariance ``(1 - alpha) R'R/n + alpha mu I`` (mu = mean variance) minimises the expected
+    Frobenius error; the same formula as scikit-learn's ``ledoit_wolf_shrinkage``, in ``O(n^2 p)``."""
+    n, p = R.shape
+    row2 = np.einsum("ij,ij->i", R, R)
+    mu = float(row2.sum()) / (n * p)
+    G = R @ R.T
+    delta_ = float(np.sum(G * G)) / n ** 2  # ||R'R / n||_F^2
+    beta = (float(np.sum(row2 ** 2)) / n - delta_) / (p * n)
+    delta = (delta_ - 2.0 * mu * float(row2.sum()) / n + p * mu ** 2) / p
+    beta = min(beta, delta)
+    return (0.0 if beta <= 0 or delta <= 0 else float(beta / delta)), mu
+
+
+def lda_direction(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Fisher's discriminant ``S^-1 (m1 - m0)`` with the Ledoit-Wolf pooled within-class
+    covariance ``S`` of the (standardised) rows ``Z``; returns (direction, shrinkage).  With fewer
+    images than features ``S^-1`` is applied through the Woodbury identity (``n x n`` solve)."""
+    m0, m1 = Z[y == 0].mean(0), Z[y == 1].mean(0)
+    R = np.vstack([Z[y == 0] - m0, Z[y == 1] - m1])
+    n, p = R.shape
+    alpha, mu = ledoit_wolf_shrinkage(R)
+    alpha = min(1.0, max(alpha, 1e-6))
+    c, d, v = alpha * max(mu, 1e-12), (1.0 - alpha) / n, m1 - m0
+    if d <= 0:  # fully shrunk: S = c I
+        return v / c, alpha
+    if n >= p:
+        return np.linalg.solve(c * np.eye(p) + d * (R.T @ R), v), alpha
+    inner = np.linalg.solve((c / d) * np.eye(n) + R @ R.T, R @ v)
+    return (v - R.T @ inner) / c, alpha
+
+
+def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any]) -> LinearHead:
+    """One linear head: the mean of the candidates' shrinkage-LDA scores, each scaled to unit
+    standard deviation on the training images (no scaling to probabilities yet: :func:`fit_lda_average`).
+    Every group shares the standardisation of the whole vector (it is per feature), so the
+    average is a single weight vector over the union of the groups."""
+    mean, scale = _standardise(X)
+    Z = (X - mean) / scale
+    coef, used, shrink = np.zeros(X.shape[1]), np.zeros(X.shape[1], dtype=bool), {}
+    for cand in candidates:
+        cols = _columns(cand, X.shape[1])
+        cols = np.arange(X.shape[1]) if cols is None else cols
+        w, shrink[cand.name] = lda_direction(Z[:, cols], y)
+        sd = float(np.std(Z[:, cols] @ w))
+        if sd > 1e-12:
+            coef[cols] += w / sd / len(candidates)
+        used[cols] = True
+    intercept = -float(np.mean(Z @ coef))  # centred on the training images (0 up to rounding)
+    head = LinearHead(mean, scale, coef, intercept, C=None,
+                      extra={"method": "average of shrinkage-LDA probes over feature groups",
+                             "groups": [c.name for c in candidates],
+                             "shrinkage": {k: round(v, 6) for k, v in shrink.items()}})
+    if not used.all():
+        cols = np.nonzero(used)[0]
+        head = LinearHead(mean[cols], scale[cols], coef[cols], intercept, None, head.extra, cols, X.shape[1])
+    return head
+
+
+def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: int = 5, seed: int = 0,
+                    groups: Sequence[str] | None = None) -> tuple[LinearHead, float]:
+    """:func:`average_lda` on every image, its score turned into a logit by a 1-D logistic
+    (slope ridge ``PLATT_C``) fitted on the scores of a ``k``-fold cross-validation of the same
+    procedure, so the head's probabilities are out-of-sample ones (the slope is kept at least
+    ``PLATT_MIN_SLOPE``: never a flipped direction).  Returns (head, the mean
+    cross-validated log-loss of the scaled scores)."""
+    k = max(2, min(k, int(min(np.sum(y == 0), np.sum(y == 1)))))
+    cv = np.zeros(y.size)
+    for test in stratified_folds(y, k, seed, groups):
+        train = np.setdiff1d(np.arange(y.size), test)
+        cv[test] = average_lda(X[train], y[train], candidates).logits(X[test])
+    a, b = _newton(cv[:, None], y, PLATT_C)
+    if a[0] < PLATT_MIN_SLOPE:  # only the intercept is refitted, the slope held at the floor
+        a = np.array([PLATT_MIN_SLOPE])
+        b = _newton(np.zeros((y.size, 0)), y, PLATT_C, offset=PLATT_MIN_SLOPE * cv)[1]
+    head = average_lda(X, y, candidates)
+    head.coef, head.intercept = head.coef * float(a[0]), head.intercept * float(a[0]) + b
+    head.extra["platt"] = {"slope": round(float(a[0]), 6), "intercept": round(float(b), 6), "folds": k}
+    return head, _logloss(y, a[0] * cv + b)
+
+
 @dataclass
 class ProbeFit:
     head: LinearHead  # fitted on every image
@@ -188,6 +288,7 @@ class ProbeFit:
     # an image are scored by the model of its fold (synthdetect.scan.conditions)
     fold_heads: list[LinearHead] = field(default_factory=list)
     fold_tests: list[np.ndarray] = field(default_factory=list)
+    method: str = "logistic"  # "lda-average": the candidates' shrinkage-LDA probes averaged (no choice)
 
 
 @dataclass(frozen=True)
@@ -240,23 +341,31 @@ def _columns(group: Any, dim: int) -> np.ndarray | None:
 
 def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 5, seed: int = 0,
               groups: Sequence[str] | None = None, prior: LinearHead | None = None,
-              feature_groups: Sequence[Any] | None = None) -> ProbeFit:
+              feature_groups: Sequence[Any] | None = None, method: str = "logistic") -> ProbeFit:
     """Nested cross-validation: out-of-fold probabilities for calibration and Table 1, then
     the final head on every image with the feature group and ``C`` chosen by cross-validation
     on all of them.  ``feature_groups``: candidates (``.name``, ``.indices``, see
     :mod:`synthdetect.probes.feature_groups`), chosen inside every outer fold so the out-of-fold
     scores never saw the choice; ``None``: all features.  ``groups``: strata (e.g. category).
     ``prior``: every fit (inner, outer, final) is prior-centred ridge towards that head, over
-    all features (feature groups are then not used)."""
+    all features (feature groups are then not used).  ``method``: ``"logistic"`` (one group and
+    ``C`` chosen) or ``"lda-average"`` (:func:`fit_lda_average` over every candidate, no choice;
+    not with a prior)."""
+    if method not in METHODS:
+        raise ValueError(f"unknown probe method {method!r} (one of {', '.join(METHODS)})")
+    if prior is not None and method != "logistic":
+        raise ValueError("a prior head needs the logistic method (prior-centred ridge)")
     try:  # hundreds of tiny solves: BLAS threads only add overhead (10x slower on a busy machine)
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
-        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups)
+        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups,
+                          method=method)
     with threadpool_limits(limits=1, user_api="blas"):
-        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups)
+        return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups,
+                          method=method)
 
 
-def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None) -> ProbeFit:
+def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method="logistic") -> ProbeFit:
     from ..scan.heads import sigmoid
 
     X = np.asarray(X, dtype=np.float64)
@@ -277,13 +386,26 @@ def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None) -> Prob
     for test in stratified_folds(y, k, seed, groups):
         train = np.setdiff1d(np.arange(y.size), test)
         g = None if groups is None else [groups[i] for i in train]
-        grp, C, _, _ = select_group(X[train], y[train], cands, Cs, k=k, seed=seed + 1, groups=g, prior=prior)
-        oof_C.append(C)
-        oof_groups.append(grp.name)
-        heads.append(fit_group(X[train], y[train], grp, C, prior=prior))
+        if method == "lda-average":
+            heads.append(fit_lda_average(X[train], y[train], cands, k=k, seed=seed + 1, groups=g)[0])
+            oof_groups.append(averaged_name(cands))
+        else:
+            grp, C, _, _ = select_group(X[train], y[train], cands, Cs, k=k, seed=seed + 1, groups=g, prior=prior)
+            oof_C.append(C)
+            oof_groups.append(grp.name)
+            heads.append(fit_group(X[train], y[train], grp, C, prior=prior))
         tests.append(test)
         oof[test] = sigmoid(heads[-1].logits(X[test]))
-    grp, C, table, losses = select_group(X, y, cands, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)
-    head = fit_group(X, y, grp, C, prior=prior)
+    if method == "lda-average":
+        head, loss = fit_lda_average(X, y, cands, k=k, seed=seed + 1, groups=groups)
+        grp, table, losses = _Whole(name=averaged_name(cands)), {averaged_name(cands): loss}, {}
+    else:
+        grp, C, table, losses = select_group(X, y, cands, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)
+        head = fit_group(X, y, grp, C, prior=prior)
     return ProbeFit(head=head, oof=oof, oof_C=oof_C, cv_losses=losses, folds=k, seed=seed, group=grp.name,
-                    group_losses=table, oof_groups=oof_groups, fold_heads=heads, fold_tests=tests)
+                    group_losses=table, oof_groups=oof_groups, fold_heads=heads, fold_tests=tests, method=method)
+
+
+def averaged_name(cands: Sequence[Any]) -> str:
+    """The name of an averaged probe's input: the one group, or ``average(a+b+...)``."""
+    return cands[0].name if len(cands) == 1 else "average(" + "+".join(c.name for c in cands) + ")"

@@ -267,7 +267,10 @@ class Fitted:
                                   "candidates": {c.name: c.size for c in self.candidates},
                                   "cv_logloss": {k: round(v, 6) for k, v in f.group_losses.items()},
                                   "outer_fold_groups": f.oof_groups,
+                                  "method": f.method,
                                   "chosen_by": "given (--feature-group)" if self.fixed else
+                                               "none: the candidates' shrinkage-LDA probes averaged" if
+                                               f.method == "lda-average" else
                                                "lowest cross-validated log-loss (C chosen with it); nested inside "
                                                "every outer fold for the out-of-fold scores"},
                 "learning_curve": self.curve}
@@ -276,20 +279,23 @@ class Fitted:
 def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCard, *, folds: int, seed: int,
                          strata: Sequence[str] | None = None, prior: Any = None,
                          feature_group: str | None = None) -> Fitted:
-    """Nested-CV fit over the backbone's candidate feature groups, and the learning curve
-    (``probe_sample.learning_curve``): the chosen group refitted on subsets, ``C`` chosen inside
-    every fold (the group choice is not repeated per subset: that would cost 7x more).
-    ``feature_group``: a candidate's name fixes the group (e.g. the one a protocol run chose);
-    ``None`` or ``"auto"`` chooses it by nested cross-validation."""
+    """Nested-CV fit, and the learning curve (``probe_sample.learning_curve``, the same procedure
+    refitted on subsets).  Without a prior the probe averages the shrinkage-LDA probes of the
+    backbone's candidate groups (``probe_fit.fit_lda_average``); with one it is prior-centred
+    logistic regression, ``C`` chosen inside every fold.  ``feature_group``: a candidate's name
+    restricts the probe to that group; ``None``, ``"auto"`` or the averaged name a run recorded
+    (``average(...)``) use every candidate."""
     from .feature_groups import FeatureGroupError, candidate_groups
     from ..evaluation.metrics import roc_auc
-    from .fit import fit_probe
+    from .fit import averaged_name, fit_probe
     from .sample import learning_curve
 
     try:
         cands = candidate_groups(backbone_card.features, backbone_card.dim) if prior is None else []
     except FeatureGroupError as e:
         raise ProbeTrainError(f"backbone card {backbone_card.name}: {e}") from None
+    if cands and len(cands) > 1 and feature_group == averaged_name(cands):
+        feature_group = None  # a run's recorded choice (tools/make_weights.py passes the twin's)
     if feature_group not in (None, "auto"):
         fixed = [c for c in (cands or candidate_groups(None, backbone_card.dim)) if c.name == feature_group]
         if not fixed or (prior is not None and feature_group != "all"):
@@ -298,13 +304,16 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
                                   f"(auto, {names})")
         cands = [] if prior is not None else fixed
     t1 = time.perf_counter()
-    fit = fit_probe(X, y, folds=folds, seed=seed, groups=strata, prior=prior, feature_groups=cands or None)
+    method = "logistic" if prior is not None else "lda-average"
+    fit = fit_probe(X, y, folds=folds, seed=seed, groups=strata, prior=prior, feature_groups=cands or None,
+                    method=method)
 
-    chosen = [c for c in cands if c.name == fit.group] or None
+    chosen = (cands or None) if method == "lda-average" else [c for c in cands if c.name == fit.group] or None
 
     def cv_auc(idx: np.ndarray, s: int) -> float:  # the chosen group refitted, C nested (7x cheaper than all groups)
         g = None if strata is None else [strata[i] for i in idx]
-        sub = fit_probe(X[idx], y[idx], folds=folds, seed=s, groups=g, prior=prior, feature_groups=chosen)
+        sub = fit_probe(X[idx], y[idx], folds=folds, seed=s, groups=g, prior=prior, feature_groups=chosen,
+                        method=method)
         return roc_auc(y[idx], sub.oof)
 
     repeats = 3 if y.size <= 150 else 2 if y.size <= 300 else 1  # bounded cost: the curve refits the sample
@@ -374,9 +383,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         name=name,
         file=head_path.name,
         sha256=sha256_file(head_path),
-        architecture=f"linear probe (L2 logistic regression, C={fit.head.C:g}"
-                     + (", prior-centred" if prior is not None else "") + f") over {backbone_card.name} features"
-                     + ("" if fit.group == "all" else f" (group {fit.group}: {fit.head.coef.size} of {backbone_card.dim})"),
+        architecture=_architecture(fit, prior, backbone_card),
         input=backbone_card.input,
         output="logit",
         threshold=0.5,
@@ -421,6 +428,18 @@ def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], s
     if src is not None:
         cv["by_source"] = {k: table1(y[m], oof[m], op) for k in cal.by_source for m in [np.array(src) == k]}
     return cal, op, cv
+
+
+def _architecture(fit: Any, prior: Any, backbone_card: BackboneCard) -> str:
+    """The card's one-line description of the head."""
+    if fit.method == "lda-average":
+        kind = "linear probe (mean of shrinkage-LDA probes over feature groups, Platt-scaled)"
+    else:
+        kind = f"linear probe (L2 logistic regression, C={fit.head.C:g}" + (", prior-centred" if prior is not None
+                                                                              else "") + ")"
+    return (kind + f" over {backbone_card.name} features"
+            + ("" if fit.group == "all" or fit.group.startswith("average(")
+               else f" (group {fit.group}: {fit.head.coef.size} of {backbone_card.dim})"))
 
 
 def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "Fitted", seed: int, src, groups,

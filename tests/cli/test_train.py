@@ -274,8 +274,8 @@ def test_csv_data_and_too_few_images(setup, tmp_path):
 
 @pytest.mark.usefixtures("isolated_registry")
 def test_train_probe_reports_learning_curve_feature_group_and_sample_size(tmp_path):
-    """A backbone card with a feature layout: the group is chosen by nested CV, the head reads
-    only its features and scan applies it; the learning curve and the sample-size warning are in
+    """A backbone card with a feature layout: the head averages the shrinkage-LDA probes of every
+    candidate group (one linear head over all features) and scan applies it; the learning curve and the sample-size warning are in
     the output and the card."""
     bbdir = tmp_path / "backbones"
     bbdir.mkdir()
@@ -287,8 +287,10 @@ def test_train_probe_reports_learning_curve_feature_group_and_sample_size(tmp_pa
     doc = json.loads(r.stdout)
     card = json.loads((out / "case42.json").read_text())
     fg = card["training"]["feature_group"]
-    assert set(fg["candidates"]) == {"all", "means", "squares"} and fg["name"] in fg["candidates"]
-    assert len(fg["outer_fold_groups"]) == 5 and doc["feature_group"] == fg
+    assert set(fg["candidates"]) == {"all", "means", "squares"} and fg["name"] == "average(all+means+squares)"
+    assert fg["method"] == "lda-average" and fg["chosen_by"].startswith("none")
+    assert fg["outer_fold_groups"] == [fg["name"]] * 5 and doc["feature_group"] == fg
+    assert card["architecture"].startswith("linear probe (mean of shrinkage-LDA probes") and doc["C"] is None
     curve = card["training"]["learning_curve"]
     assert [p["fraction"] for p in curve["points"]] == [0.25, 0.5, 0.75, 1.0]
     assert curve["reading"].split(":")[0] in ("still rising", "flat")
@@ -296,11 +298,12 @@ def test_train_probe_reports_learning_curve_feature_group_and_sample_size(tmp_pa
     assert size["n_real"] == 24 and not size["budgets_reachable"]
     assert doc["warnings"] and "24 real photos can show at best" in doc["warnings"][0]
     head = json.loads((out / "case42.head.json").read_text())
-    assert ("features" in head) == (fg["name"] != "all")
+    assert "features" not in head and head["method"].startswith("average of shrinkage-LDA")  # reads all
     table = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "t2",
                                 "--models-dir", str(bbdir), "--out", str(out), "--cache-dir", str(tmp_path / "cache")])
     assert table.exit_code == 0, table.output
-    assert "learning curve (cross-validated ROC-AUC)" in table.output and "feature group:" in table.output
+    assert "learning curve (cross-validated ROC-AUC)" in table.output
+    assert "the shrinkage-LDA probes of 3 feature groups averaged" in table.output
     assert "warning" in table.output and "--max-false-alarm 5 %" in table.output
     s = runner.invoke(app, ["scan", str(data / "1_fake"), "--models", "case42", "--models-dir", str(bbdir),
                             "--models-dir", str(out), "--format", "jsonl"])

@@ -167,3 +167,102 @@ def test_a_grouped_head_can_be_a_prior():
     prior = fit_probe(X, y, folds=3, seed=0, feature_groups=_candidates()).head
     f = fit_probe(X, y, folds=3, seed=1, prior=prior, feature_groups=_candidates())
     assert f.group == "all" and f.head.coef.size == 120  # prior-centred fits use every feature
+
+
+# --------------------------------------------------------------------------- averaged shrinkage LDA
+def _dense_ledoit_wolf(R):
+    """The Ledoit-Wolf (2004) estimator written out with the p x p sample covariance."""
+    n, p = R.shape
+    S = R.T @ R / n
+    mu = np.trace(S) / p
+    d2 = np.sum((S - mu * np.eye(p)) ** 2) / p
+    b2 = sum(np.sum((np.outer(r, r) - S) ** 2) for r in R) / n ** 2 / p
+    return min(b2, d2) / d2, mu
+
+
+@pytest.mark.parametrize("n, p", [(20, 50), (60, 15)])
+def test_ledoit_wolf_shrinkage_and_the_woodbury_solve_match_the_dense_formulas(n, p):
+    from synthdetect.probes.fit import lda_direction, ledoit_wolf_shrinkage
+
+    rng = np.random.default_rng(n)
+    R = rng.normal(size=(n, p)) @ rng.normal(size=(p, p)) * 0.3
+    R -= R.mean(0)
+    alpha, mu = ledoit_wolf_shrinkage(R)
+    ref_alpha, ref_mu = _dense_ledoit_wolf(R)
+    assert 0 < alpha < 1 and alpha == pytest.approx(ref_alpha, rel=1e-9) and mu == pytest.approx(ref_mu)
+    y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)].astype(int)
+    Z = R + 0.5 * y[:, None]
+    w, a = lda_direction(Z, y)
+    m0, m1 = Z[y == 0].mean(0), Z[y == 1].mean(0)
+    W = np.vstack([Z[y == 0] - m0, Z[y == 1] - m1])
+    a_ref, mu_w = _dense_ledoit_wolf(W)
+    S = (1 - a_ref) * W.T @ W / n + a_ref * mu_w * np.eye(p)
+    assert a == pytest.approx(a_ref, rel=1e-9)
+    np.testing.assert_allclose(w, np.linalg.solve(S, m1 - m0), rtol=1e-8, atol=1e-10)
+
+
+def test_average_lda_is_one_linear_head_equal_to_the_mean_of_the_group_scores():
+    from synthdetect.probes.fit import average_lda, lda_direction
+
+    X, y = _grouped(slice(0, 10), n=30)
+    cands = _candidates()
+    head = average_lda(X, y, cands)
+    assert head.indices is None and head.coef.size == 120  # 'all' is a candidate: every feature
+    mean, scale = X.mean(0), X.std(0)
+    Z = (X - mean) / scale
+    parts = []
+    for c in cands:
+        s = Z[:, c.indices] @ lda_direction(Z[:, c.indices], y)[0]
+        parts.append(s / s.std())
+    np.testing.assert_allclose(head.logits(X), np.mean(parts, 0), atol=1e-9)
+    two = average_lda(X, y, cands[1:])  # early + late: the head reads only those 70 features
+    assert list(two.indices) == list(range(10)) + list(range(60, 120)) and two.dim == 120
+    assert LinearHead.from_dict(json.loads(json.dumps(two.to_dict()))).logits(X) == pytest.approx(two.logits(X))
+
+
+def test_lda_average_probe_is_honest_scaled_and_beats_the_chance_on_held_out_images():
+    from synthdetect.probes.fit import averaged_name
+
+    X, y = _grouped(slice(0, 10), n=30)
+    f = fit_probe(X, y, folds=5, seed=0, feature_groups=_candidates(), method="lda-average")
+    assert f.method == "lda-average" and f.group == averaged_name(_candidates()) == "average(all+early+late)"
+    assert len(f.fold_heads) == 5 and sorted(np.concatenate(f.fold_tests).tolist()) == list(range(60))
+    for h, test in zip(f.fold_heads, f.fold_tests):  # the out-of-fold scores come from the fold's model
+        np.testing.assert_allclose(f.oof[test], h.probabilities(X[test]))
+    assert roc_auc(y, f.oof) > 0.8
+    Xt, yt = _grouped(slice(0, 10), n=100, seed=5)
+    p = f.head.probabilities(Xt)
+    assert roc_auc(yt, p) > 0.85
+    # Platt scaling on cross-validated scores: probabilities are not the overconfident 0/1 of a
+    # training-set fit; their log-loss on new images is well below chance's log(2)
+    assert 0.02 < p.mean() < 0.98 and -np.mean(yt * np.log(p) + (1 - yt) * np.log(1 - p)) < 0.6
+    assert f.head.extra["platt"]["slope"] > 0 and set(f.head.extra["shrinkage"]) == {"all", "early", "late"}
+    # on noise the out-of-fold scores stay near chance
+    Xn, yn = _grouped(slice(0, 0), n=30, seed=3)
+    assert roc_auc(yn, fit_probe(Xn, yn, folds=5, seed=0, feature_groups=_candidates(), method="lda-average").oof) < 0.7
+
+
+def test_lda_average_refuses_a_prior_and_unknown_methods():
+    X, y = _data(n=40, d=20)
+    prior = fit_logistic(X, y, 1.0)
+    with pytest.raises(ValueError, match="prior head needs the logistic method"):
+        fit_probe(X, y, prior=prior, method="lda-average")
+    with pytest.raises(ValueError, match="unknown probe method"):
+        fit_probe(X, y, method="svm")
+
+
+def test_platt_scaling_never_flips_the_averaged_direction():
+    """When the inner cross-validation cannot confirm the direction (noise, few images) the
+    slope stays at the floor: the head ranks as the averaged LDA does, probabilities near 0.5."""
+    from synthdetect.probes.fit import PLATT_MIN_SLOPE, average_lda, fit_lda_average
+
+    slopes = []
+    for seed in range(6):
+        X, y = _grouped(slice(0, 0), n=10, seed=seed)
+        head, _ = fit_lda_average(X, y, _candidates(), k=5, seed=seed)
+        raw = average_lda(X, y, _candidates())
+        slopes.append(head.extra["platt"]["slope"])
+        assert head.extra["platt"]["slope"] >= PLATT_MIN_SLOPE
+        Xt, _ = _grouped(slice(0, 0), n=20, seed=100 + seed)
+        assert np.corrcoef(head.logits(Xt), raw.logits(Xt))[0, 1] > 0.999
+    assert min(slopes) == PLATT_MIN_SLOPE  # the floor was reached on some noise draw

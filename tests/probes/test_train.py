@@ -202,7 +202,10 @@ def test_feature_group_can_be_fixed_and_an_unknown_one_is_refused(tmp_path):
     assert fixed.fit.group == "squares" and list(fixed.fit.head.indices) == [3, 4, 5]
     assert fixed.training()["feature_group"]["chosen_by"].startswith("given")
     auto = fit_with_diagnostics(X, y, card, folds=3, seed=0, feature_group="auto")
-    assert auto.fit.group in ("means", "all") and not auto.training()["feature_group"]["chosen_by"].startswith("given")
+    assert auto.fit.group == "average(all+means+squares)" and auto.fit.method == "lda-average"
+    assert auto.training()["feature_group"]["chosen_by"].startswith("none: the candidates'")
+    again = fit_with_diagnostics(X, y, card, folds=3, seed=0, feature_group=auto.fit.group)  # a twin's record
+    assert again.fit.group == auto.fit.group and np.allclose(again.fit.oof, auto.fit.oof)
     with pytest.raises(ProbeTrainError, match="--feature-group nope: not a feature group of tinybb"):
         fit_with_diagnostics(X, y, card, folds=3, seed=0, feature_group="nope")
 

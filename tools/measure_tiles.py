@@ -29,7 +29,13 @@ Measured 2026-12-04 (5 seeds, same picks as tools/measure_adaptation.py; ROC-AUC
   val-inthewild  50  0.827 ± 0.009  0.827 ± 0.016  0.868 ± 0.021  0.835 ± 0.012
   train-gan2019  50  0.679 ± 0.025  = mean (1 tile)                0.680 ± 0.021
   train-sd14     50  0.997          0.998          -              0.998
-  val-inthewild holdout (train split 136 -> holdout 89): mean 0.883, tiles4 0.893
+  val-inthewild 50 tiles8+flip: 0.877 ± 0.021
+  val-inthewild holdout (train split 136 -> holdout 89, nested-CV thresholds, default budgets):
+    mean 0.883 (coverage 71.9 %, false alarm 6.5 %, miss 7.0 %); tiles4 0.893 (65.2 %, 0.0 %, 14.0 %);
+    tiles8 0.898 (74.2 %, 0.0 %, 14.0 %)
+  Cost (2 shared cores, feature group + C selection only, k=50): mean ~1 s, tiles4 ~6-12 s, tiles8
+  ~40-55 s, tiles16 ~790 s (firefly seed 0: 0.967); with the nested outer CV x6 on top: mean 9 s,
+  tiles4 82 s max.  The exact row-space Newton solver costs ~N_rows^3 once rows exceed ~200.
 """
 
 from __future__ import annotations

@@ -39,6 +39,9 @@ Measured 2026-12-04 (5 seeds, same picks as tools/measure_adaptation.py; ROC-AUC
     firefly 0.749 ± 0.060 / 0.883 ± 0.054 / 0.993 ± 0.015 (k 10/25/50); inthewild 0.629 ± 0.119 /
     0.797 ± 0.030 / 0.857 ± 0.025; train-sd14 k=10 0.968 ± 0.016; gan2019: S_w = 0 (one tile) = mean.
     holdout 0.932 (coverage 61.8 %, false alarm 0.0 %, miss 16.3 %); selection ~6-10 s at k<=50.
+    k=50 with nested-CV thresholds: firefly coverage 96 %, false alarm 0.0 %, miss 10.0 % (mean rows:
+    64 %, 0.0 %, 20.0 %); inthewild 64 %, 0.9 %, 19.7 % (mean rows: 44 %, 0.6 %, 15.3 %); nested fit
+    92-141 s with two runs sharing the 2 cores (mean rows: ~9 s).
   Cost (2 shared cores, feature group + C selection only, k=50): mean ~1 s, tiles4 ~6-12 s, tiles8
   ~40-55 s, tiles16 ~790 s (firefly seed 0: 0.967); with the nested outer CV x6 on top: mean 9 s,
   tiles4 82 s max.  The exact row-space Newton solver costs ~N_rows^3 once rows exceed ~200.

@@ -69,7 +69,7 @@ TMP = Path("/tmp/tile-probe")
 def extract(root: Path, backbone, out: Path) -> None:
     from synthdetect.inputs.decoding import decode, init_codecs
     from synthdetect.inputs.preprocess import to_inputs
-    from synthdetect.train.data import load_sets
+    from synthdetect.inputs.datasets import load_sets
 
     init_codecs()
     items = load_sets([str(root)])

@@ -212,6 +212,9 @@ def train_probe(
     feature_group: str = typer.Option("auto", "--feature-group", help="auto: the shrinkage-LDA probes of the backbone's "
                                       "feature groups (all, early stages, channel means, ...) averaged; a group's name "
                                       "restricts the probe to it (with --prior: all only)."),
+    method: str = typer.Option("auto", "--method", help="auto (lda-average; logistic with --prior), lda-average "
+                               "(shrinkage-LDA probes of the feature groups, averaged) or logistic (L2 logistic "
+                               "regression, feature group and C by nested CV: how probes were fitted before)."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format", help="table (stderr summary) or json (stdout)."),
 ):
     """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
@@ -236,7 +239,7 @@ def train_probe(
                      max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
                      cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
                      prior=prior_head, prior_note=prior_note, sources=sources, conditions=conds,
-                     feature_group=feature_group, progress=bar.update if bar else None)
+                     feature_group=feature_group, method=method, progress=bar.update if bar else None)
     except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
         raise fail(str(e), ExitCode.USAGE if isinstance(e, ProbeTrainError) else ExitCode.FAILED) from None
     finally:

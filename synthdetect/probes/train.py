@@ -276,15 +276,32 @@ class Fitted:
                 "learning_curve": self.curve}
 
 
+PROBE_METHODS = ("auto", "lda-average", "logistic")
+
+
+def _probe_method(method: str, prior: Any) -> str:
+    """The fitting method ``auto`` stands for (prior-centred logistic with a prior, else the
+    averaged shrinkage LDA); a usage error for an unknown one or LDA with a prior."""
+    if method not in PROBE_METHODS:
+        raise ProbeTrainError(f"--method {method}: not a probe method ({', '.join(PROBE_METHODS)})")
+    if prior is not None and method == "lda-average":
+        raise ProbeTrainError("--method lda-average cannot take --prior (the prior-centred fit is logistic)")
+    if method == "auto":
+        return "logistic" if prior is not None else "lda-average"
+    return method
+
+
 def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCard, *, folds: int, seed: int,
                          strata: Sequence[str] | None = None, prior: Any = None,
-                         feature_group: str | None = None) -> Fitted:
+                         feature_group: str | None = None, method: str = "auto") -> Fitted:
     """Nested-CV fit, and the learning curve (``probe_sample.learning_curve``, the same procedure
     refitted on subsets).  Without a prior the probe averages the shrinkage-LDA probes of the
     backbone's candidate groups (``probe_fit.fit_lda_average``); with one it is prior-centred
     logistic regression, ``C`` chosen inside every fold.  ``feature_group``: a candidate's name
     restricts the probe to that group; ``None``, ``"auto"`` or the averaged name a run recorded
-    (``average(...)``) use every candidate."""
+    (``average(...)``) use every candidate.  ``method``: ``auto`` (the above), ``lda-average`` or
+    ``logistic`` (L2 logistic regression, the feature group and ``C`` chosen by nested CV: the
+    method of the probes fitted before the averaged LDA, kept for reproducing them)."""
     from .feature_groups import FeatureGroupError, candidate_groups
     from ..evaluation.metrics import roc_auc
     from .fit import averaged_name, fit_probe
@@ -304,7 +321,7 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
                                   f"(auto, {names})")
         cands = [] if prior is not None else fixed
     t1 = time.perf_counter()
-    method = "logistic" if prior is not None else "lda-average"
+    method = _probe_method(method, prior)
     fit = fit_probe(X, y, folds=folds, seed=seed, groups=strata, prior=prior, feature_groups=cands or None,
                     method=method)
 
@@ -328,7 +345,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
                 progress: Callable[[int], None] | None = None, prior: Any = None,
                 prior_note: str | None = None, sources: Sequence[str] | None = None,
-                conditions: Sequence[Any] = (), feature_group: str | None = None) -> ProbeResult:
+                conditions: Sequence[Any] = (), feature_group: str | None = None,
+                method: str = "auto") -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
     ``rel`` and ``label`` (``synthdetect.inputs.datasets.Item``).  ``prior``: a ``probe_fit.LinearHead``
     over the same backbone's features; the fit is then prior-centred ridge towards it
@@ -339,6 +357,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
 
     if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
         raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
+    _probe_method(method, prior)  # a wrong --method is refused before any feature is extracted
     out_dir = Path(out_dir)
     card_path = out_dir / f"{name}.json"
     head_path = out_dir / f"{name}.head.json"
@@ -362,7 +381,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     g = None if groups is None else [groups[i] for i in ex.keep]
     src, g = _kept_sources(sources, ex.keep, y, g)
     fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior,
-                                  feature_group=feature_group)
+                                  feature_group=feature_group, method=method)
     fit, t_fit = fitted.fit, fitted.seconds
     cal, op, cv = _calibrate(y, fit, seed, data_label, [ex.sha256[i][:16] for i in ex.keep], src,
                              max_false_alarm, max_miss)

@@ -381,3 +381,20 @@ def test_several_data_sources_are_calibrated_separately_or_refused(setup):
     r = train("small", data, small)
     assert r.exit_code == 2 and "source small has 8 real / 8 synthetic" in r.output
     assert not (tmp / "m" / "mixed.json").exists() and not (tmp / "m" / "small.json").exists()
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_train_probe_method_option(tmp_path):
+    """``--method logistic`` fits the logistic probe (one feature group, C by nested CV) and the card
+    says so; an unknown method is one line, exit 2, nothing written."""
+    bbdir = tmp_path / "backbones"
+    bbdir.mkdir()
+    build_backbone(bbdir, layout=True)
+    data = make_images(tmp_path / "sample")
+    r = _train(bbdir, data, tmp_path / "models", tmp_path / "cache", "--method", "logistic")
+    assert r.exit_code == 0, r.output
+    fg = json.loads((tmp_path / "models" / "case42.json").read_text())["training"]["feature_group"]
+    assert fg["method"] == "logistic" and fg["name"] in fg["candidates"]
+    bad = _train(bbdir, data, tmp_path / "m2", tmp_path / "cache", "--method", "svm")
+    assert bad.exit_code == 2 and "--method svm: not a probe method" in bad.output
+    assert not (tmp_path / "m2").exists()

@@ -224,3 +224,28 @@ def test_a_malformed_feature_layout_is_a_one_line_refusal(tmp_path, features):
     y = np.array([0, 1] * 12)
     with pytest.raises(ProbeTrainError, match="backbone card tinybb"):
         fit_with_diagnostics(np.random.default_rng(0).normal(size=(24, 6)), y, card, folds=3, seed=0)
+
+
+def test_method_logistic_chooses_one_group_and_a_bad_method_is_refused_early(tmp_path):
+    """``--method logistic``: the feature group and C chosen by nested CV (how the bundled probes
+    were fitted); ``auto`` is the averaged LDA; an unknown method, or LDA with a prior, is refused
+    before any feature is extracted."""
+    import pytest
+
+    from synthdetect.probes.train import ProbeTrainError, fit_with_diagnostics, train_probe
+    from synthdetect.scan.heads import LinearHead
+
+    card = build_backbone(tmp_path, layout=True)
+    rng = np.random.default_rng(0)
+    y = np.array([0, 1] * 20)
+    X = rng.normal(size=(40, 6))
+    X[:, 0] += 2.0 * y
+    lg = fit_with_diagnostics(X, y, card, folds=3, seed=0, method="logistic")
+    assert lg.fit.method == "logistic" and lg.fit.group in ("all", "means", "squares") and lg.fit.head.C is not None
+    assert fit_with_diagnostics(X, y, card, folds=3, seed=0).fit.method == "lda-average"
+    with pytest.raises(ProbeTrainError, match="--method svm: not a probe method"):
+        fit_with_diagnostics(X, y, card, folds=3, seed=0, method="svm")
+    prior = LinearHead(coef=np.zeros(6), intercept=0.0, mean=np.zeros(6), scale=np.ones(6))
+    with pytest.raises(ProbeTrainError, match="cannot take --prior"):
+        train_probe([], card, "x", tmp_path / "out", data_label="d", prior=prior, method="lda-average")
+    assert not (tmp_path / "out").exists()

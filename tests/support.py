@@ -4,6 +4,7 @@
   ``torchvision`` and ``open_clip`` cannot be imported (the inference boundary).
 * :func:`imported_by`: run the CLI in a fresh interpreter and list the heavy modules it loaded.
 * :func:`cli` / :func:`scan_json`: the CLI in-process (typer's CliRunner).
+* :func:`textured_rgb`: a deterministic textured uint8 RGB array (stripes, products, noise).
 """
 
 from __future__ import annotations
@@ -66,3 +67,14 @@ def scan_json(models_dir, paths, *extra):
     r = cli(["scan", *paths, "--models-dir", models_dir, "-f", "json", "--no-progress", *extra])
     assert r.exit_code in (0, 3), r.output
     return json.loads(r.stdout), r
+
+
+def textured_rgb(w: int = 200, h: int = 150, seed: int = 0):
+    """A ``[h, w, 3]`` uint8 image with periodic stripes, a product pattern and seeded noise:
+    enough texture for JPEG, blur and crop to change it measurably."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    a = np.stack([xx % 37 * 6, yy % 23 * 10, (xx * yy) % 251], -1).astype(np.uint8)
+    return np.clip(a + rng.integers(0, 20, a.shape), 0, 255).astype(np.uint8)

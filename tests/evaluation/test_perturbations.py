@@ -5,13 +5,7 @@ import pytest
 from PIL import Image
 
 from synthdetect.evaluation import perturbations as P
-
-
-def _img(w=200, h=150, seed=0):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    a = np.stack([xx % 37 * 6, yy % 23 * 10, (xx * yy) % 251], -1).astype(np.uint8)
-    return np.clip(a + rng.integers(0, 20, a.shape), 0, 255).astype(np.uint8)
+from tests.support import textured_rgb as _img
 
 
 def test_two_jpeg_encoders_differ():

@@ -71,17 +71,12 @@ def test_curves_agree_with_the_metrics():
 
 
 @pytest.mark.usefixtures("isolated_registry")
-def test_evaluate_cli_writes_plots_per_model_and_ensemble(models_dir, tmp_path):
+def test_evaluate_cli_writes_plots_per_model_and_ensemble(models_dir, labelled, tmp_path):
     from typer.testing import CliRunner
 
     from synthdetect.cli import app
 
-    data = tmp_path / "set"
-    for lab, colours in (("0_real", [(10 + 9 * i, 20, 20) for i in range(6)]),
-                         ("1_fake", [(200 + 8 * i % 50, 210, 220) for i in range(6)])):
-        (data / lab).mkdir(parents=True)
-        for i, c in enumerate(colours):
-            Image.new("RGB", (48, 48), c).save(data / lab / f"{i}.png")
+    data = labelled
     out = tmp_path / "plots"
     r = CliRunner().invoke(app, ["evaluate", "bright", "trio", "--models-dir", str(models_dir), "--data", str(data),
                                  "--out", str(tmp_path / "m.json"), "--plots", str(out)])

@@ -11,7 +11,6 @@ import shutil
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from synthdetect.cards import CardError, ModelCard, Registry
 from synthdetect.evaluation import scoring
@@ -19,17 +18,6 @@ from synthdetect.evaluation.report import evaluate_targets, table1_rows, three_w
 from tests.support import run_without_torch
 
 pytestmark = pytest.mark.usefixtures("isolated_registry")
-
-
-@pytest.fixture
-def labelled(tmp_path):
-    data = tmp_path / "set"
-    for lab, colours in (("0_real", [(10 + 9 * i, 20, 20) for i in range(6)]),
-                         ("1_fake", [(200 + 8 * i % 50, 210, 220) for i in range(6)])):
-        (data / lab).mkdir(parents=True)
-        for i, c in enumerate(colours):
-            Image.new("RGB", (48, 48), c).save(data / lab / f"{i}.png")
-    return data
 
 
 @pytest.fixture

@@ -1,17 +1,10 @@
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from synthdetect.inputs.preprocess import center_crop, normalize
 from synthdetect.train import augment as A
-
-
-def _img(w=200, h=150, seed=0):
-    rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:h, 0:w]
-    a = np.stack([xx % 37 * 6, yy % 23 * 10, (xx * yy) % 251], -1).astype(np.uint8)
-    return np.clip(a + rng.integers(0, 20, a.shape), 0, 255).astype(np.uint8)
+from tests.support import textured_rgb as _img
 
 
 def test_p0_is_identity_crop():

@@ -61,6 +61,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from synthdetect.cards import BackboneCard, sha256_file  # noqa: E402
+from synthdetect.probes.fit import DEFAULT_CS as CS  # noqa: E402
 
 SOURCES = ("val-firefly", "val-inthewild", "train-gan2019", "train-sd14")
 TMP = Path("/tmp/tile-probe")
@@ -119,46 +120,19 @@ def wstats(X, w):
 
 
 def basis(Xs):
-    """Z [N, r], B [D, r] with Xs B = Z, B orthonormal (row space; identity when N > D)."""
-    n, d = Xs.shape
-    if n <= d:
-        lam, U = np.linalg.eigh(Xs @ Xs.T)
-        keep = lam > max(float(lam.max(initial=0.0)), 1e-300) * 1e-10
-        s = np.sqrt(lam[keep])
-        return U[:, keep] * s, (Xs.T @ U[:, keep]) / s
-    return Xs, None
+    """Z [N, r], B [D, r] with Xs B = Z, B orthonormal (the probe's row space; identity, B None,
+    when there are more rows than features, as tile rows can be)."""
+    from synthdetect.probes.fit import _row_space
+
+    return _row_space(Xs) if Xs.shape[0] <= Xs.shape[1] else (Xs, None)
 
 
-def newton(Z, y, w, C, start=None, iters=50, tol=1e-9):
-    n, r = Z.shape
-    A = np.hstack([Z, np.ones((n, 1))])
-    reg = np.full(r + 1, 1.0 / C)
-    reg[-1] = 0.0
-    th = np.zeros(r + 1) if start is None else start.copy()
-    t = y.astype(np.float64)
-    ridge = np.diag(reg + 1e-9)
+def newton(Z, y, w, C, start=None):
+    """The probe's weighted L2 logistic Newton solve; theta = [c..., b] (start: a previous theta)."""
+    from synthdetect.probes.fit import _newton
 
-    def obj(v):
-        f = A @ v
-        return float(w @ (np.logaddexp(0.0, f) - t * f) + 0.5 * np.dot(reg * v, v)), f
-
-    loss, f = obj(th)
-    for _ in range(iters):
-        p = 1.0 / (1.0 + np.exp(-f))
-        g = A.T @ (w * (p - t)) + reg * th
-        h = w * p * (1.0 - p) + 1e-12
-        step = np.linalg.solve((A.T * h) @ A + ridge, g)
-        a = 1.0
-        while True:
-            nt = th - a * step
-            ln, fn = obj(nt)
-            if ln <= loss or a <= 1e-6:
-                break
-            a *= 0.5
-        th, f, prev, loss = nt, fn, loss, ln
-        if prev - ln < tol * max(1.0, abs(ln)):
-            break
-    return th
+    c, b = _newton(Z, y, C, start=None if start is None else (start[:-1], start[-1]), weights=w)
+    return np.r_[c, b]
 
 
 class Rows:
@@ -186,7 +160,6 @@ def logits(head, X):
     return ((X - mean) / scale) @ coef + b
 
 
-CS = tuple(float(c) for c in np.logspace(-4, 1, 11))
 
 
 def choose(rows, img_X, img_y, images, k, seed, cols, eval_on="image", img_stats=False):

@@ -65,12 +65,15 @@ def _row_space(Xs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _newton(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50, tol: float = 1e-9,
-            start: np.ndarray | None = None, offset: np.ndarray | None = None) -> tuple[np.ndarray, float]:
-    """Minimise Σ log(1+exp(-s f)) + ||c||²/(2C), f = offset + Z c + b, s = ±1; returns (c, b).
+            start: np.ndarray | None = None, offset: np.ndarray | None = None,
+            weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Minimise Σ wᵢ log(1+exp(-sᵢ fᵢ)) + ||c||²/(2C), f = offset + Z c + b, s = ±1; returns (c, b).
 
-    ``offset``: fixed per-image logits (a prior head's), not fitted and not penalised."""
+    ``offset``: fixed per-image logits (a prior head's), not fitted and not penalised.
+    ``weights``: per-row weights w (default 1: every row counts once)."""
     n, r = Z.shape
     o = np.zeros(n) if offset is None else np.asarray(offset, dtype=np.float64)
+    w_row = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     A = np.hstack([Z, np.ones((n, 1))])
     reg = np.full(r + 1, 1.0 / C)
     reg[-1] = 0.0  # the bias is not penalised
@@ -80,13 +83,13 @@ def _newton(Z: np.ndarray, y: np.ndarray, C: float, iters: int = 50, tol: float 
 
     def objective(th: np.ndarray) -> tuple[float, np.ndarray]:
         f = o + A @ th
-        return float(np.sum(np.logaddexp(0.0, f) - t * f) + 0.5 * np.dot(reg * th, th)), f
+        return float(np.sum(w_row * (np.logaddexp(0.0, f) - t * f)) + 0.5 * np.dot(reg * th, th)), f
 
     loss, f = objective(theta)
     for _ in range(iters):
         p = 1.0 / (1.0 + np.exp(-f))
-        g = A.T @ (p - t) + reg * theta
-        w = p * (1.0 - p) + 1e-12
+        g = A.T @ (w_row * (p - t)) + reg * theta
+        w = w_row * p * (1.0 - p) + 1e-12
         step = np.linalg.solve((A.T * w) @ A + ridge, g)
         # backtracking keeps Newton monotone on separable data
         a = 1.0

@@ -266,3 +266,22 @@ def test_platt_scaling_never_flips_the_averaged_direction():
         Xt, _ = _grouped(slice(0, 0), n=20, seed=100 + seed)
         assert np.corrcoef(head.logits(Xt), raw.logits(Xt))[0, 1] > 0.999
     assert min(slopes) == PLATT_MIN_SLOPE  # the floor was reached on some noise draw
+
+
+def test_newton_row_weights_equal_repeated_rows():
+    """``_newton(weights=...)``: a row of weight 2 counts as that row twice (the weighted loss the
+    per-tile experiment, tools/measure_tiles.py, fits)."""
+    from synthdetect.probes.fit import _newton
+
+    rng = np.random.default_rng(3)
+    Z = rng.normal(size=(30, 4))
+    y = (Z[:, 0] + 0.5 * rng.normal(size=30) > 0).astype(int)
+    w = rng.integers(1, 4, size=30)
+    c_w, b_w = _newton(Z, y, 0.5, weights=w.astype(float), tol=1e-14)
+    rep = np.repeat(np.arange(30), w)
+    c_r, b_r = _newton(Z[rep], y[rep], 0.5, tol=1e-14)
+    np.testing.assert_allclose(c_w, c_r, rtol=1e-7, atol=1e-9)
+    assert abs(b_w - b_r) < 1e-7
+    c_1, b_1 = _newton(Z, y, 0.5, weights=np.ones(30))
+    c_0, b_0 = _newton(Z, y, 0.5)
+    assert np.array_equal(c_1, c_0) and b_1 == b_0

@@ -369,8 +369,6 @@ def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_
 
 
 def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method="logistic") -> ProbeFit:
-    from ..scan.heads import sigmoid
-
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     if prior is not None:

@@ -113,9 +113,6 @@ class RayEngine:
         self.plan = plan
         self.options = options if options is not None else ScanOptions()
         self.cluster = cluster if cluster is not None else ClusterOptions()
-        self.address = self.cluster.address
-        self.actors = self.cluster.actors
-        self.cpus_per_actor = float(self.cluster.cpus_per_actor)
         self.files_per_call = int(self.cluster.files_per_call or 4 * self.options.batch_size)
         self.actor_options = actor_options(self.options, self.cluster)
         self.started_ray = False
@@ -134,7 +131,7 @@ class RayEngine:
         kw: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
                               "configure_logging": True, "logging_level": "ERROR",
                               "runtime_env": runtime_env()}
-        address = self.address or os.environ.get("RAY_ADDRESS")
+        address = self.cluster.address or os.environ.get("RAY_ADDRESS")
         try:
             if address:
                 ray.init(address=address, **kw)
@@ -165,10 +162,10 @@ class RayEngine:
             pass
 
     def _n_actors(self) -> int:
-        if self.actors:
-            return max(1, int(self.actors))
+        if self.cluster.actors:
+            return max(1, int(self.cluster.actors))
         cpus = float(self.ray.cluster_resources().get("CPU", 1.0))
-        return max(1, int(cpus // self.cpus_per_actor))
+        return max(1, int(cpus // float(self.cluster.cpus_per_actor)))
 
     def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:
         files = list(files)
@@ -185,7 +182,7 @@ class RayEngine:
             batch_size=self.files_per_call,
             batch_format="numpy",
             concurrency=n,
-            num_cpus=self.cpus_per_actor,
+            num_cpus=float(self.cluster.cpus_per_actor),
             fn_constructor_kwargs={"payload": self._payload, "options": self.actor_options},
         )
         waiting: dict[int, dict[str, Any]] = {}

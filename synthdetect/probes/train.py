@@ -27,6 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
+from .fit import METHODS as FIT_METHODS
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
                                 stored_scores)
 
@@ -276,7 +277,7 @@ class Fitted:
                 "learning_curve": self.curve}
 
 
-PROBE_METHODS = ("auto", "lda-average", "logistic")
+PROBE_METHODS = ("auto", *FIT_METHODS)  # auto: see _probe_method
 
 
 def _probe_method(method: str, prior: Any) -> str:

@@ -48,7 +48,7 @@ def oof_scores(card, shas: list[str]) -> np.ndarray:
 def attach_one(name: str, models_dir: Path, data_root: Path) -> None:
     from synthdetect.cards import Registry
     from synthdetect.scan.domain import DomainReference, attach
-    from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features
+    from synthdetect.probes.features import backbone_cache, default_cache_dir, extract_features
     from synthdetect.scan.runtime import load_backbone
     from synthdetect.inputs.datasets import load_sets
 

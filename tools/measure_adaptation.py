@@ -41,7 +41,8 @@ sys.path.insert(0, str(REPO))
 from synthdetect.scan.calibration import CalibrationSet, definite_metrics  # noqa: E402
 from synthdetect.cards import BackboneCard, ModelCard  # noqa: E402
 from synthdetect.evaluation.metrics import roc_auc  # noqa: E402
-from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features, train_probe  # noqa: E402
+from synthdetect.probes.features import backbone_cache, default_cache_dir, extract_features  # noqa: E402
+from synthdetect.probes.train import train_probe  # noqa: E402
 from synthdetect.scan.runtime import load_backbone, load_head  # noqa: E402
 from synthdetect.inputs.datasets import load_sets  # noqa: E402
 
@@ -50,7 +51,7 @@ SOURCES = ("val-firefly", "val-inthewild", "train-gan2019", "train-sd14")
 
 def source_features(root: Path, backbone, cache):
     items = load_sets([str(root)])
-    ex = extract_features([it.path for it in items], backbone, cache=cache)
+    ex = extract_features([it.path for it in items], backbone, cache=cache, spread=True)  # fills the cache
     if ex.errors:
         print(f"{root.name}: {len(ex.errors)} unreadable images left out", file=sys.stderr)
     kept = [items[i] for i in ex.keep]

@@ -35,7 +35,7 @@ SCENES = ("city", "nature", "people")
 
 
 def features(paths: list[Path], bb_card, cache_root: Path | None) -> np.ndarray:
-    from synthdetect.probes.train import backbone_cache, default_cache_dir, extract_features
+    from synthdetect.probes.features import backbone_cache, default_cache_dir, extract_features
     from synthdetect.scan.runtime import load_backbone
 
     cache = backbone_cache(cache_root or default_cache_dir(), bb_card)

@@ -7,6 +7,10 @@ Two methods, both giving one :class:`LinearHead`:
   covariance on standardised features; the groups' scores (unit sd on the training images)
   averaged with equal weights, then Platt-scaled on cross-validated scores.  No choice is made
   on the sample, which is what helps with a few dozen images a class (docs/train.md, measured).
+  Given the images' crop spread (:class:`CropSpread`), the covariance is the crop-level one:
+  the images' residuals from their class mean plus the crops' deviations from their image's
+  mean, so directions in which the crops of one image differ (its content) weigh less than
+  directions in which whole images differ.
 * ``"logistic"`` (below; the method with a prior head).
 
 The paper's recipe (frozen pretrained features + a linear layer retrained on a small sample
@@ -192,53 +196,155 @@ PLATT_C = 1.0  # ridge on the slope of the 1-D logistic that turns the averaged 
 # the least slope: a direction the inner cross-validation cannot confirm (a few images a class)
 # keeps its sign, i.e. its ranking, with probabilities near the base rate; never flipped
 PLATT_MIN_SLOPE = 0.1
+# the leading directions of an image's crop spread kept (of T - 1 <= 15 for 4 x 4 crops): on the
+# four sources the ROC-AUC at 10/25/50 per class is that of all of them (docs/train.md), at half the solve
+SPREAD_RANK = 8
+CROP_LEVEL = "crop-level (images' residuals from their class mean + crops' deviations from their image's mean)"
+
+
+def _take(spread: "CropSpread | None", idx: np.ndarray) -> "CropSpread | None":
+    return None if spread is None else spread.take(idx)
 
 
 def ledoit_wolf_shrinkage(R: np.ndarray) -> tuple[float, float]:
     """(alpha, mu) of the Ledoit-Wolf estimator for rows ``R`` [n, p] that are already centred:
     the covariance ``(1 - alpha) R'R/n + alpha mu I`` (mu = mean variance) minimises the expected
-    Frobenius error; the same formula as scikit-learn's ``ledoit_wolf_shrinkage``, in ``O(n^2 p)``."""
+    Frobenius error; the same formula as scikit-learn's ``ledoit_wolf_shrinkage``, in
+    ``O(min(n, p)^2 max(n, p))``."""
     n, p = R.shape
-    row2 = np.einsum("ij,ij->i", R, R)
-    mu = float(row2.sum()) / (n * p)
-    G = R @ R.T
-    delta_ = float(np.sum(G * G)) / n ** 2  # ||R'R / n||_F^2
+    G = R @ R.T if n <= p else R.T @ R  # the same Frobenius norm
+    return _lw_from(np.einsum("ij,ij->i", R, R), float(np.sum(G * G)), p)
+
+
+def _lw_from(row2: np.ndarray, frob2: float, p: int) -> tuple[float, float]:
+    """Ledoit-Wolf (alpha, mu) from the centred rows' squared norms and ``||R'R||_F^2``."""
+    n = row2.size
+    total = float(row2.sum())
+    mu = total / (n * p)
+    delta_ = frob2 / n ** 2  # ||R'R / n||_F^2
     beta = (float(np.sum(row2 ** 2)) / n - delta_) / (p * n)
-    delta = (delta_ - 2.0 * mu * float(row2.sum()) / n + p * mu ** 2) / p
+    delta = (delta_ - 2.0 * mu * total / n + p * mu ** 2) / p
     beta = min(beta, delta)
     return (0.0 if beta <= 0 or delta <= 0 else float(beta / delta)), mu
 
 
-def lda_direction(Z: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+class _Scatter:
+    """The within-class rows ``R`` [m, P] of one fit (images' residuals, then crop-spread rows;
+    ``n`` images) and the products the shrinkage-LDA solve of every column group needs, computed
+    once for all groups: ``R'R`` when the ``P x P`` route is cheaper, else ``R R'`` summed from
+    the column atoms the groups share (the Woodbury route: fewer rows than features)."""
+
+    def __init__(self, R: np.ndarray, n: int, col_sets: Sequence[np.ndarray]):
+        m, P = R.shape
+        self.R, self.n = R, n
+        primal = m * P * P + sum(len(c) ** 3 for c in col_sets) * 2 / 3
+        woodbury = m * m * P + len(col_sets) * m ** 3 * 2 / 3
+        self.A = R.T @ R if primal < woodbury else None
+        self.atoms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        if self.A is None:  # column atoms: the columns that belong to the same groups
+            member = np.zeros((len(col_sets), P), dtype=bool)
+            for g, cols in enumerate(col_sets):
+                member[g, cols] = True
+            sigs, atom_of = np.unique(member.T, axis=0, return_inverse=True)
+            for a, sig in enumerate(sigs):
+                if sig.any():
+                    cols = np.nonzero(atom_of.ravel() == a)[0]
+                    self.atoms.append((sig, cols, R[:, cols] @ R[:, cols].T))
+
+    def direction(self, cols: np.ndarray, v: np.ndarray, group: int | None = None) -> tuple[np.ndarray, float]:
+        """``S^-1 v`` for the columns ``cols`` (group number ``group`` of ``col_sets``) with the
+        Ledoit-Wolf covariance ``S`` of the rows (``R'R / n`` shrunk over all ``m`` rows)."""
+        Rg = self.R[:, cols]
+        m, p = Rg.shape
+        s2 = m / self.n  # the rows scaled by sqrt(m/n) have covariance R'R/n over m rows
+        if self.A is not None:
+            M = self.A[np.ix_(cols, cols)]
+        else:
+            M = sum(G for sig, _, G in self.atoms if sig[group])
+        alpha, mu = _lw_from(np.einsum("ij,ij->i", Rg, Rg) * s2, float(np.sum(M * M)) * s2 ** 2, p)
+        alpha = min(1.0, max(alpha, 1e-6))
+        c, d = alpha * max(mu, 1e-12), (1.0 - alpha) / self.n
+        if d <= 0:  # fully shrunk: S = c I
+            return v / c, alpha
+        if self.A is not None:
+            return np.linalg.solve(c * np.eye(p) + d * M, v), alpha
+        inner = np.linalg.solve((c / d) * np.eye(m) + M, Rg @ v)
+        return (v - Rg.T @ inner) / c, alpha
+
+
+@dataclass(frozen=True)
+class CropSpread:
+    """The within-image spread of a backbone's per-crop features over a set of images: for image
+    ``i`` with ``T_i`` crops the rows ``(f_ij - mean_i) / sqrt(T_i)`` (none for a single crop),
+    so that ``rows' rows = sum_i (1/T_i) sum_j d_ij d_ij'`` (every image weighs once), and the
+    image each row belongs to (``synthdetect.probes.features.crop_spread`` makes the rows)."""
+
+    rows: np.ndarray  # [M, D]
+    owner: np.ndarray  # [M] position of the image in the set
+
+    @classmethod
+    def from_images(cls, per_image: Sequence[np.ndarray], X: np.ndarray, rank: int | None = None) -> "CropSpread":
+        """From every image's spread rows (``[T_i, D]``, aligned with the features ``X``).
+        ``rank``: keep each image's ``rank`` leading directions only (a truncated SVD in the
+        coordinates of ``X``'s per-feature standard deviation): the solve then costs a fraction,
+        and the directions dropped carry little of the spread (:data:`SPREAD_RANK`, measured)."""
+        dim = X.shape[1]
+        scale = _standardise(np.asarray(X, dtype=np.float64))[1]
+        kept = []
+        for r in per_image:
+            r = np.asarray(r, dtype=np.float64).reshape(-1, dim)
+            if rank is not None and len(r) > rank:
+                _, sv, Vt = np.linalg.svd(r / scale, full_matrices=False)
+                r = (sv[:rank, None] * Vt[:rank]) * scale
+            kept.append(r.astype(np.float32))
+        owner = np.concatenate([np.full(len(r), i, dtype=np.int64) for i, r in enumerate(kept)] or
+                               [np.zeros(0, np.int64)])
+        rows = np.concatenate(kept or [np.zeros((0, dim), np.float32)])
+        return cls(rows, owner)
+
+    def take(self, idx: np.ndarray) -> "CropSpread":
+        """The spread of images ``idx`` (positions in this set), renumbered to positions in ``idx``."""
+        idx = np.asarray(idx, dtype=np.int64)
+        pos = np.full(int(max(idx.max(initial=-1), self.owner.max(initial=-1))) + 1, -1, dtype=np.int64)
+        pos[idx] = np.arange(idx.size)
+        m = pos[self.owner] >= 0
+        return CropSpread(self.rows[m], pos[self.owner[m]])
+
+
+def lda_direction(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """Fisher's discriminant ``S^-1 (m1 - m0)`` with the Ledoit-Wolf pooled within-class
-    covariance ``S`` of the (standardised) rows ``Z``; returns (direction, shrinkage).  With fewer
-    images than features ``S^-1`` is applied through the Woodbury identity (``n x n`` solve)."""
+    covariance ``S`` of the (standardised) rows ``Z``; returns (direction, shrinkage).
+
+    ``spread``: crop-spread rows in the same coordinates (:class:`CropSpread`); ``S`` is then
+    the crop-level within-class covariance ``(R'R + spread'spread) / n`` (``R`` the images'
+    residuals from their class mean, ``n`` images), shrunk by the Ledoit-Wolf estimate over all
+    those rows.  With fewer rows than features ``S^-1`` is applied through the Woodbury identity."""
+    R, v = _within_rows(Z, y, spread)
+    return _Scatter(R, len(Z), [np.arange(Z.shape[1])]).direction(np.arange(Z.shape[1]), v, 0)
+
+
+def _within_rows(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """The images' residuals from their class mean (then the spread rows) and ``m1 - m0``."""
     m0, m1 = Z[y == 0].mean(0), Z[y == 1].mean(0)
-    R = np.vstack([Z[y == 0] - m0, Z[y == 1] - m1])
-    n, p = R.shape
-    alpha, mu = ledoit_wolf_shrinkage(R)
-    alpha = min(1.0, max(alpha, 1e-6))
-    c, d, v = alpha * max(mu, 1e-12), (1.0 - alpha) / n, m1 - m0
-    if d <= 0:  # fully shrunk: S = c I
-        return v / c, alpha
-    if n >= p:
-        return np.linalg.solve(c * np.eye(p) + d * (R.T @ R), v), alpha
-    inner = np.linalg.solve((c / d) * np.eye(n) + R @ R.T, R @ v)
-    return (v - R.T @ inner) / c, alpha
+    R = np.vstack([Z[y == 0] - m0, Z[y == 1] - m1] + ([] if spread is None or not len(spread) else [spread]))
+    return R, m1 - m0
 
 
-def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any]) -> LinearHead:
+def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], spread: CropSpread | None = None) -> LinearHead:
     """One linear head: the mean of the candidates' shrinkage-LDA scores, each scaled to unit
     standard deviation on the training images (no scaling to probabilities yet: :func:`fit_lda_average`).
     Every group shares the standardisation of the whole vector (it is per feature), so the
-    average is a single weight vector over the union of the groups."""
+    average is a single weight vector over the union of the groups.  ``spread``: the images'
+    crop spread (:func:`lda_direction`)."""
     mean, scale = _standardise(X)
     Z = (X - mean) / scale
+    crops = spread is not None and len(spread.rows) > 0
+    R, v = _within_rows(Z, y, spread.rows / scale if crops else None)  # type: ignore[union-attr]
+    col_sets = [np.arange(X.shape[1]) if (c := _columns(cand, X.shape[1])) is None else c for cand in candidates]
+    scatter = _Scatter(R, len(Z), col_sets)
     coef, used, shrink = np.zeros(X.shape[1]), np.zeros(X.shape[1], dtype=bool), {}
-    for cand in candidates:
-        cols = _columns(cand, X.shape[1])
-        cols = np.arange(X.shape[1]) if cols is None else cols
-        w, shrink[cand.name] = lda_direction(Z[:, cols], y)
+    for g, (cand, cols) in enumerate(zip(candidates, col_sets)):
+        w, shrink[cand.name] = scatter.direction(cols, v[cols], g)
         sd = float(np.std(Z[:, cols] @ w))
         if sd > 1e-12:
             coef[cols] += w / sd / len(candidates)
@@ -246,6 +352,7 @@ def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any]) -> Line
     intercept = -float(np.mean(Z @ coef))  # centred on the training images (0 up to rounding)
     head = LinearHead(mean, scale, coef, intercept, C=None,
                       extra={"method": "average of shrinkage-LDA probes over feature groups",
+                             "covariance": CROP_LEVEL if crops else "image-level (images' residuals from their class mean)",
                              "groups": [c.name for c in candidates],
                              "shrinkage": {k: round(v, 6) for k, v in shrink.items()}})
     if not used.all():
@@ -255,22 +362,23 @@ def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any]) -> Line
 
 
 def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: int = 5, seed: int = 0,
-                    groups: Sequence[str] | None = None) -> tuple[LinearHead, float]:
+                    groups: Sequence[str] | None = None, spread: CropSpread | None = None) -> tuple[LinearHead, float]:
     """:func:`average_lda` on every image, its score turned into a logit by a 1-D logistic
     (slope ridge ``PLATT_C``) fitted on the scores of a ``k``-fold cross-validation of the same
     procedure, so the head's probabilities are out-of-sample ones (the slope is kept at least
-    ``PLATT_MIN_SLOPE``: never a flipped direction).  Returns (head, the mean
+    ``PLATT_MIN_SLOPE``: never a flipped direction).  ``spread``: the images' crop spread
+    (:class:`CropSpread`; each fold uses its training images').  Returns (head, the mean
     cross-validated log-loss of the scaled scores)."""
     k = max(2, min(k, int(min(np.sum(y == 0), np.sum(y == 1)))))
     cv = np.zeros(y.size)
     for test in stratified_folds(y, k, seed, groups):
         train = np.setdiff1d(np.arange(y.size), test)
-        cv[test] = average_lda(X[train], y[train], candidates).logits(X[test])
+        cv[test] = average_lda(X[train], y[train], candidates, _take(spread, train)).logits(X[test])
     a, b = _newton(cv[:, None], y, PLATT_C)
     if a[0] < PLATT_MIN_SLOPE:  # only the intercept is refitted, the slope held at the floor
         a = np.array([PLATT_MIN_SLOPE])
         b = _newton(np.zeros((y.size, 0)), y, PLATT_C, offset=PLATT_MIN_SLOPE * cv)[1]
-    head = average_lda(X, y, candidates)
+    head = average_lda(X, y, candidates, spread)
     head.coef, head.intercept = head.coef * float(a[0]), head.intercept * float(a[0]) + b
     head.extra["platt"] = {"slope": round(float(a[0]), 6), "intercept": round(float(b), 6), "folds": k}
     return head, _logloss(y, a[0] * cv + b)
@@ -344,7 +452,8 @@ def _columns(group: Any, dim: int) -> np.ndarray | None:
 
 def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 5, seed: int = 0,
               groups: Sequence[str] | None = None, prior: LinearHead | None = None,
-              feature_groups: Sequence[Any] | None = None, method: str = "logistic") -> ProbeFit:
+              feature_groups: Sequence[Any] | None = None, method: str = "logistic",
+              spread: CropSpread | None = None) -> ProbeFit:
     """Nested cross-validation: out-of-fold probabilities for calibration and Table 1, then
     the final head on every image with the feature group and ``C`` chosen by cross-validation
     on all of them.  ``feature_groups``: candidates (``.name``, ``.indices``, see
@@ -353,7 +462,7 @@ def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_
     ``prior``: every fit (inner, outer, final) is prior-centred ridge towards that head, over
     all features (feature groups are then not used).  ``method``: ``"logistic"`` (one group and
     ``C`` chosen) or ``"lda-average"`` (:func:`fit_lda_average` over every candidate, no choice;
-    not with a prior)."""
+    not with a prior).  ``spread``: the images' crop spread, used by ``"lda-average"``."""
     if method not in METHODS:
         raise ValueError(f"unknown probe method {method!r} (one of {', '.join(METHODS)})")
     if prior is not None and method != "logistic":
@@ -362,13 +471,13 @@ def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups,
-                          method=method)
+                          method=method, spread=spread)
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups,
-                          method=method)
+                          method=method, spread=spread)
 
 
-def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method="logistic") -> ProbeFit:
+def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method="logistic", spread=None) -> ProbeFit:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     if prior is not None:
@@ -388,7 +497,8 @@ def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method=
         train = np.setdiff1d(np.arange(y.size), test)
         g = None if groups is None else [groups[i] for i in train]
         if method == "lda-average":
-            heads.append(fit_lda_average(X[train], y[train], cands, k=k, seed=seed + 1, groups=g)[0])
+            heads.append(fit_lda_average(X[train], y[train], cands, k=k, seed=seed + 1, groups=g,
+                                         spread=_take(spread, train))[0])
             oof_groups.append(averaged_name(cands))
         else:
             grp, C, _, _ = select_group(X[train], y[train], cands, Cs, k=k, seed=seed + 1, groups=g, prior=prior)
@@ -398,7 +508,7 @@ def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method=
         tests.append(test)
         oof[test] = sigmoid(heads[-1].logits(X[test]))
     if method == "lda-average":
-        head, loss = fit_lda_average(X, y, cands, k=k, seed=seed + 1, groups=groups)
+        head, loss = fit_lda_average(X, y, cands, k=k, seed=seed + 1, groups=groups, spread=spread)
         grp, table, losses = _Whole(name=averaged_name(cands)), {averaged_name(cands): loss}, {}
     else:
         grp, C, table, losses = select_group(X, y, cands, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)

@@ -1,12 +1,13 @@
 """``synthdetect train probe``: a linear probe over a backbone, fitted on a labelled sample of
 the target distribution, with no PyTorch (numpy + Pillow + onnxruntime).
 
-1. Features: every image is decoded exactly as ``scan`` decodes it, prepared per the
-   backbone card's ``InputSpec`` and run through the backbone ONNX once; the feature vector
-   (mean over the card's crops) is cached under ``sha256(image) + sha256(backbone)``, so a
-   second fit on the same images costs no extraction.
-2. Fit: standardisation + L2 logistic regression, ``C`` chosen by cross-validation
-   (:mod:`synthdetect.probes.fit`); out-of-fold scores from nested cross-validation.
+1. Features: every image's backbone features (the mean over the card's crops) and its crop
+   spread, extracted once and cached (:mod:`synthdetect.probes.features`), so a second fit on
+   the same images costs no extraction.
+2. Fit (:mod:`synthdetect.probes.fit`): by default the averaged shrinkage-LDA probe, whose
+   within-class covariance includes the crops' within-image spread; or L2 logistic regression
+   with the feature group and ``C`` chosen by cross-validation.  Out-of-fold scores from nested
+   cross-validation.
 3. Calibration by cross-fitting: the out-of-fold scores are the card's calibration set
    (three-way thresholds and their error rates, :mod:`synthdetect.scan.calibration`) and give
    the Table 1 figures written into the card.
@@ -17,8 +18,6 @@ the target distribution, with no PyTorch (numpy + Pillow + onnxruntime).
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,172 +26,14 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
-from .fit import METHODS as FIT_METHODS
+from .features import Extracted, backbone_cache, default_cache_dir, extract_features
+from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
                                 stored_scores)
 
 
 class ProbeTrainError(ValueError):
     """The probe cannot be trained as asked (one-line reason)."""
-
-
-def default_cache_dir() -> Path:
-    """``probe-features/`` in synthdetect's cache directory (``$SYNTHDETECT_CACHE_DIR`` or platformdirs)."""
-    from ..scan.cache import default_cache_dir as root
-
-    return root() / "probe-features"
-
-
-class FeatureCache:
-    """One float32 feature vector per key, as ``DIR/<key[:2]>/<key>.npy``.
-
-    ``train probe`` keys by image SHA-256 under ``<backbone sha[:16]>/`` (:func:`backbone_cache`);
-    the CLIP-probe trainer (``synthdetect.train.features``) keys by a digest of image, transform
-    and view.  Writes are atomic (temporary file + rename), so concurrent runs never see half a
-    file; a file that fails to load, is not a finite float32 vector or has the wrong length
-    (``dim``) is ignored and rewritten, never trusted.  ``root=None``: caching off.
-    """
-
-    def __init__(self, root: Path | None, dim: int | None = None):
-        self.root = None if root is None else Path(root)
-        self.dim = dim
-        self.hits = 0
-        self.misses = 0  # vectors written (computed because they were not cached)
-
-    def _path(self, key: str) -> Path:
-        assert self.root is not None
-        return self.root / key[:2] / f"{key}.npy"
-
-    def get(self, key: str) -> np.ndarray | None:
-        if self.root is None:
-            return None
-        p = self._path(key)
-        try:
-            v = np.load(p, allow_pickle=False)
-        except (OSError, ValueError, EOFError):
-            return None
-        if v.dtype != np.float32 or v.ndim != 1 or (self.dim is not None and v.shape != (self.dim,)) \
-                or not np.all(np.isfinite(v)):
-            return None
-        self.hits += 1
-        return v
-
-    def put(self, key: str, vec: np.ndarray) -> None:
-        if self.root is None:
-            return
-        p = self._path(key)
-        p.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npy")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.asarray(vec, dtype=np.float32), allow_pickle=False)
-            os.replace(tmp, p)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        self.misses += 1
-
-
-def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
-    """The feature cache of one backbone (by its SHA-256) under ``root``."""
-    return FeatureCache(Path(root) / backbone.sha256[:16], dim=backbone.dim)
-
-
-@dataclass
-class Extracted:
-    X: np.ndarray  # [N, dim] for the images that could be read
-    keep: list[int]  # indices into the input list of those images
-    errors: list[tuple[int, str]]  # (index, one-line reason) of the others
-    sha256: list[str]
-    seconds: float = 0.0
-    cache_hits: int = 0
-    sides: list[int] = field(default_factory=list)  # shorter side (px) of every input, 0 if unknown
-
-
-def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | None = None, batch_size: int = 16,
-                     workers: int | None = None, progress: Callable[[int], None] | None = None) -> Extracted:
-    """Features of ``paths`` with a loaded backbone (``runtime.FeatureModel``), decoding in a
-    thread pool while onnxruntime runs; unreadable images are reported, not skipped silently."""
-    from ..inputs.decoding import DecodeError, decode, init_codecs
-    from ..inputs.pool import bounded_map, default_workers
-    from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
-
-    init_codecs()
-    spec = backbone.card.input
-    t0 = time.perf_counter()
-    n = len(paths)
-    feats: list[np.ndarray | None] = [None] * n
-    shas: list[str] = [""] * n
-    errors: list[tuple[int, str]] = []
-    hits = 0
-
-    sides = [0] * n
-
-    def prepare(i: int):
-        p = Path(paths[i])
-        try:
-            sha = sha256_file(p)
-        except OSError as e:
-            return i, None, None, f"cannot read: {e.strerror or e}"
-        if cache is not None:
-            v = cache.get(sha)
-            if v is not None:
-                try:  # the header is enough for the size
-                    from PIL import Image
-
-                    with Image.open(p) as im:
-                        sides[i] = min(im.size)
-                except Exception:
-                    pass
-                return i, sha, v, None
-        try:
-            d = decode(p)
-        except DecodeError as e:
-            return i, sha, None, str(e)
-        sides[i] = min(d.width, d.height)
-        try:
-            return i, sha, to_inputs(d.image, spec), None
-        except Exception as e:  # one bad image never stops the run
-            return i, sha, None, f"preprocessing failed: {e.__class__.__name__}: {e}"
-        finally:
-            d.image.close()
-
-    pending: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        x, counts = stack_tiles([a for _, a in pending])
-        per = mean_per_image(backbone.features(x), counts).astype(np.float32)
-        for (i, _), v in zip(pending, per):
-            feats[i] = v
-            if cache is not None:
-                cache.put(shas[i], v)
-        pending.clear()
-
-    done = 0
-    # bounded: decoded crops are ~10 MB an image
-    for i, sha, arr, err in bounded_map(prepare, range(n), workers=workers,
-                                          max_inflight=max(batch_size, 2 * (workers or default_workers()))):
-        done += 1
-        if sha:
-            shas[i] = sha
-        if err is not None:
-            errors.append((i, err))
-        elif arr.ndim == 1:  # cached feature vector
-            feats[i] = arr
-            hits += 1
-        else:
-            pending.append((i, arr))
-            if len(pending) >= batch_size:
-                flush()
-        if progress:
-            progress(done)
-    flush()
-    keep = [i for i in range(n) if feats[i] is not None]
-    X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, backbone.card.dim), np.float32)
-    return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits,
-                     sides=sides)
 
 
 def drop_duplicates(items: Sequence[Any], ex: Extracted) -> list[tuple[str, str]]:
@@ -215,8 +56,7 @@ def drop_duplicates(items: Sequence[Any], ex: Extracted) -> list[tuple[str, str]
         raise ProbeTrainError(f"{len(clashes)} image(s) labelled both real and synthetic (byte-identical, same "
                               f"SHA-256): {shown}")
     if dropped:
-        ex.keep = [ex.keep[r] for r in rows]
-        ex.X = ex.X[rows]
+        ex.drop(rows)
     return dropped
 
 
@@ -294,7 +134,7 @@ def _probe_method(method: str, prior: Any) -> str:
 
 def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCard, *, folds: int, seed: int,
                          strata: Sequence[str] | None = None, prior: Any = None,
-                         feature_group: str | None = None, method: str = "auto") -> Fitted:
+                         feature_group: str | None = None, method: str = "auto", spread: Any = None) -> Fitted:
     """Nested-CV fit, and the learning curve (``probe_sample.learning_curve``, the same procedure
     refitted on subsets).  Without a prior the probe averages the shrinkage-LDA probes of the
     backbone's candidate groups (``probe_fit.fit_lda_average``); with one it is prior-centred
@@ -302,7 +142,8 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
     restricts the probe to that group; ``None``, ``"auto"`` or the averaged name a run recorded
     (``average(...)``) use every candidate.  ``method``: ``auto`` (the above), ``lda-average`` or
     ``logistic`` (L2 logistic regression, the feature group and ``C`` chosen by nested CV: the
-    method of the probes fitted before the averaged LDA, kept for reproducing them)."""
+    method of the probes fitted before the averaged LDA, kept for reproducing them).  ``spread``:
+    the images' crop spread (``probe_fit.CropSpread``), which the averaged LDA's covariance includes."""
     from .feature_groups import FeatureGroupError, candidate_groups
     from ..evaluation.metrics import roc_auc
     from .fit import averaged_name, fit_probe
@@ -323,15 +164,16 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
         cands = [] if prior is not None else fixed
     t1 = time.perf_counter()
     method = _probe_method(method, prior)
+    spread = spread if method == "lda-average" else None
     fit = fit_probe(X, y, folds=folds, seed=seed, groups=strata, prior=prior, feature_groups=cands or None,
-                    method=method)
+                    method=method, spread=spread)
 
     chosen = (cands or None) if method == "lda-average" else [c for c in cands if c.name == fit.group] or None
 
     def cv_auc(idx: np.ndarray, s: int) -> float:  # the chosen group refitted, C nested (7x cheaper than all groups)
         g = None if strata is None else [strata[i] for i in idx]
         sub = fit_probe(X[idx], y[idx], folds=folds, seed=s, groups=g, prior=prior, feature_groups=chosen,
-                        method=method)
+                        method=method, spread=None if spread is None else spread.take(idx))
         return roc_auc(y[idx], sub.oof)
 
     repeats = 3 if y.size <= 150 else 2 if y.size <= 300 else 1  # bounded cost: the curve refits the sample
@@ -358,7 +200,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
 
     if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
         raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
-    _probe_method(method, prior)  # a wrong --method is refused before any feature is extracted
+    lda = _probe_method(method, prior) == "lda-average"  # a wrong --method is refused before any extraction
     out_dir = Path(out_dir)
     card_path = out_dir / f"{name}.json"
     head_path = out_dir / f"{name}.head.json"
@@ -373,7 +215,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     backbone = load_backbone(backbone_card, device=device)
     cache = None if cache_dir is False else backbone_cache(
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
-    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress)
+    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda)
     duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
@@ -381,8 +223,9 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     size = _check_size(y, max_false_alarm, max_miss, f"{len(ex.keep)} readable images ({len(errors)} unreadable): ")
     g = None if groups is None else [groups[i] for i in ex.keep]
     src, g = _kept_sources(sources, ex.keep, y, g)
+    spread = None if ex.spread is None else CropSpread.from_images(ex.spread, ex.X, rank=SPREAD_RANK)
     fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior,
-                                  feature_group=feature_group, method=method)
+                                  feature_group=feature_group, method=method, spread=spread)
     fit, t_fit = fitted.fit, fitted.seconds
     cal, op, cv = _calibrate(y, fit, seed, data_label, [ex.sha256[i][:16] for i in ex.keep], src,
                              max_false_alarm, max_miss)
@@ -453,7 +296,8 @@ def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], s
 def _architecture(fit: Any, prior: Any, backbone_card: BackboneCard) -> str:
     """The card's one-line description of the head."""
     if fit.method == "lda-average":
-        kind = "linear probe (mean of shrinkage-LDA probes over feature groups, Platt-scaled)"
+        crops = ", crop-level covariance" if fit.head.extra.get("covariance") == CROP_LEVEL else ""
+        kind = f"linear probe (mean of shrinkage-LDA probes over feature groups{crops}, Platt-scaled)"
     else:
         kind = f"linear probe (L2 logistic regression, C={fit.head.C:g}" + (", prior-centred" if prior is not None
                                                                               else "") + ")"

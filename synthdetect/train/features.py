@@ -22,7 +22,7 @@ from torch import nn
 
 from .augment import AugmentConfig, train_view, val_view
 from ..cards import sha256_file
-from ..probes.train import FeatureCache
+from ..probes.features import FeatureCache
 from ..inputs.datasets import DecodedCache, Item
 from .loop import progress
 

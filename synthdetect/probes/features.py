@@ -1,0 +1,231 @@
+"""Backbone features of a labelled sample for ``train probe`` (numpy + Pillow + onnxruntime).
+
+Every image is decoded exactly as ``scan`` decodes it, prepared per the backbone card's
+``InputSpec`` (up to its crops/tiles) and run through the backbone ONNX once.  Two things are
+kept per image:
+
+* the **feature**: the mean over the image's crops, what ``scan``'s heads read;
+* optionally its **crop spread**: the deviations of the crops' features from that mean,
+  scaled by ``1/sqrt(T)`` (``T`` crops; none for a single crop).  Summed over images, their
+  outer products are the within-image covariance of the crops, what the averaged LDA probe adds
+  to its within-class covariance (:class:`synthdetect.probes.fit.CropSpread`): directions in
+  which the crops of one image differ are content, not a generator's trace.
+
+Both are cached under ``sha256(image)`` in a directory per backbone SHA-256, so a second fit
+on the same images costs no extraction.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from ..cards import BackboneCard, sha256_file
+
+
+def default_cache_dir() -> Path:
+    """``probe-features/`` in synthdetect's cache directory (``$SYNTHDETECT_CACHE_DIR`` or platformdirs)."""
+    from ..scan.cache import default_cache_dir as root
+
+    return root() / "probe-features"
+
+
+class FeatureCache:
+    """One float32 feature vector per key (``rows=True``: one float32 matrix ``[t, dim]``, ``t``
+    may be 0), as ``DIR/<key[:2]>/<key>.npy``.
+
+    ``train probe`` keys by image SHA-256 under ``<backbone sha[:16]>/`` (:func:`backbone_cache`;
+    the crop spreads in its ``spread/`` companion); the CLIP-probe trainer
+    (``synthdetect.train.features``) keys by a digest of image, transform and view.  Writes are
+    atomic (temporary file + rename), so concurrent runs never see half a file; a file that
+    fails to load, is not finite float32 of the expected shape (``dim``) is ignored and
+    rewritten, never trusted.  ``root=None``: caching off.
+    """
+
+    def __init__(self, root: Path | None, dim: int | None = None, rows: bool = False):
+        self.root = None if root is None else Path(root)
+        self.dim = dim
+        self.rows = rows
+        self.hits = 0
+        self.misses = 0  # entries written (computed because they were not cached)
+
+    def companion(self, name: str) -> "FeatureCache":
+        """A matrix cache beside this one (``DIR/name/``; off when this one is off)."""
+        return FeatureCache(None if self.root is None else self.root / name, dim=self.dim, rows=True)
+
+    def _path(self, key: str) -> Path:
+        assert self.root is not None
+        return self.root / key[:2] / f"{key}.npy"
+
+    def _valid(self, v: np.ndarray) -> bool:
+        if v.dtype != np.float32 or v.ndim != (2 if self.rows else 1) or not np.all(np.isfinite(v)):
+            return False
+        return self.dim is None or v.shape[-1] == self.dim
+
+    def get(self, key: str) -> np.ndarray | None:
+        if self.root is None:
+            return None
+        try:
+            v = np.load(self._path(key), allow_pickle=False)
+        except (OSError, ValueError, EOFError):
+            return None
+        if not self._valid(v):
+            return None
+        self.hits += 1
+        return v
+
+    def put(self, key: str, vec: np.ndarray) -> None:
+        if self.root is None:
+            return
+        p = self._path(key)
+        p.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=".tmp-", suffix=".npy")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, np.asarray(vec, dtype=np.float32), allow_pickle=False)
+            os.replace(tmp, p)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self.misses += 1
+
+
+def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
+    """The feature cache of one backbone (by its SHA-256) under ``root``."""
+    return FeatureCache(Path(root) / backbone.sha256[:16], dim=backbone.dim)
+
+
+def crop_spread(crops: np.ndarray) -> np.ndarray:
+    """``(f_j - mean) / sqrt(T)`` for the ``T`` crops' features ``[T, D]`` of one image, float32;
+    ``[0, D]`` for a single crop (nothing varies within it)."""
+    F = np.asarray(crops, dtype=np.float64)
+    if len(F) < 2:
+        return np.zeros((0, F.shape[1]), np.float32)
+    return ((F - F.mean(0)) / np.sqrt(len(F))).astype(np.float32)
+
+
+@dataclass
+class Extracted:
+    X: np.ndarray  # [N, dim] for the images that could be read
+    keep: list[int]  # indices into the input list of those images
+    errors: list[tuple[int, str]]  # (index, one-line reason) of the others
+    sha256: list[str]
+    seconds: float = 0.0
+    cache_hits: int = 0
+    sides: list[int] = field(default_factory=list)  # shorter side (px) of every input, 0 if unknown
+    spread: list[np.ndarray] | None = None  # with spread=True: the crop spread of every kept image
+
+    def drop(self, rows: Sequence[int]) -> None:
+        """Keep only these rows (positions in ``keep``)."""
+        self.keep = [self.keep[r] for r in rows]
+        self.X = self.X[list(rows)]
+        if self.spread is not None:
+            self.spread = [self.spread[r] for r in rows]
+
+
+def _cached_side(p: Path) -> int:
+    try:  # the header is enough for the size
+        from PIL import Image
+
+        with Image.open(p) as im:
+            return min(im.size)
+    except Exception:
+        return 0
+
+
+def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | None = None, batch_size: int = 16,
+                     workers: int | None = None, progress: Callable[[int], None] | None = None,
+                     spread: bool = False) -> Extracted:
+    """Features of ``paths`` with a loaded backbone (``runtime.FeatureModel``), decoding in a
+    thread pool while onnxruntime runs; unreadable images are reported, not skipped silently.
+    ``spread``: also every image's crop spread (:func:`crop_spread`; cached beside the features)."""
+    from ..inputs.decoding import DecodeError, decode, init_codecs
+    from ..inputs.pool import bounded_map, default_workers
+    from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
+
+    init_codecs()
+    spec = backbone.card.input
+    t0 = time.perf_counter()
+    n = len(paths)
+    feats: list[np.ndarray | None] = [None] * n
+    spreads: list[np.ndarray | None] = [None] * n
+    shas: list[str] = [""] * n
+    errors: list[tuple[int, str]] = []
+    sides = [0] * n
+    spread_cache = None if cache is None or not spread else cache.companion("spread")
+
+    def cached(sha: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        v = None if cache is None else cache.get(sha)
+        s = None if spread_cache is None or v is None else spread_cache.get(sha)
+        return None if v is None or (spread and s is None) else (v, s)
+
+    def prepare(i: int):
+        p = Path(paths[i])
+        try:
+            sha = sha256_file(p)
+        except OSError as e:
+            return i, "", None, f"cannot read: {e.strerror or e}"
+        hit = cached(sha)
+        if hit is not None:
+            sides[i] = _cached_side(p)
+            return i, sha, hit, None
+        try:
+            d = decode(p)
+        except DecodeError as e:
+            return i, sha, None, str(e)
+        sides[i] = min(d.width, d.height)
+        try:
+            return i, sha, to_inputs(d.image, spec), None
+        except Exception as e:  # one bad image never stops the run
+            return i, sha, None, f"preprocessing failed: {e.__class__.__name__}: {e}"
+        finally:
+            d.image.close()
+
+    pending: list[tuple[int, np.ndarray]] = []
+
+    def flush() -> None:
+        if not pending:
+            return
+        x, counts = stack_tiles([a for _, a in pending])
+        F = backbone.features(x)
+        per = mean_per_image(F, counts).astype(np.float32)
+        crops = np.split(np.asarray(F), np.cumsum(counts)[:-1]) if spread else [None] * len(pending)
+        for (i, _), v, c in zip(pending, per, crops):
+            feats[i] = v
+            if cache is not None:
+                cache.put(shas[i], v)
+            if spread:
+                spreads[i] = crop_spread(c)
+                if spread_cache is not None:
+                    spread_cache.put(shas[i], spreads[i])
+        pending.clear()
+
+    done = hits = 0
+    # bounded: decoded crops are ~10 MB an image
+    for i, sha, got, err in bounded_map(prepare, range(n), workers=workers,
+                                          max_inflight=max(batch_size, 2 * (workers or default_workers()))):
+        done += 1
+        shas[i] = sha or ""
+        if err is not None:
+            errors.append((i, err))
+        elif isinstance(got, tuple):  # cached feature (and spread)
+            feats[i], spreads[i] = got
+            hits += 1
+        else:
+            pending.append((i, got))
+            if len(pending) >= batch_size:
+                flush()
+        if progress:
+            progress(done)
+    flush()
+    keep = [i for i in range(n) if feats[i] is not None]
+    X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, backbone.card.dim), np.float32)
+    return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits,
+                     sides=sides, spread=[spreads[i] for i in keep] if spread else None)
+

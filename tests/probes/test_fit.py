@@ -285,3 +285,94 @@ def test_newton_row_weights_equal_repeated_rows():
     c_1, b_1 = _newton(Z, y, 0.5, weights=np.ones(30))
     c_0, b_0 = _newton(Z, y, 0.5)
     assert np.array_equal(c_1, c_0) and b_1 == b_0
+
+
+# --------------------------------------------------------------------------- crop-level covariance
+def test_crop_spread_keeps_each_image_s_rows_renumbers_on_take_and_truncates_to_its_leading_directions():
+    from synthdetect.probes.fit import CropSpread
+
+    rng = np.random.default_rng(0)
+    per = [rng.normal(size=(3, 5)), np.zeros((0, 5)), rng.normal(size=(2, 5)) * 4]
+    X = rng.normal(size=(3, 5)) * np.array([1, 2, 3, 4, 5])
+    cs = CropSpread.from_images(per, X)
+    assert cs.owner.tolist() == [0, 0, 0, 2, 2] and cs.rows.shape == (5, 5)
+    sub = cs.take(np.array([2, 0]))  # image 2 first: its rows now belong to position 0
+    assert sub.owner.tolist() == [1, 1, 1, 0, 0]
+    np.testing.assert_allclose(sub.rows, np.vstack([per[0], per[2]]), rtol=1e-6)
+    assert len(cs.take(np.array([1])).rows) == 0
+    one = CropSpread.from_images(per, X, rank=1)
+    assert one.owner.tolist() == [0, 2]
+    scale = X.std(0)
+    for img, row in zip((0, 2), one.rows):  # the leading singular direction in standardised units
+        _, s, Vt = np.linalg.svd(per[img] / scale)
+        np.testing.assert_allclose(np.abs(row / scale), np.abs(s[0] * Vt[0]), rtol=1e-5)
+
+
+def _spread_case(n, p, m_spread, seed=0):
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.zeros(n // 2), np.ones(n - n // 2)].astype(int)
+    Z = rng.normal(size=(n, p)) @ rng.normal(size=(p, p)) * 0.3 + 0.5 * y[:, None]
+    D = rng.normal(size=(m_spread, p)) * rng.uniform(0.1, 2, p)
+    return Z, y, D
+
+
+@pytest.mark.parametrize("n, p, m_spread", [(20, 50, 12), (60, 15, 30)])  # the Woodbury and the p x p routes
+def test_the_crop_level_lda_solves_the_dense_crop_level_formula(n, p, m_spread):
+    from synthdetect.probes.fit import lda_direction
+
+    Z, y, D = _spread_case(n, p, m_spread)
+    w, a = lda_direction(Z, y, D)
+    m0, m1 = Z[y == 0].mean(0), Z[y == 1].mean(0)
+    W = np.vstack([Z[y == 0] - m0, Z[y == 1] - m1, D])
+    a_ref, mu = _dense_ledoit_wolf(W * np.sqrt(len(W) / n))  # the covariance W'W / n, shrunk over all rows
+    S = (1 - a_ref) * W.T @ W / n + a_ref * mu * np.eye(p)
+    assert a == pytest.approx(a_ref, rel=1e-9)
+    np.testing.assert_allclose(w, np.linalg.solve(S, m1 - m0), rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("n, spread_rows", [(15, 4), (30, 0)])  # few rows: Woodbury over shared atoms; many: R'R
+def test_average_lda_with_a_spread_is_the_mean_of_the_groups_crop_level_directions(n, spread_rows):
+    from synthdetect.probes.fit import CropSpread, average_lda, lda_direction
+
+    X, y = _grouped(slice(0, 10), n=n)
+    rng = np.random.default_rng(1)
+    per = [rng.normal(size=(spread_rows or 40, 120)) * 0.5 for _ in range(len(y))]
+    cs = CropSpread.from_images(per, X)
+    head = average_lda(X, y, _candidates(), cs)
+    assert "crop-level" in head.extra["covariance"]
+    mean, scale = X.mean(0), X.std(0)
+    Z, Dz = (X - mean) / scale, cs.rows / scale
+    parts = []
+    for c in _candidates():
+        s = Z[:, c.indices] @ lda_direction(Z[:, c.indices], y, Dz[:, c.indices])[0]
+        parts.append(s / s.std())
+    np.testing.assert_allclose(head.logits(X), np.mean(parts, 0), atol=1e-8)
+    assert "image-level" in average_lda(X, y, _candidates()).extra["covariance"]
+
+
+def test_the_crop_spread_discounts_a_direction_that_varies_within_images():
+    """Samples where the label happens to go with a content direction (it varies a lot between
+    the crops of one image) as well as with a trace (the same in every crop of an image): with
+    the crop spread the probe leans on the trace, and ranks new images, where content says
+    nothing, better than without it."""
+    from synthdetect.probes.fit import CropSpread, fit_probe
+
+    def images(n, confounded, seed, p=10, T=8):
+        rng = np.random.default_rng(seed)
+        y = np.repeat([0, 1], n)
+        crops = rng.normal(size=(2 * n, 1, p)) * 0.5 + rng.normal(size=(2 * n, T, p)) * 0.3  # image + crop noise
+        content = rng.normal(size=2 * n) + (2 * y - 1 if confounded else 0)
+        crops[:, :, 0] += content[:, None] + rng.normal(size=(2 * n, T)) * 3.0
+        crops[:, :, 1] = rng.normal(size=(2 * n, 1)) * 0.5 + 0.5 * y[:, None] + rng.normal(size=(2 * n, T)) * 0.05
+        return crops.mean(1), y, [(c - c.mean(0)) / np.sqrt(T) for c in crops]
+
+    gains = []
+    for seed in range(3):
+        X, y, per = images(40, True, seed)
+        Xt, yt, _ = images(200, False, 100 + seed)
+        plain = fit_probe(X, y, folds=5, seed=0, method="lda-average")
+        crops = fit_probe(X, y, folds=5, seed=0, method="lda-average", spread=CropSpread.from_images(per, X))
+        w_plain, w_crops = plain.head.expanded().coef, crops.head.expanded().coef
+        assert abs(w_crops[0] / w_crops[1]) < 0.5 * abs(w_plain[0] / w_plain[1])  # content weighs less
+        gains.append(roc_auc(yt, crops.head.logits(Xt)) - roc_auc(yt, plain.head.logits(Xt)))
+    assert min(gains) > 0 and np.mean(gains) > 0.03

@@ -152,10 +152,10 @@ def test_train_probe_calibrates_each_condition_out_of_fold_and_caches_copies(tra
         assert sorted(m["real_ids"] + m["fake_ids"]) == sorted(cal["real_ids"] + cal["fake_ids"])
         assert m["at_default_budgets"]["false_alarm"]["k"] <= int(0.05 * 24)
         assert doc["conditions"]["measured"][name]["roc_auc"] == m["roc_auc"]
-    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 3  # originals + two copies each
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 4  # originals, their crop spreads, two copies each
     r = _train(bbdir, data, out, tmp / "cache", "--conditions", CONDS, "--force")
     assert r.exit_code == 0 and json.loads((out / "case42.json").read_text())["calibration"] == cal
-    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 3  # nothing extracted again
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 4  # nothing extracted again
     bad = _train(bbdir, data, out, tmp / "cache", "--conditions", "720x", "--force")
     assert bad.exit_code == 2 and "not a condition" in bad.output
 

@@ -9,7 +9,7 @@ train split).  Batches (``--reps`` random draws each, sizes 5/10/20/50):
 * the held-out images downscaled to a 720 px shorter side and re-encoded as JPEG q90 (made in a
   temporary directory, never beside the data).
 
-Features come from the probe feature cache (``synthdetect.probes.train``; warm for the shared
+Features come from the probe feature cache (``synthdetect.probes.features``; warm for the shared
 data sets' original files), the transformed copies are extracted once (about a minute).  The
 class conditioning uses the probe's own probabilities, as ``scan`` does.
 

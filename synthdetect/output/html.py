@@ -293,6 +293,10 @@ def _domain_html(dom: Any) -> str:
     if dom.get("out_of_domain"):
         out.append(f'<p class="notes">{_e(dom["out_of_domain"])} images lie outside the calibration domain: '
                    f'the stated error rates do not apply to them. To judge them, {_e(WAY_OUT)}.</p>')
+    if dom.get("beyond_calibration_images"):
+        from .text import beyond_sentence
+
+        out.append(f'<p class="notes">{_e(beyond_sentence(dom))}.</p>')
     return "".join(out)
 
 

@@ -274,7 +274,18 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
         act = ("their definite verdicts are withheld (inconclusive)" if dom.get("mode") == "enforce"
                else "their verdicts are kept (--domain-check warn) but the stated error rates do not apply")
         lines.append(f"  {dom['out_of_domain']} images are outside the calibration domain: {act}; to judge them, {WAY_OUT}")
+    if dom.get("beyond_calibration_images"):
+        lines.append(f"  {beyond_sentence(dom)}")
     return lines
+
+
+def beyond_sentence(dom: dict[str, Any]) -> str:
+    """What the footer and the HTML report say of images beyond every calibration image."""
+    n = dom["beyond_calibration_images"]
+    act = ("verdict withheld (inconclusive)" if dom.get("mode") == "enforce"
+           else "verdict kept (--domain-check warn) but the stated error rates do not apply")
+    return (f"{n} image{'s' if n != 1 else ''} lie{'' if n != 1 else 's'} farther from the calibration images than "
+            f"any of them does from the rest (typicality 1.0): {act}")
 
 
 def write_csv(out: TextIO, model_names: list[str], records: Iterable[dict]) -> None:

@@ -33,6 +33,13 @@ directories are pooled into one group; if the pool is still smaller than ``MIN_N
 ``enforce``: in out-of-domain groups a definite detector verdict becomes ``inconclusive``
 (``detector_verdict`` keeps it, the error rate is dropped, the reason names
 ``outside_calibration_domain``); provenance verdicts are untouched.  ``warn``: reported only.
+
+Per image, in every group (small ones included, which the batch test cannot judge): an image
+that lies farther from the calibration images than every one of them lies from the rest
+(typicality 1.0, :meth:`DomainReference.typicality`) is outside what the calibration measured;
+its verdict is withheld the same way (``domain.image = "beyond_calibration_images"``).  For an
+image of the calibration source this happens about once in ``n + 1`` (``n`` calibration images,
+by exchangeability; measured in docs/domain.md).
 """
 
 from __future__ import annotations
@@ -79,12 +86,14 @@ class DomainReport:
     references: list[str]  # model names whose references were used
     note: str | None = None
     elapsed_s: float = 0.0
+    beyond: int = 0  # images beyond every calibration image (outside an out-of-domain group)
 
     def to_dict(self) -> dict[str, Any]:
         d = {"mode": self.mode, "available": True, "references": self.references, "min_n": MIN_N, "min_effect": MIN_EFFECT,
              "alpha": ALPHA, "groups": [g.to_dict() for g in self.groups],
              "out_of_domain": sum(g.n for g in self.groups if g.decision == "out_of_domain"),
              "untested": sum(g.n for g in self.groups if g.decision == "untested"),
+             "beyond_calibration_images": self.beyond,
              "elapsed_s": round(self.elapsed_s, 3)}
         if self.note:
             d["note"] = self.note
@@ -204,6 +213,9 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
         report.groups.append(g)
         for i in idx:
             _mark(records[i], g, enforce=mode == "enforce")
+            if g.decision != "out_of_domain" and _beyond(records[i]):
+                report.beyond += 1
+                _mark_beyond(records[i], enforce=mode == "enforce")
     if not report.groups:
         report.note = "no image carried the backbone features the domain references need"
     report.elapsed_s = time.perf_counter() - t0
@@ -221,6 +233,28 @@ def _mark(rec: dict[str, Any], g: GroupResult, enforce: bool) -> None:
     t = max((t for t in g.tests if t.get("decision") == "out_of_domain"), key=lambda t: t.get("statistic") or 0.0)
     why = (f"{REASON}: the {g.n} images of {g.group} are not like the images the detectors were calibrated on "
            f"(two-sample test ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}): their error rates do not apply")
+    _withhold(rec, why)
+
+
+BEYOND = "beyond_calibration_images"
+
+
+def _beyond(rec: dict[str, Any]) -> bool:
+    """Whether the image lies beyond every calibration image of some card (typicality 1.0)."""
+    typ = (rec.get("domain") or {}).get("typicality") or {}
+    return any(isinstance(v, (int, float)) and v >= 1.0 for v in typ.values())
+
+
+def _mark_beyond(rec: dict[str, Any], enforce: bool) -> None:
+    rec.setdefault("domain", {})["image"] = BEYOND
+    if enforce and rec.get("verdict_source") == "detectors":
+        _withhold(rec, f"{REASON}: this image lies farther from the detectors' calibration images than any of them "
+                       "does from the rest (typicality 1.0): their error rates do not apply to it")
+
+
+def _withhold(rec: dict[str, Any], why: str) -> None:
+    """A definite detector verdict becomes inconclusive with ``why`` (kept as ``detector_verdict``,
+    its error rates dropped); an inconclusive one gets ``why`` added."""
     if rec.get("verdict") not in ("real", "synthetic"):  # already inconclusive: the reason is added
         rec["reasons"] = [*(rec.get("reasons") or []), why]
         return

@@ -211,7 +211,7 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
     for i, sha, got, err in bounded_map(prepare, range(n), workers=workers,
                                           max_inflight=max(batch_size, 2 * (workers or default_workers()))):
         done += 1
-        shas[i] = sha or ""
+        shas[i] = sha
         if err is not None:
             errors.append((i, err))
         elif isinstance(got, tuple):  # cached feature (and spread)

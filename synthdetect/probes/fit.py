@@ -236,11 +236,11 @@ class _Scatter:
 
     def __init__(self, R: np.ndarray, n: int, col_sets: Sequence[np.ndarray]):
         m, P = R.shape
-        self.R, self.n = R, n
+        self.R, self.n, self.col_sets = R, n, list(col_sets)
         primal = m * P * P + sum(len(c) ** 3 for c in col_sets) * 2 / 3
         woodbury = m * m * P + len(col_sets) * m ** 3 * 2 / 3
         self.A = R.T @ R if primal < woodbury else None
-        self.atoms: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        self.atoms: list[tuple[np.ndarray, np.ndarray]] = []  # (groups holding the atom, its R R')
         if self.A is None:  # column atoms: the columns that belong to the same groups
             member = np.zeros((len(col_sets), P), dtype=bool)
             for g, cols in enumerate(col_sets):
@@ -249,18 +249,20 @@ class _Scatter:
             for a, sig in enumerate(sigs):
                 if sig.any():
                     cols = np.nonzero(atom_of.ravel() == a)[0]
-                    self.atoms.append((sig, cols, R[:, cols] @ R[:, cols].T))
+                    self.atoms.append((sig, R[:, cols] @ R[:, cols].T))
 
-    def direction(self, cols: np.ndarray, v: np.ndarray, group: int | None = None) -> tuple[np.ndarray, float]:
-        """``S^-1 v`` for the columns ``cols`` (group number ``group`` of ``col_sets``) with the
-        Ledoit-Wolf covariance ``S`` of the rows (``R'R / n`` shrunk over all ``m`` rows)."""
-        Rg = self.R[:, cols]
+    def direction(self, group: int, v: np.ndarray) -> tuple[np.ndarray, float]:
+        """``S^-1 v`` over the columns of ``col_sets[group]`` (``v`` over all columns; the result
+        over the group's) with the Ledoit-Wolf covariance ``S`` of the rows (``R'R / n`` shrunk
+        over all ``m`` rows)."""
+        cols = self.col_sets[group]
+        Rg, v = self.R[:, cols], v[cols]
         m, p = Rg.shape
         s2 = m / self.n  # the rows scaled by sqrt(m/n) have covariance R'R/n over m rows
         if self.A is not None:
             M = self.A[np.ix_(cols, cols)]
         else:
-            M = sum(G for sig, _, G in self.atoms if sig[group])
+            M = sum(G for sig, G in self.atoms if sig[group])
         alpha, mu = _lw_from(np.einsum("ij,ij->i", Rg, Rg) * s2, float(np.sum(M * M)) * s2 ** 2, p)
         alpha = min(1.0, max(alpha, 1e-6))
         c, d = alpha * max(mu, 1e-12), (1.0 - alpha) / self.n
@@ -320,7 +322,7 @@ def lda_direction(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None = None
     residuals from their class mean, ``n`` images), shrunk by the Ledoit-Wolf estimate over all
     those rows.  With fewer rows than features ``S^-1`` is applied through the Woodbury identity."""
     R, v = _within_rows(Z, y, spread)
-    return _Scatter(R, len(Z), [np.arange(Z.shape[1])]).direction(np.arange(Z.shape[1]), v, 0)
+    return _Scatter(R, len(Z), [np.arange(Z.shape[1])]).direction(0, v)
 
 
 def _within_rows(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -344,7 +346,7 @@ def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], spread:
     scatter = _Scatter(R, len(Z), col_sets)
     coef, used, shrink = np.zeros(X.shape[1]), np.zeros(X.shape[1], dtype=bool), {}
     for g, (cand, cols) in enumerate(zip(candidates, col_sets)):
-        w, shrink[cand.name] = scatter.direction(cols, v[cols], g)
+        w, shrink[cand.name] = scatter.direction(g, v)
         sd = float(np.std(Z[:, cols] @ w))
         if sd > 1e-12:
             coef[cols] += w / sd / len(candidates)

@@ -117,6 +117,9 @@ THREADS = typer.Option(2, "--threads", min=1, help="torch CPU threads.")
 WORKERS = typer.Option(0, "--workers", min=0, max=8, help="DataLoader worker processes.")
 CROPS = typer.Option(1, "--crops-per-image", min=1, max=256,
                      help="Random training views of every image per epoch (patch sampling on large photos).")
+KEEP_FRAMES = typer.Option(False, "--keep-frames",
+                           help="Train on the images as they are; by default a uniform frame or letterbox around a "
+                                "picture is cut off first, so no crop shows it (a frame's colour can carry the label).")
 PATIENCE = typer.Option(5, "--patience", min=1, help="Early-stopping patience in epochs (Wang et al.: 5).")
 MONITOR = typer.Option(Monitor.acc, "--monitor",
                        help="Validation score for early stopping: accuracy at 0.5 (Wang et al.) or average precision.")

@@ -28,7 +28,7 @@ import typer
 from ..train import families
 from ..train.backbones import CLIP_MODEL
 from ._training import (
-    CROPS, DEVICE, FORCE, INIT, MONITOR, OUT, PAIRS, PATIENCE, RESUME, SEED, THREADS, TRAIN, VAL, WORKERS,
+    CROPS, DEVICE, FORCE, INIT, KEEP_FRAMES, MONITOR, OUT, PAIRS, PATIENCE, RESUME, SEED, THREADS, TRAIN, VAL, WORKERS,
     Monitor, data_inputs, err, train_extra,
 )
 from .errors import ExitCode, fail, output_checks
@@ -99,6 +99,7 @@ def train_resnet(
     crops_per_image: int = CROPS,
     patience: int = PATIENCE,
     monitor: Monitor = MONITOR,
+    keep_frames: bool = KEEP_FRAMES,
     seed: int = SEED,
     out: Path = OUT,
     resume: bool = RESUME,
@@ -126,7 +127,8 @@ def train_resnet(
          resize_to=256, out=out, init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs,
          batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume, force=force, device=device.value,
          workers=workers, threads=threads, extra={"blur_jpeg_prob": blur_jpeg_prob},
-         crops_per_image=crops_per_image, patience=patience, monitor=monitor.value, card_resize=inference_resize)
+         crops_per_image=crops_per_image, patience=patience, monitor=monitor.value, card_resize=inference_resize,
+         strip_frames=not keep_frames)
 
 
 def resolve_backbone_weights(bw: str, backbone: str) -> str:
@@ -162,6 +164,7 @@ def train_clip_probe(
     epochs: int = typer.Option(100, "--epochs", min=1),
     batch_size: int = typer.Option(256, "--batch-size", min=1),
     lr: float = typer.Option(1e-4, "--lr"),
+    keep_frames: bool = KEEP_FRAMES,
     seed: int = SEED,
     out: Path = OUT,
     resume: bool = RESUME,
@@ -180,7 +183,7 @@ def train_clip_probe(
     _run(_train, backbone=backbone, backbone_weights=None if bw in ("none", "") else bw, feature=feature.value,
          train=train, val=val, blur_jpeg_prob=blur_jpeg_prob, views=views, out=out, cache_dir=cache_dir,
          init_from=str(init_from) if init_from else None, pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr,
-         seed=seed, resume=resume, force=force, device=device.value, threads=threads)
+         seed=seed, resume=resume, force=force, device=device.value, threads=threads, strip_frames=not keep_frames)
 
 
 @train_app.command("probe")
@@ -391,7 +394,7 @@ def _probe_diagnostics(training: dict, cv: dict) -> str:
 
 def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
               epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
-              patience, monitor):
+              patience, monitor, keep_frames):
     if crop % 2:
         raise fail("--crop must be even")
     with train_extra():
@@ -406,7 +409,7 @@ def _forensic(name: str, train, val, resize_prob, jpeg_prob, blur_prob, crop, no
          resize_to=None if no_resize else resize_to, out=out, init_from=str(init_from) if init_from else None,
          pairs=pairs, epochs=epochs, batch_size=batch_size, lr=lr, optimizer="adam", seed=seed, resume=resume,
          force=force, device=device.value, workers=workers, threads=threads, crops_per_image=crops_per_image,
-         patience=patience, monitor=monitor.value)
+         patience=patience, monitor=monitor.value, strip_frames=not keep_frames)
 
 
 def _takes(option: str) -> str:
@@ -435,6 +438,7 @@ def _forensic_command(name: str, default_crop: int, doc: str):
         crops_per_image: int = CROPS,
         patience: int = PATIENCE,
         monitor: Monitor = MONITOR,
+        keep_frames: bool = KEEP_FRAMES,
         seed: int = SEED,
         out: Path = OUT,
         resume: bool = RESUME,
@@ -447,7 +451,7 @@ def _forensic_command(name: str, default_crop: int, doc: str):
             raise fail(f"--width applies to {_takes('width')} only")
         _forensic(name, train, val, resize_prob, jpeg_prob, blur_prob, crop, no_resize, resize_to, init_from, pairs,
                   epochs, batch_size, lr, seed, out, resume, force, device, threads, workers, width, crops_per_image,
-                  patience, monitor)
+                  patience, monitor, keep_frames)
 
     cmd.__doc__ = doc
     return cmd

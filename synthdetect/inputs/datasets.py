@@ -18,6 +18,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
+from .frames import find_frame, frame_warnings
+
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
 LABEL_DIRS = {"0_real": 0, "1_fake": 1}
 
@@ -224,14 +226,17 @@ class DecodedCache:
 
     ``resize_to`` (shorter side, aspect kept, bilinear) is the deterministic first step of
     the Wang recipe, so caching after it keeps memory small and epochs fast.  With
-    ``resize_to=None`` images stay at native resolution.
+    ``resize_to=None`` images stay at native resolution.  ``strip_frames``: a uniform frame
+    (``frames.find_frame``) is cut off first, so that no crop shows it; ``stripped`` counts them.
     """
 
-    def __init__(self, resize_to: int | None = None, min_side: int = 0):
+    def __init__(self, resize_to: int | None = None, min_side: int = 0, strip_frames: bool = False):
         self.resize_to = resize_to
         self.min_side = min_side
+        self.strip_frames = strip_frames
         self._store: dict[str, np.ndarray] = {}
         self.decodes = 0
+        self.stripped = 0
 
     def get(self, path: Path) -> np.ndarray:
         key = str(path)
@@ -240,6 +245,8 @@ class DecodedCache:
             from .preprocess import resize_shorter
 
             img = decode_rgb(path)
+            if self.strip_frames:
+                img = self._strip(img)
             if self.resize_to:
                 img = resize_shorter(img, self.resize_to, "bilinear")
             if self.min_side and min(img.size) < self.min_side:
@@ -248,6 +255,13 @@ class DecodedCache:
             self._store[key] = arr
             self.decodes += 1
         return arr
+
+    def _strip(self, img: Image.Image) -> Image.Image:
+        f = find_frame(np.asarray(img, dtype=np.uint8))
+        if f is None:
+            return img
+        self.stripped += 1
+        return img.crop(f.box)
 
     def warm(self, items: Sequence[Item], progress=None) -> None:
         for it in items:
@@ -263,8 +277,10 @@ class DecodedCache:
 
 
 def shortcut_warnings(items: Sequence[Item]) -> list[str]:
-    """Warn when file format or image size alone separates real from synthetic in a training set
-    (e.g. JPEG reals vs lossless WebP fakes): a detector can learn the container instead of the content."""
+    """Warn when file format, image size or a uniform frame separates real from synthetic in a
+    training set (e.g. JPEG reals vs lossless WebP fakes, grey frames around reals and coloured ones
+    around fakes): a detector can learn the container or the canvas instead of the content."""
+
     out: list[str] = []
     by_label: dict[int, list[Item]] = {0: [], 1: []}
     for it in items:
@@ -291,4 +307,4 @@ def shortcut_warnings(items: Sequence[Item]) -> list[str]:
             name = "synthetic" if lab else "real"
             out.append(f"every {name} image is {wh[0]}x{wh[1]} and no image of the other class is: "
                        "image size separates the classes")
-    return out
+    return out + frame_warnings([it.path for it in by_label[0]], [it.path for it in by_label[1]])

@@ -44,10 +44,12 @@ import io
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
+
+from .frames import evenly_spaced
 
 GATES = ("too_small", "blurred_or_upscaled", "recompressed", "composite")
 
@@ -437,6 +439,25 @@ def composite_measures(img: Image.Image) -> dict[str, float]:
     best = max(_canvas_score(a16, rng, c, border) for c in candidates)
     out["composite"], out["background_fraction"], out["border_uniform"], out["rectangle"] = best
     return out
+
+
+def composite_count(paths: Sequence[Path], limit: int = 100) -> tuple[int, int]:
+    """(images checked, composites among them) over at most ``limit`` of ``paths``, evenly spaced:
+    what share of a training sample the ``composite`` gate would withhold in ``scan``.  JPEGs are
+    decoded at a reduced scale (the measure reads a <= 384 px copy anyway)."""
+    from PIL import ImageOps
+
+    checked = found = 0
+    for p in evenly_spaced(list(paths), limit):
+        try:
+            with Image.open(p) as im:
+                im.draft("RGB", (2 * _SMALL, 2 * _SMALL))
+                img = ImageOps.exif_transpose(im.convert("RGB"))
+        except Exception:  # noqa: BLE001 - unreadable files are reported by the loader
+            continue
+        checked += 1
+        found += composite_measures(img)["composite"] >= Thresholds().max_composite
+    return checked, found
 
 
 # -- the gates -----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
+from ..inputs.datasets import shortcut_warnings
 from .features import Extracted, backbone_cache, default_cache_dir, extract_features
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
@@ -217,6 +218,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
     ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda)
     duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
+    shortcuts = shortcut_warnings([items[i] for i in ex.keep])  # format, size or frame colour = label?
+    shortcuts += _composite_warning([items[i].path for i in ex.keep])
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -260,8 +263,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
-        training=_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions, licences,
-                               prior, prior_note, size),
+        training={**_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions,
+                                  licences, prior, prior_note, size), "data_warnings": shortcuts},
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
         metrics={"cross_validated": cv},
@@ -274,8 +277,21 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
                                 **({"conditions_s": round(cond.seconds, 3)} if cond is not None else {}),
                                 "total_s": round(time.perf_counter() - t0, 3)},
-                       cache_hits=ex.cache_hits, duplicates=duplicates, warnings=size.warnings(),
+                       cache_hits=ex.cache_hits, duplicates=duplicates, warnings=size.warnings() + shortcuts,
                        condition_features={} if cond is None else cond.features)
+
+
+def _composite_warning(paths: Sequence[Path]) -> list[str]:
+    """A warning when many sample images are composites: scan withholds detector verdicts on those."""
+    from ..inputs.quality import composite_count
+
+    n, k = composite_count(paths)
+    if not n or k < max(2, 0.2 * n):
+        return []
+    return [f"{k} of {n} images checked look like composites (a photo on a canvas with text or frames: captioned "
+            "cards, screenshots, collages): scan withholds detector verdicts on composites (quality gate "
+            "'composite'), so this probe will give few verdicts on images like them; crop the photos out of the "
+            "cards (the reference and the questioned images alike) and fit again"]
 
 
 def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], src, max_false_alarm: float,

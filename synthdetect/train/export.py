@@ -437,7 +437,7 @@ def card_fields_from_run(cfg: dict[str, Any], log: list[dict[str, Any]]) -> dict
     training = {k: cfg.get(k) for k in ("recipe", "seed", "epochs", "batch_size", "lr", "optimizer", "pairs",
                                         "init_from", "pretrained_backbone", "backbone_digest", "augment",
                                         "train_resize_shorter_to", "blur_jpeg_prob", "feature", "backbone", "arch_kw",
-                                        "crops_per_image", "patience", "monitor")
+                                        "crops_per_image", "patience", "monitor", "frames", "frames_stripped", "data_warnings")
                 if cfg.get(k) is not None}
     training["train"] = _portable(cfg.get("train"))
     training["val"] = _portable(cfg.get("val"))

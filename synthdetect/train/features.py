@@ -45,7 +45,8 @@ def params_digest(module: nn.Module) -> str:
 
 class FeatureExtractor:
     def __init__(self, features: nn.Module, info: dict[str, Any], feature: str, cache: FeatureCache,
-                 device: torch.device, resize_to: int | None = 256, batch_size: int = 32):
+                 device: torch.device, resize_to: int | None = 256, batch_size: int = 32,
+                 strip_frames: bool = False):
         self.model = features.eval()
         self.cache = cache
         self.device = device
@@ -53,8 +54,8 @@ class FeatureExtractor:
         self.resize_to = resize_to
         self.weights_id = info.get("weights_digest") or params_digest(features)
         self.base = {"backbone": info.get("backbone"), "weights": self.weights_id, "feature": feature,
-                     "resize_to": resize_to}
-        self.decoded = DecodedCache(resize_to=resize_to)
+                     "resize_to": resize_to, **({"frames": "stripped"} if strip_frames else {})}
+        self.decoded = DecodedCache(resize_to=resize_to, strip_frames=strip_frames)
         self.computed = 0  # images run through the backbone (tests count these)
         self._sha: dict[str, str] = {}
 

@@ -65,7 +65,9 @@ def _init_from(model: nn.Module, init_run: str | Path, arch: str) -> dict[str, A
     target = model.head if families.get(arch).checkpoint == "head" else model
     target.load_state_dict(sd)
     return {"run": str(Path(init_run).resolve()), "arch": cfg.get("arch"), "seed": cfg.get("seed"),
-            "recipe": cfg.get("recipe"), "train": cfg.get("train"), "val": cfg.get("val")}
+            "recipe": cfg.get("recipe"), "train": cfg.get("train"), "val": cfg.get("val"),
+            "frames": cfg.get("frames", "kept"), "frames_stripped": cfg.get("frames_stripped"),
+            "data_warnings": cfg.get("data_warnings", [])}
 
 
 def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int):
@@ -146,14 +148,20 @@ def _optimizer(model: nn.Module, optimizer: str, lr: float) -> torch.optim.Optim
 
 
 def _decoded(train_items: Sequence[Item], val_items: Sequence[Item], resize_to: int | None,
-             min_side: int) -> DecodedCache:
-    """Every image decoded once (after the deterministic shorter-side resize), with a progress bar."""
-    cache = DecodedCache(resize_to=resize_to, min_side=min_side)
+             min_side: int, strip_frames: bool) -> DecodedCache:
+    """Every image decoded once (frame cut off, then the deterministic shorter-side resize), with a progress bar."""
+    cache = DecodedCache(resize_to=resize_to, min_side=min_side, strip_frames=strip_frames)
     everything = list(train_items) + list(val_items)
     with progress() as prog:
         t = prog.add_task("decoding", total=len(everything), info="")
         cache.warm(everything, lambda: prog.advance(t))
         prog.update(t, info=f"{cache.nbytes() / 2**20:.0f} MiB in memory")
+    if cache.stripped:
+        from rich.console import Console
+
+        Console(stderr=True, soft_wrap=True).print(
+            f"note: a uniform frame was cut off {cache.stripped} of {len(everything)} images before training "
+            "(--keep-frames keeps them)")
     return cache
 
 
@@ -202,9 +210,11 @@ def train_images(
     patience: int = 5,
     monitor: str = "acc",
     card_resize: bool = False,
+    strip_frames: bool = True,
 ) -> dict[str, Any]:
     """``arch``: a registered family (``families.py``).  ``card_resize``: the card resizes the shorter
-    side to ``resize_to`` at inference (families with ``inference_resize="opt-in"``, e.g. ResNets)."""
+    side to ``resize_to`` at inference (families with ``inference_resize="opt-in"``, e.g. ResNets).
+    ``strip_frames``: uniform frames are cut off the images before any resize or crop."""
     dev, run, train_items, val_items = _start(out, train, val, pairs, seed, threads=threads, device=device,
                                               resume=resume, force=force)
     fam = families.get(arch)
@@ -220,7 +230,7 @@ def train_images(
         "lr": lr, "optimizer": optimizer, "device": str(dev), "threads": threads, "workers": workers, "train": _data_summary(train, train_items),
         "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
         "augment": asdict(aug), "train_resize_shorter_to": resize_to, "crops_per_image": crops_per_image,
-        "patience": patience, "monitor": monitor,
+        "patience": patience, "monitor": monitor, "frames": "stripped" if strip_frames else "kept",
         "pretrained_backbone": bool(getattr(model, "pretrained", False)),
         "backbone_digest": getattr(model, "backbone_digest", None),
         "input_spec": json.loads(spec.key()), "data_warnings": _warn_shortcuts(train_items),
@@ -233,8 +243,9 @@ def train_images(
         cfg["resumed_from_epoch"] = old.get("result", {}).get("last_epoch")
     run.write_config(cfg)
 
-    cache = _decoded(train_items, val_items, resize_to, max(aug.crop, spec.size))
+    cache = _decoded(train_items, val_items, resize_to, max(aug.crop, spec.size), strip_frames)
     cfg["decoded_cache_mib"] = round(cache.nbytes() / 2**20, 1)
+    cfg["frames_stripped"] = cache.stripped
     train_set = _ImageSet(train_items, cache, aug, seed, True, repeats=crops_per_image)
     # validate on the view inference will see: the card's crop size, centred
     val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False, "crop": spec.size})
@@ -301,6 +312,7 @@ def train_clip_probe(
     force: bool = False,
     device: str = "auto",
     threads: int | None = None,
+    strip_frames: bool = True,
 ) -> dict[str, Any]:
     from .features import FeatureCache, FeatureExtractor, default_cache_dir as default_feature_dir
 
@@ -323,6 +335,7 @@ def train_clip_probe(
         "device": str(dev), "threads": threads, "train": _data_summary(train, train_items),
         "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
         "augment": asdict(aug), "train_resize_shorter_to": resize_to, "input_spec": json.loads(spec.key()),
+        "frames": "stripped" if strip_frames else "kept",
         "data_warnings": _warn_shortcuts(train_items), "checkpoint_contents": "head state dict (weight [1,D], bias [1]); the frozen backbone is rebuilt from arch_kw",
         **_provenance(),
     }
@@ -331,7 +344,8 @@ def train_clip_probe(
     run.write_config(cfg)
 
     fc = FeatureCache(Path(cache_dir) if cache_dir else default_feature_dir())
-    ext = FeatureExtractor(model.features.to(dev), model.info, feature, fc, dev, resize_to=resize_to)
+    ext = FeatureExtractor(model.features.to(dev), model.info, feature, fc, dev, resize_to=resize_to,
+                           strip_frames=strip_frames)
     xs = []
     for v in range(views):
         xs.append(ext.features(train_items, aug, view=("train", seed, v)))

@@ -249,3 +249,41 @@ def test_method_logistic_chooses_one_group_and_a_bad_method_is_refused_early(tmp
     with pytest.raises(ProbeTrainError, match="cannot take --prior"):
         train_probe([], card, "x", tmp_path / "out", data_label="d", prior=prior, method="lda-average")
     assert not (tmp_path / "out").exists()
+
+
+def test_train_probe_warns_when_the_frame_colour_gives_the_label_away(setup):
+    """Grey frames around the reals, red ones around the fakes (train-gan2019's ranking images):
+    said on stderr / in the JSON, and kept in the card's training record."""
+    from PIL import Image
+
+    bbdir, _, data, tmp = setup
+    for d, colour in (("0_real", (34, 34, 34)), ("1_fake", (254, 0, 0))):
+        for p in sorted((data / d).iterdir()):
+            a = np.asarray(Image.open(p).convert("RGB"))
+            canvas = np.empty((a.shape[0] + 16, a.shape[1] + 16, 3), np.uint8)
+            canvas[:] = colour
+            canvas[8:-8, 8:-8] = a
+            Image.fromarray(canvas).save(p)
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    assert any("frame colour separates the classes" in w for w in json.loads(r.stdout)["warnings"])
+    card = json.loads((tmp / "models" / "case42.json").read_text())
+    assert any("frame colour" in w for w in card["training"]["data_warnings"])
+    r = _train(bbdir, make_images(tmp / "plain"), tmp / "m2", tmp / "cache")
+    assert r.exit_code == 0 and json.loads((tmp / "m2" / "case42.json").read_text())["training"]["data_warnings"] == []
+
+
+def test_train_probe_warns_when_the_sample_is_mostly_composites(setup):
+    """Captioned cards in the reference sample: scan would withhold every verdict on such images."""
+    from PIL import Image
+
+    from tests.inputs.quality_builders import make_card
+
+    bbdir, _, _, tmp = setup
+    data = make_images(tmp / "small", n=10)
+    for p in sorted(data.rglob("*.png")):
+        photo = Image.open(p).convert("RGB").resize((480, 400))
+        make_card(photo, size=(512, 768), photo_width=460, lines=2, seed=len(p.name)).save(p)
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    assert any(w.startswith("20 of 20 images checked look like composites") for w in json.loads(r.stdout)["warnings"])

@@ -101,3 +101,42 @@ def test_clip_backbone_from_local_file(tmp_path):
         families.get("clip-probe").build(backbone="synthdetect-tiny-vit", backbone_weights=str(bad))
 
 
+
+
+def _framed_set(root, n, seed):
+    """Noise pictures (no class signal) on a frame whose colour is the label: grey real, red fake."""
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for lab, colour in (("0_real", (34, 34, 34)), ("1_fake", (254, 0, 0))):
+        (root / lab).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            a = np.empty((72, 72, 3), np.uint8)
+            a[:] = colour
+            a[12:-12, 12:-12] = rng.integers(40, 216, (48, 48, 3))
+            Image.fromarray(a).save(root / lab / f"{i:02d}.png")
+    return root
+
+
+def test_training_strips_label_frames_unless_told_to_keep_them(tmp_path):
+    """The frame leak of train-gan2019: kept, a network learns the frame colour; stripped (the
+    default), the pictures alone carry no label and it cannot."""
+    from synthdetect.train.augment import AugmentConfig
+    from synthdetect.train.runs import train_images
+
+    train, val = _framed_set(tmp_path / "train", 16, 1), _framed_set(tmp_path / "val", 10, 2)
+    accs = {}
+    for strip in (False, True):
+        run = tmp_path / f"strip-{strip}"
+        train_images(recipe="t", arch="resnet-narrow", arch_kw={"widths": [8, 16]}, train=[str(train)],
+                     val=[str(val)], aug=AugmentConfig(blur_prob=0, jpeg_prob=0, crop=64, flip=False),
+                     resize_to=None, out=run, epochs=8, batch_size=16, lr=3e-3, seed=0, threads=1,
+                     strip_frames=strip, patience=8)
+        cfg = _cfg(run)
+        assert cfg["frames"] == ("stripped" if strip else "kept")
+        assert cfg["frames_stripped"] == (52 if strip else 0)
+        assert any("frame colour separates the classes" in w for w in cfg["data_warnings"])
+        accs[strip] = [json.loads(l)["val_acc"] for l in (run / "log.jsonl").read_text().splitlines()]
+    assert max(accs[False]) >= 0.9, accs
+    assert sum(accs[True]) / len(accs[True]) <= 0.7, accs

@@ -34,7 +34,10 @@ The legacy members trained from scratch (``--legacy``; otherwise the shipped ONN
   thresholds and voting weights).  The lists are in ``weights/splits/``.
 * ``resnet``: the Wang et al. recipe (blur+JPEG p=0.5, shorter side 256, crop 224) on the
   mismatched ``train-*`` sets from random init (no ImageNet weights exist here), then
-  fine-tuned on ``fit`` (paper runs 1 -> 3).
+  fine-tuned on ``fit`` (paper runs 1 -> 3).  ``train-gan2019``'s images carry their label in
+  a frame (grey around the reals, coloured around the fakes): the recipe cuts uniform frames
+  off before cropping (``synthdetect/inputs/frames.py``; the shipped ``resnet`` was retrained
+  so on 2026-12-05, docs/train.md#data).
 * ``npr`` and ``spectral``: from-scratch forensic networks on native-resolution patches
   of ``fit`` (a fresh model on the target sample, paper run 6), with JPEG / rescale
   augmentation so that neither learns "JPEG = real" or "big = real".

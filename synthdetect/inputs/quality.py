@@ -441,6 +441,18 @@ def composite_measures(img: Image.Image) -> dict[str, float]:
     return out
 
 
+# A card whose calibration images are at least this share composites (``calibration.composites``,
+# written by ``train probe``) was measured on composites: scan does not apply the composite gate to it.
+COMPOSITES_CALIBRATED = 0.5
+
+
+def composites_calibrated(calibration: Mapping[str, Any] | None) -> bool:
+    """Whether a card's calibration images were mostly composites (see COMPOSITES_CALIBRATED)."""
+    c = (calibration or {}).get("composites") or {}
+    n, k = int(c.get("checked") or 0), int(c.get("found") or 0)
+    return n > 0 and k >= COMPOSITES_CALIBRATED * n
+
+
 def composite_count(paths: Sequence[Path], limit: int = 100) -> tuple[int, int]:
     """(images checked, composites among them) over at most ``limit`` of ``paths``, evenly spaced:
     what share of a training sample the ``composite`` gate would withhold in ``scan``.  JPEGs are

@@ -219,7 +219,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda)
     duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
     shortcuts = shortcut_warnings([items[i] for i in ex.keep])  # format, size or frame colour = label?
-    shortcuts += _composite_warning([items[i].path for i in ex.keep])
+    composites = _composites([items[i].path for i in ex.keep])
+    shortcuts += composites.pop("warnings")
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -258,7 +259,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         f1=float(cv["at_calibrated"]["f1"]),
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
-                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
+                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep]), "composites": composites,
                      **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
@@ -281,17 +282,25 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        condition_features={} if cond is None else cond.features)
 
 
-def _composite_warning(paths: Sequence[Path]) -> list[str]:
-    """A warning when many sample images are composites: scan withholds detector verdicts on those."""
-    from ..inputs.quality import composite_count
+def _composites(paths: Sequence[Path]) -> dict[str, Any]:
+    """How many sample images are composites (the card's ``calibration.composites``: ``checked``,
+    ``found``) and the warning to give.  When most are, the calibration covers composites and scan
+    lifts its ``composite`` gate for this probe (COMPOSITES_CALIBRATED); when some are, it warns."""
+    from ..inputs.quality import COMPOSITES_CALIBRATED, composite_count
 
     n, k = composite_count(paths)
-    if not n or k < max(2, 0.2 * n):
-        return []
-    return [f"{k} of {n} images checked look like composites (a photo on a canvas with text or frames: captioned "
-            "cards, screenshots, collages): scan withholds detector verdicts on composites (quality gate "
-            "'composite'), so this probe will give few verdicts on images like them; crop the photos out of the "
-            "cards (the reference and the questioned images alike) and fit again"]
+    warn = []
+    if n and k >= max(2, 0.2 * n):
+        what = (f"{k} of {n} images checked look like composites (a photo on a canvas with text or frames: "
+                "captioned cards, screenshots, collages)")
+        if k >= COMPOSITES_CALIBRATED * n:
+            warn.append(f"{what}: the probe's rates are measured on such images, so scan with it does not withhold "
+                        "composites; on images unlike them (no canvas) the domain check decides")
+        else:
+            warn.append(f"{what}: scan withholds detector verdicts on composites (quality gate 'composite'), so this "
+                        "probe will give few verdicts on images like them; crop the photos out of the cards (the "
+                        "reference and the questioned images alike) and fit again, or fit on composites only")
+    return {"checked": n, "found": k, "warnings": warn}
 
 
 def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], src, max_false_alarm: float,

@@ -342,7 +342,7 @@ class Scanner:
         self.thumbnails = options.thumbnails
         self.quality_gates = options.quality_gates
         # the detectors' input size: a smaller image would only show them upscaled pixels
-        from ..inputs.quality import required_min_side
+        from ..inputs.quality import composites_calibrated, required_min_side
 
         self.min_side = required_min_side(self.specs.values())
         # the smallest images the calibrated error rates were measured on (cards' calibration sets)
@@ -353,6 +353,8 @@ class Scanner:
         self.calibrated_min_side = max((int(r["min"]) for r in cal_sides), default=0)
         # measured conditions (downscaled / re-encoded copies) replace that size proxy where the card has them
         self.conditions = plan.conditions_table()
+        # cards calibrated on composites (train probe on captioned cards...) need no composite gate
+        self.composites_calibrated = bool(plan.cards) and all(composites_calibrated(c.calibration) for c in plan.cards)
         from ..inputs.decoding import init_codecs
 
         init_codecs()  # register optional codecs once, before the worker threads start
@@ -422,6 +424,10 @@ class Scanner:
             q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization))
             out = q.to_dict()
             side = min(d.width, d.height)
+            if self.composites_calibrated and any(g["gate"] == "composite" for g in out["failed"]):
+                out["failed"] = [g for g in out["failed"] if g["gate"] != "composite"]
+                out["composite_calibrated"] = True  # the cards' rates were measured on composites
+                out["ok"] = not out["failed"]
             if cond is not None:  # the measured conditions decide, not the size/quality proxies
                 out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
                 if cond.name is None and not any(g["gate"] == "too_small" for g in out["failed"]):

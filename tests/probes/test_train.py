@@ -273,17 +273,49 @@ def test_train_probe_warns_when_the_frame_colour_gives_the_label_away(setup):
     assert r.exit_code == 0 and json.loads((tmp / "m2" / "case42.json").read_text())["training"]["data_warnings"] == []
 
 
-def test_train_probe_warns_when_the_sample_is_mostly_composites(setup):
-    """Captioned cards in the reference sample: scan would withhold every verdict on such images."""
+def _cards(root: Path, n: int, plain: int = 0) -> Path:
+    """``make_images`` re-rendered as captioned cards, but the last ``plain`` of each class."""
     from PIL import Image
 
     from tests.inputs.quality_builders import make_card
 
+    data = make_images(root, n=n)
+    for d in ("0_real", "1_fake"):
+        for p in sorted((data / d).iterdir())[:n - plain]:
+            photo = Image.open(p).convert("RGB").resize((480, 400))
+            make_card(photo, size=(512, 768), photo_width=460, lines=2, seed=len(p.name)).save(p)
+    return data
+
+
+def _composite_gated(models: Path, bbdir: Path, folder: Path, name: str) -> list[bool]:
+    r = runner.invoke(app, ["scan", str(folder), "--models", name, "--models-dir", str(models), "--models-dir",
+                            str(bbdir), "-f", "json", "--no-provenance", "--domain-check", "off"])
+    assert r.exit_code == 0, r.output
+    return [any(g["gate"] == "composite" for g in x["quality"]["failed"]) for x in json.loads(r.stdout)["results"]]
+
+
+def test_a_probe_fitted_on_composites_is_not_gated_on_them_a_probe_fitted_on_photos_is(setup):
+    """Captioned cards as the reference sample: the card's rates are measured on composites, so scan
+    with that probe does not withhold them (it says so); a probe fitted on plain images still does."""
+    bbdir, _, plain, tmp = setup
+    cards = _cards(tmp / "cards", n=10)
+    r = _train(bbdir, cards, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    assert any(w.startswith("20 of 20 images checked look like composites") and "rates are measured on such" in w
+               for w in json.loads(r.stdout)["warnings"])
+    card = json.loads((tmp / "models" / "case42.json").read_text())
+    assert card["calibration"]["composites"] == {"checked": 20, "found": 20}
+    assert not any(_composite_gated(tmp / "models", bbdir, cards, "case42"))
+    assert _train(bbdir, plain, tmp / "m2", tmp / "cache").exit_code == 0
+    assert all(_composite_gated(tmp / "m2", bbdir, cards, "case42"))
+
+
+def test_train_probe_warns_when_a_fifth_or_more_of_the_sample_are_composites(setup):
     bbdir, _, _, tmp = setup
-    data = make_images(tmp / "small", n=10)
-    for p in sorted(data.rglob("*.png")):
-        photo = Image.open(p).convert("RGB").resize((480, 400))
-        make_card(photo, size=(512, 768), photo_width=460, lines=2, seed=len(p.name)).save(p)
+    data = _cards(tmp / "mixed", n=10, plain=7)  # 3 + 3 cards of 20
     r = _train(bbdir, data, tmp / "models", tmp / "cache")
     assert r.exit_code == 0, r.output
-    assert any(w.startswith("20 of 20 images checked look like composites") for w in json.loads(r.stdout)["warnings"])
+    assert any(w.startswith("6 of 20 images checked look like composites") and "scan withholds" in w
+               for w in json.loads(r.stdout)["warnings"])
+    card = json.loads((tmp / "models" / "case42.json").read_text())
+    assert card["calibration"]["composites"] == {"checked": 20, "found": 6}

@@ -294,17 +294,22 @@ def _composite_gated(models: Path, bbdir: Path, folder: Path, name: str) -> list
     return [any(g["gate"] == "composite" for g in x["quality"]["failed"]) for x in json.loads(r.stdout)["results"]]
 
 
+def _composites_fit(bbdir: Path, data: Path, models: Path, cache: Path, found: int, says: str) -> None:
+    """``train probe`` on ``data``: the card counts ``found`` composites of 20; a warning says ``says``."""
+    r = _train(bbdir, data, models, cache)
+    assert r.exit_code == 0, r.output
+    assert any(w.startswith(f"{found} of 20 images checked look like composites") and says in w
+               for w in json.loads(r.stdout)["warnings"])
+    card = json.loads((models / "case42.json").read_text())
+    assert card["calibration"]["composites"] == {"checked": 20, "found": found}
+
+
 def test_a_probe_fitted_on_composites_is_not_gated_on_them_a_probe_fitted_on_photos_is(setup):
     """Captioned cards as the reference sample: the card's rates are measured on composites, so scan
     with that probe does not withhold them (it says so); a probe fitted on plain images still does."""
     bbdir, _, plain, tmp = setup
     cards = _cards(tmp / "cards", n=10)
-    r = _train(bbdir, cards, tmp / "models", tmp / "cache")
-    assert r.exit_code == 0, r.output
-    assert any(w.startswith("20 of 20 images checked look like composites") and "rates are measured on such" in w
-               for w in json.loads(r.stdout)["warnings"])
-    card = json.loads((tmp / "models" / "case42.json").read_text())
-    assert card["calibration"]["composites"] == {"checked": 20, "found": 20}
+    _composites_fit(bbdir, cards, tmp / "models", tmp / "cache", 20, "rates are measured on such")
     assert not any(_composite_gated(tmp / "models", bbdir, cards, "case42"))
     assert _train(bbdir, plain, tmp / "m2", tmp / "cache").exit_code == 0
     assert all(_composite_gated(tmp / "m2", bbdir, cards, "case42"))
@@ -313,9 +318,4 @@ def test_a_probe_fitted_on_composites_is_not_gated_on_them_a_probe_fitted_on_pho
 def test_train_probe_warns_when_a_fifth_or_more_of_the_sample_are_composites(setup):
     bbdir, _, _, tmp = setup
     data = _cards(tmp / "mixed", n=10, plain=7)  # 3 + 3 cards of 20
-    r = _train(bbdir, data, tmp / "models", tmp / "cache")
-    assert r.exit_code == 0, r.output
-    assert any(w.startswith("6 of 20 images checked look like composites") and "scan withholds" in w
-               for w in json.loads(r.stdout)["warnings"])
-    card = json.loads((tmp / "models" / "case42.json").read_text())
-    assert card["calibration"]["composites"] == {"checked": 20, "found": 6}
+    _composites_fit(bbdir, data, tmp / "models", tmp / "cache", 6, "scan withholds")

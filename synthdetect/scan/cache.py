@@ -217,10 +217,26 @@ class ResultCache:
         conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
         return conn
 
+    @staticmethod
+    def _wal(conn: sqlite3.Connection) -> None:
+        """Switch to WAL.  A brand-new file that another scan is creating at the same moment can
+        answer with its old mode (or "locked") instead of waiting: retried within the busy timeout,
+        never taken for damage (it once moved a healthy cache aside under two concurrent scans)."""
+        deadline, mode = time.monotonic() + min(BUSY_TIMEOUT_S, 10.0), None
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            except sqlite3.OperationalError as e:
+                if "locked" not in str(e).lower() and "busy" not in str(e).lower():
+                    raise
+            if str(mode).lower() == "wal":
+                return
+            if time.monotonic() > deadline:
+                raise sqlite3.DatabaseError(f"cannot switch to WAL mode (got {mode})")
+            time.sleep(0.05)
+
     def _init(self, conn: sqlite3.Connection, check: bool) -> None:
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            raise sqlite3.DatabaseError(f"cannot switch to WAL mode (got {mode})")
+        self._wal(conn)
         conn.execute("PRAGMA synchronous = NORMAL")
         if check:
             res = [r[0] for r in conn.execute("PRAGMA quick_check").fetchall()]

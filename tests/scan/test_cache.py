@@ -268,3 +268,32 @@ def test_adding_a_provenance_analyzer_invalidates_the_cache(models_dir, images, 
     assert doc["results"][0]["provenance"]["toy"] == images["white"].stat().st_size
     again, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
     assert again["summary"]["cache"]["hits"] == 1 and again["results"] == doc["results"]
+
+
+def _open_cache(directory, barrier, results):
+    from synthdetect.scan.cache import ResultCache
+
+    barrier.wait()
+    try:
+        c = ResultCache(directory)
+        results.put("moved" if c.rebuilt_from else "ok")
+    except Exception as e:  # noqa: BLE001 - the test counts every failure
+        results.put(f"{type(e).__name__}: {e}")
+
+
+def test_scans_creating_the_cache_at_the_same_moment_all_open_it(tmp_path):
+    """Six processes opening a cache that does not exist yet, at once (10 rounds): switching the new
+    file to WAL raced ("database is locked", about 1 open in 20 before the retry)."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("fork")
+    got = []
+    for r in range(10):
+        barrier, results = ctx.Barrier(6), ctx.Queue()
+        procs = [ctx.Process(target=_open_cache, args=(tmp_path / f"c{r}", barrier, results)) for _ in range(6)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(60)
+        got += [results.get(timeout=5) for _ in procs]
+    assert got == ["ok"] * 60, [g for g in got if g != "ok"]

@@ -349,8 +349,11 @@ class Scanner:
         cal_sides = [(c.calibration or {}).get("image_min_side") for c in plan.cards]
         if plan.ensemble_card is not None and plan.ensemble_operating() is not None:
             cal_sides.append((plan.ensemble_card.calibration or {}).get("image_min_side"))
-        cal_sides = [r for r in cal_sides if isinstance(r, dict) and r.get("min")]
-        self.calibrated_min_side = max((int(r["min"]) for r in cal_sides), default=0)
+        known = [r for r in cal_sides if isinstance(r, dict) and r.get("min")]
+        self.calibrated_min_side = max((int(r["min"]) for r in known), default=0)
+        # every card calibrated on images this small (train probe on a sample of small images): the
+        # detectors' input size is no reason to withhold a verdict on an image at least that large
+        self.small_calibrated = bool(known) and len(known) == len(cal_sides) and self.calibrated_min_side < self.min_side
         # measured conditions (downscaled / re-encoded copies) replace that size proxy where the card has them
         self.conditions = plan.conditions_table()
         # cards calibrated on composites (train probe on captioned cards...) need no composite gate
@@ -424,10 +427,8 @@ class Scanner:
             q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization))
             out = q.to_dict()
             side = min(d.width, d.height)
-            if self.composites_calibrated and any(g["gate"] == "composite" for g in out["failed"]):
-                out["failed"] = [g for g in out["failed"] if g["gate"] != "composite"]
-                out["composite_calibrated"] = True  # the cards' rates were measured on composites
-                out["ok"] = not out["failed"]
+            self._calibration_covers(out, "composite", self.composites_calibrated)
+            self._calibration_covers(out, "too_small", self.small_calibrated and side >= self.calibrated_min_side)
             if cond is not None:  # the measured conditions decide, not the size/quality proxies
                 out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
                 if cond.name is None and not any(g["gate"] == "too_small" for g in out["failed"]):
@@ -446,6 +447,15 @@ class Scanner:
             return out
         except Exception as e:  # a measurement failure never costs the image its verdict
             return {"error": f"{e.__class__.__name__}: {e}", "failed": []}
+
+    @staticmethod
+    def _calibration_covers(out: dict[str, Any], gate: str, covered: bool) -> None:
+        """Drop ``gate`` from the failed gates when the cards' calibration images were like this
+        image in that respect (their rates were measured on such images): ``<gate>_calibrated``."""
+        if covered and any(g["gate"] == gate for g in out["failed"]):
+            out["failed"] = [g for g in out["failed"] if g["gate"] != gate]
+            out[f"{gate}_calibrated"] = True
+            out["ok"] = not out["failed"]
 
     def _add_provenance(self, rec: dict[str, Any], path: Path) -> None:
         if self.provenance is None:

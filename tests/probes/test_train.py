@@ -319,3 +319,38 @@ def test_train_probe_warns_when_a_fifth_or_more_of_the_sample_are_composites(set
     bbdir, _, _, tmp = setup
     data = _cards(tmp / "mixed", n=10, plain=7)  # 3 + 3 cards of 20
     _composites_fit(bbdir, data, tmp / "models", tmp / "cache", 6, "scan withholds")
+
+
+def test_a_probe_fitted_on_small_images_is_not_size_gated_on_images_as_large(tmp_path):
+    """A sample of images smaller than the backbone's input (upscaled to it, in training as in scan):
+    the card's rates were measured on such images, so scan does not withhold an image at least as
+    large as the smallest of them as 'too_small'; a smaller one, or a probe fitted on larger images,
+    still is."""
+    from PIL import Image
+
+    bbdir = tmp_path / "backbones"
+    bbdir.mkdir()
+    build_backbone(bbdir, size=64)
+    small = make_images(tmp_path / "small", n=12)  # 48 x 40 px < 64
+    assert _train(bbdir, small, tmp_path / "models", tmp_path / "cache").exit_code == 0
+    tiny = tmp_path / "tiny"
+    tiny.mkdir()
+    for p in sorted((small / "0_real").iterdir())[:3]:
+        Image.open(p).resize((30, 30)).save(tiny / p.name)
+
+    def gates(models: Path, folder: Path) -> list[tuple[str, ...]]:
+        r = runner.invoke(app, ["scan", str(folder), "--models", "case42", "--models-dir", str(models), "--models-dir",
+                                str(bbdir), "-f", "json", "--no-provenance", "--domain-check", "off", "--no-cache"])
+        assert r.exit_code == 0, r.output
+        return [tuple(g["gate"] for g in x["quality"]["failed"]) + (("lifted",) if x["quality"].get(
+            "too_small_calibrated") else ()) for x in json.loads(r.stdout)["results"]]
+
+    assert set(gates(tmp_path / "models", small)) == {("lifted",)}
+    assert set(gates(tmp_path / "models", tiny)) == {("too_small",)}
+    big = tmp_path / "big"
+    for d in ("0_real", "1_fake"):
+        (big / d).mkdir(parents=True)
+        for p in sorted((small / d).iterdir()):
+            Image.open(p).resize((96, 80)).save(big / d / p.name)
+    assert _train(bbdir, big, tmp_path / "m2", tmp_path / "cache").exit_code == 0
+    assert all("too_small" in g for g in gates(tmp_path / "m2", small))

@@ -280,7 +280,6 @@ def shortcut_warnings(items: Sequence[Item]) -> list[str]:
     """Warn when file format, image size or a uniform frame separates real from synthetic in a
     training set (e.g. JPEG reals vs lossless WebP fakes, grey frames around reals and coloured ones
     around fakes): a detector can learn the container or the canvas instead of the content."""
-
     out: list[str] = []
     by_label: dict[int, list[Item]] = {0: [], 1: []}
     for it in items:

@@ -10,8 +10,8 @@ and 0.57 with the frame cut off (docs/train.md).
 * :func:`find_frame` finds a uniform band of one colour along at least two sides of an image
   (a frame, a letterbox) and returns the content box inside it, cut a JPEG block further in
   (the band's inner edge rings after compression).
-* :func:`strip_frame` crops it; the training recipes do so before any resize or crop
-  (``--keep-frames`` turns that off).
+* The training recipes crop to that box before any resize or crop (``DecodedCache(strip_frames=True)``;
+  ``--keep-frames`` turns that off).
 * :func:`frame_warnings` compares the frames of the two classes of a training set: the share of
   framed images, and their colours.
 
@@ -95,22 +95,21 @@ def find_frame(a: np.ndarray) -> Frame | None:
     return Frame(box=box, colour=tuple(int(round(c)) for c in colour), sides=int(sum(framed)))
 
 
-def strip_frame(a: np.ndarray) -> tuple[np.ndarray, Frame | None]:
-    """``a`` without its frame (a view), and the frame found (None: ``a`` itself)."""
-    f = find_frame(a)
-    if f is None:
-        return a, None
-    l, t, r, b = f.box
-    return a[t:b, l:r], f
-
-
-def _check_frame(path: Path) -> Frame | None:
-    """The frame of an image reduced to CHECK_SIDE (JPEG decodes at a reduced scale), or None."""
+def open_reduced(path: Path, side: int):
+    """RGB image of ``path`` for a data check, EXIF orientation applied; a JPEG is decoded at a
+    reduced scale (1/2..1/8) no smaller than ``side`` (other formats: whole)."""
     from PIL import Image, ImageOps
 
     with Image.open(path) as im:
-        im.draft("RGB", (CHECK_SIDE, CHECK_SIDE))  # JPEG: decoded at 1/2..1/8 scale; others: no-op
-        img = ImageOps.exif_transpose(im.convert("RGB"))
+        im.draft("RGB", (side, side))
+        return ImageOps.exif_transpose(im.convert("RGB"))
+
+
+def _check_frame(path: Path) -> Frame | None:
+    """The frame of an image reduced to CHECK_SIDE, or None."""
+    from PIL import Image
+
+    img = open_reduced(path, CHECK_SIDE)
     if max(img.size) > CHECK_SIDE:
         img.thumbnail((CHECK_SIDE, CHECK_SIDE), Image.Resampling.NEAREST)  # nearest: no blur across the edge
     return find_frame(np.asarray(img, dtype=np.uint8))

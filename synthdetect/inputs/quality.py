@@ -49,7 +49,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .frames import evenly_spaced
+from .frames import evenly_spaced, open_reduced
 
 GATES = ("too_small", "blurred_or_upscaled", "recompressed", "composite")
 
@@ -457,14 +457,10 @@ def composite_count(paths: Sequence[Path], limit: int = 100) -> tuple[int, int]:
     """(images checked, composites among them) over at most ``limit`` of ``paths``, evenly spaced:
     what share of a training sample the ``composite`` gate would withhold in ``scan``.  JPEGs are
     decoded at a reduced scale (the measure reads a <= 384 px copy anyway)."""
-    from PIL import ImageOps
-
     checked = found = 0
     for p in evenly_spaced(list(paths), limit):
         try:
-            with Image.open(p) as im:
-                im.draft("RGB", (2 * _SMALL, 2 * _SMALL))
-                img = ImageOps.exif_transpose(im.convert("RGB"))
+            img = open_reduced(p, 2 * _SMALL)
         except Exception:  # noqa: BLE001 - unreadable files are reported by the loader
             continue
         checked += 1

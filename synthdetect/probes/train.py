@@ -219,8 +219,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda)
     duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
     shortcuts = shortcut_warnings([items[i] for i in ex.keep])  # format, size or frame colour = label?
-    composites = _composites([items[i].path for i in ex.keep])
-    shortcuts += composites.pop("warnings")
+    composites, warned = _composites([items[i].path for i in ex.keep])
+    shortcuts += warned
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -282,25 +282,25 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        condition_features={} if cond is None else cond.features)
 
 
-def _composites(paths: Sequence[Path]) -> dict[str, Any]:
+def _composites(paths: Sequence[Path]) -> tuple[dict[str, int], list[str]]:
     """How many sample images are composites (the card's ``calibration.composites``: ``checked``,
     ``found``) and the warning to give.  When most are, the calibration covers composites and scan
-    lifts its ``composite`` gate for this probe (COMPOSITES_CALIBRATED); when some are, it warns."""
-    from ..inputs.quality import COMPOSITES_CALIBRATED, composite_count
+    lifts its ``composite`` gate for this probe (``quality.composites_calibrated``); when some are, it warns."""
+    from ..inputs.quality import composite_count, composites_calibrated
 
     n, k = composite_count(paths)
-    warn = []
+    counts, warn = {"checked": n, "found": k}, []
     if n and k >= max(2, 0.2 * n):
         what = (f"{k} of {n} images checked look like composites (a photo on a canvas with text or frames: "
                 "captioned cards, screenshots, collages)")
-        if k >= COMPOSITES_CALIBRATED * n:
+        if composites_calibrated({"composites": counts}):
             warn.append(f"{what}: the probe's rates are measured on such images, so scan with it does not withhold "
                         "composites; on images unlike them (no canvas) the domain check decides")
         else:
             warn.append(f"{what}: scan withholds detector verdicts on composites (quality gate 'composite'), so this "
                         "probe will give few verdicts on images like them; crop the photos out of the cards (the "
                         "reference and the questioned images alike) and fit again, or fit on composites only")
-    return {"checked": n, "found": k, "warnings": warn}
+    return counts, warn
 
 
 def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], src, max_false_alarm: float,

@@ -446,11 +446,16 @@ def composite_measures(img: Image.Image) -> dict[str, float]:
 COMPOSITES_CALIBRATED = 0.5
 
 
+def mostly_composites(checked: int, found: int) -> bool:
+    """Whether ``found`` composites among ``checked`` images are enough for a calibration to cover
+    composites (see COMPOSITES_CALIBRATED)."""
+    return checked > 0 and found >= COMPOSITES_CALIBRATED * checked
+
+
 def composites_calibrated(calibration: Mapping[str, Any] | None) -> bool:
-    """Whether a card's calibration images were mostly composites (see COMPOSITES_CALIBRATED)."""
+    """Whether a card's calibration images were mostly composites (:func:`mostly_composites`)."""
     c = (calibration or {}).get("composites") or {}
-    n, k = int(c.get("checked") or 0), int(c.get("found") or 0)
-    return n > 0 and k >= COMPOSITES_CALIBRATED * n
+    return mostly_composites(int(c.get("checked") or 0), int(c.get("found") or 0))
 
 
 def composite_count(paths: Sequence[Path], limit: int = 100) -> tuple[int, int]:

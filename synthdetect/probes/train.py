@@ -285,15 +285,15 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
 def _composites(paths: Sequence[Path]) -> tuple[dict[str, int], list[str]]:
     """How many sample images are composites (the card's ``calibration.composites``: ``checked``,
     ``found``) and the warning to give.  When most are, the calibration covers composites and scan
-    lifts its ``composite`` gate for this probe (``quality.composites_calibrated``); when some are, it warns."""
-    from ..inputs.quality import composite_count, composites_calibrated
+    lifts its ``composite`` gate for this probe (``quality.mostly_composites``); when some are, it warns."""
+    from ..inputs.quality import composite_count, mostly_composites
 
     n, k = composite_count(paths)
     counts, warn = {"checked": n, "found": k}, []
     if n and k >= max(2, 0.2 * n):
         what = (f"{k} of {n} images checked look like composites (a photo on a canvas with text or frames: "
                 "captioned cards, screenshots, collages)")
-        if composites_calibrated({"composites": counts}):
+        if mostly_composites(n, k):
             warn.append(f"{what}: the probe's rates are measured on such images, so scan with it does not withhold "
                         "composites; on images unlike them (no canvas) the domain check decides")
         else:

@@ -14,8 +14,11 @@ Key
     analyzers that make the record (:func:`provenance_identity`: each one's name, class,
     version and code digest, in run order, and the digest of the provenance package's code);
   * the execution providers the sessions really got (CPU and CUDA round differently);
-  * tool version, report schema version, and the versions of the libraries that decode,
-    infer and parse metadata (onnxruntime, Pillow, pillow-heif, numpy, c2pa-python, exifread).
+  * tool version, report schema version, the digest of the inference code itself
+    (:func:`inference_code_digest`: every ``.py`` file of the package outside ``train/``, so a
+    changed gate, decoder or record field never serves records made by the old code, even
+    without a version bump), and the versions of the libraries that decode, infer and parse
+    metadata (onnxruntime, Pillow, pillow-heif, numpy, c2pa-python, exifread).
 
   Batch size, decoding threads and the engine are *not* in the key: a record does not
   depend on them (checked by the tests: local vs Ray, batch 1 vs 16).
@@ -115,6 +118,22 @@ def _code_digest(files: Iterable[str | None]) -> str | None:
     return h.hexdigest() if n else None
 
 
+def inference_code_digest(root: Path | None = None) -> str | None:
+    """SHA-256 over the relative path and bytes of every ``.py`` file of the package (``root``:
+    the installed one) except the PyTorch side (``train/``, never run by ``scan``), in path
+    order (≈ 5 ms)."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1]
+    files = sorted(p for p in root.rglob("*.py") if "train" not in p.relative_to(root).parts[:1])
+    h = hashlib.sha256()
+    for f in files:
+        try:
+            data = f.read_bytes()
+        except OSError:
+            continue
+        h.update(f.relative_to(root).as_posix().encode() + b"\0" + hashlib.sha256(data).digest())
+    return h.hexdigest() if files else None
+
+
 def provenance_identity() -> dict[str, Any] | None:
     """What the provenance records depend on besides the file: each analyzer of
     ``provenance.sources.ANALYZERS`` in run order (name, class, ``version`` if it has one, the
@@ -143,6 +162,7 @@ def plan_description(plan, providers: list[str] | None, provenance: bool, qualit
     return {
         "cache_format": FORMAT_VERSION,
         "tool_version": __version__,
+        "code": inference_code_digest(),
         "schema_version": SCHEMA_VERSION,
         "models": [c.to_dict() for c in plan.cards],
         "backbones": {n: b.to_dict() for n, b in sorted(getattr(plan, "backbones", {}).items())},

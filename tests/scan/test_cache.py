@@ -297,3 +297,30 @@ def test_scans_creating_the_cache_at_the_same_moment_all_open_it(tmp_path):
             p.join(60)
         got += [results.get(timeout=5) for _ in procs]
     assert got == ["ok"] * 60, [g for g in got if g != "ok"]
+
+
+def test_inference_code_digest_follows_the_scan_code_not_the_training_code(tmp_path):
+    """A code change without a version bump never serves records made by the old code; the
+    PyTorch side (train/) is not part of a scan and does not invalidate it."""
+    from synthdetect.scan.cache import inference_code_digest
+
+    pkg = tmp_path / "synthdetect"
+    shutil.copytree(REPO / "synthdetect", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    base = inference_code_digest(pkg)
+    assert base == inference_code_digest() and len(base) == 64
+    (pkg / "train" / "loop.py").write_text((pkg / "train" / "loop.py").read_text() + "\n# edit\n")
+    assert inference_code_digest(pkg) == base
+    gate = pkg / "inputs" / "quality.py"
+    gate.write_text(gate.read_text() + "\n# edit\n")
+    assert inference_code_digest(pkg) != base
+
+
+def test_changed_inference_code_recomputes(models_dir, images, monkeypatch):
+    from synthdetect.scan import cache
+
+    scan_json(models_dir, [images["white"]], "--models", "bright")
+    again, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
+    assert again["summary"]["cache"]["hits"] == 1
+    monkeypatch.setattr(cache, "inference_code_digest", lambda root=None: "0" * 64)
+    doc, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
+    assert doc["summary"]["cache"]["hits"] == 0 and doc["summary"]["cache"]["misses"] == 1

@@ -18,7 +18,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image
 
-from .frames import find_frame, frame_warnings
+from .frames import Frame, class_frames, find_frame, frame_warnings
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
 LABEL_DIRS = {"0_real": 0, "1_fake": 1}
@@ -276,10 +276,13 @@ class DecodedCache:
         return sum(a.nbytes for a in self._store.values())
 
 
-def shortcut_warnings(items: Sequence[Item]) -> list[str]:
+def shortcut_warnings(items: Sequence[Item],
+                      frames: tuple[tuple[int, list[Frame]], tuple[int, list[Frame]]] | None = None) -> list[str]:
     """Warn when file format, image size or a uniform frame separates real from synthetic in a
     training set (e.g. JPEG reals vs lossless WebP fakes, grey frames around reals and coloured ones
-    around fakes): a detector can learn the container or the canvas instead of the content."""
+    around fakes): a detector can learn the container or the canvas instead of the content.
+    ``frames``: each class's (images checked, frames found) when already measured
+    (``quality.check_sample``); else :func:`~.frames.class_frames` samples them here."""
     out: list[str] = []
     by_label: dict[int, list[Item]] = {0: [], 1: []}
     for it in items:
@@ -306,4 +309,6 @@ def shortcut_warnings(items: Sequence[Item]) -> list[str]:
             name = "synthetic" if lab else "real"
             out.append(f"every {name} image is {wh[0]}x{wh[1]} and no image of the other class is: "
                        "image size separates the classes")
-    return out + frame_warnings([it.path for it in by_label[0]], [it.path for it in by_label[1]])
+    if frames is None:
+        frames = (class_frames([it.path for it in by_label[0]]), class_frames([it.path for it in by_label[1]]))
+    return out + frame_warnings(*frames)

@@ -105,12 +105,12 @@ def open_reduced(path: Path, side: int):
         return ImageOps.exif_transpose(im.convert("RGB"))
 
 
-def _check_frame(path: Path) -> Frame | None:
-    """The frame of an image reduced to CHECK_SIDE, or None."""
+def reduced_frame(img) -> Frame | None:
+    """The frame of a decoded RGB image, looked for on a copy reduced to CHECK_SIDE, or None."""
     from PIL import Image
 
-    img = open_reduced(path, CHECK_SIDE)
     if max(img.size) > CHECK_SIDE:
+        img = img.copy()
         img.thumbnail((CHECK_SIDE, CHECK_SIDE), Image.Resampling.NEAREST)  # nearest: no blur across the edge
     return find_frame(np.asarray(img, dtype=np.uint8))
 
@@ -127,7 +127,7 @@ def class_frames(paths: Sequence[Path]) -> tuple[int, list[Frame]]:
     checked, frames = 0, []
     for p in evenly_spaced(list(paths), CHECK_PER_CLASS):
         try:
-            f = _check_frame(p)
+            f = reduced_frame(open_reduced(p, CHECK_SIDE))
         except Exception:  # noqa: BLE001 - an unreadable file is reported by the loader, not here
             continue
         checked += 1
@@ -140,10 +140,11 @@ def _colours(frames: Sequence[Frame]) -> set[tuple[int, int, int]]:
     return {tuple(c // 32 for c in f.colour) for f in frames}
 
 
-def frame_warnings(real: Sequence[Path], synthetic: Sequence[Path]) -> list[str]:
+def frame_warnings(real: tuple[int, list[Frame]], synthetic: tuple[int, list[Frame]]) -> list[str]:
     """Warnings when frames tell the classes apart: one class framed far more often than the
-    other, or the two classes' frames in colours the other class never has."""
-    (n0, f0), (n1, f1) = class_frames(real), class_frames(synthetic)
+    other, or the two classes' frames in colours the other class never has.  Each class as
+    (images checked, frames found): :func:`class_frames`, or ``quality.check_sample``."""
+    (n0, f0), (n1, f1) = real, synthetic
     if not n0 or not n1:
         return []
     s0, s1 = len(f0) / n0, len(f1) / n1

@@ -49,7 +49,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .frames import evenly_spaced, open_reduced
+from .frames import CHECK_PER_CLASS, CHECK_SIDE, Frame, evenly_spaced, open_reduced, reduced_frame
 
 GATES = ("too_small", "blurred_or_upscaled", "recompressed", "composite")
 
@@ -458,19 +458,37 @@ def composites_calibrated(calibration: Mapping[str, Any] | None) -> bool:
     return mostly_composites(int(c.get("checked") or 0), int(c.get("found") or 0))
 
 
-def composite_count(paths: Sequence[Path], limit: int = 100) -> tuple[int, int]:
-    """(images checked, composites among them) over at most ``limit`` of ``paths``, evenly spaced:
-    what share of a training sample the ``composite`` gate would withhold in ``scan``.  JPEGs are
-    decoded at a reduced scale (the measure reads a <= 384 px copy anyway)."""
-    checked = found = 0
-    for p in evenly_spaced(list(paths), limit):
-        try:
-            img = open_reduced(p, 2 * _SMALL)
-        except Exception:  # noqa: BLE001 - unreadable files are reported by the loader
-            continue
-        checked += 1
-        found += composite_measures(img)["composite"] >= Thresholds().max_composite
-    return checked, found
+@dataclass(frozen=True)
+class SampleFindings:
+    """What the data checks of a training sample found (:func:`check_sample`)."""
+
+    frames: tuple[tuple[int, list[Frame]], tuple[int, list[Frame]]]  # real, synthetic: (checked, frames)
+    composites: tuple[int, int]  # (images checked, composites among them), both classes
+
+    def composite_counts(self) -> dict[str, int]:
+        return {"checked": self.composites[0], "found": self.composites[1]}
+
+
+def check_sample(real: Sequence[Path], synthetic: Sequence[Path]) -> SampleFindings:
+    """The frame and composite checks of a training sample, one decode per image: at most
+    ``CHECK_PER_CLASS`` of each class, evenly spaced, decoded at a reduced scale (JPEG) no smaller
+    than the composite measure reads; the frame is looked for on a CHECK_SIDE copy of it
+    (``frames.reduced_frame``).  Unreadable files are left to the loader's report."""
+    frames, checked, found = [], 0, 0
+    for paths in (real, synthetic):
+        n, fs = 0, []
+        for p in evenly_spaced(list(paths), CHECK_PER_CLASS):
+            try:
+                img = open_reduced(p, max(2 * _SMALL, CHECK_SIDE))
+            except Exception:  # noqa: BLE001 - unreadable files are reported by the loader
+                continue
+            n += 1
+            if (f := reduced_frame(img)) is not None:
+                fs.append(f)
+            found += composite_measures(img)["composite"] >= Thresholds().max_composite
+        frames.append((n, fs))
+        checked += n
+    return SampleFindings(frames=(frames[0], frames[1]), composites=(checked, int(found)))
 
 
 # -- the gates -----------------------------------------------------------------------------------

@@ -218,9 +218,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
     ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda)
     duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
-    shortcuts = shortcut_warnings([items[i] for i in ex.keep])  # format, size or frame colour = label?
-    composites, warned = _composites([items[i].path for i in ex.keep])
-    shortcuts += warned
+    composites, shortcuts = _sample_checks([items[i] for i in ex.keep])
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -282,14 +280,24 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        condition_features={} if cond is None else cond.features)
 
 
-def _composites(paths: Sequence[Path]) -> tuple[dict[str, int], list[str]]:
-    """How many sample images are composites (the card's ``calibration.composites``: ``checked``,
-    ``found``) and the warning to give.  When most are, the calibration covers composites and scan
-    lifts its ``composite`` gate for this probe (``quality.mostly_composites``); when some are, it warns."""
-    from ..inputs.quality import composite_count, mostly_composites
+def _sample_checks(kept: Sequence[Any]) -> tuple[dict[str, int], list[str]]:
+    """The sample's data checks, each image decoded once (``quality.check_sample``): the card's
+    ``calibration.composites`` (``checked``, ``found``) and the warnings — format, size or frame
+    colour telling the classes apart (``shortcut_warnings``), then :func:`_composite_warnings`."""
+    from ..inputs.quality import check_sample
 
-    n, k = composite_count(paths)
-    counts, warn = {"checked": n, "found": k}, []
+    found = check_sample([it.path for it in kept if it.label == 0], [it.path for it in kept if it.label == 1])
+    warnings = shortcut_warnings(kept, frames=found.frames)
+    return found.composite_counts(), warnings + _composite_warnings(*found.composites)
+
+
+def _composite_warnings(n: int, k: int) -> list[str]:
+    """The warning for ``k`` composites among ``n`` sample images checked.  When most are, the
+    calibration covers composites and scan lifts its ``composite`` gate for this probe
+    (``quality.mostly_composites``); when some are, it warns."""
+    from ..inputs.quality import mostly_composites
+
+    warn: list[str] = []
     if n and k >= max(2, 0.2 * n):
         what = (f"{k} of {n} images checked look like composites (a photo on a canvas with text or frames: "
                 "captioned cards, screenshots, collages)")
@@ -300,7 +308,7 @@ def _composites(paths: Sequence[Path]) -> tuple[dict[str, int], list[str]]:
             warn.append(f"{what}: scan withholds detector verdicts on composites (quality gate 'composite'), so this "
                         "probe will give few verdicts on images like them; crop the photos out of the cards (the "
                         "reference and the questioned images alike) and fit again, or fit on composites only")
-    return counts, warn
+    return warn
 
 
 def _calibrate(y: np.ndarray, fit, seed: int, data_label: str, ids: list[str], src, max_false_alarm: float,

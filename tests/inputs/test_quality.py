@@ -183,3 +183,34 @@ def test_clean_val_inthewild_rarely_gated_and_cards_flagged(shared_data):
         gated[label] = n_gated / len(paths)
     assert gated["real"] <= 0.10 and gated["fake"] <= 0.10, gated
     assert sum(cards) / len(cards) >= 0.90, cards
+
+
+def test_check_sample_decodes_each_image_once_for_both_checks(photo, tmp_path, monkeypatch):
+    """train probe's data checks: frames per class and composites over the same evenly spaced
+    sample, one (reduced) decode per image; an unreadable file is left to the loader."""
+    from synthdetect.inputs import frames as F
+    from synthdetect.inputs import quality as Q
+
+    real, fake = [], []
+    for i in range(5):
+        p = tmp_path / f"real{i}.jpg"
+        make_card(photo, background="white", seed=i).save(p, quality=92)  # a captioned card: a composite
+        real.append(p)
+        canvas = Image.new("RGB", (photo.width + 80, photo.height + 80), (200, 20, 20))
+        canvas.paste(photo, (40, 40))
+        q = tmp_path / f"fake{i}.png"
+        canvas.save(q)  # a red frame around each synthetic image
+        fake.append(q)
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"not an image")
+    opened = []
+    real_open = Q.open_reduced
+    monkeypatch.setattr(Q, "open_reduced", lambda p, side: opened.append(p) or real_open(p, side))
+    found = Q.check_sample(real + [broken], fake)
+    assert sorted(opened) == sorted(real + [broken] + fake)  # once each, the broken one tried and skipped
+    (n0, f0), (n1, f1) = found.frames
+    assert (n0, n1) == (5, 5) and {f.hex for f in f1} == {"#c81414"} and len(f1) == 5
+    assert {f.hex for f in f0} == {"#ffffff"} and len(f0) == 5  # the cards' white canvas
+    assert found.composites[0] == 10 and found.composites[1] >= 5  # the cards (a framed photo may count too)
+    assert found.composite_counts() == {"checked": 10, "found": found.composites[1]}
+    assert any("frame colour separates the classes" in w for w in F.frame_warnings(*found.frames))

@@ -178,13 +178,17 @@ class LiteClassifier(nn.Module):
 class LiteFeatures(nn.Module):
     """EfficientNet-Lite trunk -> per-channel mean and standard deviation over space of the
     stem, of the outputs of the blocks in ``taps``, and of the 1x1 head convolution
-    (after its activation), concatenated: ``[N, D]`` float32."""
+    (after its activation), concatenated: ``[N, D]`` float32.
 
-    def __init__(self, net: nn.Module, taps: Sequence[int], head: bool = True):
+    ``residual``: the same features of the image's high-pass residual follow (``[N, 2D]``):
+    :func:`high_pass` of the normalised input, run through the same trunk."""
+
+    def __init__(self, net: nn.Module, taps: Sequence[int], head: bool = True, residual: bool = False):
         super().__init__()
         self.net = net
         self.taps = tuple(int(t) for t in taps)
         self.head = head
+        self.residual = residual
 
     @staticmethod
     def _ms(h: torch.Tensor) -> list[torch.Tensor]:
@@ -192,7 +196,7 @@ class LiteFeatures(nn.Module):
         var = (h - mean[:, :, None, None]).pow(2).mean(dim=(2, 3))  # population std, exported as plain ops
         return [mean, (var + 1e-12).sqrt()]
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _features(self, x: torch.Tensor) -> torch.Tensor:
         m = self.net
         out: list[torch.Tensor] = []
         h = m._swish(m._bn0(m._conv_stem(x)))
@@ -205,14 +209,33 @@ class LiteFeatures(nn.Module):
             out += self._ms(h)
         return torch.cat(out, dim=1)
 
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.residual:
+            return self._features(x)
+        n = x.shape[0]
+        f = self._features(torch.cat([x, high_pass(x)], dim=0))  # one pass over both views
+        return torch.cat([f[:n], f[n:]], dim=1)
 
-def lite_features(weights: Path, variant: str, taps: Sequence[int], head: bool) -> nn.Module:
+
+RESIDUAL_GAIN = 4.0  # the residual is amplified this much before the trunk sees it
+RESIDUAL_LIMITS = (-127.0 / 128.0, 128.0 / 128.0)  # the normalised range of 0..255 pixels under the Lite (x-127)/128
+
+
+def high_pass(x: torch.Tensor) -> torch.Tensor:
+    """The image minus its 3x3 box blur (edge pixels repeated), times RESIDUAL_GAIN, clipped to
+    the pixel range: in 0..255 terms ``clip(4 (p - blur(p)) + 127, 0, 255)``, normalised like the
+    image (the Lite models' ``(p - 127) / 128`` is affine, so it is computed on ``x`` directly)."""
+    blur = F.avg_pool2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), kernel_size=3, stride=1)
+    return ((x - blur) * RESIDUAL_GAIN).clamp(*RESIDUAL_LIMITS)
+
+
+def lite_features(weights: Path, variant: str, taps: Sequence[int], head: bool, residual: bool = False) -> nn.Module:
     """The frozen feature module of an EfficientNet-Lite backbone (``backbones.py`` entry) from its weights file."""
     from efficientnet_lite_pytorch import EfficientNet
 
     net = EfficientNet.from_name(variant)
     net.load_state_dict(torch.load(str(weights), map_location="cpu", weights_only=True), strict=True)
-    return LiteFeatures(net.eval(), taps, head).eval()
+    return LiteFeatures(net.eval(), taps, head, residual).eval()
 
 
 # --------------------------------------------------------------------------- CLIP probe

@@ -4,6 +4,7 @@ codes, and the one-line error when the 'train' extra is missing."""
 import json
 import os
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -327,6 +328,11 @@ def test_prior_centred_probe_from_the_command_line(setup):
     bad = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "x",
                               "--prior", "nonexistent", "--models-dir", str(bbdir), "--out", str(out)])
     assert bad.exit_code == 2 and "nonexistent" in bad.output
+    # the default backbone is not the bundled probe's: the refusal names the one to add
+    other_bb = runner.invoke(app, ["train", "probe", "--data", str(other), "--name", "x", "--prior", "lite0-probe",
+                                   "--models-dir", str(Path(__file__).resolve().parents[2] / "weights"),
+                                   "--out", str(out)])
+    assert other_bb.exit_code == 2 and "add --backbone efficientnet-lite0" in other_bb.output, other_bb.output
 
 
 def test_only_a_train_extra_module_becomes_the_missing_extra_error(capsys):

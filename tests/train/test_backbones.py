@@ -54,6 +54,38 @@ def test_lite0_export_parity_and_card(tmp_path):
     assert feats.shape == (1, 1536) and torch.isfinite(feats).all()
 
 
+def test_high_pass_is_the_amplified_residual_of_a_box_blur():
+    from synthdetect.train.archs import RESIDUAL_GAIN, high_pass
+
+    flat = torch.full((1, 3, 16, 16), 0.3)
+    assert torch.allclose(high_pass(flat), torch.zeros_like(flat), atol=1e-6)  # edges repeated: no border ring
+    x = torch.zeros(1, 1, 5, 5)
+    x[0, 0, 2, 2] = 0.09
+    r = high_pass(x)
+    assert torch.isclose(r[0, 0, 2, 2], torch.tensor(RESIDUAL_GAIN * 0.09 * 8 / 9))
+    assert torch.isclose(r[0, 0, 1, 1], torch.tensor(-RESIDUAL_GAIN * 0.01))
+    spike = torch.zeros(1, 1, 5, 5)
+    spike[0, 0, 2, 2] = 1.0
+    assert high_pass(spike).max() == 1.0 and high_pass(-spike).min() == -127 / 128  # the pixel range
+
+
+def test_residual_backbone_is_the_image_features_then_the_residual_features(tmp_path):
+    from synthdetect.probes.feature_groups import candidate_groups
+    from synthdetect.train.archs import high_pass
+
+    x = torch.randn(2, 3, 224, 224).clamp(-1, 1)
+    plain, dual = B.build("efficientnet-lite0"), B.build("efficientnet-lite0-residual")
+    with torch.no_grad():
+        a, b = plain(x), dual(x)
+        assert b.shape == (2, 3072)
+        assert torch.allclose(b[:, :1536], a, atol=1e-4) and torch.allclose(b[:, 1536:], plain(high_pass(x)), atol=1e-4)
+    card = export_backbone("efficientnet-lite0-residual", tmp_path / "out", _images(tmp_path, 2))
+    assert card.dim == 3072 and card.parity["passed"]
+    names = {g.name: g.indices for g in candidate_groups(card.features, card.dim)}
+    assert list(names["image"]) == list(range(1536)) and list(names["residual"]) == list(range(1536, 3072))
+    assert names["residual:stages1-3"].min() == 1536 and names["stages1-3"].max() < 1536
+
+
 def test_a_clip_backbone_goes_through_the_same_mechanism(tmp_path, monkeypatch):
     """A (tiny, random) CLIP image tower registered as a backbone: exported with parity, then a
     torch-free probe is fitted over it, as the paper's runs 5-7 over ViT-L/14 would be."""

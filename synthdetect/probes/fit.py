@@ -230,26 +230,29 @@ def _lw_from(row2: np.ndarray, frob2: float, p: int) -> tuple[float, float]:
 
 class _Scatter:
     """The within-class rows ``R`` [m, P] of one fit (images' residuals, then crop-spread rows;
-    ``n`` images) and the products the shrinkage-LDA solve of every column group needs, computed
-    once for all groups: ``R'R`` when the ``P x P`` route is cheaper, else ``R R'`` summed from
-    the column atoms the groups share (the Woodbury route: fewer rows than features)."""
+    ``n`` images) and the products the shrinkage-LDA solve of every column group needs.  Each
+    group takes the cheaper route: its own ``p x p`` product ``R_g'R_g`` (few columns), or the
+    ``m x m`` product ``R_g R_g'`` (the Woodbury route: fewer rows than columns), summed from
+    the column atoms the Woodbury groups share (the columns that belong to the same groups),
+    each computed once."""
 
     def __init__(self, R: np.ndarray, n: int, col_sets: Sequence[np.ndarray]):
-        m, P = R.shape
+        m, _ = R.shape
         self.R, self.n, self.col_sets = R, n, list(col_sets)
-        primal = m * P * P + sum(len(c) ** 3 for c in col_sets) * 2 / 3
-        woodbury = m * m * P + len(col_sets) * m ** 3 * 2 / 3
-        self.A = R.T @ R if primal < woodbury else None
-        self.atoms: list[tuple[np.ndarray, np.ndarray]] = []  # (groups holding the atom, its R R')
-        if self.A is None:  # column atoms: the columns that belong to the same groups
-            member = np.zeros((len(col_sets), P), dtype=bool)
-            for g, cols in enumerate(col_sets):
-                member[g, cols] = True
-            sigs, atom_of = np.unique(member.T, axis=0, return_inverse=True)
-            for a, sig in enumerate(sigs):
-                if sig.any():
-                    cols = np.nonzero(atom_of.ravel() == a)[0]
-                    self.atoms.append((sig, R[:, cols] @ R[:, cols].T))
+        self.primal = [m * len(c) ** 2 + len(c) ** 3 * 2 / 3 < m ** 3 * 2 / 3 for c in self.col_sets]
+        self.atoms: list[tuple[np.ndarray, np.ndarray]] = []  # (the Woodbury groups holding it, its R R')
+        wood = [g for g, p in enumerate(self.primal) if not p]
+        if wood:
+            sig = np.zeros(R.shape[1], dtype=np.int64)  # a bit per Woodbury group (at most 62)
+            for bit, g in enumerate(wood[:62]):
+                sig[self.col_sets[g]] |= np.int64(1) << bit
+            for bit, g in enumerate(wood[62:]):  # beyond 62 groups: those take the primal route
+                self.primal[g] = True
+            for code in np.unique(sig[sig != 0]):
+                cols = np.nonzero(sig == code)[0]
+                holders = np.zeros(len(self.col_sets), dtype=bool)
+                holders[[g for bit, g in enumerate(wood[:62]) if (int(code) >> bit) & 1]] = True
+                self.atoms.append((holders, R[:, cols] @ R[:, cols].T))
 
     def direction(self, group: int, v: np.ndarray) -> tuple[np.ndarray, float]:
         """``S^-1 v`` over the columns of ``col_sets[group]`` (``v`` over all columns; the result
@@ -259,8 +262,8 @@ class _Scatter:
         Rg, v = self.R[:, cols], v[cols]
         m, p = Rg.shape
         s2 = m / self.n  # the rows scaled by sqrt(m/n) have covariance R'R/n over m rows
-        if self.A is not None:
-            M = self.A[np.ix_(cols, cols)]
+        if self.primal[group]:
+            M = Rg.T @ Rg
         else:
             M = sum(G for sig, G in self.atoms if sig[group])
         alpha, mu = _lw_from(np.einsum("ij,ij->i", Rg, Rg) * s2, float(np.sum(M * M)) * s2 ** 2, p)
@@ -268,7 +271,7 @@ class _Scatter:
         c, d = alpha * max(mu, 1e-12), (1.0 - alpha) / self.n
         if d <= 0:  # fully shrunk: S = c I
             return v / c, alpha
-        if self.A is not None:
+        if self.primal[group]:
             return np.linalg.solve(c * np.eye(p) + d * M, v), alpha
         inner = np.linalg.solve((c / d) * np.eye(m) + M, Rg @ v)
         return (v - Rg.T @ inner) / c, alpha
@@ -363,6 +366,23 @@ def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], spread:
     return head
 
 
+def lda_average_cv_scores(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: int = 5, seed: int = 0,
+                          groups: Sequence[str] | None = None, spread: CropSpread | None = None) -> np.ndarray:
+    """The out-of-fold scores of :func:`average_lda` (``k``-fold, stratified): each image scored
+    by the average fitted without it, before any scaling to probabilities.  Each fold's score is
+    centred with unit standard deviation on its training images, so the pooled scores rank the
+    images as the scaled ones would, up to the folds' slightly different scalings: what the
+    Platt step of :func:`fit_lda_average` is fitted on, and the learning curve's ROC-AUC."""
+    y = np.asarray(y).astype(np.int64)
+    candidates = list(candidates) or [_Whole()]
+    k = max(2, min(k, int(min(np.sum(y == 0), np.sum(y == 1)))))
+    cv = np.zeros(y.size)
+    for test in stratified_folds(y, k, seed, groups):
+        train = np.setdiff1d(np.arange(y.size), test)
+        cv[test] = average_lda(X[train], y[train], candidates, _take(spread, train)).logits(X[test])
+    return cv
+
+
 def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: int = 5, seed: int = 0,
                     groups: Sequence[str] | None = None, spread: CropSpread | None = None) -> tuple[LinearHead, float]:
     """:func:`average_lda` on every image, its score turned into a logit by a 1-D logistic
@@ -372,10 +392,7 @@ def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: 
     (:class:`CropSpread`; each fold uses its training images').  Returns (head, the mean
     cross-validated log-loss of the scaled scores)."""
     k = max(2, min(k, int(min(np.sum(y == 0), np.sum(y == 1)))))
-    cv = np.zeros(y.size)
-    for test in stratified_folds(y, k, seed, groups):
-        train = np.setdiff1d(np.arange(y.size), test)
-        cv[test] = average_lda(X[train], y[train], candidates, _take(spread, train)).logits(X[test])
+    cv = lda_average_cv_scores(X, y, candidates, k=k, seed=seed, groups=groups, spread=spread)
     a, b = _newton(cv[:, None], y, PLATT_C)
     if a[0] < PLATT_MIN_SLOPE:  # only the intercept is refitted, the slope held at the floor
         a = np.array([PLATT_MIN_SLOPE])

@@ -376,3 +376,38 @@ def test_the_crop_spread_discounts_a_direction_that_varies_within_images():
         assert abs(w_crops[0] / w_crops[1]) < 0.5 * abs(w_plain[0] / w_plain[1])  # content weighs less
         gains.append(roc_auc(yt, crops.head.logits(Xt)) - roc_auc(yt, plain.head.logits(Xt)))
     assert min(gains) > 0 and np.mean(gains) > 0.03
+
+
+def test_each_group_takes_its_cheaper_route_and_both_give_the_dense_direction():
+    """One scatter, two routes: the 120- and 60-column groups through the m x m (Woodbury)
+    products of their shared column atoms, the 10-column group through its own p x p product."""
+    from synthdetect.probes.fit import _Scatter, _within_rows, ledoit_wolf_shrinkage
+
+    X, y = _grouped(slice(0, 10), n=20)
+    rng = np.random.default_rng(3)
+    Z = (X - X.mean(0)) / X.std(0)
+    R, v = _within_rows(Z, y, rng.normal(size=(30, 120)) * 0.5)
+    cols = [c.indices for c in _candidates()]
+    scatter = _Scatter(R, len(Z), cols)
+    assert scatter.primal == [False, True, False]  # m = 70 rows: 10 columns p x p, 60 and 120 Woodbury
+    for g, c in enumerate(cols):
+        Rg = R[:, c]
+        alpha, mu = ledoit_wolf_shrinkage(Rg * np.sqrt(len(R) / len(Z)))
+        S = (1 - alpha) * Rg.T @ Rg / len(Z) + alpha * mu * np.eye(len(c))
+        w, a = scatter.direction(g, v)
+        assert a == pytest.approx(alpha, rel=1e-9)
+        np.testing.assert_allclose(w, np.linalg.solve(S, v[c]), rtol=1e-7, atol=1e-10)
+
+
+def test_the_cross_validated_lda_scores_are_what_the_platt_step_is_fitted_on():
+    from synthdetect.probes.fit import PLATT_C, _newton, fit_lda_average, lda_average_cv_scores
+
+    X, y = _grouped(slice(0, 10), n=25)
+    cv = lda_average_cv_scores(X, y, _candidates(), k=5, seed=1)
+    assert cv.shape == (50,) and roc_auc(y, cv) > 0.8
+    head, _ = fit_lda_average(X, y, _candidates(), k=5, seed=1)
+    a, b = _newton(cv[:, None], y, PLATT_C)
+    assert head.extra["platt"]["slope"] == pytest.approx(float(a[0]), abs=1e-6)
+    assert head.extra["platt"]["intercept"] == pytest.approx(b, abs=1e-6)
+    whole = lda_average_cv_scores(X, y, [], k=5, seed=1)  # no candidates: every feature
+    np.testing.assert_allclose(whole, lda_average_cv_scores(X, y, [_candidates()[0]], k=5, seed=1))

@@ -17,7 +17,7 @@ def test_families_and_backbones_import_without_torch():
         "from synthdetect.train import backbones, families\n"
         "assert families.names('wang') == ['resnet50', 'resnet18', 'resnet-narrow', 'efficientnet-lite0']\n"
         "assert families.get('npr').input_spec().size == 256\n"
-        "assert sorted(backbones.BACKBONES) == ['clip-vitl14-openai', 'efficientnet-lite0']\n"
+        "assert sorted(backbones.BACKBONES) == ['clip-vitl14-openai', 'efficientnet-lite0', 'efficientnet-lite0-residual']\n"
         "assert not any(k.split('.')[0] in ('torch', 'torchvision', 'open_clip') for k in sys.modules)\n"
         "print('ok')\n")
     r = run_without_torch(code)

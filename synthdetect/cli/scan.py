@@ -38,6 +38,7 @@ class FailOn(str, Enum):
 
 class DomainCheck(str, Enum):
     enforce = "enforce"
+    strict = "strict"
     warn = "warn"
     off = "off"
 
@@ -110,8 +111,10 @@ def scan(
         DomainCheck.enforce, "--domain-check", case_sensitive=False,
         help="Test each directory of images against the calibration images of the cards that carry them "
              "(two-sample test on the probes' features; groups of >= 10 images). enforce: an out-of-domain "
-             "group's definite verdicts become inconclusive (outside_calibration_domain); warn: report only; "
-             "off: no test, records stream as they are scored. Unless off, records are written after the test."),
+             "group's definite verdicts become inconclusive (outside_calibration_domain); strict: as enforce, and "
+             "verdicts no test backs (groups under 10 images, models without calibration images) become "
+             "inconclusive too (domain_untested); warn: report only; off: no test, records stream as they are "
+             "scored. Unless off, records are written after the test."),
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
     progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
     no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
@@ -160,7 +163,7 @@ def scan(
     bar = _Bar(progress if progress is not None else sys.stderr.isatty())
     with output_stream(output, inputs) as out:
         result = _run(writer, out, head, paths, plan, scanner, disc, bar, cache, ray_engine, recursive, started)
-    if fail_on is not None and _found(result.records, plan, fail_on, domain_check):
+    if fail_on is not None and _found(result.records, plan, fail_on):
         raise typer.Exit(int(ExitCode.FOUND))
     if result.summary.errors:
         raise typer.Exit(int(ExitCode.UNREADABLE))
@@ -286,15 +289,17 @@ def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_en
     return result
 
 
-def _found(records, plan, fail_on: FailOn, domain_check: DomainCheck) -> bool:
+def _found(records, plan, fail_on: FailOn) -> bool:
     """Whether ``--fail-on`` fires: a flagged verdict, or (``--ensemble none``) a member saying
-    synthetic, unless its group was withheld as outside the calibration domain."""
+    synthetic, unless the domain check withheld that image's verdict."""
+    from ..scan.domain_check import withheld_by_domain
+
     flagged = {"synthetic"} if fail_on == FailOn.synthetic else {"synthetic", "inconclusive"}
-    withheld = domain_check == DomainCheck.enforce  # out-of-domain members' votes are not calibrated claims
+    # the members' votes on an image whose verdict the domain check withheld are not calibrated claims
     return any(
         r.get("verdict") in flagged
         or (plan.method == "none" and any(m.get("verdict") == "synthetic" for m in (r.get("models") or {}).values())
-            and not (withheld and (r.get("domain") or {}).get("decision") == "out_of_domain"))
+            and not withheld_by_domain(r))
         for r in records
     )
 

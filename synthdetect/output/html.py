@@ -277,9 +277,11 @@ def _domain_html(dom: Any) -> str:
     if not isinstance(dom, dict):
         return ""
     from ..scan.domain_check import WAY_OUT
+    from .text import untested_sentence
 
+    untested = f'<p class="notes">{_e(untested_sentence(dom))}.</p>' if dom.get("withheld_untested") else ""
     if dom.get("available") is False:
-        return f'<h3 id="domain">Calibration domain</h3><p class="notes">{_e(dom.get("note"))}</p>'
+        return f'<h3 id="domain">Calibration domain</h3><p class="notes">{_e(dom.get("note"))}</p>{untested}'
     rows = []
     for g in dom.get("groups") or []:
         for t in g.get("tests") or [{}]:
@@ -297,6 +299,7 @@ def _domain_html(dom: Any) -> str:
         from .text import beyond_sentence
 
         out.append(f'<p class="notes">{_e(beyond_sentence(dom))}.</p>')
+    out.append(untested)
     return "".join(out)
 
 

@@ -259,7 +259,8 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
     from ..scan.domain_check import WAY_OUT
 
     if dom.get("available") is False:
-        return [f"domain check: {dom.get('note')}"]
+        return [f"domain check: {dom.get('note')}"] + ([f"  {untested_sentence(dom)}"] if dom.get("withheld_untested")
+                                                       else [])
     lines = [f"domain check ({dom.get('mode')}, against the calibration images of {', '.join(dom.get('references') or [])}):"]
     for g in dom.get("groups") or []:
         tests = [t for t in g.get("tests") or [] if t.get("statistic") is not None]
@@ -271,18 +272,28 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
     if dom.get("note"):
         lines.append(f"  {dom['note']}")
     if dom.get("out_of_domain"):
-        act = ("their definite verdicts are withheld (inconclusive)" if dom.get("mode") == "enforce"
+        act = ("their definite verdicts are withheld (inconclusive)" if dom.get("mode") in ("enforce", "strict")
                else "their verdicts are kept (--domain-check warn) but the stated error rates do not apply")
         lines.append(f"  {dom['out_of_domain']} images are outside the calibration domain: {act}; to judge them, {WAY_OUT}")
     if dom.get("beyond_calibration_images"):
         lines.append(f"  {beyond_sentence(dom)}")
+    if dom.get("withheld_untested"):
+        lines.append(f"  {untested_sentence(dom)}")
     return lines
+
+
+def untested_sentence(dom: dict[str, Any]) -> str:
+    """``--domain-check strict``: what the footer and the HTML report say of the verdicts no test backed."""
+    n = dom["withheld_untested"]
+    return (f"{n} definite verdict{'s' if n != 1 else ''} withheld (--domain-check strict): no domain test backs "
+            f"{'them' if n != 1 else 'it'} (a group under {dom.get('min_n') or 10} images, or no calibration images "
+            "to test against)")
 
 
 def beyond_sentence(dom: dict[str, Any]) -> str:
     """What the footer and the HTML report say of images beyond every calibration image."""
     n = dom["beyond_calibration_images"]
-    act = ("verdict withheld (inconclusive)" if dom.get("mode") == "enforce"
+    act = ("verdict withheld (inconclusive)" if dom.get("mode") in ("enforce", "strict")
            else "verdict kept (--domain-check warn) but the stated error rates do not apply")
     return (f"{n} image{'s' if n != 1 else ''} lie{'' if n != 1 else 's'} farther from the calibration images than "
             f"any of them does from the rest (typicality 1.0): {act}")

@@ -32,7 +32,10 @@ directories are pooled into one group; if the pool is still smaller than ``MIN_N
 
 ``enforce``: in out-of-domain groups a definite detector verdict becomes ``inconclusive``
 (``detector_verdict`` keeps it, the error rate is dropped, the reason names
-``outside_calibration_domain``); provenance verdicts are untouched.  ``warn``: reported only.
+``outside_calibration_domain``); provenance verdicts are untouched.  ``strict``: as ``enforce``,
+and a detector verdict stands only where the check found its group in domain: untested groups
+(fewer than ``MIN_N`` images), images without the features a reference needs and scans whose
+cards carry no reference are withheld too (reason ``domain_untested``).  ``warn``: reported only.
 
 Per image, in every group (small ones included, which the batch test cannot judge): an image
 that lies farther from the calibration images than every one of them lies from the rest
@@ -54,7 +57,8 @@ import numpy as np
 from .domain import DomainReference, decode_vector
 from .twosample import c2st
 
-MODES = ("enforce", "warn", "off")
+MODES = ("enforce", "strict", "warn", "off")
+WITHHOLDING = ("enforce", "strict")  # the modes that turn verdicts the check does not back into inconclusive
 MIN_N = 10
 MIN_EFFECT = 0.80
 CONTENT_DIMS = 10  # the reference's top principal directions left out of the test (what images show)
@@ -62,6 +66,7 @@ ALPHA = 0.01
 MAX_TESTED = 400  # a larger group is tested on a seeded random sample of this many images (bounded cost)
 FEATURES_KEY = "_domain_features"  # private: {backbone sha256: base64 float16 vector}; popped before rendering
 REASON = "outside_calibration_domain"
+REASON_UNTESTED = "domain_untested"  # --domain-check strict: no test backs the verdict
 WAY_OUT = ("fit a probe on a labelled sample of this source: `synthdetect train probe --data SAMPLE --name NAME`, "
            "then `synthdetect scan --models NAME`")
 
@@ -87,6 +92,7 @@ class DomainReport:
     note: str | None = None
     elapsed_s: float = 0.0
     beyond: int = 0  # images beyond every calibration image (outside an out-of-domain group)
+    withheld_untested: int = 0  # strict: definite detector verdicts no test backed, withheld
 
     def to_dict(self) -> dict[str, Any]:
         d = {"mode": self.mode, "available": True, "references": self.references, "min_n": MIN_N, "min_effect": MIN_EFFECT,
@@ -95,6 +101,8 @@ class DomainReport:
              "untested": sum(g.n for g in self.groups if g.decision == "untested"),
              "beyond_calibration_images": self.beyond,
              "elapsed_s": round(self.elapsed_s, 3)}
+        if self.mode == "strict":
+            d["withheld_untested"] = self.withheld_untested
         if self.note:
             d["note"] = self.note
         return d
@@ -186,9 +194,10 @@ def _features(rec: dict[str, Any], ref: DomainReference) -> np.ndarray | None:
 
 def check(records: list[dict[str, Any]], references: dict[str, DomainReference], mode: str = "enforce",
           permutations: int | None = None) -> DomainReport | None:
-    """Test every group (see the module doc) and, with ``enforce``, withhold the detector
-    verdicts of out-of-domain groups.  ``references``: card name -> reference.  Records gain
-    ``domain.group`` and ``domain.decision``.  None when there is nothing to check."""
+    """Test every group (see the module doc) and, with ``enforce`` or ``strict``, withhold the
+    detector verdicts of out-of-domain groups (``strict``: of untested ones too).  ``references``:
+    card name -> reference.  Records gain ``domain.group`` and ``domain.decision``.  None when
+    there is nothing to check (``off``, or no reference: see :func:`unavailable`)."""
     if mode == "off" or not references:
         return None
     # one test per distinct reference (ensemble members fitted on the same images share it)
@@ -211,11 +220,19 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
         g.decision = "out_of_domain" if "out_of_domain" in decisions else (
             "in_domain" if "in_domain" in decisions else "untested")
         report.groups.append(g)
+        why = f"{g.group} holds {g.n} image{'s' if g.n != 1 else ''} with features, too few for the batch test (at least {MIN_N})"
         for i in idx:
-            _mark(records[i], g, enforce=mode == "enforce")
+            _mark(records[i], g, enforce=mode in WITHHOLDING)
+            if mode == "strict" and g.decision == "untested":
+                report.withheld_untested += withhold_untested(records[i], why)
             if g.decision != "out_of_domain" and _beyond(records[i]):
                 report.beyond += 1
-                _mark_beyond(records[i], enforce=mode == "enforce")
+                _mark_beyond(records[i], enforce=mode in WITHHOLDING)
+    if mode == "strict":  # records no group held: nothing carried the features a reference needs
+        for r in records:
+            if r.get("error") is None and "decision" not in (r.get("domain") or {}):
+                report.withheld_untested += withhold_untested(
+                    r, "its image carried none of the features the domain references need")
     if not report.groups:
         report.note = "no image carried the backbone features the domain references need"
     report.elapsed_s = time.perf_counter() - t0
@@ -250,6 +267,25 @@ def _mark_beyond(rec: dict[str, Any], enforce: bool) -> None:
     if enforce and rec.get("verdict_source") == "detectors":
         _withhold(rec, f"{REASON}: this image lies farther from the detectors' calibration images than any of them "
                        "does from the rest (typicality 1.0): their error rates do not apply to it")
+
+
+def withheld_by_domain(rec: dict[str, Any]) -> bool:
+    """Whether the domain check withheld (or would have withheld, had it been definite) the
+    record's detector verdict: out of domain, beyond the calibration images, or untested under
+    ``strict`` (its ``reasons`` say so; ``warn`` adds none)."""
+    return any(str(x).startswith((REASON, REASON_UNTESTED)) for x in rec.get("reasons") or [])
+
+
+def withhold_untested(rec: dict[str, Any], what: str) -> int:
+    """``--domain-check strict``: withhold a detector verdict that no domain test backs (``what``
+    says why there was none); 1 when a definite detector verdict was withheld, else 0 (an
+    inconclusive one gets the reason added)."""
+    if rec.get("verdict_source") != "detectors" or rec.get("error") is not None:
+        return 0
+    definite = rec.get("verdict") in ("real", "synthetic")
+    _withhold(rec, f"{REASON_UNTESTED}: {what}, so whether the detectors' error rates apply is unknown "
+                   "(--domain-check strict withholds such verdicts)")
+    return int(definite)
 
 
 def _withhold(rec: dict[str, Any], why: str) -> None:

@@ -37,7 +37,7 @@ class ScanOptions:
     * ``thumbnails``: each decoded image's small JPEG data URI in the record (``--format html``).
     * ``quality_gates``: measure every image and turn verdicts on inputs the detectors are known not
       to judge into ``inconclusive`` (:mod:`synthdetect.inputs.quality`).
-    * ``domain_check``: ``enforce`` | ``warn`` | ``off`` (:mod:`synthdetect.scan.domain_check`).
+    * ``domain_check``: ``enforce`` | ``strict`` | ``warn`` | ``off`` (:mod:`synthdetect.scan.domain_check`).
     """
 
     device: str = "auto"

@@ -671,6 +671,17 @@ def _counted(stream: Iterable[dict[str, Any]], tick: Callable[[], None] | None) 
         yield rec
 
 
+def _withheld_untested(stream: Iterable[dict[str, Any]], domain: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """``--domain-check strict`` without any domain reference: every detector verdict withheld
+    (records still stream; ``domain["withheld_untested"]`` counts them)."""
+    from .domain_check import withhold_untested
+
+    domain["withheld_untested"] = 0
+    for rec in stream:
+        domain["withheld_untested"] += withhold_untested(rec, "no model in this scan carries its calibration images")
+        yield rec
+
+
 def run_scan(
     inputs: list[str],
     plan: Plan,
@@ -726,6 +737,8 @@ def run_scan(
         summary.domain = report.to_dict() if report is not None else None
     elif domain_check != "off":
         summary.domain = domain_unavailable(domain_check)
+        if domain_check == "strict":  # no card can tell its domain: no detector verdict is backed
+            stream = _withheld_untested(stream, summary.domain)
     for rec in stream:
         strip_features(rec)
         records.append(rec)

@@ -97,3 +97,29 @@ def test_formats_carry_the_check(case):
     assert {r["domain"] for r in rows} == {"in_domain", "out_of_domain"} and all(r["typicality"] for r in rows)
     html = _scan(case, "-f", "html", "--no-thumbnails").stdout
     assert 'id="domain"' in html and "out_of_domain" in html
+
+
+def test_strict_withholds_a_directory_too_small_to_test(case, shared_data):
+    """case/few holds 3 more held-out in-source images: untested. enforce keeps their verdicts,
+    strict withholds them (domain_untested) and says so in the footer; phone and downloads as before."""
+    few = case / "few"
+    few.mkdir()
+    for rel in _holdout(13)[-3:]:
+        shutil.copy(shared_data / "val-inthewild" / rel, few / rel.replace("/", "_"))
+    enforce = json.loads(_scan(case, "-f", "json").stdout)
+    strict = json.loads(_scan(case, "-f", "json", "--domain-check", "strict").stdout)
+    for doc in (enforce, strict):
+        by = {Path(g["group"]).name: g["decision"] for g in doc["summary"]["domain"]["groups"]}
+        assert by == {"phone": "in_domain", "downloads": "out_of_domain", "few": "untested"}
+    before = {Path(r["path"]).name: r for r in enforce["results"]}
+    n = 0
+    for r in strict["results"]:
+        b = before[Path(r["path"]).name]
+        if "/few/" in r["path"]:
+            assert r["verdict"] == "inconclusive" and r["reasons"][-1].startswith("domain_untested")
+            n += b["verdict"] in ("real", "synthetic")
+        else:
+            assert r["verdict"] == b["verdict"]
+    assert strict["summary"]["domain"]["withheld_untested"] == n >= 1
+    assert strict["options"]["domain_check"] == "strict"
+    assert "withheld (--domain-check strict)" in _scan(case, "--domain-check", "strict").stdout

@@ -221,6 +221,48 @@ def test_small_batch_is_untested_and_keeps_verdicts(ref):
     assert all(r["verdict"] in ("real", "synthetic") for r in recs)
 
 
+def test_strict_withholds_what_no_test_backs_and_keeps_the_in_domain_verdicts(ref):
+    """``strict``: a group too small to test (and an image without features) loses its
+    definite detector verdicts; a tested in-domain group keeps them; provenance stands."""
+    rng = np.random.default_rng(31)
+    home = records(*source(15, rng), "case/phone", rng)
+    few = records(*source(dc.MIN_N - 1, rng), "case/few", rng)  # in-source, but too few to tell
+    few[0]["verdict_source"] = "provenance"
+    few[1]["verdict"] = "inconclusive"  # already inconclusive: gets the reason, is not counted
+    bare = {"path": "case/bare/x.jpg", "error": None, "verdict": "real", "verdict_source": "detectors",
+            "error_rate": 0.04, "models": {"p": {"probability": 0.1, "verdict": "real"}}, "reasons": []}
+    broken = {"path": "case/bad.jpg", "error": "cannot decode", "verdict": None}
+    recs = home + few + [bare, broken]
+    rep = dc.check(recs, {"p": ref}, "strict")
+    assert {g.group: g.decision for g in rep.groups} == {"case/phone": "in_domain", "case/few": "untested"}
+    assert all(r["verdict"] in ("real", "synthetic") and not r["reasons"] for r in home)
+    assert few[0]["verdict"] in ("real", "synthetic") and "detector_verdict" not in few[0]
+    assert few[1]["reasons"][-1].startswith(dc.REASON_UNTESTED) and "detector_verdict" not in few[1]
+    for r in few[2:] + [bare]:
+        assert r["verdict"] == "inconclusive" and r["detector_verdict"] in ("real", "synthetic")
+        assert r["error_rate"] is None and r["reasons"][0].startswith(dc.REASON_UNTESTED)
+        assert dc.withheld_by_domain(r)
+    assert "case/few holds 9 images with features" in few[2]["reasons"][0]
+    assert "carried none of the features" in bare["reasons"][0] and broken["verdict"] is None
+    d = rep.to_dict()
+    assert d["withheld_untested"] == len(few) - 2 + 1
+    from synthdetect.output.text import domain_lines
+
+    assert any(f"{len(few) - 1} definite verdicts withheld (--domain-check strict)" in ln for ln in domain_lines(d))
+    # enforce keeps what it cannot test, and says nothing of it
+    recs = records(*source(dc.MIN_N - 1, rng), "case/few", rng)
+    d = dc.check(recs, {"p": ref}, "enforce").to_dict()
+    assert "withheld_untested" not in d and not any(dc.withheld_by_domain(r) for r in recs)
+
+
+def test_strict_withholds_an_out_of_domain_group_like_enforce(ref):
+    rng = np.random.default_rng(32)
+    recs = records(*source(20, rng, shift=1.2), "foreign", rng)
+    rep = dc.check(recs, {"p": ref}, "strict")
+    assert rep.groups[0].decision == "out_of_domain" and rep.to_dict()["withheld_untested"] == 0
+    assert all(r["verdict"] == "inconclusive" and r["reasons"][0].startswith(dc.REASON) for r in recs)
+
+
 def _with_typicality(recs: list[dict], X: np.ndarray, ref) -> list[dict]:
     for r, t in zip(recs, ref.typicality(X)):  # as the scan pipeline records it
         r["domain"] = {"typicality": {"p": round(float(t), 4)}}
@@ -388,6 +430,15 @@ def test_models_without_a_reference_say_not_available(models_dir, images):
     assert any(ln.startswith("domain check: not available") for ln in summary_lines(res.summary.to_dict()))
     assert all("domain" not in r for r in res.records)
     assert run_scan([str(images["white"])], plan, ScanOptions(provenance=False, domain_check="off")).summary.domain is None
+    # strict: nothing can back a verdict, so none is definite; the footer says why
+    strict = run_scan([str(images["white"]), str(images["black"])], plan,
+                      ScanOptions(provenance=False, domain_check="strict"))
+    assert strict.summary.domain["withheld_untested"] == sum(r.get("detector_verdict") is not None for r in strict.records)
+    assert strict.summary.domain["withheld_untested"] == sum(r["verdict"] != "inconclusive" for r in res.records) >= 1
+    assert all(r["verdict"] == "inconclusive" for r in strict.records)
+    assert all(r["reasons"][-1].startswith(dc.REASON_UNTESTED) and "carries its calibration images" in r["reasons"][-1]
+               for r in strict.records)
+    assert any("withheld (--domain-check strict)" in ln for ln in summary_lines(strict.summary.to_dict()))
 
 
 def test_transformed_copies_in_the_reference_absorb_their_condition():

@@ -18,7 +18,7 @@ PKG = Path(__file__).resolve().parents[2] / "synthdetect"
     ({"batch_size": -3}, "--batch-size must be >= 1"),
     ({"workers": -1}, "--workers must be >= 1"),
     ({"device": "tpu"}, "unknown device 'tpu' (choose from auto, cpu, cuda)"),
-    ({"domain_check": "strict"}, "domain check must be one of enforce, warn, off, not 'strict'"),
+    ({"domain_check": "strictly"}, "domain check must be one of enforce, strict, warn, off, not 'strictly'"),
 ])
 def test_bad_values_are_refused_when_the_options_are_made(kw, message):
     with pytest.raises(ScanSetupError) as e:

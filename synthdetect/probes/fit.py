@@ -199,6 +199,10 @@ PLATT_MIN_SLOPE = 0.1
 # the leading directions of an image's crop spread kept (of T - 1 <= 15 for 4 x 4 crops): on the
 # four sources the ROC-AUC at 10/25/50 per class is that of all of them (docs/train.md), at half the solve
 SPREAD_RANK = 8
+# train probe's default: the Ledoit-Wolf intensity times this.  Ledoit-Wolf minimises the
+# covariance's Frobenius error, not the discriminant's: on the two photoreal sources here a tenth
+# of it ranks better with 25-50 images a class (40 draws, docs/train.md); 1 is Ledoit-Wolf's own
+LW_SCALE = 0.1
 CROP_LEVEL = "crop-level (images' residuals from their class mean + crops' deviations from their image's mean)"
 
 
@@ -236,9 +240,9 @@ class _Scatter:
     the column atoms the Woodbury groups share (the columns that belong to the same groups),
     each computed once."""
 
-    def __init__(self, R: np.ndarray, n: int, col_sets: Sequence[np.ndarray]):
+    def __init__(self, R: np.ndarray, n: int, col_sets: Sequence[np.ndarray], shrinkage_scale: float = 1.0):
         m, _ = R.shape
-        self.R, self.n, self.col_sets = R, n, list(col_sets)
+        self.R, self.n, self.col_sets, self.scale = R, n, list(col_sets), float(shrinkage_scale)
         self.primal = [m * len(c) ** 2 + len(c) ** 3 * 2 / 3 < m ** 3 * 2 / 3 for c in self.col_sets]
         self.atoms: list[tuple[np.ndarray, np.ndarray]] = []  # (the Woodbury groups holding it, its R R')
         wood = [g for g, p in enumerate(self.primal) if not p]
@@ -257,7 +261,7 @@ class _Scatter:
     def direction(self, group: int, v: np.ndarray) -> tuple[np.ndarray, float]:
         """``S^-1 v`` over the columns of ``col_sets[group]`` (``v`` over all columns; the result
         over the group's) with the Ledoit-Wolf covariance ``S`` of the rows (``R'R / n`` shrunk
-        over all ``m`` rows)."""
+        over all ``m`` rows; the intensity times ``shrinkage_scale``).  Returns it and the intensity used."""
         cols = self.col_sets[group]
         Rg, v = self.R[:, cols], v[cols]
         m, p = Rg.shape
@@ -267,7 +271,7 @@ class _Scatter:
         else:
             M = sum(G for sig, G in self.atoms if sig[group])
         alpha, mu = _lw_from(np.einsum("ij,ij->i", Rg, Rg) * s2, float(np.sum(M * M)) * s2 ** 2, p)
-        alpha = min(1.0, max(alpha, 1e-6))
+        alpha = min(1.0, max(alpha * self.scale, 1e-6))
         c, d = alpha * max(mu, 1e-12), (1.0 - alpha) / self.n
         if d <= 0:  # fully shrunk: S = c I
             return v / c, alpha
@@ -316,16 +320,18 @@ class CropSpread:
         return CropSpread(self.rows[m], pos[self.owner[m]])
 
 
-def lda_direction(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+def lda_direction(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None = None,
+                  shrinkage_scale: float = 1.0) -> tuple[np.ndarray, float]:
     """Fisher's discriminant ``S^-1 (m1 - m0)`` with the Ledoit-Wolf pooled within-class
     covariance ``S`` of the (standardised) rows ``Z``; returns (direction, shrinkage).
 
     ``spread``: crop-spread rows in the same coordinates (:class:`CropSpread`); ``S`` is then
     the crop-level within-class covariance ``(R'R + spread'spread) / n`` (``R`` the images'
     residuals from their class mean, ``n`` images), shrunk by the Ledoit-Wolf estimate over all
-    those rows.  With fewer rows than features ``S^-1`` is applied through the Woodbury identity."""
+    those rows.  With fewer rows than features ``S^-1`` is applied through the Woodbury identity.
+    ``shrinkage_scale``: the Ledoit-Wolf intensity times this (:data:`LW_SCALE`)."""
     R, v = _within_rows(Z, y, spread)
-    return _Scatter(R, len(Z), [np.arange(Z.shape[1])]).direction(0, v)
+    return _Scatter(R, len(Z), [np.arange(Z.shape[1])], shrinkage_scale).direction(0, v)
 
 
 def _within_rows(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
@@ -335,18 +341,19 @@ def _within_rows(Z: np.ndarray, y: np.ndarray, spread: np.ndarray | None) -> tup
     return R, m1 - m0
 
 
-def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], spread: CropSpread | None = None) -> LinearHead:
+def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], spread: CropSpread | None = None,
+                shrinkage_scale: float = 1.0) -> LinearHead:
     """One linear head: the mean of the candidates' shrinkage-LDA scores, each scaled to unit
     standard deviation on the training images (no scaling to probabilities yet: :func:`fit_lda_average`).
     Every group shares the standardisation of the whole vector (it is per feature), so the
     average is a single weight vector over the union of the groups.  ``spread``: the images'
-    crop spread (:func:`lda_direction`)."""
+    crop spread (:func:`lda_direction`); ``shrinkage_scale``: the Ledoit-Wolf intensity times this."""
     mean, scale = _standardise(X)
     Z = (X - mean) / scale
     crops = spread is not None and len(spread.rows) > 0
     R, v = _within_rows(Z, y, spread.rows / scale if crops else None)  # type: ignore[union-attr]
     col_sets = [np.arange(X.shape[1]) if (c := _columns(cand, X.shape[1])) is None else c for cand in candidates]
-    scatter = _Scatter(R, len(Z), col_sets)
+    scatter = _Scatter(R, len(Z), col_sets, shrinkage_scale)
     coef, used, shrink = np.zeros(X.shape[1]), np.zeros(X.shape[1], dtype=bool), {}
     for g, (cand, cols) in enumerate(zip(candidates, col_sets)):
         w, shrink[cand.name] = scatter.direction(g, v)
@@ -359,6 +366,7 @@ def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], spread:
                       extra={"method": "average of shrinkage-LDA probes over feature groups",
                              "covariance": CROP_LEVEL if crops else "image-level (images' residuals from their class mean)",
                              "groups": [c.name for c in candidates],
+                             "shrinkage_rule": f"Ledoit-Wolf x {shrinkage_scale:g}",
                              "shrinkage": {k: round(v, 6) for k, v in shrink.items()}})
     if not used.all():
         cols = np.nonzero(used)[0]
@@ -367,7 +375,8 @@ def average_lda(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], spread:
 
 
 def lda_average_cv_scores(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: int = 5, seed: int = 0,
-                          groups: Sequence[str] | None = None, spread: CropSpread | None = None) -> np.ndarray:
+                          groups: Sequence[str] | None = None, spread: CropSpread | None = None,
+                          shrinkage_scale: float = 1.0) -> np.ndarray:
     """The out-of-fold scores of :func:`average_lda` (``k``-fold, stratified): each image scored
     by the average fitted without it, before any scaling to probabilities.  Each fold's score is
     centred with unit standard deviation on its training images, so the pooled scores rank the
@@ -379,12 +388,13 @@ def lda_average_cv_scores(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any
     cv = np.zeros(y.size)
     for test in stratified_folds(y, k, seed, groups):
         train = np.setdiff1d(np.arange(y.size), test)
-        cv[test] = average_lda(X[train], y[train], candidates, _take(spread, train)).logits(X[test])
+        cv[test] = average_lda(X[train], y[train], candidates, _take(spread, train), shrinkage_scale).logits(X[test])
     return cv
 
 
 def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: int = 5, seed: int = 0,
-                    groups: Sequence[str] | None = None, spread: CropSpread | None = None) -> tuple[LinearHead, float]:
+                    groups: Sequence[str] | None = None, spread: CropSpread | None = None,
+                    shrinkage_scale: float = 1.0) -> tuple[LinearHead, float]:
     """:func:`average_lda` on every image, its score turned into a logit by a 1-D logistic
     (slope ridge ``PLATT_C``) fitted on the scores of a ``k``-fold cross-validation of the same
     procedure, so the head's probabilities are out-of-sample ones (the slope is kept at least
@@ -392,12 +402,13 @@ def fit_lda_average(X: np.ndarray, y: np.ndarray, candidates: Sequence[Any], k: 
     (:class:`CropSpread`; each fold uses its training images').  Returns (head, the mean
     cross-validated log-loss of the scaled scores)."""
     k = max(2, min(k, int(min(np.sum(y == 0), np.sum(y == 1)))))
-    cv = lda_average_cv_scores(X, y, candidates, k=k, seed=seed, groups=groups, spread=spread)
+    cv = lda_average_cv_scores(X, y, candidates, k=k, seed=seed, groups=groups, spread=spread,
+                               shrinkage_scale=shrinkage_scale)
     a, b = _newton(cv[:, None], y, PLATT_C)
     if a[0] < PLATT_MIN_SLOPE:  # only the intercept is refitted, the slope held at the floor
         a = np.array([PLATT_MIN_SLOPE])
         b = _newton(np.zeros((y.size, 0)), y, PLATT_C, offset=PLATT_MIN_SLOPE * cv)[1]
-    head = average_lda(X, y, candidates, spread)
+    head = average_lda(X, y, candidates, spread, shrinkage_scale)
     head.coef, head.intercept = head.coef * float(a[0]), head.intercept * float(a[0]) + b
     head.extra["platt"] = {"slope": round(float(a[0]), 6), "intercept": round(float(b), 6), "folds": k}
     return head, _logloss(y, a[0] * cv + b)
@@ -472,7 +483,7 @@ def _columns(group: Any, dim: int) -> np.ndarray | None:
 def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_CS, folds: int = 5, seed: int = 0,
               groups: Sequence[str] | None = None, prior: LinearHead | None = None,
               feature_groups: Sequence[Any] | None = None, method: str = "logistic",
-              spread: CropSpread | None = None) -> ProbeFit:
+              spread: CropSpread | None = None, shrinkage_scale: float = 1.0) -> ProbeFit:
     """Nested cross-validation: out-of-fold probabilities for calibration and Table 1, then
     the final head on every image with the feature group and ``C`` chosen by cross-validation
     on all of them.  ``feature_groups``: candidates (``.name``, ``.indices``, see
@@ -481,7 +492,8 @@ def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_
     ``prior``: every fit (inner, outer, final) is prior-centred ridge towards that head, over
     all features (feature groups are then not used).  ``method``: ``"logistic"`` (one group and
     ``C`` chosen) or ``"lda-average"`` (:func:`fit_lda_average` over every candidate, no choice;
-    not with a prior).  ``spread``: the images' crop spread, used by ``"lda-average"``."""
+    not with a prior).  ``spread``: the images' crop spread, used by ``"lda-average"``, as is
+    ``shrinkage_scale`` (the Ledoit-Wolf intensity times this; :data:`LW_SCALE`)."""
     if method not in METHODS:
         raise ValueError(f"unknown probe method {method!r} (one of {', '.join(METHODS)})")
     if prior is not None and method != "logistic":
@@ -490,13 +502,14 @@ def fit_probe(X: np.ndarray, y: Sequence[int], *, Cs: Sequence[float] = DEFAULT_
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover - threadpoolctl is a dependency
         return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups,
-                          method=method, spread=spread)
+                          method=method, spread=spread, shrinkage_scale=shrinkage_scale)
     with threadpool_limits(limits=1, user_api="blas"):
         return _fit_probe(X, y, Cs=Cs, folds=folds, seed=seed, groups=groups, prior=prior, cands=feature_groups,
-                          method=method, spread=spread)
+                          method=method, spread=spread, shrinkage_scale=shrinkage_scale)
 
 
-def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method="logistic", spread=None) -> ProbeFit:
+def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method="logistic", spread=None,
+               shrinkage_scale=1.0) -> ProbeFit:
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y).astype(np.int64)
     if prior is not None:
@@ -517,7 +530,7 @@ def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method=
         g = None if groups is None else [groups[i] for i in train]
         if method == "lda-average":
             heads.append(fit_lda_average(X[train], y[train], cands, k=k, seed=seed + 1, groups=g,
-                                         spread=_take(spread, train))[0])
+                                         spread=_take(spread, train), shrinkage_scale=shrinkage_scale)[0])
             oof_groups.append(averaged_name(cands))
         else:
             grp, C, _, _ = select_group(X[train], y[train], cands, Cs, k=k, seed=seed + 1, groups=g, prior=prior)
@@ -527,7 +540,8 @@ def _fit_probe(X, y, *, Cs, folds, seed, groups, prior=None, cands=None, method=
         tests.append(test)
         oof[test] = sigmoid(heads[-1].logits(X[test]))
     if method == "lda-average":
-        head, loss = fit_lda_average(X, y, cands, k=k, seed=seed + 1, groups=groups, spread=spread)
+        head, loss = fit_lda_average(X, y, cands, k=k, seed=seed + 1, groups=groups, spread=spread,
+                                     shrinkage_scale=shrinkage_scale)
         grp, table, losses = _Whole(name=averaged_name(cands)), {averaged_name(cands): loss}, {}
     else:
         grp, C, table, losses = select_group(X, y, cands, Cs, k=k, seed=seed + 1, groups=groups, prior=prior)

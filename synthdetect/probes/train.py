@@ -133,9 +133,20 @@ def _probe_method(method: str, prior: Any) -> str:
     return method
 
 
+def _shrinkage(scale: float | None) -> float:
+    """The averaged LDA's shrinkage scale (None: ``probe_fit.LW_SCALE``); a usage error outside (0, 1]."""
+    from .fit import LW_SCALE
+
+    value = LW_SCALE if scale is None else float(scale)
+    if not 0.0 < value <= 1.0:
+        raise ProbeTrainError(f"--shrinkage-scale {scale:g}: must lie in (0, 1] (1: Ledoit-Wolf's own intensity)")
+    return value
+
+
 def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCard, *, folds: int, seed: int,
                          strata: Sequence[str] | None = None, prior: Any = None,
-                         feature_group: str | None = None, method: str = "auto", spread: Any = None) -> Fitted:
+                         feature_group: str | None = None, method: str = "auto", spread: Any = None,
+                         shrinkage_scale: float | None = None) -> Fitted:
     """Nested-CV fit, and the learning curve (``probe_sample.learning_curve``, the same procedure
     refitted on subsets).  Without a prior the probe averages the shrinkage-LDA probes of the
     backbone's candidate groups (``probe_fit.fit_lda_average``); with one it is prior-centred
@@ -144,7 +155,9 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
     (``average(...)``) use every candidate.  ``method``: ``auto`` (the above), ``lda-average`` or
     ``logistic`` (L2 logistic regression, the feature group and ``C`` chosen by nested CV: the
     method of the probes fitted before the averaged LDA, kept for reproducing them).  ``spread``:
-    the images' crop spread (``probe_fit.CropSpread``), which the averaged LDA's covariance includes."""
+    the images' crop spread (``probe_fit.CropSpread``), which the averaged LDA's covariance includes.
+    ``shrinkage_scale``: the averaged LDA's Ledoit-Wolf intensity times this (None:
+    ``probe_fit.LW_SCALE``; 1 is Ledoit-Wolf's own, the bundled probes')."""
     from .feature_groups import FeatureGroupError, candidate_groups
     from ..evaluation.metrics import roc_auc
     from .fit import averaged_name, fit_probe, lda_average_cv_scores
@@ -164,10 +177,11 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
                                   f"(auto, {names})")
         cands = [] if prior is not None else fixed
     t1 = time.perf_counter()
+    scale = _shrinkage(shrinkage_scale)
     method = _probe_method(method, prior)
     spread = spread if method == "lda-average" else None
     fit = fit_probe(X, y, folds=folds, seed=seed, groups=strata, prior=prior, feature_groups=cands or None,
-                    method=method, spread=spread)
+                    method=method, spread=spread, shrinkage_scale=scale)
 
     chosen = (cands or None) if method == "lda-average" else [c for c in cands if c.name == fit.group] or None
 
@@ -175,7 +189,8 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
         g = None if strata is None else [strata[i] for i in idx]
         if method == "lda-average":  # the averaged score cross-validated: its Platt step changes no ranking
             return roc_auc(y[idx], lda_average_cv_scores(X[idx], y[idx], cands, k=folds, seed=s, groups=g,
-                                                         spread=None if spread is None else spread.take(idx)))
+                                                         spread=None if spread is None else spread.take(idx),
+                                                         shrinkage_scale=scale))
         # the chosen group refitted, C nested (7x cheaper than all groups)
         sub = fit_probe(X[idx], y[idx], folds=folds, seed=s, groups=g, prior=prior, feature_groups=chosen,
                         method=method, spread=None if spread is None else spread.take(idx))
@@ -197,18 +212,20 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 progress: Callable[[int], None] | None = None, prior: Any = None,
                 prior_note: str | None = None, sources: Sequence[str] | None = None,
                 conditions: Sequence[Any] = (), feature_group: str | None = None,
-                method: str = "auto") -> ProbeResult:
+                method: str = "auto", shrinkage_scale: float | None = None) -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
     ``rel`` and ``label`` (``synthdetect.inputs.datasets.Item``).  ``prior``: a ``probe_fit.LinearHead``
     over the same backbone's features; the fit is then prior-centred ridge towards it
     (``probe_fit`` module docstring), described in the card by ``prior_note``.  ``sources``: the
     source (``--data`` argument) of every item: see :func:`split_sources`.  ``conditions``:
-    ``synthdetect.scan.conditions.Condition``s to calibrate on as well (copies scored out of fold)."""
+    ``synthdetect.scan.conditions.Condition``s to calibrate on as well (copies scored out of fold).
+    ``shrinkage_scale``: see :func:`fit_with_diagnostics`."""
     from ..scan.runtime import load_backbone
 
     if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
         raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
     lda = _probe_method(method, prior) == "lda-average"  # a wrong --method is refused before any extraction
+    _shrinkage(shrinkage_scale)
     out_dir = Path(out_dir)
     card_path = out_dir / f"{name}.json"
     head_path = out_dir / f"{name}.head.json"
@@ -234,7 +251,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     src, g = _kept_sources(sources, ex.keep, y, g)
     spread = None if ex.spread is None else CropSpread.from_images(ex.spread, ex.X, rank=SPREAD_RANK)
     fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior,
-                                  feature_group=feature_group, method=method, spread=spread)
+                                  feature_group=feature_group, method=method, spread=spread,
+                                  shrinkage_scale=shrinkage_scale)
     fit, t_fit = fitted.fit, fitted.seconds
     cal, op, cv = _calibrate(y, fit, seed, data_label, [ex.sha256[i][:16] for i in ex.keep], src,
                              max_false_alarm, max_miss)
@@ -366,6 +384,7 @@ def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "F
         "licences": dict(licences or {}),
         **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
         **fitted.training(), "sample_size": size.to_dict(),
+        **({"shrinkage": fit.head.extra["shrinkage_rule"]} if "shrinkage_rule" in fit.head.extra else {}),
     }
 
 

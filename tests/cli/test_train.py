@@ -406,3 +406,27 @@ def test_train_probe_method_option(tmp_path):
     bad = _train(bbdir, data, tmp_path / "m2", tmp_path / "cache", "--method", "svm")
     assert bad.exit_code == 2 and "--method svm: not a probe method" in bad.output
     assert not (tmp_path / "m2").exists()
+
+
+def test_train_probe_shrinkage_scale(tmp_path):
+    """The averaged LDA's shrinkage: a tenth of Ledoit-Wolf's by default, ``--shrinkage-scale 1``
+    Ledoit-Wolf's own (the bundled probes'); the card and the head say which; outside (0, 1] is
+    one line, exit 2, before any feature is extracted."""
+    bbdir = tmp_path / "backbones"
+    bbdir.mkdir()
+    build_backbone(bbdir, layout=True)
+    data = make_images(tmp_path / "sample")
+    heads = {}
+    for extra, rule in [((), "Ledoit-Wolf x 0.1"), (("--shrinkage-scale", "1"), "Ledoit-Wolf x 1")]:
+        out = tmp_path / f"m{len(heads)}"
+        r = _train(bbdir, data, out, tmp_path / "cache", *extra)
+        assert r.exit_code == 0, r.output
+        assert json.loads((out / "case42.json").read_text())["training"]["shrinkage"] == rule
+        head = json.loads((out / "case42.head.json").read_text())
+        assert head["shrinkage_rule"] == rule
+        heads[rule] = head
+    assert heads["Ledoit-Wolf x 0.1"]["coef"] != heads["Ledoit-Wolf x 1"]["coef"]
+    for bad in ("0", "1.5"):
+        r = _train(bbdir, data, tmp_path / "bad", tmp_path / "empty-cache", "--shrinkage-scale", bad)
+        assert r.exit_code == 2 and "--shrinkage-scale" in r.output and "(0, 1]" in r.output
+        assert not (tmp_path / "bad").exists() and not (tmp_path / "empty-cache").exists()

@@ -411,3 +411,19 @@ def test_the_cross_validated_lda_scores_are_what_the_platt_step_is_fitted_on():
     assert head.extra["platt"]["intercept"] == pytest.approx(b, abs=1e-6)
     whole = lda_average_cv_scores(X, y, [], k=5, seed=1)  # no candidates: every feature
     np.testing.assert_allclose(whole, lda_average_cv_scores(X, y, [_candidates()[0]], k=5, seed=1))
+
+
+@pytest.mark.parametrize("scale", [0.1, 1.0])
+def test_the_shrinkage_scale_multiplies_the_ledoit_wolf_intensity(scale):
+    from synthdetect.probes.fit import _within_rows, average_lda, ledoit_wolf_shrinkage, lda_direction
+
+    X, y = _grouped(slice(0, 10), n=20)
+    Z = (X - X.mean(0)) / X.std(0)
+    R, v = _within_rows(Z, y, None)
+    alpha, mu = ledoit_wolf_shrinkage(R)
+    w, a = lda_direction(Z, y, shrinkage_scale=scale)
+    assert a == pytest.approx(alpha * scale, rel=1e-9)
+    S = (1 - a) * R.T @ R / len(Z) + a * mu * np.eye(Z.shape[1])
+    np.testing.assert_allclose(w, np.linalg.solve(S, v), rtol=1e-7, atol=1e-10)
+    head = average_lda(X, y, _candidates(), shrinkage_scale=scale)
+    assert head.extra["shrinkage_rule"] == f"Ledoit-Wolf x {scale:g}"

@@ -82,7 +82,7 @@ def test_fit_with_groups_and_curve_stays_fast():
     assert len(fitted.candidates) == 7 and fitted.fit.group != "" and len(fitted.curve["points"]) == 4
     # the averaged LDA's curve: every point, the whole sample's too, is its cross-validated score's ROC-AUC
     from synthdetect.evaluation.metrics import roc_auc
-    from synthdetect.probes.fit import lda_average_cv_scores
+    from synthdetect.probes.fit import LW_SCALE, lda_average_cv_scores
 
-    full = roc_auc(y, lda_average_cv_scores(X, y, fitted.candidates, k=5, seed=0))
+    full = roc_auc(y, lda_average_cv_scores(X, y, fitted.candidates, k=5, seed=0, shrinkage_scale=LW_SCALE))
     assert fitted.curve["points"][-1]["roc_auc"] == round(full, 4)

@@ -226,6 +226,9 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
     lda = _probe_method(method, prior) == "lda-average"  # a wrong --method is refused before any extraction
     _shrinkage(shrinkage_scale)
+    if shrinkage_scale is not None and not lda:
+        raise ProbeTrainError("--shrinkage-scale applies to the averaged LDA, not to the logistic probe "
+                              "(--method logistic, or any --prior)")
     out_dir = Path(out_dir)
     card_path = out_dir / f"{name}.json"
     head_path = out_dir / f"{name}.head.json"

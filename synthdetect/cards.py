@@ -47,7 +47,12 @@ class InputSpec:
     crop: ``"center"``: a ``size`` x ``size`` centre crop.
     tiles: K > 1 scores up to K x K non-overlapping native ``size`` crops around the centre
         (as many as the image holds, at least one) and averages their probabilities: more of
-        a large photo is examined, a small one is never upscaled for it.
+        a large photo is examined, a small one is never upscaled for it (unless ``upscale_below``).
+    upscale_below: N (>= ``size``) upscales an image whose shorter side (after ``resize``) is
+        below N to N, aspect kept, with ``interpolation``: a small image then yields several
+        crops instead of one (``null``: only the upscale the crop needs).
+    strip_frames: a uniform frame around the picture (a canvas, a letterbox;
+        ``synthdetect.inputs.frames``) is cut off before anything else, so no crop reads it.
     mean/std: per-channel normalisation applied to RGB values scaled to [0, 1].
     """
 
@@ -59,6 +64,8 @@ class InputSpec:
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
     tiles: int = 1
+    upscale_below: int | None = None
+    strip_frames: bool = False
 
     def __post_init__(self) -> None:
         if self.resize not in ("none", "shorter_side"):
@@ -74,14 +81,31 @@ class InputSpec:
         if not 1 <= int(self.tiles) <= 8:
             raise CardError("input.tiles must be between 1 and 8")
         self.tiles = int(self.tiles)
+        if self.upscale_below is not None:
+            if int(self.upscale_below) < int(self.size):
+                raise CardError(f"input.upscale_below ({self.upscale_below}) must be >= input.size ({self.size})")
+            self.upscale_below = int(self.upscale_below)
+        if not isinstance(self.strip_frames, bool):
+            raise CardError("input.strip_frames must be true or false")
         self.mean = tuple(float(v) for v in self.mean)  # type: ignore[assignment]
         self.std = tuple(float(v) for v in self.std)  # type: ignore[assignment]
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise CardError("input.mean and input.std need three values, std > 0")
 
+    def to_dict(self) -> dict[str, Any]:
+        """The card's ``input`` object (``upscale_below`` and ``strip_frames`` only when set: older
+        cards and cache keys stay as they were)."""
+        d = asdict(self)
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        if d["upscale_below"] is None:
+            del d["upscale_below"]
+        if not d["strip_frames"]:
+            del d["strip_frames"]
+        return d
+
     def key(self) -> str:
         """A stable string identifying this transform (used for caches)."""
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps(self.to_dict(), sort_keys=True)
 
 
 @dataclass
@@ -146,9 +170,7 @@ class ModelCard:
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("path", None)
-        d["input"] = asdict(self.input)
-        d["input"]["mean"] = list(self.input.mean)
-        d["input"]["std"] = list(self.input.std)
+        d["input"] = self.input.to_dict()
         return {"schema": d.pop("schema"), **d}
 
     def save(self, path: Path | str) -> Path:
@@ -331,6 +353,7 @@ def _is_int(v: Any) -> bool:
 _OPT = {"str": (lambda v: isinstance(v, str), "a string"),
         "float": (_is_number, "a number"),
         "int": (_is_int, "an integer"),
+        "bool": (lambda v: isinstance(v, bool), "true or false"),
         "dict[str, Any]": (lambda v: isinstance(v, dict), "a JSON object"),
         "InputSpec": (lambda v: isinstance(v, dict), "a JSON object"),
         "list[str]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),

@@ -21,6 +21,7 @@ a collage): framed images get no calibrated detector verdict there.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -113,6 +114,25 @@ def reduced_frame(img) -> Frame | None:
         img = img.copy()
         img.thumbnail((CHECK_SIDE, CHECK_SIDE), Image.Resampling.NEAREST)  # nearest: no blur across the edge
     return find_frame(np.asarray(img, dtype=np.uint8))
+
+
+def frame_box(img) -> tuple[int, int, int, int] | None:
+    """The content box of a decoded image's uniform frame in its own pixels (found on a copy
+    reduced to CHECK_SIDE, scaled back and rounded inwards), or None when it has none."""
+    from PIL import Image
+
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    small = img
+    if max(img.size) > CHECK_SIDE:
+        small = img.copy()
+        small.thumbnail((CHECK_SIDE, CHECK_SIDE), Image.Resampling.NEAREST)  # nearest: no blur across the edge
+    f = find_frame(np.asarray(small, dtype=np.uint8))
+    if f is None:
+        return None
+    rx, ry = img.width / small.width, img.height / small.height
+    left, top, right, bottom = f.box
+    return math.ceil(left * rx), math.ceil(top * ry), math.floor(right * rx), math.floor(bottom * ry)
 
 
 def evenly_spaced(paths: Sequence[Path], k: int) -> list[Path]:

@@ -8,7 +8,9 @@ Policy:
   * ``resize="shorter_side"``: shorter side to ``resize_to``, aspect ratio kept
     (never a square resize that distorts).
   * An image whose shorter side is below ``size`` after that step is upscaled,
-    aspect kept, just enough for the crop (never zero-padded).
+    aspect kept, just enough for the crop (never zero-padded); with ``upscale_below`` N,
+    one below N is upscaled to N (several crops of a small image instead of one).
+  * ``strip_frames``: a uniform frame (``inputs.frames``) is cut off first.
   * Centre crop ``size`` x ``size``; RGB scaled to [0, 1]; (x - mean) / std; CHW float32.
   * ``tiles`` K > 1: up to K x K non-overlapping ``size`` crops of the centre region (as
     many as fit, at least one), scored separately; the image's probability is their mean.
@@ -70,8 +72,9 @@ def _policy_sizes(w: int, h: int, spec: InputSpec) -> list[tuple[int, int]]:
     if spec.resize == "shorter_side":
         sizes.append(shorter_side_size(w, h, int(spec.resize_to)))
     last = sizes[-1] if sizes else (w, h)
-    if min(last) < spec.size:
-        sizes.append(shorter_side_size(*last, spec.size))
+    floor = max(int(spec.size), int(spec.upscale_below or 0))
+    if min(last) < floor:
+        sizes.append(shorter_side_size(*last, floor))
     return [s for s in sizes if s != (w, h)]
 
 
@@ -123,9 +126,20 @@ def _centre_region(img: Image.Image, spec: InputSpec, region: tuple[int, int]) -
     return _box_resize(mid, sizes[0], (fw, fh), box, spec.interpolation, offset=mbox[:2])
 
 
+def content(img: Image.Image, spec: InputSpec) -> Image.Image:
+    """The picture the card's policy works on: with ``strip_frames``, the image inside a uniform
+    frame (found on a reduced copy, its box scaled back; :func:`synthdetect.inputs.frames.frame_box`)."""
+    if not spec.strip_frames:
+        return img
+    from .frames import frame_box
+
+    box = frame_box(img)
+    return img if box is None else img.crop(box)
+
+
 def prepare(img: Image.Image, spec: InputSpec) -> Image.Image:
     """Resize/crop policy of the card; returns a ``size`` x ``size`` RGB image."""
-    return _centre_region(img, spec, (spec.size, spec.size))
+    return _centre_region(content(img, spec), spec, (spec.size, spec.size))
 
 
 def normalize(arr_hwc_uint8: np.ndarray, spec: InputSpec) -> np.ndarray:
@@ -154,6 +168,7 @@ def to_inputs(img: Image.Image, spec: InputSpec) -> np.ndarray:
     if spec.tiles == 1:
         return to_input(img, spec)[None]
     s = spec.size
+    img = content(img, spec)
     kx, ky = tile_grid(*resized_size(img.width, img.height, spec), spec)
     region = np.asarray(_centre_region(img, spec, (kx * s, ky * s)))
     tiles = region.reshape(ky, s, kx, s, 3).transpose(0, 2, 1, 3, 4).reshape(ky * kx, s, s, 3)

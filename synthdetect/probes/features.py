@@ -40,7 +40,7 @@ class FeatureCache:
     """One float32 feature vector per key (``rows=True``: one float32 matrix ``[t, dim]``, ``t``
     may be 0), as ``DIR/<key[:2]>/<key>.npy``.
 
-    ``train probe`` keys by image SHA-256 under ``<backbone sha[:16]>/`` (:func:`backbone_cache`;
+    ``train probe`` keys by image SHA-256 under ``<backbone sha[:16]>-<input digest>/`` (:func:`backbone_cache`;
     the crop spreads in its ``spread/`` companion); the CLIP-probe trainer
     (``synthdetect.train.features``) keys by a digest of image, transform and view.  Writes are
     atomic (temporary file + rename), so concurrent runs never see half a file; a file that
@@ -97,8 +97,13 @@ class FeatureCache:
 
 
 def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
-    """The feature cache of one backbone (by its SHA-256) under ``root``."""
-    return FeatureCache(Path(root) / backbone.sha256[:16], dim=backbone.dim)
+    """The feature cache of one backbone under ``root``: by its SHA-256 and a digest of how its card
+    prepares an image (``InputSpec.key``), so a card that crops or resizes differently never reads
+    features another policy wrote."""
+    import hashlib
+
+    prep = hashlib.sha256(backbone.input.key().encode()).hexdigest()[:8]
+    return FeatureCache(Path(root) / f"{backbone.sha256[:16]}-{prep}", dim=backbone.dim)
 
 
 def crop_spread(crops: np.ndarray) -> np.ndarray:

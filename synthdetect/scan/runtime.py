@@ -254,6 +254,20 @@ def load_head(card: ModelCard, verify: bool = True):
     return head
 
 
+def _check_preparation(card: ModelCard, bb: BackboneCard) -> None:
+    """A probe's head reads features of images prepared as when it was fitted (the card's ``input``,
+    copied from its backbone card then): a backbone card that now prepares them otherwise (another
+    crop, upscale or frame policy) would feed it features it never saw."""
+    mine, theirs = card.input.to_dict(), bb.input.to_dict()
+    diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
+    if diff:
+        was = ", ".join(f"{k}={mine.get(k)!r}" for k in diff)
+        now = ", ".join(f"{k}={theirs.get(k)!r}" for k in diff)
+        raise CardError(f"{card.name}: fitted on {bb.name} features of images prepared with {was}, but the installed "
+                        f"{bb.name} card prepares them with {now}: refit the probe (synthdetect train probe) or "
+                        "install the backbone card it was fitted with")
+
+
 def load_models(cards: list[ModelCard], device: str = "auto", threads: int | None = None,
                 backbones: dict[str, BackboneCard] | None = None) -> list[Any]:
     """Sessions for ``cards``; probes need their backbone card in ``backbones`` (by probe name).
@@ -265,6 +279,7 @@ def load_models(cards: list[ModelCard], device: str = "auto", threads: int | Non
             bb = (backbones or {}).get(c.name)
             if bb is None:
                 raise CardError(f"{c.name}: its backbone {(c.backbone or {}).get('name')!r} is not installed")
+            _check_preparation(c, bb)
             if bb.sha256 not in shared:
                 shared[bb.sha256] = load_backbone(bb, device=device, threads=threads)
             head = load_head(c)

@@ -147,3 +147,47 @@ def test_region_resampling_matches_the_whole_resize(monkeypatch, spec):
     region = to_inputs(img, spec)
     levels = np.abs(whole - region) * np.asarray(spec.std, np.float32)[None, :, None, None] * 255
     assert whole.shape == region.shape and levels.max() <= 1.01
+
+
+def test_upscale_below_gives_a_small_image_several_crops():
+    img, _ = _numbered(24, 20)  # shorter side 20 < 32: upscaled to 32 x 38 (aspect kept) -> 2 x 2 tiles of 16
+    spec = InputSpec(size=16, resize="none", tiles=4, upscale_below=32, mean=(0, 0, 0), std=(1, 1, 1))
+    t = to_inputs(img, spec)
+    assert t.shape == (4, 3, 16, 16)
+    big = img.resize((38, 32), Image.Resampling.BILINEAR)  # exactly the card's resample, then the 32 px centre
+    want = np.asarray(big)[0:16, 3:19].astype(np.float32).transpose(2, 0, 1) / 255
+    np.testing.assert_allclose(t[0], want, atol=1e-6)
+    # without it the same image gives one tile; an image already at the floor is left as it is
+    assert to_inputs(img, InputSpec(size=16, resize="none", tiles=4)).shape == (1, 3, 16, 16)
+    large, a = _numbered(40, 34)
+    np.testing.assert_array_equal(to_inputs(large, spec), to_inputs(large, InputSpec(
+        size=16, resize="none", tiles=4, mean=(0, 0, 0), std=(1, 1, 1))))
+    with pytest.raises(CardError, match="upscale_below"):
+        InputSpec(size=16, upscale_below=8)
+
+
+def test_strip_frames_cuts_the_canvas_before_the_crops():
+    rng = np.random.default_rng(1)
+    pic = rng.integers(0, 256, (60, 60, 3), dtype=np.uint8)
+    canvas = np.zeros((100, 100, 3), np.uint8)
+    canvas[:] = (250, 0, 0)
+    canvas[20:80, 20:80] = pic
+    img = Image.fromarray(canvas)
+    plain = InputSpec(size=16, resize="none", tiles=4, mean=(0, 0, 0), std=(1, 1, 1))
+    strip = InputSpec(size=16, resize="none", tiles=4, strip_frames=True, mean=(0, 0, 0), std=(1, 1, 1))
+    # 100 px: 4 x 4 tiles of the centre 64 px (canvas in the outer ones); stripped: the 44 px inside
+    # the frame and its guard -> 2 x 2 tiles of picture only
+    assert to_inputs(img, plain).shape == (16, 3, 16, 16)
+    t = to_inputs(img, strip)
+    assert t.shape == (4, 3, 16, 16)
+    red = np.array([250, 0, 0], np.float32)[:, None, None] / 255
+    assert all(np.abs(tile - red).max(axis=0).min() > 0 for tile in t)  # no canvas pixel in any tile
+    np.testing.assert_array_equal(to_inputs(Image.fromarray(pic), strip), to_inputs(Image.fromarray(pic), plain))
+
+
+def test_new_input_fields_leave_older_cards_and_keys_as_they_were():
+    old = InputSpec(size=224, tiles=4)
+    assert "upscale_below" not in old.to_dict() and "strip_frames" not in old.to_dict()
+    assert old.key() == InputSpec(**old.to_dict()).key()
+    new = InputSpec(size=224, tiles=4, upscale_below=448, strip_frames=True)
+    assert new.key() != old.key() and InputSpec(**new.to_dict()) == new

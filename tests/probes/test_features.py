@@ -99,3 +99,22 @@ def test_the_cache_refuses_a_matrix_of_the_wrong_width(tmp_path):
     c.put("ab" * 32, np.zeros((0, 3), np.float32))  # a single crop: an empty matrix is a valid entry
     assert c.get("ab" * 32).shape == (0, 3)
     assert FeatureCache(None).companion("spread").get("ab" * 32) is None  # caching off stays off
+
+
+def test_the_cache_is_kept_per_preparation_policy(sample):
+    """A card that prepares images otherwise (another upscale or frame policy, same ONNX file)
+    never reads features the first one wrote."""
+    import dataclasses
+
+    from synthdetect.cards import InputSpec
+    from synthdetect.probes.features import backbone_cache, extract_features
+
+    card, paths, tmp = sample
+    other = dataclasses.replace(card, input=InputSpec(**{**card.input.to_dict(), "upscale_below": 2 * card.input.size,
+                                                          "strip_frames": True}))
+    a, b = backbone_cache(tmp / "c", card), backbone_cache(tmp / "c", other)
+    assert a.root != b.root and a.root.parent == b.root.parent and a.root.name[:16] == card.sha256[:16]
+    assert backbone_cache(tmp / "c", card).root == a.root  # stable
+    bb = _backbone(card)
+    extract_features(paths, bb, cache=a)
+    assert extract_features(paths, bb, cache=b).cache_hits == 0

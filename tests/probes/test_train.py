@@ -354,3 +354,25 @@ def test_a_probe_fitted_on_small_images_is_not_size_gated_on_images_as_large(tmp
             Image.open(p).resize((96, 80)).save(big / d / p.name)
     assert _train(bbdir, big, tmp_path / "m2", tmp_path / "cache").exit_code == 0
     assert all("too_small" in g for g in gates(tmp_path / "m2", small))
+
+
+def test_a_probe_refuses_a_backbone_card_that_now_prepares_images_otherwise(setup):
+    """The head was fitted on features of images prepared one way; a backbone card that now
+    upscales or strips frames (same ONNX file, same sha256) would feed it features it never saw:
+    scan stops with a one-line set-up error instead of scoring."""
+    import json
+
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
+    r = runner.invoke(app, ["scan", str(data / "0_real"), "--models", "case42", "--models-dir", str(out),
+                            "--models-dir", str(bbdir), "--format", "json"])
+    assert r.exit_code in (0, 1), r.output
+    card = json.loads((bbdir / "tinybb.backbone.json").read_text())
+    card["input"]["upscale_below"] = 2 * card["input"]["size"]
+    (bbdir / "tinybb.backbone.json").write_text(json.dumps(card))
+    r = runner.invoke(app, ["scan", str(data / "0_real"), "--models", "case42", "--models-dir", str(out),
+                            "--models-dir", str(bbdir), "--format", "json"])
+    assert r.exit_code == 2
+    assert "case42: fitted on tinybb features of images prepared with upscale_below=None" in r.output
+    assert "upscale_below=32" in r.output and "refit the probe" in r.output

@@ -115,3 +115,25 @@ def test_train_gan2019_frames_are_caught():
         pytest.skip("../shared/data not present")
     w = D.shortcut_warnings(D.list_items(root))
     assert any("frame colour separates the classes" in x and "real: #222222" in x for x in w), w
+
+
+def test_the_reduced_copy_is_what_thumbnail_gives_without_copying_the_image():
+    """frame_box runs on every image scan prepares with strip_frames: it reduces the image
+    directly instead of thumbnailing a whole copy, with thumbnail's own size and pixels."""
+    import random
+
+    rng = random.Random(0)
+    for _ in range(400):
+        w, h = rng.randint(F.CHECK_SIDE + 1, 6000), rng.randint(1, 6000)
+        w, h = (w, h) if rng.random() < 0.5 else (h, w)
+        im = Image.new("RGB", (w, h))
+        thumb = im.copy()
+        thumb.thumbnail((F.CHECK_SIDE, F.CHECK_SIDE), Image.Resampling.NEAREST)
+        assert F._reduced(im).size == thumb.size, (w, h)
+    a = np.random.default_rng(0).integers(0, 256, (1001, 1395, 3), dtype=np.uint8)
+    im = Image.fromarray(a)
+    thumb = im.copy()
+    thumb.thumbnail((F.CHECK_SIDE, F.CHECK_SIDE), Image.Resampling.NEAREST)
+    np.testing.assert_array_equal(np.asarray(F._reduced(im)), np.asarray(thumb))
+    small = Image.fromarray(a[:300, :400])
+    assert F._reduced(small) is small

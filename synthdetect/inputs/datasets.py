@@ -277,12 +277,15 @@ class DecodedCache:
 
 
 def shortcut_warnings(items: Sequence[Item],
-                      frames: tuple[tuple[int, list[Frame]], tuple[int, list[Frame]]] | None = None) -> list[str]:
+                      frames: tuple[tuple[int, list[Frame]], tuple[int, list[Frame]]] | None = None,
+                      frames_cut: bool = False) -> list[str]:
     """Warn when file format, image size or a uniform frame separates real from synthetic in a
     training set (e.g. JPEG reals vs lossless WebP fakes, grey frames around reals and coloured ones
     around fakes): a detector can learn the container or the canvas instead of the content.
     ``frames``: each class's (images checked, frames found) when already measured
-    (``quality.check_sample``); else :func:`~.frames.class_frames` samples them here."""
+    (``quality.check_sample``); else :func:`~.frames.class_frames` samples them here.
+    ``frames_cut``: the detector never sees a uniform frame (its input cuts it off, ``InputSpec.strip_frames``),
+    so frames are not looked for."""
     out: list[str] = []
     by_label: dict[int, list[Item]] = {0: [], 1: []}
     for it in items:
@@ -309,6 +312,8 @@ def shortcut_warnings(items: Sequence[Item],
             name = "synthetic" if lab else "real"
             out.append(f"every {name} image is {wh[0]}x{wh[1]} and no image of the other class is: "
                        "image size separates the classes")
+    if frames_cut:
+        return out
     if frames is None:
         frames = (class_frames([it.path for it in by_label[0]]), class_frames([it.path for it in by_label[1]]))
     return out + frame_warnings(*frames)

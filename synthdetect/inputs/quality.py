@@ -458,6 +458,32 @@ def composites_calibrated(calibration: Mapping[str, Any] | None) -> bool:
     return mostly_composites(int(c.get("checked") or 0), int(c.get("found") or 0))
 
 
+def jpeg_quality_range(qualities: Sequence[int | None], labels: Sequence[int]) -> dict[str, Any] | None:
+    """A card's ``calibration.image_jpeg_quality``: per class, the calibration images' estimated
+    JPEG qualities (``None``: not a JPEG, counted as quality 100, stored without loss) as
+    ``{min, max, jpeg, n}``, and ``covered``: the lowest quality at which *both* classes' rates were
+    measured (the larger of the two class minima).  None when a class is missing."""
+    out: dict[str, Any] = {}
+    for label, name in ((0, "real"), (1, "synthetic")):
+        qs = [q for q, y in zip(qualities, labels) if int(y) == label]
+        if not qs:
+            return None
+        vals = [100 if q is None else int(q) for q in qs]
+        out[name] = {"min": min(vals), "max": max(vals), "jpeg": sum(q is not None for q in qs), "n": len(qs)}
+    out["covered"] = max(out["real"]["min"], out["synthetic"]["min"])
+    return out
+
+
+def calibrated_min_quality(calibrations: Sequence[Mapping[str, Any] | None]) -> int | None:
+    """The JPEG quality down to which *every* card's rates were measured (the largest of their
+    ``image_jpeg_quality.covered``); None when any card does not record it (older cards, the
+    bundle): then the ``recompressed`` gate's threshold stands."""
+    covered = [((c or {}).get("image_jpeg_quality") or {}).get("covered") for c in calibrations]
+    if not covered or any(not isinstance(v, int) for v in covered):
+        return None
+    return max(covered)
+
+
 @dataclass(frozen=True)
 class SampleFindings:
     """What the data checks of a training sample found (:func:`check_sample`)."""

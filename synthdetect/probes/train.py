@@ -252,7 +252,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
     ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda)
     duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
-    composites, shortcuts = _sample_checks([items[i] for i in ex.keep])
+    composites, shortcuts = _sample_checks([items[i] for i in ex.keep], backbone_card.input.strip_frames)
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -292,7 +292,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         f1=float(cv["at_calibrated"]["f1"]),
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
-                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep]), "composites": composites,
+                     "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
+                     "image_jpeg_quality": _quality_range([items[i].path for i in ex.keep], y), "composites": composites,
                      **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
@@ -315,14 +316,15 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        condition_features={} if cond is None else cond.features)
 
 
-def _sample_checks(kept: Sequence[Any]) -> tuple[dict[str, int], list[str]]:
+def _sample_checks(kept: Sequence[Any], frames_cut: bool = False) -> tuple[dict[str, int], list[str]]:
     """The sample's data checks, each image decoded once (``quality.check_sample``): the card's
     ``calibration.composites`` (``checked``, ``found``) and the warnings — format, size or frame
-    colour telling the classes apart (``shortcut_warnings``), then :func:`_composite_warnings`."""
+    colour telling the classes apart (``shortcut_warnings``; no frame warning when the backbone
+    card cuts frames off, ``frames_cut``), then :func:`_composite_warnings`."""
     from ..inputs.quality import check_sample
 
     found = check_sample([it.path for it in kept if it.label == 0], [it.path for it in kept if it.label == 1])
-    warnings = shortcut_warnings(kept, frames=found.frames)
+    warnings = shortcut_warnings(kept, frames=found.frames, frames_cut=frames_cut)
     return found.composite_counts(), warnings + _composite_warnings(*found.composites)
 
 
@@ -472,6 +474,14 @@ def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarra
                                 labels=np.concatenate(labels), scores=np.concatenate(scores),
                                 conditions=[t for ts in tags for t in ts])
     attach(card, ref, card_path=card_path, save_card=False)
+
+
+def _quality_range(paths: Sequence[Path], y: np.ndarray) -> dict[str, Any] | None:
+    """The calibration images' JPEG qualities per class (``quality.jpeg_quality_range``): scan
+    lifts its ``recompressed`` gate for images at least as good as both classes' worst."""
+    from ..inputs.quality import jpeg_quality_from_file, jpeg_quality_range
+
+    return jpeg_quality_range([jpeg_quality_from_file(p) for p in paths], y.tolist())
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

@@ -342,13 +342,14 @@ class Scanner:
         self.thumbnails = options.thumbnails
         self.quality_gates = options.quality_gates
         # the detectors' input size: a smaller image would only show them upscaled pixels
-        from ..inputs.quality import composites_calibrated, required_min_side
+        from ..inputs.quality import calibrated_min_quality, composites_calibrated, required_min_side
 
         self.min_side = required_min_side(self.specs.values())
         # the smallest images the calibrated error rates were measured on (cards' calibration sets)
-        cal_sides = [(c.calibration or {}).get("image_min_side") for c in plan.cards]
+        cals = [c.calibration or {} for c in plan.cards]
         if plan.ensemble_card is not None and plan.ensemble_operating() is not None:
-            cal_sides.append((plan.ensemble_card.calibration or {}).get("image_min_side"))
+            cals.append(plan.ensemble_card.calibration or {})
+        cal_sides = [c.get("image_min_side") for c in cals]
         known = [r for r in cal_sides if isinstance(r, dict) and r.get("min")]
         self.calibrated_min_side = max((int(r["min"]) for r in known), default=0)
         # every card calibrated on images this small (train probe on a sample of small images): the
@@ -356,6 +357,9 @@ class Scanner:
         self.small_calibrated = bool(known) and len(known) == len(cal_sides) and self.calibrated_min_side < self.min_side
         # measured conditions (downscaled / re-encoded copies) replace that size proxy where the card has them
         self.conditions = plan.conditions_table()
+        # every card calibrated on JPEGs this compressed (train probe on a q75 source): the gate's
+        # threshold is no reason to withhold a verdict on an image at least that good
+        self.calibrated_min_quality = calibrated_min_quality(cals)
         # cards calibrated on composites (train probe on captioned cards...) need no composite gate
         self.composites_calibrated = bool(plan.cards) and all(composites_calibrated(c.calibration) for c in plan.cards)
         from ..inputs.decoding import init_codecs
@@ -429,6 +433,8 @@ class Scanner:
             side = min(d.width, d.height)
             self._calibration_covers(out, "composite", self.composites_calibrated)
             self._calibration_covers(out, "too_small", self.small_calibrated and side >= self.calibrated_min_side)
+            self._calibration_covers(out, "recompressed", self.calibrated_min_quality is not None
+                                     and q.jpeg_quality is not None and q.jpeg_quality >= self.calibrated_min_quality)
             if cond is not None:  # the measured conditions decide, not the size/quality proxies
                 out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
                 if cond.name is None and not any(g["gate"] == "too_small" for g in out["failed"]):

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.usefixtures("isolated_registry")
 runner = CliRunner()
 
 
-def build_backbone(directory: Path, name: str = "tinybb", size: int = 16, tiles: int = 2, layout: bool = False):
+def build_backbone(directory: Path, name: str = "tinybb", size: int = 16, tiles: int = 2, layout: bool = False,
+                   strip_frames: bool = False):
     """features = [mean(x), mean(x*x)] per channel: dim 6.  ``layout``: the card describes the
     two blocks and offers each as a feature group."""
     import onnx
@@ -40,7 +41,7 @@ def build_backbone(directory: Path, name: str = "tinybb", size: int = 16, tiles:
     onnx.save(model, str(directory / f"{name}.onnx"))
     card = BackboneCard(name=name, file=f"{name}.onnx", sha256=sha256_file(directory / f"{name}.onnx"),
                         architecture="tiny mean/mean-square pooling", dim=6,
-                        input=InputSpec(size=size, resize="none", tiles=tiles), licence="test",
+                        input=InputSpec(size=size, resize="none", tiles=tiles, strip_frames=strip_frames), licence="test",
                         features={"layout": [{"name": "x.mean", "start": 0, "stop": 3},
                                              {"name": "x.sq", "start": 3, "stop": 6}],
                                   "groups": {"means": ["x.mean"], "squares": ["x.sq"]}} if layout else {})
@@ -271,6 +272,13 @@ def test_train_probe_warns_when_the_frame_colour_gives_the_label_away(setup):
     assert any("frame colour" in w for w in card["training"]["data_warnings"])
     r = _train(bbdir, make_images(tmp / "plain"), tmp / "m2", tmp / "cache")
     assert r.exit_code == 0 and json.loads((tmp / "m2" / "case42.json").read_text())["training"]["data_warnings"] == []
+    cutting = tmp / "cutting"  # a backbone whose input cuts uniform frames off never sees them: no warning
+    cutting.mkdir()
+    build_backbone(cutting, strip_frames=True)
+    r = _train(cutting, data, tmp / "m3", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    warned = json.loads((tmp / "m3" / "case42.json").read_text())["training"]["data_warnings"]
+    assert not any(w.startswith(("frame colour", "uniform frames")) for w in warned), warned
 
 
 def _cards(root: Path, n: int, plain: int = 0) -> Path:
@@ -354,6 +362,54 @@ def test_a_probe_fitted_on_small_images_is_not_size_gated_on_images_as_large(tmp
             Image.open(p).resize((96, 80)).save(big / d / p.name)
     assert _train(bbdir, big, tmp_path / "m2", tmp_path / "cache").exit_code == 0
     assert all("too_small" in g for g in gates(tmp_path / "m2", small))
+
+
+def _jpeg_copy(src: Path, dst: Path, quality: int) -> Path:
+    from PIL import Image
+
+    for d in ("0_real", "1_fake"):
+        (dst / d).mkdir(parents=True)
+        for p in sorted((src / d).iterdir()):
+            Image.open(p).convert("RGB").save(dst / d / (p.stem + ".jpg"), quality=quality)
+    return dst
+
+
+def test_a_probe_fitted_on_recompressed_jpegs_is_not_quality_gated_on_images_as_good(setup):
+    """A sample saved at JPEG q70 (a source below the gate's q85): the card records both classes'
+    qualities and scan lifts the 'recompressed' gate for images at least that good
+    (``recompressed_calibrated``); a worse image, or a probe fitted on lossless images, still gates."""
+    bbdir, _, data, tmp = setup
+    q70 = _jpeg_copy(data, tmp / "q70", 70)
+    q50 = _jpeg_copy(data, tmp / "q50", 50)
+    r = _train(bbdir, q70, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    cal = json.loads((tmp / "models" / "case42.json").read_text())["calibration"]
+    assert cal["image_jpeg_quality"]["covered"] == 70
+    assert cal["image_jpeg_quality"]["real"] == {"min": 70, "max": 70, "jpeg": 24, "n": 24}
+
+    def gates(models: Path, folder: Path) -> set[tuple[str, ...]]:
+        r = runner.invoke(app, ["scan", str(folder), "--models", "case42", "--models-dir", str(models), "--models-dir",
+                                str(bbdir), "-f", "json", "--no-provenance", "--domain-check", "off", "--no-cache"])
+        assert r.exit_code == 0, r.output
+        return {tuple(g["gate"] for g in x["quality"]["failed"] if g["gate"] == "recompressed") + (
+            ("lifted",) if x["quality"].get("recompressed_calibrated") else ()) for x in json.loads(r.stdout)["results"]}
+
+    assert gates(tmp / "models", q70) == {("lifted",)}
+    assert gates(tmp / "models", q50) == {("recompressed",)}
+    assert _train(bbdir, data, tmp / "png", tmp / "cache").exit_code == 0  # lossless: covered 100
+    assert gates(tmp / "png", q70) == {("recompressed",)}
+
+
+def test_the_quality_a_calibration_covers_needs_both_classes_and_every_card():
+    from synthdetect.inputs.quality import calibrated_min_quality, jpeg_quality_range
+
+    r = jpeg_quality_range([75, 80, None, 95], [0, 0, 1, 1])  # reals q75+, fakes lossless and q95
+    assert r["real"] == {"min": 75, "max": 80, "jpeg": 2, "n": 2} and r["synthetic"]["min"] == 95
+    assert r["covered"] == 95  # a q80 fake's miss rate was never measured
+    assert jpeg_quality_range([75, 80], [0, 0]) is None
+    assert calibrated_min_quality([{"image_jpeg_quality": {"covered": 75}}, {"image_jpeg_quality": {"covered": 90}}]) == 90
+    assert calibrated_min_quality([{"image_jpeg_quality": {"covered": 75}}, {}]) is None  # an older card
+    assert calibrated_min_quality([]) is None
 
 
 def test_a_probe_refuses_a_backbone_card_that_now_prepares_images_otherwise(setup):

@@ -256,3 +256,21 @@ def test_ensembles_carry_the_members_conditions(trained):
     no = ModelCard.load(out / "case42.json")
     no.calibration = {k: v for k, v in no.calibration.items() if k != "conditions"}
     assert ensemble_conditions([card, no], "mean", {}, 0.05, 0.2) is None
+
+
+def test_ensembles_cover_the_jpeg_quality_every_member_covers(trained):
+    """An ensemble's calibration covers the worst JPEG quality all its members were measured at
+    (``image_jpeg_quality.covered``); with a member that does not say, the ensemble does not either."""
+    from synthdetect.cards import ModelCard
+    from synthdetect.evaluation.ensemble_card import calibrate_from_members
+
+    bbdir, data, out, tmp, _ = trained
+    card = ModelCard.load(out / "case42.json")
+    assert card.calibration["image_jpeg_quality"]["covered"] == 100  # the PNG fixture: lossless
+    worse = ModelCard.load(out / "case42.json")
+    worse.name, worse.calibration["image_jpeg_quality"]["covered"] = "other", 80
+    assert calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]["image_jpeg_quality"] == {"covered": 100}
+    worse.calibration["image_jpeg_quality"]["covered"], card.calibration["image_jpeg_quality"]["covered"] = 80, 75
+    assert calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]["image_jpeg_quality"] == {"covered": 80}
+    del worse.calibration["image_jpeg_quality"]
+    assert "image_jpeg_quality" not in calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]

@@ -100,8 +100,9 @@ def main() -> None:
     ap.add_argument("--k", nargs="+", type=int, default=[10, 25, 50])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--json", type=Path, help="write every run and the summary here")
-    ap.add_argument("--backbone", type=Path, default=REPO / "weights" / "efficientnet-lite0.backbone.json",
-                    help="backbone card (NAME.backbone.json, e.g. from `synthdetect backbone export`)")
+    ap.add_argument("--backbone", type=Path, default=REPO / "weights" / "efficientnet-lite0-residual.backbone.json",
+                    help="backbone card (NAME.backbone.json, e.g. from `synthdetect backbone export`); "
+                         "default: train probe's default, efficientnet-lite0-residual")
     args = ap.parse_args()
     bb_card = BackboneCard.load(args.backbone)
     backbone = load_backbone(bb_card, device="cpu")

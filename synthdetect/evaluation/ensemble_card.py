@@ -42,11 +42,12 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     ranges = [c.calibration.get("image_min_side") for c in cards]
     if all(ranges):
         d["image_min_side"] = {"min": max(r["min"] for r in ranges), "max": min(r["max"] for r in ranges)}
-    from ..inputs.quality import calibrated_min_quality
+    from ..inputs.quality import calibrated_floor
 
-    covered = calibrated_min_quality([c.calibration for c in cards])
-    if covered is not None:  # the members' rates all hold down to this quality
-        d["image_jpeg_quality"] = {"covered": covered}
+    for key in ("image_jpeg_quality", "image_sharpness"):
+        covered = calibrated_floor([c.calibration for c in cards], key)
+        if covered is not None:  # the members' rates all hold down to this quality / sharpness
+            d[key] = {"covered": covered}
     from ..scan.conditions import ensemble_conditions
 
     conditions = ensemble_conditions(cards, method, weights, max_false_alarm, max_miss)

@@ -458,6 +458,13 @@ def composites_calibrated(calibration: Mapping[str, Any] | None) -> bool:
     return mostly_composites(int(c.get("checked") or 0), int(c.get("found") or 0))
 
 
+# What a calibration covers.  ``train probe`` records, per class, the calibration images' JPEG
+# qualities and sharpness; an image at least as good as ``covered`` (a low value of both classes)
+# was judged among images like it when the card's rates were measured, so scan lifts the
+# ``recompressed`` / ``blurred_or_upscaled`` gate for it (docs/quality.md).
+SHARPNESS_COVERED_PERCENTILE = 10  # a tenth of each class's calibration images at most this sharp
+
+
 def jpeg_quality_range(qualities: Sequence[int | None], labels: Sequence[int]) -> dict[str, Any] | None:
     """A card's ``calibration.image_jpeg_quality``: per class, the calibration images' estimated
     JPEG qualities (``None``: not a JPEG, counted as quality 100, stored without loss) as
@@ -474,14 +481,39 @@ def jpeg_quality_range(qualities: Sequence[int | None], labels: Sequence[int]) -
     return out
 
 
-def calibrated_min_quality(calibrations: Sequence[Mapping[str, Any] | None]) -> int | None:
-    """The JPEG quality down to which *every* card's rates were measured (the largest of their
-    ``image_jpeg_quality.covered``); None when any card does not record it (older cards, the
-    bundle): then the ``recompressed`` gate's threshold stands."""
-    covered = [((c or {}).get("image_jpeg_quality") or {}).get("covered") for c in calibrations]
-    if not covered or any(not isinstance(v, int) for v in covered):
+def sharpness_range(values: Sequence[float | None], labels: Sequence[int]) -> dict[str, Any] | None:
+    """A card's ``calibration.image_sharpness``: per class, the calibration images' fine-detail
+    ratios (:func:`image_sharpness`; ``None``, too flat to measure, left out) as ``{min, p10,
+    median, n}``, and ``covered``: the larger of the two classes' 10th percentiles (the ratio at or
+    below which a tenth of *each* class lies; a single soft image does not stretch it).  None when
+    a class has fewer than 5 measured images."""
+    out: dict[str, Any] = {}
+    for label, name in ((0, "real"), (1, "synthetic")):
+        v = np.array([x for x, y in zip(values, labels) if int(y) == label and x is not None], dtype=np.float64)
+        if v.size < 5:
+            return None
+        p = float(np.percentile(v, SHARPNESS_COVERED_PERCENTILE, method="lower"))
+        out[name] = {"min": round(float(v.min()), 4), "p10": round(p, 4),
+                     "median": round(float(np.median(v)), 4), "n": int(v.size)}
+    out["covered"] = max(out["real"]["p10"], out["synthetic"]["p10"])
+    return out
+
+
+def calibrated_floor(calibrations: Sequence[Mapping[str, Any] | None], key: str) -> float | None:
+    """The value of a measure (``key``: ``image_jpeg_quality``, ``image_sharpness``) down to which
+    *every* card's rates were measured (the largest of their ``covered``); None when any card does
+    not record it (older cards, the bundle): then the gate's own threshold stands."""
+    covered = [((c or {}).get(key) or {}).get("covered") for c in calibrations]
+    if not covered or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in covered):
         return None
     return max(covered)
+
+
+def image_sharpness(img: Image.Image) -> float | None:
+    """:func:`sharpness` of a decoded image exactly as :func:`assess` measures it."""
+    if img.mode not in ("RGB", "L"):
+        img = img.convert("RGB")
+    return sharpness(img, DEFAULT_THRESHOLDS.sharpness_region)
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,36 @@ def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
     return FeatureCache(Path(root) / f"{backbone.sha256[:16]}-{prep}", dim=backbone.dim)
 
 
+def sample_sharpness(paths: Sequence[Path], shas: Sequence[str], cache: FeatureCache | None = None,
+                     workers: int | None = None) -> list[float | None]:
+    """Every image's fine-detail ratio as scan's ``blurred_or_upscaled`` gate measures it
+    (``quality.image_sharpness``; None: too flat to measure, or unreadable), cached by image
+    SHA-256 beside ``cache`` (``sharpness/``), so only the first fit on an image decodes it again."""
+    from ..inputs.decoding import DecodeError, decode
+    from ..inputs.pool import bounded_map
+    from ..inputs.quality import image_sharpness
+
+    store = None if cache is None or cache.root is None else FeatureCache(cache.root / "sharpness", dim=1)
+
+    def one(i: int) -> float | None:
+        hit = None if store is None else store.get(shas[i])
+        if hit is not None:
+            return None if hit[0] < 0 else float(hit[0])
+        try:
+            d = decode(Path(paths[i]))
+        except DecodeError:
+            return None
+        try:
+            v = image_sharpness(d.image)
+        finally:
+            d.image.close()
+        if store is not None:
+            store.put(shas[i], np.array([-1.0 if v is None else v]))  # -1: measured, too flat
+        return v
+
+    return list(bounded_map(one, range(len(paths)), workers=workers))
+
+
 def crop_spread(crops: np.ndarray) -> np.ndarray:
     """``(f_j - mean) / sqrt(T)`` for the ``T`` crops' features ``[T, D]`` of one image, float32;
     ``[0, D]`` for a single crop (nothing varies within it)."""

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
 from ..inputs.datasets import shortcut_warnings
-from .features import Extracted, backbone_cache, default_cache_dir, extract_features
+from .features import Extracted, backbone_cache, default_cache_dir, extract_features, sample_sharpness
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
                                 stored_scores)
@@ -293,7 +293,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
                      "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
-                     "image_jpeg_quality": _quality_range([items[i].path for i in ex.keep], y), "composites": composites,
+                     **_quality_ranges([items[i].path for i in ex.keep], [ex.sha256[i] for i in ex.keep], y, cache),
+                     "composites": composites,
                      **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
@@ -476,12 +477,15 @@ def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarra
     attach(card, ref, card_path=card_path, save_card=False)
 
 
-def _quality_range(paths: Sequence[Path], y: np.ndarray) -> dict[str, Any] | None:
-    """The calibration images' JPEG qualities per class (``quality.jpeg_quality_range``): scan
-    lifts its ``recompressed`` gate for images at least as good as both classes' worst."""
-    from ..inputs.quality import jpeg_quality_from_file, jpeg_quality_range
+def _quality_ranges(paths: Sequence[Path], shas: Sequence[str], y: np.ndarray, cache) -> dict[str, Any]:
+    """The calibration images' JPEG qualities and sharpness per class (``quality.jpeg_quality_range``,
+    ``quality.sharpness_range``): scan lifts its ``recompressed`` and ``blurred_or_upscaled`` gates
+    for images at least as good as the calibration's ``covered`` value."""
+    from ..inputs.quality import jpeg_quality_from_file, jpeg_quality_range, sharpness_range
 
-    return jpeg_quality_range([jpeg_quality_from_file(p) for p in paths], y.tolist())
+    labels = y.tolist()
+    return {"image_jpeg_quality": jpeg_quality_range([jpeg_quality_from_file(p) for p in paths], labels),
+            "image_sharpness": sharpness_range(sample_sharpness(paths, shas, cache), labels)}
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

@@ -400,16 +400,64 @@ def test_a_probe_fitted_on_recompressed_jpegs_is_not_quality_gated_on_images_as_
     assert gates(tmp / "png", q70) == {("recompressed",)}
 
 
+def _textures(root: Path, upscale: int, n: int = 12) -> Path:
+    """128 px labelled textures: noise drawn at 128 / ``upscale`` px and upscaled (bicubic), so
+    ``upscale`` > 1 gives soft images the ``blurred_or_upscaled`` gate withholds."""
+    from PIL import Image
+
+    rng = np.random.default_rng(upscale)
+    for label, d in ((0, "0_real"), (1, "1_fake")):
+        (root / d).mkdir(parents=True)
+        for i in range(n):
+            side = 128 // upscale
+            arr = np.clip(rng.uniform(60, 160) + 40 * label + rng.normal(0, 50, (side, side, 3)), 0, 255)
+            Image.fromarray(arr.astype(np.uint8)).resize((128, 128), Image.BICUBIC).save(root / d / f"t{i:02d}.png")
+    return root
+
+
+def test_a_probe_fitted_on_upscaled_images_is_not_blur_gated_on_images_as_sharp(setup):
+    """A source of upscaled images: the card records both classes' sharpness; scan lifts the
+    'blurred_or_upscaled' gate (``blurred_or_upscaled_calibrated``) for images at least as sharp as
+    a tenth of each class, keeps it for the softest; a probe fitted on sharp images keeps it for all."""
+    bbdir, _, _, tmp = setup
+    soft, sharp = _textures(tmp / "soft", 4), _textures(tmp / "sharp", 1)
+    assert _train(bbdir, soft, tmp / "m-soft", tmp / "cache").exit_code == 0
+    assert _train(bbdir, sharp, tmp / "m-sharp", tmp / "cache").exit_code == 0
+    rec = json.loads((tmp / "m-soft" / "case42.json").read_text())["calibration"]["image_sharpness"]
+    assert rec["covered"] < 0.25 and rec["real"]["n"] == rec["synthetic"]["n"] == 12
+
+    def quality(models: Path) -> list[dict]:
+        r = runner.invoke(app, ["scan", str(soft), "--models", "case42", "--models-dir", str(models), "--models-dir",
+                                str(bbdir), "-f", "json", "--no-provenance", "--domain-check", "off", "--no-cache"])
+        assert r.exit_code == 0, r.output
+        return [x["quality"] for x in json.loads(r.stdout)["results"]]
+
+    lifted = [q for q in quality(tmp / "m-soft") if q.get("blurred_or_upscaled_calibrated")]
+    assert len(lifted) >= 18 and all(q["sharpness"] >= rec["covered"] and q["ok"] for q in lifted)
+    kept = [q for q in quality(tmp / "m-soft") if not q.get("blurred_or_upscaled_calibrated")]
+    assert all(q["sharpness"] < rec["covered"] and "blurred_or_upscaled" in [g["gate"] for g in q["failed"]]
+               for q in kept)
+    assert all([g["gate"] for g in q["failed"]] == ["blurred_or_upscaled"] for q in quality(tmp / "m-sharp"))
+
+
 def test_the_quality_a_calibration_covers_needs_both_classes_and_every_card():
-    from synthdetect.inputs.quality import calibrated_min_quality, jpeg_quality_range
+    from synthdetect.inputs.quality import calibrated_floor, jpeg_quality_range, sharpness_range
 
     r = jpeg_quality_range([75, 80, None, 95], [0, 0, 1, 1])  # reals q75+, fakes lossless and q95
     assert r["real"] == {"min": 75, "max": 80, "jpeg": 2, "n": 2} and r["synthetic"]["min"] == 95
     assert r["covered"] == 95  # a q80 fake's miss rate was never measured
     assert jpeg_quality_range([75, 80], [0, 0]) is None
-    assert calibrated_min_quality([{"image_jpeg_quality": {"covered": 75}}, {"image_jpeg_quality": {"covered": 90}}]) == 90
-    assert calibrated_min_quality([{"image_jpeg_quality": {"covered": 75}}, {}]) is None  # an older card
-    assert calibrated_min_quality([]) is None
+    key = "image_jpeg_quality"
+    assert calibrated_floor([{key: {"covered": 75}}, {key: {"covered": 90}}], key) == 90
+    assert calibrated_floor([{key: {"covered": 75}}, {}], key) is None  # an older card
+    assert calibrated_floor([], key) is None
+    # sharpness: a tenth of each class, so one soft outlier does not stretch the floor
+    soft_reals = [0.1] + [0.2] * 9 + [1.0] * 10
+    sharp_fakes = [0.05] + [0.9] * 19
+    s = sharpness_range(soft_reals + sharp_fakes + [None], [0] * 20 + [1] * 20 + [1])
+    assert s["real"]["p10"] == 0.2 and s["synthetic"]["p10"] == 0.9 and s["covered"] == 0.9
+    assert s["synthetic"] == {"min": 0.05, "p10": 0.9, "median": 0.9, "n": 20}
+    assert sharpness_range([0.2] * 4 + [0.3] * 10, [0] * 4 + [1] * 10) is None  # 4 measured reals: too few
 
 
 def test_a_probe_refuses_a_backbone_card_that_now_prepares_images_otherwise(setup):

@@ -152,10 +152,11 @@ def test_train_probe_calibrates_each_condition_out_of_fold_and_caches_copies(tra
         assert sorted(m["real_ids"] + m["fake_ids"]) == sorted(cal["real_ids"] + cal["fake_ids"])
         assert m["at_default_budgets"]["false_alarm"]["k"] <= int(0.05 * 24)
         assert doc["conditions"]["measured"][name]["roc_auc"] == m["roc_auc"]
-    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 4  # originals, their crop spreads, two copies each
+    # originals, their crop spreads, two copies each, the originals' sharpness
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 5
     r = _train(bbdir, data, out, tmp / "cache", "--conditions", CONDS, "--force")
     assert r.exit_code == 0 and json.loads((out / "case42.json").read_text())["calibration"] == cal
-    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 4  # nothing extracted again
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 5  # nothing extracted or measured again
     bad = _train(bbdir, data, out, tmp / "cache", "--conditions", "720x", "--force")
     assert bad.exit_code == 2 and "not a condition" in bad.output
 
@@ -258,9 +259,9 @@ def test_ensembles_carry_the_members_conditions(trained):
     assert ensemble_conditions([card, no], "mean", {}, 0.05, 0.2) is None
 
 
-def test_ensembles_cover_the_jpeg_quality_every_member_covers(trained):
-    """An ensemble's calibration covers the worst JPEG quality all its members were measured at
-    (``image_jpeg_quality.covered``); with a member that does not say, the ensemble does not either."""
+def test_ensembles_cover_the_jpeg_quality_and_sharpness_every_member_covers(trained):
+    """An ensemble's calibration covers the worst JPEG quality (and sharpness) all its members were
+    measured at (``covered``); with a member that does not say, the ensemble does not either."""
     from synthdetect.cards import ModelCard
     from synthdetect.evaluation.ensemble_card import calibrate_from_members
 
@@ -274,3 +275,7 @@ def test_ensembles_cover_the_jpeg_quality_every_member_covers(trained):
     assert calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]["image_jpeg_quality"] == {"covered": 80}
     del worse.calibration["image_jpeg_quality"]
     assert "image_jpeg_quality" not in calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]
+    assert card.calibration["image_sharpness"] is None  # 40 x 48 px: too small to measure
+    assert "image_sharpness" not in calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]
+    card.calibration["image_sharpness"], worse.calibration["image_sharpness"] = {"covered": 0.2}, {"covered": 0.15}
+    assert calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]["image_sharpness"] == {"covered": 0.2}

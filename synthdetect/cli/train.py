@@ -311,6 +311,8 @@ def _feature_bar(show: bool, total: int) -> Optional[_FeatureBar]:
 
 def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
     """The fitted probe: JSON on stdout, or the summary on stderr."""
+    from ..inputs.quality import calibration_covers
+
     c = res.card
     cv = c.metrics["cross_validated"]
     tw = cv["three_way"]
@@ -318,7 +320,8 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
            "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
            "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv,
            "duplicates_dropped": [{"path": d, "same_bytes_as": k} for d, k in res.duplicates],
-           **{k: c.training.get(k) for k in ("feature_group", "learning_curve", "sample_size")}, "warnings": res.warnings}
+           **{k: c.training.get(k) for k in ("feature_group", "learning_curve", "sample_size")}, "warnings": res.warnings,
+           "calibration_covers": calibration_covers(c.calibration)}
     for w in res.warnings:
         err.print(f"[yellow]warning[/]: {w}")
     table = (c.calibration or {}).get("conditions")
@@ -343,10 +346,26 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
         f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
         f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
         f"coverage {100 * tw['coverage']:.0f} %\n"
-        + _probe_diagnostics(c.training, cv) + _conditions_line(c.calibration or {}) +
+        + _probe_diagnostics(c.training, cv) + _covers_line(doc["calibration_covers"])
+        + _conditions_line(c.calibration or {}) +
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
         + ("" if models_dir is None else f" --models-dir {models_dir}")
     )
+
+
+def _covers_line(covers: dict) -> str:
+    """The calibration images' range (``quality.calibration_covers``) and the gates scan lifts for it."""
+    parts = ([f"shorter side >= {covers['min_side']} px"] if covers.get("min_side") else []) + (
+        [f"JPEG quality >= {covers['min_jpeg_quality']}"] if (covers.get("min_jpeg_quality") or 100) < 100 else []) + (
+        [f"fine-detail ratio >= {covers['min_sharpness']:.2f}"] if covers.get("min_sharpness") is not None else []) + (
+        ["mostly composites"] if covers.get("composites") else [])
+    if not parts:
+        return ""
+    lifted = covers.get("lifted") or []
+    return ("calibration images: " + ", ".join(parts)
+            + (f"; inside this range scan lifts its {', '.join(lifted)} gate{'s' if len(lifted) > 1 else ''}"
+               if lifted else "")
+            + "\n")
 
 
 def _conditions_line(calibration: dict) -> str:

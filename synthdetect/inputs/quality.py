@@ -509,6 +509,23 @@ def calibrated_floor(calibrations: Sequence[Mapping[str, Any] | None], key: str)
     return max(covered)
 
 
+def calibration_covers(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
+    """What one card's calibration images cover, as scan reads it: the smallest shorter side, the
+    JPEG quality and sharpness floors (``covered``), whether they were mostly composites, and
+    ``lifted``: the gates scan does not apply to images inside that range for this card alone
+    (``recompressed`` below q 85, ``blurred_or_upscaled`` below 0.25, ``composite``)."""
+    cal = calibration or {}
+    t = DEFAULT_THRESHOLDS
+    q = calibrated_floor([cal], "image_jpeg_quality")
+    s = calibrated_floor([cal], "image_sharpness")
+    out = {"min_side": (cal.get("image_min_side") or {}).get("min"), "min_jpeg_quality": q,
+           "min_sharpness": s, "composites": composites_calibrated(cal)}
+    out["lifted"] = [g for g, on in (("recompressed", q is not None and q < t.min_jpeg_quality),
+                                     ("blurred_or_upscaled", s is not None and s < t.min_sharpness),
+                                     ("composite", out["composites"])) if on]
+    return out
+
+
 def image_sharpness(img: Image.Image) -> float | None:
     """:func:`sharpness` of a decoded image exactly as :func:`assess` measures it."""
     if img.mode not in ("RGB", "L"):

@@ -383,6 +383,10 @@ def test_a_probe_fitted_on_recompressed_jpegs_is_not_quality_gated_on_images_as_
     q50 = _jpeg_copy(data, tmp / "q50", 50)
     r = _train(bbdir, q70, tmp / "models", tmp / "cache")
     assert r.exit_code == 0, r.output
+    covers = json.loads(r.stdout)["calibration_covers"]
+    assert covers["min_jpeg_quality"] == 70 and covers["lifted"] == ["recompressed"] and covers["min_side"] == 40
+    text = _train(bbdir, q70, tmp / "models", tmp / "cache", "--force", "--format", "table")
+    assert "JPEG quality >= 70; inside this range scan lifts its recompressed gate" in text.output
     cal = json.loads((tmp / "models" / "case42.json").read_text())["calibration"]
     assert cal["image_jpeg_quality"]["covered"] == 70
     assert cal["image_jpeg_quality"]["real"] == {"min": 70, "max": 70, "jpeg": 24, "n": 24}

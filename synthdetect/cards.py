@@ -53,6 +53,9 @@ class InputSpec:
         crops instead of one (``null``: only the upscale the crop needs).
     strip_frames: a uniform frame around the picture (a canvas, a letterbox;
         ``synthdetect.inputs.frames``) is cut off before anything else, so no crop reads it.
+    flip: every crop is also scored mirrored left-right (twice the crops; the image's value is the
+        mean over all of them): a generator's trace does not depend on the side the picture faces,
+        content does, so the mean keeps more of the first.
     mean/std: per-channel normalisation applied to RGB values scaled to [0, 1].
     """
 
@@ -66,6 +69,7 @@ class InputSpec:
     tiles: int = 1
     upscale_below: int | None = None
     strip_frames: bool = False
+    flip: bool = False
 
     def __post_init__(self) -> None:
         if self.resize not in ("none", "shorter_side"):
@@ -85,23 +89,36 @@ class InputSpec:
             if int(self.upscale_below) < int(self.size):
                 raise CardError(f"input.upscale_below ({self.upscale_below}) must be >= input.size ({self.size})")
             self.upscale_below = int(self.upscale_below)
-        if not isinstance(self.strip_frames, bool):
-            raise CardError("input.strip_frames must be true or false")
+        for name in ("strip_frames", "flip"):
+            if not isinstance(getattr(self, name), bool):
+                raise CardError(f"input.{name} must be true or false")
         self.mean = tuple(float(v) for v in self.mean)  # type: ignore[assignment]
         self.std = tuple(float(v) for v in self.std)  # type: ignore[assignment]
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise CardError("input.mean and input.std need three values, std > 0")
 
     def to_dict(self) -> dict[str, Any]:
-        """The card's ``input`` object (``upscale_below`` and ``strip_frames`` only when set: older
-        cards and cache keys stay as they were)."""
+        """The card's ``input`` object (``upscale_below``, ``strip_frames`` and ``flip`` only when
+        set: older cards and cache keys stay as they were)."""
         d = asdict(self)
         d["mean"], d["std"] = list(self.mean), list(self.std)
-        if d["upscale_below"] is None:
-            del d["upscale_below"]
-        if not d["strip_frames"]:
-            del d["strip_frames"]
+        for name in ("upscale_below", "strip_frames", "flip"):
+            if d[name] in (None, False):
+                del d[name]
         return d
+
+    def describe(self) -> str:
+        """One line for listings: size, resize, crops and the optional steps."""
+        parts = [f"{self.size}px" + (f" (shorter side {self.resize_to})" if self.resize == "shorter_side" else " native")]
+        if self.tiles > 1:
+            parts.append(f"up to {self.tiles}x{self.tiles} crops")
+        if self.upscale_below:
+            parts.append(f"images below {self.upscale_below}px upscaled")
+        if self.strip_frames:
+            parts.append("frames cut off")
+        if self.flip:
+            parts.append("crops also mirrored")
+        return ", ".join(parts)
 
     def key(self) -> str:
         """A stable string identifying this transform (used for caches)."""

@@ -59,9 +59,7 @@ def backbone_list(
     for col in ("name", "architecture", "dim", "input", "sha256", "card"):
         t.add_column(col, overflow="fold", no_wrap=nw)
     for b in installed:
-        inp = (f"{b.input.size}px native, up to {b.input.tiles}x{b.input.tiles} crops" if b.input.resize == "none"
-               else f"{b.input.size}px (shorter side {b.input.resize_to})")
-        t.add_row(b.name, b.architecture, str(b.dim), inp, ident(b.sha256, 12), str(b.path))
+        t.add_row(b.name, b.architecture, str(b.dim), b.input.describe(), ident(b.sha256, 12), str(b.path))
     con.print(t)
     con.print("exportable here: " + (", ".join(exportable) or "none (needs the 'train' extra)"))
     for p in problems:

@@ -44,10 +44,7 @@ def models(
         for col in ("name", "architecture", "family", "input", "threshold", "F1", "sha256", "card"):
             t.add_column(col, overflow="fold", no_wrap=nw)
         for c in models:
-            spec = c.input
-            inp = f"{spec.size}px" + (f" (shorter side {spec.resize_to})" if spec.resize == "shorter_side" else " native")
-            if spec.tiles > 1:
-                inp += f", up to {spec.tiles}x{spec.tiles} crops"
+            inp = c.input.describe()
             if c.is_probe:
                 inp += f", features of {(c.backbone or {}).get('name')}"
             thr = f"{c.effective_threshold():g}" + (" cal." if c.calibrated_threshold is not None else "")

@@ -193,7 +193,7 @@ def train_probe(
     name: str = typer.Option(..., "--name", help="Name of the new model (scan --models NAME)."),
     backbone: str = typer.Option(DEFAULT_PROBE_BACKBONE, "--backbone", help="An installed backbone (synthdetect backbone "
                                  "list). Default: EfficientNet-Lite0 on the image and its high-pass residual, which "
-                                 "adapts best here; efficientnet-lite0 (the bundled probes') scans twice as fast."),
+                                 "adapts best here; efficientnet-lite0 (the bundled probes') scans three times as fast."),
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for NAME.json + NAME.head.json "
                                                             "(default: the user model directory)."),
     folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds (nested for calibration)."),

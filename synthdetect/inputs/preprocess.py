@@ -14,6 +14,7 @@ Policy:
   * Centre crop ``size`` x ``size``; RGB scaled to [0, 1]; (x - mean) / std; CHW float32.
   * ``tiles`` K > 1: up to K x K non-overlapping ``size`` crops of the centre region (as
     many as fit, at least one), scored separately; the image's probability is their mean.
+  * ``flip``: each crop's left-right mirror is scored too (after the originals).
 """
 
 from __future__ import annotations
@@ -164,7 +165,13 @@ def tile_grid(width: int, height: int, spec: InputSpec) -> tuple[int, int]:
 
 
 def to_inputs(img: Image.Image, spec: InputSpec) -> np.ndarray:
-    """PIL image -> ``[T, 3, size, size]``: the card's tiles (T = 1 unless ``spec.tiles`` > 1)."""
+    """PIL image -> ``[T, 3, size, size]``: the card's tiles (T = 1 unless ``spec.tiles`` > 1),
+    then, with ``spec.flip``, their mirrors (2T)."""
+    x = _tiles(img, spec)
+    return np.concatenate([x, x[..., ::-1]]) if spec.flip else x
+
+
+def _tiles(img: Image.Image, spec: InputSpec) -> np.ndarray:
     if spec.tiles == 1:
         return to_input(img, spec)[None]
     s = spec.size

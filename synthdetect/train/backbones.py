@@ -150,13 +150,15 @@ register(BackboneSpec(
         "crop minus its 3x3 box blur, amplified 4x, clipped to the pixel range). "
         "Features: per-channel spatial mean and standard deviation at the end of each of the six stages, for "
         "each view -> 3,072 values (the image's 1,536, then the residual's). `train probe`'s default: on "
-        "val-inthewild it adapts better than efficientnet-lite0 (docs/train.md), at twice the compute. "
+        "val-inthewild it adapts better than efficientnet-lite0 (docs/train.md), at about three times the scan time. "
         "A uniform frame around the picture is cut off first, and an image whose shorter side is then below "
         "448 px is upscaled to 448 (bilinear, aspect kept): 2x2 crops instead of one, which on small images "
-        "(256-320 px) raised adaptation's ROC-AUC by 0.02-0.14 (docs/train.md)."
+        "(256-320 px) raised adaptation's ROC-AUC by 0.02-0.14 (docs/train.md). Every crop is also read "
+        "mirrored left-right and the features averaged over all of them (+0.01 ROC-AUC in adaptation on three "
+        "sources, docs/train.md)."
     ),
     input=InputSpec(size=224, resize="none", mean=LITE_MEAN, std=LITE_STD, tiles=4, upscale_below=448,
-                    strip_frames=True),
+                    strip_frames=True, flip=True),
     factory=_lite_factory("efficientnet-lite0", LITE0_STAGE_ENDS, head=False, residual=True),
     **_LITE0_PROVENANCE,
     features={"layers": _LITE0_LAYERS + _RESIDUAL_LAYERS, "pooling": "spatial mean and std per channel",

@@ -185,9 +185,29 @@ def test_strip_frames_cuts_the_canvas_before_the_crops():
     np.testing.assert_array_equal(to_inputs(Image.fromarray(pic), strip), to_inputs(Image.fromarray(pic), plain))
 
 
+def test_flip_adds_each_crops_mirror_after_the_crops():
+    img, _ = _numbered(40, 34)
+    plain = InputSpec(size=16, resize="none", tiles=4, mean=(0, 0, 0), std=(1, 1, 1))
+    flip = InputSpec(size=16, resize="none", tiles=4, flip=True, mean=(0, 0, 0), std=(1, 1, 1))
+    t, f = to_inputs(img, plain), to_inputs(img, flip)
+    assert t.shape == (4, 3, 16, 16) and f.shape == (8, 3, 16, 16) and f.flags.c_contiguous
+    np.testing.assert_array_equal(f[:4], t)
+    np.testing.assert_array_equal(f[4:], t[..., ::-1])  # each crop mirrored left-right, same order
+    mirrored = to_inputs(img.transpose(Image.Transpose.FLIP_LEFT_RIGHT), plain)  # the mirror image's crops:
+    assert {m.tobytes() for m in mirrored} == {x.tobytes() for x in f[4:]}  # the same set on a symmetric grid
+    one = InputSpec(size=16, resize="none", flip=True, mean=(0, 0, 0), std=(1, 1, 1))  # a single centre crop
+    assert to_inputs(img, one).shape == (2, 3, 16, 16)
+    with pytest.raises(CardError, match="flip"):
+        InputSpec(size=16, flip="yes")
+
+
 def test_new_input_fields_leave_older_cards_and_keys_as_they_were():
     old = InputSpec(size=224, tiles=4)
-    assert "upscale_below" not in old.to_dict() and "strip_frames" not in old.to_dict()
+    assert not {"upscale_below", "strip_frames", "flip"} & set(old.to_dict())
     assert old.key() == InputSpec(**old.to_dict()).key()
     new = InputSpec(size=224, tiles=4, upscale_below=448, strip_frames=True)
     assert new.key() != old.key() and InputSpec(**new.to_dict()) == new
+    flipped = InputSpec(size=224, tiles=4, upscale_below=448, strip_frames=True, flip=True)
+    assert flipped.to_dict()["flip"] is True and flipped.key() != new.key() and InputSpec(**flipped.to_dict()) == flipped
+    assert flipped.describe() == ("224px native, up to 4x4 crops, images below 448px upscaled, frames cut off, "
+                                  "crops also mirrored")

@@ -261,8 +261,11 @@ def _check_preparation(card: ModelCard, bb: BackboneCard) -> None:
     mine, theirs = card.input.to_dict(), bb.input.to_dict()
     diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
     if diff:
-        was = ", ".join(f"{k}={mine.get(k)!r}" for k in diff)
-        now = ", ".join(f"{k}={theirs.get(k)!r}" for k in diff)
+        from dataclasses import asdict
+
+        full_mine, full_theirs = asdict(card.input), asdict(bb.input)  # unset fields by their defaults
+        was = ", ".join(f"{k}={full_mine.get(k)!r}" for k in diff)
+        now = ", ".join(f"{k}={full_theirs.get(k)!r}" for k in diff)
         raise CardError(f"{card.name}: fitted on {bb.name} features of images prepared with {was}, but the installed "
                         f"{bb.name} card prepares them with {now}: refit the probe (synthdetect train probe) or "
                         "install the backbone card it was fitted with")

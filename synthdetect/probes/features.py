@@ -127,6 +127,8 @@ def sample_sharpness(paths: Sequence[Path], shas: Sequence[str], cache: FeatureC
             return None
         try:
             v = image_sharpness(d.image)
+        except Exception:  # a measurement failure never stops the fit: the image is left out of the range
+            return None
         finally:
             d.image.close()
         if store is not None:

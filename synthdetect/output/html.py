@@ -330,6 +330,9 @@ def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[st
         extra.append(f"{_e(summary['symlink_loops'])} directory symlink loops ignored")
     if summary.get("elapsed_s") is not None:
         extra.append(f"scan took {_e(summary.get('elapsed_s'))} s ({_e(summary.get('images_per_s'))} images/s)")
+    from .text import gate_lines
+
+    extra += [_e(line) for line in gate_lines(summary.get("quality_gates"))]
     if extra:
         out.append("<ul class=\"notes\">" + "".join(f"<li>{x}</li>" for x in extra) + "</ul>")
     out.append(_domain_html(summary.get("domain")))

@@ -319,7 +319,24 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"skipped {summary['skipped_non_image']} non-image files in directory walks")
     if summary.get("symlink_loops"):
         lines.append(f"ignored {summary['symlink_loops']} directory symlink loops")
-    return lines + domain_lines(summary.get("domain"))
+    return lines + gate_lines(summary.get("quality_gates")) + domain_lines(summary.get("domain"))
+
+
+def gate_lines(gates: dict[str, Any] | None) -> list[str]:
+    """The quality gates' counts: images each gate withheld, and images a gate was lifted for
+    because the models' calibration images were like them (``train probe`` on such a source)."""
+    if not isinstance(gates, dict):
+        return []
+
+    def counts(d: dict[str, int]) -> str:
+        return ", ".join(f"{k} {v}" for k, v in sorted(d.items(), key=lambda kv: str(kv[0])))
+
+    lines = []
+    if isinstance(gates.get("failed"), dict) and gates["failed"]:
+        lines.append(f"quality gates failed: {counts(gates['failed'])} (detector verdicts withheld)")
+    if isinstance(gates.get("lifted"), dict) and gates["lifted"]:
+        lines.append(f"quality gates lifted (the models were calibrated on images like these): {counts(gates['lifted'])}")
+    return lines
 
 
 _VERDICT_STYLE = {"synthetic": "bold red", "real": "green", "inconclusive": "yellow"}

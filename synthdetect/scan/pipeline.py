@@ -261,6 +261,8 @@ class Summary:
     symlink_loops: int = 0
     elapsed_s: float = 0.0
     domain: dict[str, Any] | None = None  # the batch domain check (domain_check.DomainReport.to_dict())
+    gated: dict[str, int] = field(default_factory=dict)  # quality gate -> images it withheld
+    lifted: dict[str, int] = field(default_factory=dict)  # quality gate -> images the cards' calibration covered
 
     @property
     def images_per_s(self) -> float:
@@ -280,6 +282,15 @@ class Summary:
             self.verdicts[v] += 1
         if rec.get("verdict_source") == "provenance":
             self.provenance_overrides += 1
+        self._count_gates(rec.get("quality") or {})
+
+    def _count_gates(self, q: dict[str, Any]) -> None:
+        for g in q.get("failed") or []:
+            self.gated[g["gate"]] = self.gated.get(g["gate"], 0) + 1
+        for k, v in q.items():
+            if k.endswith("_calibrated") and v is True:
+                gate = k[: -len("_calibrated")]
+                self.lifted[gate] = self.lifted.get(gate, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -292,6 +303,8 @@ class Summary:
             "symlink_loops": self.symlink_loops,
             "elapsed_s": round(self.elapsed_s, 3),
             "images_per_s": round(self.images_per_s, 2),
+            **({"quality_gates": {"failed": dict(self.gated), "lifted": dict(self.lifted)}}
+               if self.gated or self.lifted else {}),
             **({"domain": self.domain} if self.domain is not None else {}),
         }
 

@@ -63,6 +63,30 @@ def test_summary_counts_and_rate():
     assert "skipped 3 non-image files in directory walks" in lines
 
 
+def test_summary_counts_the_quality_gates_failed_and_lifted():
+    """Per gate, the images it withheld and the images it was lifted for (the cards' calibration
+    covers them): in the summary record, the text footer and the HTML report."""
+    from synthdetect.output.html import _summary_html
+
+    gated = {**_rec("a.jpg", 0.5, "inconclusive"), "quality": {"failed": [{"gate": "blurred_or_upscaled"}]}}
+    lifted = {**_rec("b.jpg", 0.1, "real"), "quality": {"failed": [], "recompressed_calibrated": True,
+                                                        "blurred_or_upscaled_calibrated": True}}
+    both = {**_rec("c.jpg", 0.9, "inconclusive"), "quality": {"failed": [{"gate": "composite"}],
+                                                              "recompressed_calibrated": True}}
+    s = _summary([gated, lifted, both])
+    assert s["quality_gates"] == {"failed": {"blurred_or_upscaled": 1, "composite": 1},
+                                  "lifted": {"recompressed": 2, "blurred_or_upscaled": 1}}
+    lines = summary_lines(s)
+    assert "quality gates failed: blurred_or_upscaled 1, composite 1 (detector verdicts withheld)" in lines
+    assert ("quality gates lifted (the models were calibrated on images like these): blurred_or_upscaled 1, "
+            "recompressed 2") in lines
+    html = _summary_html({}, s, {"synthetic": 0, "real": 1, "inconclusive": 2, "error": 0}, {})
+    assert "quality gates lifted (the models were calibrated on images like these)" in html
+    plain = _summary([_rec("d.png", 0.1, "real")])
+    assert "quality_gates" not in plain and not any("quality gates" in ln for ln in summary_lines(plain))
+    assert summary_lines({**plain, "quality_gates": "garbage"}) == summary_lines(plain)  # a malformed file: no line
+
+
 def test_csv_rows(head):
     cols = csv_columns(["bright"])
     assert cols[:4] == MEDIAEVAL_COLUMNS and "bright_prob" in cols

@@ -42,9 +42,9 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     ranges = [c.calibration.get("image_min_side") for c in cards]
     if all(ranges):
         d["image_min_side"] = {"min": max(r["min"] for r in ranges), "max": min(r["max"] for r in ranges)}
-    from ..inputs.quality import calibrated_floor
+    from ..inputs.quality import FLOOR_GATES, calibrated_floor
 
-    for key in ("image_jpeg_quality", "image_sharpness"):
+    for _, _, key, _ in FLOOR_GATES:
         covered = calibrated_floor([c.calibration for c in cards], key)
         if covered is not None:  # the members' rates all hold down to this quality / sharpness
             d[key] = {"covered": covered}

@@ -463,6 +463,10 @@ def composites_calibrated(calibration: Mapping[str, Any] | None) -> bool:
 # was judged among images like it when the card's rates were measured, so scan lifts the
 # ``recompressed`` / ``blurred_or_upscaled`` gate for it (docs/quality.md).
 SHARPNESS_COVERED_PERCENTILE = 10  # a tenth of each class's calibration images at most this sharp
+# gate, its measure in the quality report, the calibration record whose ``covered`` floor lifts it,
+# and the ``Thresholds`` field it replaces (also its name in :func:`calibration_covers`)
+FLOOR_GATES = (("recompressed", "jpeg_quality", "image_jpeg_quality", "min_jpeg_quality"),
+               ("blurred_or_upscaled", "sharpness", "image_sharpness", "min_sharpness"))
 
 
 def jpeg_quality_range(qualities: Sequence[int | None], labels: Sequence[int]) -> dict[str, Any] | None:
@@ -515,14 +519,14 @@ def calibration_covers(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
     ``lifted``: the gates scan does not apply to images inside that range for this card alone
     (``recompressed`` below q 85, ``blurred_or_upscaled`` below 0.25, ``composite``)."""
     cal = calibration or {}
-    t = DEFAULT_THRESHOLDS
-    q = calibrated_floor([cal], "image_jpeg_quality")
-    s = calibrated_floor([cal], "image_sharpness")
-    out = {"min_side": (cal.get("image_min_side") or {}).get("min"), "min_jpeg_quality": q,
-           "min_sharpness": s, "composites": composites_calibrated(cal)}
-    out["lifted"] = [g for g, on in (("recompressed", q is not None and q < t.min_jpeg_quality),
-                                     ("blurred_or_upscaled", s is not None and s < t.min_sharpness),
-                                     ("composite", out["composites"])) if on]
+    out: dict[str, Any] = {"min_side": (cal.get("image_min_side") or {}).get("min")}
+    lifted = []
+    for gate, _, key, limit in FLOOR_GATES:
+        out[limit] = floor = calibrated_floor([cal], key)
+        if floor is not None and floor < getattr(DEFAULT_THRESHOLDS, limit):
+            lifted.append(gate)
+    out["composites"] = composites_calibrated(cal)
+    out["lifted"] = lifted + (["composite"] if out["composites"] else [])
     return out
 
 

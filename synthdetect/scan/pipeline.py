@@ -325,11 +325,6 @@ def error_record(path: str, reason: str, sha256: str | None = None, size: int | 
     }
 
 
-# gate, the quality report's measure, the calibration record whose ``covered`` floor lifts the gate
-FLOOR_GATES = (("recompressed", "jpeg_quality", "image_jpeg_quality"),
-               ("blurred_or_upscaled", "sharpness", "image_sharpness"))
-
-
 class Scanner:
     """Loaded sessions + plan; ``scan(files)`` yields one record per file, in order."""
 
@@ -360,7 +355,7 @@ class Scanner:
         self.thumbnails = options.thumbnails
         self.quality_gates = options.quality_gates
         # the detectors' input size: a smaller image would only show them upscaled pixels
-        from ..inputs.quality import calibrated_floor, composites_calibrated, required_min_side
+        from ..inputs.quality import FLOOR_GATES, calibrated_floor, composites_calibrated, required_min_side
 
         self.min_side = required_min_side(self.specs.values())
         # the smallest images the calibrated error rates were measured on (cards' calibration sets)
@@ -377,7 +372,7 @@ class Scanner:
         self.conditions = plan.conditions_table()
         # every card calibrated on JPEGs this compressed, images this soft (train probe on a q75 or an
         # upscaled source): the gate's threshold is no reason to withhold a verdict on an image at least that good
-        self.floors = {gate: calibrated_floor(cals, key) for gate, _, key in FLOOR_GATES}
+        self.floors = {(gate, measure): calibrated_floor(cals, key) for gate, measure, key, _ in FLOOR_GATES}
         # cards calibrated on composites (train probe on captioned cards...) need no composite gate
         self.composites_calibrated = bool(plan.cards) and all(composites_calibrated(c.calibration) for c in plan.cards)
         from ..inputs.decoding import init_codecs
@@ -451,8 +446,8 @@ class Scanner:
             side = min(d.width, d.height)
             self._calibration_covers(out, "composite", self.composites_calibrated)
             self._calibration_covers(out, "too_small", self.small_calibrated and side >= self.calibrated_min_side)
-            for gate, measure, _ in FLOOR_GATES:
-                floor, value = self.floors[gate], out.get(measure)
+            for (gate, measure), floor in self.floors.items():
+                value = out.get(measure)
                 self._calibration_covers(out, gate, floor is not None and value is not None and value >= floor)
             if cond is not None:  # the measured conditions decide, not the size/quality proxies
                 out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]

@@ -106,16 +106,36 @@ def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
     return FeatureCache(Path(root) / f"{backbone.sha256[:16]}-{prep}", dim=backbone.dim)
 
 
+def sharpness_store(cache: FeatureCache | None) -> FeatureCache | None:
+    """Where every image's fine-detail ratio is kept, by image SHA-256: ``sharpness/`` beside ``cache``
+    (one value; -1: measured, too flat to measure)."""
+    return None if cache is None or cache.root is None else FeatureCache(cache.root / "sharpness", dim=1)
+
+
+def _store_sharpness(store: FeatureCache | None, sha: str, img) -> float | None:
+    """The decoded image's ratio (``quality.image_sharpness``), kept in ``store``; a measurement that
+    fails is neither kept nor fatal (None: the image is left out of the range)."""
+    from ..inputs.quality import image_sharpness
+
+    try:
+        v = image_sharpness(img)
+    except Exception:
+        return None
+    if store is not None:
+        store.put(sha, np.array([-1.0 if v is None else v]))
+    return v
+
+
 def sample_sharpness(paths: Sequence[Path], shas: Sequence[str], cache: FeatureCache | None = None,
                      workers: int | None = None) -> list[float | None]:
     """Every image's fine-detail ratio as scan's ``blurred_or_upscaled`` gate measures it
-    (``quality.image_sharpness``; None: too flat to measure, or unreadable), cached by image
-    SHA-256 beside ``cache`` (``sharpness/``), so only the first fit on an image decodes it again."""
+    (``quality.image_sharpness``; None: too flat to measure, or unreadable), read from
+    :func:`sharpness_store` (``extract_features(..., sharpness=True)`` fills it while it has each image
+    decoded); an image not there (features cached before) is decoded once and kept."""
     from ..inputs.decoding import DecodeError, decode
     from ..inputs.pool import bounded_map
-    from ..inputs.quality import image_sharpness
 
-    store = None if cache is None or cache.root is None else FeatureCache(cache.root / "sharpness", dim=1)
+    store = sharpness_store(cache)
 
     def one(i: int) -> float | None:
         hit = None if store is None else store.get(shas[i])
@@ -126,14 +146,9 @@ def sample_sharpness(paths: Sequence[Path], shas: Sequence[str], cache: FeatureC
         except DecodeError:
             return None
         try:
-            v = image_sharpness(d.image)
-        except Exception:  # a measurement failure never stops the fit: the image is left out of the range
-            return None
+            return _store_sharpness(store, shas[i], d.image)
         finally:
             d.image.close()
-        if store is not None:
-            store.put(shas[i], np.array([-1.0 if v is None else v]))  # -1: measured, too flat
-        return v
 
     return list(bounded_map(one, range(len(paths)), workers=workers))
 
@@ -178,10 +193,12 @@ def _cached_side(p: Path) -> int:
 
 def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | None = None, batch_size: int = 16,
                      workers: int | None = None, progress: Callable[[int], None] | None = None,
-                     spread: bool = False) -> Extracted:
+                     spread: bool = False, sharpness: bool = False) -> Extracted:
     """Features of ``paths`` with a loaded backbone (``runtime.FeatureModel``), decoding in a
     thread pool while onnxruntime runs; unreadable images are reported, not skipped silently.
-    ``spread``: also every image's crop spread (:func:`crop_spread`; cached beside the features)."""
+    ``spread``: also every image's crop spread (:func:`crop_spread`; cached beside the features).
+    ``sharpness``: also measure every decoded image's fine-detail ratio into :func:`sharpness_store`
+    (read by :func:`sample_sharpness`)."""
     from ..inputs.decoding import DecodeError, decode, init_codecs
     from ..inputs.pool import bounded_map, default_workers
     from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
@@ -196,6 +213,7 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
     errors: list[tuple[int, str]] = []
     sides = [0] * n
     spread_cache = None if cache is None or not spread else cache.companion("spread")
+    sharp_store = sharpness_store(cache) if sharpness else None
 
     def cached(sha: str) -> tuple[np.ndarray, np.ndarray | None] | None:
         v = None if cache is None else cache.get(sha)
@@ -217,6 +235,8 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
         except DecodeError as e:
             return i, sha, None, str(e)
         sides[i] = min(d.width, d.height)
+        if sharp_store is not None:
+            _store_sharpness(sharp_store, sha, d.image)
         try:
             return i, sha, to_inputs(d.image, spec), None
         except Exception as e:  # one bad image never stops the run

@@ -250,7 +250,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     backbone = load_backbone(backbone_card, device=device)
     cache = None if cache_dir is False else backbone_cache(
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
-    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda)
+    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda,
+                          sharpness=True)
     duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
     composites, shortcuts = _sample_checks([items[i] for i in ex.keep], backbone_card.input.strip_frames)
     t_feat = time.perf_counter() - t0

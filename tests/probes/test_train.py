@@ -444,6 +444,24 @@ def test_a_probe_fitted_on_upscaled_images_is_not_blur_gated_on_images_as_sharp(
     assert all([g["gate"] for g in q["failed"]] == ["blurred_or_upscaled"] for q in quality(tmp / "m-sharp"))
 
 
+def test_train_probe_decodes_each_new_image_once_and_a_refit_none(setup, monkeypatch):
+    """The sharpness the card records is measured while extraction has the image decoded; a
+    re-fit reads features and sharpness from the cache and decodes nothing."""
+    import synthdetect.inputs.decoding as decoding
+
+    bbdir, _, _, tmp = setup
+    data = _textures(tmp / "tex", 2)  # 128 px: sharpness is measured (not too small)
+    real_decode, calls = decoding.decode, []
+    monkeypatch.setattr(decoding, "decode", lambda p, *a, **k: calls.append(p) or real_decode(p, *a, **k))
+    assert _train(bbdir, data, tmp / "m1", tmp / "cache").exit_code == 0
+    assert len(calls) == 24 and len(set(calls)) == 24
+    first = json.loads((tmp / "m1" / "case42.json").read_text())["calibration"]["image_sharpness"]
+    assert first["real"]["n"] == first["synthetic"]["n"] == 12
+    calls.clear()
+    assert _train(bbdir, data, tmp / "m2", tmp / "cache").exit_code == 0
+    assert calls == [] and json.loads((tmp / "m2" / "case42.json").read_text())["calibration"]["image_sharpness"] == first
+
+
 def test_the_quality_a_calibration_covers_needs_both_classes_and_every_card():
     from synthdetect.inputs.quality import calibrated_floor, jpeg_quality_range, sharpness_range
 

@@ -98,11 +98,16 @@ class FeatureCache:
 
 def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
     """The feature cache of one backbone under ``root``: by its SHA-256 and a digest of how its card
-    prepares an image (``InputSpec.key``), so a card that crops or resizes differently never reads
-    features another policy wrote."""
+    prepares an image (``InputSpec.key``, and with ``strip_frames`` the frame guard), so a card that
+    crops or resizes differently never reads features another policy wrote."""
     import hashlib
 
-    prep = hashlib.sha256(backbone.input.key().encode()).hexdigest()[:8]
+    key = backbone.input.key()
+    if backbone.input.strip_frames:  # how far in frames are cut is part of the preparation
+        from ..inputs.frames import GUARD
+
+        key += f"|frame guard {GUARD}"
+    prep = hashlib.sha256(key.encode()).hexdigest()[:8]
     return FeatureCache(Path(root) / f"{backbone.sha256[:16]}-{prep}", dim=backbone.dim)
 
 

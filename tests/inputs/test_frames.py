@@ -45,7 +45,7 @@ def test_a_frame_is_found_and_stripped_even_after_jpeg():
         f = F.find_frame(a)
         assert f is not None and f.sides == 4
         l, t, r, b = f.box
-        assert 30 <= l <= 30 + F.GUARD and 30 <= t <= 30 + F.GUARD  # the band, and no more than a guard inside
+        assert 30 + F.GUARD // 2 <= l <= 30 + F.GUARD and 30 + F.GUARD // 2 <= t <= 30 + F.GUARD  # the band and a guard
         inner = a[t:b, l:r]
         # nothing of the canvas is left on any side of what training sees
         for edge in (inner[0], inner[-1], inner[:, 0], inner[:, -1]):
@@ -137,3 +137,26 @@ def test_the_reduced_copy_is_what_thumbnail_gives_without_copying_the_image():
     np.testing.assert_array_equal(np.asarray(F._reduced(im)), np.asarray(thumb))
     small = Image.fromarray(a[:300, :400])
     assert F._reduced(small) is small
+
+
+def test_the_guard_cuts_the_band_where_the_frame_colour_bleeds_into_the_picture():
+    """JPEG with 4:2:0 chroma (the usual setting) spreads the frame's colour up to a 16 px block into
+    the picture; nothing of it is left inside the box (train-gan2019's class-coloured frames)."""
+    rng = np.random.default_rng(0)
+    pic = np.clip(128 + rng.normal(0, 10, (200, 260, 3)), 0, 255).astype(np.uint8)
+    band = 37  # not on the 16 px grid: the block holding the edge is part frame, part picture
+
+    def enc(a: np.ndarray) -> np.ndarray:
+        buf = io.BytesIO()
+        Image.fromarray(a).save(buf, "JPEG", quality=75, subsampling=2)
+        return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB")).astype(float)
+
+    got = enc(framed(pic, (250, 230, 0), band=(band,) * 4))
+    alone = enc(np.pad(pic, ((band, band), (band, band), (0, 0)), mode="edge"))  # the same picture, no frame
+    bleed = np.abs((got[..., 0] - got[..., 2]) - (alone[..., 0] - alone[..., 2]))  # red-blue difference
+    rows = slice(band + 20, -band - 20)
+    f = F.find_frame(got.astype(np.uint8))
+    assert f is not None
+    left = f.box[0]
+    assert bleed[rows, left:left + 4].mean() < 1.0  # the box's edge: the picture's own colour
+    assert bleed[rows, band + 4:band + 8].mean() > 2.0  # a JPEG block in: still the frame's (why 16 px)

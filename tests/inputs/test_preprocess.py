@@ -175,11 +175,11 @@ def test_strip_frames_cuts_the_canvas_before_the_crops():
     img = Image.fromarray(canvas)
     plain = InputSpec(size=16, resize="none", tiles=4, mean=(0, 0, 0), std=(1, 1, 1))
     strip = InputSpec(size=16, resize="none", tiles=4, strip_frames=True, mean=(0, 0, 0), std=(1, 1, 1))
-    # 100 px: 4 x 4 tiles of the centre 64 px (canvas in the outer ones); stripped: the 44 px inside
-    # the frame and its guard -> 2 x 2 tiles of picture only
+    # 100 px: 4 x 4 tiles of the centre 64 px (canvas in the outer ones); stripped: the 30 px inside
+    # the frame and its guard (16 px, but at most a quarter of the 60 px picture: 15) -> one tile
     assert to_inputs(img, plain).shape == (16, 3, 16, 16)
     t = to_inputs(img, strip)
-    assert t.shape == (4, 3, 16, 16)
+    assert t.shape == (1, 3, 16, 16)
     red = np.array([250, 0, 0], np.float32)[:, None, None] / 255
     assert all(np.abs(tile - red).max(axis=0).min() > 0 for tile in t)  # no canvas pixel in any tile
     np.testing.assert_array_equal(to_inputs(Image.fromarray(pic), strip), to_inputs(Image.fromarray(pic), plain))

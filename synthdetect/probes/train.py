@@ -28,6 +28,7 @@ import numpy as np
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
 from ..inputs.datasets import shortcut_warnings
 from .features import Extracted, backbone_cache, default_cache_dir, extract_features, sample_sharpness
+from ..inputs.frames import GUARD as FRAME_GUARD
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
                                 stored_scores)
@@ -301,7 +302,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
         training={**_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions,
-                                  licences, prior, prior_note, size), "data_warnings": shortcuts},
+                                  licences, prior, prior_note, size), "data_warnings": shortcuts,
+                  **({"frame_guard_px": FRAME_GUARD} if backbone_card.input.strip_frames else {})},
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
         metrics={"cross_validated": cv},

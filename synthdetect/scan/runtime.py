@@ -254,10 +254,13 @@ def load_head(card: ModelCard, verify: bool = True):
     return head
 
 
+OLD_FRAME_GUARD = 8  # px: frames were cut this far past their band before probes recorded it (2026-12-06)
+
+
 def _check_preparation(card: ModelCard, bb: BackboneCard) -> None:
     """A probe's head reads features of images prepared as when it was fitted (the card's ``input``,
     copied from its backbone card then): a backbone card that now prepares them otherwise (another
-    crop, upscale or frame policy) would feed it features it never saw."""
+    crop, upscale or frame policy, or frames cut further in) would feed it features it never saw."""
     mine, theirs = card.input.to_dict(), bb.input.to_dict()
     diff = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k))
     if diff:
@@ -269,6 +272,13 @@ def _check_preparation(card: ModelCard, bb: BackboneCard) -> None:
         raise CardError(f"{card.name}: fitted on {bb.name} features of images prepared with {was}, but the installed "
                         f"{bb.name} card prepares them with {now}: refit the probe (synthdetect train probe) or "
                         "install the backbone card it was fitted with")
+    from ..inputs.frames import GUARD
+
+    guard = (card.training or {}).get("frame_guard_px", OLD_FRAME_GUARD)
+    if bb.input.strip_frames and guard != GUARD:
+        raise CardError(f"{card.name}: fitted when frames were cut {guard} px past their band; this version cuts "
+                        f"{GUARD} px (JPEG stains a picture with its frame's colour up to a 16 px block): refit the "
+                        "probe (synthdetect train probe)")
 
 
 def load_models(cards: list[ModelCard], device: str = "auto", threads: int | None = None,

@@ -502,3 +502,33 @@ def test_a_probe_refuses_a_backbone_card_that_now_prepares_images_otherwise(setu
     assert r.exit_code == 2
     assert "case42: fitted on tinybb features of images prepared with upscale_below=None" in r.output
     assert "upscale_below=32" in r.output and "refit the probe" in r.output
+
+
+def test_a_probe_fitted_when_frames_were_cut_8_px_in_is_refused_by_a_card_that_cuts_them(setup):
+    """A probe records how far past their band its backbone cut frames (frame_guard_px); one fitted
+    before it did (8 px then, 16 now) reads framed images otherwise than it was calibrated: refused."""
+    import json
+
+    from synthdetect.inputs.frames import GUARD
+
+    _, _, data, tmp = setup
+    cutting = tmp / "cutting"
+    cutting.mkdir()
+    build_backbone(cutting, strip_frames=True)
+    out = tmp / "models"
+    assert _train(cutting, data, out, tmp / "cache").exit_code == 0
+    card = json.loads((out / "case42.json").read_text())
+    assert card["training"]["frame_guard_px"] == GUARD == 16
+    args = ["scan", str(data / "0_real"), "--models", "case42", "--models-dir", str(out), "--models-dir", str(cutting),
+            "--format", "json"]
+    assert runner.invoke(app, args).exit_code in (0, 1)
+    del card["training"]["frame_guard_px"]  # as cards were written before 2026-12-06
+    (out / "case42.json").write_text(json.dumps(card))
+    r = runner.invoke(app, args)
+    assert r.exit_code == 2
+    assert "case42: fitted when frames were cut 8 px past their band; this version cuts 16 px" in r.output
+    plain = tmp / "plain"  # a backbone that keeps frames: the guard does not matter
+    plain.mkdir()
+    build_backbone(plain)
+    assert _train(plain, data, tmp / "m2", tmp / "cache").exit_code == 0
+    assert "frame_guard_px" not in json.loads((tmp / "m2" / "case42.json").read_text())["training"]

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
 from ..inputs.datasets import shortcut_warnings
-from .features import Extracted, backbone_cache, default_cache_dir, extract_features, sample_sharpness
 from ..inputs.frames import GUARD as FRAME_GUARD
+from .features import Extracted, backbone_cache, default_cache_dir, extract_features, sample_sharpness
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
                                 stored_scores)

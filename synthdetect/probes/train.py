@@ -301,9 +301,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
-        training={**_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions,
-                                  licences, prior, prior_note, size), "data_warnings": shortcuts,
-                  **({"frame_guard_px": FRAME_GUARD} if backbone_card.input.strip_frames else {})},
+        training=_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions, licences,
+                               prior, prior_note, size, shortcuts, backbone_card.input.strip_frames),
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
         metrics={"cross_validated": cv},
@@ -381,8 +380,9 @@ def _architecture(fit: Any, prior: Any, backbone_card: BackboneCard) -> str:
 
 
 def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "Fitted", seed: int, src, groups,
-                  conditions, licences, prior, prior_note, size) -> dict[str, Any]:
-    """The card's ``training`` entry: data, hyper-parameters, choices and what the sample supports."""
+                  conditions, licences, prior, prior_note, size, shortcuts, frames_cut) -> dict[str, Any]:
+    """The card's ``training`` entry: data, hyper-parameters, choices, what the sample supports, the
+    data warnings and, when the backbone cuts frames off, how far past their band."""
     fit = fitted.fit
     n_real, n_fake = int(np.sum(y == 0)), int(np.sum(y == 1))
     return {
@@ -401,6 +401,7 @@ def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "F
         **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
         **fitted.training(), "sample_size": size.to_dict(),
         **({"shrinkage": fit.head.extra["shrinkage_rule"]} if "shrinkage_rule" in fit.head.extra else {}),
+        "data_warnings": shortcuts, **({"frame_guard_px": FRAME_GUARD} if frames_cut else {}),
     }
 
 

@@ -82,6 +82,12 @@ def _band_widths(a: np.ndarray, colour: np.ndarray) -> list[int]:
     return [_run(left), _run(top), _run(right), _run(bottom)]
 
 
+def frame_guard(spec) -> int | None:
+    """How far past their band a card that cuts frames off (``spec.strip_frames``) cuts them, in px:
+    part of how it prepares an image (feature caches, probe cards); None when it keeps frames."""
+    return GUARD if getattr(spec, "strip_frames", False) else None
+
+
 def find_frame(a: np.ndarray) -> Frame | None:
     """The uniform frame of an ``[H, W, 3]`` uint8 image, or None (see the module doc)."""
     if a.ndim != 3 or min(a.shape[:2]) < 4 * MIN_BAND:

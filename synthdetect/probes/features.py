@@ -102,11 +102,11 @@ def backbone_cache(root: Path, backbone: BackboneCard) -> FeatureCache:
     crops or resizes differently never reads features another policy wrote."""
     import hashlib
 
-    key = backbone.input.key()
-    if backbone.input.strip_frames:  # how far in frames are cut is part of the preparation
-        from ..inputs.frames import GUARD
+    from ..inputs.frames import frame_guard
 
-        key += f"|frame guard {GUARD}"
+    key = backbone.input.key()
+    if (guard := frame_guard(backbone.input)) is not None:  # how far in frames are cut is part of the preparation
+        key += f"|frame guard {guard}"
     prep = hashlib.sha256(key.encode()).hexdigest()[:8]
     return FeatureCache(Path(root) / f"{backbone.sha256[:16]}-{prep}", dim=backbone.dim)
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
 from ..inputs.datasets import shortcut_warnings
-from ..inputs.frames import GUARD as FRAME_GUARD
+from ..inputs.frames import frame_guard
 from .features import Extracted, backbone_cache, default_cache_dir, extract_features, sample_sharpness
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
@@ -302,7 +302,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
         training=_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions, licences,
-                               prior, prior_note, size, shortcuts, backbone_card.input.strip_frames),
+                               prior, prior_note, size, shortcuts, frame_guard(backbone_card.input)),
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
         metrics={"cross_validated": cv},
@@ -380,7 +380,7 @@ def _architecture(fit: Any, prior: Any, backbone_card: BackboneCard) -> str:
 
 
 def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "Fitted", seed: int, src, groups,
-                  conditions, licences, prior, prior_note, size, shortcuts, frames_cut) -> dict[str, Any]:
+                  conditions, licences, prior, prior_note, size, shortcuts, guard) -> dict[str, Any]:
     """The card's ``training`` entry: data, hyper-parameters, choices, what the sample supports, the
     data warnings and, when the backbone cuts frames off, how far past their band."""
     fit = fitted.fit
@@ -401,7 +401,7 @@ def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "F
         **({"prior": prior_note or "prior-centred ridge towards a given head"} if prior is not None else {}),
         **fitted.training(), "sample_size": size.to_dict(),
         **({"shrinkage": fit.head.extra["shrinkage_rule"]} if "shrinkage_rule" in fit.head.extra else {}),
-        "data_warnings": shortcuts, **({"frame_guard_px": FRAME_GUARD} if frames_cut else {}),
+        "data_warnings": shortcuts, **({"frame_guard_px": guard} if guard is not None else {}),
     }
 
 

@@ -250,6 +250,9 @@ def _text_safe(obj: Any) -> Any:
     return obj
 
 
+LIFTED_SUFFIX = "_calibrated"  # quality report key <gate>_calibrated: a gate the cards' calibration lifted
+
+
 @dataclass
 class Summary:
     total: int = 0
@@ -288,8 +291,8 @@ class Summary:
         for g in q.get("failed") or []:
             self.gated[g["gate"]] = self.gated.get(g["gate"], 0) + 1
         for k, v in q.items():
-            if k.endswith("_calibrated") and v is True:
-                gate = k[: -len("_calibrated")]
+            if k.endswith(LIFTED_SUFFIX) and v is True:
+                gate = k[: -len(LIFTED_SUFFIX)]
                 self.lifted[gate] = self.lifted.get(gate, 0) + 1
 
     def to_dict(self) -> dict[str, Any]:
@@ -474,7 +477,7 @@ class Scanner:
         image in that respect (their rates were measured on such images): ``<gate>_calibrated``."""
         if covered and any(g["gate"] == gate for g in out["failed"]):
             out["failed"] = [g for g in out["failed"] if g["gate"] != gate]
-            out[f"{gate}_calibrated"] = True
+            out[gate + LIFTED_SUFFIX] = True
             out["ok"] = not out["failed"]
 
     def _add_provenance(self, rec: dict[str, Any], path: Path) -> None:

@@ -272,12 +272,12 @@ def _check_preparation(card: ModelCard, bb: BackboneCard) -> None:
         raise CardError(f"{card.name}: fitted on {bb.name} features of images prepared with {was}, but the installed "
                         f"{bb.name} card prepares them with {now}: refit the probe (synthdetect train probe) or "
                         "install the backbone card it was fitted with")
-    from ..inputs.frames import GUARD
+    from ..inputs.frames import frame_guard
 
-    guard = (card.training or {}).get("frame_guard_px", OLD_FRAME_GUARD)
-    if bb.input.strip_frames and guard != GUARD:
+    guard, now = (card.training or {}).get("frame_guard_px", OLD_FRAME_GUARD), frame_guard(bb.input)
+    if now is not None and guard != now:
         raise CardError(f"{card.name}: fitted when frames were cut {guard} px past their band; this version cuts "
-                        f"{GUARD} px (JPEG stains a picture with its frame's colour up to a 16 px block): refit the "
+                        f"{now} px (JPEG stains a picture with its frame's colour up to a 16 px block): refit the "
                         "probe (synthdetect train probe)")
 
 

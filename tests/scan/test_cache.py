@@ -283,19 +283,35 @@ def _open_cache(directory, barrier, results):
 
 def test_scans_creating_the_cache_at_the_same_moment_all_open_it(tmp_path):
     """Six processes opening a cache that does not exist yet, at once (10 rounds): switching the new
-    file to WAL raced ("database is locked", about 1 open in 20 before the retry)."""
-    import multiprocessing as mp
+    file to WAL raced ("database is locked", about 1 open in 20 before the retry).
 
-    ctx = mp.get_context("fork")
+    The children come from a forkserver, not a fork of this process: by this point the test process
+    holds onnxruntime and sqlite threads, a forked child can inherit one of their locks held and hang
+    (it did once in CI, and the hung, non-daemon children then kept pytest from exiting). Daemon
+    children, killed if they outlive the round, can never hold the run open."""
+    import multiprocessing as mp
+    import queue
+
+    ctx = mp.get_context("forkserver")
     got = []
     for r in range(10):
         barrier, results = ctx.Barrier(6), ctx.Queue()
-        procs = [ctx.Process(target=_open_cache, args=(tmp_path / f"c{r}", barrier, results)) for _ in range(6)]
-        for p in procs:
-            p.start()
-        for p in procs:
-            p.join(60)
-        got += [results.get(timeout=5) for _ in procs]
+        procs = [ctx.Process(target=_open_cache, args=(tmp_path / f"c{r}", barrier, results), daemon=True)
+                 for _ in range(6)]
+        try:
+            for p in procs:
+                p.start()
+            for _ in procs:
+                try:
+                    got.append(results.get(timeout=60))
+                except queue.Empty:
+                    got.append("no answer within 60 s")
+        finally:
+            for p in procs:
+                p.join(5)
+                if p.is_alive():
+                    p.kill()
+                    p.join(5)
     assert got == ["ok"] * 60, [g for g in got if g != "ok"]
 
 

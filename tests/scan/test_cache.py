@@ -273,8 +273,8 @@ def test_adding_a_provenance_analyzer_invalidates_the_cache(models_dir, images, 
 def _open_cache(directory, barrier, results):
     from synthdetect.scan.cache import ResultCache
 
-    barrier.wait()
     try:
+        barrier.wait(timeout=60)  # a sibling that never starts breaks the barrier instead of hanging the rest
         c = ResultCache(directory)
         results.put("moved" if c.rebuilt_from else "ok")
     except Exception as e:  # noqa: BLE001 - the test counts every failure

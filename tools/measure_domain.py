@@ -14,7 +14,7 @@ data sets' original files), the transformed copies are extracted once (about a m
 class conditioning uses the probe's own probabilities, as ``scan`` does.
 
 Usage: python tools/measure_domain.py [--data ../shared/data] [--model lite0-probe-train] [--reps 20]
-           [--json runs/domain-measure.json]
+           [--json runs/domain-measure.json] [--models-dir DIR]
 """
 
 from __future__ import annotations
@@ -112,12 +112,14 @@ def main() -> None:
     ap.add_argument("--model", default="lite0-probe-train")
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--json", type=Path)
+    ap.add_argument("--models-dir", type=Path, action="append", default=[],
+                    help="look for --model here first (repeatable; weights/ is always searched last)")
     a = ap.parse_args()
     from synthdetect.cards import Registry
     from synthdetect.scan.domain import load_for_card
     from synthdetect.scan.runtime import load_head
 
-    reg = Registry([REPO / "weights"])
+    reg = Registry([*a.models_dir, REPO / "weights"])
     card = reg.model(a.model)
     ref, head = load_for_card(card), load_head(card)
     rng = np.random.default_rng(7)

@@ -6,8 +6,10 @@ example of the paper's protocol on this project's data.
 
 The pretrained members (the paper's frozen features + a linear probe, runs 6-7):
 
-* ``efficientnet-lite0``: the ImageNet EfficientNet-Lite0 from its PyPI package (SHA-256
-  checked), exported to ONNX as a feature extractor (parity-checked against PyTorch).
+* ``efficientnet-lite0`` and ``efficientnet-lite0-residual``: the ImageNet EfficientNet-Lite0
+  from its PyPI package (SHA-256 checked), exported to ONNX as feature extractors
+  (parity-checked against PyTorch); the probes read the residual one (each crop and its
+  high-pass residual, mirrored crops, frames cut off).
 * ``lite0-probe-train``: ``train probe`` on the ``train`` part of val-inthewild only (136
   images; C by cross-validation, thresholds calibrated on out-of-fold scores): the model behind
   every holdout figure.
@@ -144,7 +146,7 @@ def probes(val: Path, hold: str, runs: Path, t0: float) -> None:
     w = str(WEIGHTS)
     sh(["backbone", "export", "efficientnet-lite0", "--out", w, "--parity-data", calib, "--parity-n", "8", "--force"])
     sh(["backbone", "export", "efficientnet-lite0-residual", "--out", w, "--parity-data", calib, "--parity-n", "8",
-        "--force"])  # train probe's default backbone (the same weights; not used by the bundled probes)
+        "--force"])  # train probe's default backbone and the bundled probes' (the same weights)
     proto = probe_cards(val, train, runs)
     sh(["ensemble", "build", "--members", "lite0-probe,npr,spectral", "--method", "majority", "--weights-from", calib,
         "--out", str(WEIGHTS / "majority.ensemble.json"), "--models-dir", w, "--force"])
@@ -169,15 +171,13 @@ def probes(val: Path, hold: str, runs: Path, t0: float) -> None:
     print(f"\nbundle rebuilt in {time.time() - t0:.0f} s; results in {results} and {WEIGHTS / 'RESULTS.md'}")
 
 
-# The bundled probes use train probe's default, the averaged shrinkage LDA with the crop-level
-# covariance (2026-12-05; pinned so that a later change of the default does not silently change the
-# bundle). Holdout through scan (protocol twin): clean ROC-AUC 0.927, coverage 80.9 %, 0/46 reals
-# called synthetic, 6/43 fakes called real; 720 px q90: 0.853, 62.9 %, 0/46, 7/43 (the logistic
-# probe before: 0.883, 69.7 %, 3/46, 3/43; 0.807, 60.7 %, 1/46, 10/43).
-# train probe's defaults are now the residual backbone and a tenth of the Ledoit-Wolf shrinkage
-# (adaptation with 25-50 images a class); the bundle stays on efficientnet-lite0 (half the scan
-# cost, measured in-source figures) with Ledoit-Wolf's own shrinkage, as it was fitted and measured
-PROBE_METHOD = ["--method", "lda-average", "--backbone", "efficientnet-lite0", "--shrinkage-scale", "1"]
+# The bundled probes use train probe's method, the averaged shrinkage LDA with the crop-level
+# covariance, over train probe's default backbone, efficientnet-lite0-residual (since 2026-12-06;
+# pinned so that a later change of the default does not silently change the bundle), with
+# Ledoit-Wolf's own shrinkage. Holdout through scan (protocol twin): clean ROC-AUC 0.973, coverage
+# 80.9 %, 0/46 reals called synthetic, 4/43 fakes called real; 720 px q90: 0.857, 76.4 %, 1/46,
+# 10/43 (over efficientnet-lite0 before: 0.927, 80.9 %, 0/46, 6/43; 0.853, 62.9 %, 0/46, 7/43).
+PROBE_METHOD = ["--method", "lda-average", "--backbone", "efficientnet-lite0-residual", "--shrinkage-scale", "1"]
 
 
 def probe_cards(val: Path, train: str, runs: Path) -> Path:

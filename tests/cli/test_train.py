@@ -328,11 +328,13 @@ def test_prior_centred_probe_from_the_command_line(setup):
     bad = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "x",
                               "--prior", "nonexistent", "--models-dir", str(bbdir), "--out", str(out)])
     assert bad.exit_code == 2 and "nonexistent" in bad.output
-    # the default backbone is not the bundled probe's: the refusal names the one to add
+    # a backbone other than the prior's: the refusal names the one to add
     other_bb = runner.invoke(app, ["train", "probe", "--data", str(other), "--name", "x", "--prior", "lite0-probe",
+                                   "--backbone", "efficientnet-lite0",
                                    "--models-dir", str(Path(__file__).resolve().parents[2] / "weights"),
                                    "--out", str(out)])
-    assert other_bb.exit_code == 2 and "add --backbone efficientnet-lite0" in other_bb.output, other_bb.output
+    assert other_bb.exit_code == 2, other_bb.output
+    assert "add --backbone efficientnet-lite0-residual" in other_bb.output, other_bb.output
 
 
 def test_only_a_train_extra_module_becomes_the_missing_extra_error(capsys):

@@ -18,8 +18,8 @@ The pretrained members (the paper's frozen features + a linear probe, runs 6-7):
 * Both probes are also calibrated on the ``CONDITIONS`` copies of their images (JPEG re-encodes,
   720 px downscales; ``train probe --conditions``, docs/quality.md), and the holdout is measured
   through ``scan`` as it is and downscaled to 720 px at JPEG q90 (copies in a temporary folder):
-  the "holdout as scan gives it" section of weights/RESULTS.md.  ``--probes-only`` redoes just
-  the probes, the default ensemble and those measurements (no PyTorch; the warm feature cache).
+  the "holdout as scan gives it" section of weights/RESULTS.md.  ``--probes-only`` redoes all of
+  this but the backbone export: the probes, every ensemble over them and every figure (no PyTorch).
 * Each ``train probe`` also writes the probe's calibration-domain reference,
   ``NAME.domain.npz`` beside the card (its SHA-256 in the card's ``domain``), which ``scan
   --domain-check`` tests batches against (docs/domain.md); ``tools/attach_domain.py NAME``
@@ -111,7 +111,7 @@ def main() -> None:
     ap.add_argument("--max-fpr", default="0.1",
                     help="false-alarm budget for the calibrated thresholds on calib ('none': plain best F1)")
     ap.add_argument("--probes-only", action="store_true",
-                    help="only refit the probes and the default ensemble and re-measure them (no PyTorch)")
+                    help="refit the probes and every ensemble over them, re-measure all figures; no backbone export (no PyTorch)")
     ap.add_argument("--legacy", action="store_true",
                     help="also retrain/re-export the from-scratch members npr, spectral, resnet (~42 min)")
     a = ap.parse_args()
@@ -141,13 +141,24 @@ def main() -> None:
 
 def probes(val: Path, hold: str, runs: Path, t0: float) -> None:
     """The pretrained backbone, its probes, the ensembles, and every figure of the README."""
-    train = f"{val}@{SPLITS / 'val-inthewild.train.txt'}"
     calib = f"{val}@{SPLITS / 'val-inthewild.calib.txt'}"
     w = str(WEIGHTS)
     sh(["backbone", "export", "efficientnet-lite0", "--out", w, "--parity-data", calib, "--parity-n", "8", "--force"])
     sh(["backbone", "export", "efficientnet-lite0-residual", "--out", w, "--parity-data", calib, "--parity-n", "8",
         "--force"])  # train probe's default backbone and the bundled probes' (the same weights)
-    proto = probe_cards(val, train, runs)
+    probes_and_figures(val, hold, runs)
+    print(f"\nbundle rebuilt in {time.time() - t0:.0f} s; results in {runs / 'holdout-metrics.json'} and "
+          f"{WEIGHTS / 'RESULTS.md'}")
+
+
+def probes_and_figures(val: Path, hold: str, runs: Path) -> None:
+    """Over the exported backbones: the probes, every ensemble that reads them (the majority vote's
+    weights come from ``lite0-probe``'s scores), the holdout table, the perturbation grid,
+    weights/RESULTS.md and the holdout through ``scan``.  Shared by a full build and ``--probes-only``,
+    so that refitting the probes never leaves an ensemble or a figure of the probes they replaced."""
+    calib = f"{val}@{SPLITS / 'val-inthewild.calib.txt'}"
+    w = str(WEIGHTS)
+    proto = probe_cards(val, f"{val}@{SPLITS / 'val-inthewild.train.txt'}", runs)
     sh(["ensemble", "build", "--members", "lite0-probe,npr,spectral", "--method", "majority", "--weights-from", calib,
         "--out", str(WEIGHTS / "majority.ensemble.json"), "--models-dir", w, "--force"])
     sh(["ensemble", "build", "--members", "lite0-probe-train,npr,spectral", "--method", "majority",
@@ -165,10 +176,8 @@ def probes(val: Path, hold: str, runs: Path, t0: float) -> None:
     (runs / "perturbation-grid.json").write_text(json.dumps(grid, indent=2))
     report = json.loads(results.read_text())
     record_holdout(report)
-    md = write_results_md(report, grid, WEIGHTS / "RESULTS.md")
-    md = write_scan_section(scan_holdout(val, runs, mdirs), WEIGHTS / "RESULTS.md")
-    print(md)
-    print(f"\nbundle rebuilt in {time.time() - t0:.0f} s; results in {results} and {WEIGHTS / 'RESULTS.md'}")
+    write_results_md(report, grid, WEIGHTS / "RESULTS.md")
+    print(write_scan_section(scan_holdout(val, runs, mdirs), WEIGHTS / "RESULTS.md"))
 
 
 # The bundled probes use train probe's method, the averaged shrinkage LDA with the crop-level
@@ -204,17 +213,13 @@ def probe_cards(val: Path, train: str, runs: Path) -> Path:
 
 
 def probes_only(val: Path, hold: str, runs: Path, t0: float) -> None:
-    """``--probes-only``: refit the probes and the default ensemble (no PyTorch, warm feature
-    cache), re-record their holdout figures and re-measure the holdout through ``scan``; the
-    other members, the majority ensemble and the perturbation grid are left as they are."""
-    proto = probe_cards(val, f"{val}@{SPLITS / 'val-inthewild.train.txt'}", runs)
-    mdirs = ["--models-dir", str(WEIGHTS), "--models-dir", str(proto)]
-    results = runs / "holdout-metrics-probes.json"
-    sh(["evaluate", "lite0-probe-train", "default-protocol", "--data", hold, *mdirs, "--format", "table",
-        "--out", str(results)])
-    record_holdout(json.loads(results.read_text()))
-    print(write_scan_section(scan_holdout(val, runs, mdirs), WEIGHTS / "RESULTS.md"))
-    print(f"\nprobes rebuilt in {time.time() - t0:.0f} s")
+    """``--probes-only``: everything :func:`probes` does but exporting the backbones (no PyTorch; the
+    shipped backbone ONNX files and the warm feature cache)."""
+    for name in ("efficientnet-lite0", "efficientnet-lite0-residual"):
+        if not (WEIGHTS / f"{name}.backbone.json").is_file():
+            sys.exit(f"--probes-only needs the exported backbone weights/{name}.backbone.json (run make weights)")
+    probes_and_figures(val, hold, runs)
+    print(f"\nprobes, ensembles and figures rebuilt in {time.time() - t0:.0f} s")
 
 
 def _holdout_copies(val: Path, rels: list[str], dest: Path) -> None:

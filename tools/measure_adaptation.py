@@ -12,7 +12,10 @@ head written to a temporary directory), load the head the way ``scan`` loads it
   alarms / 20 % misses): coverage (share of the rest given a definite verdict), real photos
   called synthetic (of all real photos of the rest), synthetic images called real;
 * the fit time (``timings.fit_s``: the fit, selection and learning curve, without feature
-  extraction, which the cache makes free here).
+  extraction, which the cache makes free here);
+* what the card's learning curve told the analyst (its reading, its 50 % and 100 % points):
+  the share of draws whose curve read *still rising*, to set against the gain measured on the
+  rest between two values of k.
 
 Scan's other gates (input quality, image size, domain check) are not applied: this measures
 the probe and its calibration.  Nothing derived from the data is written outside a
@@ -76,7 +79,16 @@ def one_run(items, X, y, k: int, seed: int, bb_card: BackboneCard, label: str) -
         "k": k, "seed": seed, "n_rest": int(n_rest), "roc_auc": roc_auc(y[rest], p),
         "coverage": tw["coverage"], "false_alarm": tw["false_alarm"]["rate"], "miss": tw["miss"]["rate"],
         "fit_s": res.timings["fit_s"], "group": (card.training.get("feature_group") or {}).get("name", "all"),
+        "curve": curve_summary(card.training.get("learning_curve") or {}),
     }
+
+
+def curve_summary(curve: dict) -> dict:
+    """What the card's learning curve told the analyst: its reading and its 50 % and 100 % points."""
+    pts = {p["fraction"]: p["roc_auc"] for p in curve.get("points", [])}
+    return {"reading": curve.get("reading", ""), "rising": curve.get("reading", "").startswith("still rising"),
+            "half": pts.get(0.5), "full": pts.get(1.0),
+            "points": [[p["n"], p["roc_auc"]] for p in curve.get("points", [])]}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -86,6 +98,7 @@ def summarise(runs: list[dict]) -> dict:
         out[key] = float(np.mean([r[key] for r in runs]))
     out["fit_s_max"] = float(max(r["fit_s"] for r in runs))
     out["n_rest"] = runs[0]["n_rest"]
+    out["curve_rising"] = float(np.mean([r["curve"]["rising"] for r in runs]))
     groups: dict[str, int] = {}
     for r in runs:
         groups[r["group"]] = groups.get(r["group"], 0) + 1
@@ -109,8 +122,8 @@ def main() -> None:
     cache = backbone_cache(default_cache_dir(), bb_card)
     table, runs = [], []
     print("| source | k/class | rest | ROC-AUC mean±sd | coverage | real called synthetic | synthetic called real "
-          "| fit s (mean/max) | groups chosen |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          "| fit s (mean/max) | curve reads rising | groups chosen |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for src in args.sources:
         items, X, y = source_features(args.data_root / src, backbone, cache)
         for k in args.k:
@@ -124,7 +137,7 @@ def main() -> None:
             table.append({"source": src, "k": k, **s})
             print(f"| {src} | {k} | {s['n_rest']} | {s['roc_auc_mean']:.3f} ± {s['roc_auc_sd']:.3f} "
                   f"| {100 * s['coverage']:.0f} % | {100 * s['false_alarm']:.1f} % | {100 * s['miss']:.1f} % "
-                  f"| {s['fit_s']:.1f} / {s['fit_s_max']:.1f} | "
+                  f"| {s['fit_s']:.1f} / {s['fit_s_max']:.1f} | {100 * s['curve_rising']:.0f} % | "
                   + ", ".join(f"{g} x{n}" for g, n in sorted(s["groups"].items())) + " |", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"date": time.strftime("%Y-%m-%d"), "seeds": args.seeds,

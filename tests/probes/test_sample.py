@@ -45,6 +45,23 @@ def test_learning_curve_points_and_reading():
     assert tiny["reading"].startswith("too few")
 
 
+def test_learning_curve_reads_the_slope_over_every_point_not_half_to_whole():
+    """A curve that rose steeply and gained little from the half to the whole (0.015, below the
+    0.02 mark) still rises per doubling over all its points: measured on five sources, such
+    samples went on gaining with more labels, so the reading says so, with the figure."""
+    y = np.repeat([0, 1], 40)  # points at n = 20, 40, 60, 80
+    aucs = {20: 0.70, 40: 0.78, 60: 0.79}
+    curve = learning_curve(y, 0.795, lambda idx, s: aucs[idx.size])
+    assert curve["points"][-1]["roc_auc"] - curve["points"][1]["roc_auc"] < 0.02
+    assert 0.04 < curve["gain_per_doubling"] < 0.06
+    assert curve["reading"].startswith("still rising") and "+0.05 ROC-AUC per doubling" in curve["reading"]
+    flat = learning_curve(y, 0.80, lambda idx, s: 0.80)
+    assert flat["gain_per_doubling"] == 0.0
+    assert flat["reading"].startswith("flat:") and "does not rule one out" in flat["reading"]
+    falling = learning_curve(y, 0.70, lambda idx, s: 0.80 - 0.1 * idx.size / 80)
+    assert falling["gain_per_doubling"] < 0 and falling["reading"].startswith("flat:")
+
+
 def test_learning_curve_of_the_real_procedure_rises_with_the_sample():
     """On data whose signal needs many images, the nested-CV ROC-AUC grows with the subset."""
     from synthdetect.evaluation.metrics import roc_auc

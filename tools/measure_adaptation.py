@@ -84,7 +84,7 @@ def one_run(items, X, y, k: int, seed: int, bb_card: BackboneCard, label: str) -
 
 
 def curve_summary(curve: dict) -> dict:
-    """What the card's learning curve told the analyst: its reading and its 50 % and 100 % points."""
+    """What the card's learning curve told the analyst: its reading and its points (n, ROC-AUC)."""
     pts = {p["fraction"]: p["roc_auc"] for p in curve.get("points", [])}
     return {"reading": curve.get("reading", ""), "rising": curve.get("reading", "").startswith("still rising"),
             "half": pts.get(0.5), "full": pts.get(1.0),

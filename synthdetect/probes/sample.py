@@ -39,9 +39,9 @@ from ..scan.calibration import clopper_pearson
 
 MIN_PER_CLASS = 10
 RISING = 0.02
-# tools/measure_adaptation.py, 2026-12-06: 100 draws (five sources x k 25 / 50, ten seeds), every
-# one a sample to which more labels added ROC-AUC on the rest of its source (+0.05 to +0.07 on
-# average from 25 to 50 a class); the slope rule read 88 of them rising, the half-to-full one 78
+# tools/measure_adaptation.py, 2026-12-06: 100 draws (five sources x k 25 / 50, ten seeds) of
+# sources where more labels added ROC-AUC on the rest (+0.05 or more on average from 25 to 50 a
+# class); the slope rule read 88 of them rising, the half-to-full one 78
 FLAT_WHERE_RISING = "12 of 100"
 FRACTIONS = (0.25, 0.5, 0.75)
 MIN_POINT_PER_CLASS = 5  # a learning-curve point needs this many images of each class
@@ -152,4 +152,4 @@ def _reading(points: list[dict]) -> str:
     if gain >= RISING:
         return f"still rising: more labels would help (+{gain:.2f} ROC-AUC per doubling of the sample)"
     return (f"flat: this sample shows no gain from more labels ({gain:+.2f} ROC-AUC per doubling), which does "
-            f"not rule one out (measured: it read flat in {FLAT_WHERE_RISING} draws where more labels helped)")
+            f"not rule one out (measured: it read flat in {FLAT_WHERE_RISING} draws of sources where more labels helped)")

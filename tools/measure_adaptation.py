@@ -13,7 +13,7 @@ head written to a temporary directory), load the head the way ``scan`` loads it
   called synthetic (of all real photos of the rest), synthetic images called real;
 * the fit time (``timings.fit_s``: the fit, selection and learning curve, without feature
   extraction, which the cache makes free here);
-* what the card's learning curve told the analyst (its reading, its 50 % and 100 % points):
+* what the card's learning curve told the analyst (its reading and its points):
   the share of draws whose curve read *still rising*, to set against the gain measured on the
   rest between two values of k.
 
@@ -85,10 +85,7 @@ def one_run(items, X, y, k: int, seed: int, bb_card: BackboneCard, label: str) -
 
 def curve_summary(curve: dict) -> dict:
     """What the card's learning curve told the analyst: its reading and its points (n, ROC-AUC)."""
-    pts = {p["fraction"]: p["roc_auc"] for p in curve.get("points", [])}
-    return {"reading": curve.get("reading", ""), "rising": curve.get("reading", "").startswith("still rising"),
-            "half": pts.get(0.5), "full": pts.get(1.0),
-            "points": [[p["n"], p["roc_auc"]] for p in curve.get("points", [])]}
+    return {"reading": curve.get("reading", ""), "points": [[p["n"], p["roc_auc"]] for p in curve.get("points", [])]}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -98,7 +95,7 @@ def summarise(runs: list[dict]) -> dict:
         out[key] = float(np.mean([r[key] for r in runs]))
     out["fit_s_max"] = float(max(r["fit_s"] for r in runs))
     out["n_rest"] = runs[0]["n_rest"]
-    out["curve_rising"] = float(np.mean([r["curve"]["rising"] for r in runs]))
+    out["curve_rising"] = float(np.mean([r["curve"]["reading"].startswith("still rising") for r in runs]))
     groups: dict[str, int] = {}
     for r in runs:
         groups[r["group"]] = groups.get(r["group"], 0) + 1

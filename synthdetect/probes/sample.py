@@ -125,7 +125,7 @@ def learning_curve(y: Sequence[int], full_auc: float, cv_auc: Callable[[np.ndarr
                            "draws": len(aucs)})
     points.append({"fraction": 1.0, "n": int(y.size), "roc_auc": round(float(full_auc), 4), "sd": None, "draws": 1})
     gain = gain_per_doubling(points)
-    return {"points": points, "reading": _reading(points),
+    return {"points": points, "reading": _reading(points, gain),
             "gain_per_doubling": None if gain is None else round(gain, 4),
             "rule": f"still rising when the least-squares slope of ROC-AUC against log2(n) over the points "
                     f"is >= {RISING} (a doubling of the sample gains at least {RISING})"}
@@ -141,14 +141,13 @@ def gain_per_doubling(points: list[dict]) -> float | None:
     return float(np.polyfit(n, auc, 1)[0])
 
 
-def _reading(points: list[dict]) -> str:
+def _reading(points: list[dict], gain: float | None) -> str:
     half = next((p for p in points if p["fraction"] == 0.5), None)
     full = points[-1]["roc_auc"]
     if half is None:
         return "too few images for a curve: more labels would tell"
     if full >= 0.995:
         return "flat: the sample is already separated"
-    gain = gain_per_doubling(points)
     if gain >= RISING:
         return f"still rising: more labels would help (+{gain:.2f} ROC-AUC per doubling of the sample)"
     return (f"flat: this sample shows no gain from more labels ({gain:+.2f} ROC-AUC per doubling), which does "

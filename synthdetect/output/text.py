@@ -176,9 +176,12 @@ def why_short(rec: dict[str, Any]) -> str:
         return "declared by its metadata"
     if rec.get("verdict") == "inconclusive":
         failed = (rec.get("quality") or {}).get("failed") or []
+        reasons = [str(x) for x in rec.get("reasons") or []]
         if failed and rec.get("detector_verdict"):
-            return "; ".join(_GATE_SHORT.get(g.get("gate"), "{gate} {value}").format(**g) for g in failed)
-        return "; ".join(str(x) for x in rec.get("reasons") or [])
+            gate_reasons = {g.get("reason") for g in failed}
+            return "; ".join([_GATE_SHORT.get(g.get("gate"), "{gate} {value}").format(**g) for g in failed]
+                             + [r for r in reasons if r not in gate_reasons])  # e.g. the domain check's
+        return "; ".join(reasons)
     er = rec.get("error_rate")
     if isinstance(er, dict) and er.get("n"):
         kind = "false alarms" if er.get("kind") == "false_alarm" else "misses"
@@ -198,6 +201,12 @@ def jsonl_line(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
+# After the earlier columns (whose order scripts may rely on): why the verdict is what it is, the
+# quality gates that withheld a detector verdict, and the calibrated error rate a definite one
+# comes with (``false_alarm``: share of calibration reals flagged; ``miss``: fakes called real).
+VERDICT_COLUMNS = ["why", "gates", "error_rate_kind", "error_rate", "error_rate_upper95"]
+
+
 def csv_columns(model_names: list[str]) -> list[str]:
     cols = list(MEDIAEVAL_COLUMNS) + [
         "path", "format", "width", "height", "sha256", "verdict", "verdict_source",
@@ -205,7 +214,7 @@ def csv_columns(model_names: list[str]) -> list[str]:
     ]
     for n in model_names:
         cols += [f"{n}_prob", f"{n}_verdict"]
-    cols += ["typicality", "domain", "provenance", "error"]
+    cols += ["typicality", "domain", "provenance", "error", *VERDICT_COLUMNS]
     return cols
 
 
@@ -235,6 +244,7 @@ def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
         "provenance": provenance_short(rec),
         "error": rec.get("error") or "",
         **domain_cells(rec),
+        **verdict_cells(rec),
     }
     models = rec.get("models") or {}
     for n in model_names:
@@ -242,6 +252,19 @@ def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
         row[f"{n}_prob"] = "" if m.get("probability") is None else f"{m['probability']:.6f}"
         row[f"{n}_verdict"] = m.get("verdict", "")
     return row
+
+
+def verdict_cells(rec: dict[str, Any]) -> dict[str, Any]:
+    """CSV cells that explain the verdict (:data:`VERDICT_COLUMNS`): the table's *why* text, the
+    failed quality gates' names (``;``-separated) and the verdict's calibrated error rate."""
+    er = rec.get("error_rate") if isinstance(rec.get("error_rate"), dict) else {}
+    failed = (rec.get("quality") or {}).get("failed") if isinstance(rec.get("quality"), dict) else None
+    gates = [str(g.get("gate")) for g in failed or [] if isinstance(g, dict) and g.get("gate")]
+    rate, upper = er.get("rate"), er.get("upper95")
+    return {"why": "" if rec.get("error") else why_short(rec), "gates": ";".join(gates),
+            "error_rate_kind": er.get("kind", "") if er.get("n") else "",
+            "error_rate": f"{rate:.4f}" if er.get("n") and isinstance(rate, (int, float)) else "",
+            "error_rate_upper95": f"{upper:.4f}" if er.get("n") and isinstance(upper, (int, float)) else ""}
 
 
 def domain_cells(rec: dict[str, Any]) -> dict[str, Any]:

@@ -99,6 +99,32 @@ def test_csv_rows(head):
     assert row["label"] == 1 and row["prob"] == "0.200000"
     row = csv_row(error_record("/x/d.png", "truncated file"), ["bright"])
     assert row["prob"] == "" and row["label"] == "" and row["error"] == "truncated file"
+    assert row["why"] == row["gates"] == row["error_rate"] == ""
+
+
+def test_csv_says_why_and_the_rate():
+    """The CSV explains each verdict as the table does (why, the failed gates by name) and gives a
+    definite verdict's calibrated rate as numbers; the columns come after the older ones."""
+    cols = csv_columns(["bright"])
+    assert cols[-5:] == ["why", "gates", "error_rate_kind", "error_rate", "error_rate_upper95"]
+    assert cols.index("error") < cols.index("why")
+    rate = {"kind": "false_alarm", "k": 5, "n": 115, "rate": 5 / 115, "upper95": 0.0988, "text": "..."}
+    row = csv_row({**_rec("/x/a.png", 0.9, "synthetic"), "error_rate": rate}, ["bright"])
+    assert (row["error_rate_kind"], row["error_rate"], row["error_rate_upper95"]) == ("false_alarm", "0.0435", "0.0988")
+    assert row["why"] == "false alarms 4.3 % (≤ 9.9 %) on calibration" and row["gates"] == ""
+    blur = {"gate": "blurred_or_upscaled", "value": 0.12, "threshold": 0.25, "reason": "The image is blurred."}
+    domain = "outside_calibration_domain: this image lies farther from the detectors' calibration images"
+    gated = {**_rec("/x/b.png", 0.9, "inconclusive"), "detector_verdict": "synthetic",
+             "quality": {"failed": [blur, {"gate": "recompressed", "value": 70, "threshold": 85, "reason": "q"}]},
+             "reasons": ["The image is blurred.", "q", domain], "error_rate": None}
+    row = csv_row(gated, ["bright"])
+    assert row["gates"] == "blurred_or_upscaled;recompressed" and row["error_rate"] == row["error_rate_kind"] == ""
+    # the gates' short texts, then any other reason (here the domain check's), none dropped
+    assert row["why"] == ("blurred or upscaled (fine detail 0.12 < 0.25); heavily recompressed (JPEG quality 70 < 85); "
+                          + domain)
+    between = {**_rec("/x/c.png", 0.7, "inconclusive"),
+               "reasons": ["score between the calibrated 'real' and 'synthetic' thresholds"]}
+    assert csv_row(between, ["bright"])["why"] == "score between the calibrated 'real' and 'synthetic' thresholds"
 
 
 def render_to_string(fmt, head, records, summary) -> str:

@@ -276,16 +276,24 @@ class DecodedCache:
         return sum(a.nbytes for a in self._store.values())
 
 
+# What to do about a file format that tells the classes apart: a recipe that trains the network can
+# augment with JPEG re-encodes; a probe over frozen features (``train probe``) cannot, so its sample
+# must be built the way the questioned images reach the analyst.
+FORMAT_ADVICE_AUGMENT = "consider JPEG augmentation with a high probability"
+FORMAT_ADVICE_SAMPLE = ("build the sample with both classes in one format, re-encoded the way the questioned "
+                        "images were (the probe may otherwise read the file format, not the content)")
+
+
 def shortcut_warnings(items: Sequence[Item],
                       frames: tuple[tuple[int, list[Frame]], tuple[int, list[Frame]]] | None = None,
-                      frames_cut: bool = False) -> list[str]:
+                      frames_cut: bool = False, format_advice: str = FORMAT_ADVICE_AUGMENT) -> list[str]:
     """Warn when file format, image size or a uniform frame separates real from synthetic in a
     training set (e.g. JPEG reals vs lossless WebP fakes, grey frames around reals and coloured ones
     around fakes): a detector can learn the container or the canvas instead of the content.
     ``frames``: each class's (images checked, frames found) when already measured
     (``quality.check_sample``); else :func:`~.frames.class_frames` samples them here.
     ``frames_cut``: the detector never sees a uniform frame (its input cuts it off, ``InputSpec.strip_frames``),
-    so frames are not looked for."""
+    so frames are not looked for.  ``format_advice``: what the format warning tells the user to do."""
     out: list[str] = []
     by_label: dict[int, list[Item]] = {0: [], 1: []}
     for it in items:
@@ -295,7 +303,7 @@ def shortcut_warnings(items: Sequence[Item],
     fmt = {lab: {it.path.suffix.lower().replace(".jpeg", ".jpg") for it in its} for lab, its in by_label.items()}
     if not fmt[0] & fmt[1]:
         out.append(f"file format separates the classes (real: {', '.join(sorted(fmt[0]))}; synthetic: "
-                   f"{', '.join(sorted(fmt[1]))}); consider JPEG augmentation with a high probability")
+                   f"{', '.join(sorted(fmt[1]))}); {format_advice}")
     sizes: dict[int, set] = {}
     for lab, its in by_label.items():
         s = set()

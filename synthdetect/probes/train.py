@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
-from ..inputs.datasets import shortcut_warnings
+from ..inputs.datasets import FORMAT_ADVICE_SAMPLE, shortcut_warnings
 from ..inputs.frames import frame_guard
 from .features import Extracted, backbone_cache, default_cache_dir, extract_features, sample_sharpness
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread
@@ -327,7 +327,7 @@ def _sample_checks(kept: Sequence[Any], frames_cut: bool = False) -> tuple[dict[
     from ..inputs.quality import check_sample
 
     found = check_sample([it.path for it in kept if it.label == 0], [it.path for it in kept if it.label == 1])
-    warnings = shortcut_warnings(kept, frames=found.frames, frames_cut=frames_cut)
+    warnings = shortcut_warnings(kept, frames=found.frames, frames_cut=frames_cut, format_advice=FORMAT_ADVICE_SAMPLE)
     return found.composite_counts(), warnings + _composite_warnings(*found.composites)
 
 

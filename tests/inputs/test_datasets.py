@@ -82,3 +82,8 @@ def test_shortcut_warnings(tmp_path, make_set):
         Image.new("RGB", (64, 64), (0, i, 0)).save(root / "1_fake" / f"f{i}.webp", lossless=True)
     w = D.shortcut_warnings(D.list_items(root))
     assert len(w) == 2 and "format" in w[0] and "64x64" in w[1]
+    assert w[0].endswith(D.FORMAT_ADVICE_AUGMENT)  # the network recipes can augment with JPEG
+    # a probe over frozen features cannot: the advice is about building the sample
+    w = D.shortcut_warnings(D.list_items(root), format_advice=D.FORMAT_ADVICE_SAMPLE)
+    assert "(real: .jpg; synthetic: .webp)" in w[0] and "augmentation" not in w[0]
+    assert "both classes in one format" in w[0]

@@ -252,6 +252,25 @@ def test_method_logistic_chooses_one_group_and_a_bad_method_is_refused_early(tmp
     assert not (tmp_path / "out").exists()
 
 
+def test_train_probe_warns_when_the_file_format_gives_the_label_away(setup):
+    """JPEG reals, lossless WebP fakes (train-sd14's form): the warning tells the analyst to build the
+    sample in one format (train probe has no augmentation to offer), and the card keeps it."""
+    from PIL import Image
+
+    bbdir, _, data, tmp = setup
+    for p in sorted((data / "1_fake").iterdir()):
+        Image.open(p).save(p.with_suffix(".webp"), lossless=True)
+        p.unlink()
+    for p in sorted((data / "0_real").iterdir()):
+        Image.open(p).save(p.with_suffix(".jpg"), quality=95)
+        p.unlink()
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    (w,) = [w for w in json.loads(r.stdout)["warnings"] if "file format separates the classes" in w]
+    assert "(real: .jpg; synthetic: .webp)" in w and "both classes in one format" in w and "augmentation" not in w
+    assert w in json.loads((tmp / "models" / "case42.json").read_text())["training"]["data_warnings"]
+
+
 def test_train_probe_warns_when_the_frame_colour_gives_the_label_away(setup):
     """Grey frames around the reals, red ones around the fakes (train-gan2019's ranking images):
     said on stderr / in the JSON, and kept in the card's training record."""

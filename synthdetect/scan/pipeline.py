@@ -22,9 +22,9 @@ from typing import Any, Callable, Iterable, Iterator
 from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
 from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
 from .conditions import assign, breaks_budgets, condition_calibration, condition_rate
-from ..inputs.discovery import display_path
+from ..inputs.discovery import InputError, display_path
 from .domain import load_for_card
-from .ensemble import METHODS, Member, combine
+from .ensemble import METHODS, Combined, Member, combine
 from ..inputs.pool import bounded_map
 from .options import ScanOptions, ScanSetupError
 
@@ -124,6 +124,93 @@ class Plan:
         return d
 
 
+def _member_names(registry: Registry, models: list[str] | None) -> tuple[list[str], list[EnsembleCard]]:
+    """The model names asked for (ensembles expanded to their members, in order) and the ensemble
+    cards named: with no ``models``, the default ensemble's members, else every usable model."""
+    ens_cards: list[EnsembleCard] = []
+    names: list[str] = []
+    if not models:
+        default = registry.default_ensemble()
+        if default is not None:
+            ens_cards.append(default)
+            names = list(default.members)
+        else:
+            names = registry.usable_model_names()  # broken cards: the CLI says it ignores them
+        return names, ens_cards
+    installed = set(registry.model_names())
+    ensembles = set(registry.ensemble_names())
+    for n in models:
+        if n in installed:
+            names.append(n)
+        elif n in ensembles:
+            e = registry.ensemble(n)
+            ens_cards.append(e)
+            names.extend(e.members)
+        else:
+            raise ScanSetupError(
+                f"no model or ensemble named {n!r}; installed models: "
+                f"{', '.join(sorted(installed)) or 'none'}; ensembles: {', '.join(sorted(ensembles)) or 'none'}"
+            )
+    return names, ens_cards
+
+
+def _load_members(
+    registry: Registry, names: list[str]
+) -> tuple[list[ModelCard], dict[str, BackboneCard], dict[str, Any]]:
+    """Each distinct model's card, in order, with the backbone and domain reference of each probe."""
+    seen: set[str] = set()
+    cards: list[ModelCard] = []
+    backbones: dict[str, BackboneCard] = {}
+    domains: dict[str, Any] = {}
+    for n in names:
+        if n not in seen:
+            seen.add(n)
+            c = registry.model(n)
+            cards.append(c)
+            if c.is_probe:
+                backbones[c.name] = registry.backbone_for(c)
+                ref = load_for_card(c)
+                if ref is not None:
+                    domains[c.name] = ref
+    return cards, backbones, domains
+
+
+def _plan_method(method: str | None, ens: EnsembleCard | None, n_cards: int) -> str:
+    """The method asked for, else the ensemble card's, else ``none`` for one model, ``weighted`` for more."""
+    if method is None:
+        method = ens.method if ens is not None else ("none" if n_cards == 1 else "weighted")
+        if method not in METHODS:
+            raise ScanSetupError(f"ensemble card {ens.name!r} has unknown method {method!r}")  # type: ignore[union-attr]
+    return method
+
+
+def _member_weights(cards: list[ModelCard], ens: EnsembleCard | None) -> dict[str, float]:
+    """Each member's weight: the ensemble card's, else the model's F1, else 1."""
+    weights = {}
+    for c in cards:
+        w = None
+        if ens is not None and c.name in ens.weights:
+            w = ens.weights[c.name]
+        elif c.f1 is not None:
+            w = c.f1
+        weights[c.name] = float(w) if w is not None else 1.0
+    return weights
+
+
+def _ensemble_threshold(ens: EnsembleCard | None, method: str) -> tuple[float, float]:
+    """The ensemble's threshold and inconclusive margin: the card's when its method is the one used."""
+    if ens is not None and method == ens.method:
+        return ens.effective_threshold(), float(ens.inconclusive_margin)
+    return 0.5, 0.0
+
+
+def _check_budgets(max_false_alarm: float, max_miss: float) -> None:
+    """Each error-rate budget must lie in [0, 1)."""
+    for name, budget in (("--max-false-alarm", max_false_alarm), ("--max-miss", max_miss)):
+        if not 0.0 <= budget < 1.0:
+            raise ScanSetupError(f"{name} must lie in [0, 1), not {budget}")
+
+
 def resolve_plan(
     registry: Registry,
     models: list[str] | None = None,
@@ -143,45 +230,9 @@ def resolve_plan(
     """
     if method is not None and method not in METHODS:
         raise ScanSetupError(f"unknown ensemble method {method!r}; choose from {', '.join(METHODS)}")
-    ens_cards: list[EnsembleCard] = []
-    names: list[str] = []
     try:
-        if not models:
-            default = registry.default_ensemble()
-            if default is not None:
-                ens_cards.append(default)
-                names = list(default.members)
-            else:
-                names = registry.usable_model_names()  # broken cards: the CLI says it ignores them
-        else:
-            installed = set(registry.model_names())
-            ensembles = set(registry.ensemble_names())
-            for n in models:
-                if n in installed:
-                    names.append(n)
-                elif n in ensembles:
-                    e = registry.ensemble(n)
-                    ens_cards.append(e)
-                    names.extend(e.members)
-                else:
-                    raise ScanSetupError(
-                        f"no model or ensemble named {n!r}; installed models: "
-                        f"{', '.join(sorted(installed)) or 'none'}; ensembles: {', '.join(sorted(ensembles)) or 'none'}"
-                    )
-        seen: set[str] = set()
-        cards: list[ModelCard] = []
-        backbones: dict[str, BackboneCard] = {}
-        domains: dict[str, Any] = {}
-        for n in names:
-            if n not in seen:
-                seen.add(n)
-                c = registry.model(n)
-                cards.append(c)
-                if c.is_probe:
-                    backbones[c.name] = registry.backbone_for(c)
-                    ref = load_for_card(c)
-                    if ref is not None:
-                        domains[c.name] = ref
+        names, ens_cards = _member_names(registry, models)
+        cards, backbones, domains = _load_members(registry, names)
     except CardError as e:
         raise ScanSetupError(str(e)) from None
     if not cards:
@@ -190,26 +241,10 @@ def resolve_plan(
             + " (use --models-dir DIR or set SYNTHDETECT_MODELS_DIR)"
         )
     ens = ens_cards[0] if len(ens_cards) == 1 else None
-    if method is None:
-        method = ens.method if ens is not None else ("none" if len(cards) == 1 else "weighted")
-        if method not in METHODS:
-            raise ScanSetupError(f"ensemble card {ens.name!r} has unknown method {method!r}")  # type: ignore[union-attr]
-    weights = {}
-    for c in cards:
-        w = None
-        if ens is not None and c.name in ens.weights:
-            w = ens.weights[c.name]
-        elif c.f1 is not None:
-            w = c.f1
-        weights[c.name] = float(w) if w is not None else 1.0
-    if ens is not None and method == ens.method:
-        ens_thr = ens.effective_threshold()
-        margin = float(ens.inconclusive_margin)
-    else:
-        ens_thr, margin = 0.5, 0.0
-    for name, budget in (("--max-false-alarm", max_false_alarm), ("--max-miss", max_miss)):
-        if not 0.0 <= budget < 1.0:
-            raise ScanSetupError(f"{name} must lie in [0, 1), not {budget}")
+    method = _plan_method(method, ens, len(cards))
+    weights = _member_weights(cards, ens)
+    ens_thr, margin = _ensemble_threshold(ens, method)
+    _check_budgets(max_false_alarm, max_miss)
     return Plan(
         cards=cards,
         method=method,
@@ -326,6 +361,20 @@ def error_record(path: str, reason: str, sha256: str | None = None, size: int | 
         "verdict_source": None,
         "error": reason,
     }
+
+
+def _ensemble_entry(comb: Combined, ens_op: Operating | None, verdict: str) -> dict[str, Any]:
+    """The record's ``ensemble`` entry: the combined score and the thresholds that gave ``verdict``."""
+    entry: dict[str, Any] = {
+        "method": comb.method,
+        "score": None if comb.score is None else round(comb.score, 6),
+        "threshold": ens_op.t_hi if ens_op is not None else comb.threshold,
+        "verdict": verdict,
+        "tie": comb.tie,
+    }
+    if ens_op is not None:
+        entry["threshold_real"] = ens_op.t_lo
+    return entry
 
 
 class Scanner:
@@ -490,11 +539,34 @@ class Scanner:
 
     # -- main thread ------------------------------------------------------------------
     def _finish(self, rec: dict[str, Any], probs: dict[str, float]) -> dict[str, Any]:
+        """The record completed from the models' probabilities: each model's verdict, the ensemble's,
+        then the quality gates' and the provenance's say on the final verdict."""
+        plan = self.plan
+        cond = rec.get("condition")
+        members, models_out, rates = self._members(probs, cond)
+        comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
+        ens_op = plan.ensemble_operating(cond)
+        verdict, rate = self._verdict_and_rate(comb, ens_op, members, rates)
+        rec["models"] = models_out
+        rec["ensemble"] = _ensemble_entry(comb, ens_op, verdict)
+        rec["verdict"] = verdict
+        rec["verdict_source"] = "detectors"
+        rec["error_rate"] = condition_rate(rate, cond)
+        rec["reasons"] = self._inconclusive_reasons(comb, members) if verdict == "inconclusive" else []
+        self._apply_quality_gates(rec, cond, ens_op)
+        self._provenance_verdict(rec)
+        rec["error"] = None
+        return rec
+
+    def _members(
+        self, probs: dict[str, float], cond: str | None
+    ) -> tuple[list[Member], dict[str, Any], dict[str, Any]]:
+        """Each model as an ensemble member, its entry in the record's ``models``, and the calibrated
+        error rate of its verdict (models with an operating point only)."""
         plan = self.plan
         members = []
         models_out = {}
         rates: dict[str, Any] = {}
-        cond = rec.get("condition")
         for m in self.models:
             c = m.card
             op = plan.member_operating(c, cond)
@@ -515,49 +587,43 @@ class Scanner:
                     out["error_rate"] = condition_rate(rate, cond)
                 rates[c.name] = rate
             models_out[c.name] = out
-        comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
+        return members, models_out, rates
+
+    def _verdict_and_rate(
+        self, comb: Combined, ens_op: Operating | None, members: list[Member], rates: dict[str, Any]
+    ) -> tuple[str, Any]:
+        """The detectors' verdict (the calibrated ensemble's three-way one where it has an operating
+        point) and its error rate (the ensemble's, or the single model's)."""
         verdict = comb.verdict
-        ens_op = plan.ensemble_operating(cond)
         rate = None
-        reasons: list[str] = []
         if ens_op is not None and comb.score is not None and not comb.tie:
             verdict = ens_op.verdict(comb.score)
             rate = ens_op.rate_for(verdict)
-        elif plan.method == "none" and len(members) == 1:
+        elif self.plan.method == "none" and len(members) == 1:
             rate = rates.get(members[0].name)
-        rec["models"] = models_out
-        rec["ensemble"] = {
-            "method": comb.method,
-            "score": None if comb.score is None else round(comb.score, 6),
-            "threshold": ens_op.t_hi if ens_op is not None else comb.threshold,
-            "verdict": verdict,
-            "tie": comb.tie,
-        }
-        if ens_op is not None:
-            rec["ensemble"]["threshold_real"] = ens_op.t_lo
-        if verdict == "inconclusive":
-            if comb.tie:
-                reasons.append("the members' votes are tied")
-            elif plan.method == "none" and len(members) > 1 and len({m.verdict for m in members}) > 1:
-                reasons.append("the members disagree")
-            else:
-                reasons.append("score between the calibrated 'real' and 'synthetic' thresholds")
-        rec["verdict"] = verdict
-        rec["verdict_source"] = "detectors"
-        rec["error_rate"] = condition_rate(rate, cond)
-        rec["reasons"] = reasons
+        return verdict, rate
+
+    def _inconclusive_reasons(self, comb: Combined, members: list[Member]) -> list[str]:
+        """Why the detectors' verdict is inconclusive."""
+        if comb.tie:
+            return ["the members' votes are tied"]
+        if self.plan.method == "none" and len(members) > 1 and len({m.verdict for m in members}) > 1:
+            return ["the members disagree"]
+        return ["score between the calibrated 'real' and 'synthetic' thresholds"]
+
+    def _apply_quality_gates(self, rec: dict[str, Any], cond: str | None, ens_op: Operating | None) -> None:
+        """A failed quality gate (a measured condition whose rates break the budgets among them) turns a
+        definite verdict into ``inconclusive`` with the gates' reasons (``detector_verdict`` kept)."""
+        plan = self.plan
         quality = rec.get("quality")
         self._condition_gate(quality, cond, ens_op if ens_op is not None else (
             plan.member_operating(self.models[0].card, cond) if len(self.models) == 1 else None))
-        if isinstance(quality, dict) and quality.get("failed") and verdict != "inconclusive":
+        if isinstance(quality, dict) and quality.get("failed") and rec["verdict"] != "inconclusive":
             # the detectors are known not to work on such inputs: no definite verdict from them
-            rec["detector_verdict"] = verdict
+            rec["detector_verdict"] = rec["verdict"]
             rec["verdict"] = "inconclusive"
             rec["error_rate"] = None
             rec["reasons"] = [g["reason"] for g in quality["failed"]]
-        self._provenance_verdict(rec)
-        rec["error"] = None
-        return rec
 
     def _condition_gate(self, quality: Any, cond: str | None, op: Operating | None) -> None:
         """A measured condition whose rates at the thresholds used break the budgets is a failed gate."""
@@ -705,6 +771,63 @@ def _withheld_untested(stream: Iterable[dict[str, Any]], domain: dict[str, Any])
         yield rec
 
 
+def _scanned(
+    sc: Scanner, files: list[Path], cache: Any,
+    engine: Callable[[list[Path]], Iterable[dict[str, Any]]] | None,
+) -> Iterable[dict[str, Any]]:
+    """The records of ``files``, in order, from ``engine`` or the scanner, through ``cache`` when given."""
+    # other engines and the result cache (synthdetect.scan.engines, synthdetect.scan.cache)
+    scan_files = engine if engine is not None else sc.scan
+    stream = cache.scan(scan_files, files) if cache is not None else scan_files(files)
+    # -- end of hook
+    return stream
+
+
+def _domain_checked(
+    stream: Iterable[dict[str, Any]], plan: Plan, domain_check: str, summary: Summary
+) -> Iterable[dict[str, Any]]:
+    """The records after the batch domain check (its report in ``summary.domain``): with a card's domain
+    reference the whole batch is tested before any record passes on."""
+    from .domain_check import check as check_domain
+    from .domain_check import unavailable as domain_unavailable
+
+    if domain_check != "off" and plan.domains:
+        stream = list(stream)
+        report = check_domain(stream, plan.domains, domain_check)
+        summary.domain = report.to_dict() if report is not None else None
+    elif domain_check != "off":
+        summary.domain = domain_unavailable(domain_check)
+        if domain_check == "strict":  # no card can tell its domain: no detector verdict is backed
+            stream = _withheld_untested(stream, summary.domain)
+    return stream
+
+
+def _collect(
+    stream: Iterable[dict[str, Any]], errors: list[InputError], summary: Summary,
+    on_record: Callable[[dict[str, Any]], None] | None, on_scored: Callable[[], None] | None,
+) -> list[dict[str, Any]]:
+    """Every record, counted in ``summary``: the scanned ones (private features stripped), then one
+    per discovery error."""
+    from .domain_check import strip as strip_features
+
+    records: list[dict[str, Any]] = []
+    for rec in stream:
+        strip_features(rec)
+        records.append(rec)
+        summary.add(rec)
+        if on_record:
+            on_record(rec)
+    for err in errors:
+        if on_scored:
+            on_scored()
+        rec = error_record(display_path(err.path), err.reason)
+        records.append(rec)
+        summary.add(rec)
+        if on_record:
+            on_record(rec)
+    return records
+
+
 def run_scan(
     inputs: list[str],
     plan: Plan,
@@ -737,44 +860,16 @@ def run_scan(
     are passed on after the whole batch was tested (not as each image is scored).
     """
     from ..inputs.discovery import discover
-    from .domain_check import check as check_domain, strip as strip_features
-    from .domain_check import unavailable as domain_unavailable
 
     t0 = started if started is not None else time.perf_counter()
     opts = options if options is not None else (scanner.options if scanner is not None else ScanOptions())
     sc = scanner or Scanner(plan, opts)
-    domain_check = opts.domain_check
     disc = discovery if discovery is not None else discover(inputs, recursive=recursive, stdin=stdin)
     summary = Summary(skipped_non_image=disc.skipped_non_image, symlink_loops=disc.symlink_loops)
     if on_total:
         on_total(len(disc.files) + len(disc.errors))
-    records: list[dict[str, Any]] = []
-    # other engines and the result cache (synthdetect.scan.engines, synthdetect.scan.cache)
-    scan_files = engine if engine is not None else sc.scan
-    stream = cache.scan(scan_files, disc.files) if cache is not None else scan_files(disc.files)
-    # -- end of hook
-    stream = _counted(stream, on_scored)
-    if domain_check != "off" and plan.domains:
-        stream = list(stream)
-        report = check_domain(stream, plan.domains, domain_check)
-        summary.domain = report.to_dict() if report is not None else None
-    elif domain_check != "off":
-        summary.domain = domain_unavailable(domain_check)
-        if domain_check == "strict":  # no card can tell its domain: no detector verdict is backed
-            stream = _withheld_untested(stream, summary.domain)
-    for rec in stream:
-        strip_features(rec)
-        records.append(rec)
-        summary.add(rec)
-        if on_record:
-            on_record(rec)
-    for err in disc.errors:
-        if on_scored:
-            on_scored()
-        rec = error_record(display_path(err.path), err.reason)
-        records.append(rec)
-        summary.add(rec)
-        if on_record:
-            on_record(rec)
+    stream = _counted(_scanned(sc, disc.files, cache, engine), on_scored)
+    stream = _domain_checked(stream, plan, opts.domain_check, summary)
+    records = _collect(stream, disc.errors, summary, on_record, on_scored)
     summary.elapsed_s = time.perf_counter() - t0
     return ScanResult(records=records, summary=summary, plan=plan, models=sc.models)

@@ -196,6 +196,104 @@ def _cached_side(p: Path) -> int:
         return 0
 
 
+class _Extraction:
+    """One :func:`extract_features` run: every image's results so far and the batch waiting for the backbone."""
+
+    def __init__(self, paths: Sequence[Path], backbone, cache: FeatureCache | None, spread: bool, sharpness: bool):
+        n = len(paths)
+        self.paths = paths
+        self.backbone = backbone
+        self.spec = backbone.card.input
+        self.cache = cache
+        self.spread = spread
+        self.feats: list[np.ndarray | None] = [None] * n
+        self.spreads: list[np.ndarray | None] = [None] * n
+        self.shas: list[str] = [""] * n
+        self.errors: list[tuple[int, str]] = []
+        self.sides = [0] * n
+        self.hits = 0
+        self.spread_cache = None if cache is None or not spread else cache.companion("spread")
+        self.sharp_store = sharpness_store(cache) if sharpness else None
+        self.pending: list[tuple[int, np.ndarray]] = []
+
+    def cached(self, sha: str) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """The image's cached feature (and crop spread, when asked for); None: not all of it cached."""
+        v = None if self.cache is None else self.cache.get(sha)
+        s = None if self.spread_cache is None or v is None else self.spread_cache.get(sha)
+        return None if v is None or (self.spread and s is None) else (v, s)
+
+    def prepare(self, i: int):
+        """Worker side: image ``i``'s (index, SHA-256, cached features or prepared input, error)."""
+        from ..inputs.decoding import DecodeError, decode
+        from ..inputs.preprocess import to_inputs
+
+        p = Path(self.paths[i])
+        try:
+            sha = sha256_file(p)
+        except OSError as e:
+            return i, "", None, f"cannot read: {e.strerror or e}"
+        hit = self.cached(sha)
+        if hit is not None:
+            self.sides[i] = _cached_side(p)
+            return i, sha, hit, None
+        try:
+            d = decode(p)
+        except DecodeError as e:
+            return i, sha, None, str(e)
+        self.sides[i] = min(d.width, d.height)
+        if self.sharp_store is not None:
+            _store_sharpness(self.sharp_store, sha, d.image)
+        try:
+            return i, sha, to_inputs(d.image, self.spec), None
+        except Exception as e:  # one bad image never stops the run
+            return i, sha, None, f"preprocessing failed: {e.__class__.__name__}: {e}"
+        finally:
+            d.image.close()
+
+    def take(self, i: int, sha: str, got, err: str | None, batch_size: int) -> None:
+        """Main side: keep one prepared image's outcome; a full batch runs through the backbone."""
+        self.shas[i] = sha
+        if err is not None:
+            self.errors.append((i, err))
+        elif isinstance(got, tuple):  # cached feature (and spread)
+            self.feats[i], self.spreads[i] = got
+            self.hits += 1
+        else:
+            self.pending.append((i, got))
+            if len(self.pending) >= batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        """The pending images' features (and crop spreads), cached."""
+        from ..inputs.preprocess import mean_per_image, stack_tiles
+
+        pending = self.pending
+        if not pending:
+            return
+        x, counts = stack_tiles([a for _, a in pending])
+        F = self.backbone.features(x)
+        per = mean_per_image(F, counts).astype(np.float32)
+        crops = np.split(np.asarray(F), np.cumsum(counts)[:-1]) if self.spread else [None] * len(pending)
+        for (i, _), v, c in zip(pending, per, crops):
+            self.feats[i] = v
+            if self.cache is not None:
+                self.cache.put(self.shas[i], v)
+            if self.spread:
+                self.spreads[i] = crop_spread(c)
+                if self.spread_cache is not None:
+                    self.spread_cache.put(self.shas[i], self.spreads[i])
+        pending.clear()
+
+    def result(self, t0: float) -> Extracted:
+        """The features of the images that could be read (``t0``: when the run began)."""
+        feats, spreads = self.feats, self.spreads
+        keep = [i for i in range(len(feats)) if feats[i] is not None]
+        X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, self.backbone.card.dim), np.float32)
+        return Extracted(X=X, keep=keep, errors=self.errors, sha256=self.shas, seconds=time.perf_counter() - t0,
+                         cache_hits=self.hits, sides=self.sides,
+                         spread=[spreads[i] for i in keep] if self.spread else None)
+
+
 def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | None = None, batch_size: int = 16,
                      workers: int | None = None, progress: Callable[[int], None] | None = None,
                      spread: bool = False, sharpness: bool = False) -> Extracted:
@@ -204,90 +302,19 @@ def extract_features(paths: Sequence[Path], backbone, *, cache: FeatureCache | N
     ``spread``: also every image's crop spread (:func:`crop_spread`; cached beside the features).
     ``sharpness``: also measure every decoded image's fine-detail ratio into :func:`sharpness_store`
     (read by :func:`sample_sharpness`)."""
-    from ..inputs.decoding import DecodeError, decode, init_codecs
+    from ..inputs.decoding import init_codecs
     from ..inputs.pool import bounded_map, default_workers
-    from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
 
     init_codecs()
-    spec = backbone.card.input
     t0 = time.perf_counter()
-    n = len(paths)
-    feats: list[np.ndarray | None] = [None] * n
-    spreads: list[np.ndarray | None] = [None] * n
-    shas: list[str] = [""] * n
-    errors: list[tuple[int, str]] = []
-    sides = [0] * n
-    spread_cache = None if cache is None or not spread else cache.companion("spread")
-    sharp_store = sharpness_store(cache) if sharpness else None
-
-    def cached(sha: str) -> tuple[np.ndarray, np.ndarray | None] | None:
-        v = None if cache is None else cache.get(sha)
-        s = None if spread_cache is None or v is None else spread_cache.get(sha)
-        return None if v is None or (spread and s is None) else (v, s)
-
-    def prepare(i: int):
-        p = Path(paths[i])
-        try:
-            sha = sha256_file(p)
-        except OSError as e:
-            return i, "", None, f"cannot read: {e.strerror or e}"
-        hit = cached(sha)
-        if hit is not None:
-            sides[i] = _cached_side(p)
-            return i, sha, hit, None
-        try:
-            d = decode(p)
-        except DecodeError as e:
-            return i, sha, None, str(e)
-        sides[i] = min(d.width, d.height)
-        if sharp_store is not None:
-            _store_sharpness(sharp_store, sha, d.image)
-        try:
-            return i, sha, to_inputs(d.image, spec), None
-        except Exception as e:  # one bad image never stops the run
-            return i, sha, None, f"preprocessing failed: {e.__class__.__name__}: {e}"
-        finally:
-            d.image.close()
-
-    pending: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        if not pending:
-            return
-        x, counts = stack_tiles([a for _, a in pending])
-        F = backbone.features(x)
-        per = mean_per_image(F, counts).astype(np.float32)
-        crops = np.split(np.asarray(F), np.cumsum(counts)[:-1]) if spread else [None] * len(pending)
-        for (i, _), v, c in zip(pending, per, crops):
-            feats[i] = v
-            if cache is not None:
-                cache.put(shas[i], v)
-            if spread:
-                spreads[i] = crop_spread(c)
-                if spread_cache is not None:
-                    spread_cache.put(shas[i], spreads[i])
-        pending.clear()
-
-    done = hits = 0
+    run = _Extraction(paths, backbone, cache, spread, sharpness)
+    done = 0
     # bounded: decoded crops are ~10 MB an image
-    for i, sha, got, err in bounded_map(prepare, range(n), workers=workers,
+    for i, sha, got, err in bounded_map(run.prepare, range(len(paths)), workers=workers,
                                           max_inflight=max(batch_size, 2 * (workers or default_workers()))):
         done += 1
-        shas[i] = sha
-        if err is not None:
-            errors.append((i, err))
-        elif isinstance(got, tuple):  # cached feature (and spread)
-            feats[i], spreads[i] = got
-            hits += 1
-        else:
-            pending.append((i, got))
-            if len(pending) >= batch_size:
-                flush()
+        run.take(i, sha, got, err, batch_size)
         if progress:
             progress(done)
-    flush()
-    keep = [i for i in range(n) if feats[i] is not None]
-    X = np.stack([feats[i] for i in keep]) if keep else np.zeros((0, backbone.card.dim), np.float32)
-    return Extracted(X=X, keep=keep, errors=errors, sha256=shas, seconds=time.perf_counter() - t0, cache_hits=hits,
-                     sides=sides, spread=[spreads[i] for i in keep] if spread else None)
-
+    run.flush()
+    return run.result(t0)

@@ -290,8 +290,12 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
         stat = "; ".join(f"ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}" + (
             f", closest to the {t['condition']} copies" if t.get("condition", "original") != "original" else "")
             for t in tests)
-        why = stat or f"fewer than {dom.get('min_n')} images: not tested"
-        lines.append(f"  {g.get('group')}: {g.get('decision')} (n = {g.get('n')}; {why})")
+        distinct = [t["n_distinct"] for t in g.get("tests") or [] if t.get("n_distinct") is not None]
+        why = stat or (f"{min(distinct)} distinct pictures, fewer than {dom.get('min_n')}: not tested" if distinct
+                       else f"fewer than {dom.get('min_n')} images: not tested")
+        tested = [t["n_tested"] for t in tests if t.get("n_tested") is not None]
+        size = f"n = {g.get('n')}" + (f", {min(tested)} tested" if tested else "")
+        lines.append(f"  {g.get('group')}: {g.get('decision')} ({size}; {why})")
     if dom.get("note"):
         lines.append(f"  {dom['note']}")
     if dom.get("out_of_domain"):

@@ -28,6 +28,7 @@ from .twosample import knn_percentiles, loo_knn_scores
 SIDECAR_SUFFIX = ".domain.npz"
 FORMAT = "synthdetect.domain-reference/1"
 KNN = 3  # neighbours of the typicality score
+COPY_FRACTION = 0.5  # of the calibration images' 1st-percentile nearest-neighbour distance: closer is a copy
 
 
 @dataclass
@@ -88,6 +89,22 @@ class DomainReference:
             cached.flags.writeable = False
             self.__dict__["_originals"] = cached
         return cached
+
+    def copy_distance(self, fraction: float = COPY_FRACTION, max_rows: int = 1000) -> float:
+        """The distance (standardised features) below which two images count as copies of one
+        picture: ``fraction`` of the 1st percentile of the original rows' nearest-neighbour
+        distances (at most ``max_rows`` of them, a seeded sample).  No two distinct calibration
+        images lie that close; a re-save or a JPEG re-encode of one image does (docs/domain.md)."""
+        cache = self.__dict__.setdefault("_copy_distance", {})
+        if fraction not in cache:
+            o = self.originals()
+            if o.shape[0] > max_rows:
+                o = o[np.sort(np.random.default_rng(0).choice(o.shape[0], max_rows, replace=False))]
+            sq = (o * o).sum(1)
+            d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (o @ o.T), 0.0))
+            np.fill_diagonal(d, np.inf)
+            cache[fraction] = float(fraction * np.percentile(d.min(1), 1))
+        return cache[fraction]
 
     def content_directions(self, q: int) -> np.ndarray:
         """The top ``q`` principal directions [q, D] of the original rows: within the calibration

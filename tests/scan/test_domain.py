@@ -381,8 +381,8 @@ def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     rng = np.random.default_rng(1)
-    for i in range(12):  # another camera: dark, flat, with a colour cast
-        arr = np.clip(rng.normal(0, 4, (40, 48, 3)) + [30, 90, 20], 0, 255).astype(np.uint8)
+    for i in range(12):  # another camera: dark, flat, with a colour cast (twelve pictures, not copies of one)
+        arr = np.clip(rng.normal(0, 4 + i, (40, 48, 3)) + [30 + 3 * i, 90 - 2 * i, 20 + i], 0, 255).astype(np.uint8)
         Image.fromarray(arr).save(other / f"o{i}.png")
     plan = resolve_plan(Registry([out, bbdir]), ["case42"])
     assert set(plan.domains) == {"case42"}
@@ -474,6 +474,56 @@ def test_a_large_group_is_tested_on_a_bounded_sample(ref):
     out = dc.test_group(ref, big, probs_for(y, rng))
     assert out["n"] == 3 * dc.MAX_TESTED and out["n_tested"] == dc.MAX_TESTED
     assert out["decision"] == "out_of_domain" and time.perf_counter() - t0 < 60
+
+
+def _copies(X: np.ndarray, y: np.ndarray, k: int, rng, jitter: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Each image ``k`` times: the first as it is, the others moved by ``jitter`` (a re-encode)."""
+    reps = [X] + [X + rng.normal(0, jitter, X.shape) for _ in range(k - 1)]
+    return np.concatenate(reps), np.tile(y, k)
+
+
+def test_copies_of_one_picture_count_once(ref):
+    """A folder that holds its pictures several times (the same file, a re-save, a re-encode) is
+    tested on one row per picture: otherwise the classifier learns a copy in one fold and meets
+    its twin in the other, and an in-source folder reads as foreign (measured on val-inthewild:
+    ROC-AUC 0.95 for 10 photos held three times each; 0.52 counted once)."""
+    rng = np.random.default_rng(40)
+    X, y = source(12, rng)
+    C, yc = _copies(X, y, 3, rng, jitter=0.05 * ref.copy_distance() / np.sqrt(D))
+    p = probs_for(yc, rng)
+    naive = c2st(ref.without_content(ref.standardise(C), dc.CONTENT_DIMS),
+                 ref.without_content(ref.originals(), dc.CONTENT_DIMS), seed=0)
+    assert naive.statistic >= dc.MIN_EFFECT and naive.p_value <= dc.ALPHA  # the pitfall
+    t = dc.test_group(ref, C, p)
+    assert t["decision"] == "in_domain" and t["n"] == 36 and t["n_tested"] == 12
+    # too few distinct pictures to test, however many files
+    few = _copies(*source(dc.MIN_N - 2, rng), 4, rng)[0]
+    t = dc.test_group(ref, few, probs_for(np.zeros(len(few), int), rng))
+    assert t["decision"] == "untested" and t["n"] == 4 * (dc.MIN_N - 2) and t["n_distinct"] == dc.MIN_N - 2
+    # a foreign source held in copies is still foreign
+    F, yf = source(15, rng, shift=1.2)
+    t = dc.test_group(ref, *(lambda a, b: (a, probs_for(b, rng)))(*_copies(F, yf, 2, rng)))
+    assert t["decision"] == "out_of_domain" and t["n_tested"] == 15
+
+
+def test_distinct_images_of_the_source_are_never_taken_for_copies(ref):
+    rng = np.random.default_rng(41)
+    X = ref.standardise(source(300, rng)[0])
+    assert dc.distinct_images(X, ref.copy_distance()).size == 300
+    assert 0 < ref.copy_distance() < np.median(np.linalg.norm(X[1:] - X[:-1], axis=1)) / 2
+
+
+def test_the_footer_says_how_many_pictures_were_tested():
+    from synthdetect.output.text import domain_lines
+
+    dom = {"mode": "enforce", "references": ["p"], "min_n": 10,
+           "groups": [{"group": "dups", "n": 30, "decision": "in_domain",
+                       "tests": [{"statistic": 0.52, "p_value": 0.4, "n": 30, "n_tested": 10}]},
+                      {"group": "few", "n": 24, "decision": "untested",
+                       "tests": [{"statistic": None, "p_value": None, "n": 24, "n_distinct": 8}]}]}
+    lines = domain_lines(dom)
+    assert "  dups: in_domain (n = 30, 10 tested; ROC-AUC 0.52, p = 0.4)" in lines
+    assert "  few: untested (n = 24; 8 distinct pictures, fewer than 10: not tested)" in lines
 
 
 def test_usable_keeps_a_downscale_below_the_originals_quality():

@@ -160,62 +160,8 @@ def read_stdin_paths(stream: TextIO) -> list[str]:
     return out
 
 
-def discover(
-    inputs: Iterable[str | Path],
-    recursive: bool = True,
-    stdin: TextIO | None = None,
-) -> Discovery:
-    """Expand ``inputs`` into candidate image files (see the module docstring)."""
-    res = Discovery()
-    seen_files: set[str] = set()
-    seen_dirs: set[str] = set()
-
-    def add_file(p: Path) -> None:
-        key = os.path.realpath(p)
-        if key in seen_files:
-            return
-        seen_files.add(key)
-        res.files.append(p)
-
-    def walk(d: Path, depth: int) -> None:
-        real = os.path.realpath(d)
-        if real in seen_dirs:
-            if depth > 0:
-                res.symlink_loops += 1
-            return
-        seen_dirs.add(real)
-        try:
-            with os.scandir(d) as it:
-                entries = sorted(it, key=lambda e: e.name)
-        except OSError as e:
-            res.errors.append(InputError(str(d), f"cannot list directory: {e.strerror or e}"))
-            return
-        subdirs = []
-        for e in entries:
-            p = d / e.name
-            try:
-                is_dir = e.is_dir(follow_symlinks=True)
-                is_file = not is_dir and e.is_file(follow_symlinks=True)
-            except OSError as err:
-                res.errors.append(InputError(str(p), f"cannot stat: {err.strerror or err}"))
-                continue
-            if is_dir:
-                subdirs.append(p)
-            elif is_file:
-                if has_image_extension(p) or sniff(p) is not None:
-                    add_file(p)
-                else:
-                    res.skipped_non_image += 1
-                    if len(res.skipped_examples) < 5:
-                        res.skipped_examples.append(str(p))
-            elif e.is_symlink():
-                res.errors.append(InputError(str(p), "broken or looping symbolic link"))
-            else:  # FIFO, socket, device: never opened (a FIFO would block)
-                res.errors.append(InputError(str(p), "not a regular file"))
-        if recursive:
-            for s in subdirs:
-                walk(s, depth + 1)
-
+def _input_items(inputs: Iterable[str | Path], stdin: TextIO | None) -> list[str]:
+    """The inputs as strings, in order, ``-`` replaced by the paths read from ``stdin``."""
     items: list[str] = []
     for raw in inputs:
         raw = str(raw)
@@ -223,18 +169,97 @@ def discover(
             items.extend(read_stdin_paths(stdin if stdin is not None else sys.stdin))
         else:
             items.append(raw)
+    return items
 
-    for raw in items:
+
+class _Walker:
+    """Builds one :class:`Discovery`: files de-duplicated by real path, each directory entered once."""
+
+    def __init__(self, recursive: bool):
+        self.recursive = recursive
+        self.res = Discovery()
+        self.seen_files: set[str] = set()
+        self.seen_dirs: set[str] = set()
+
+    def add_input(self, raw: str) -> None:
+        """One named input: a directory walked, a file added, anything else an error."""
+        res = self.res
         p = Path(raw).expanduser()
         try:
             if p.is_dir():
-                walk(p, 0)
+                self.walk(p, 0)
             elif p.exists():
-                add_file(p)
+                self.add_file(p)
             elif p.is_symlink():
                 res.errors.append(InputError(raw, "broken or looping symbolic link"))
             else:
                 res.errors.append(InputError(raw, "no such file or directory"))
         except OSError as e:  # e.g. ELOOP on a self-referencing symlink given by name
             res.errors.append(InputError(raw, f"cannot access: {e.strerror or e}"))
-    return res
+
+    def add_file(self, p: Path) -> None:
+        """``p`` as a candidate, unless its real path was added before."""
+        key = os.path.realpath(p)
+        if key in self.seen_files:
+            return
+        self.seen_files.add(key)
+        self.res.files.append(p)
+
+    def walk(self, d: Path, depth: int) -> None:
+        """Directory ``d``'s entries in name order, then (``recursive``) its subdirectories; a directory
+        seen before is a symlink loop below the top (``depth`` > 0)."""
+        real = os.path.realpath(d)
+        if real in self.seen_dirs:
+            if depth > 0:
+                self.res.symlink_loops += 1
+            return
+        self.seen_dirs.add(real)
+        try:
+            with os.scandir(d) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as e:
+            self.res.errors.append(InputError(str(d), f"cannot list directory: {e.strerror or e}"))
+            return
+        subdirs: list[Path] = []
+        for e in entries:
+            self._add_entry(d, e, subdirs)
+        if self.recursive:
+            for s in subdirs:
+                self.walk(s, depth + 1)
+
+    def _add_entry(self, d: Path, e: os.DirEntry, subdirs: list[Path]) -> None:
+        """One directory entry: a subdirectory noted in ``subdirs``, an image candidate added, a
+        non-image file counted as skipped, anything else an error."""
+        res = self.res
+        p = d / e.name
+        try:
+            is_dir = e.is_dir(follow_symlinks=True)
+            is_file = not is_dir and e.is_file(follow_symlinks=True)
+        except OSError as err:
+            res.errors.append(InputError(str(p), f"cannot stat: {err.strerror or err}"))
+            return
+        if is_dir:
+            subdirs.append(p)
+        elif is_file:
+            if has_image_extension(p) or sniff(p) is not None:
+                self.add_file(p)
+            else:
+                res.skipped_non_image += 1
+                if len(res.skipped_examples) < 5:
+                    res.skipped_examples.append(str(p))
+        elif e.is_symlink():
+            res.errors.append(InputError(str(p), "broken or looping symbolic link"))
+        else:  # FIFO, socket, device: never opened (a FIFO would block)
+            res.errors.append(InputError(str(p), "not a regular file"))
+
+
+def discover(
+    inputs: Iterable[str | Path],
+    recursive: bool = True,
+    stdin: TextIO | None = None,
+) -> Discovery:
+    """Expand ``inputs`` into candidate image files (see the module docstring)."""
+    walker = _Walker(recursive)
+    for raw in _input_items(inputs, stdin):
+        walker.add_input(raw)
+    return walker.res

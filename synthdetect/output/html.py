@@ -303,23 +303,25 @@ def _domain_html(dom: Any) -> str:
     return "".join(out)
 
 
-def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[str, int],
-                  meta: dict[str, Any]) -> str:
+def _count_cards_html(summary: dict[str, Any], counts: dict[str, int]) -> str:
+    """One card per count: images, each verdict, errors (the summary's, else the records' counts)."""
     v = summary.get("verdicts") if isinstance(summary.get("verdicts"), dict) else {}
-    tool = head.get("tool") if isinstance(head.get("tool"), dict) else {}
-    ens = head.get("ensemble") if isinstance(head.get("ensemble"), dict) else {}
-    opts = head.get("options") if isinstance(head.get("options"), dict) else {}
     cells = [("images", summary.get("inputs", sum(counts.values()))),
              ("synthetic", v.get("synthetic", counts["synthetic"])),
              ("inconclusive", v.get("inconclusive", counts["inconclusive"])),
              ("real", v.get("real", counts["real"])),
              ("errors", summary.get("errors", counts["error"]))]
-    out = ['<section id="summary"><h2>Summary</h2><div class="cards">']
+    out = ['<div class="cards">']
     for name, n in cells:
         cls = {"images": "all", "errors": "error"}.get(name, name)
         out.append(f'<div class="card c-{cls}"><span class="n" id="count-{cls}">{_e(n)}</span>'
                    f'<span class="l">{_e(name)}</span></div>')
     out.append("</div>")
+    return "".join(out)
+
+
+def _notes_html(summary: dict[str, Any]) -> str:
+    """The scan's notes (provenance verdicts, skipped files, loops, speed, quality gates); "" without any."""
     extra = []
     if summary.get("provenance_overrides"):
         extra.append(f"{_e(summary['provenance_overrides'])} verdicts decided by provenance metadata "
@@ -333,33 +335,47 @@ def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[st
     from .text import gate_lines
 
     extra += [_e(line) for line in gate_lines(summary.get("quality_gates"))]
-    if extra:
-        out.append("<ul class=\"notes\">" + "".join(f"<li>{x}</li>" for x in extra) + "</ul>")
-    out.append(_domain_html(summary.get("domain")))
-    # models
-    out.append('<h3>Detectors</h3><table class="meta"><thead><tr><th>model</th><th>SHA-256 of the ONNX file</th>'
-               '<th>architecture</th><th>threshold</th><th>vote weight</th><th>measured error rates</th></tr></thead><tbody>')
-    for m in head.get("models") or []:
+    if not extra:
+        return ""
+    return "<ul class=\"notes\">" + "".join(f"<li>{x}</li>" for x in extra) + "</ul>"
+
+
+def _models_html(models: Any) -> str:
+    """The detectors table: name, SHA-256, architecture, threshold, weight, measured error rates."""
+    out = ['<h3>Detectors</h3><table class="meta"><thead><tr><th>model</th><th>SHA-256 of the ONNX file</th>'
+           '<th>architecture</th><th>threshold</th><th>vote weight</th><th>measured error rates</th></tr></thead><tbody>']
+    for m in models or []:
         if not isinstance(m, dict):
             continue
         out.append(f"<tr><td>{_e(m.get('name'))}</td><td class=\"hash\">{_e(m.get('sha256'))}</td>"
                    f"<td>{_e(m.get('architecture'))}</td><td>{_e(_fmt(m.get('threshold')))}</td>"
                    f"<td>{_e(_fmt(m.get('weight'), 3))}</td><td>{_rates(m.get('error_rates'))}</td></tr>")
     out.append("</tbody></table>")
-    if ens.get("method") and ens.get("method") != "none":
-        name = f" '{_s(ens.get('name'))}'" if ens.get("name") else ""
-        kind = "mean of the probabilities" if ens.get("method") == "mean" else "vote"
-        real = (f", real below {_e(_fmt(ens.get('threshold_real')))}, inconclusive between"
-                if _num(ens.get("threshold_real")) is not None and _num(ens.get("threshold_real")) < _num(ens.get("threshold"))
-                else "")
-        out.append(f"<p>Ensemble{_e(name)}: <b>{_e(ens.get('method'))}</b> {kind} of "
-                   f"{_e(', '.join(map(_s, ens.get('members') or [])))}; synthetic when the score ≥ "
-                   f"{_e(_fmt(ens.get('threshold')))}{real}"
-                   + (f", inconclusive within ±{_e(_fmt(ens.get('inconclusive_margin')))}"
-                      if _num(ens.get("inconclusive_margin")) else "")
-                   + (f". Measured error rates: {_rates(ens.get('error_rates'))}" if ens.get("error_rates") else "")
-                   + ".</p>")
-    # run
+    return "".join(out)
+
+
+def _ensemble_html(ens: dict[str, Any]) -> str:
+    """How the members are combined into the verdict; "" without an ensemble (method ``none``)."""
+    if not ens.get("method") or ens.get("method") == "none":
+        return ""
+    name = f" '{_s(ens.get('name'))}'" if ens.get("name") else ""
+    kind = "mean of the probabilities" if ens.get("method") == "mean" else "vote"
+    real = (f", real below {_e(_fmt(ens.get('threshold_real')))}, inconclusive between"
+            if _num(ens.get("threshold_real")) is not None and _num(ens.get("threshold_real")) < _num(ens.get("threshold"))
+            else "")
+    return (f"<p>Ensemble{_e(name)}: <b>{_e(ens.get('method'))}</b> {kind} of "
+            f"{_e(', '.join(map(_s, ens.get('members') or [])))}; synthetic when the score ≥ "
+            f"{_e(_fmt(ens.get('threshold')))}{real}"
+            + (f", inconclusive within ±{_e(_fmt(ens.get('inconclusive_margin')))}"
+               if _num(ens.get("inconclusive_margin")) else "")
+            + (f". Measured error rates: {_rates(ens.get('error_rates'))}" if ens.get("error_rates") else "")
+            + ".</p>")
+
+
+def _run_html(head: dict[str, Any], meta: dict[str, Any]) -> str:
+    """The run table: tool, schema, command line, times, options, who wrote the report and from what."""
+    tool = head.get("tool") if isinstance(head.get("tool"), dict) else {}
+    opts = head.get("options") if isinstance(head.get("options"), dict) else {}
     run = [("tool", f"{_s(tool.get('name') or 'synthdetect')} {_s(tool.get('version'))}"),
            ("schema version", head.get("schema_version")),
            ("command line", _command(head.get("command"))),
@@ -369,16 +385,31 @@ def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[st
            ("report written by", meta.get("renderer"))]
     if meta.get("source"):
         run.append(("made from", meta["source"]))
-    out.append('<h3>Run</h3><table class="meta kv"><tbody>')
+    out = ['<h3>Run</h3><table class="meta kv"><tbody>']
     for k, x in run:
         if x not in (None, ""):
             out.append(f"<tr><th>{_e(k)}</th><td>{_e(x)}</td></tr>")
     out.append("</tbody></table>")
-    out.append('<p class="caveat">Scores are the detectors\' probability that an image is synthetic. '
-               "A detector is evidence, not proof: read every verdict with the error rates above. "
-               "Evidence files were opened read-only; thumbnails are re-encoded copies of the decoded image, "
-               "not the evidence.</p></section>")
     return "".join(out)
+
+
+def _summary_html(head: dict[str, Any], summary: dict[str, Any], counts: dict[str, int],
+                  meta: dict[str, Any]) -> str:
+    """The summary section: counts, notes, the domain check, detectors, ensemble, run, caveat."""
+    ens = head.get("ensemble") if isinstance(head.get("ensemble"), dict) else {}
+    return "".join([
+        '<section id="summary"><h2>Summary</h2>',
+        _count_cards_html(summary, counts),
+        _notes_html(summary),
+        _domain_html(summary.get("domain")),
+        _models_html(head.get("models")),
+        _ensemble_html(ens),
+        _run_html(head, meta),
+        '<p class="caveat">Scores are the detectors\' probability that an image is synthetic. '
+        "A detector is evidence, not proof: read every verdict with the error rates above. "
+        "Evidence files were opened read-only; thumbnails are re-encoded copies of the decoded image, "
+        "not the evidence.</p></section>",
+    ])
 
 
 _CSS = """

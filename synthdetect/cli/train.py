@@ -320,6 +320,7 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
            "images": res.n_images, "unreadable": [{"path": p, "error": e} for p, e in res.errors],
            "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv,
            "duplicates_dropped": [{"path": d, "same_bytes_as": k} for d, k in res.duplicates],
+           "near_copies_dropped": [{"path": d, "copy_of": k, "distance": x} for d, k, x in res.near_copies],
            **{k: c.training.get(k) for k in ("feature_group", "learning_curve", "sample_size")}, "warnings": res.warnings,
            "calibration_covers": calibration_covers(c.calibration)}
     for w in res.warnings:
@@ -336,6 +337,9 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
         err.print(f"[yellow]unreadable[/] {p}: {e}")
     for p, k in res.duplicates:
         err.print(f"[yellow]duplicate[/] {p}: byte-identical to {k}; counted once", highlight=False)
+    for p, k, x in res.near_copies:
+        err.print(f"[yellow]near copy[/] {p}: a copy of {k} (a re-save or re-encode: features {x:.2f} of the "
+                  "sample's typical distance apart); counted once", highlight=False)
     fa, ms = tw["false_alarm"], tw["miss"]
     err.print(
         f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "

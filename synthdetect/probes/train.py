@@ -62,6 +62,42 @@ def drop_duplicates(items: Sequence[Any], ex: Extracted) -> list[tuple[str, str]
     return dropped
 
 
+def drop_near_copies(items: Sequence[Any], ex: Extracted) -> tuple[list[tuple[str, str, float]], list[str]]:
+    """Copies of one picture that are not byte-identical — a re-save, another container, a JPEG
+    re-encode: features closer than :func:`~synthdetect.scan.domain.copy_distance` (0.3 of the
+    sample's median nearest-neighbour distance, standardised).  Within one class the first is kept
+    and the others are removed from ``ex``, before any fold is drawn, like byte copies; returns the
+    (copy, kept, distance as a share of the median) triples and, for pairs labelled differently
+    (kept both: a photo and a light edit of it can both belong in a sample), one warning each."""
+    from ..scan.domain import COPY_FRACTION, copy_distance, first_of_copies, pairwise_distances
+
+    if len(ex.keep) < 3:
+        return [], []
+    X = np.asarray(ex.X, dtype=np.float64)
+    scale = X.std(0)
+    std = (X - X.mean(0)) / np.where(scale > 1e-6, scale, 1.0)
+    dist = copy_distance(std)
+    y = np.array([int(items[i].label) for i in ex.keep])
+    rows, dropped = [], []
+    for label in (0, 1):
+        idx = np.flatnonzero(y == label)
+        first = first_of_copies(std[idx], dist)
+        rows += idx[first].tolist()
+        if not first.all():
+            d = pairwise_distances(std[idx])
+            for i in np.flatnonzero(~first):
+                j = idx[first][np.argmin(d[i, first])]
+                share = COPY_FRACTION * float(np.linalg.norm(std[idx[i]] - std[j])) / dist
+                dropped.append((str(items[ex.keep[idx[i]]].rel), str(items[ex.keep[j]].rel), round(share, 3)))
+    r, f = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
+    cross = np.argwhere(pairwise_distances(np.r_[std[r], std[f]])[: r.size, r.size:] < dist)
+    warnings = [f"{items[ex.keep[r[a]]].rel} (real) and {items[ex.keep[f[b]]].rel} (synthetic) look like one picture "
+                "(features as close as a re-encode): check the labels; both are kept" for a, b in cross[:10]]
+    if dropped:
+        ex.drop(sorted(rows))
+    return dropped, warnings
+
+
 def table1(y: np.ndarray, p: np.ndarray, op) -> dict[str, Any]:
     """The paper's Table 1 figures (at 0.5 and at the best global threshold), ROC-AUC/AP, the
     calibrated operating point and what the three verdicts give on these scores."""
@@ -88,6 +124,7 @@ class ProbeResult:
     timings: dict[str, float] = field(default_factory=dict)
     cache_hits: int = 0
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, byte-identical kept image)
+    near_copies: list[tuple[str, str, float]] = field(default_factory=list)  # (dropped, kept, distance share)
     # condition name -> features of the calibration images' transformed copies (synthdetect.scan.conditions)
     condition_features: dict[str, np.ndarray] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # sample-size warnings (also in the card)
@@ -251,9 +288,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     backbone = load_backbone(backbone_card, device=device)
     cache = None if cache_dir is False else backbone_cache(
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
-    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=lda,
-                          sharpness=True)
-    duplicates = drop_duplicates(items, ex)  # before any fold is drawn: a copy never straddles folds
+    ex, duplicates, near, cross_copies = _extract_sample(items, backbone, cache, progress, lda)
     composites, shortcuts = _sample_checks([items[i] for i in ex.keep], backbone_card.input.strip_frames)
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
@@ -301,7 +336,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
-        training=_training_doc(data_label, y, errors, duplicates, fitted, seed, src, groups, conditions, licences,
+        training=_training_doc(data_label, y, errors, (duplicates, near), fitted, seed, src, groups, conditions, licences,
                                prior, prior_note, size, shortcuts, frame_guard(backbone_card.input)),
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
@@ -315,8 +350,20 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
                                 **({"conditions_s": round(cond.seconds, 3)} if cond is not None else {}),
                                 "total_s": round(time.perf_counter() - t0, 3)},
-                       cache_hits=ex.cache_hits, duplicates=duplicates, warnings=size.warnings() + shortcuts,
+                       cache_hits=ex.cache_hits, duplicates=duplicates, near_copies=near,
+                       warnings=size.warnings() + shortcuts + cross_copies,
                        condition_features={} if cond is None else cond.features)
+
+
+def _extract_sample(items: Sequence[Any], backbone, cache, progress, spread: bool):
+    """The sample's features, each picture once: (``Extracted``, byte copies dropped, near copies
+    dropped, warnings about pictures labelled both ways), copies removed before any fold is drawn
+    (a copy never sits in a training fold and in the fold that scores it)."""
+    ex = extract_features([it.path for it in items], backbone, cache=cache, progress=progress, spread=spread,
+                          sharpness=True)
+    duplicates = drop_duplicates(items, ex)
+    near, cross_copies = drop_near_copies(items, ex)
+    return ex, duplicates, near, cross_copies
 
 
 def _sample_checks(kept: Sequence[Any], frames_cut: bool = False) -> tuple[dict[str, int], list[str]]:
@@ -390,7 +437,8 @@ def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "F
         "data": data_label,
         "n_real": n_real, "n_synthetic": n_fake,
         "unreadable": len(errors),
-        "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates],
+        "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates[0]],
+        "near_copies_dropped": [{"dropped": d, "copy_of": k, "distance": share} for d, k, share in duplicates[1]],
         "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
         "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
         "stratified_by": "label" + (" x source" if src is not None else "") + (" x group" if groups is not None else ""),

@@ -28,7 +28,7 @@ from .twosample import knn_percentiles, loo_knn_scores
 SIDECAR_SUFFIX = ".domain.npz"
 FORMAT = "synthdetect.domain-reference/1"
 KNN = 3  # neighbours of the typicality score
-COPY_FRACTION = 0.5  # of the calibration images' 1st-percentile nearest-neighbour distance: closer is a copy
+COPY_FRACTION = 0.3  # of the images' median nearest-neighbour distance: closer is a copy of one picture
 
 
 @dataclass
@@ -90,21 +90,16 @@ class DomainReference:
             self.__dict__["_originals"] = cached
         return cached
 
-    def copy_distance(self, fraction: float = COPY_FRACTION, max_rows: int = 1000) -> float:
+    def copy_distance(self, max_rows: int = 1000) -> float:
         """The distance (standardised features) below which two images count as copies of one
-        picture: ``fraction`` of the 1st percentile of the original rows' nearest-neighbour
-        distances (at most ``max_rows`` of them, a seeded sample).  No two distinct calibration
-        images lie that close; a re-save or a JPEG re-encode of one image does (docs/domain.md)."""
-        cache = self.__dict__.setdefault("_copy_distance", {})
-        if fraction not in cache:
+        picture (:func:`copy_distance`, on at most ``max_rows`` original rows, a seeded sample)."""
+        cached = self.__dict__.get("_copy_distance")
+        if cached is None:
             o = self.originals()
             if o.shape[0] > max_rows:
                 o = o[np.sort(np.random.default_rng(0).choice(o.shape[0], max_rows, replace=False))]
-            sq = (o * o).sum(1)
-            d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (o @ o.T), 0.0))
-            np.fill_diagonal(d, np.inf)
-            cache[fraction] = float(fraction * np.percentile(d.min(1), 1))
-        return cache[fraction]
+            cached = self.__dict__["_copy_distance"] = copy_distance(o)
+        return cached
 
     def content_directions(self, q: int) -> np.ndarray:
         """The top ``q`` principal directions [q, D] of the original rows: within the calibration
@@ -167,6 +162,42 @@ class DomainReference:
 
 
 # -- cards --------------------------------------------------------------------------------
+def pairwise_distances(x: np.ndarray) -> np.ndarray:
+    """Euclidean distances between the rows of ``x`` [N, D]."""
+    x = np.asarray(x, dtype=np.float64)
+    sq = (x * x).sum(1)
+    return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0))
+
+
+def copy_distance(rows: np.ndarray, fraction: float = COPY_FRACTION) -> float:
+    """Two images closer than this (standardised features) are copies of one picture:
+    ``fraction`` of the rows' median nearest-neighbour distance.  Measured (docs/domain.md): no two
+    distinct images of the four sources here lie closer than 0.46 of it, and a byte copy, a
+    re-save or a high-quality JPEG re-encode of one image does (a q85 re-encode half the time).
+    The median holds as long as fewer than half the rows are copies.  The rule needs many
+    dimensions (backbones have hundreds to thousands): in few of them distinct images often lie
+    that close by chance, so the fraction is capped where, for points spread evenly in ``D``
+    dimensions, a pair of the ``N`` rows would fall that close with probability ~1 %
+    (``(0.01 / N²)^(1/D)``: 0.99 for 225 rows of 3,072 features, 0.13 for 50 rows of 6)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    if rows.ndim != 2 or rows.shape[0] < 2:
+        return 0.0
+    d = pairwise_distances(rows)
+    np.fill_diagonal(d, np.inf)
+    cap = (0.01 / rows.shape[0] ** 2) ** (1.0 / max(1, rows.shape[1]))
+    return float(min(fraction, cap) * np.median(d.min(1)))
+
+
+def first_of_copies(rows: np.ndarray, distance: float) -> np.ndarray:
+    """Per row, True unless it lies closer than ``distance`` to an earlier row that is itself
+    kept (the first image of each picture stands for its copies)."""
+    d = pairwise_distances(rows)
+    first = np.ones(len(d), dtype=bool)
+    for i in range(1, len(d)):
+        first[i] = not np.any(d[i, :i][first[:i]] < distance)
+    return first
+
+
 def sidecar_path(card_path: Path | str) -> Path:
     p = Path(card_path)
     return p.with_name(p.stem + SIDECAR_SUFFIX)

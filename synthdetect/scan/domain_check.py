@@ -54,7 +54,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .domain import DomainReference, decode_vector
+from .domain import DomainReference, decode_vector, first_of_copies
 from .twosample import c2st
 
 MODES = ("enforce", "strict", "warn", "off")
@@ -195,21 +195,15 @@ def distinct_images(std: np.ndarray, copy_distance: float, seed: int = 0) -> np.
     """Indices of the rows the test uses: one per picture and at most :data:`MAX_TESTED`.
 
     Copies of one picture (the same file twice, a re-save, a JPEG re-encode: rows closer than
-    ``copy_distance``) count once; otherwise the classifier learns them in one fold and
-    recognises them in another, and a folder of in-source images held in several copies reads
+    ``copy_distance``, :meth:`DomainReference.copy_distance`) count once; otherwise the classifier
+    learns them in one fold and recognises them in another, and a folder of in-source images held in several copies reads
     as foreign (measured: ROC-AUC 0.95 for 10 val-inthewild photos held three times each,
     docs/domain.md).  A group larger than :data:`MAX_TESTED` is tested on a seeded random
     sample (the test's power is long saturated there; its cost grows with the rows)."""
     keep = np.sort(np.unique(std, axis=0, return_index=True)[1])  # identical rows: the same file
     if keep.size > MAX_TESTED:
         keep = np.sort(np.random.default_rng(seed).choice(keep, MAX_TESTED, replace=False))
-    x = std[keep]
-    sq = (x * x).sum(1)
-    d = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0))
-    first = np.ones(keep.size, dtype=bool)
-    for i in range(1, keep.size):  # a row closer than copy_distance to an earlier kept row is its copy
-        first[i] = not np.any(d[i, :i][first[:i]] < copy_distance)
-    return keep[first]
+    return keep[first_of_copies(std[keep], copy_distance)]
 
 
 def _features(rec: dict[str, Any], ref: DomainReference) -> np.ndarray | None:

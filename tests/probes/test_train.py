@@ -186,6 +186,52 @@ def test_train_probe_counts_a_duplicate_once_and_says_so(setup):
     assert r.exit_code == 0 and "byte-identical to 0_real/img03.png" in r.stderr
 
 
+def test_train_probe_counts_a_re_saved_copy_once_and_warns_about_one_across_the_classes(setup):
+    """A picture saved again in another container (same pixels, other bytes) is a copy as much as a
+    byte-identical file: counted once, before any fold is drawn, and listed; the same picture
+    under both labels is kept and named in a warning."""
+    from PIL import Image
+
+    bbdir, _, data, tmp = setup
+    Image.open(data / "0_real" / "img03.png").save(data / "0_real" / "img03_resaved.bmp")
+    Image.open(data / "1_fake" / "img05.png").save(data / "1_fake" / "img05.webp", lossless=True)
+    Image.open(data / "0_real" / "img07.png").save(data / "1_fake" / "edit_of_real7.bmp")
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    assert doc["images"] == 49 and doc["duplicates_dropped"] == []
+    near = {d["path"]: d["copy_of"] for d in doc["near_copies_dropped"]}
+    assert near == {"0_real/img03_resaved.bmp": "0_real/img03.png", "1_fake/img05.webp": "1_fake/img05.png"}
+    assert all(d["distance"] < 0.05 for d in doc["near_copies_dropped"])
+    (w,) = [w for w in doc["warnings"] if "look like one picture" in w]
+    assert "0_real/img07.png (real) and 1_fake/edit_of_real7.bmp (synthetic)" in w
+    card = json.loads((tmp / "models" / "case42.json").read_text())
+    assert card["training"]["n_real"] == 24 and card["training"]["n_synthetic"] == 25
+    assert {d["dropped"] for d in card["training"]["near_copies_dropped"]} == set(near)
+    ids = card["calibration"]["real_ids"] + card["calibration"]["fake_ids"]
+    assert len(ids) == len(set(ids)) == 49
+
+
+def test_near_copies_are_told_from_distinct_images():
+    """Rows a re-encode apart count once; distinct images of one source, however alike, do not."""
+    from types import SimpleNamespace
+
+    from synthdetect.probes.features import Extracted
+    from synthdetect.probes.train import drop_near_copies
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(40, 32))
+    X[20:] += 0.5  # the second class
+    jittered = X[[2, 25]] + rng.normal(0, 0.02, (2, 32))
+    ex = Extracted(X=np.r_[X, jittered], keep=list(range(42)), errors=[], sha256=[str(i) for i in range(42)])
+    items = [SimpleNamespace(label=int(i >= 20), rel=f"i{i}") for i in range(40)]
+    items += [SimpleNamespace(label=0, rel="copy2"), SimpleNamespace(label=1, rel="copy25")]
+    dropped, warnings = drop_near_copies(items, ex)
+    assert [(d, k) for d, k, _ in dropped] == [("copy2", "i2"), ("copy25", "i25")] and warnings == []
+    assert ex.keep == list(range(40)) and ex.X.shape == (40, 32)
+    ex = Extracted(X=X.copy(), keep=list(range(40)), errors=[], sha256=[str(i) for i in range(40)])
+    assert drop_near_copies(items[:40], ex) == ([], []) and len(ex.keep) == 40
+
 
 def test_feature_group_can_be_fixed_and_an_unknown_one_is_refused(tmp_path):
     """``--feature-group NAME`` fixes the group (the protocol run's choice): the head reads only that

@@ -272,6 +272,16 @@ def _command(v: Any) -> str:
     return _s(v)
 
 
+def _images_tested(g: dict[str, Any], t: dict[str, Any]) -> str:
+    """The group's images, and how many the test used when fewer (copies of one picture count
+    once; a large group is sampled)."""
+    if t.get("n_tested") is not None:
+        return f"{g.get('n')} ({t['n_tested']} tested)"
+    if t.get("n_distinct") is not None:
+        return f"{g.get('n')} ({t['n_distinct']} distinct)"
+    return str(g.get("n"))
+
+
 def _domain_html(dom: Any) -> str:
     """The batch domain check: one row per group (statistic, p-value, n, decision) and the way out."""
     if not isinstance(dom, dict):
@@ -286,8 +296,8 @@ def _domain_html(dom: Any) -> str:
     for g in dom.get("groups") or []:
         for t in g.get("tests") or [{}]:
             rows.append("<tr>" + "".join(f"<td>{_e(v)}</td>" for v in (
-                g.get("group"), t.get("model", ""), g.get("n"), _fmt(t.get("statistic"), 3), _fmt(t.get("p_value"), 3),
-                g.get("decision"))) + "</tr>")
+                g.get("group"), t.get("model", ""), _images_tested(g, t), _fmt(t.get("statistic"), 3),
+                _fmt(t.get("p_value"), 3), g.get("decision"))) + "</tr>")
     out = [f'<h3 id="domain">Calibration domain (--domain-check {_e(dom.get("mode"))})</h3>',
            '<table class="meta"><thead><tr><th>group</th><th>reference</th><th>images</th>'
            '<th>two-sample ROC-AUC</th><th>p-value</th><th>decision</th></tr></thead><tbody>',

@@ -513,7 +513,7 @@ def test_distinct_images_of_the_source_are_never_taken_for_copies(ref):
     assert 0 < ref.copy_distance() < np.median(np.linalg.norm(X[1:] - X[:-1], axis=1)) / 2
 
 
-def test_the_footer_says_how_many_pictures_were_tested():
+def test_the_footer_and_the_report_say_how_many_pictures_were_tested():
     from synthdetect.output.text import domain_lines
 
     dom = {"mode": "enforce", "references": ["p"], "min_n": 10,
@@ -524,6 +524,10 @@ def test_the_footer_says_how_many_pictures_were_tested():
     lines = domain_lines(dom)
     assert "  dups: in_domain (n = 30, 10 tested; ROC-AUC 0.52, p = 0.4)" in lines
     assert "  few: untested (n = 24; 8 distinct pictures, fewer than 10: not tested)" in lines
+    from synthdetect.output.html import _domain_html
+
+    html = _domain_html(dom)
+    assert "<td>30 (10 tested)</td>" in html and "<td>24 (8 distinct)</td>" in html
 
 
 def test_usable_keeps_a_downscale_below_the_originals_quality():

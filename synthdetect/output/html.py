@@ -218,11 +218,14 @@ def row(rec: dict[str, Any], index: int, thumb: str | None = None, note: str | N
         "e": e,
         "score": score,
     }
+    from .text import calibration_note
+
     reasons = _reasons(rec)
     quality = [t for t in _texts(rec.get("quality")) if t not in reasons]  # a gate's reason is shown once
     for key, val in (("reasons", reasons), ("evidence", _texts(rec.get("evidence"))),
                      ("error_rate", _texts(rec.get("error_rate"))), ("quality", quality),
-                     ("prov", _provenance(rec)), ("error", _s(rec.get("error")))):
+                     ("prov", _provenance(rec)), ("error", _s(rec.get("error"))),
+                     ("cal", [t for t in [calibration_note(rec)] if t])):
         if val:
             r[key] = val
     if thumb:
@@ -501,6 +504,7 @@ function tr(r){
   if(r.reasons)c3.appendChild(list("why inconclusive",r.reasons));
   if(r.error_rate)c3.appendChild(list("error rate",r.error_rate));
   if(r.quality)c3.appendChild(list("quality",r.quality));
+  if(r.cal)c3.appendChild(list("calibration image",r.cal));
   row.appendChild(c3);
   var c4=el("td"),p=r.prov||{};
   if(r.evidence)c4.appendChild(list("evidence",r.evidence));

@@ -171,7 +171,14 @@ _GATE_SHORT = {
 
 
 def why_short(rec: dict[str, Any]) -> str:
-    """One short reason for the verdict: the inconclusive reasons or the calibrated error rate."""
+    """One short reason for the verdict: the inconclusive reasons or the calibrated error rate,
+    and whether the image was one the detectors were calibrated on."""
+    note = calibration_note(rec)
+    why = _why_verdict(rec)
+    return f"{why}; {note}" if why and note else why or note
+
+
+def _why_verdict(rec: dict[str, Any]) -> str:
     if rec.get("verdict_source") == "provenance":
         return "declared by its metadata"
     if rec.get("verdict") == "inconclusive":
@@ -187,6 +194,19 @@ def why_short(rec: dict[str, Any]) -> str:
         kind = "false alarms" if er.get("kind") == "false_alarm" else "misses"
         return f"{kind} {100 * er['rate']:.1f} % (≤ {100 * er['upper95']:.1f} %) on calibration"
     return ""
+
+
+def calibration_note(rec: dict[str, Any]) -> str:
+    """Whose calibration sample the image was in, with which label (``calibration_image``,
+    :mod:`synthdetect.scan.calibration_images`); "" when it was in none."""
+    hits = rec.get("calibration_image")
+    parts = []
+    for h in hits if isinstance(hits, list) else []:
+        if isinstance(h, dict):
+            oof = h.get("out_of_fold_probability")
+            parts.append(f"{h.get('model')} (labelled {h.get('label')}"
+                         + (f", out-of-fold {oof:.3f}" if isinstance(oof, (int, float)) else "") + ")")
+    return ("in the calibration sample of " + ", ".join(parts) + ": its score is a training score") if parts else ""
 
 
 def write_json(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any]) -> None:
@@ -346,6 +366,10 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"skipped {summary['skipped_non_image']} non-image files in directory walks")
     if summary.get("symlink_loops"):
         lines.append(f"ignored {summary['symlink_loops']} directory symlink loops")
+    if summary.get("calibration_images"):
+        lines.append(f"{summary['calibration_images']} images are in the detectors' calibration sample (labels known): "
+                     "their scores are training scores, not evidence; the card's out-of-fold scores are in each "
+                     "record (calibration_image)")
     return lines + gate_lines(summary.get("quality_gates")) + domain_lines(summary.get("domain"))
 
 

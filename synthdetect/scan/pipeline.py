@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
+from . import calibration_images
 from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
 from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
 from .conditions import assign, breaks_budgets, condition_calibration, condition_rate
@@ -299,6 +300,7 @@ class Summary:
     symlink_loops: int = 0
     elapsed_s: float = 0.0
     domain: dict[str, Any] | None = None  # the batch domain check (domain_check.DomainReport.to_dict())
+    calibration_images: int = 0  # images the cards were calibrated on (scan.calibration_images)
     gated: dict[str, int] = field(default_factory=dict)  # quality gate -> images it withheld
     lifted: dict[str, int] = field(default_factory=dict)  # quality gate -> images the cards' calibration covered
 
@@ -320,6 +322,8 @@ class Summary:
             self.verdicts[v] += 1
         if rec.get("verdict_source") == "provenance":
             self.provenance_overrides += 1
+        if rec.get("calibration_image"):
+            self.calibration_images += 1
         self._count_gates(rec.get("quality") or {})
 
     def _count_gates(self, q: dict[str, Any]) -> None:
@@ -339,6 +343,7 @@ class Summary:
             "provenance_overrides": self.provenance_overrides,
             "skipped_non_image": self.skipped_non_image,
             "symlink_loops": self.symlink_loops,
+            **({"calibration_images": self.calibration_images} if self.calibration_images else {}),
             "elapsed_s": round(self.elapsed_s, 3),
             "images_per_s": round(self.images_per_s, 2),
             **({"quality_gates": {"failed": dict(self.gated), "lifted": dict(self.lifted)}}
@@ -427,6 +432,8 @@ class Scanner:
         self.floors = {(gate, measure): calibrated_floor(cals, key) for gate, measure, key, _ in FLOOR_GATES}
         # cards calibrated on composites (train probe on captioned cards...) need no composite gate
         self.composites_calibrated = bool(plan.cards) and all(composites_calibrated(c.calibration) for c in plan.cards)
+        # the cards' calibration images by SHA-256 prefix: such a file's score is a training score
+        self.calibration_index = calibration_images.index(plan.cards)
         from ..inputs.decoding import init_codecs
 
         init_codecs()  # register optional codecs once, before the worker threads start
@@ -555,6 +562,7 @@ class Scanner:
         rec["reasons"] = self._inconclusive_reasons(comb, members) if verdict == "inconclusive" else []
         self._apply_quality_gates(rec, cond, ens_op)
         self._provenance_verdict(rec)
+        calibration_images.mark(rec, self.calibration_index)
         rec["error"] = None
         return rec
 

@@ -1,0 +1,82 @@
+"""Images a probe was calibrated on, recognised when they are scanned (synthdetect.scan.calibration_images)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from types import SimpleNamespace
+
+from synthdetect.output.html import row
+from synthdetect.output.text import calibration_note, csv_row, summary_lines, why_short
+from synthdetect.scan import calibration_images as ci
+from synthdetect.scan.pipeline import Summary
+
+
+def _card(name, real, fake):
+    return SimpleNamespace(name=name, calibration={"real_ids": [s[:16] for s in real], "real_scores": [0.1] * len(real),
+                                                   "fake_ids": [s[:16] for s in fake], "fake_scores": [0.9] * len(fake)})
+
+
+def _sha(i: int) -> str:
+    return hashlib.sha256(str(i).encode()).hexdigest()
+
+
+def test_index_and_mark():
+    idx = ci.index([_card("a", [_sha(1)], [_sha(2)]), _card("b", [_sha(1)], []), SimpleNamespace(name="npr", calibration=None)])
+    rec = {"sha256": _sha(1), "verdict": "real"}
+    assert ci.mark(rec, idx)
+    assert rec["calibration_image"] == [{"model": "a", "label": "real", "out_of_fold_probability": 0.1},
+                                        {"model": "b", "label": "real", "out_of_fold_probability": 0.1}]
+    other = {"sha256": _sha(3)}
+    assert not ci.mark(other, idx) and "calibration_image" not in other
+    assert not ci.mark({"sha256": None}, idx) and not ci.mark({}, idx)
+    fake = {"sha256": _sha(2).upper()}
+    assert ci.mark(fake, idx) and fake["calibration_image"][0]["label"] == "synthetic"
+
+
+def test_the_outputs_say_it():
+    rec = {"path": "x/a.jpg", "sha256": _sha(1), "verdict": "real", "verdict_source": "detectors", "error": None,
+           "error_rate": {"kind": "miss", "k": 1, "n": 10, "rate": 0.1, "upper95": 0.4},
+           "calibration_image": [{"model": "case42", "label": "real", "out_of_fold_probability": 0.0781}]}
+    note = "in the calibration sample of case42 (labelled real, out-of-fold 0.078): its score is a training score"
+    assert calibration_note(rec) == note
+    assert why_short(rec) == "misses 10.0 % (≤ 40.0 %) on calibration; " + note
+    assert csv_row(rec, [])["why"] == why_short(rec)
+    assert row(rec, 0)["cal"] == [note]
+    assert calibration_note({"calibration_image": "garbage"}) == "" and "cal" not in row({"path": "b"}, 1)
+    s = Summary()
+    s.add(rec)
+    s.add({**rec, "calibration_image": None})
+    d = s.to_dict()
+    assert d["calibration_images"] == 1
+    assert any(ln.startswith("1 images are in the detectors' calibration sample") for ln in summary_lines(d))
+    assert "calibration_images" not in Summary().to_dict()
+
+
+def test_scanning_the_reference_sample_marks_it(tmp_path):
+    """``train probe`` then ``scan`` of the same folder: every image is marked with its label and its
+    out-of-fold score from the card; a new image of the source is not."""
+    from typer.testing import CliRunner
+
+    from synthdetect.cli import app
+    from tests.probes.test_train import _train, build_backbone, make_images
+
+    bbdir = tmp_path / "bb"
+    bbdir.mkdir()
+    build_backbone(bbdir)
+    sample = make_images(tmp_path / "sample", n=12)
+    assert _train(bbdir, sample, tmp_path / "models", tmp_path / "cache").exit_code == 0
+    card = json.loads((tmp_path / "models" / "case42.json").read_text())
+    new = make_images(tmp_path / "new", n=3, seed=9)
+    r = CliRunner().invoke(app, ["scan", str(sample), str(new), "--models", "case42", "--models-dir", str(tmp_path / "models"),
+                                 "--models-dir", str(bbdir), "-f", "json", "--no-cache"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads(r.stdout)
+    marked = {rec["path"]: rec["calibration_image"] for rec in doc["results"] if "calibration_image" in rec}
+    assert len(marked) == 24 and doc["summary"]["calibration_images"] == 24
+    assert not any("/new/" in p for p in marked)
+    oof = dict(zip(card["calibration"]["real_ids"], card["calibration"]["real_scores"]))
+    for rec in doc["results"]:
+        if "/sample/0_real/" in rec["path"]:
+            (hit,) = rec["calibration_image"]
+            assert hit["label"] == "real" and abs(hit["out_of_fold_probability"] - oof[rec["sha256"][:16]]) < 1e-6

@@ -29,6 +29,7 @@ SIDECAR_SUFFIX = ".domain.npz"
 FORMAT = "synthdetect.domain-reference/1"
 KNN = 3  # neighbours of the typicality score
 COPY_FRACTION = 0.3  # of the images' median nearest-neighbour distance: closer is a copy of one picture
+SERIES_FRACTION = 0.7  # closer than this (and not a copy): shots of one scene, kept together in the batch test
 
 
 @dataclass
@@ -90,16 +91,17 @@ class DomainReference:
             self.__dict__["_originals"] = cached
         return cached
 
-    def copy_distance(self, max_rows: int = 1000) -> float:
+    def copy_distance(self, fraction: float = COPY_FRACTION, max_rows: int = 1000) -> float:
         """The distance (standardised features) below which two images count as copies of one
-        picture (:func:`copy_distance`, on at most ``max_rows`` original rows, a seeded sample)."""
-        cached = self.__dict__.get("_copy_distance")
-        if cached is None:
+        picture (:func:`copy_distance`, on at most ``max_rows`` original rows, a seeded sample);
+        with ``fraction`` :data:`SERIES_FRACTION`, as shots of one scene."""
+        cache = self.__dict__.setdefault("_copy_distance", {})
+        if fraction not in cache:
             o = self.originals()
             if o.shape[0] > max_rows:
                 o = o[np.sort(np.random.default_rng(0).choice(o.shape[0], max_rows, replace=False))]
-            cached = self.__dict__["_copy_distance"] = copy_distance(o)
-        return cached
+            cache[fraction] = copy_distance(o, fraction)
+        return cache[fraction]
 
     def content_directions(self, q: int) -> np.ndarray:
         """The top ``q`` principal directions [q, D] of the original rows: within the calibration
@@ -196,6 +198,19 @@ def first_of_copies(rows: np.ndarray, distance: float) -> np.ndarray:
     for i in range(1, len(d)):
         first[i] = not np.any(d[i, :i][first[:i]] < distance)
     return first
+
+
+def leader_groups(rows: np.ndarray, distance: float) -> np.ndarray:
+    """A group id per row: each row joins the first earlier *leader* closer than ``distance``, or
+    leads a group of its own (leaders never merge, so a group spans at most twice ``distance``)."""
+    d = pairwise_distances(rows)
+    group = np.arange(len(d))
+    for i in range(1, len(d)):
+        leaders = np.flatnonzero(group[:i] == np.arange(i))
+        near = leaders[d[i, leaders] < distance]
+        if near.size:
+            group[i] = near[0]
+    return group
 
 
 def sidecar_path(card_path: Path | str) -> Path:

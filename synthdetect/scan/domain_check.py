@@ -54,7 +54,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .domain import DomainReference, decode_vector, first_of_copies
+from .domain import SERIES_FRACTION, DomainReference, decode_vector, first_of_copies, leader_groups
 from .twosample import c2st
 
 MODES = ("enforce", "strict", "warn", "off")
@@ -175,14 +175,19 @@ def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, pe
                 "n_reference": None, "decision": "untested"}
     x = ref.without_content(std[keep], CONTENT_DIMS)
     probs = np.asarray(probs)[keep]
+    series = leader_groups(std[keep], ref.copy_distance(SERIES_FRACTION))
+    if len(np.unique(series)) == keep.size:
+        series = None  # no shots of one scene: the plain stratified folds
     best: dict[str, Any] | None = None
     for cond in dict.fromkeys(["", *map(str, ref.conditions)]):
         rows = ref.rows[_reference_subset(ref, probs, cond)].astype(np.float64)
-        res = c2st(x, ref.without_content(rows, CONTENT_DIMS), seed=seed, **kw)
+        res = c2st(x, ref.without_content(rows, CONTENT_DIMS), seed=seed, batch_groups=series, **kw)
         out = {**res.to_dict(), "condition": cond or "original"}
         out["n"] = n_group
         if keep.size < n_group:
             out["n_tested"] = int(keep.size)
+        if series is not None:
+            out["n_scenes"] = int(len(np.unique(series)))
         out["decision"] = "out_of_domain" if res.statistic >= MIN_EFFECT and res.p_value <= ALPHA else "in_domain"
         if best is None or out["statistic"] < best["statistic"]:
             best = out

@@ -108,13 +108,26 @@ def auc(scores: np.ndarray, t: np.ndarray) -> float:
     return 0.5 if a != a else a
 
 
-def _folds(t: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
-    """Stratified fold index per row."""
+def _folds(t: np.ndarray, k: int, rng: np.random.Generator, groups: np.ndarray | None = None) -> np.ndarray:
+    """Stratified fold index per row.  With ``groups`` (an id 0..G-1 per row), the rows of one
+    group share a fold: each group goes, largest first, to the fold holding the fewest rows of
+    its majority class so far."""
     f = np.empty(t.size, dtype=np.int64)
-    for c in (0, 1):
-        idx = np.flatnonzero(t == c)
-        f[rng.permutation(idx)] = np.arange(idx.size) % k
-    return f
+    if groups is None:
+        for c in (0, 1):
+            idx = np.flatnonzero(t == c)
+            f[rng.permutation(idx)] = np.arange(idx.size) % k
+        return f
+    sizes = np.bincount(groups)
+    major = (np.bincount(groups, weights=t, minlength=sizes.size) * 2 >= sizes).astype(int)
+    load = np.zeros((2, k))
+    fold_of = np.empty(sizes.size, dtype=np.int64)
+    order = rng.permutation(sizes.size)
+    for g in order[np.argsort(-sizes[order], kind="stable")]:  # largest first, ties in random order
+        j = int(np.argmin(load[major[g]] + rng.random(k) * 1e-9))
+        fold_of[g] = j
+        load[major[g], j] += sizes[g]
+    return fold_of[groups]
 
 
 def cv_aucs(Z: np.ndarray, T: np.ndarray, folds: np.ndarray, C: float = C2ST_C) -> np.ndarray:
@@ -133,27 +146,34 @@ def cv_aucs(Z: np.ndarray, T: np.ndarray, folds: np.ndarray, C: float = C2ST_C) 
 
 
 def c2st(batch: np.ndarray, ref: np.ndarray, *, permutations: int = C2ST_PERMUTATIONS, dims: int = C2ST_DIMS,
-         folds: int = 5, seed: int = 0, stop_after: int = 10, chunk: int = 25) -> TestResult:
+         folds: int = 5, seed: int = 0, stop_after: int = 10, chunk: int = 25,
+         batch_groups: np.ndarray | None = None) -> TestResult:
     """Classifier two-sample test of ``batch`` [n, D] against ``ref`` [m, D] (standardised rows).
 
     Every permutation relabels the pooled rows and draws its stratified folds afresh, as the
     observed statistic did; ``p = (1 + #{perm >= obs}) / (1 + permutations)``, or, when the
     permutations stop early because ``stop_after`` of them reached the observed value,
-    ``stop_after / permutations done`` (a valid p-value too, Besag & Clifford 1991)."""
+    ``stop_after / permutations done`` (a valid p-value too, Besag & Clifford 1991).
+    ``batch_groups``: an id per batch row; rows of one id (shots of one scene) share a fold, in
+    the observed split and in every permutation's, so the classifier cannot learn a scene in one
+    fold and recognise it in another."""
     n, m = len(batch), len(ref)
     rng = np.random.default_rng(seed)
     X = np.vstack([np.asarray(ref, dtype=np.float64), np.asarray(batch, dtype=np.float64)])
     Z = _embed(X, dims)
     t = np.r_[np.zeros(m), np.ones(n)]
-    k = max(2, min(folds, n))
-    obs = float(cv_aucs(Z, t[None], _folds(t, k, rng)[None])[0])
+    groups = None
+    if batch_groups is not None:  # reference rows are groups of one
+        groups = np.r_[np.arange(m), m + np.unique(np.asarray(batch_groups), return_inverse=True)[1]]
+    k = max(2, min(folds, n if groups is None else int(groups.max()) + 1 - m))
+    obs = float(cv_aucs(Z, t[None], _folds(t, k, rng, groups)[None])[0])
     # sequential Monte-Carlo p-value (Besag & Clifford 1991): permutations in chunks, stopping once
     # ``stop_after`` of them reach the observed value (p is then clearly large)
     ge, done = 0, 0
     while done < permutations and ge < stop_after:
         P = min(chunk, permutations - done)
         T = np.array([rng.permutation(t) for _ in range(P)])
-        F = np.array([_folds(tp, k, rng) for tp in T])
+        F = np.array([_folds(tp, k, rng, groups) for tp in T])
         ge += int(np.sum(cv_aucs(Z, T, F) >= obs - 1e-12))
         done += P
     p = (1 + ge) / (1 + done) if ge < stop_after else ge / done

@@ -321,6 +321,7 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
            "cache_hits": res.cache_hits, "timings": res.timings, "C": c.training["C"], "cross_validated": cv,
            "duplicates_dropped": [{"path": d, "same_bytes_as": k} for d, k in res.duplicates],
            "near_copies_dropped": [{"path": d, "copy_of": k, "distance": x} for d, k, x in res.near_copies],
+           "scenes_kept_together": res.scenes,
            **{k: c.training.get(k) for k in ("feature_group", "learning_curve", "sample_size")}, "warnings": res.warnings,
            "calibration_covers": calibration_covers(c.calibration)}
     for w in res.warnings:
@@ -340,6 +341,9 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
     for p, k, x in res.near_copies:
         err.print(f"[yellow]near copy[/] {p}: a copy of {k} (a re-save or re-encode: features {x:.2f} of the "
                   "sample's typical distance apart); counted once", highlight=False)
+    if res.scenes:
+        err.print(f"[yellow]series[/]: {res.scenes['images']} images form {res.scenes['scenes']} scenes (shots of one "
+                  "subject); each scene is kept within one cross-validation fold", highlight=False)
     fa, ms = tw["false_alarm"], tw["miss"]
     err.print(
         f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "

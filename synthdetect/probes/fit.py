@@ -142,19 +142,47 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float, prior: LinearHead | Non
                       extra={"prior": "prior-centred ridge: penalty ||w - w_prior||^2 / (2C), prior's standardisation"})
 
 
+class Stratum(str):
+    """A cross-validation stratum (a category, a source: compared as the plain string) that also
+    names the image's *scene* (``unit``): the images of one scene — shots of one subject, a
+    re-rendered prompt — always share a fold, so no fold scores an image whose near twin it was
+    fitted on.  ``None``: a scene of one."""
+
+    unit: int | None
+
+    def __new__(cls, value: str, unit: int | None = None) -> "Stratum":
+        obj = super().__new__(cls, value)
+        obj.unit = unit
+        return obj
+
+
 def stratified_folds(y: Sequence[int], k: int, seed: int, groups: Sequence[str] | None = None) -> list[np.ndarray]:
     """Fold index of every image: stratified by label (and by ``groups`` within a label,
-    e.g. category), shuffled with ``seed``.  Returns the test indices of each fold."""
+    e.g. category), shuffled with ``seed``.  Returns the test indices of each fold.  When
+    ``groups`` are :class:`Stratum` with scenes, a scene's images are dealt out as one."""
     y = np.asarray(y).astype(np.int64)
     rng = np.random.default_rng(seed)
+    units = [getattr(b, "unit", None) for b in groups] if groups is not None else [None] * y.size
     strata = [f"{a}|{b}" for a, b in zip(y.tolist(), groups if groups is not None else [""] * y.size)]
     assign = np.empty(y.size, dtype=np.int64)
     offset = 0
     for s in sorted(set(strata)):
         idx = np.array([i for i, v in enumerate(strata) if v == s])
-        rng.shuffle(idx)
-        assign[idx] = (np.arange(idx.size) + offset) % k
-        offset += idx.size
+        if all(units[i] is None for i in idx):
+            rng.shuffle(idx)
+            assign[idx] = (np.arange(idx.size) + offset) % k
+            offset += idx.size
+            continue
+        blocks: dict[Any, list[int]] = {}
+        for i in idx:
+            blocks.setdefault(("scene", units[i]) if units[i] is not None else ("image", int(i)), []).append(int(i))
+        order = [list(blocks.values())[b] for b in rng.permutation(len(blocks))]
+        load = np.zeros(k)  # this stratum's rows per fold: each scene, largest first, to the emptiest
+        for block in sorted(order, key=len, reverse=True):
+            f = int(np.argmin(load[(np.arange(k) + offset) % k])) + offset
+            assign[block] = f % k
+            load[f % k] += len(block)
+        offset += len(order)
     return [np.nonzero(assign == f)[0] for f in range(k)]
 
 

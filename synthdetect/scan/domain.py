@@ -29,7 +29,7 @@ SIDECAR_SUFFIX = ".domain.npz"
 FORMAT = "synthdetect.domain-reference/1"
 KNN = 3  # neighbours of the typicality score
 COPY_FRACTION = 0.3  # of the images' median nearest-neighbour distance: closer is a copy of one picture
-SERIES_FRACTION = 0.7  # closer than this (and not a copy): shots of one scene, kept together in the batch test
+SERIES_FRACTION = 0.6  # closer than this (and not a copy): shots of one scene, kept together in the batch test
 
 
 @dataclass

@@ -62,6 +62,14 @@ def drop_duplicates(items: Sequence[Any], ex: Extracted) -> list[tuple[str, str]
     return dropped
 
 
+def _standardised(X: np.ndarray) -> np.ndarray:
+    """Each feature centred and scaled to unit standard deviation over the sample (the space in
+    which copies and scenes are measured, as the domain reference's)."""
+    X = np.asarray(X, dtype=np.float64)
+    scale = X.std(0)
+    return (X - X.mean(0)) / np.where(scale > 1e-6, scale, 1.0)
+
+
 def drop_near_copies(items: Sequence[Any], ex: Extracted) -> tuple[list[tuple[str, str, float]], list[str]]:
     """Copies of one picture that are not byte-identical — a re-save, another container, a JPEG
     re-encode: features closer than :func:`~synthdetect.scan.domain.copy_distance` (0.3 of the
@@ -73,9 +81,7 @@ def drop_near_copies(items: Sequence[Any], ex: Extracted) -> tuple[list[tuple[st
 
     if len(ex.keep) < 3:
         return [], []
-    X = np.asarray(ex.X, dtype=np.float64)
-    scale = X.std(0)
-    std = (X - X.mean(0)) / np.where(scale > 1e-6, scale, 1.0)
+    std = _standardised(ex.X)
     dist = copy_distance(std)
     y = np.array([int(items[i].label) for i in ex.keep])
     rows, dropped = [], []
@@ -108,11 +114,9 @@ def scene_strata(X: np.ndarray, strata: Sequence[str] | None) -> tuple[list[str]
     0.873, 72 %; kept together: 0.859, 73 %).  Returns the strata unchanged and None when no two images are that close."""
     from ..scan.domain import SERIES_FRACTION, copy_distance, leader_groups
 
-    X = np.asarray(X, dtype=np.float64)
-    if X.shape[0] < 3:
+    if len(X) < 3:
         return strata, None
-    scale = X.std(0)
-    std = (X - X.mean(0)) / np.where(scale > 1e-6, scale, 1.0)
+    std = _standardised(X)
     units = leader_groups(std, copy_distance(std, SERIES_FRACTION))
     shared = np.bincount(units)[units] > 1
     if not shared.any():

@@ -111,7 +111,8 @@ def scene_strata(X: np.ndarray, strata: Sequence[str] | None) -> tuple[list[str]
     scene around its first image, and a scene's images share every fold.  Measured: 50 + 50
     val-inthewild photos plus two shifted, re-lit shots of 10 of each class read cross-validated
     ROC-AUC 0.933 and 96 % stated coverage with the shots straddling folds (the photos alone:
-    0.873, 72 %; kept together: 0.859, 73 %).  Returns the strata unchanged and None when no two images are that close."""
+    0.873, 72 %; kept together: 0.859, 73 %).  Returns the strata unchanged and None when no
+    two images are that close."""
     from ..scan.domain import SERIES_FRACTION, copy_distance, leader_groups
 
     if len(X) < 3:
@@ -366,8 +367,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
-        training=_training_doc(data_label, y, errors, (duplicates, near, scenes), fitted, seed, src, groups, conditions, licences,
-                               prior, prior_note, size, shortcuts, frame_guard(backbone_card.input)),
+        training=_training_doc(data_label, y, errors, (duplicates, near, scenes), fitted, seed, src, groups,
+                               conditions, licences, prior, prior_note, size, shortcuts, frame_guard(backbone_card.input)),
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
         metrics={"cross_validated": cv},

@@ -201,9 +201,9 @@ def distinct_images(std: np.ndarray, copy_distance: float, seed: int = 0) -> np.
 
     Copies of one picture (the same file twice, a re-save, a JPEG re-encode: rows closer than
     ``copy_distance``, :meth:`DomainReference.copy_distance`) count once; otherwise the classifier
-    learns them in one fold and recognises them in another, and a folder of in-source images held in several copies reads
-    as foreign (measured: ROC-AUC 0.95 for 10 val-inthewild photos held three times each,
-    docs/domain.md).  A group larger than :data:`MAX_TESTED` is tested on a seeded random
+    learns them in one fold and recognises them in another, and a folder of in-source images held
+    in several copies reads as foreign (measured: ROC-AUC 0.95 for 10 val-inthewild photos held
+    three times each, docs/domain.md).  A group larger than :data:`MAX_TESTED` is tested on a seeded random
     sample (the test's power is long saturated there; its cost grows with the rows)."""
     keep = np.sort(np.unique(std, axis=0, return_index=True)[1])  # identical rows: the same file
     if keep.size > MAX_TESTED:

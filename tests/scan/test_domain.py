@@ -517,7 +517,7 @@ def test_shots_of_one_scene_share_a_fold(ref):
     """A folder of series (three shots of each scene, as phones take them) of the calibration
     source: the rows of one scene share a fold of the test, or the classifier learns a scene in
     one fold and recognises it in another (measured on val-inthewild: three shifted, re-lit crops
-    of each of 10 photos read ROC-AUC 0.93, out of domain; 0.59 with the scenes kept together)."""
+    of each of 10 photos read ROC-AUC 0.93, out of domain; 0.54 with the scenes kept together)."""
     rng = np.random.default_rng(50)
     S, ys = source(12, rng)
     B, yb = _shots(S, 3, ref, rng), np.tile(ys, 3)

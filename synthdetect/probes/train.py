@@ -323,7 +323,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
-    size = _check_size(y, max_false_alarm, max_miss, f"{len(ex.keep)} readable images ({len(errors)} unreadable): ")
+    size = _check_size(y, max_false_alarm, max_miss, _kept_note(len(ex.keep), len(errors), len(duplicates) + len(near)))
     g = None if groups is None else [groups[i] for i in ex.keep]
     src, g = _kept_sources(sources, ex.keep, y, g)
     g, scenes = scene_strata(ex.X, g)
@@ -384,6 +384,12 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                        cache_hits=ex.cache_hits, duplicates=duplicates, near_copies=near, scenes=scenes,
                        warnings=size.warnings() + shortcuts + cross_copies,
                        condition_features={} if cond is None else cond.features)
+
+
+def _kept_note(kept: int, unreadable: int, copies: int) -> str:
+    """What the sample came to, for a refusal: readable images, unreadable ones, copies counted once."""
+    return (f"{kept} readable images ({unreadable} unreadable"
+            + (f"; {copies} copies of other images counted once" if copies else "") + "): ")
 
 
 def _extract_sample(items: Sequence[Any], backbone, cache, progress, spread: bool):

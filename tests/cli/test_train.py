@@ -273,6 +273,11 @@ def test_csv_data_and_too_few_images(setup, tmp_path):
     r = _train(bbdir, data / "few.csv", tmp / "m2", tmp / "cache")
     assert r.exit_code == 2 and "at least 10 of each" in r.output and "9 real / 10 synthetic" in r.output
     assert len(r.output.strip().splitlines()) == 1 and not (tmp / "m2").exists()
+    # ten files, but one is a copy of another: nine pictures, and the refusal says why
+    (data / "copy.csv").write_text("\n".join(rows[:10] + ["0_real/img00.png,real"] + rows[11:]) + "\n")
+    r = _train(bbdir, data / "copy.csv", tmp / "m3", tmp / "cache")
+    assert r.exit_code == 2 and "9 real / 10 synthetic" in r.output
+    assert "1 copies of other images counted once" in r.output
 
 
 @pytest.mark.usefixtures("isolated_registry")

@@ -170,6 +170,14 @@ _GATE_SHORT = {
 }
 
 
+def _gate_text(g: dict[str, Any]) -> str:
+    """A failed gate's short text (its name alone when the entry lacks what the text needs)."""
+    try:
+        return _GATE_SHORT.get(g.get("gate"), "{gate} {value}").format(**g)
+    except (KeyError, IndexError, ValueError):
+        return str(g.get("gate"))
+
+
 def why_short(rec: dict[str, Any]) -> str:
     """One short reason for the verdict: the inconclusive reasons or the calibrated error rate,
     and whether the image was one the detectors were calibrated on."""
@@ -182,13 +190,13 @@ def _why_verdict(rec: dict[str, Any]) -> str:
     if rec.get("verdict_source") == "provenance":
         return "declared by its metadata"
     if rec.get("verdict") == "inconclusive":
-        failed = (rec.get("quality") or {}).get("failed") or []
-        reasons = [str(x) for x in rec.get("reasons") or []]
-        if failed and rec.get("detector_verdict"):
-            gate_reasons = {g.get("reason") for g in failed}
-            return "; ".join([_GATE_SHORT.get(g.get("gate"), "{gate} {value}").format(**g) for g in failed]
-                             + [r for r in reasons if r not in gate_reasons])  # e.g. the domain check's
-        return "; ".join(reasons)
+        # the failed gates first (also when the score alone was inconclusive), then every other reason
+        q = rec.get("quality")
+        failed = q.get("failed") if isinstance(q, dict) else None
+        failed = [g for g in failed if isinstance(g, dict)] if isinstance(failed, list) else []
+        gate_reasons = {g.get("reason") for g in failed}
+        return "; ".join([_gate_text(g) for g in failed]
+                         + [str(r) for r in rec.get("reasons") or [] if r not in gate_reasons])
     er = rec.get("error_rate")
     if isinstance(er, dict) and er.get("n"):
         kind = "false alarms" if er.get("kind") == "false_alarm" else "misses"

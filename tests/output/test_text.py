@@ -125,6 +125,14 @@ def test_csv_says_why_and_the_rate():
     between = {**_rec("/x/c.png", 0.7, "inconclusive"),
                "reasons": ["score between the calibrated 'real' and 'synthetic' thresholds"]}
     assert csv_row(between, ["bright"])["why"] == "score between the calibrated 'real' and 'synthetic' thresholds"
+    # inconclusive by its score *and* gated: the gate is named too (it is why the score means little)
+    small = {"gate": "below_calibrated_size", "value": 300, "threshold": 720, "reason": "small"}
+    both = {**between, "quality": {"failed": [small]}}
+    assert csv_row(both, ["bright"])["why"] == ("smaller than measured (300 px < 720 px); "
+                                               "score between the calibrated 'real' and 'synthetic' thresholds")
+    odd = {**between, "quality": {"failed": [{"gate": "new_gate"}, "garbage"]}}  # a results file from elsewhere
+    assert csv_row(odd, ["bright"])["why"].startswith("new_gate; score between")
+    assert csv_row({**between, "quality": "garbage"}, ["bright"])["why"].startswith("score between")
 
 
 def render_to_string(fmt, head, records, summary) -> str:

@@ -374,11 +374,17 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
         lines.append(f"skipped {summary['skipped_non_image']} non-image files in directory walks")
     if summary.get("symlink_loops"):
         lines.append(f"ignored {summary['symlink_loops']} directory symlink loops")
-    if summary.get("calibration_images"):
-        lines.append(f"{summary['calibration_images']} images are in the detectors' calibration sample (labels known): "
-                     "their scores are training scores, not evidence; the card's out-of-fold scores are in each "
-                     "record (calibration_image)")
+    lines += calibration_lines(summary)
     return lines + gate_lines(summary.get("quality_gates")) + domain_lines(summary.get("domain"))
+
+
+def calibration_lines(summary: dict[str, Any]) -> list[str]:
+    """The count of scanned files that are the detectors' own calibration images."""
+    n = summary.get("calibration_images")
+    if not isinstance(n, int) or n <= 0:
+        return []
+    return [f"{n} images are in the detectors' calibration sample (labels known): their scores are training "
+            "scores, not evidence; the card's out-of-fold scores are in each record (calibration_image)"]
 
 
 def gate_lines(gates: dict[str, Any] | None) -> list[str]:

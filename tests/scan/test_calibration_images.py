@@ -51,6 +51,10 @@ def test_the_outputs_say_it():
     assert d["calibration_images"] == 1
     assert any(ln.startswith("1 images are in the detectors' calibration sample") for ln in summary_lines(d))
     assert "calibration_images" not in Summary().to_dict()
+    from synthdetect.output.html import _notes_html
+
+    assert "1 images are in the detectors&#x27; calibration sample" in _notes_html(d)
+    assert "calibration sample" not in _notes_html(Summary().to_dict())
 
 
 def test_scanning_the_reference_sample_marks_it(tmp_path):

@@ -212,9 +212,10 @@ def calibration_note(rec: dict[str, Any]) -> str:
     for h in hits if isinstance(hits, list) else []:
         if isinstance(h, dict):
             oof = h.get("out_of_fold_probability")
-            parts.append(f"{h.get('model')} (labelled {h.get('label')}"
+            parts.append(("a copy of an image " if h.get("match") == "near copy" else "")
+                         + f"in the calibration sample of {h.get('model')} (labelled {h.get('label')}"
                          + (f", out-of-fold {oof:.3f}" if isinstance(oof, (int, float)) else "") + ")")
-    return ("in the calibration sample of " + ", ".join(parts) + ": its score is a training score") if parts else ""
+    return ("; ".join(parts) + ": its score is a training score") if parts else ""
 
 
 def write_json(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any]) -> None:

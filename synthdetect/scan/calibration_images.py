@@ -1,18 +1,22 @@
 """Images the detectors were calibrated on, recognised in a scan.
 
 A probe's card lists its calibration images by the first 16 hex digits of their SHA-256
-(``calibration.real_ids`` / ``fake_ids``), beside their out-of-fold scores.  When a scanned file
-is one of them, its detector score is a *training* score — the head was fitted on that very
-image — and its label is already known from the sample.  The record says so
-(``calibration_image``: per card, the label it was given and its out-of-fold probability, the
-honest score the card's error rates were measured with); the verdict is left as it is, and the
-summary counts such images so an analyst who scans the reference sample along with the case is
-not misled by how well the detector seems to do on it.
+(``calibration.real_ids`` / ``fake_ids``), beside their out-of-fold scores, and its domain
+reference holds their features.  When a scanned file is one of them (the same file, matched by
+that prefix, or the same picture re-saved or re-encoded: features closer than the reference's
+copy distance), its detector score is a *training* score (the head was fitted on that picture)
+and its label is already known from the sample.  The record says so (``calibration_image``: per
+card, how it matched, the label it was given and its out-of-fold probability, the honest score
+the card's error rates were measured with); the verdict is left as it is, and the summary counts
+such images so an analyst who scans the reference sample along with the case is not misled by
+how well the detector seems to do on it.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable
+
+import numpy as np
 
 ID_LENGTH = 16  # hex digits of the SHA-256 a card keeps per calibration image
 
@@ -37,12 +41,28 @@ def index(cards: Iterable[Any]) -> dict[str, list[dict[str, Any]]]:
 
 
 def mark(rec: dict[str, Any], idx: dict[str, list[dict[str, Any]]]) -> bool:
-    """Add ``calibration_image`` to ``rec`` when its file is one of the cards' calibration images;
-    True when it was."""
+    """Add ``calibration_image`` to ``rec`` when its file is one of the cards' calibration images
+    (``match: "same file"``; it replaces what :func:`add_copy` found for the same card); True when it was."""
     sha = rec.get("sha256")
     hits = idx.get(sha[:ID_LENGTH].lower()) if isinstance(sha, str) and len(sha) >= ID_LENGTH else None
     if not hits:
         return False
-    rec["calibration_image"] = [dict(h) for h in hits]
+    same = {h["model"] for h in hits}
+    rec["calibration_image"] = [{**h, "match": "same file"} for h in hits] + [
+        h for h in rec.get("calibration_image") or [] if h.get("model") not in same]
     return True
+
+
+def add_copy(rec: dict[str, Any], model: str, ref: Any, row: int, distance: float) -> None:
+    """Record that ``rec``'s image is a copy of original row ``row`` of ``model``'s domain reference
+    (:meth:`~synthdetect.scan.domain.DomainReference.copies_of_originals`: the same picture re-saved
+    or re-encoded, ``distance`` a share of the calibration images' median nearest-neighbour
+    distance), with that image's label and out-of-fold score."""
+    orig = ref.conditions == ""
+    labels, scores = ref.labels[orig], ref.scores[orig]
+    entry: dict[str, Any] = {"model": model, "label": {0: "real", 1: "synthetic"}.get(int(labels[row]), "unknown"),
+                             "match": "near copy", "distance": distance}
+    if np.isfinite(scores[row]):
+        entry["out_of_fold_probability"] = round(float(scores[row]), 6)
+    rec.setdefault("calibration_image", []).append(entry)
 

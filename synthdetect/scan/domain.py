@@ -97,11 +97,16 @@ class DomainReference:
         with ``fraction`` :data:`SERIES_FRACTION`, as shots of one scene."""
         cache = self.__dict__.setdefault("_copy_distance", {})
         if fraction not in cache:
-            o = self.originals()
-            if o.shape[0] > max_rows:
-                o = o[np.sort(np.random.default_rng(0).choice(o.shape[0], max_rows, replace=False))]
-            cache[fraction] = copy_distance(o, fraction)
+            cache[fraction] = copy_distance(self._distance_rows(max_rows), fraction)
         return cache[fraction]
+
+    def _distance_rows(self, max_rows: int = 1000) -> np.ndarray:
+        """The original rows the copy and scene distances are measured on (a seeded sample of at
+        most ``max_rows``: the distances are quadratic in the rows)."""
+        o = self.originals()
+        if o.shape[0] > max_rows:
+            o = o[np.sort(np.random.default_rng(0).choice(o.shape[0], max_rows, replace=False))]
+        return o
 
     def content_directions(self, q: int) -> np.ndarray:
         """The top ``q`` principal directions [q, D] of the original rows: within the calibration
@@ -126,6 +131,19 @@ class DomainReference:
         """Per image: the share of calibration images that lie closer to the rest of the
         calibration images than this image lies to them (0.5 typical, 1.0 beyond all of them)."""
         return knn_percentiles(self.standardise(features), self.originals(), self.loo, self.k)
+
+    def copies_of_originals(self, features: np.ndarray) -> list[tuple[int, float] | None]:
+        """Per image: (index among the original rows, distance as a share of the originals' median
+        nearest-neighbour distance) of the calibration image it is a copy of — closer than
+        :meth:`copy_distance`, e.g. the same picture re-saved or re-encoded — or None."""
+        o = self.originals()
+        x = self.standardise(features)
+        d = np.sqrt(np.maximum((x * x).sum(1)[:, None] + (o * o).sum(1)[None, :] - 2.0 * (x @ o.T), 0.0))
+        near, limit = d.argmin(1), self.copy_distance()
+        if "_median_nn" not in self.__dict__:
+            self.__dict__["_median_nn"] = median_nearest_distance(self._distance_rows()) or 1.0
+        unit = self.__dict__["_median_nn"]
+        return [(int(j), round(float(d[i, j]) / unit, 3)) if d[i, j] < limit else None for i, j in enumerate(near)]
 
     def summary(self) -> dict[str, Any]:
         conds: dict[str, int] = {}
@@ -184,10 +202,15 @@ def copy_distance(rows: np.ndarray, fraction: float = COPY_FRACTION) -> float:
     rows = np.asarray(rows, dtype=np.float64)
     if rows.ndim != 2 or rows.shape[0] < 2:
         return 0.0
+    cap = (0.01 / rows.shape[0] ** 2) ** (1.0 / max(1, rows.shape[1]))
+    return float(min(fraction, cap) * median_nearest_distance(rows))
+
+
+def median_nearest_distance(rows: np.ndarray) -> float:
+    """The median over the rows of each row's distance to its nearest other row."""
     d = pairwise_distances(rows)
     np.fill_diagonal(d, np.inf)
-    cap = (0.01 / rows.shape[0] ** 2) ** (1.0 / max(1, rows.shape[1]))
-    return float(min(fraction, cap) * np.median(d.min(1)))
+    return float(np.median(d.min(1))) if len(d) > 1 else 0.0
 
 
 def first_of_copies(rows: np.ndarray, distance: float) -> np.ndarray:

@@ -726,16 +726,21 @@ class Scanner:
                 continue
             ok = np.all(np.isfinite(f), axis=1)  # a failed image (NaN row) becomes an error record
             typ = np.full(len(f), np.nan)
+            copies: list[Any] = [None] * len(f)
             if ok.any():
                 typ[ok] = ref.typicality(f[ok])
+                for i, c in zip(np.flatnonzero(ok), ref.copies_of_originals(f[ok])):
+                    copies[i] = c
             fresh = ref.backbone_sha256 not in encoded
             encoded.add(ref.backbone_sha256)
-            for rec, v, t, good in zip(recs, f, typ, ok):
+            for rec, v, t, good, c in zip(recs, f, typ, ok, copies):
                 if not good:
                     continue
                 if fresh:
                     rec.setdefault(FEATURES_KEY, {})[ref.backbone_sha256] = encode_vector(v)
                 rec.setdefault("domain", {}).setdefault("typicality", {})[name] = round(float(t), 4)
+                if c is not None:
+                    calibration_images.add_copy(rec, name, ref, *c)
 
     def scan(self, files: Iterable[Path]) -> Iterator[dict[str, Any]]:
         """Yield one record per file, in the order given (decoding in the bounded pool, inference here)."""

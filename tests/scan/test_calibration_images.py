@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from synthdetect.output.html import row
@@ -23,10 +24,14 @@ def _sha(i: int) -> str:
 
 def test_index_and_mark():
     idx = ci.index([_card("a", [_sha(1)], [_sha(2)]), _card("b", [_sha(1)], []), SimpleNamespace(name="npr", calibration=None)])
-    rec = {"sha256": _sha(1), "verdict": "real"}
+    rec = {"sha256": _sha(1), "verdict": "real",  # a feature match for "a" is replaced, one for "c" kept
+           "calibration_image": [{"model": "a", "label": "real", "match": "near copy", "distance": 0.1},
+                                 {"model": "c", "label": "real", "match": "near copy", "distance": 0.2}]}
     assert ci.mark(rec, idx)
-    assert rec["calibration_image"] == [{"model": "a", "label": "real", "out_of_fold_probability": 0.1},
-                                        {"model": "b", "label": "real", "out_of_fold_probability": 0.1}]
+    assert rec["calibration_image"] == [
+        {"model": "a", "label": "real", "out_of_fold_probability": 0.1, "match": "same file"},
+        {"model": "b", "label": "real", "out_of_fold_probability": 0.1, "match": "same file"},
+        {"model": "c", "label": "real", "match": "near copy", "distance": 0.2}]
     other = {"sha256": _sha(3)}
     assert not ci.mark(other, idx) and "calibration_image" not in other
     assert not ci.mark({"sha256": None}, idx) and not ci.mark({}, idx)
@@ -39,6 +44,9 @@ def test_the_outputs_say_it():
            "error_rate": {"kind": "miss", "k": 1, "n": 10, "rate": 0.1, "upper95": 0.4},
            "calibration_image": [{"model": "case42", "label": "real", "out_of_fold_probability": 0.0781}]}
     note = "in the calibration sample of case42 (labelled real, out-of-fold 0.078): its score is a training score"
+    near = {**rec, "calibration_image": [{"model": "case42", "label": "synthetic", "match": "near copy"}]}
+    assert calibration_note(near) == ("a copy of an image in the calibration sample of case42 (labelled synthetic): "
+                                      "its score is a training score")
     assert calibration_note(rec) == note
     assert why_short(rec) == "misses 10.0 % (≤ 40.0 %) on calibration; " + note
     assert csv_row(rec, [])["why"] == why_short(rec)
@@ -71,16 +79,27 @@ def test_scanning_the_reference_sample_marks_it(tmp_path):
     sample = make_images(tmp_path / "sample", n=12)
     assert _train(bbdir, sample, tmp_path / "models", tmp_path / "cache").exit_code == 0
     card = json.loads((tmp_path / "models" / "case42.json").read_text())
-    new = make_images(tmp_path / "new", n=3, seed=9)
+    from PIL import Image
+
+    new = tmp_path / "new"
+    new.mkdir()
+    Image.open(sample / "1_fake" / "img04.png").save(new / "resaved.bmp")  # the same picture, other bytes
+    Image.new("RGB", (48, 40), (250, 250, 250)).save(new / "blank.png")  # unlike any of them
     r = CliRunner().invoke(app, ["scan", str(sample), str(new), "--models", "case42", "--models-dir", str(tmp_path / "models"),
                                  "--models-dir", str(bbdir), "-f", "json", "--no-cache"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    marked = {rec["path"]: rec["calibration_image"] for rec in doc["results"] if "calibration_image" in rec}
-    assert len(marked) == 24 and doc["summary"]["calibration_images"] == 24
-    assert not any("/new/" in p for p in marked)
+    marked = {str(Path(rec["path"]).relative_to(tmp_path)): rec["calibration_image"]
+              for rec in doc["results"] if "calibration_image" in rec}
+    assert len(marked) == 25 and doc["summary"]["calibration_images"] == 25 and "new/blank.png" not in marked
+    (copy,) = marked["new/resaved.bmp"]
+    assert copy["match"] == "near copy" and copy["label"] == "synthetic" and copy["distance"] < 0.01
+    oof = dict(zip(card["calibration"]["fake_ids"], card["calibration"]["fake_scores"]))
+    sha = hashlib.sha256((sample / "1_fake" / "img04.png").read_bytes()).hexdigest()
+    assert abs(copy["out_of_fold_probability"] - oof[sha[:16]]) < 1e-6
     oof = dict(zip(card["calibration"]["real_ids"], card["calibration"]["real_scores"]))
     for rec in doc["results"]:
         if "/sample/0_real/" in rec["path"]:
             (hit,) = rec["calibration_image"]
-            assert hit["label"] == "real" and abs(hit["out_of_fold_probability"] - oof[rec["sha256"][:16]]) < 1e-6
+            assert hit["label"] == "real" and hit["match"] == "same file"
+            assert abs(hit["out_of_fold_probability"] - oof[rec["sha256"][:16]]) < 1e-6

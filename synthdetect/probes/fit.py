@@ -176,7 +176,8 @@ def stratified_folds(y: Sequence[int], k: int, seed: int, groups: Sequence[str] 
         blocks: dict[Any, list[int]] = {}
         for i in idx:
             blocks.setdefault(("scene", units[i]) if units[i] is not None else ("image", int(i)), []).append(int(i))
-        order = [list(blocks.values())[b] for b in rng.permutation(len(blocks))]
+        found = list(blocks.values())
+        order = [found[b] for b in rng.permutation(len(found))]
         load = np.zeros(k)  # this stratum's rows per fold: each scene, largest first, to the emptiest
         for block in sorted(order, key=len, reverse=True):
             f = int(np.argmin(load[(np.arange(k) + offset) % k])) + offset

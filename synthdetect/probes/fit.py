@@ -145,8 +145,9 @@ def fit_logistic(X: np.ndarray, y: np.ndarray, C: float, prior: LinearHead | Non
 class Stratum(str):
     """A cross-validation stratum (a category, a source: compared as the plain string) that also
     names the image's *scene* (``unit``): the images of one scene — shots of one subject, a
-    re-rendered prompt — always share a fold, so no fold scores an image whose near twin it was
-    fitted on.  ``None``: a scene of one."""
+    re-rendered prompt — share a fold, so no fold scores an image whose near twin it was fitted
+    on (within one stratum: a scene whose images carry both labels is dealt out per label).
+    ``None``: a scene of one."""
 
     unit: int | None
 

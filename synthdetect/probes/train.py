@@ -62,41 +62,44 @@ def drop_duplicates(items: Sequence[Any], ex: Extracted) -> list[tuple[str, str]
     return dropped
 
 
-def _standardised(X: np.ndarray) -> np.ndarray:
-    """Each feature centred and scaled to unit standard deviation over the sample (the space in
-    which copies and scenes are measured, as the domain reference's)."""
-    X = np.asarray(X, dtype=np.float64)
-    scale = X.std(0)
-    return (X - X.mean(0)) / np.where(scale > 1e-6, scale, 1.0)
+def _sample_distances(X: np.ndarray) -> tuple[np.ndarray, float]:
+    """The distances between the sample's images (features standardised over the sample, as the
+    domain reference's) and their median nearest-neighbour distance: where copies and scenes are measured."""
+    from ..scan.domain import nearest_distances, standardisation
+    from ..scan.twosample import pairwise_distances
+
+    mean, scale = standardisation(X)
+    std = (np.asarray(X, dtype=np.float64) - mean) / scale
+    dist = pairwise_distances(std, std)
+    return dist, float(np.median(nearest_distances(dist)))
 
 
 def drop_near_copies(items: Sequence[Any], ex: Extracted) -> tuple[list[tuple[str, str, float]], list[str]]:
     """Copies of one picture that are not byte-identical — a re-save, another container, a JPEG
-    re-encode: features closer than :func:`~synthdetect.scan.domain.copy_distance` (0.3 of the
+    re-encode: features closer than :func:`~synthdetect.scan.domain.copy_limit` (0.3 of the
     sample's median nearest-neighbour distance, standardised).  Within one class the first is kept
     and the others are removed from ``ex``, before any fold is drawn, like byte copies; returns the
     (copy, kept, distance as a share of the median) triples and, for pairs labelled differently
     (kept both: a photo and a light edit of it can both belong in a sample), one warning each."""
-    from ..scan.domain import COPY_FRACTION, copy_distance, first_of_copies, pairwise_distances
+    from ..scan.domain import copy_limit, first_of_copies
 
     if len(ex.keep) < 3:
         return [], []
-    std = _standardised(ex.X)
-    dist = copy_distance(std)
+    dist, median = _sample_distances(ex.X)
+    limit = copy_limit(median, len(dist), ex.X.shape[1])
     y = np.array([int(items[i].label) for i in ex.keep])
     rows, dropped = [], []
     for label in (0, 1):
         idx = np.flatnonzero(y == label)
-        first = first_of_copies(std[idx], dist)
+        d = dist[np.ix_(idx, idx)]
+        first = first_of_copies(d, limit)
         rows += idx[first].tolist()
-        if not first.all():
-            d = pairwise_distances(std[idx])
-            for i in np.flatnonzero(~first):
-                j = idx[first][np.argmin(d[i, first])]
-                share = COPY_FRACTION * float(np.linalg.norm(std[idx[i]] - std[j])) / dist
-                dropped.append((str(items[ex.keep[idx[i]]].rel), str(items[ex.keep[j]].rel), round(share, 3)))
+        for i in np.flatnonzero(~first):
+            j = np.flatnonzero(first)[np.argmin(d[i, first])]
+            dropped.append((str(items[ex.keep[idx[i]]].rel), str(items[ex.keep[idx[j]]].rel),
+                            round(float(d[i, j]) / median, 3)))
     r, f = np.flatnonzero(y == 0), np.flatnonzero(y == 1)
-    cross = np.argwhere(pairwise_distances(np.r_[std[r], std[f]])[: r.size, r.size:] < dist)
+    cross = np.argwhere(dist[np.ix_(r, f)] < limit)
     warnings = [f"{items[ex.keep[r[a]]].rel} (real) and {items[ex.keep[f[b]]].rel} (synthetic) look like one picture "
                 "(features as close as a re-encode): check the labels; both are kept" for a, b in cross[:10]]
     if dropped:
@@ -113,12 +116,12 @@ def scene_strata(X: np.ndarray, strata: Sequence[str] | None) -> tuple[list[str]
     ROC-AUC 0.933 and 96 % stated coverage with the shots straddling folds (the photos alone:
     0.873, 72 %; kept together: 0.859, 73 %).  Returns the strata unchanged and None when no
     two images are that close."""
-    from ..scan.domain import SERIES_FRACTION, copy_distance, leader_groups
+    from ..scan.domain import SERIES_FRACTION, copy_limit, leader_groups
 
     if len(X) < 3:
         return strata, None
-    std = _standardised(X)
-    units = leader_groups(std, copy_distance(std, SERIES_FRACTION))
+    dist, median = _sample_distances(X)
+    units = leader_groups(dist, copy_limit(median, len(dist), np.asarray(X).shape[1], SERIES_FRACTION))
     shared = np.bincount(units)[units] > 1
     if not shared.any():
         return strata, None
@@ -367,7 +370,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
-        training=_training_doc(data_label, y, errors, (duplicates, near, scenes), fitted, seed, src, groups,
+        training=_training_doc(data_label, y, errors, _copies_doc(duplicates, near, scenes), fitted, seed, src, groups,
                                conditions, licences, prior, prior_note, size, shortcuts, frame_guard(backbone_card.input)),
         licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
                 + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
@@ -463,8 +466,15 @@ def _architecture(fit: Any, prior: Any, backbone_card: BackboneCard) -> str:
                else f" (group {fit.group}: {fit.head.coef.size} of {backbone_card.dim})"))
 
 
-def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "Fitted", seed: int, src, groups,
-                  conditions, licences, prior, prior_note, size, shortcuts, guard) -> dict[str, Any]:
+def _copies_doc(duplicates, near, scenes) -> dict[str, Any]:
+    """The card's record of the sample's copies (byte-identical, near) and scenes kept in one fold."""
+    return {"duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates],
+            "near_copies_dropped": [{"dropped": d, "copy_of": k, "distance": share} for d, k, share in near],
+            **({"scenes_kept_together": scenes} if scenes else {})}
+
+
+def _training_doc(data_label: str, y: np.ndarray, errors, copies: dict[str, Any], fitted: "Fitted", seed: int, src,
+                  groups, conditions, licences, prior, prior_note, size, shortcuts, guard) -> dict[str, Any]:
     """The card's ``training`` entry: data, hyper-parameters, choices, what the sample supports, the
     data warnings and, when the backbone cuts frames off, how far past their band."""
     fit = fitted.fit
@@ -474,9 +484,7 @@ def _training_doc(data_label: str, y: np.ndarray, errors, duplicates, fitted: "F
         "data": data_label,
         "n_real": n_real, "n_synthetic": n_fake,
         "unreadable": len(errors),
-        "duplicates_dropped": [{"dropped": d, "same_bytes_as": k} for d, k in duplicates[0]],
-        "near_copies_dropped": [{"dropped": d, "copy_of": k, "distance": share} for d, k, share in duplicates[1]],
-        **({"scenes_kept_together": duplicates[2]} if duplicates[2] else {}),
+        **copies,
         "C": fit.head.C, "C_grid_logloss": {f"{k:g}": round(v, 6) for k, v in fit.cv_losses.items()},
         "outer_folds": fit.folds, "outer_fold_C": fit.oof_C, "seed": seed,
         "stratified_by": "label" + (" x source" if src is not None else "") + (" x group" if groups is not None else ""),

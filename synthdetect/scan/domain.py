@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..cards import CardError, atomic_write, sha256_file
-from .twosample import knn_percentiles, loo_knn_scores
+from .twosample import knn_percentiles, knn_score, loo_knn_scores, pairwise_distances
 
 SIDECAR_SUFFIX = ".domain.npz"
 FORMAT = "synthdetect.domain-reference/1"
@@ -64,9 +64,7 @@ class DomainReference:
         orig = cond == ""
         if orig.sum() < 3:
             raise ValueError("a domain reference needs >= 3 original (untransformed) images")
-        mean = X[orig].mean(0)
-        scale = X[orig].std(0)
-        scale = np.where(scale > 1e-6, scale, 1.0)
+        mean, scale = standardisation(X[orig])
         rows = ((X - mean) / scale).astype(np.float16)
         loo = loo_knn_scores(rows[orig].astype(np.float64), k).astype(np.float32)
         return cls(backbone_sha256, mean.astype(np.float32), scale.astype(np.float32), rows, lab, sc, cond, loo, int(k))
@@ -91,22 +89,24 @@ class DomainReference:
             self.__dict__["_originals"] = cached
         return cached
 
-    def copy_distance(self, fraction: float = COPY_FRACTION, max_rows: int = 1000) -> float:
+    def copy_distance(self, fraction: float = COPY_FRACTION) -> float:
         """The distance (standardised features) below which two images count as copies of one
-        picture (:func:`copy_distance`, on at most ``max_rows`` original rows, a seeded sample);
-        with ``fraction`` :data:`SERIES_FRACTION`, as shots of one scene."""
-        cache = self.__dict__.setdefault("_copy_distance", {})
-        if fraction not in cache:
-            cache[fraction] = copy_distance(self._distance_rows(max_rows), fraction)
-        return cache[fraction]
+        picture (:func:`copy_limit` on the original rows); with ``fraction``
+        :data:`SERIES_FRACTION`, as shots of one scene."""
+        median, n = self._nearest_median()
+        return copy_limit(median, n, self.dim, fraction)
 
-    def _distance_rows(self, max_rows: int = 1000) -> np.ndarray:
-        """The original rows the copy and scene distances are measured on (a seeded sample of at
-        most ``max_rows``: the distances are quadratic in the rows)."""
-        o = self.originals()
-        if o.shape[0] > max_rows:
-            o = o[np.sort(np.random.default_rng(0).choice(o.shape[0], max_rows, replace=False))]
-        return o
+    def _nearest_median(self, max_rows: int = 1000) -> tuple[float, int]:
+        """The original rows' median nearest-neighbour distance and how many rows it was measured
+        on (a seeded sample of at most ``max_rows``: the distances are quadratic in the rows)."""
+        cached = self.__dict__.get("_nearest_median_value")
+        if cached is None:
+            o = self.originals()
+            if o.shape[0] > max_rows:
+                o = o[np.sort(np.random.default_rng(0).choice(o.shape[0], max_rows, replace=False))]
+            median = float(np.median(nearest_distances(pairwise_distances(o, o))))
+            cached = self.__dict__["_nearest_median_value"] = (median, int(o.shape[0]))
+        return cached
 
     def content_directions(self, q: int) -> np.ndarray:
         """The top ``q`` principal directions [q, D] of the original rows: within the calibration
@@ -136,13 +136,9 @@ class DomainReference:
         """Per image: (index among the original rows, distance as a share of the originals' median
         nearest-neighbour distance) of the calibration image it is a copy of — closer than
         :meth:`copy_distance`, e.g. the same picture re-saved or re-encoded — or None."""
-        o = self.originals()
-        x = self.standardise(features)
-        d = np.sqrt(np.maximum((x * x).sum(1)[:, None] + (o * o).sum(1)[None, :] - 2.0 * (x @ o.T), 0.0))
+        d = pairwise_distances(self.standardise(features), self.originals())
         near, limit = d.argmin(1), self.copy_distance()
-        if "_median_nn" not in self.__dict__:
-            self.__dict__["_median_nn"] = median_nearest_distance(self._distance_rows()) or 1.0
-        unit = self.__dict__["_median_nn"]
+        unit = self._nearest_median()[0] or 1.0
         return [(int(j), round(float(d[i, j]) / unit, 3)) if d[i, j] < limit else None for i, j in enumerate(near)]
 
     def summary(self) -> dict[str, Any]:
@@ -182,55 +178,52 @@ class DomainReference:
 
 
 # -- cards --------------------------------------------------------------------------------
-def pairwise_distances(x: np.ndarray) -> np.ndarray:
-    """Euclidean distances between the rows of ``x`` [N, D]."""
-    x = np.asarray(x, dtype=np.float64)
-    sq = (x * x).sum(1)
-    return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (x @ x.T), 0.0))
+def standardisation(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's mean and standard deviation over the rows (a constant feature: scale 1)."""
+    X = np.asarray(X, dtype=np.float64)
+    scale = X.std(0)
+    return X.mean(0), np.where(scale > 1e-6, scale, 1.0)
 
 
-def copy_distance(rows: np.ndarray, fraction: float = COPY_FRACTION) -> float:
-    """Two images closer than this (standardised features) are copies of one picture:
-    ``fraction`` of the rows' median nearest-neighbour distance.  Measured (docs/domain.md): no two
-    distinct images of the four sources here lie closer than 0.46 of it, and a byte copy, a
-    re-save or a high-quality JPEG re-encode of one image does (a q85 re-encode half the time).
-    The median holds as long as fewer than half the rows are copies.  The rule needs many
-    dimensions (backbones have hundreds to thousands): in few of them distinct images often lie
-    that close by chance, so the fraction is capped where, for points spread evenly in ``D``
-    dimensions, a pair of the ``N`` rows would fall that close with probability ~1 %
-    (``(0.01 / N²)^(1/D)``: 0.99 for 225 rows of 3,072 features, 0.13 for 50 rows of 6)."""
-    rows = np.asarray(rows, dtype=np.float64)
-    if rows.ndim != 2 or rows.shape[0] < 2:
-        return 0.0
-    cap = (0.01 / rows.shape[0] ** 2) ** (1.0 / max(1, rows.shape[1]))
-    return float(min(fraction, cap) * median_nearest_distance(rows))
-
-
-def median_nearest_distance(rows: np.ndarray) -> float:
-    """The median over the rows of each row's distance to its nearest other row."""
-    d = pairwise_distances(rows)
+def nearest_distances(dist: np.ndarray) -> np.ndarray:
+    """Each row's distance to its nearest other row, from the rows' square distance matrix."""
+    d = np.array(dist, dtype=np.float64)
     np.fill_diagonal(d, np.inf)
-    return float(np.median(d.min(1))) if len(d) > 1 else 0.0
+    return knn_score(d, 1)
 
 
-def first_of_copies(rows: np.ndarray, distance: float) -> np.ndarray:
-    """Per row, True unless it lies closer than ``distance`` to an earlier row that is itself
-    kept (the first image of each picture stands for its copies)."""
-    d = pairwise_distances(rows)
-    first = np.ones(len(d), dtype=bool)
-    for i in range(1, len(d)):
-        first[i] = not np.any(d[i, :i][first[:i]] < distance)
+def copy_limit(median: float, n: int, dim: int, fraction: float = COPY_FRACTION) -> float:
+    """Two images closer than this (standardised features) are copies of one picture:
+    ``fraction`` of the ``n`` rows' ``median`` nearest-neighbour distance.  Measured
+    (docs/domain.md): no two distinct images of the four sources here lie closer than 0.46 of it,
+    and a byte copy, a re-save or a high-quality JPEG re-encode of one image does (a q85 re-encode
+    half the time).  The median holds as long as fewer than half the rows are copies.  The rule
+    needs many dimensions (backbones have hundreds to thousands): in few of them distinct images
+    often lie that close by chance, so the fraction is capped where, for points spread evenly in
+    ``dim`` dimensions, a pair of the ``n`` rows would fall that close with probability ~1 %
+    (``(0.01 / n²)^(1/dim)``: 0.99 for 225 rows of 3,072 features, 0.13 for 50 rows of 6)."""
+    if n < 2:
+        return 0.0
+    return float(min(fraction, (0.01 / n ** 2) ** (1.0 / max(1, dim))) * median)
+
+
+def first_of_copies(dist: np.ndarray, limit: float) -> np.ndarray:
+    """Per row of the square distance matrix ``dist``, True unless the row lies closer than
+    ``limit`` to an earlier row that is itself kept (the first image of a picture stands for its copies)."""
+    first = np.ones(len(dist), dtype=bool)
+    for i in range(1, len(dist)):
+        first[i] = not np.any(dist[i, :i][first[:i]] < limit)
     return first
 
 
-def leader_groups(rows: np.ndarray, distance: float) -> np.ndarray:
-    """A group id per row: each row joins the first earlier *leader* closer than ``distance``, or
-    leads a group of its own (leaders never merge, so a group spans at most twice ``distance``)."""
-    d = pairwise_distances(rows)
-    group = np.arange(len(d))
-    for i in range(1, len(d)):
+def leader_groups(dist: np.ndarray, limit: float) -> np.ndarray:
+    """A group id per row of the square distance matrix ``dist``: each row joins the first earlier
+    *leader* closer than ``limit``, or leads a group of its own (leaders never merge, so a group
+    spans at most twice ``limit``)."""
+    group = np.arange(len(dist))
+    for i in range(1, len(dist)):
         leaders = np.flatnonzero(group[:i] == np.arange(i))
-        near = leaders[d[i, leaders] < distance]
+        near = leaders[dist[i, leaders] < limit]
         if near.size:
             group[i] = near[0]
     return group

@@ -55,7 +55,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .domain import SERIES_FRACTION, DomainReference, decode_vector, first_of_copies, leader_groups
-from .twosample import c2st
+from .twosample import c2st, pairwise_distances
 
 MODES = ("enforce", "strict", "warn", "off")
 WITHHOLDING = ("enforce", "strict")  # the modes that turn verdicts the check does not back into inconclusive
@@ -169,13 +169,13 @@ def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, pe
     kw = {} if permutations is None else {"permutations": permutations}
     n_group = len(feats)
     std = ref.standardise(feats)
-    keep = distinct_images(std, ref.copy_distance(), seed=seed)
+    keep, dist = _distinct(std, ref.copy_distance(), seed)
     if keep.size < MIN_N:
         return {"statistic": None, "p_value": None, "n": int(n_group), "n_distinct": int(keep.size),
                 "n_reference": None, "decision": "untested"}
     x = ref.without_content(std[keep], CONTENT_DIMS)
     probs = np.asarray(probs)[keep]
-    series = leader_groups(std[keep], ref.copy_distance(SERIES_FRACTION))
+    series = leader_groups(dist, ref.copy_distance(SERIES_FRACTION))
     if len(np.unique(series)) == keep.size:
         series = None  # no shots of one scene: the plain stratified folds
     best: dict[str, Any] | None = None
@@ -203,12 +203,19 @@ def distinct_images(std: np.ndarray, copy_distance: float, seed: int = 0) -> np.
     ``copy_distance``, :meth:`DomainReference.copy_distance`) count once; otherwise the classifier
     learns them in one fold and recognises them in another, and a folder of in-source images held
     in several copies reads as foreign (measured: ROC-AUC 0.95 for 10 val-inthewild photos held
-    three times each, docs/domain.md).  A group larger than :data:`MAX_TESTED` is tested on a seeded random
-    sample (the test's power is long saturated there; its cost grows with the rows)."""
+    three times each, docs/domain.md).  A group larger than :data:`MAX_TESTED` is tested on a
+    seeded random sample (the test's power is long saturated there; its cost grows with the rows)."""
+    return _distinct(std, copy_distance, seed)[0]
+
+
+def _distinct(std: np.ndarray, copy_distance: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`distinct_images` and the distances between the rows it keeps (for the scenes)."""
     keep = np.sort(np.unique(std, axis=0, return_index=True)[1])  # identical rows: the same file
     if keep.size > MAX_TESTED:
         keep = np.sort(np.random.default_rng(seed).choice(keep, MAX_TESTED, replace=False))
-    return keep[first_of_copies(std[keep], copy_distance)]
+    dist = pairwise_distances(std[keep], std[keep])
+    first = first_of_copies(dist, copy_distance)
+    return keep[first], dist[np.ix_(first, first)]
 
 
 def _features(rec: dict[str, Any], ref: DomainReference) -> np.ndarray | None:

@@ -170,6 +170,13 @@ _GATE_SHORT = {
 }
 
 
+def _failed_gates(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's failed quality-gate entries (``quality.failed``; nothing from a malformed one)."""
+    q = rec.get("quality")
+    failed = q.get("failed") if isinstance(q, dict) else None
+    return [g for g in failed if isinstance(g, dict)] if isinstance(failed, list) else []
+
+
 def _gate_text(g: dict[str, Any]) -> str:
     """A failed gate's short text (its name alone when the entry lacks what the text needs)."""
     try:
@@ -191,9 +198,7 @@ def _why_verdict(rec: dict[str, Any]) -> str:
         return "declared by its metadata"
     if rec.get("verdict") == "inconclusive":
         # the failed gates first (also when the score alone was inconclusive), then every other reason
-        q = rec.get("quality")
-        failed = q.get("failed") if isinstance(q, dict) else None
-        failed = [g for g in failed if isinstance(g, dict)] if isinstance(failed, list) else []
+        failed = _failed_gates(rec)
         gate_reasons = {g.get("reason") for g in failed}
         return "; ".join([_gate_text(g) for g in failed]
                          + [str(r) for r in rec.get("reasons") or [] if r not in gate_reasons])
@@ -231,7 +236,7 @@ def jsonl_line(obj: dict[str, Any]) -> str:
 
 
 # After the earlier columns (whose order scripts may rely on): why the verdict is what it is, the
-# quality gates that withheld a detector verdict, and the calibrated error rate a definite one
+# quality gates the image failed, and the calibrated error rate a definite verdict
 # comes with (``false_alarm``: share of calibration reals flagged; ``miss``: fakes called real).
 VERDICT_COLUMNS = ["why", "gates", "error_rate_kind", "error_rate", "error_rate_upper95"]
 
@@ -287,8 +292,7 @@ def verdict_cells(rec: dict[str, Any]) -> dict[str, Any]:
     """CSV cells that explain the verdict (:data:`VERDICT_COLUMNS`): the table's *why* text, the
     failed quality gates' names (``;``-separated) and the verdict's calibrated error rate."""
     er = rec.get("error_rate") if isinstance(rec.get("error_rate"), dict) else {}
-    failed = (rec.get("quality") or {}).get("failed") if isinstance(rec.get("quality"), dict) else None
-    gates = [str(g.get("gate")) for g in failed or [] if isinstance(g, dict) and g.get("gate")]
+    gates = [str(g["gate"]) for g in _failed_gates(rec) if g.get("gate")]
     rate, upper = er.get("rate"), er.get("upper95")
     return {"why": "" if rec.get("error") else why_short(rec), "gates": ";".join(gates),
             "error_rate_kind": er.get("kind", "") if er.get("n") else "",

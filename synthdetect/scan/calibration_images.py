@@ -55,7 +55,7 @@ def mark(rec: dict[str, Any], idx: dict[str, list[dict[str, Any]]]) -> bool:
 
 def add_copy(rec: dict[str, Any], model: str, ref: Any, row: int, distance: float) -> None:
     """Record that ``rec``'s image is a copy of original row ``row`` of ``model``'s domain reference
-    (:meth:`~synthdetect.scan.domain.DomainReference.copies_of_originals`: the same picture re-saved
+    (:meth:`~synthdetect.scan.domain.DomainReference.look_up`: the same picture re-saved
     or re-encoded, ``distance`` a share of the calibration images' median nearest-neighbour
     distance), with that image's label and out-of-fold score."""
     orig = ref.conditions == ""

@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..cards import CardError, atomic_write, sha256_file
-from .twosample import knn_percentiles, knn_score, loo_knn_scores, pairwise_distances
+from .twosample import distance_percentiles, knn_score, loo_knn_scores, pairwise_distances
 
 SIDECAR_SUFFIX = ".domain.npz"
 FORMAT = "synthdetect.domain-reference/1"
@@ -130,16 +130,18 @@ class DomainReference:
     def typicality(self, features: np.ndarray) -> np.ndarray:
         """Per image: the share of calibration images that lie closer to the rest of the
         calibration images than this image lies to them (0.5 typical, 1.0 beyond all of them)."""
-        return knn_percentiles(self.standardise(features), self.originals(), self.loo, self.k)
+        return self.look_up(features)[0]
 
-    def copies_of_originals(self, features: np.ndarray) -> list[tuple[int, float] | None]:
-        """Per image: (index among the original rows, distance as a share of the originals' median
-        nearest-neighbour distance) of the calibration image it is a copy of — closer than
+    def look_up(self, features: np.ndarray) -> tuple[np.ndarray, list[tuple[int, float] | None]]:
+        """Per image, from one computation of its distances to the calibration images: its
+        :meth:`typicality`, and (index among the original rows, distance as a share of the originals'
+        median nearest-neighbour distance) of the calibration image it is a copy of — closer than
         :meth:`copy_distance`, e.g. the same picture re-saved or re-encoded — or None."""
         d = pairwise_distances(self.standardise(features), self.originals())
         near, limit = d.argmin(1), self.copy_distance()
         unit = self._nearest_median()[0] or 1.0
-        return [(int(j), round(float(d[i, j]) / unit, 3)) if d[i, j] < limit else None for i, j in enumerate(near)]
+        copies = [(int(j), round(float(d[i, j]) / unit, 3)) if d[i, j] < limit else None for i, j in enumerate(near)]
+        return distance_percentiles(d, self.loo, self.k), copies
 
     def summary(self) -> dict[str, Any]:
         conds: dict[str, int] = {}

@@ -728,8 +728,8 @@ class Scanner:
             typ = np.full(len(f), np.nan)
             copies: list[Any] = [None] * len(f)
             if ok.any():
-                typ[ok] = ref.typicality(f[ok])
-                for i, c in zip(np.flatnonzero(ok), ref.copies_of_originals(f[ok])):
+                typ[ok], found = ref.look_up(f[ok])
+                for i, c in zip(np.flatnonzero(ok), found):
                     copies[i] = c
             fresh = ref.backbone_sha256 not in encoded
             encoded.add(ref.backbone_sha256)

@@ -61,7 +61,12 @@ def loo_knn_scores(ref: np.ndarray, k: int) -> np.ndarray:
 def knn_percentiles(batch: np.ndarray, ref: np.ndarray, ref_scores: np.ndarray, k: int) -> np.ndarray:
     """Typicality of each batch row: the share of reference rows whose leave-one-out k-NN score
     is below the row's k-NN score against the reference."""
-    s = knn_score(pairwise_distances(batch, ref), k)
+    return distance_percentiles(pairwise_distances(batch, ref), ref_scores, k)
+
+
+def distance_percentiles(dist: np.ndarray, ref_scores: np.ndarray, k: int) -> np.ndarray:
+    """:func:`knn_percentiles` from the batch rows' distances to the reference rows [n, m]."""
+    s = knn_score(dist, k)
     srt = np.sort(np.asarray(ref_scores, dtype=np.float64))
     return np.searchsorted(srt, s, side="left") / max(1, srt.size)
 

@@ -306,8 +306,13 @@ def _domain_html(dom: Any) -> str:
            '<th>two-sample ROC-AUC</th><th>p-value</th><th>decision</th></tr></thead><tbody>',
            *rows, "</tbody></table>"]
     if dom.get("out_of_domain"):
+        from .text import all_in_domain_for_some, in_domain_sentences
+
+        way_out = "" if all_in_domain_for_some(dom) else f" To judge them, {_e(WAY_OUT)}."
         out.append(f'<p class="notes">{_e(dom["out_of_domain"])} images lie outside the calibration domain: '
-                   f'the stated error rates do not apply to them. To judge them, {_e(WAY_OUT)}.</p>')
+                   f'the stated error rates do not apply to them.{way_out}</p>')
+
+        out += [f'<p class="notes">{_e(alone)}.</p>' for alone in in_domain_sentences(dom)]
     if dom.get("beyond_calibration_images"):
         from .text import beyond_sentence
 

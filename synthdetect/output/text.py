@@ -320,9 +320,11 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
     lines = [f"domain check ({dom.get('mode')}, against the calibration images of {', '.join(dom.get('references') or [])}):"]
     for g in dom.get("groups") or []:
         tests = [t for t in g.get("tests") or [] if t.get("statistic") is not None]
-        stat = "; ".join(f"ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}" + (
-            f", closest to the {t['condition']} copies" if t.get("condition", "original") != "original" else "")
-            for t in tests)
+        named = len(g.get("tests") or []) > 1  # several references: say whose test each figure is
+        stat = "; ".join((f"{t.get('model')}: " if named else "") + f"ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}"
+                         + (f", closest to the {t['condition']} copies" if t.get("condition", "original") != "original"
+                            else "") + (f" ({t.get('decision')})" if named else "")
+                         for t in tests)
         distinct = [t["n_distinct"] for t in g.get("tests") or [] if t.get("n_distinct") is not None]
         why = stat or (f"{min(distinct)} distinct pictures, fewer than {dom.get('min_n')}: not tested" if distinct
                        else f"fewer than {dom.get('min_n')} images: not tested")
@@ -334,12 +336,35 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
     if dom.get("out_of_domain"):
         act = ("their definite verdicts are withheld (inconclusive)" if dom.get("mode") in ("enforce", "strict")
                else "their verdicts are kept (--domain-check warn) but the stated error rates do not apply")
-        lines.append(f"  {dom['out_of_domain']} images are outside the calibration domain: {act}; to judge them, {WAY_OUT}")
+        alone = in_domain_sentences(dom)
+        way_out = "" if all_in_domain_for_some(dom) else f"; to judge them, {WAY_OUT}"
+        lines.append(f"  {dom['out_of_domain']} images are outside the calibration domain: {act}{way_out}")
+        lines += [f"  {sentence}" for sentence in alone]
     if dom.get("beyond_calibration_images"):
         lines.append(f"  {beyond_sentence(dom)}")
     if dom.get("withheld_untested"):
         lines.append(f"  {untested_sentence(dom)}")
     return lines
+
+
+def in_domain_sentences(dom: dict[str, Any]) -> list[str]:
+    """For each out-of-domain group that some cards of the scan found in domain (an adapted probe
+    scanned beside the bundle): which cards, and how to scan with them alone."""
+    from ..scan.domain_check import scan_alone
+
+    out = []
+    for g in dom.get("groups") or []:
+        names = g.get("in_domain_for") or []
+        if g.get("decision") == "out_of_domain" and names:
+            out.append(f"{g.get('group')} is like the calibration images of {', '.join(names)}: "
+                       f"{scan_alone(names)} for verdicts whose error rates apply")
+    return out
+
+
+def all_in_domain_for_some(dom: dict[str, Any]) -> bool:
+    """Whether every out-of-domain group is in domain for some card of the scan (no probe to fit)."""
+    out = [g for g in dom.get("groups") or [] if g.get("decision") == "out_of_domain"]
+    return bool(out) and all(g.get("in_domain_for") for g in out)
 
 
 def untested_sentence(dom: dict[str, Any]) -> str:

@@ -78,10 +78,20 @@ class GroupResult:
     decision: str  # in_domain | out_of_domain | untested
     tests: list[dict[str, Any]] = field(default_factory=list)
     directories: int = 1
+    # out of domain for some cards, in domain for these (an adapted probe scanned beside the bundle):
+    # scanning with them alone gives verdicts whose rates apply
+    in_domain_for: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"group": self.group, "n": self.n, "directories": self.directories, "decision": self.decision,
-                "tests": self.tests}
+        d = {"group": self.group, "n": self.n, "directories": self.directories, "decision": self.decision,
+             "tests": self.tests}
+        if self.in_domain_for:
+            d["in_domain_for"] = self.in_domain_for
+        return d
+
+    def rejected_by(self) -> list[str]:
+        """The references (card names) that found the group out of domain."""
+        return [t["model"] for t in self.tests if t.get("decision") == "out_of_domain"]
 
 
 @dataclass
@@ -233,8 +243,10 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
         return None
     # one test per distinct reference (ensemble members fitted on the same images share it)
     distinct: dict[int, tuple[str, DomainReference]] = {}
+    sharing: dict[str, list[str]] = {}  # the tested card's name -> every card of the scan with that reference
     for name, ref in references.items():
-        distinct.setdefault(hash((ref.backbone_sha256, ref.rows.tobytes())), (name, ref))
+        first, _ = distinct.setdefault(hash((ref.backbone_sha256, ref.rows.tobytes())), (name, ref))
+        sharing.setdefault(first, []).append(name)
     t0 = time.perf_counter()
     report = DomainReport(mode=mode, groups=[], references=sorted(references))
     for gname, idx, ndirs in groups_of(records):
@@ -250,6 +262,8 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
         decisions = {t["decision"] for t in g.tests}
         g.decision = "out_of_domain" if "out_of_domain" in decisions else (
             "in_domain" if "in_domain" in decisions else "untested")
+        if g.decision == "out_of_domain":
+            g.in_domain_for = [n for t in g.tests if t["decision"] == "in_domain" for n in sharing[t["model"]]]
         report.groups.append(g)
         why = f"{g.group} holds {g.n} image{'s' if g.n != 1 else ''} with features, too few for the batch test (at least {MIN_N})"
         for i in idx:
@@ -278,10 +292,29 @@ def _mark(rec: dict[str, Any], g: GroupResult, enforce: bool) -> None:
         return
     if rec.get("verdict_source") != "detectors":
         return  # provenance verdicts stand
+    _withhold(rec, out_of_domain_reason(g))
+
+
+def out_of_domain_reason(g: GroupResult) -> str:
+    """Why an out-of-domain group's verdicts are withheld; when other cards of the scan found it in
+    domain, which ones, and how to scan with them alone."""
     t = max((t for t in g.tests if t.get("decision") == "out_of_domain"), key=lambda t: t.get("statistic") or 0.0)
-    why = (f"{REASON}: the {g.n} images of {g.group} are not like the images the detectors were calibrated on "
-           f"(two-sample test ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}): their error rates do not apply")
-    _withhold(rec, why)
+    stat = f"two-sample test ROC-AUC {t['statistic']:.2f}, p = {t['p_value']:.3g}"
+    if not g.in_domain_for:
+        return (f"{REASON}: the {g.n} images of {g.group} are not like the images the detectors were calibrated on "
+                f"({stat}): their error rates do not apply")
+    return (f"{REASON}: the {g.n} images of {g.group} are not like {_names(g.rejected_by())}'s calibration images "
+            f"({stat}): the combined verdict's error rates do not apply (they are like {_names(g.in_domain_for)}'s: "
+            f"{scan_alone(g.in_domain_for)})")
+
+
+def _names(names: Sequence[str]) -> str:
+    return " and ".join(", ".join(names).rsplit(", ", 1)) if len(names) > 1 else names[0]
+
+
+def scan_alone(names: Sequence[str]) -> str:
+    """The way to scan with only the cards named (those in domain for a group)."""
+    return f"scan with `--models {','.join(names)}`"
 
 
 BEYOND = "beyond_calibration_images"

@@ -355,6 +355,44 @@ def test_ensemble_members_with_one_reference_test_once(ref):
     assert len(rep.groups[0].tests) == 1 and rep.references == ["p", "p2"]
 
 
+def test_a_group_out_of_domain_for_one_card_names_the_cards_it_fits(ref):
+    """The bundle scanned beside a probe adapted to the case's source: the bundle's reference
+    rejects the folder, the adapted probe's accepts it.  The combined verdict stays withheld (its
+    gates and rates belong to the whole scan), and the reason, the footer and the report name the
+    card whose calibration the folder fits and how to scan with it alone."""
+    from synthdetect.output.html import _domain_html
+    from synthdetect.output.text import domain_lines
+
+    rng = np.random.default_rng(16)
+    X, y = source(160, rng, shift=1.2)
+    adapted = DomainReference.build(X, backbone_sha256=BB, labels=y, scores=probs_for(y, rng))
+    recs = records(*source(20, rng, shift=1.2), "case", rng)
+    for r in recs:
+        r["models"]["case42"] = dict(r["models"]["p"])
+    rep = dc.check(recs, {"p": ref, "p-twin": ref, "case42": adapted}, "enforce")
+    (g,) = rep.groups
+    assert g.decision == "out_of_domain" and g.rejected_by() == ["p"] and g.in_domain_for == ["case42"]
+    assert [t["decision"] for t in g.tests] == ["out_of_domain", "in_domain"]
+    assert rep.to_dict()["groups"][0]["in_domain_for"] == ["case42"]
+    for r in recs:
+        assert r["verdict"] == "inconclusive" and r["error_rate"] is None
+        assert "not like p's calibration images" in r["reasons"][0] and "`--models case42`" in r["reasons"][0]
+    dom = rep.to_dict()
+    lines = domain_lines(dom)
+    assert any(line.startswith("  case: out_of_domain (n = 20; p: ROC-AUC") and "(out_of_domain); case42: ROC-AUC" in line
+               for line in lines), lines
+    assert "  case is like the calibration images of case42: scan with `--models case42` for verdicts whose error rates apply" in lines
+    assert not any("train probe" in line for line in lines)  # nothing to fit: a probe of this source is at hand
+    html = _domain_html(dom)
+    assert "scan with `--models case42`" in html and "train probe" not in html
+    # a folder no card of the scan fits still gets the way out
+    foreign = records(*source(20, rng, shift=-1.5), "elsewhere", rng)
+    rep = dc.check(foreign, {"p": ref, "case42": adapted}, "enforce")
+    assert rep.groups[0].decision == "out_of_domain" and rep.groups[0].in_domain_for == []
+    assert "the detectors were calibrated on" in foreign[0]["reasons"][0]
+    assert any("train probe" in line for line in domain_lines(rep.to_dict()))
+
+
 # -- train probe writes it, scan uses it -------------------------------------------------------
 def test_train_probe_writes_its_reference_and_scan_tests_against_it(tmp_path):
     """``train probe`` on a tiny backbone: the card names its sidecar; a new sample of the same

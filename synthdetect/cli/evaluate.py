@@ -48,10 +48,14 @@ def evaluate(
     plots: Optional[Path] = typer.Option(None, "--plots", file_okay=False,
                                          help="Write ROC, PR, score histograms and a reliability diagram per model "
                                               "and ensemble as PNG under DIR/NAME/ (needs the 'plots' extra)."),
+    exclude_calibration_images: bool = typer.Option(
+        False, "--exclude-calibration-images",
+        help="Leave out the images a model was calibrated on (its card lists them: a probe was fitted on them), "
+             "for every model; without it they are scored and a warning counts them."),
     device: Device = DEVICE,
 ):
     """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
-    from ..evaluation.report import evaluate_targets, render_table, write_metrics_to_cards
+    from ..evaluation.report import calibration_notes, evaluate_targets, render_table, write_metrics_to_cards
     from ..train.scoring import RunScorer
 
     if plots is not None:
@@ -69,7 +73,8 @@ def evaluate(
         try:
             report = evaluate_targets(models, data, perturb, [str(p) for p in models_dir or []], device.value,
                                       max_false_alarm=max_false_alarm, max_miss=max_miss,
-                                      scores=scores if plots is not None else None, run_scorer=RunScorer)
+                                      scores=scores if plots is not None else None, run_scorer=RunScorer,
+                                      exclude_calibration_images=exclude_calibration_images)
         except (ValueError, OSError, RuntimeError) as e:
             raise _library_failure(e) from None
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -78,6 +83,8 @@ def evaluate(
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         render_table(report)
+    for note in calibration_notes(report):
+        err.print(note, markup=False)
     err.print(f"metrics written to {out}")
     if write_cards:
         for p in write_metrics_to_cards(report, [str(p) for p in models_dir or []]):

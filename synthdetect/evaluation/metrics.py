@@ -190,7 +190,9 @@ def eer(y, p) -> dict[str, float]:
 
 def per_generator(y, p, generators: Sequence[str], thresholds: dict[str, float]) -> dict[str, Any]:
     """Per generator (manifest 'generator' column): n, mean probability and accuracy at each
-    named threshold.  For reals accuracy is 1 − false-positive rate; for fakes it is recall."""
+    named threshold.  For reals accuracy is 1 − false-positive rate; for fakes it is recall.  A
+    name that labels images of both classes (a manifest naming the source, not the generator)
+    gets one row per class, ``NAME (real)`` and ``NAME (synthetic)``."""
     y, p = _arrays(y, p)
     g = np.asarray(list(generators), dtype=object)
     if g.size != y.size:
@@ -198,13 +200,20 @@ def per_generator(y, p, generators: Sequence[str], thresholds: dict[str, float])
     out: dict[str, Any] = {}
     for name in sorted(set(g.tolist()), key=str):
         m = g == name
-        yy, pp = y[m], p[m]
-        row: dict[str, Any] = {"n": int(m.sum()), "label": "synthetic" if yy.mean() >= 0.5 else "real",
-                               "mean_prob": float(pp.mean())}
-        for tname, t in thresholds.items():
-            row[f"acc@{tname}"] = float(np.mean((pp >= t) == (yy == 1)))
-        out[str(name)] = row
+        labels = sorted(set(y[m].tolist()))
+        for lab in labels:
+            mm = m & (y == lab)
+            key = str(name) if len(labels) == 1 else f"{name} ({'synthetic' if lab == 1 else 'real'})"
+            out[key] = _generator_row(y[mm], p[mm], thresholds)
     return out
+
+
+def _generator_row(yy: np.ndarray, pp: np.ndarray, thresholds: dict[str, float]) -> dict[str, Any]:
+    row: dict[str, Any] = {"n": int(yy.size), "label": "synthetic" if yy.mean() >= 0.5 else "real",
+                           "mean_prob": float(pp.mean())}
+    for tname, t in thresholds.items():
+        row[f"acc@{tname}"] = float(np.mean((pp >= t) == (yy == 1)))
+    return row
 
 
 def summary(y, p, generators: Sequence[str] | None = None, threshold: float = 0.5) -> dict[str, Any]:

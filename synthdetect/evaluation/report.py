@@ -13,8 +13,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..cards import Registry
-from ..inputs.datasets import Item, data_label, load_sets
+from ..cards import Registry, sha256_file
+from ..inputs.datasets import DataError, Item, data_label, load_sets
 from .metrics import at_threshold, best_f1_threshold, summary
 from .perturbations import parse_perturbations
 from .scoring import EnsembleSpec, ImageCache, RunScorerFactory, n_members, progress, resolve, score_any
@@ -30,23 +30,36 @@ def evaluate_targets(
     max_miss: float = 0.2,
     scores: dict[str, dict[str, Any]] | None = None,
     run_scorer: RunScorerFactory | None = None,
+    exclude_calibration_images: bool = False,
 ) -> dict[str, Any]:
     """Metrics per target.  ``scores``: when given, filled with each target's labels and scores
     (``{name: {y, p, threshold, vote}}``) for plots.  ``run_scorer``: how a training run directory
-    is scored (:class:`synthdetect.train.scoring.RunScorer`); without it a run is refused."""
+    is scored (:class:`synthdetect.train.scoring.RunScorer`); without it a run is refused.
+
+    A file that is one of a target's own calibration images (its card keeps their SHA-256
+    prefixes: a probe was fitted on them) gives a training score, not a test: each target's
+    count is in ``calibration_images``; ``exclude_calibration_images`` leaves out every image that
+    is a calibration image of any target (so that all are scored on the same images)."""
     from ..scan.calibration import CalibrationSet, definite_metrics
 
     items: list[Item] = load_sets(data)
     perts = parse_perturbations(perturb)
+    reg = Registry(models_dirs)
+    targets = [(ref, resolve(ref, reg, device, run_scorer)) for ref in refs]
+    own = calibration_overlap(items, [t for _, t in targets])
+    excluded = sorted(set().union(*own.values())) if exclude_calibration_images and own else []
+    if excluded:
+        if len(excluded) == len(items):
+            raise DataError(f"all {len(items)} images are calibration images of {', '.join(sorted(own))}: "
+                            "nothing is left to evaluate them on")
+        items = [it for i, it in enumerate(items) if i not in set(excluded)]
     y = np.array([it.label for it in items])
     gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)") for it in items]
     has_gens = any(it.generator for it in items)
-    reg = Registry(models_dirs)
     results: dict[str, Any] = {}
     image_cache = ImageCache()  # decoded (and perturbed) images shared by all targets (bounded)
     with progress() as prog:
-        for ref in refs:
-            target = resolve(ref, reg, device, run_scorer)
+        for ref, target in targets:
             name = target.name
             task = prog.add_task(f"scoring {name}", total=len(items) * n_members(target))
             t0 = time.time()
@@ -60,6 +73,8 @@ def evaluate_targets(
                 op = CalibrationSet.from_dict(card.calibration).operating(max_false_alarm, max_miss)
                 m["three_way"] = definite_metrics(y, s["probs"], op)
             m["kind"] = "ensemble" if isinstance(target, EnsembleSpec) else target.kind
+            if own.get(name) and not excluded:
+                m["calibration_images"] = len(own[name])
             m["ref"] = ref
             m["seconds"] = round(time.time() - t0, 2)
             if s["members"]:
@@ -71,10 +86,48 @@ def evaluate_targets(
                 vote = isinstance(target, EnsembleSpec) and target.method in ("majority", "weighted")
                 scores[key] = {"y": y, "p": np.asarray(s["probs"], dtype=float), "threshold": s["threshold"],
                                "vote": vote}
-    return {
+    report = {
         "data": [str(d) for d in data], "n": int(len(items)), "perturbations": [f"{a}:{b:g}" for a, b in perts],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
     }
+    if excluded:
+        report["excluded_calibration_images"] = {"n": len(excluded), "models": sorted(own)}
+    return report
+
+
+def _cards_of(target: Any) -> list[Any]:
+    """The model cards behind a target (an ensemble's members'; none for a training run)."""
+    if isinstance(target, EnsembleSpec):
+        return [c for m in target.members for c in _cards_of(m)]
+    card = getattr(target, "card", None)
+    return [card] if card is not None else []
+
+
+def calibration_overlap(items: Sequence[Item], targets: Sequence[Any]) -> dict[str, set[int]]:
+    """Target name -> the positions of ``items`` that are its own calibration images (the same file,
+    by the SHA-256 prefix its cards keep; :mod:`synthdetect.scan.calibration_images`).  Files are
+    hashed only when some target's card lists calibration images."""
+    from ..scan.calibration_images import ID_LENGTH, index
+
+    indexes = {t.name: index(_cards_of(t)) for t in targets}
+    if not any(indexes.values()):
+        return {}
+    shas = [sha256_file(it.path)[:ID_LENGTH] for it in items]
+    own = {name: {i for i, s in enumerate(shas) if s in idx} for name, idx in indexes.items()}
+    return {name: pos for name, pos in own.items() if pos}
+
+
+def calibration_notes(report: dict[str, Any]) -> list[str]:
+    """What the evaluation says of the targets' own calibration images among the data."""
+    ex = report.get("excluded_calibration_images")
+    if ex:
+        return [f"left out {ex['n']} images that are calibration images of {', '.join(ex['models'])} "
+                "(--exclude-calibration-images)"]
+    n = report["n"]
+    return [f"warning: {m['calibration_images']} of the {n} images are {name}'s own calibration images ("
+            + ("its members were" if m.get("kind") == "ensemble" else "it was")
+            + " fitted on them): its figures on them are training scores, not a test; --exclude-calibration-images "
+            "leaves them out" for name, m in report["models"].items() if m.get("calibration_images")]
 
 
 def table1_rows(report: dict[str, Any]) -> list[list[str]]:

@@ -54,6 +54,52 @@ def test_evaluate_onnx_models_and_an_ensemble(models_dir, labelled):
     assert blurred["perturbations"] == ["crop:8", "blur:3"]
 
 
+def test_a_models_own_calibration_images_are_counted_and_can_be_left_out(models_dir, labelled, tmp_path):
+    """A probe scored on the images it was fitted on gives training scores: evaluate counts them per
+    model (its card keeps their SHA-256 prefixes) and, asked to, leaves them out for every model."""
+    from synthdetect.cards import sha256_file
+    from synthdetect.evaluation.report import calibration_notes
+    from synthdetect.inputs.datasets import DataError
+
+    d = tmp_path / "m"
+    shutil.copytree(models_dir, d)
+    card = json.loads((d / "bright.json").read_text())
+    reals, fakes = sorted((labelled / "0_real").iterdir())[:3], sorted((labelled / "1_fake").iterdir())[:2]
+    card["calibration"] = {"real_scores": [0.1, 0.2, 0.3], "fake_scores": [0.8, 0.9],
+                           "real_ids": [sha256_file(p)[:16] for p in reals],
+                           "fake_ids": [sha256_file(p)[:16] for p in fakes]}
+    (d / "bright.json").write_text(json.dumps(card))
+    rep = evaluate_targets(["bright", "dark"], [str(labelled)], models_dirs=[str(d)], device="cpu")
+    assert rep["n"] == 12 and rep["models"]["bright"]["calibration_images"] == 5
+    assert "calibration_images" not in rep["models"]["dark"]
+    (note,) = calibration_notes(rep)
+    assert note.startswith("warning: 5 of the 12 images are bright's own calibration images")
+    left = evaluate_targets(["bright", "dark"], [str(labelled)], models_dirs=[str(d)], device="cpu",
+                            exclude_calibration_images=True)
+    assert left["n"] == 7 and left["excluded_calibration_images"] == {"n": 5, "models": ["bright"]}
+    assert left["models"]["dark"]["n"] == 7 and left["models"]["dark"]["n_real"] == 3
+    assert calibration_notes(left) == ["left out 5 images that are calibration images of bright "
+                                       "(--exclude-calibration-images)"]
+    from typer.testing import CliRunner
+
+    from synthdetect.cli import app
+
+    for extra, said, n in (([], "warning: 5 of the 12 images are bright's own calibration images", 12),
+                           (["--exclude-calibration-images"], "left out 5 images that are calibration images", 7)):
+        r = CliRunner().invoke(app, ["evaluate", "bright", "--models-dir", str(d), "--data", str(labelled),
+                                     "--out", str(tmp_path / "m.json"), *extra])
+        assert r.exit_code == 0, r.output
+        assert said in " ".join(r.output.split()) and json.loads((tmp_path / "m.json").read_text())["n"] == n
+    every = sorted((labelled / "0_real").iterdir()) + sorted((labelled / "1_fake").iterdir())
+    card["calibration"].update(real_scores=[0.1] * 6, fake_scores=[0.9] * 6,
+                               real_ids=[sha256_file(p)[:16] for p in every[:6]],
+                               fake_ids=[sha256_file(p)[:16] for p in every[6:]])
+    (d / "bright.json").write_text(json.dumps(card))
+    with pytest.raises(DataError, match="nothing is left"):
+        evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(d)], device="cpu",
+                         exclude_calibration_images=True)
+
+
 def test_a_run_directory_needs_the_run_scorer_it_is_given(models_dir, labelled, run_dir, tmp_path):
     with pytest.raises(CardError, match="training run directory"):
         scoring.resolve(str(run_dir), Registry([models_dir]))

@@ -101,3 +101,8 @@ def test_per_generator_and_summary():
     assert s["n_real"] == 2 and s["n_synthetic"] == 3
     with pytest.raises(ValueError):
         M.at_threshold([0, 2], [0.1, 0.2])
+    # a name given to both classes (a manifest naming the source) gets a row per class
+    mixed = M.per_generator([0, 0, 1], [0.2, 0.7, 0.9], ["src", "src", "src"], {"0.5": 0.5})
+    assert set(mixed) == {"src (real)", "src (synthetic)"}
+    assert mixed["src (real)"]["n"] == 2 and mixed["src (real)"]["acc@0.5"] == pytest.approx(0.5)
+    assert mixed["src (synthetic)"]["label"] == "synthetic" and mixed["src (synthetic)"]["acc@0.5"] == 1.0

@@ -52,7 +52,8 @@ def evaluate_targets(
         if len(excluded) == len(items):
             raise DataError(f"all {len(items)} images are calibration images of {', '.join(sorted(own))}: "
                             "nothing is left to evaluate them on")
-        items = [it for i, it in enumerate(items) if i not in set(excluded)]
+        drop = set(excluded)
+        items = [it for i, it in enumerate(items) if i not in drop]
     y = np.array([it.label for it in items])
     gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)") for it in items]
     has_gens = any(it.generator for it in items)

@@ -311,7 +311,6 @@ def _domain_html(dom: Any) -> str:
         way_out = "" if all_in_domain_for_some(dom) else f" To judge them, {_e(WAY_OUT)}."
         out.append(f'<p class="notes">{_e(dom["out_of_domain"])} images lie outside the calibration domain: '
                    f'the stated error rates do not apply to them.{way_out}</p>')
-
         out += [f'<p class="notes">{_e(alone)}.</p>' for alone in in_domain_sentences(dom)]
     if dom.get("beyond_calibration_images"):
         from .text import beyond_sentence

@@ -342,8 +342,10 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
         err.print(f"[yellow]near copy[/] {p}: a copy of {k} (a re-save or re-encode: features {x:.2f} of the "
                   "sample's typical distance apart); counted once", highlight=False)
     if res.scenes:
-        err.print(f"[yellow]series[/]: {res.scenes['images']} images form {res.scenes['scenes']} scenes (shots of one "
-                  "subject); each scene is kept within one cross-validation fold", highlight=False)
+        k = res.scenes["scenes"]
+        err.print(f"[yellow]series[/]: {res.scenes['images']} images form {k} scene{'s' if k != 1 else ''} (shots of "
+                  f"one subject); {'each scene is' if k != 1 else 'it is'} kept within one cross-validation fold",
+                  highlight=False)
     fa, ms = tw["false_alarm"], tw["miss"]
     err.print(
         f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "

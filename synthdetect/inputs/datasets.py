@@ -287,41 +287,83 @@ FORMAT_ADVICE_SAMPLE = ("build the sample with both classes in one format, re-en
 def shortcut_warnings(items: Sequence[Item],
                       frames: tuple[tuple[int, list[Frame]], tuple[int, list[Frame]]] | None = None,
                       frames_cut: bool = False, format_advice: str = FORMAT_ADVICE_AUGMENT) -> list[str]:
-    """Warn when file format, image size or a uniform frame separates real from synthetic in a
-    training set (e.g. JPEG reals vs lossless WebP fakes, grey frames around reals and coloured ones
-    around fakes): a detector can learn the container or the canvas instead of the content.
+    """Warn when file format, image size, JPEG quality or a uniform frame separates real from
+    synthetic in a training set (e.g. JPEG reals vs lossless WebP fakes, camera JPEGs at q95 vs
+    renders saved at q75, grey frames around reals and coloured ones around fakes): a detector can
+    learn the container, the compression or the canvas instead of the content.
     ``frames``: each class's (images checked, frames found) when already measured
     (``quality.check_sample``); else :func:`~.frames.class_frames` samples them here.
     ``frames_cut``: the detector never sees a uniform frame (its input cuts it off, ``InputSpec.strip_frames``),
     so frames are not looked for.  ``format_advice``: what the format warning tells the user to do."""
-    out: list[str] = []
     by_label: dict[int, list[Item]] = {0: [], 1: []}
     for it in items:
         by_label[it.label].append(it)
     if not by_label[0] or not by_label[1]:
-        return out
-    fmt = {lab: {it.path.suffix.lower().replace(".jpeg", ".jpg") for it in its} for lab, its in by_label.items()}
-    if not fmt[0] & fmt[1]:
-        out.append(f"file format separates the classes (real: {', '.join(sorted(fmt[0]))}; synthetic: "
-                   f"{', '.join(sorted(fmt[1]))}); {format_advice}")
-    sizes: dict[int, set] = {}
-    for lab, its in by_label.items():
-        s = set()
-        for it in its[:500]:
-            try:
-                with Image.open(it.path) as im:
-                    s.add(im.size)
-            except OSError:
-                pass
-        sizes[lab] = s
-    for lab, other in ((1, 0), (0, 1)):
-        if len(sizes[lab]) == 1 and len(sizes[other]) > 1 and not sizes[lab] & sizes[other]:
-            (wh,) = sizes[lab]
-            name = "synthetic" if lab else "real"
-            out.append(f"every {name} image is {wh[0]}x{wh[1]} and no image of the other class is: "
-                       "image size separates the classes")
+        return []
+    out = _format_warning(by_label, format_advice)
+    headers = {lab: _headers(its) for lab, its in by_label.items()}
+    out += _size_warnings({lab: [wh for wh, _ in h] for lab, h in headers.items()})
+    out += _jpeg_quality_warning({lab: [q for _, q in h] for lab, h in headers.items()})
     if frames_cut:
         return out
     if frames is None:
         frames = (class_frames([it.path for it in by_label[0]]), class_frames([it.path for it in by_label[1]]))
     return out + frame_warnings(*frames)
+
+
+def _format_warning(by_label: dict[int, list[Item]], advice: str) -> list[str]:
+    fmt = {lab: {it.path.suffix.lower().replace(".jpeg", ".jpg") for it in its} for lab, its in by_label.items()}
+    if fmt[0] & fmt[1]:
+        return []
+    return [f"file format separates the classes (real: {', '.join(sorted(fmt[0]))}; synthetic: "
+            f"{', '.join(sorted(fmt[1]))}); {advice}"]
+
+
+def _headers(items: Sequence[Item], limit: int = 500) -> list[tuple[tuple[int, int], int | None]]:
+    """(size, estimated JPEG quality or None) of up to ``limit`` images, from their headers."""
+    from .quality import jpeg_quality_estimate
+
+    out = []
+    for it in items[:limit]:
+        try:
+            with Image.open(it.path) as im:
+                out.append((im.size, jpeg_quality_estimate(im) if im.format == "JPEG" else None))
+        except OSError:
+            pass
+    return out
+
+
+def _size_warnings(sizes: dict[int, list[tuple[int, int]]]) -> list[str]:
+    """One class all of one size the other never has, or the two classes' shorter sides in ranges
+    that do not meet."""
+    if not sizes[0] or not sizes[1]:
+        return []
+    sets = {lab: set(s) for lab, s in sizes.items()}
+    for lab, other in ((1, 0), (0, 1)):
+        if len(sets[lab]) == 1 and len(sets[other]) > 1 and not sets[lab] & sets[other]:
+            (wh,) = sets[lab]
+            name = "synthetic" if lab else "real"
+            return [f"every {name} image is {wh[0]}x{wh[1]} and no image of the other class is: "
+                    "image size separates the classes"]
+    sides = {lab: [min(wh) for wh in s] for lab, s in sizes.items()}
+    if max(sides[0]) < min(sides[1]) or max(sides[1]) < min(sides[0]):
+        return [f"image size separates the classes (shorter side, real: {_span(sides[0], ' px')}; synthetic: "
+                f"{_span(sides[1], ' px')}): build both classes at the sizes the questioned images have"]
+    return []
+
+
+def _jpeg_quality_warning(qualities: dict[int, list[int | None]]) -> list[str]:
+    """Both classes (nearly) all JPEG, their estimated qualities in ranges that do not meet."""
+    q = {lab: [v for v in vs if v is not None] for lab, vs in qualities.items()}
+    if any(not q[lab] or len(q[lab]) < 0.9 * len(qualities[lab]) for lab in (0, 1)):
+        return []
+    if max(q[0]) < min(q[1]) or max(q[1]) < min(q[0]):
+        return [f"JPEG quality separates the classes (real: {_span(q[0], '', 'q')}; synthetic: {_span(q[1], '', 'q')}): "
+                "re-encode both classes the way the questioned images were (the detector may otherwise read the "
+                "compression, not the content)"]
+    return []
+
+
+def _span(values: Sequence[int], unit: str = "", prefix: str = "") -> str:
+    lo, hi = min(values), max(values)
+    return f"{prefix}{lo}{unit}" if lo == hi else f"{prefix}{lo}–{hi}{unit}"

@@ -87,3 +87,31 @@ def test_shortcut_warnings(tmp_path, make_set):
     w = D.shortcut_warnings(D.list_items(root), format_advice=D.FORMAT_ADVICE_SAMPLE)
     assert "(real: .jpg; synthetic: .webp)" in w[0] and "augmentation" not in w[0]
     assert "both classes in one format" in w[0]
+
+
+def _jpegs(root, label, sizes, qualities):
+    import numpy as np
+    from PIL import Image
+
+    (root / label).mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(len(str(root)) + len(label))
+    for i, ((w, h), q) in enumerate(zip(sizes, qualities)):
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(root / label / f"{i}.jpg", quality=q)
+
+
+def test_shortcut_warnings_jpeg_quality_and_size_ranges(tmp_path):
+    """Both classes JPEG and of varied sizes, but camera JPEGs at q95 against renders saved at q75
+    (a sample built from two channels), or every real photo larger than every render: said, with
+    the ranges; overlapping ranges are not."""
+    sizes = [(64, 48), (72, 56), (60, 60)]
+    _jpegs(tmp_path / "q", "0_real", sizes, [95, 96, 94])
+    _jpegs(tmp_path / "q", "1_fake", sizes[::-1], [75, 80, 75])
+    (w,) = D.shortcut_warnings(D.list_items(tmp_path / "q"), frames_cut=True)
+    assert w.startswith("JPEG quality separates the classes (real: q94–96; synthetic: q75–80)")
+    _jpegs(tmp_path / "ok", "0_real", sizes, [95, 80, 90])
+    _jpegs(tmp_path / "ok", "1_fake", sizes[::-1], [75, 85, 92])
+    assert D.shortcut_warnings(D.list_items(tmp_path / "ok"), frames_cut=True) == []
+    _jpegs(tmp_path / "big", "0_real", [(160, 120), (150, 140), (130, 200)], [90, 90, 90])
+    _jpegs(tmp_path / "big", "1_fake", [(64, 48), (72, 56), (60, 64)], [90, 90, 90])
+    (w,) = D.shortcut_warnings(D.list_items(tmp_path / "big"), frames_cut=True)
+    assert w.startswith("image size separates the classes (shorter side, real: 120–140 px; synthetic: 48–60 px)")

@@ -94,6 +94,7 @@ def header(plan, models, options: dict[str, Any] | None = None,
                 "provider": loaded[c.name].providers[0] if c.name in loaded and loaded[c.name].providers else None,
                 "threshold_real": None if plan.member_operating(c) is None else plan.member_operating(c).t_lo,
                 "error_rates": _rates_for(c, plan.member_operating(c), plan.member_threshold(c)),
+                **({"training_warnings": w} if (w := training_warnings(c)) else {}),
             }
             for c in plan.cards
         ],
@@ -103,6 +104,16 @@ def header(plan, models, options: dict[str, Any] | None = None,
     if command is not None:
         head["command"] = list(command)
     return head
+
+
+def training_warnings(card: Any) -> list[str]:
+    """What the card's training said of its sample (``train probe``'s shortcut warnings — format,
+    size, JPEG quality or frames telling the classes apart — and its sample-size warning): an
+    analyst reading a scan should not have to open the card to learn that its figures may
+    measure a channel, or that its sample cannot show the budgets."""
+    t = getattr(card, "training", None) or {}
+    size = t.get("sample_size") if isinstance(t.get("sample_size"), dict) else {}
+    return [str(w) for w in [*(t.get("data_warnings") or []), *(size.get("warnings") or [])] if w]
 
 
 def read_results(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
@@ -503,5 +514,8 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
     rates = ens.get("error_rates") if multi else (head["models"][0].get("error_rates") if len(names) == 1 else None)
     if isinstance(rates, dict) and rates.get("text"):
         console.print("calibrated error rates: " + rates["text"])
+    for m in head["models"]:
+        for w in m.get("training_warnings") or []:
+            console.print(f"{m['name']} was fitted with a warning: {w}")
     for ln in summary_lines(summary):
         console.print(ln)

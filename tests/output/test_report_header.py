@@ -75,3 +75,33 @@ def test_command_line_is_recorded_when_run_as_a_command(models_dir, images):
                        timeout=120, cwd=REPO)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["command"] == ["synthdetect", *args]
+
+
+def test_a_cards_training_warnings_reach_the_header_footer_and_report(monkeypatch):
+    """A probe fitted on a sample whose classes differ by channel (or too small for the budgets)
+    says so in every scan with it, not only in its card; the bundled default says nothing."""
+    import io
+
+    from synthdetect.output.html import _models_html
+    from synthdetect.output.text import training_warnings, write_table
+
+    monkeypatch.delenv("SYNTHDETECT_MODELS_DIR", raising=False)
+    import synthdetect.cards as cards
+
+    monkeypatch.setattr(cards, "user_models_dir", lambda: REPO / "no-such-dir")
+    reg = Registry([REPO / "weights"])
+    plan = resolve_plan(reg, ["lite0-probe"])
+    assert "training_warnings" not in header(plan, [_Loaded("lite0-probe")])["models"][0]
+    card = plan.cards[0]
+    shortcut = "JPEG quality separates the classes (real: q89–94; synthetic: q85): re-encode both classes"
+    monkeypatch.setitem(card.training, "data_warnings", [shortcut])
+    monkeypatch.setitem(card.training, "sample_size", {"warnings": ["25 real photos can show at best 13.7 %"]})
+    assert training_warnings(card) == [shortcut, "25 real photos can show at best 13.7 %"]
+    head = header(plan, [_Loaded("lite0-probe")])
+    assert head["models"][0]["training_warnings"] == training_warnings(card)
+    out = io.StringIO()
+    write_table(out, head, [], {"inputs": 0, "errors": 0, "elapsed_s": 0.0, "images_per_s": 0.0,
+                               "verdicts": {"synthetic": 0, "real": 0, "inconclusive": 0}}, color=False)
+    assert f"lite0-probe was fitted with a warning: {shortcut}" in " ".join(out.getvalue().split())
+    html = _models_html(head["models"])
+    assert "lite0-probe was fitted with a warning: JPEG quality separates the classes" in html

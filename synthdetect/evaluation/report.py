@@ -127,8 +127,9 @@ def calibration_notes(report: dict[str, Any]) -> list[str]:
     n = report["n"]
     return [f"warning: {m['calibration_images']} of the {n} images are {name}'s own calibration images ("
             + ("its members were" if m.get("kind") == "ensemble" else "it was")
-            + " fitted on them): its figures on them are training scores, not a test; --exclude-calibration-images "
-            "leaves them out" for name, m in report["models"].items() if m.get("calibration_images")]
+            + " fitted on them): its figures on them are training scores, not a test (and are not written to its "
+            "card by --write-cards); --exclude-calibration-images leaves them out"
+            for name, m in report["models"].items() if m.get("calibration_images")]
 
 
 def table1_rows(report: dict[str, Any]) -> list[list[str]]:
@@ -171,13 +172,16 @@ def three_way_rows(report: dict[str, Any]) -> list[list[str]]:
 def write_metrics_to_cards(report: dict[str, Any], models_dirs: Sequence[str] = ()) -> list[str]:
     """Store each card-backed target's figures under ``metrics[<data label>]`` in its card.
 
-    Run directories have no card and are left alone.  The ONNX file (and so the card's
+    Run directories have no card and are left alone, and so is a card whose own calibration
+    images were among the data (``calibration_images``: its figures include training scores).  The ONNX file (and so the card's
     sha256) is never touched.  Returns the paths written.
     """
     reg = Registry(models_dirs)
     label = data_label(report["data"], report["perturbations"])
     written = []
     for name, m in report["models"].items():
+        if m.get("calibration_images"):
+            continue  # figures that include its own training scores are not the card's to keep
         if m.get("kind") == "ensemble":
             card = reg.ensemble(name) if name in reg.ensemble_names() else None
         else:

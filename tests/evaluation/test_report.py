@@ -74,6 +74,12 @@ def test_a_models_own_calibration_images_are_counted_and_can_be_left_out(models_
     assert "calibration_images" not in rep["models"]["dark"]
     (note,) = calibration_notes(rep)
     assert note.startswith("warning: 5 of the 12 images are bright's own calibration images")
+    from synthdetect.evaluation.report import write_metrics_to_cards
+
+    # figures that include a card's own training scores are not written into it; the other card's are
+    before = (d / "bright.json").read_bytes()
+    assert write_metrics_to_cards(rep, [str(d)]) == [str(d / "dark.json")]
+    assert (d / "bright.json").read_bytes() == before
     left = evaluate_targets(["bright", "dark"], [str(labelled)], models_dirs=[str(d)], device="cpu",
                             exclude_calibration_images=True)
     assert left["n"] == 7 and left["excluded_calibration_images"] == {"n": 5, "models": ["bright"]}

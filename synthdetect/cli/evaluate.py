@@ -55,7 +55,7 @@ def evaluate(
     device: Device = DEVICE,
 ):
     """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
-    from ..evaluation.report import calibration_notes, evaluate_targets, render_table, write_metrics_to_cards
+    from ..evaluation.report import data_notes, evaluate_targets, render_table, write_metrics_to_cards
     from ..train.scoring import RunScorer
 
     if plots is not None:
@@ -83,7 +83,7 @@ def evaluate(
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
     else:
         render_table(report)
-    for note in calibration_notes(report):
+    for note in data_notes(report):
         err.print(note, markup=False)
     err.print(f"metrics written to {out}")
     if write_cards:

@@ -268,7 +268,10 @@ def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[st
     prior_card, prior_head, prior_note = None, None, None
     try:
         conds = parse_conditions(conditions)
-        per_arg = [load_sets([d]) for d in data]
+        unlabelled: list[str] = []
+        per_arg = [load_sets([d], unlabelled) for d in data]
+        for line in unlabelled:
+            err.print(f"[yellow]warning[/]: {line}", highlight=False)
         items = [it for its in per_arg for it in its]
         sources = _source_names(data, per_arg)
         reg = Registry(models_dir or [])

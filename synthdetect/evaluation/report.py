@@ -42,7 +42,8 @@ def evaluate_targets(
     is a calibration image of any target (so that all are scored on the same images)."""
     from ..scan.calibration import CalibrationSet, definite_metrics
 
-    items: list[Item] = load_sets(data)
+    unlabelled: list[str] = []
+    items: list[Item] = load_sets(data, unlabelled)
     perts = parse_perturbations(perturb)
     reg = Registry(models_dirs)
     targets = [(ref, resolve(ref, reg, device, run_scorer)) for ref in refs]
@@ -93,6 +94,8 @@ def evaluate_targets(
     }
     if excluded:
         report["excluded_calibration_images"] = {"n": len(excluded), "models": sorted(own)}
+    if unlabelled:
+        report["unlabelled"] = unlabelled
     return report
 
 
@@ -118,18 +121,21 @@ def calibration_overlap(items: Sequence[Item], targets: Sequence[Any]) -> dict[s
     return {name: pos for name, pos in own.items() if pos}
 
 
-def calibration_notes(report: dict[str, Any]) -> list[str]:
-    """What the evaluation says of the targets' own calibration images among the data."""
+def data_notes(report: dict[str, Any]) -> list[str]:
+    """What the evaluation says of the data it did not use (images without a label) and of the
+    targets' own calibration images among it."""
+    notes = [f"warning: {line}" for line in report.get("unlabelled") or []]
     ex = report.get("excluded_calibration_images")
     if ex:
-        return [f"left out {ex['n']} images that are calibration images of {', '.join(ex['models'])} "
-                "(--exclude-calibration-images)"]
-    n = report["n"]
-    return [f"warning: {m['calibration_images']} of the {n} images are {name}'s own calibration images ("
-            + ("its members were" if m.get("kind") == "ensemble" else "it was")
-            + " fitted on them): its figures on them are training scores, not a test (and are not written to its "
-            "card by --write-cards); --exclude-calibration-images leaves them out"
-            for name, m in report["models"].items() if m.get("calibration_images")]
+        return notes + [f"left out {ex['n']} images that are calibration images of {', '.join(ex['models'])} "
+                        "(--exclude-calibration-images)"]
+    for name, m in report["models"].items():
+        if m.get("calibration_images"):
+            who = "its members were" if m.get("kind") == "ensemble" else "it was"
+            notes.append(f"warning: {m['calibration_images']} of the {report['n']} images are {name}'s own calibration "
+                         f"images ({who} fitted on them): its figures on them are training scores, not a test (and are "
+                         "not written to its card by --write-cards); --exclude-calibration-images leaves them out")
+    return notes
 
 
 def table1_rows(report: dict[str, Any]) -> list[list[str]]:

@@ -151,8 +151,10 @@ def _label_of(rel_parts: Sequence[str]) -> int | None:
     return None
 
 
-def list_items(spec: DataSpec | str | Path) -> list[Item]:
-    """Images of one data set, sorted by relative path."""
+def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None) -> list[Item]:
+    """Images of one data set, sorted by relative path.  Images of a directory data set that lie
+    outside any ``0_real/`` / ``1_fake/`` have no label and are not used; with ``unlabelled`` (a
+    list) one line saying how many, with an example, is appended to it (nothing goes unnoticed)."""
     if not isinstance(spec, DataSpec):
         spec = DataSpec.parse(spec)
     root = spec.root
@@ -173,25 +175,31 @@ def list_items(spec: DataSpec | str | Path) -> list[Item]:
                 raise DataError(f"{rel}: no 0_real/1_fake directory in its path")
             items.append(Item(p, rel, lab, gens.get(rel), str(root)))
     else:
+        skipped: list[str] = []
         for p in sorted(root.rglob("*")):
             if p.suffix.lower() not in IMAGE_EXTS or not p.is_file():
                 continue
             rel = p.relative_to(root).as_posix()
             lab = _label_of(Path(rel).parts)
             if lab is None:
+                skipped.append(rel)
                 continue
             items.append(Item(p, rel, lab, gens.get(rel), str(root)))
+        if skipped and unlabelled is not None:
+            n = len(skipped)
+            unlabelled.append(f"{root}: {n} image{'s' if n != 1 else ''} outside 0_real/ and 1_fake/ not used (no "
+                              f"label; e.g. {skipped[0]})")
     if not items:
         raise DataError(f"no labelled images (0_real/ 1_fake/) under {spec}")
     items.sort(key=lambda it: it.rel)
     return items
 
 
-def load_sets(args: Iterable[str | Path]) -> list[Item]:
-    """Several data arguments concatenated (``--train A --train B``)."""
+def load_sets(args: Iterable[str | Path], unlabelled: list[str] | None = None) -> list[Item]:
+    """Several data arguments concatenated (``--train A --train B``); ``unlabelled``: see :func:`list_items`."""
     out: list[Item] = []
     for a in args:
-        out.extend(list_items(DataSpec.parse(a)))
+        out.extend(list_items(DataSpec.parse(a), unlabelled))
     return out
 
 

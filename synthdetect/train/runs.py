@@ -71,10 +71,15 @@ def _init_from(model: nn.Module, init_run: str | Path, arch: str) -> dict[str, A
 
 
 def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int):
-    train_items = load_sets(train)
+    from rich.console import Console
+
+    unlabelled: list[str] = []
+    train_items = load_sets(train, unlabelled)
     if pairs:
         train_items = sample_pairs(train_items, pairs, seed)
-    val_items = load_sets(val) if val else []
+    val_items = load_sets(val, unlabelled) if val else []
+    for line in unlabelled:
+        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[yellow]warning:[/] {line}")
     overlap = {i.path for i in train_items} & {i.path for i in val_items}
     if overlap:
         raise RunError(f"{len(overlap)} images are in both --train and --val (e.g. {sorted(overlap)[0]})")

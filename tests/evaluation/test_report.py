@@ -58,7 +58,7 @@ def test_a_models_own_calibration_images_are_counted_and_can_be_left_out(models_
     """A probe scored on the images it was fitted on gives training scores: evaluate counts them per
     model (its card keeps their SHA-256 prefixes) and, asked to, leaves them out for every model."""
     from synthdetect.cards import sha256_file
-    from synthdetect.evaluation.report import calibration_notes
+    from synthdetect.evaluation.report import data_notes
     from synthdetect.inputs.datasets import DataError
 
     d = tmp_path / "m"
@@ -72,7 +72,7 @@ def test_a_models_own_calibration_images_are_counted_and_can_be_left_out(models_
     rep = evaluate_targets(["bright", "dark"], [str(labelled)], models_dirs=[str(d)], device="cpu")
     assert rep["n"] == 12 and rep["models"]["bright"]["calibration_images"] == 5
     assert "calibration_images" not in rep["models"]["dark"]
-    (note,) = calibration_notes(rep)
+    (note,) = data_notes(rep)
     assert note.startswith("warning: 5 of the 12 images are bright's own calibration images")
     from synthdetect.evaluation.report import write_metrics_to_cards
 
@@ -84,7 +84,7 @@ def test_a_models_own_calibration_images_are_counted_and_can_be_left_out(models_
                             exclude_calibration_images=True)
     assert left["n"] == 7 and left["excluded_calibration_images"] == {"n": 5, "models": ["bright"]}
     assert left["models"]["dark"]["n"] == 7 and left["models"]["dark"]["n_real"] == 3
-    assert calibration_notes(left) == ["left out 5 images that are calibration images of bright "
+    assert data_notes(left) == ["left out 5 images that are calibration images of bright "
                                        "(--exclude-calibration-images)"]
     from typer.testing import CliRunner
 
@@ -101,6 +101,11 @@ def test_a_models_own_calibration_images_are_counted_and_can_be_left_out(models_
                                real_ids=[sha256_file(p)[:16] for p in every[:6]],
                                fake_ids=[sha256_file(p)[:16] for p in every[6:]])
     (d / "bright.json").write_text(json.dumps(card))
+    (labelled / "extra").mkdir()
+    shutil.copy(every[0], labelled / "extra" / "unsorted.png")
+    notes = data_notes(evaluate_targets(["dark"], [str(labelled)], models_dirs=[str(d)], device="cpu"))
+    assert notes == [f"warning: {labelled}: 1 image outside 0_real/ and 1_fake/ not used (no label; e.g. "
+                     "extra/unsorted.png)"]
     with pytest.raises(DataError, match="nothing is left"):
         evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(d)], device="cpu",
                          exclude_calibration_images=True)

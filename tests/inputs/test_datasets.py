@@ -115,3 +115,21 @@ def test_shortcut_warnings_jpeg_quality_and_size_ranges(tmp_path):
     _jpegs(tmp_path / "big", "1_fake", [(64, 48), (72, 56), (60, 64)], [90, 90, 90])
     (w,) = D.shortcut_warnings(D.list_items(tmp_path / "big"), frames_cut=True)
     assert w.startswith("image size separates the classes (shorter side, real: 120–140 px; synthetic: 48–60 px)")
+
+
+def test_images_outside_the_label_directories_are_counted_not_silently_dropped(tmp_path, make_set):
+    """A reference folder with a stray file or a misnamed class folder (``real/`` for ``0_real/``):
+    those images have no label and are not used, and the caller is told how many."""
+    from PIL import Image
+
+    make_set(tmp_path / "ref", 3, 3)
+    (tmp_path / "ref" / "real").mkdir()
+    for i in range(2):
+        Image.new("RGB", (32, 32), (i, 0, 0)).save(tmp_path / "ref" / "real" / f"x{i}.png")
+    Image.new("RGB", (32, 32)).save(tmp_path / "ref" / "stray.jpg")
+    said: list[str] = []
+    items = D.load_sets([tmp_path / "ref"], said)
+    assert len(items) == 6 and all("real/" != it.rel[:5] for it in items)
+    (line,) = said
+    assert line.endswith("3 images outside 0_real/ and 1_fake/ not used (no label; e.g. real/x0.png)")
+    assert D.load_sets([tmp_path / "ref"]) == items  # without a list nothing else changes

@@ -184,6 +184,11 @@ def test_train_probe_counts_a_duplicate_once_and_says_so(setup):
     r = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "t2",
                             "--models-dir", str(bbdir), "--out", str(tmp / "models"), "--cache-dir", str(tmp / "cache")])
     assert r.exit_code == 0 and "byte-identical to 0_real/img03.png" in r.stderr
+    # an image outside the label folders is not used, and the analyst is told
+    shutil.copyfile(data / "0_real" / "img03.png", data / "unsorted.png")
+    r = _train(bbdir, data, tmp / "models3", tmp / "cache")
+    assert r.exit_code == 0 and json.loads(r.stdout)["images"] == 48
+    assert "1 image outside 0_real/ and 1_fake/ not used (no label; e.g. unsorted.png)" in " ".join(r.stderr.split())
 
 
 def test_train_probe_counts_a_re_saved_copy_once_and_warns_about_one_across_the_classes(setup):

@@ -117,6 +117,8 @@ def calibrate(
                                inconclusive_margin=inconclusive_margin, max_fpr=max_fpr)
         except (ValueError, OSError, RuntimeError) as e:
             raise _library_failure(e) from None
+    for line in r.get("unlabelled") or []:
+        err.print(f"warning: {line}", markup=False)
     err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
               f"(P {r['precision']:.4f}, R {r['recall']:.4f}, FPR on reals {r['fpr_real']:.4f}, n={r['n']})")
 

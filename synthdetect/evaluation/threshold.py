@@ -25,7 +25,8 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     target = resolve(ref, reg, device)
     if not isinstance(target, (OnnxScorer, EnsembleSpec)):
         raise ValueError(f"{ref}: calibrate works on cards (export a run first)")
-    items = load_sets(data)
+    unlabelled: list[str] = []
+    items = load_sets(data, unlabelled)
     y = np.array([it.label for it in items])
     with progress() as prog:
         task = prog.add_task(f"scoring {target.name}", total=len(items) * n_members(target))
@@ -48,4 +49,4 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     card.save(card.path)
     return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
             "precision": best["precision"], "recall": best["recall"], "acc": best["acc"],
-            "fpr_real": best["fpr_real"], "n": len(items)}
+            "fpr_real": best["fpr_real"], "n": len(items), "unlabelled": unlabelled}

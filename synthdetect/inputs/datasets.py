@@ -335,8 +335,8 @@ def _headers(items: Sequence[Item], limit: int = 500) -> list[tuple[tuple[int, i
     for it in items[:limit]:
         try:
             with Image.open(it.path) as im:
-                out.append((im.size, jpeg_quality_estimate(im) if im.format == "JPEG" else None))
-        except OSError:
+                out.append((im.size, jpeg_quality_estimate(im) if im.format in ("JPEG", "MPO") else None))
+        except (OSError, ValueError, Image.DecompressionBombError):  # unreadable here: the extraction says why
             pass
     return out
 

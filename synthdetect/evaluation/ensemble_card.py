@@ -58,8 +58,10 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
 
 def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",
                    models_dirs: Sequence[str] = (), device: str = "auto", name: str | None = None,
-                   description: str = "", max_false_alarm: float = 0.05, max_miss: float = 0.2) -> EnsembleCard:
-    """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold.
+                   description: str = "", max_false_alarm: float = 0.05, max_miss: float = 0.2,
+                   unlabelled: list[str] | None = None) -> EnsembleCard:
+    """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold
+    (``unlabelled``: told of its images without a label, :func:`synthdetect.inputs.datasets.list_items`).
 
     Without ``weights_from``, when every member carries a cross-fitted calibration set over the
     same images (``train probe``), the weights are the members' cross-validated F1 and the
@@ -79,7 +81,7 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
     weights: dict[str, float] = {}
     thresholds: dict[str, float] = {}
     if weights_from:
-        items = load_sets(weights_from)
+        items = load_sets(weights_from, unlabelled)
         y = np.array([it.label for it in items])
         with progress() as prog:
             task = prog.add_task("member F1", total=len(items) * len(scorers))

@@ -160,3 +160,15 @@ def test_evaluation_runs_with_torch_blocked(models_dir, labelled):
     r = run_without_torch(code)
     assert r.returncode == 0, r.stderr[-2000:]
     assert json.loads(r.stdout.strip().splitlines()[-1]) == [1.0, []]
+
+
+def test_ensemble_build_says_how_many_weighting_images_had_no_label(models_dir, labelled, tmp_path):
+    from synthdetect.evaluation.ensemble_card import build_ensemble
+
+    (labelled / "unsorted").mkdir()
+    shutil.copy(next((labelled / "0_real").iterdir()), labelled / "unsorted" / "a.png")
+    said: list[str] = []
+    card = build_ensemble(["bright", "dark"], [str(labelled)], tmp_path / "duo.ensemble.json", "weighted",
+                          [str(models_dir)], "cpu", unlabelled=said)
+    assert set(card.weights) == {"bright", "dark"}
+    assert said == [f"{labelled}: 1 image outside 0_real/ and 1_fake/ not used (no label; e.g. unsorted/a.png)"]

@@ -368,10 +368,11 @@ def _models_html(models: Any) -> str:
                    f"<td>{_e(m.get('architecture'))}</td><td>{_e(_fmt(m.get('threshold')))}</td>"
                    f"<td>{_e(_fmt(m.get('weight'), 3))}</td><td>{_rates(m.get('error_rates'))}</td></tr>")
     out.append("</tbody></table>")
-    warned = [(m.get("name"), w) for m in models or [] if isinstance(m, dict) for w in m.get("training_warnings") or []]
+    from .text import training_warning_lines
+
+    warned = training_warning_lines(models)
     if warned:
-        out.append('<ul class="notes">' + "".join(f"<li>{_e(n)} was fitted with a warning: {_e(w)}</li>"
-                                                for n, w in warned) + "</ul>")
+        out.append('<ul class="notes">' + "".join(f"<li>{_e(line)}</li>" for line in warned) + "</ul>")
     return "".join(out)
 
 

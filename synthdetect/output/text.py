@@ -116,6 +116,12 @@ def training_warnings(card: Any) -> list[str]:
     return [str(w) for w in [*(t.get("data_warnings") or []), *(size.get("warnings") or [])] if w]
 
 
+def training_warning_lines(models: Any) -> list[str]:
+    """One line per training warning of the header's ``models`` (the table footer, the HTML report)."""
+    return [f"{m.get('name')} was fitted with a warning: {w}" for m in models or [] if isinstance(m, dict)
+            for w in m.get("training_warnings") or []]
+
+
 def read_results(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
     """(header, records, summary) from a ``--format jsonl`` or ``--format json`` file.
 
@@ -514,8 +520,7 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
     rates = ens.get("error_rates") if multi else (head["models"][0].get("error_rates") if len(names) == 1 else None)
     if isinstance(rates, dict) and rates.get("text"):
         console.print("calibrated error rates: " + rates["text"])
-    for m in head["models"]:
-        for w in m.get("training_warnings") or []:
-            console.print(f"{m['name']} was fitted with a warning: {w}")
+    for line in training_warning_lines(head["models"]):
+        console.print(line)
     for ln in summary_lines(summary):
         console.print(ln)

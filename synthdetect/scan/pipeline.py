@@ -14,6 +14,7 @@ Records are plain dicts (the JSON schema in docs/scan.md).
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -824,21 +825,21 @@ def _collect(
     from .domain_check import strip as strip_features
 
     records: list[dict[str, Any]] = []
-    for rec in stream:
+    for rec in itertools.chain(stream, _error_records(errors, on_scored)):
         strip_features(rec)
         records.append(rec)
         summary.add(rec)
         if on_record:
             on_record(rec)
+    return records
+
+
+def _error_records(errors: list[InputError], on_scored: Callable[[], None] | None) -> Iterator[dict[str, Any]]:
+    """One error record per discovery error, each counted as scored."""
     for err in errors:
         if on_scored:
             on_scored()
-        rec = error_record(display_path(err.path), err.reason)
-        records.append(rec)
-        summary.add(rec)
-        if on_record:
-            on_record(rec)
-    return records
+        yield error_record(display_path(err.path), err.reason)
 
 
 def run_scan(

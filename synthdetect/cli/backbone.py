@@ -70,7 +70,7 @@ def backbone_list(
 def backbone_export(
     name: str = typer.Argument("efficientnet-lite0", help="A registered backbone (synthdetect backbone list)."),
     out: Path = typer.Option(..., "--out", help="Directory for NAME.onnx + NAME.backbone.json."),
-    parity_data: List[str] = typer.Option(..., "--parity-data", help="Images (DIR or DIR@LIST) for the parity check."),
+    parity_data: List[str] = typer.Option(..., "--parity-data", help="Images (DIR or DIR@LIST; no labels needed) for the parity check."),
     parity_n: int = typer.Option(8, "--parity-n", min=1),
     weights: Optional[Path] = typer.Option(None, "--weights", help="Weights file (default: the one its package installs; "
                                                                    "its SHA-256 is checked either way)."),
@@ -85,12 +85,12 @@ def backbone_export(
         from ..train import compat  # noqa: F401
         from ..train.backbones import WeightsError, get, verified_weights
         from ..train.export import export_backbone
-        from ..inputs.datasets import DataError, load_sets
+        from ..inputs.datasets import DataError, image_files
 
         try:
             weights = verified_weights(get(name), weights)  # before anything else: the weights decide
-            items = load_sets(parity_data)
-            pick = [it.path for it in items[:: max(1, len(items) // parity_n)]][:parity_n]
+            found = image_files(parity_data)  # labelled or not: parity needs no label
+            pick = found[:: max(1, len(found) // parity_n)][:parity_n]
             card = export_backbone(name, out, pick, weights=weights)
         except (KeyError, WeightsError, DataError) as e:
             raise fail(str(e).strip("'\""), ExitCode.USAGE) from None

@@ -203,6 +203,27 @@ def load_sets(args: Iterable[str | Path], unlabelled: list[str] | None = None) -
     return out
 
 
+def image_files(args: Iterable[str | Path]) -> list[Path]:
+    """Every image a data argument names, labelled or not (``DIR``: all image files under it;
+    ``DIR@LIST``: the files listed), for uses that need no label (an export's parity check)."""
+    out: list[Path] = []
+    for a in args:
+        spec = DataSpec.parse(a)
+        if spec.listfile is not None and spec.listfile.suffix.lower() == ".csv":
+            found = [it.path for it in read_csv_items(spec.listfile)]
+        elif spec.listfile is not None:
+            found = [spec.root / rel for rel in read_listfile(spec.listfile)]
+            missing = [p for p in found if not p.is_file()]
+            if missing:
+                raise DataError(f"{spec.listfile}: {missing[0].relative_to(spec.root)} not found under {spec.root}")
+        else:
+            found = [p for p in sorted(spec.root.rglob("*")) if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+        if not found:
+            raise DataError(f"no images under {spec}")
+        out.extend(found)
+    return out
+
+
 def sample_pairs(items: Sequence[Item], n: int, seed: int) -> list[Item]:
     """N real and N synthetic images drawn without replacement with ``seed``."""
     rng = random.Random(seed)

@@ -35,7 +35,7 @@ from ..cards import BackboneCard, InputSpec, ModelCard, sha256_file
 from ..inputs.preprocess import to_input, to_inputs
 from ..scan.heads import sigmoid
 from . import backbones, families
-from ..inputs.datasets import data_label, load_sets
+from ..inputs.datasets import DataError, data_label, image_files, load_sets
 from .loop import RunDir
 from .runs import load_run
 
@@ -420,7 +420,11 @@ def _parity_paths(cfg: dict[str, Any], parity_data: Sequence[str] | None, n: int
         sets = src.get("sets", [])
     if not sets:
         raise ValueError("no --parity-data and the run records no data sets")
-    items = load_sets(sets)
+    try:
+        items = load_sets(sets)
+    except DataError:  # no 0_real/ 1_fake/: parity needs images, not labels
+        files = image_files(sets)
+        return files[:: max(1, len(files) // n)][:n]
     # alternate classes so both are represented
     real = [i for i in items if i.label == 0]
     fake = [i for i in items if i.label == 1]

@@ -133,3 +133,31 @@ def test_images_outside_the_label_directories_are_counted_not_silently_dropped(t
     (line,) = said
     assert line.endswith("3 images outside 0_real/ and 1_fake/ not used (no label; e.g. real/x0.png)")
     assert D.load_sets([tmp_path / "ref"]) == items  # without a list nothing else changes
+
+
+def test_image_files_takes_every_image_labelled_or_not(tmp_path, make_set):
+    """Uses that need no label (an export's parity check) see every image a data argument names:
+    the labelled ones, those outside 0_real/ and 1_fake/, a folder with no label at all; a list
+    file restricts them; an empty folder or a missing listed file is an error, not an empty list."""
+    from PIL import Image
+
+    make_set(tmp_path / "ref", 2, 2)
+    Image.new("RGB", (32, 32)).save(tmp_path / "ref" / "stray.jpg")
+    (tmp_path / "ref" / "notes.txt").write_text("not an image")
+    files = D.image_files([tmp_path / "ref"])
+    assert len(files) == 5 and tmp_path / "ref" / "stray.jpg" in [p for p in files]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for i in range(3):
+        Image.new("RGB", (32, 32), (i, 0, 0)).save(plain / f"p{i}.png")
+    assert [p.name for p in D.image_files([plain])] == ["p0.png", "p1.png", "p2.png"]
+    with pytest.raises(D.DataError):
+        D.list_items(plain)  # the labelled view refuses it
+    (tmp_path / "list.txt").write_text("p2.png\n")
+    assert [p.name for p in D.image_files([f"{plain}@{tmp_path / 'list.txt'}"])] == ["p2.png"]
+    (tmp_path / "bad.txt").write_text("p9.png\n")
+    with pytest.raises(D.DataError, match="p9.png not found"):
+        D.image_files([f"{plain}@{tmp_path / 'bad.txt'}"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(D.DataError, match="no images"):
+        D.image_files([tmp_path / "empty"])

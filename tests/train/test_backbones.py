@@ -116,3 +116,19 @@ def test_a_clip_backbone_goes_through_the_same_mechanism(tmp_path, monkeypatch):
     assert probe["backbone"]["sha256"] == card.sha256 and probe["calibration"]["n_real"] == 12
 
 
+
+
+def test_backbone_export_cli_takes_parity_images_without_labels(tmp_path):
+    """The parity check compares ONNX with PyTorch: it needs images, not labels, so a plain
+    folder (no 0_real/ 1_fake/) serves, and --parity-n picks that many of its images."""
+    from synthdetect.cli import app
+
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    _images(plain, 3)
+    r = runner.invoke(app, ["backbone", "export", "efficientnet-lite0", "--out", str(tmp_path / "out"),
+                            "--parity-data", str(plain), "--parity-n", "2"])
+    assert r.exit_code == 0, r.output
+    card = BackboneCard.load(tmp_path / "out" / "efficientnet-lite0.backbone.json")
+    assert card.parity["passed"] and card.parity["n_images"] == 2
+    assert "on 2 images" in " ".join(r.output.split()) or "of 2 images" in " ".join(r.output.split())

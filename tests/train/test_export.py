@@ -100,3 +100,20 @@ def test_card_fields_from_run_take_family_and_text_from_the_registry():
     assert "NOT pretrained" not in f["description"]
     with pytest.raises(ValueError, match="unknown architecture 'nope'"):
         card_fields_from_run({"arch": "nope"}, [])
+
+
+def test_parity_images_alternate_the_classes_or_take_a_folder_without_labels(tiny_sets, tmp_path):
+    from PIL import Image
+
+    from synthdetect.train.export import _parity_paths
+
+    train, _ = tiny_sets
+    picked = _parity_paths({}, [str(train)], 4)
+    assert [p.parent.name for p in picked] == ["0_real", "1_fake", "0_real", "1_fake"]
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    for i in range(6):
+        Image.new("RGB", (40, 40), (i, 0, 0)).save(plain / f"p{i}.png")
+    assert [p.name for p in _parity_paths({}, [str(plain)], 3)] == ["p0.png", "p2.png", "p4.png"]
+    with pytest.raises(ValueError, match="no --parity-data"):
+        _parity_paths({}, None, 3)

@@ -50,17 +50,20 @@ def ensemble_build(
     names = [m.strip() for m in members.split(",") if m.strip()]
     refuse_overwrite(out, force, data_inputs(weights_from, *model_files(names, models_dir)))
     unlabelled: list[str] = []
+    notes: list[str] = []
     with train_extra():
         try:
             card = build_ensemble(names, weights_from or [], out,
                                   method.value, [str(p) for p in models_dir or []], device.value,
-                                  description=description, unlabelled=unlabelled)
+                                  description=description, unlabelled=unlabelled, notes=notes)
         except DataError as e:
             raise fail(str(e), ExitCode.USAGE) from None
         except (ValueError, OSError, RuntimeError) as e:
             raise fail(str(e), ExitCode.FAILED) from None
     for line in unlabelled:
         err.print(f"warning: {line}", markup=False)
+    for line in notes:
+        err.print(line, markup=False)
     err.print(f"[green]wrote[/] {out}: {card.method} of {', '.join(card.members)}; weights {card.weights}")
 
 

@@ -51,7 +51,8 @@ def evaluate(
     exclude_calibration_images: bool = typer.Option(
         False, "--exclude-calibration-images",
         help="Leave out the images a model was calibrated on (its card lists them: a probe was fitted on them), "
-             "for every model; without it they are scored and a warning counts them."),
+             "and copies of them its domain reference recognises (re-saved, re-encoded, downscaled), for every "
+             "model; without it they are scored and a warning counts them."),
     device: Device = DEVICE,
 ):
     """Table 1 metrics per model: Acc/P/R/F1 at 0.5 and at the best-F1 threshold, AP, AUC, EER, per generator."""
@@ -119,6 +120,9 @@ def calibrate(
             raise _library_failure(e) from None
     for line in r.get("unlabelled") or []:
         err.print(f"warning: {line}", markup=False)
+    if r.get("left_out_calibration_images"):
+        err.print(f"left out {r['left_out_calibration_images']} images that are {model}'s own calibration images (it was "
+                  "fitted on them, or they are copies of those): their scores are training scores", markup=False)
     err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
               f"(P {r['precision']:.4f}, R {r['recall']:.4f}, FPR on reals {r['fpr_real']:.4f}, n={r['n']})")
 

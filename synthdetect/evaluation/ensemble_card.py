@@ -10,8 +10,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..cards import EnsembleCard, ModelCard, Registry
-from ..inputs.datasets import data_label, load_sets
+from ..inputs.datasets import DataError, data_label, load_sets
 from .metrics import at_threshold
+from .report import calibration_overlap
 from .scoring import ImageCache, OnnxScorer, Scorer, is_run_dir, progress, resolve, score_any
 
 
@@ -56,12 +57,27 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     return d, table1(y, stored_scores(score), op)
 
 
+def _not_own(items: Sequence[Any], scorer: Scorer, copies: set[int], notes: list[str] | None) -> np.ndarray:
+    """Mask of ``items`` that are not ``scorer``'s own calibration images (same files or copies);
+    DataError when none is left."""
+    own = calibration_overlap(items, [scorer]).get(scorer.name, set()) | copies
+    if len(own) == len(items):
+        raise DataError(f"all {len(items)} images are calibration images of {scorer.name} (it was fitted on them): "
+                        "its F1 on them would be a training score")
+    if own and notes is not None:
+        notes.append(f"{scorer.name}: F1 on {len(items) - len(own)} images, leaving out its {len(own)} own calibration "
+                     "images (it was fitted on them, or they are copies of those)")
+    return np.array([i not in own for i in range(len(items))])
+
+
 def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",
                    models_dirs: Sequence[str] = (), device: str = "auto", name: str | None = None,
                    description: str = "", max_false_alarm: float = 0.05, max_miss: float = 0.2,
-                   unlabelled: list[str] | None = None) -> EnsembleCard:
+                   unlabelled: list[str] | None = None, notes: list[str] | None = None) -> EnsembleCard:
     """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold
-    (``unlabelled``: told of its images without a label, :func:`synthdetect.inputs.datasets.list_items`).
+    (``unlabelled``: told of its images without a label, :func:`synthdetect.inputs.datasets.list_items`);
+    a member's F1 leaves out its own calibration images (same files or copies: training scores),
+    one line per such member in ``notes``.
 
     Without ``weights_from``, when every member carries a cross-fitted calibration set over the
     same images (``train probe``), the weights are the members' cross-validated F1 and the
@@ -87,10 +103,11 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
             task = prog.add_task("member F1", total=len(items) * len(scorers))
             cache = ImageCache()
             for s in scorers:
-                p = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)["probs"]
+                got = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)
+                keep = _not_own(items, s, got["copies"], notes)
                 thr = s.threshold()
                 thresholds[s.name] = thr
-                weights[s.name] = float(at_threshold(y, p, thr)["f1"])
+                weights[s.name] = float(at_threshold(y[keep], np.asarray(got["probs"])[keep], thr)["f1"])
         if method == "weighted" and not any(w > 0 for w in weights.values()):
             raise ValueError(f"every member has F1 0 on {', '.join(map(str, weights_from))}: weighted vote undefined")
     elif method == "weighted":

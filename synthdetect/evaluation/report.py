@@ -36,60 +36,54 @@ def evaluate_targets(
     (``{name: {y, p, threshold, vote}}``) for plots.  ``run_scorer``: how a training run directory
     is scored (:class:`synthdetect.train.scoring.RunScorer`); without it a run is refused.
 
-    A file that is one of a target's own calibration images (its card keeps their SHA-256
-    prefixes: a probe was fitted on them) gives a training score, not a test: each target's
-    count is in ``calibration_images``; ``exclude_calibration_images`` leaves out every image that
-    is a calibration image of any target (so that all are scored on the same images)."""
-    from ..scan.calibration import CalibrationSet, definite_metrics
-
+    An image that is one of a target's own calibration images (a probe was fitted on it: the same
+    file, by the SHA-256 prefixes its card keeps, or a copy of it re-saved, re-encoded or perturbed,
+    by its features against the card's domain reference, as ``scan`` finds them) gives a training
+    score, not a test: each target's count is in ``calibration_images`` (``calibration_copies`` of
+    them found by features); ``exclude_calibration_images`` leaves out every image that is a
+    calibration image of any target (so that all are scored on the same images)."""
     unlabelled: list[str] = []
     items: list[Item] = load_sets(data, unlabelled)
     perts = parse_perturbations(perturb)
     reg = Registry(models_dirs)
     targets = [(ref, resolve(ref, reg, device, run_scorer)) for ref in refs]
-    own = calibration_overlap(items, [t for _, t in targets])
+    same_file = calibration_overlap(items, [t for _, t in targets])
+    scored = _score_targets(targets, items, perts)
+    own = {t.name: same_file.get(t.name, set()) | s["copies"] for _, t, s in scored}
+    own = {name: pos for name, pos in own.items() if pos}
     excluded = sorted(set().union(*own.values())) if exclude_calibration_images and own else []
-    if excluded:
-        if len(excluded) == len(items):
-            raise DataError(f"all {len(items)} images are calibration images of {', '.join(sorted(own))}: "
-                            "nothing is left to evaluate them on")
-        drop = set(excluded)
-        items = [it for i, it in enumerate(items) if i not in drop]
-    y = np.array([it.label for it in items])
-    gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)") for it in items]
+    if len(excluded) == len(items):
+        raise DataError(f"all {len(items)} images are calibration images of {', '.join(sorted(own))}: "
+                        "nothing is left to evaluate them on")
+    keep = np.ones(len(items), bool)
+    keep[excluded] = False
+    y = np.array([it.label for it in items])[keep]
+    gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)")
+            for it, k in zip(items, keep) if k]
     has_gens = any(it.generator for it in items)
     results: dict[str, Any] = {}
-    image_cache = ImageCache()  # decoded (and perturbed) images shared by all targets (bounded)
-    with progress() as prog:
-        for ref, target in targets:
-            name = target.name
-            task = prog.add_task(f"scoring {name}", total=len(items) * n_members(target))
-            t0 = time.time()
-            s = score_any(target, items, perts, on_batch=lambda n: prog.advance(task, n), image_cache=image_cache)
-            m = summary(y, s["probs"], gens if has_gens else None, threshold=0.5)
-            if abs(s["threshold"] - 0.5) > 1e-12:
-                m["at_model_threshold"] = at_threshold(y, s["probs"], s["threshold"])
-            card = getattr(target, "card", None)
-            if card is not None and getattr(card, "calibration", None):
-                # the three verdicts scan gives at these budgets: coverage and error rates of definite verdicts
-                op = CalibrationSet.from_dict(card.calibration).operating(max_false_alarm, max_miss)
-                m["three_way"] = definite_metrics(y, s["probs"], op)
-            m["kind"] = "ensemble" if isinstance(target, EnsembleSpec) else target.kind
-            if own.get(name) and not excluded:
-                m["calibration_images"] = len(own[name])
-            m["ref"] = ref
-            m["seconds"] = round(time.time() - t0, 2)
-            if s["members"]:
-                m["members"] = {k: {"at_0.5": at_threshold(y, v, 0.5), "best_f1": best_f1_threshold(y, v)}
-                                for k, v in s["members"].items()}
-            key = name if name not in results else ref
-            results[key] = m
-            if scores is not None:
-                vote = isinstance(target, EnsembleSpec) and target.method in ("majority", "weighted")
-                scores[key] = {"y": y, "p": np.asarray(s["probs"], dtype=float), "threshold": s["threshold"],
-                               "vote": vote}
+    for ref, target, s in scored:
+        name = target.name
+        m = _target_metrics(target, y, np.asarray(s["probs"], dtype=float)[keep], s["threshold"],
+                            gens if has_gens else None, max_false_alarm, max_miss)
+        if own.get(name) and not excluded:
+            m["calibration_images"] = len(own[name])
+            n_copies = len(own[name] - same_file.get(name, set()))
+            if n_copies:
+                m["calibration_copies"] = n_copies
+        m["ref"] = ref
+        m["seconds"] = s["seconds"]
+        if s["members"]:
+            m["members"] = {k: {"at_0.5": at_threshold(y, v[keep], 0.5), "best_f1": best_f1_threshold(y, v[keep])}
+                            for k, v in s["members"].items()}
+        key = name if name not in results else ref
+        results[key] = m
+        if scores is not None:
+            vote = isinstance(target, EnsembleSpec) and target.method in ("majority", "weighted")
+            scores[key] = {"y": y, "p": np.asarray(s["probs"], dtype=float)[keep], "threshold": s["threshold"],
+                           "vote": vote}
     report = {
-        "data": [str(d) for d in data], "n": int(len(items)), "perturbations": [f"{a}:{b:g}" for a, b in perts],
+        "data": [str(d) for d in data], "n": int(keep.sum()), "perturbations": [f"{a}:{b:g}" for a, b in perts],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
     }
     if excluded:
@@ -97,6 +91,38 @@ def evaluate_targets(
     if unlabelled:
         report["unlabelled"] = unlabelled
     return report
+
+
+def _score_targets(targets: Sequence[tuple[str, Any]], items: Sequence[Item],
+                   perts: Sequence[tuple[str, float]]) -> list[tuple[str, Any, dict[str, Any]]]:
+    """Each target's scores on every item (:func:`score_any`, with ``seconds``), decoded images shared."""
+    out = []
+    image_cache = ImageCache()  # decoded (and perturbed) images shared by all targets (bounded)
+    with progress() as prog:
+        for ref, target in targets:
+            task = prog.add_task(f"scoring {target.name}", total=len(items) * n_members(target))
+            t0 = time.time()
+            s = score_any(target, items, perts, on_batch=lambda n: prog.advance(task, n), image_cache=image_cache)
+            s["seconds"] = round(time.time() - t0, 2)
+            out.append((ref, target, s))
+    return out
+
+
+def _target_metrics(target: Any, y: np.ndarray, p: np.ndarray, threshold: float, gens: list[str] | None,
+                    max_false_alarm: float, max_miss: float) -> dict[str, Any]:
+    """The paper's figures at 0.5 (and at the model's own threshold), and for a calibrated card the
+    three verdicts scan gives at these budgets: coverage and error rates of definite verdicts."""
+    from ..scan.calibration import CalibrationSet, definite_metrics
+
+    m = summary(y, p, gens, threshold=0.5)
+    if abs(threshold - 0.5) > 1e-12:
+        m["at_model_threshold"] = at_threshold(y, p, threshold)
+    card = getattr(target, "card", None)
+    if card is not None and getattr(card, "calibration", None):
+        op = CalibrationSet.from_dict(card.calibration).operating(max_false_alarm, max_miss)
+        m["three_way"] = definite_metrics(y, p, op)
+    m["kind"] = "ensemble" if isinstance(target, EnsembleSpec) else target.kind
+    return m
 
 
 def _cards_of(target: Any) -> list[Any]:
@@ -132,8 +158,10 @@ def data_notes(report: dict[str, Any]) -> list[str]:
     for name, m in report["models"].items():
         if m.get("calibration_images"):
             who = "its members were" if m.get("kind") == "ensemble" else "it was"
+            k = m.get("calibration_copies")
+            how = f"; {k} of them are copies, re-saved, re-encoded or resized, found by their features" if k else ""
             notes.append(f"warning: {m['calibration_images']} of the {report['n']} images are {name}'s own calibration "
-                         f"images ({who} fitted on them): its figures on them are training scores, not a test (and are "
+                         f"images ({who} fitted on them{how}): its figures on them are training scores, not a test (and are "
                          "not written to its card by --write-cards); --exclude-calibration-images leaves them out")
     return notes
 

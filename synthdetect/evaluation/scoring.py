@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
+from ..scan.domain import load_for_card
 from ..scan.ensemble import ensemble_scores
 from ..inputs.datasets import Item, decode_rgb
 from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
@@ -56,6 +57,8 @@ class OnnxScorer(Scorer):
         (self.model,) = load_models([card], device=device, threads=min(2, os.cpu_count() or 1), backbones=backbones)
         self.backbone = getattr(self.model, "backbone", None)
         self.spec = self.backbone.card.input if self.backbone is not None else card.input
+        # a probe's calibration images' features: which scored images are copies of them (as scan finds them)
+        self.domain = load_for_card(card) if card.is_probe else None
 
     def threshold(self) -> float:
         return self.card.effective_threshold()
@@ -64,10 +67,21 @@ class OnnxScorer(Scorer):
         return self.model.predict(batch.astype(np.float32))
 
     def image_probs(self, batch: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        return self.image_scores(batch, counts)[0]
+
+    def image_scores(self, batch: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per image: the probability, and whether it is a copy of one of the card's calibration images
+        (the same picture re-saved, re-encoded or perturbed: features closer than the domain reference's
+        copy distance, :meth:`~synthdetect.scan.domain.DomainReference.look_up`; False without a reference)."""
         if self.backbone is None:
-            return super().image_probs(batch, counts)
+            p = super().image_probs(batch, counts)
+            return p, np.zeros(len(p), bool)
         # a probe: the head reads the image's features averaged over its crops, as in scan
-        return self.model.predict_features(mean_per_image(self.backbone.features(batch.astype(np.float32)), counts))
+        f = mean_per_image(self.backbone.features(batch.astype(np.float32)), counts)
+        copy = np.zeros(len(f), bool)
+        if self.domain is not None and len(f):
+            copy = np.array([c is not None for c in self.domain.look_up(f)[1]])
+        return self.model.predict_features(f), copy
 
 
 @dataclass
@@ -129,8 +143,11 @@ def score_items(
     batch_size: int = 16,
     on_batch: Callable[[int], None] | None = None,
     image_cache: ImageCache | None = None,
+    copies: set[int] | None = None,
 ) -> np.ndarray:
-    """Probabilities of synthetic for ``items`` (decode -> perturb -> to_inputs -> model -> mean over tiles)."""
+    """Probabilities of synthetic for ``items`` (decode -> perturb -> to_inputs -> model -> mean over tiles).
+    ``copies``: filled with the positions of the items that are copies of the scorer's calibration
+    images (:meth:`OnnxScorer.image_scores`)."""
     out = []
     for s in range(0, len(items), batch_size):
         chunk = items[s : s + batch_size]
@@ -139,7 +156,12 @@ def score_items(
             img = _decoded(it.path, perturb, image_cache)
             xs.append(to_inputs(img, scorer.spec))
         x, counts = stack_tiles(xs)
-        out.append(scorer.image_probs(x.astype(np.float32), counts))
+        if copies is not None and isinstance(scorer, OnnxScorer):
+            p, copy = scorer.image_scores(x.astype(np.float32), counts)
+            copies.update(s + int(i) for i in np.flatnonzero(copy))
+        else:
+            p = scorer.image_probs(x.astype(np.float32), counts)
+        out.append(p)
         if on_batch:
             on_batch(len(chunk))
     return np.concatenate(out) if out else np.zeros(0)
@@ -182,20 +204,23 @@ def _decoded(path: Path, perturb, cache: ImageCache | None) -> Image.Image:
 
 def score_any(target: Scorer | EnsembleSpec, items: Sequence[Item], perturb=None, on_batch=None,
               image_cache: ImageCache | None = None) -> dict[str, Any]:
-    """{'probs': [N] score, 'members': {name: probs}, 'threshold': default decision threshold}."""
+    """{'probs': [N] score, 'members': {name: probs}, 'threshold': default decision threshold,
+    'copies': positions of the items that are copies of a (member's) calibration images}."""
+    copies: set[int] = set()
     if isinstance(target, EnsembleSpec):
         member_probs = {}
         for m in target.members:
-            member_probs[m.name] = score_items(m, items, perturb, on_batch=on_batch, image_cache=image_cache)
+            member_probs[m.name] = score_items(m, items, perturb, on_batch=on_batch, image_cache=image_cache,
+                                               copies=copies)
         P = np.stack([member_probs[m.name] for m in target.members])
         thr = np.array([m.threshold() for m in target.members])
         w = np.array([target.weights.get(m.name, getattr(getattr(m, "card", None), "f1", None) or 1.0)
                       for m in target.members])
         score = ensemble_scores(target.method, P, thr, w)
         t = target.card.effective_threshold() if target.card else 0.5
-        return {"probs": score, "members": member_probs, "threshold": t}
-    return {"probs": score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache),
-            "members": {}, "threshold": target.threshold()}
+        return {"probs": score, "members": member_probs, "threshold": t, "copies": copies}
+    probs = score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache, copies=copies)
+    return {"probs": probs, "members": {}, "threshold": target.threshold(), "copies": copies}
 
 
 def progress():

@@ -8,8 +8,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..cards import Registry
-from ..inputs.datasets import data_label, load_sets
+from ..inputs.datasets import DataError, data_label, load_sets
 from .metrics import best_f1_threshold
+from .report import calibration_overlap
 from .scoring import EnsembleSpec, OnnxScorer, is_run_dir, n_members, progress, resolve, score_any
 
 
@@ -27,11 +28,19 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
         raise ValueError(f"{ref}: calibrate works on cards (export a run first)")
     unlabelled: list[str] = []
     items = load_sets(data, unlabelled)
-    y = np.array([it.label for it in items])
     with progress() as prog:
         task = prog.add_task(f"scoring {target.name}", total=len(items) * n_members(target))
         s = score_any(target, items, None, on_batch=lambda n: prog.advance(task, n))
-    best = best_f1_threshold(y, s["probs"], max_fpr=max_fpr)
+    # the model's own calibration images (same files or copies) give training scores: a threshold
+    # set on them would be set on what the model was fitted to, so they are left out
+    own = calibration_overlap(items, [target]).get(target.name, set()) | s["copies"]
+    if len(own) == len(items):
+        raise DataError(f"all {len(items)} images are calibration images of {target.name} (it was fitted on them): "
+                        "nothing is left to calibrate it on")
+    keep = np.array([i not in own for i in range(len(items))])
+    items = [it for it, k in zip(items, keep) if k]
+    y = np.array([it.label for it in items])
+    best = best_f1_threshold(y, np.asarray(s["probs"])[keep], max_fpr=max_fpr)
     card = target.card
     if card is None or card.path is None:
         raise ValueError(f"{ref}: no card file to write")
@@ -49,4 +58,5 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     card.save(card.path)
     return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
             "precision": best["precision"], "recall": best["recall"], "acc": best["acc"],
-            "fpr_real": best["fpr_real"], "n": len(items), "unlabelled": unlabelled}
+            "fpr_real": best["fpr_real"], "n": len(items), "unlabelled": unlabelled,
+            "left_out_calibration_images": len(own)}

@@ -3,8 +3,8 @@
 A probe's card lists its calibration images by the first 16 hex digits of their SHA-256
 (``calibration.real_ids`` / ``fake_ids``), beside their out-of-fold scores, and its domain
 reference holds their features.  When a scanned file is one of them (the same file, matched by
-that prefix, or the same picture re-saved or re-encoded: features closer than the reference's
-copy distance), its detector score is a *training* score (the head was fitted on that picture)
+that prefix, or the same picture re-saved, re-encoded or downscaled: features closer than the
+reference's copy distance to it or to one of the reference's transformed copies of it), its detector score is a *training* score (the head was fitted on that picture)
 and its label is already known from the sample.  The record says so (``calibration_image``: per
 card, how it matched, the label it was given and its out-of-fold probability, the honest score
 the card's error rates were measured with); the verdict is left as it is, and the summary counts
@@ -54,15 +54,16 @@ def mark(rec: dict[str, Any], idx: dict[str, list[dict[str, Any]]]) -> bool:
 
 
 def add_copy(rec: dict[str, Any], model: str, ref: Any, row: int, distance: float) -> None:
-    """Record that ``rec``'s image is a copy of original row ``row`` of ``model``'s domain reference
-    (:meth:`~synthdetect.scan.domain.DomainReference.look_up`: the same picture re-saved
-    or re-encoded, ``distance`` a share of the calibration images' median nearest-neighbour
-    distance), with that image's label and out-of-fold score."""
-    orig = ref.conditions == ""
-    labels, scores = ref.labels[orig], ref.scores[orig]
-    entry: dict[str, Any] = {"model": model, "label": {0: "real", 1: "synthetic"}.get(int(labels[row]), "unknown"),
+    """Record that ``rec``'s image is a copy of row ``row`` of ``model``'s domain reference
+    (:meth:`~synthdetect.scan.domain.DomainReference.look_up`: the same picture re-saved,
+    re-encoded or downscaled; ``distance`` a share of the calibration images' median
+    nearest-neighbour distance), with that image's label and out-of-fold score; when the row is
+    one of the reference's transformed copies, its ``condition`` (e.g. ``720q80``) too."""
+    entry: dict[str, Any] = {"model": model, "label": {0: "real", 1: "synthetic"}.get(int(ref.labels[row]), "unknown"),
                              "match": "near copy", "distance": distance}
-    if np.isfinite(scores[row]):
-        entry["out_of_fold_probability"] = round(float(scores[row]), 6)
+    cond = str(ref.conditions[row])
+    if cond:
+        entry["condition"] = cond
+    if np.isfinite(ref.scores[row]):
+        entry["out_of_fold_probability"] = round(float(ref.scores[row]), 6)
     rec.setdefault("calibration_image", []).append(entry)
-

@@ -103,3 +103,49 @@ def test_scanning_the_reference_sample_marks_it(tmp_path):
             (hit,) = rec["calibration_image"]
             assert hit["label"] == "real" and hit["match"] == "same file"
             assert abs(hit["out_of_fold_probability"] - oof[rec["sha256"][:16]]) < 1e-6
+
+
+def test_evaluate_and_calibrate_find_re_saved_copies_of_a_probes_calibration_images(tmp_path):
+    """``evaluate`` counts a probe's calibration images also when they come as other files (the same
+    picture re-saved: found by its features, as scan finds it) and leaves them out on request;
+    ``calibrate`` never sets a threshold on them."""
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from synthdetect.cli import app
+    from synthdetect.evaluation.report import data_notes, evaluate_targets
+    from synthdetect.evaluation.threshold import calibrate_card
+    from tests.probes.test_train import _train, build_backbone, make_images
+
+    bbdir = tmp_path / "bb"
+    bbdir.mkdir()
+    build_backbone(bbdir)
+    sample = make_images(tmp_path / "sample", n=12)
+    assert _train(bbdir, sample, tmp_path / "models", tmp_path / "cache").exit_code == 0
+    other = make_images(tmp_path / "other", n=6, seed=5)  # new images of the source
+    Image.open(sample / "0_real" / "img02.png").save(other / "0_real" / "copy_of_02.bmp")
+    Image.open(sample / "1_fake" / "img07.png").save(other / "1_fake" / "copy_of_07.bmp")
+    dirs = [str(tmp_path / "models"), str(bbdir)]
+    rep = evaluate_targets(["case42"], [str(other)], models_dirs=dirs, device="cpu")
+    m = rep["models"]["case42"]
+    assert rep["n"] == 14 and m["calibration_images"] == 2 and m["calibration_copies"] == 2
+    (note,) = data_notes(rep)
+    assert "2 of the 14 images are case42's own calibration images" in note and "2 of them are copies" in note
+    left = evaluate_targets(["case42"], [str(other)], models_dirs=dirs, device="cpu", exclude_calibration_images=True)
+    assert left["n"] == 12 and left["excluded_calibration_images"] == {"n": 2, "models": ["case42"]}
+    r = calibrate_card("case42", [str(other)], dirs, "cpu")
+    assert r["n"] == 12 and r["left_out_calibration_images"] == 2
+    r = CliRunner().invoke(app, ["calibrate", "case42", "--data", str(other), "--models-dir", dirs[0],
+                                 "--models-dir", dirs[1]])
+    assert r.exit_code == 0, r.output
+    assert "left out 2 images that are case42's own calibration images" in " ".join(r.output.split())
+    r = CliRunner().invoke(app, ["calibrate", "case42", "--data", str(sample), "--models-dir", dirs[0],
+                                 "--models-dir", dirs[1]])
+    assert r.exit_code == 2 and "nothing is left to calibrate it on" in " ".join(r.output.split())
+    # ensemble build --weights-from: a member's F1 is not measured on its own calibration images
+    from synthdetect.evaluation.ensemble_card import build_ensemble
+
+    notes: list[str] = []
+    build_ensemble(["case42"], [str(other)], tmp_path / "e" / "e.ensemble.json", "weighted", dirs, "cpu", notes=notes)
+    assert notes == ["case42: F1 on 12 images, leaving out its 2 own calibration images (it was fitted on them, "
+                     "or they are copies of those)"]

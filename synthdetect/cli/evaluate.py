@@ -120,9 +120,10 @@ def calibrate(
             raise _library_failure(e) from None
     for line in r.get("unlabelled") or []:
         err.print(f"warning: {line}", markup=False)
-    if r.get("left_out_calibration_images"):
-        err.print(f"left out {r['left_out_calibration_images']} images that are {model}'s own calibration images (it was "
-                  "fitted on them, or they are copies of those): their scores are training scores", markup=False)
+    if r.get("calibration_images"):
+        err.print(f"{r['calibration_images']} images are {model}'s own calibration images (it was fitted on them, or they "
+                  "are copies of those): their out-of-fold scores from its card were used, not its training scores",
+                  markup=False)
     err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
               f"(P {r['precision']:.4f}, R {r['recall']:.4f}, FPR on reals {r['fpr_real']:.4f}, n={r['n']})")
 

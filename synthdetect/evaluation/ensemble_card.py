@@ -12,7 +12,7 @@ import numpy as np
 from ..cards import EnsembleCard, ModelCard, Registry
 from ..inputs.datasets import DataError, data_label, load_sets
 from .metrics import at_threshold
-from .report import calibration_overlap
+from .report import honest_scores
 from .scoring import ImageCache, OnnxScorer, Scorer, is_run_dir, progress, resolve, score_any
 
 
@@ -57,17 +57,18 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     return d, table1(y, stored_scores(score), op)
 
 
-def _not_own(items: Sequence[Any], scorer: Scorer, copies: set[int], notes: list[str] | None) -> np.ndarray:
-    """Mask of ``items`` that are not ``scorer``'s own calibration images (same files or copies);
-    DataError when none is left."""
-    own = calibration_overlap(items, [scorer]).get(scorer.name, set()) | copies
-    if len(own) == len(items):
-        raise DataError(f"all {len(items)} images are calibration images of {scorer.name} (it was fitted on them): "
-                        "its F1 on them would be a training score")
-    if own and notes is not None:
-        notes.append(f"{scorer.name}: F1 on {len(items) - len(own)} images, leaving out its {len(own)} own calibration "
-                     "images (it was fitted on them, or they are copies of those)")
-    return np.array([i not in own for i in range(len(items))])
+def _member_f1(items: Sequence[Any], y: np.ndarray, scorer: Scorer, got: dict[str, Any], notes: list[str] | None
+               ) -> float:
+    """The member's F1 at its threshold; its own calibration images (same files or copies) count with
+    their out-of-fold scores, not its training scores (one line in ``notes`` says how many)."""
+    p, keep, n_own = honest_scores(items, scorer, got)
+    if not keep.any():
+        raise DataError(f"all {len(items)} images are calibration images of {scorer.name} without an out-of-fold "
+                        "score in its card: its F1 on them would be a training score")
+    if n_own and notes is not None:
+        notes.append(f"{scorer.name}: {n_own} of the {len(items)} images are its own calibration images (it was fitted "
+                     "on them, or they are copies of those): its F1 counts their out-of-fold scores from its card")
+    return float(at_threshold(y[keep], p[keep], scorer.threshold())["f1"])
 
 
 def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Path, method: str = "weighted",
@@ -76,8 +77,8 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
                    unlabelled: list[str] | None = None, notes: list[str] | None = None) -> EnsembleCard:
     """Ensemble card; weights = each member's F1 on ``weights_from`` at its calibrated threshold
     (``unlabelled``: told of its images without a label, :func:`synthdetect.inputs.datasets.list_items`);
-    a member's F1 leaves out its own calibration images (same files or copies: training scores),
-    one line per such member in ``notes``.
+    a member's F1 counts its own calibration images (same files or copies) with their out-of-fold
+    scores, not its training scores, one line per such member in ``notes``.
 
     Without ``weights_from``, when every member carries a cross-fitted calibration set over the
     same images (``train probe``), the weights are the members' cross-validated F1 and the
@@ -104,10 +105,8 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
             cache = ImageCache()
             for s in scorers:
                 got = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)
-                keep = _not_own(items, s, got["copies"], notes)
-                thr = s.threshold()
-                thresholds[s.name] = thr
-                weights[s.name] = float(at_threshold(y[keep], np.asarray(got["probs"])[keep], thr)["f1"])
+                thresholds[s.name] = s.threshold()
+                weights[s.name] = _member_f1(items, y, s, got, notes)
         if method == "weighted" and not any(w > 0 for w in weights.values()):
             raise ValueError(f"every member has F1 0 on {', '.join(map(str, weights_from))}: weighted vote undefined")
     elif method == "weighted":

@@ -17,7 +17,7 @@ from ..cards import Registry, sha256_file
 from ..inputs.datasets import DataError, Item, data_label, load_sets
 from .metrics import at_threshold, best_f1_threshold, summary
 from .perturbations import parse_perturbations
-from .scoring import EnsembleSpec, ImageCache, RunScorerFactory, n_members, progress, resolve, score_any
+from .scoring import EnsembleSpec, ImageCache, RunScorerFactory, combine, n_members, progress, resolve, score_any
 
 
 def evaluate_targets(
@@ -49,7 +49,7 @@ def evaluate_targets(
     targets = [(ref, resolve(ref, reg, device, run_scorer)) for ref in refs]
     same_file = calibration_overlap(items, [t for _, t in targets])
     scored = _score_targets(targets, items, perts)
-    own = {t.name: same_file.get(t.name, set()) | s["copies"] for _, t, s in scored}
+    own = {t.name: same_file.get(t.name, set()).union(*s["copies"].values()) for _, t, s in scored}
     own = {name: pos for name, pos in own.items() if pos}
     excluded = sorted(set().union(*own.values())) if exclude_calibration_images and own else []
     if len(excluded) == len(items):
@@ -145,6 +145,53 @@ def calibration_overlap(items: Sequence[Item], targets: Sequence[Any]) -> dict[s
     shas = [sha256_file(it.path)[:ID_LENGTH] for it in items]
     own = {name: {i for i, s in enumerate(shas) if s in idx} for name, idx in indexes.items()}
     return {name: pos for name, pos in own.items() if pos}
+
+
+def own_scores(items: Sequence[Item], scorer: Any, copies: dict[int, float]) -> dict[int, float]:
+    """Position -> out-of-fold probability of the ``items`` that are ``scorer``'s own calibration
+    images: the same file (the card keeps its SHA-256 prefix and out-of-fold score) or a copy
+    found by features (``copies``, :func:`~synthdetect.evaluation.scoring.score_any`).  NaN where
+    the card keeps no score.  The model's score on them is a training score; this one is honest."""
+    from ..scan.calibration_images import ID_LENGTH, index
+
+    idx = index(_cards_of(scorer))
+    out = dict(copies)
+    if idx:
+        for i, it in enumerate(items):
+            hits = idx.get(sha256_file(it.path)[:ID_LENGTH])
+            if hits:
+                out[i] = float(hits[0].get("out_of_fold_probability", float("nan")))
+    return out
+
+
+def honest_scores(items: Sequence[Item], target: Any, scored: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, int]:
+    """``target``'s scores (:func:`~synthdetect.evaluation.scoring.score_any`'s ``scored``) with each
+    model's own calibration images given their out-of-fold probability instead of the training
+    score (:func:`own_scores`; an ensemble's score recombined from its members' so corrected); the
+    mask of the images kept (those whose card keeps no such score are left out); how many images
+    were some model's own calibration images."""
+    if isinstance(target, EnsembleSpec):
+        fixed = {m.name: _honest(items, m, scored["members"][m.name], scored["copies"].get(m.name, {}))
+                 for m in target.members}
+        keep = np.logical_and.reduce([k for _, k, _ in fixed.values()])
+        n_own = int(np.logical_or.reduce([o for _, _, o in fixed.values()]).sum())
+        return combine(target, {name: p for name, (p, _, _) in fixed.items()}), keep, n_own
+    p, keep, own = _honest(items, target, scored["probs"], scored["copies"].get(target.name, {}))
+    return p, keep, int(own.sum())
+
+
+def _honest(items: Sequence[Item], scorer: Any, probs: np.ndarray, copies: dict[int, float]
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One model's probabilities with out-of-fold ones for its own calibration images; kept mask; own mask."""
+    p = np.array(probs, dtype=float)
+    keep, own = np.ones(len(p), bool), np.zeros(len(p), bool)
+    for i, v in own_scores(items, scorer, copies).items():
+        own[i] = True
+        if np.isfinite(v):
+            p[i] = v
+        else:
+            keep[i] = False
+    return p, keep, own
 
 
 def data_notes(report: dict[str, Any]) -> list[str]:

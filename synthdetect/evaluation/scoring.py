@@ -69,19 +69,21 @@ class OnnxScorer(Scorer):
     def image_probs(self, batch: np.ndarray, counts: np.ndarray) -> np.ndarray:
         return self.image_scores(batch, counts)[0]
 
-    def image_scores(self, batch: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per image: the probability, and whether it is a copy of one of the card's calibration images
-        (the same picture re-saved, re-encoded or perturbed: features closer than the domain reference's
-        copy distance, :meth:`~synthdetect.scan.domain.DomainReference.look_up`; False without a reference)."""
+    def image_scores(self, batch: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, dict[int, float]]:
+        """Per image the probability; and, for the images that are copies of one of the card's
+        calibration images (the same picture re-saved, re-encoded or perturbed: features closer than
+        the domain reference's copy distance, :meth:`~synthdetect.scan.domain.DomainReference.look_up`),
+        position -> that calibration image's out-of-fold probability (NaN when the card has none)."""
         if self.backbone is None:
-            p = super().image_probs(batch, counts)
-            return p, np.zeros(len(p), bool)
+            return super().image_probs(batch, counts), {}
         # a probe: the head reads the image's features averaged over its crops, as in scan
         f = mean_per_image(self.backbone.features(batch.astype(np.float32)), counts)
-        copy = np.zeros(len(f), bool)
+        copies: dict[int, float] = {}
         if self.domain is not None and len(f):
-            copy = np.array([c is not None for c in self.domain.look_up(f)[1]])
-        return self.model.predict_features(f), copy
+            for i, c in enumerate(self.domain.look_up(f)[1]):
+                if c is not None:
+                    copies[i] = float(self.domain.scores[c[0]])
+        return self.model.predict_features(f), copies
 
 
 @dataclass
@@ -143,11 +145,11 @@ def score_items(
     batch_size: int = 16,
     on_batch: Callable[[int], None] | None = None,
     image_cache: ImageCache | None = None,
-    copies: set[int] | None = None,
+    copies: dict[int, float] | None = None,
 ) -> np.ndarray:
     """Probabilities of synthetic for ``items`` (decode -> perturb -> to_inputs -> model -> mean over tiles).
-    ``copies``: filled with the positions of the items that are copies of the scorer's calibration
-    images (:meth:`OnnxScorer.image_scores`)."""
+    ``copies``: filled with position -> out-of-fold probability for the items that are copies of the
+    scorer's calibration images (:meth:`OnnxScorer.image_scores`)."""
     out = []
     for s in range(0, len(items), batch_size):
         chunk = items[s : s + batch_size]
@@ -157,8 +159,8 @@ def score_items(
             xs.append(to_inputs(img, scorer.spec))
         x, counts = stack_tiles(xs)
         if copies is not None and isinstance(scorer, OnnxScorer):
-            p, copy = scorer.image_scores(x.astype(np.float32), counts)
-            copies.update(s + int(i) for i in np.flatnonzero(copy))
+            p, found = scorer.image_scores(x.astype(np.float32), counts)
+            copies.update((s + i, v) for i, v in found.items())
         else:
             p = scorer.image_probs(x.astype(np.float32), counts)
         out.append(p)
@@ -205,22 +207,28 @@ def _decoded(path: Path, perturb, cache: ImageCache | None) -> Image.Image:
 def score_any(target: Scorer | EnsembleSpec, items: Sequence[Item], perturb=None, on_batch=None,
               image_cache: ImageCache | None = None) -> dict[str, Any]:
     """{'probs': [N] score, 'members': {name: probs}, 'threshold': default decision threshold,
-    'copies': positions of the items that are copies of a (member's) calibration images}."""
-    copies: set[int] = set()
+    'copies': position -> out-of-fold probability of the items that are copies of the target's
+    calibration images, per model name (an ensemble's members')}."""
+    copies: dict[str, dict[int, float]] = {}
     if isinstance(target, EnsembleSpec):
         member_probs = {}
         for m in target.members:
             member_probs[m.name] = score_items(m, items, perturb, on_batch=on_batch, image_cache=image_cache,
-                                               copies=copies)
-        P = np.stack([member_probs[m.name] for m in target.members])
-        thr = np.array([m.threshold() for m in target.members])
-        w = np.array([target.weights.get(m.name, getattr(getattr(m, "card", None), "f1", None) or 1.0)
-                      for m in target.members])
-        score = ensemble_scores(target.method, P, thr, w)
+                                               copies=copies.setdefault(m.name, {}))
         t = target.card.effective_threshold() if target.card else 0.5
-        return {"probs": score, "members": member_probs, "threshold": t, "copies": copies}
-    probs = score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache, copies=copies)
+        return {"probs": combine(target, member_probs), "members": member_probs, "threshold": t, "copies": copies}
+    probs = score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache,
+                        copies=copies.setdefault(target.name, {}))
     return {"probs": probs, "members": {}, "threshold": target.threshold(), "copies": copies}
+
+
+def combine(target: EnsembleSpec, member_probs: dict[str, np.ndarray]) -> np.ndarray:
+    """The ensemble's score from its members' probabilities (:func:`~synthdetect.scan.ensemble.ensemble_scores`)."""
+    P = np.stack([member_probs[m.name] for m in target.members])
+    thr = np.array([m.threshold() for m in target.members])
+    w = np.array([target.weights.get(m.name, getattr(getattr(m, "card", None), "f1", None) or 1.0)
+                  for m in target.members])
+    return ensemble_scores(target.method, P, thr, w)
 
 
 def progress():

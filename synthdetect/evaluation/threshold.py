@@ -10,7 +10,7 @@ import numpy as np
 from ..cards import Registry
 from ..inputs.datasets import DataError, data_label, load_sets
 from .metrics import best_f1_threshold
-from .report import calibration_overlap
+from .report import honest_scores
 from .scoring import EnsembleSpec, OnnxScorer, is_run_dir, n_members, progress, resolve, score_any
 
 
@@ -31,16 +31,15 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     with progress() as prog:
         task = prog.add_task(f"scoring {target.name}", total=len(items) * n_members(target))
         s = score_any(target, items, None, on_batch=lambda n: prog.advance(task, n))
-    # the model's own calibration images (same files or copies) give training scores: a threshold
-    # set on them would be set on what the model was fitted to, so they are left out
-    own = calibration_overlap(items, [target]).get(target.name, set()) | s["copies"]
-    if len(own) == len(items):
-        raise DataError(f"all {len(items)} images are calibration images of {target.name} (it was fitted on them): "
-                        "nothing is left to calibrate it on")
-    keep = np.array([i not in own for i in range(len(items))])
+    # the model's own calibration images (same files or copies) give training scores: the threshold is
+    # set on their out-of-fold scores instead (the card keeps them), as train probe set it
+    p, keep, n_own = honest_scores(items, target, s)
+    if not keep.any():
+        raise DataError(f"all {len(items)} images are calibration images of {target.name} without an out-of-fold "
+                        "score in its card: nothing is left to calibrate it on")
     items = [it for it, k in zip(items, keep) if k]
     y = np.array([it.label for it in items])
-    best = best_f1_threshold(y, np.asarray(s["probs"])[keep], max_fpr=max_fpr)
+    best = best_f1_threshold(y, p[keep], max_fpr=max_fpr)
     card = target.card
     if card is None or card.path is None:
         raise ValueError(f"{ref}: no card file to write")
@@ -59,4 +58,4 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
             "precision": best["precision"], "recall": best["recall"], "acc": best["acc"],
             "fpr_real": best["fpr_real"], "n": len(items), "unlabelled": unlabelled,
-            "left_out_calibration_images": len(own)}
+            "calibration_images": n_own}

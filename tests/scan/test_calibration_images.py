@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+
+import numpy as np
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -108,7 +110,8 @@ def test_scanning_the_reference_sample_marks_it(tmp_path):
 def test_evaluate_and_calibrate_find_re_saved_copies_of_a_probes_calibration_images(tmp_path):
     """``evaluate`` counts a probe's calibration images also when they come as other files (the same
     picture re-saved: found by its features, as scan finds it) and leaves them out on request;
-    ``calibrate`` never sets a threshold on them."""
+    ``calibrate`` and ``ensemble build --weights-from`` read them with the out-of-fold scores the
+    card keeps, never with the training scores."""
     from PIL import Image
     from typer.testing import CliRunner
 
@@ -133,19 +136,28 @@ def test_evaluate_and_calibrate_find_re_saved_copies_of_a_probes_calibration_ima
     assert "2 of the 14 images are case42's own calibration images" in note and "2 of them are copies" in note
     left = evaluate_targets(["case42"], [str(other)], models_dirs=dirs, device="cpu", exclude_calibration_images=True)
     assert left["n"] == 12 and left["excluded_calibration_images"] == {"n": 2, "models": ["case42"]}
+    # calibrate and ensemble build --weights-from read those images with their out-of-fold scores
+    card_before = json.loads((tmp_path / "models" / "case42.json").read_text())
     r = calibrate_card("case42", [str(other)], dirs, "cpu")
-    assert r["n"] == 12 and r["left_out_calibration_images"] == 2
+    assert r["n"] == 14 and r["calibration_images"] == 2
     r = CliRunner().invoke(app, ["calibrate", "case42", "--data", str(other), "--models-dir", dirs[0],
                                  "--models-dir", dirs[1]])
     assert r.exit_code == 0, r.output
-    assert "left out 2 images that are case42's own calibration images" in " ".join(r.output.split())
-    r = CliRunner().invoke(app, ["calibrate", "case42", "--data", str(sample), "--models-dir", dirs[0],
-                                 "--models-dir", dirs[1]])
-    assert r.exit_code == 2 and "nothing is left to calibrate it on" in " ".join(r.output.split())
-    # ensemble build --weights-from: a member's F1 is not measured on its own calibration images
+    assert "2 images are case42's own calibration images" in " ".join(r.output.split())
+    # on its own sample alone the threshold is the best-F1 one of its out-of-fold scores
+    from synthdetect.evaluation.metrics import best_f1_threshold
+
+    r = calibrate_card("case42", [str(sample)], dirs, "cpu")
+    cal = card_before["calibration"]
+    oof = np.r_[cal["real_scores"], cal["fake_scores"]]
+    y = np.r_[np.zeros(len(cal["real_scores"])), np.ones(len(cal["fake_scores"]))]
+    assert r["calibration_images"] == 24 and r["n"] == 24
+    assert r["calibrated_threshold"] == best_f1_threshold(y, oof)["threshold"]
     from synthdetect.evaluation.ensemble_card import build_ensemble
 
     notes: list[str] = []
     build_ensemble(["case42"], [str(other)], tmp_path / "e" / "e.ensemble.json", "weighted", dirs, "cpu", notes=notes)
-    assert notes == ["case42: F1 on 12 images, leaving out its 2 own calibration images (it was fitted on them, "
-                     "or they are copies of those)"]
+    assert notes == ["case42: 2 of the 14 images are its own calibration images (it was fitted on them, or they are "
+                     "copies of those): its F1 counts their out-of-fold scores from its card"]
+    r = calibrate_card(str(tmp_path / "e" / "e.ensemble.json"), [str(other)], dirs, "cpu")
+    assert r["n"] == 14 and r["calibration_images"] == 2  # an ensemble: its members' scores so corrected

@@ -286,8 +286,9 @@ def lite_probes(a, out: Path, weights_dir: Path, train_sets, val_sample: str, ho
     notes.append(
         "runs 5–7: no --clip-weights, so linear probes over frozen EfficientNet-Lite0 features (ImageNet, "
         "exported to weights/efficientnet-lite0.onnx with a parity check) replace the CLIP ViT-L/14 probes: "
-        "L2 logistic regression, C by cross-validation, cross-fitted calibration (threshold = best F1 of the "
-        "out-of-fold scores); no blur/JPEG augmentation of the features")
+        "the probe train probe fits (the mean of shrinkage-LDA probes over feature groups, Platt-scaled), "
+        "cross-fitted calibration (threshold = best F1 of the out-of-fold scores); no blur/JPEG augmentation "
+        "of the features")
     notes.append(
         f"run 5: the head pre-trained on the training sets ({pre.n_images} images; cross-validated AUC "
         f"{pre.card.metrics['cross_validated']['roc_auc']:.3f} there) is 'fine-tuned' on the {n_small} pairs as "

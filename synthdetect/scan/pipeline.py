@@ -18,17 +18,20 @@ import itertools
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Tuple, Union
 
 from . import calibration_images
 from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
 from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
-from .conditions import assign, breaks_budgets, condition_calibration, condition_rate
+from .conditions import (assign, bound_calibration, breaks_budgets, condition_key, condition_label,
+                         condition_rate)
 from ..inputs.discovery import InputError, display_path
 from .domain import load_for_card
 from .ensemble import METHODS, Combined, Member, combine
 from ..inputs.pool import bounded_map
 from .options import ScanOptions, ScanSetupError
+
+CondKey = Union[str, Tuple[str, ...], None]  # an image's measured condition, or the several that bound it
 
 
 THUMBNAIL_KEY = "_thumbnail"  # private, never rendered into a report's records
@@ -62,7 +65,7 @@ class Plan:
             out.append(self.ensemble_card.path)
         return out
 
-    def member_threshold(self, card: ModelCard, condition: str | None = None) -> float:
+    def member_threshold(self, card: ModelCard, condition: CondKey = None) -> float:
         op = self.member_operating(card, condition)
         if op is not None:
             return op.t_hi
@@ -82,22 +85,26 @@ class Plan:
             self._ops[key] = op
         return self._ops[key]
 
-    def member_operating(self, card: ModelCard, condition: str | None = None) -> Operating | None:
-        """``condition``: a measured condition of the image (synthdetect.scan.conditions): that
-        condition's operating point where the card measured it, else the clean one."""
-        cond = condition_calibration((card.calibration or {}).get("conditions"), condition)
-        if cond is not None:
-            return self._operating(f"model:{card.name}@{condition}", cond, self.threshold_override)
-        return self._operating("model:" + card.name, card.calibration, self.threshold_override)
+    def member_operating(self, card: ModelCard, condition: CondKey = None) -> Operating | None:
+        """``condition``: the measured condition of the image (synthdetect.scan.conditions), or the
+        several that bound it: that condition's operating point (the worst case over several) where
+        the card measured it, else the clean one."""
+        return self._calibrated(f"model:{card.name}", card.calibration, condition, self.threshold_override)
 
-    def ensemble_operating(self, condition: str | None = None) -> Operating | None:
+    def ensemble_operating(self, condition: CondKey = None) -> Operating | None:
         e = self.ensemble_card
         if self.method == "none" or e is None or e.method != self.method:
             return None
-        cond = condition_calibration((e.calibration or {}).get("conditions"), condition)
+        return self._calibrated(f"ensemble:{e.name}", e.calibration, condition, None)
+
+    def _calibrated(self, key: str, calibration: dict | None, condition: CondKey,
+                    override: float | None) -> Operating | None:
+        """The operating point of ``calibration`` in ``condition`` (the clean one outside the measured conditions)."""
+        names = condition if isinstance(condition, tuple) else (condition,) if condition else ()
+        cond = bound_calibration((calibration or {}).get("conditions"), names) if names else None
         if cond is not None:
-            return self._operating(f"ensemble:{e.name}@{condition}", cond, None)
-        return self._operating("ensemble:" + e.name, e.calibration, None)
+            return self._operating(f"{key}@{'+'.join(names)}", cond, override)
+        return self._operating(key, calibration, override)
 
     def conditions_table(self) -> dict[str, Any] | None:
         """The per-condition calibration of the card that gives the verdict (the calibrated
@@ -470,6 +477,8 @@ class Scanner:
         cond = self._condition(d)
         if cond is not None:
             rec["condition"] = cond.label
+            if cond.bound:
+                rec["condition_bound"] = list(cond.bound)
         if self.quality_gates:
             rec["quality"] = self._quality(d, cond)
         try:
@@ -550,7 +559,7 @@ class Scanner:
         """The record completed from the models' probabilities: each model's verdict, the ensemble's,
         then the quality gates' and the provenance's say on the final verdict."""
         plan = self.plan
-        cond = rec.get("condition")
+        cond = condition_key(rec)
         members, models_out, rates = self._members(probs, cond)
         comb = combine(plan.method, members, plan.ensemble_threshold, plan.ensemble_margin)
         ens_op = plan.ensemble_operating(cond)
@@ -568,7 +577,7 @@ class Scanner:
         return rec
 
     def _members(
-        self, probs: dict[str, float], cond: str | None
+        self, probs: dict[str, float], cond: CondKey
     ) -> tuple[list[Member], dict[str, Any], dict[str, Any]]:
         """Each model as an ensemble member, its entry in the record's ``models``, and the calibrated
         error rate of its verdict (models with an operating point only)."""
@@ -620,7 +629,7 @@ class Scanner:
             return ["the members disagree"]
         return ["score between the calibrated 'real' and 'synthetic' thresholds"]
 
-    def _apply_quality_gates(self, rec: dict[str, Any], cond: str | None, ens_op: Operating | None) -> None:
+    def _apply_quality_gates(self, rec: dict[str, Any], cond: CondKey, ens_op: Operating | None) -> None:
         """A failed quality gate (a measured condition whose rates break the budgets among them) turns a
         definite verdict into ``inconclusive`` with the gates' reasons (``detector_verdict`` kept)."""
         plan = self.plan
@@ -634,11 +643,12 @@ class Scanner:
             rec["error_rate"] = None
             rec["reasons"] = [g["reason"] for g in quality["failed"]]
 
-    def _condition_gate(self, quality: Any, cond: str | None, op: Operating | None) -> None:
+    def _condition_gate(self, quality: Any, cond: CondKey, op: Operating | None) -> None:
         """A measured condition whose rates at the thresholds used break the budgets is a failed gate."""
         why = breaks_budgets(op, self.plan.max_false_alarm, self.plan.max_miss, cond)
         if why and isinstance(quality, dict) and isinstance(quality.get("failed"), list):
-            quality["failed"].append({"gate": "condition_rates", "value": cond, "threshold": None, "reason": why})
+            quality["failed"].append({"gate": "condition_rates", "value": condition_label(cond), "threshold": None,
+                                      "reason": why})
             quality["ok"] = False
 
     @staticmethod

@@ -68,6 +68,45 @@ def test_assign_picks_the_mildest_measured_condition_at_least_as_harsh(side, qua
     assert assign(side, quality, TABLE).name == expected
 
 
+@pytest.mark.parametrize("side,quality,bound", [
+    (1000, 92, ()), (1000, 76, ()), (1000, 84, ("q75", "720q80")), (720, 90, ("720q90", "720q80")),
+    (900, 85, ("q85", "q75", "720q80")),
+    (2000, 80, ("q75", "720q80")), (800, 92, ("720q90", "720q80")),
+])
+def test_assign_lists_every_measured_condition_that_bounds_the_image(side, quality, bound):
+    """The shorter side cannot tell a downscaled image from an original: every measured condition at
+    least as harsh as the image could have produced it, mildest first (none listed when one alone)."""
+    a = assign(side, quality, TABLE)
+    assert a.bound == bound and (not bound or a.name == bound[0])
+
+
+def test_a_bounded_image_gets_the_worst_case_over_its_conditions():
+    """Conditions move scores in different directions (a full-size q85 re-encode raised the bundle's
+    fakes' scores, a 720 px downscale lowered them): thresholds that keep the budgets on each, and
+    the worst condition's rates at them, named in the stated rate."""
+    from synthdetect.scan.calibration import CalibrationSet, operating_point
+    from synthdetect.scan.conditions import bound_calibration, condition_key, condition_label, condition_rate
+
+    rng = np.random.default_rng(4)
+    high = {"real_scores": list(rng.uniform(0.0, 0.5, 60)), "fake_scores": list(rng.uniform(0.55, 1.0, 60))}
+    low = {"real_scores": list(rng.uniform(0.0, 0.4, 60)), "fake_scores": list(rng.uniform(0.2, 0.9, 60))}
+    table = {**TABLE, "measured": {"q85": {"side": None, "quality": 85, **high},
+                                   "720q80": {"side": 720, "quality": 80, **low}}}
+    assert bound_calibration(table, ("q85", "q75")) is None  # q75 not measured here: no bound to speak of
+    assert bound_calibration(table, ("q85",))["fake_scores"] == high["fake_scores"]
+    op = CalibrationSet.from_dict(bound_calibration(table, ("q85", "720q80"))).operating(0.05, 0.2)
+    a, b = (operating_point(c["real_scores"], c["fake_scores"], 0.05, 0.2) for c in (high, low))
+    assert op.t_lo == min(a.t_lo, b.t_lo) and op.t_hi == max(a.t_hi, b.t_hi) and op.t_lo < a.t_lo
+    assert op.miss.value >= max(a.miss.value, b.miss.value) - 1e-12
+    key = condition_key({"condition": "q85", "condition_bound": ["q85", "720q80"]})
+    assert key == ("q85", "720q80") and condition_key({"condition": "q85"}) == "q85"
+    assert condition_label(key) == "q85, 720q80"
+    rate = condition_rate(op.rate_for("real"), key)
+    assert rate["condition"] == "q85" and rate["conditions"] == ["q85", "720q80"]
+    assert "the worst of those measured on the calibration images' q85, 720q80 copies" in rate["text"]
+    assert "the worst of q85, 720q80" in breaks_budgets(op, 0.01, 0.01, key)
+
+
 @pytest.mark.parametrize("side,quality,gate", [
     (719, 95, "below_calibrated_size"), (500, None, "below_calibrated_size"),
     (1000, 74, "recompressed"), (800, 78, "uncalibrated_condition"),
@@ -215,6 +254,29 @@ def test_scan_uses_each_condition_operating_point_and_gates_only_outside(trained
     assert "32 px" in tiny["reasons"][0]
     low = recs["q40.jpg"]
     assert low["condition"] == "outside" and "recompressed" in [g["gate"] for g in low["quality"]["failed"]]
+
+
+def test_scan_judges_an_image_several_conditions_bound_with_the_worst_case_of_them(trained):
+    """A full-size JPEG q92 of the 40 px sample could be a ``q60`` re-encode's better twin or a
+    ``32q90`` downscale's: both bound it, and its thresholds keep the budgets on each."""
+    bbdir, data, out, tmp, _ = trained
+    table = json.loads((out / "case42.json").read_text())["calibration"]["conditions"]["measured"]
+    paths = []
+    for cls in ("0_real", "1_fake"):
+        for i in range(6):
+            src = Image.open(data / cls / f"img{i:02d}.png").convert("RGB")
+            paths.append(_write(tmp / "q92" / f"{cls}-{i}.jpg", src, quality=92))
+    recs = list(_scan(out, bbdir, paths).values())
+    lo = min(table[n]["at_default_budgets"]["t_lo"] for n in ("q60", "32q90"))
+    hi = max(table[n]["at_default_budgets"]["t_hi"] for n in ("q60", "32q90"))
+    for r in recs:
+        assert r["condition"] == "q60" and r["condition_bound"] == ["q60", "32q90"]
+        m = r["models"]["case42"]
+        assert (m["threshold"], m["threshold_real"]) == (hi, lo)
+    definite = [r for r in recs if r["verdict"] != "inconclusive"]
+    assert definite
+    for r in definite:
+        assert r["error_rate"]["conditions"] == ["q60", "32q90"] and "the worst of those measured" in r["error_rate"]["text"]
 
 
 def test_scan_gates_a_condition_whose_rates_break_the_budgets(trained):

@@ -48,13 +48,16 @@ def evaluate_targets(
     reg = Registry(models_dirs)
     targets = [(ref, resolve(ref, reg, device, run_scorer)) for ref in refs]
     same_file = calibration_overlap(items, [t for _, t in targets])
+    dropped, whose = 0, set(same_file)
+    if exclude_calibration_images and same_file:  # the same files need no scoring to be left out
+        drop = set().union(*same_file.values())
+        _refuse_if_all(len(drop), len(items), whose)
+        items, dropped, same_file = [it for i, it in enumerate(items) if i not in drop], len(drop), {}
     scored = _score_targets(targets, items, perts)
     own = {t.name: same_file.get(t.name, set()).union(*s["copies"].values()) for _, t, s in scored}
     own = {name: pos for name, pos in own.items() if pos}
     excluded = sorted(set().union(*own.values())) if exclude_calibration_images and own else []
-    if len(excluded) == len(items):
-        raise DataError(f"all {len(items)} images are calibration images of {', '.join(sorted(own))}: "
-                        "nothing is left to evaluate them on")
+    _refuse_if_all(len(excluded), len(items), whose | set(own))
     keep = np.ones(len(items), bool)
     keep[excluded] = False
     y = np.array([it.label for it in items])[keep]
@@ -66,7 +69,7 @@ def evaluate_targets(
         name = target.name
         m = _target_metrics(target, y, np.asarray(s["probs"], dtype=float)[keep], s["threshold"],
                             gens if has_gens else None, max_false_alarm, max_miss)
-        if own.get(name) and not excluded:
+        if own.get(name) and not exclude_calibration_images:
             m["calibration_images"] = len(own[name])
             n_copies = len(own[name] - same_file.get(name, set()))
             if n_copies:
@@ -86,11 +89,17 @@ def evaluate_targets(
         "data": [str(d) for d in data], "n": int(keep.sum()), "perturbations": [f"{a}:{b:g}" for a, b in perts],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
     }
-    if excluded:
-        report["excluded_calibration_images"] = {"n": len(excluded), "models": sorted(own)}
+    if dropped or excluded:
+        report["excluded_calibration_images"] = {"n": dropped + len(excluded), "models": sorted(whose | set(own))}
     if unlabelled:
         report["unlabelled"] = unlabelled
     return report
+
+
+def _refuse_if_all(n_excluded: int, n: int, models: set[str]) -> None:
+    if n_excluded and n_excluded == n:
+        raise DataError(f"all {n} images are calibration images of {', '.join(sorted(models))}: "
+                        "nothing is left to evaluate them on")
 
 
 def _score_targets(targets: Sequence[tuple[str, Any]], items: Sequence[Item],

@@ -57,11 +57,11 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
     return d, table1(y, stored_scores(score), op)
 
 
-def _member_f1(items: Sequence[Any], y: np.ndarray, scorer: Scorer, got: dict[str, Any], notes: list[str] | None
-               ) -> float:
+def _member_f1(items: Sequence[Any], y: np.ndarray, scorer: Scorer, got: dict[str, Any], notes: list[str] | None,
+               shas: dict[int, str]) -> float:
     """The member's F1 at its threshold; its own calibration images (same files or copies) count with
     their out-of-fold scores, not its training scores (one line in ``notes`` says how many)."""
-    p, keep, n_own = honest_scores(items, scorer, got)
+    p, keep, n_own = honest_scores(items, scorer, got, shas)
     if not keep.any():
         raise DataError(f"all {len(items)} images are calibration images of {scorer.name} without an out-of-fold "
                         "score in its card: its F1 on them would be a training score")
@@ -103,10 +103,11 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
         with progress() as prog:
             task = prog.add_task("member F1", total=len(items) * len(scorers))
             cache = ImageCache()
+            shas: dict[int, str] = {}  # the files' SHA-256, hashed once for all members
             for s in scorers:
                 got = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)
                 thresholds[s.name] = s.threshold()
-                weights[s.name] = _member_f1(items, y, s, got, notes)
+                weights[s.name] = _member_f1(items, y, s, got, notes, shas)
         if method == "weighted" and not any(w > 0 for w in weights.values()):
             raise ValueError(f"every member has F1 0 on {', '.join(map(str, weights_from))}: weighted vote undefined")
     elif method == "weighted":

@@ -156,45 +156,52 @@ def calibration_overlap(items: Sequence[Item], targets: Sequence[Any]) -> dict[s
     return {name: pos for name, pos in own.items() if pos}
 
 
-def own_scores(items: Sequence[Item], scorer: Any, copies: dict[int, float]) -> dict[int, float]:
+def own_scores(items: Sequence[Item], scorer: Any, copies: dict[int, float],
+               shas: dict[int, str] | None = None) -> dict[int, float]:
     """Position -> out-of-fold probability of the ``items`` that are ``scorer``'s own calibration
     images: the same file (the card keeps its SHA-256 prefix and out-of-fold score) or a copy
     found by features (``copies``, :func:`~synthdetect.evaluation.scoring.score_any`).  NaN where
-    the card keeps no score.  The model's score on them is a training score; this one is honest."""
+    the card keeps no score.  The model's score on them is a training score; this one is honest.
+    ``shas``: the files' SHA-256 by position, filled as they are hashed (shared by several scorers)."""
     from ..scan.calibration_images import ID_LENGTH, index
 
     idx = index(_cards_of(scorer))
     out = dict(copies)
+    shas = {} if shas is None else shas
     if idx:
         for i, it in enumerate(items):
-            hits = idx.get(sha256_file(it.path)[:ID_LENGTH])
+            if i not in shas:
+                shas[i] = sha256_file(it.path)
+            hits = idx.get(shas[i][:ID_LENGTH])
             if hits:
                 out[i] = float(hits[0].get("out_of_fold_probability", float("nan")))
     return out
 
 
-def honest_scores(items: Sequence[Item], target: Any, scored: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, int]:
+def honest_scores(items: Sequence[Item], target: Any, scored: dict[str, Any], shas: dict[int, str] | None = None
+                  ) -> tuple[np.ndarray, np.ndarray, int]:
     """``target``'s scores (:func:`~synthdetect.evaluation.scoring.score_any`'s ``scored``) with each
     model's own calibration images given their out-of-fold probability instead of the training
     score (:func:`own_scores`; an ensemble's score recombined from its members' so corrected); the
     mask of the images kept (those whose card keeps no such score are left out); how many images
-    were some model's own calibration images."""
+    were some model's own calibration images.  ``shas``: see :func:`own_scores`."""
+    shas = {} if shas is None else shas
     if isinstance(target, EnsembleSpec):
-        fixed = {m.name: _honest(items, m, scored["members"][m.name], scored["copies"].get(m.name, {}))
+        fixed = {m.name: _honest(items, m, scored["members"][m.name], scored["copies"].get(m.name, {}), shas)
                  for m in target.members}
         keep = np.logical_and.reduce([k for _, k, _ in fixed.values()])
         n_own = int(np.logical_or.reduce([o for _, _, o in fixed.values()]).sum())
         return combine(target, {name: p for name, (p, _, _) in fixed.items()}), keep, n_own
-    p, keep, own = _honest(items, target, scored["probs"], scored["copies"].get(target.name, {}))
+    p, keep, own = _honest(items, target, scored["probs"], scored["copies"].get(target.name, {}), shas)
     return p, keep, int(own.sum())
 
 
-def _honest(items: Sequence[Item], scorer: Any, probs: np.ndarray, copies: dict[int, float]
-            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _honest(items: Sequence[Item], scorer: Any, probs: np.ndarray, copies: dict[int, float],
+            shas: dict[int, str] | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One model's probabilities with out-of-fold ones for its own calibration images; kept mask; own mask."""
     p = np.array(probs, dtype=float)
     keep, own = np.ones(len(p), bool), np.zeros(len(p), bool)
-    for i, v in own_scores(items, scorer, copies).items():
+    for i, v in own_scores(items, scorer, copies, shas).items():
         own[i] = True
         if np.isfinite(v):
             p[i] = v

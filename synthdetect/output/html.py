@@ -349,9 +349,10 @@ def _notes_html(summary: dict[str, Any]) -> str:
         extra.append(f"{_e(summary['symlink_loops'])} directory symlink loops ignored")
     if summary.get("elapsed_s") is not None:
         extra.append(f"scan took {_e(summary.get('elapsed_s'))} s ({_e(summary.get('images_per_s'))} images/s)")
-    from .text import calibration_lines, gate_lines
+    from .text import calibration_lines, condition_lines, gate_lines
 
-    extra += [_e(line) for line in gate_lines(summary.get("quality_gates")) + calibration_lines(summary)]
+    extra += [_e(line) for line in condition_lines(summary) + gate_lines(summary.get("quality_gates"))
+              + calibration_lines(summary)]
     if not extra:
         return ""
     return "<ul class=\"notes\">" + "".join(f"<li>{x}</li>" for x in extra) + "</ul>"

@@ -222,7 +222,9 @@ def _why_verdict(rec: dict[str, Any]) -> str:
     er = rec.get("error_rate")
     if isinstance(er, dict) and er.get("n"):
         kind = "false alarms" if er.get("kind") == "false_alarm" else "misses"
-        return f"{kind} {100 * er['rate']:.1f} % (≤ {100 * er['upper95']:.1f} %) on calibration"
+        conds = er.get("conditions") or ([er["condition"]] if er.get("condition") else [])
+        where = f" ({', '.join(conds)} copies{', the worst' if len(conds) > 1 else ''})" if conds else ""
+        return f"{kind} {100 * er['rate']:.1f} % (≤ {100 * er['upper95']:.1f} %) on calibration{where}"
     return ""
 
 
@@ -422,7 +424,21 @@ def summary_lines(summary: dict[str, Any]) -> list[str]:
     if summary.get("symlink_loops"):
         lines.append(f"ignored {summary['symlink_loops']} directory symlink loops")
     lines += calibration_lines(summary)
-    return lines + gate_lines(summary.get("quality_gates")) + domain_lines(summary.get("domain"))
+    return (lines + condition_lines(summary) + gate_lines(summary.get("quality_gates"))
+            + domain_lines(summary.get("domain")))
+
+
+def condition_lines(summary: dict[str, Any]) -> list[str]:
+    """How many images were judged in each measured condition (when any was judged in one): their
+    thresholds and rates are that condition's, or the worst case of several, not the clean ones."""
+    conds = summary.get("conditions")
+    if not isinstance(conds, dict) or not any(k not in ("original", "outside") for k in conds):
+        return []  # no verdict used other thresholds than the clean ones (outside: the gate line says so)
+    note = {"original": " (the clean calibration)", "outside": " (no measured condition: no calibrated verdict)"}
+    parts = [f"{k.replace(', ', ' / ')}: {v}" + note.get(k, " (judged by the worst of them)" if ", " in k else "")
+             for k, v in sorted(conds.items())]
+    return ["images by measured condition: " + "; ".join(parts) + ". A verdict in a condition uses its thresholds "
+            "and rates, measured on copies of the calibration images, not the clean ones above (docs/quality.md)"]
 
 
 def calibration_lines(summary: dict[str, Any]) -> list[str]:

@@ -311,6 +311,7 @@ class Summary:
     calibration_images: int = 0  # images the cards were calibrated on (scan.calibration_images)
     gated: dict[str, int] = field(default_factory=dict)  # quality gate -> images it withheld
     lifted: dict[str, int] = field(default_factory=dict)  # quality gate -> images the cards' calibration covered
+    conditions: dict[str, int] = field(default_factory=dict)  # measured condition(s) an image was judged in -> images
 
     @property
     def images_per_s(self) -> float:
@@ -332,6 +333,9 @@ class Summary:
             self.provenance_overrides += 1
         if rec.get("calibration_image"):
             self.calibration_images += 1
+        if rec.get("condition"):
+            label = condition_label(condition_key(rec))
+            self.conditions[label] = self.conditions.get(label, 0) + 1
         self._count_gates(rec.get("quality") or {})
 
     def _count_gates(self, q: dict[str, Any]) -> None:
@@ -356,6 +360,7 @@ class Summary:
             "images_per_s": round(self.images_per_s, 2),
             **({"quality_gates": {"failed": dict(self.gated), "lifted": dict(self.lifted)}}
                if self.gated or self.lifted else {}),
+            **({"conditions": dict(self.conditions)} if self.conditions else {}),
             **({"domain": self.domain} if self.domain is not None else {}),
         }
 

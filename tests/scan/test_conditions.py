@@ -277,6 +277,22 @@ def test_scan_judges_an_image_several_conditions_bound_with_the_worst_case_of_th
     assert definite
     for r in definite:
         assert r["error_rate"]["conditions"] == ["q60", "32q90"] and "the worst of those measured" in r["error_rate"]["text"]
+    # the table's why column and the footer say which calibration the verdicts used
+    from synthdetect.cards import Registry
+    from synthdetect.output.text import condition_lines, why_short
+    from synthdetect.scan.options import ScanOptions
+    from synthdetect.scan.pipeline import resolve_plan, run_scan
+
+    assert why_short(definite[0]).endswith("on calibration (q60, 32q90 copies, the worst)")
+    orig = _write(tmp / "q92" / "orig.png", Image.open(data / "0_real" / "img00.png").convert("RGB"))
+    res = run_scan([str(p) for p in [*paths, orig]], resolve_plan(Registry([out, bbdir]), ["case42"], None),
+                   ScanOptions(provenance=False))
+    summary = res.summary.to_dict()
+    assert summary["conditions"] == {"q60, 32q90": 12, "original": 1}
+    (line,) = condition_lines(summary)
+    assert line.startswith("images by measured condition: original: 1 (the clean calibration); q60 / 32q90: 12 "
+                           "(judged by the worst of them).")
+    assert condition_lines({"conditions": {"original": 5, "outside": 2}}) == [] and condition_lines({}) == []
 
 
 def test_scan_gates_a_condition_whose_rates_break_the_budgets(trained):

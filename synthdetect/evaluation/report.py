@@ -119,8 +119,9 @@ def _score_targets(targets: Sequence[tuple[str, Any]], items: Sequence[Item],
 
 def _target_metrics(target: Any, y: np.ndarray, p: np.ndarray, threshold: float, gens: list[str] | None,
                     max_false_alarm: float, max_miss: float) -> dict[str, Any]:
-    """The paper's figures at 0.5 (and at the model's own threshold), and for a calibrated card the
-    three verdicts scan gives at these budgets: coverage and error rates of definite verdicts."""
+    """The paper's figures at 0.5 (and at the model's own threshold), and for a calibrated card its
+    three verdicts at these budgets at its clean operating point (scan's measured conditions, quality
+    gates and domain check are not applied): coverage and error rates of definite verdicts."""
     from ..scan.calibration import CalibrationSet, definite_metrics
 
     m = summary(y, p, gens, threshold=0.5)

@@ -4,8 +4,9 @@ A probe's card lists its calibration images by the first 16 hex digits of their 
 (``calibration.real_ids`` / ``fake_ids``), beside their out-of-fold scores, and its domain
 reference holds their features.  When a scanned file is one of them (the same file, matched by
 that prefix, or the same picture re-saved, re-encoded or downscaled: features closer than the
-reference's copy distance to it or to one of the reference's transformed copies of it), its detector score is a *training* score (the head was fitted on that picture)
-and its label is already known from the sample.  The record says so (``calibration_image``: per
+reference's copy distance to it or to one of the reference's transformed copies of it), its
+detector score is a *training* score (the head was fitted on that picture) and its label is
+already known from the sample.  The record says so (``calibration_image``: per
 card, how it matched, the label it was given and its out-of-fold probability, the honest score
 the card's error rates were measured with); the verdict is left as it is, and the summary counts
 such images so an analyst who scans the reference sample along with the case is not misled by

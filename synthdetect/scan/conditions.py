@@ -212,7 +212,6 @@ def breaks_budgets(op, max_false_alarm: float, max_miss: float, condition: str |
         return None
     if isinstance(condition, tuple):
         condition = f"the worst of {condition_label(condition)}"
-
     fa, ms = op.false_alarm, op.miss
     bad = []
     if fa.n and fa.value > max_false_alarm + 1e-12:

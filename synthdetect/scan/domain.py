@@ -138,7 +138,7 @@ class DomainReference:
         distance as a share of the originals' median nearest-neighbour distance) of the calibration
         image it is a copy of — closer than :meth:`copy_distance` to it or to one of its transformed
         copies (``conditions``), e.g. the same picture re-saved, re-encoded or downscaled — or None.
-        Measured (docs/domain.md): 720 px JPEG q85 copies of a reference's own images lie at 0.14–0.32
+        Measured (docs/train.md, *A model's own calibration images*): 720 px JPEG q85 copies of a reference's own images lie at 0.14–0.32
         of that median from its ``720q80``/``720q90`` rows (0.34–1.0 from the originals); other images
         of the same source, 0.74 and further."""
         std = self.standardise(features)

@@ -267,7 +267,7 @@ def csv_columns(model_names: list[str]) -> list[str]:
     ]
     for n in model_names:
         cols += [f"{n}_prob", f"{n}_verdict"]
-    cols += ["typicality", "domain", "provenance", "error", *VERDICT_COLUMNS]
+    cols += ["typicality", "domain", "provenance", "error", "condition", *VERDICT_COLUMNS]
     return cols
 
 
@@ -296,6 +296,7 @@ def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
         "ensemble_score": "" if score is None else f"{score:.6f}",
         "provenance": provenance_short(rec),
         "error": rec.get("error") or "",
+        "condition": _condition_cell(rec),
         **domain_cells(rec),
         **verdict_cells(rec),
     }
@@ -305,6 +306,14 @@ def csv_row(rec: dict[str, Any], model_names: list[str]) -> dict[str, Any]:
         row[f"{n}_prob"] = "" if m.get("probability") is None else f"{m['probability']:.6f}"
         row[f"{n}_verdict"] = m.get("verdict", "")
     return row
+
+
+def _condition_cell(rec: dict[str, Any]) -> str:
+    """The measured condition the verdict was judged in (``720q90``; several, the worst case of them:
+    ``720q90 / 720q80``; ``original``; ``outside``); "" without per-condition calibration."""
+    from ..scan.conditions import condition_key, condition_label
+
+    return (condition_label(condition_key(rec)) or "").replace(", ", " / ")
 
 
 def verdict_cells(rec: dict[str, Any]) -> dict[str, Any]:

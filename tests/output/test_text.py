@@ -111,7 +111,15 @@ def test_csv_says_why_and_the_rate():
     rate = {"kind": "false_alarm", "k": 5, "n": 115, "rate": 5 / 115, "upper95": 0.0988, "text": "..."}
     row = csv_row({**_rec("/x/a.png", 0.9, "synthetic"), "error_rate": rate}, ["bright"])
     assert (row["error_rate_kind"], row["error_rate"], row["error_rate_upper95"]) == ("false_alarm", "0.0435", "0.0988")
-    assert row["why"] == "false alarms 4.3 % (≤ 9.9 %) on calibration" and row["gates"] == ""
+    assert row["why"] == "false alarms 4.3 % (≤ 9.9 %) on calibration" and row["gates"] == "" and row["condition"] == ""
+    assert cols.index("error") < cols.index("condition") < cols.index("why")
+    bound = {**_rec("/x/a.png", 0.9, "synthetic"), "condition": "720q90", "condition_bound": ["720q90", "720q80"],
+             "error_rate": {**rate, "condition": "720q90", "conditions": ["720q90", "720q80"]}}
+    row = csv_row(bound, ["bright"])
+    assert row["condition"] == "720q90 / 720q80"
+    assert row["why"] == "false alarms 4.3 % (≤ 9.9 %) on calibration (720q90, 720q80 copies, the worst)"
+    assert csv_row({**bound, "condition_bound": None, "error_rate": {**rate, "condition": "720q90"}},
+                   ["bright"])["why"].endswith("on calibration (720q90 copies)")
     blur = {"gate": "blurred_or_upscaled", "value": 0.12, "threshold": 0.25, "reason": "The image is blurred."}
     domain = "outside_calibration_domain: this image lies farther from the detectors' calibration images"
     gated = {**_rec("/x/b.png", 0.9, "inconclusive"), "detector_verdict": "synthetic",

@@ -352,9 +352,9 @@ def condition_table(conditions: Sequence[Condition], skipped: Sequence[str], y: 
     return {
         "transform": f"Pillow, in memory: Lanczos downscale of the shorter side, then baseline JPEG 4:2:0 "
                      f"({TRANSFORM_VERSION})",
-        "rule": "original when the shorter side and JPEG quality are at least the calibration images'; else the "
-                "measured condition with the largest size <= the image's, then the largest quality <= the image's; "
-                "else outside (no calibrated verdict)",
+        "rule": "original when the shorter side and JPEG quality are at least the calibration images'; else every "
+                "measured condition with size <= the image's and quality <= the image's bounds it (the mildest named; "
+                "the worst case of their thresholds and rates used); else outside (no calibrated verdict)",
         "original": {"min_side": int(min_side), "min_jpeg_quality": int(min_quality)},
         "skipped": list(skipped),
         "measured": measured,

@@ -269,6 +269,26 @@ class CalibrationSet:
         return operating_point(self.real, self.fake, max_false_alarm, max_miss)
 
 
+def fixed_worst_case(cal: CalibrationSet, threshold: float) -> Operating:
+    """``threshold`` for both verdicts (``--threshold X``) with its calibrated rates: with several
+    sources (or measured conditions bounding an image), the worst source's rates, as :func:`worst_case`
+    states them (a pooled rate would hold for no source)."""
+    pooled = fixed_operating(cal.real, cal.fake, threshold)
+    if not cal.by_source or len(cal.by_source) < 2:
+        return pooled
+    return _worst_rates(pooled, {k: fixed_operating(v.real, v.fake, threshold) for k, v in cal.by_source.items()})
+
+
+def _worst_rates(pooled: Operating, at: dict[str, Operating]) -> Operating:
+    """``pooled`` stating the worst of the per-source rates ``at`` (by 95 % upper bound), each kept in ``by_source``."""
+    pooled.false_alarm = max((o.false_alarm for o in at.values()), key=lambda r: (r.upper, r.value))
+    pooled.miss = max((o.miss for o in at.values()), key=lambda r: (r.upper, r.value))
+    pooled.by_source = {k: {"false_alarm": o.false_alarm.to_dict(), "miss": o.miss.to_dict(),
+                            "coverage": round(o.coverage, 6), "n_real": o.n_real, "n_fake": o.n_fake}
+                        for k, o in at.items()}
+    return pooled
+
+
 def worst_case(cal: CalibrationSet, max_false_alarm: float, max_miss: float) -> Operating:
     """Thresholds that keep both budgets on *every* source: the highest per-source ``t_hi`` and
     the lowest ``t_lo``.  The stated false-alarm and miss rates are those of the source whose
@@ -282,12 +302,7 @@ def worst_case(cal: CalibrationSet, max_false_alarm: float, max_miss: float) -> 
           for k, v in srcs.items()}
     pooled = _operating(np.sort(np.asarray(cal.real))[::-1], np.sort(np.asarray(cal.fake)), t_lo, t_hi,
                         max_false_alarm, max_miss)
-    pooled.false_alarm = max((o.false_alarm for o in at.values()), key=lambda r: (r.upper, r.value))
-    pooled.miss = max((o.miss for o in at.values()), key=lambda r: (r.upper, r.value))
-    pooled.by_source = {k: {"false_alarm": o.false_alarm.to_dict(), "miss": o.miss.to_dict(),
-                            "coverage": round(o.coverage, 6), "n_real": o.n_real, "n_fake": o.n_fake}
-                        for k, o in at.items()}
-    return pooled
+    return _worst_rates(pooled, at)
 
 
 def definite_metrics(y: Sequence[int], scores: Sequence[float], op: Operating) -> dict[str, Any]:

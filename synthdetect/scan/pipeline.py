@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Tuple, Union
 
 from . import calibration_images
-from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_operating
+from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_worst_case
 from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
 from .conditions import (assign, bound_calibration, breaks_budgets, condition_key, condition_label,
                          condition_rate)
@@ -79,7 +79,7 @@ class Plan:
             if calibration:
                 cal = CalibrationSet.from_dict(calibration)
                 if override is not None:
-                    op = fixed_operating(cal.real, cal.fake, override)
+                    op = fixed_worst_case(cal, override)
                 else:
                     op = cal.operating(self.max_false_alarm, self.max_miss)
             self._ops[key] = op

@@ -65,6 +65,21 @@ def test_fixed_threshold_reports_its_measured_rates():
     assert op.verdict(0.5) == "synthetic" and op.verdict(0.49) == "real"
 
 
+def test_a_fixed_threshold_over_several_sources_states_the_worst_sources_rates():
+    """``--threshold X`` on a card calibrated on several sources (or an image several measured
+    conditions bound): the rates stated are the worst source's, not the pooled ones."""
+    from synthdetect.scan.calibration import fixed_worst_case
+
+    a = CalibrationSet([0.1, 0.2, 0.3, 0.4], [0.7, 0.8, 0.9, 0.95])  # clean at 0.5
+    b = CalibrationSet([0.1, 0.6, 0.7, 0.2], [0.3, 0.8, 0.9, 0.6])  # 2/4 reals flagged, 1/4 fakes missed
+    pooled = CalibrationSet(a.real + b.real, a.fake + b.fake, by_source={"A": a, "B": b})
+    op = fixed_worst_case(pooled, 0.5)
+    assert (op.false_alarm.k, op.false_alarm.n, op.miss.k, op.miss.n) == (2, 4, 1, 4)
+    assert op.t_lo == op.t_hi == 0.5 and set(op.by_source) == {"A", "B"}
+    plain = fixed_worst_case(a, 0.5)
+    assert (plain.false_alarm.k, plain.false_alarm.n) == (0, 4) and plain.by_source is None
+
+
 def test_calibration_set_round_trip_and_definite_metrics():
     y = [0, 0, 0, 1, 1, 1]
     s = [0.1, 0.2, 0.8, 0.3, 0.9, 0.95]

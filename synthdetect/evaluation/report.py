@@ -145,15 +145,10 @@ def _cards_of(target: Any) -> list[Any]:
 
 def calibration_overlap(items: Sequence[Item], targets: Sequence[Any]) -> dict[str, set[int]]:
     """Target name -> the positions of ``items`` that are its own calibration images (the same file,
-    by the SHA-256 prefix its cards keep; :mod:`synthdetect.scan.calibration_images`).  Files are
-    hashed only when some target's card lists calibration images."""
-    from ..scan.calibration_images import ID_LENGTH, index
-
-    indexes = {t.name: index(_cards_of(t)) for t in targets}
-    if not any(indexes.values()):
-        return {}
-    shas = [sha256_file(it.path)[:ID_LENGTH] for it in items]
-    own = {name: {i for i, s in enumerate(shas) if s in idx} for name, idx in indexes.items()}
+    by the SHA-256 prefix its cards keep: :func:`own_scores`); each file is hashed at most once, and
+    only when some target's card lists calibration images."""
+    shas: dict[int, str] = {}
+    own = {t.name: set(own_scores(items, t, {}, shas)) for t in targets}
     return {name: pos for name, pos in own.items() if pos}
 
 

@@ -162,29 +162,16 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
     items: list[Item] = []
     if spec.listfile is not None and spec.listfile.suffix.lower() == ".csv":
         items = read_csv_items(spec.listfile)
-    elif spec.listfile is not None:
-        rels = read_listfile(spec.listfile)
-        if not rels:
-            raise DataError(f"list file {spec.listfile} names no files")
-        for rel in rels:
-            p = root / rel
-            if not p.is_file():
-                raise DataError(f"{spec.listfile}: {rel} not found under {root}")
-            lab = _label_of(Path(rel).parts)
-            if lab is None:
-                raise DataError(f"{rel}: no 0_real/1_fake directory in its path")
-            items.append(Item(p, rel, lab, gens.get(rel), str(root)))
     else:
         skipped: list[str] = []
-        for p in sorted(root.rglob("*")):
-            if p.suffix.lower() not in IMAGE_EXTS or not p.is_file():
-                continue
-            rel = p.relative_to(root).as_posix()
+        for rel in _named_files(spec):
             lab = _label_of(Path(rel).parts)
+            if lab is None and spec.listfile is not None:
+                raise DataError(f"{rel}: no 0_real/1_fake directory in its path")
             if lab is None:
                 skipped.append(rel)
                 continue
-            items.append(Item(p, rel, lab, gens.get(rel), str(root)))
+            items.append(Item(root / rel, rel, lab, gens.get(rel), str(root)))
         if skipped and unlabelled is not None:
             n = len(skipped)
             unlabelled.append(f"{root}: {n} image{'s' if n != 1 else ''} outside 0_real/ and 1_fake/ not used (no "
@@ -193,6 +180,21 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
         raise DataError(f"no labelled images (0_real/ 1_fake/) under {spec}")
     items.sort(key=lambda it: it.rel)
     return items
+
+
+def _named_files(spec: DataSpec) -> list[str]:
+    """The files a plain list file names (each checked to exist), or every image file under the
+    directory (sorted), as paths relative to ``spec.root``."""
+    if spec.listfile is None:
+        return [p.relative_to(spec.root).as_posix() for p in sorted(spec.root.rglob("*"))
+                if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+    rels = read_listfile(spec.listfile)
+    if not rels:
+        raise DataError(f"list file {spec.listfile} names no files")
+    for rel in rels:
+        if not (spec.root / rel).is_file():
+            raise DataError(f"{spec.listfile}: {rel} not found under {spec.root}")
+    return rels
 
 
 def load_sets(args: Iterable[str | Path], unlabelled: list[str] | None = None) -> list[Item]:
@@ -211,13 +213,8 @@ def image_files(args: Iterable[str | Path]) -> list[Path]:
         spec = DataSpec.parse(a)
         if spec.listfile is not None and spec.listfile.suffix.lower() == ".csv":
             found = [it.path for it in read_csv_items(spec.listfile)]
-        elif spec.listfile is not None:
-            found = [spec.root / rel for rel in read_listfile(spec.listfile)]
-            missing = [p for p in found if not p.is_file()]
-            if missing:
-                raise DataError(f"{spec.listfile}: {missing[0].relative_to(spec.root)} not found under {spec.root}")
         else:
-            found = [p for p in sorted(spec.root.rglob("*")) if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+            found = [spec.root / rel for rel in _named_files(spec)]
         if not found:
             raise DataError(f"no images under {spec}")
         out.extend(found)

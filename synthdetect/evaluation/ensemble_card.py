@@ -49,6 +49,9 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
         covered = calibrated_floor([c.calibration for c in cards], key)
         if covered is not None:  # the members' rates all hold down to this quality / sharpness
             d[key] = {"covered": covered}
+    from ..inputs.codecs import covered_codecs
+
+    d["image_codecs"] = {"covered": sorted(covered_codecs([c.calibration for c in cards]))}
     from ..scan.conditions import ensemble_conditions
 
     conditions = ensemble_conditions(cards, method, weights, max_false_alarm, max_miss)

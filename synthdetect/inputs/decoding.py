@@ -64,6 +64,7 @@ class Decoded:
     size_bytes: int
     frames: int = 1
     jpeg_quantization: dict | None = None  # a JPEG's quantisation tables (quality estimate for the gates)
+    lossy_codec: str | None = None  # lossy WebP / AVIF / HEIF (``codecs.lossy_codec``); None: JPEG or lossless
 
 
 def init_codecs() -> None:
@@ -293,6 +294,8 @@ def decode_pixels(data: bytes) -> tuple[Image.Image, str, str, int]:
 
 def decode(path: Path | str) -> Decoded:
     """Read and decode ``path`` (never modified). Raises :class:`DecodeError`."""
+    from .codecs import lossy_codec
+
     data = read_bytes(path)
     digest = hashlib.sha256(data).hexdigest()
     try:
@@ -311,4 +314,5 @@ def decode(path: Path | str) -> Decoded:
         size_bytes=len(data),
         frames=frames,
         jpeg_quantization=img.info.get(QUANT_KEY),
+        lossy_codec=lossy_codec(fmt, data),
     )

@@ -20,6 +20,10 @@ and are never hidden by a gate).  Gates, measures and thresholds (measured on
 ``recompressed``
     Estimated JPEG quality (IJG quantisation tables matched to the file's, the libjpeg
     scaling formula) below a threshold.
+``unmeasured_codec``
+    The file is a lossy WebP, an AVIF or a HEIF/HEIC (``codecs.lossy_codec``): its compression
+    cannot be estimated and no calibration measured the detectors on it (lifted for cards whose
+    calibration images hold that codec, ``calibration.image_codecs``).
 ``composite``
     A photo on a flat canvas (social-media card with a caption, screenshot, collage).
     On a copy reduced to <= 384 px: canvas-colour candidates are the dominant colour of the
@@ -49,6 +53,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from .codecs import covered_codecs, gate as codec_gate
 from .frames import CHECK_PER_CLASS, CHECK_SIDE, Frame, evenly_spaced, open_reduced, reduced_frame
 
 GATES = ("too_small", "blurred_or_upscaled", "recompressed", "composite")
@@ -80,6 +85,7 @@ class QualityReport:
     composite: float
     background_fraction: float  # share of the image that is flat canvas colour
     border_uniform: float  # share of the border that is that canvas colour
+    lossy_codec: str | None = None  # lossy WebP / AVIF / HEIF (synthdetect.inputs.codecs); None: JPEG or lossless
     failed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -516,8 +522,9 @@ def calibrated_floor(calibrations: Sequence[Mapping[str, Any] | None], key: str)
 def calibration_covers(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
     """What one card's calibration images cover, as scan reads it: the smallest shorter side, the
     JPEG quality and sharpness floors (``covered``), whether they were mostly composites, and
-    ``lifted``: the gates scan does not apply to images inside that range for this card alone
-    (``recompressed`` below q 85, ``blurred_or_upscaled`` below 0.25, ``composite``)."""
+    ``codecs``: the lossy non-JPEG codecs it holds enough of; ``lifted``: the gates scan does not
+    apply to images inside that range for this card alone (``recompressed`` below q 85,
+    ``blurred_or_upscaled`` below 0.25, ``composite``, ``unmeasured_codec`` for those codecs)."""
     cal = calibration or {}
     out: dict[str, Any] = {"min_side": (cal.get("image_min_side") or {}).get("min")}
     lifted = []
@@ -526,7 +533,8 @@ def calibration_covers(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
         if floor is not None and floor < getattr(DEFAULT_THRESHOLDS, limit):
             lifted.append(gate)
     out["composites"] = composites_calibrated(cal)
-    out["lifted"] = lifted + (["composite"] if out["composites"] else [])
+    out["codecs"] = sorted(covered_codecs([cal]))
+    out["lifted"] = lifted + (["composite"] if out["composites"] else []) + (["unmeasured_codec"] if out["codecs"] else [])
     return out
 
 
@@ -576,6 +584,7 @@ def assess(
     *,
     min_side: int,
     jpeg_quality: int | None = None,
+    lossy_codec: str | None = None,
     thresholds: Thresholds | None = None,
 ) -> QualityReport:
     """Measure ``img`` (decoded RGB, EXIF orientation applied) and name the gates it fails.
@@ -584,6 +593,7 @@ def assess(
     ``jpeg_quality``: the file's estimated JPEG quality (:func:`jpeg_quality_estimate` on the
     image as opened, before any mode conversion); when None and ``img`` still carries its
     JPEG ``quantization`` tables, they are used.
+    ``lossy_codec``: the file's lossy non-JPEG codec (``codecs.lossy_codec``): the ``unmeasured_codec`` gate.
     """
     t = thresholds or DEFAULT_THRESHOLDS
     if jpeg_quality is None:
@@ -601,6 +611,7 @@ def assess(
         composite=round(comp["composite"], 4),
         background_fraction=round(comp["background_fraction"], 4),
         border_uniform=round(comp["border_uniform"], 4),
+        lossy_codec=lossy_codec,
     )
     if side < min_side:
         rep.failed.append({
@@ -620,6 +631,8 @@ def assess(
             "reason": f"The image was saved at an estimated JPEG quality of {jpeg_quality} (< {t.min_jpeg_quality}): "
                       "heavy compression overwrites the traces the detectors read.",
         })
+    if (entry := codec_gate(lossy_codec)) is not None:
+        rep.failed.append(entry)
     if comp["composite"] >= t.max_composite:
         rep.failed.append({
             "gate": "composite", "value": round(comp["composite"], 4), "threshold": t.max_composite,

@@ -576,14 +576,17 @@ def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarra
 
 
 def _quality_ranges(paths: Sequence[Path], shas: Sequence[str], y: np.ndarray, cache) -> dict[str, Any]:
-    """The calibration images' JPEG qualities and sharpness per class (``quality.jpeg_quality_range``,
-    ``quality.sharpness_range``): scan lifts its ``recompressed`` and ``blurred_or_upscaled`` gates
-    for images at least as good as the calibration's ``covered`` value."""
+    """The calibration images' JPEG qualities, sharpness and lossy non-JPEG codecs per class
+    (``quality.jpeg_quality_range``, ``quality.sharpness_range``, ``codecs.codec_range``): scan lifts
+    its ``recompressed`` and ``blurred_or_upscaled`` gates for images at least as good as the
+    calibration's ``covered`` value, and its ``unmeasured_codec`` gate for the ``covered`` codecs."""
+    from ..inputs.codecs import codec_range, codec_from_file
     from ..inputs.quality import jpeg_quality_from_file, jpeg_quality_range, sharpness_range
 
     labels = y.tolist()
     return {"image_jpeg_quality": jpeg_quality_range([jpeg_quality_from_file(p) for p in paths], labels),
-            "image_sharpness": sharpness_range(sample_sharpness(paths, shas, cache), labels)}
+            "image_sharpness": sharpness_range(sample_sharpness(paths, shas, cache), labels),
+            "image_codecs": codec_range([codec_from_file(p) for p in paths], labels)}
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

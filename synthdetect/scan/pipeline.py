@@ -445,6 +445,10 @@ class Scanner:
         self.floors = {(gate, measure): calibrated_floor(cals, key) for gate, measure, key, _ in FLOOR_GATES}
         # cards calibrated on composites (train probe on captioned cards...) need no composite gate
         self.composites_calibrated = bool(plan.cards) and all(composites_calibrated(c.calibration) for c in plan.cards)
+        # every card calibrated on lossy WebP / AVIF / HEIF files: such a file was measured, its codec no reason to withhold
+        from ..inputs.codecs import covered_codecs
+
+        self.codecs_calibrated = covered_codecs(cals) if plan.cards else set()
         # the cards' calibration images by SHA-256 prefix: such a file's score is a training score
         self.calibration_index = calibration_images.index(plan.cards)
         from ..inputs.decoding import init_codecs
@@ -515,9 +519,11 @@ class Scanner:
         try:
             from ..inputs.quality import assess, jpeg_quality_from_tables
 
-            q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization))
+            q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization),
+                       lossy_codec=d.lossy_codec)
             out = q.to_dict()
             side = min(d.width, d.height)
+            self._calibration_covers(out, "unmeasured_codec", d.lossy_codec in self.codecs_calibrated)
             self._calibration_covers(out, "composite", self.composites_calibrated)
             self._calibration_covers(out, "too_small", self.small_calibrated and side >= self.calibrated_min_side)
             for (gate, measure), floor in self.floors.items():

@@ -474,6 +474,49 @@ def test_a_probe_fitted_on_recompressed_jpegs_is_not_quality_gated_on_images_as_
     assert gates(tmp / "png", q70) == {("recompressed",)}
 
 
+def _webp_copy(src: Path, dst: Path, **kw) -> Path:
+    from PIL import Image
+
+    for d in ("0_real", "1_fake"):
+        (dst / d).mkdir(parents=True)
+        for p in sorted((src / d).iterdir()):
+            Image.open(p).convert("RGB").save(dst / d / (p.stem + ".webp"), **kw)
+    return dst
+
+
+def test_a_probe_fitted_on_lossy_webp_is_not_codec_gated_on_lossy_webp(setup):
+    """Lossy WebP carries no quality scan can read: a probe fitted on lossless images withholds a
+    calibrated verdict on it (``unmeasured_codec``); one fitted on lossy WebP records the codec in its
+    card (``calibration.image_codecs``) and scan lifts the gate (``unmeasured_codec_calibrated``).
+    Lossless WebP is never gated."""
+    bbdir, _, data, tmp = setup
+    lossy = _webp_copy(data, tmp / "webp60", quality=60)
+    lossless = _webp_copy(data, tmp / "webpll", lossless=True)
+
+    def gates(models: Path, folder: Path) -> set[tuple[str, ...]]:
+        r = runner.invoke(app, ["scan", str(folder), "--models", "case42", "--models-dir", str(models), "--models-dir",
+                                str(bbdir), "-f", "json", "--no-provenance", "--domain-check", "off", "--no-cache"])
+        assert r.exit_code == 0, r.output
+        res = json.loads(r.stdout)["results"]
+        assert {x["quality"].get("lossy_codec") for x in res} == ({"webp"} if folder == lossy else {None})
+        return {tuple(g["gate"] for g in x["quality"]["failed"] if g["gate"] == "unmeasured_codec") + (
+            ("lifted",) if x["quality"].get("unmeasured_codec_calibrated") else ()) + (x["verdict"] == "inconclusive",)
+                for x in res}
+
+    assert _train(bbdir, data, tmp / "png", tmp / "cache").exit_code == 0
+    assert gates(tmp / "png", lossy) == {("unmeasured_codec", True)}
+    assert ("unmeasured_codec", True) not in gates(tmp / "png", lossless)
+    r = _train(bbdir, lossy, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    covers = json.loads(r.stdout)["calibration_covers"]
+    assert covers["codecs"] == ["webp"] and "unmeasured_codec" in covers["lifted"]
+    cal = json.loads((tmp / "models" / "case42.json").read_text())["calibration"]
+    assert cal["image_codecs"]["covered"] == ["webp"] and cal["image_codecs"]["real"] == {"webp": 24, "n": 24}
+    assert "saved as lossy WebP" in _train(bbdir, lossy, tmp / "models", tmp / "cache", "--force", "--format",
+                                           "table").output
+    assert {g[:1] for g in gates(tmp / "models", lossy)} == {("lifted",)}
+
+
 def _textures(root: Path, upscale: int, n: int = 12) -> Path:
     """128 px labelled textures: noise drawn at 128 / ``upscale`` px and upscaled (bicubic), so
     ``upscale`` > 1 gives soft images the ``blurred_or_upscaled`` gate withholds."""

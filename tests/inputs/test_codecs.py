@@ -1,0 +1,95 @@
+"""Lossy non-JPEG codecs: told from lossless ones by the file's bytes, recorded per class in a
+probe's card, and the ``unmeasured_codec`` gate they raise in ``quality.assess``."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from synthdetect.inputs.codecs import codec_from_file, codec_range, covered_codecs, gate, lossy_codec
+from synthdetect.inputs.decoding import decode
+from synthdetect.inputs.quality import assess, calibration_covers
+
+
+def _noise(mode: str = "RGB") -> Image.Image:
+    img = Image.fromarray((np.random.default_rng(0).random((64, 80, 3)) * 255).astype("uint8"))
+    return img.convert(mode)
+
+
+def _save(path, img, **kw):
+    img.save(path, **kw)
+    return path
+
+
+@pytest.mark.parametrize("name, mode, kw, expected", [
+    ("lossy.webp", "RGB", {"quality": 80}, "webp"),
+    ("lossless.webp", "RGB", {"lossless": True}, None),
+    ("alpha-lossy.webp", "RGBA", {"quality": 50}, "webp"),  # VP8X + ALPH before the VP8 chunk
+    ("alpha-lossless.webp", "RGBA", {"lossless": True}, None),
+    ("icc.webp", "RGB", {"quality": 70, "icc_profile": b"x" * 5001}, "webp"),  # a large chunk before the image
+    ("a.avif", "RGB", {"quality": 50}, "avif"),
+    ("a.png", "RGB", {}, None),
+    ("a.jpg", "RGB", {"quality": 60}, None),  # JPEG: judged by its estimated quality instead
+])
+def test_the_codec_is_read_from_the_bytes_and_matches_what_decode_records(tmp_path, name, mode, kw, expected):
+    p = _save(tmp_path / name, _noise(mode), **kw)
+    assert codec_from_file(p) == expected
+    assert decode(p).lossy_codec == expected
+
+
+def test_an_animated_webp_is_judged_by_its_first_frame(tmp_path):
+    img = _noise()
+    lossy = tmp_path / "lossy.webp"
+    img.save(lossy, save_all=True, append_images=[img.rotate(90)], quality=70)
+    lossless = tmp_path / "lossless.webp"
+    img.save(lossless, save_all=True, append_images=[img.rotate(90)], lossless=True)
+    assert codec_from_file(lossy) == "webp" and codec_from_file(lossless) is None
+
+
+def test_heif_is_a_lossy_codec(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    p = _save(tmp_path / "a.heic", _noise(), quality=50)
+    assert codec_from_file(p) == "heif" and decode(p).lossy_codec == "heif"
+
+
+def test_truncated_or_foreign_bytes_are_not_taken_for_lossy_webp():
+    buf = io.BytesIO()
+    _noise().save(buf, format="WEBP", quality=80)
+    data = buf.getvalue()
+    assert lossy_codec("WEBP", data) == "webp"
+    assert lossy_codec("WEBP", data[:12]) is None  # no chunk left to read
+    assert lossy_codec("WEBP", b"RIFF\x00\x00\x00\x00WAVEfmt ") is None
+    assert lossy_codec("PNG", data) is None
+
+
+def test_a_codec_is_covered_when_a_tenth_of_each_class_holds_it():
+    labels = [0] * 10 + [1] * 10
+    one_each = ["webp"] + [None] * 9 + ["webp"] + [None] * 9
+    got = codec_range(one_each, labels)
+    assert got["covered"] == ["webp"] and got["real"] == {"webp": 1, "n": 10}
+    assert codec_range(["webp"] * 10 + [None] * 10, labels)["covered"] == []  # only the reals: not measured
+    assert codec_range([None] * 20, labels) == {"real": {"n": 10}, "synthetic": {"n": 10}, "covered": []}
+    assert codec_range([None] * 10, [0] * 10) is None
+
+
+def test_every_card_must_cover_a_codec():
+    webp = {"image_codecs": {"covered": ["webp"]}}
+    both = {"image_codecs": {"covered": ["avif", "webp"]}}
+    assert covered_codecs([webp, both]) == {"webp"}
+    assert covered_codecs([webp, {}]) == set()  # a card that records none (the bundle, older probes)
+    assert covered_codecs([]) == set()
+    assert calibration_covers(both)["codecs"] == ["avif", "webp"]
+    assert "unmeasured_codec" in calibration_covers(both)["lifted"]
+    assert "unmeasured_codec" not in calibration_covers({})["lifted"]
+
+
+def test_assess_gates_a_lossy_codec_and_names_it():
+    img = _noise().resize((400, 400))
+    rep = assess(img, min_side=224, lossy_codec="avif")
+    assert "unmeasured_codec" in rep.gates and rep.lossy_codec == "avif"
+    assert "saved as AVIF" in gate("avif")["reason"]
+    assert "unmeasured_codec" not in assess(img, min_side=224).gates

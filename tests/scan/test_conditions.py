@@ -357,3 +357,20 @@ def test_ensembles_cover_the_jpeg_quality_and_sharpness_every_member_covers(trai
     assert "image_sharpness" not in calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]
     card.calibration["image_sharpness"], worse.calibration["image_sharpness"] = {"covered": 0.2}, {"covered": 0.15}
     assert calibrate_from_members([card, worse], "mean", {}, 0.05, 0.2)[0]["image_sharpness"] == {"covered": 0.2}
+
+
+def test_ensembles_cover_the_codecs_every_member_covers(trained):
+    """An ensemble's calibration covers a lossy codec only when every member's does (``image_codecs``),
+    so that scan lifts its ``unmeasured_codec`` gate for the ensemble exactly where it would for each member."""
+    from synthdetect.cards import ModelCard
+    from synthdetect.evaluation.ensemble_card import calibrate_from_members
+
+    _, _, out, _, _ = trained
+    card = ModelCard.load(out / "case42.json")
+    assert card.calibration["image_codecs"]["covered"] == []  # the PNG fixture: lossless
+    other = ModelCard.load(out / "case42.json")
+    other.name = "other"
+    card.calibration["image_codecs"]["covered"], other.calibration["image_codecs"]["covered"] = ["avif", "webp"], ["webp"]
+    assert calibrate_from_members([card, other], "mean", {}, 0.05, 0.2)[0]["image_codecs"] == {"covered": ["webp"]}
+    del other.calibration["image_codecs"]  # an older probe: records none
+    assert calibrate_from_members([card, other], "mean", {}, 0.05, 0.2)[0]["image_codecs"] == {"covered": []}

@@ -56,7 +56,7 @@ from PIL import Image
 from .codecs import covered_codecs, gate as codec_gate
 from .frames import CHECK_PER_CLASS, CHECK_SIDE, Frame, evenly_spaced, open_reduced, reduced_frame
 
-GATES = ("too_small", "blurred_or_upscaled", "recompressed", "composite")
+GATES = ("too_small", "blurred_or_upscaled", "recompressed", "unmeasured_codec", "composite")
 
 
 @dataclass(frozen=True)

@@ -131,7 +131,8 @@ def test_report_dict_is_json_and_complete(photo):
     for g in d["failed"]:
         assert set(g) == {"gate", "value", "threshold", "reason"} and g["gate"] in GATES
         assert g["reason"].endswith(".")
-    for k in ("width", "height", "min_side", "sharpness", "jpeg_quality", "composite", "background_fraction"):
+    for k in ("width", "height", "min_side", "sharpness", "jpeg_quality", "composite", "background_fraction",
+              "lossy_codec"):
         assert k in d
 
 

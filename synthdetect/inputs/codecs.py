@@ -41,7 +41,7 @@ def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
     return None
 
 
-HEAD_BYTES = 4 << 20  # what codec_from_file reads: the RIFF chunks before a WebP's image (ICC, EXIF) fit
+HEAD_BYTES = 4 << 20  # what codec_from_file reads of a WebP (64 bytes of anything else): its chunks before the image (ICC, EXIF) fit
 
 
 def codec_from_file(path: Any) -> str | None:
@@ -51,10 +51,13 @@ def codec_from_file(path: Any) -> str | None:
 
     try:
         with open_regular(path) as f:
-            head = f.read(HEAD_BYTES)
+            head = f.read(64)
+            fmt = sniff_bytes(head)
+            if fmt == "WEBP":  # only a WebP needs its chunks walked
+                head += f.read(HEAD_BYTES - len(head))
     except OSError:
         return None
-    return lossy_codec(sniff_bytes(head[:64]), head)
+    return lossy_codec(fmt, head)
 
 
 def _webp_lossy(data: bytes) -> bool:

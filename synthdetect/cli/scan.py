@@ -106,7 +106,7 @@ def scan(
     no_quality_gates: bool = typer.Option(
         False, "--no-quality-gates",
         help="Keep the detectors' verdict on images they are known not to judge (too small, blurred or upscaled, "
-             "heavily recompressed, composites); the measures are then not reported."),
+             "heavily recompressed, saved as lossy WebP/AVIF/HEIC, composites); the measures are then not reported."),
     domain_check: DomainCheck = typer.Option(
         DomainCheck.enforce, "--domain-check", case_sensitive=False,
         help="Test each directory of images against the calibration images of the cards that carry them "

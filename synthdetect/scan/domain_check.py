@@ -26,7 +26,8 @@ And a group is out of domain only when a classifier tells it from the reference 
 (AUC >= :data:`MIN_EFFECT`), not merely reliably: with enough images any difference is
 "significant".
 
-Mixed folders: each directory with at least ``MIN_N`` images is its own group; smaller
+Mixed folders: each directory with at least ``MIN_N`` images is its own group (one group per
+file format when it holds several formats with at least ``MIN_N`` images each); smaller
 directories are pooled into one group; if the pool is still smaller than ``MIN_N`` it is
 ``untested``.  A group is out of domain when any card's reference says so.
 
@@ -131,12 +132,14 @@ def _group_key(path: str) -> str:
 
 def groups_of(records: Sequence[dict[str, Any]], min_n: int = MIN_N) -> list[tuple[str, list[int], int]]:
     """(name, record indices, directories) of the groups tested: directories with >= ``min_n``
-    images carrying features, the rest pooled."""
+    images carrying features (split by file format when every format holds >= ``min_n``:
+    :func:`_by_format`), the rest pooled."""
     by_dir: dict[str, list[int]] = {}
     for i, r in enumerate(records):
         if r.get("error") is None and isinstance(r.get(FEATURES_KEY), dict):
             by_dir.setdefault(_group_key(str(r.get("path", ""))), []).append(i)
-    big = [(d, ix, 1) for d, ix in by_dir.items() if len(ix) >= min_n]
+    big = [(name, part, 1) for d, ix in by_dir.items() if len(ix) >= min_n
+           for name, part in _by_format(d, ix, records, min_n)]
     small = [(d, ix) for d, ix in by_dir.items() if len(ix) < min_n]
     if len(small) == 1:
         big.append((small[0][0], small[0][1], 1))
@@ -144,6 +147,22 @@ def groups_of(records: Sequence[dict[str, Any]], min_n: int = MIN_N) -> list[tup
         pooled = sorted(i for _, ix in small for i in ix)
         big.append((f"{len(small)} smaller directories, pooled", pooled, len(small)))
     return big
+
+
+def _by_format(directory: str, idx: list[int], records: Sequence[dict[str, Any]], min_n: int
+               ) -> list[tuple[str, list[int]]]:
+    """A directory's group, or one group per file format (``directory [PNG]``) when it holds several
+    formats each with at least ``min_n`` images: files saved in different formats came through
+    different channels, and one channel's images diluted among another's can pass a test they
+    would fail alone (measured in docs/domain.md: 46 real photos re-saved as WebP among 43 JPEGs
+    read in domain together).  A format with fewer images keeps the directory whole: no image
+    loses the test it had."""
+    fmts: dict[str, list[int]] = {}
+    for i in idx:
+        fmts.setdefault(str(records[i].get("format") or "?"), []).append(i)
+    if len(fmts) < 2 or any(len(ix) < min_n for ix in fmts.values()):
+        return [(directory, idx)]
+    return [(f"{directory} [{f}]", ix) for f, ix in sorted(fmts.items())]
 
 
 def _reference_subset(ref: DomainReference, probs: np.ndarray, condition: str = "") -> np.ndarray:

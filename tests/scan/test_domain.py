@@ -662,3 +662,26 @@ def test_a_transformed_copy_of_a_calibration_image_is_found_through_the_referenc
     rec = {}
     add_copy(rec, "case42", both, *found[1])
     assert "condition" not in rec["calibration_image"][0]
+
+
+def _as_format(recs: list[dict], fmt: str) -> list[dict]:
+    for r in recs:
+        r["format"] = fmt
+    return recs
+
+
+def test_a_directory_of_several_formats_is_tested_per_format(ref):
+    """Files of one format (one channel) diluted among another's can pass together: a directory
+    holding several formats, each with at least MIN_N images, is tested per format; a format with
+    fewer images keeps the directory whole."""
+    rng = np.random.default_rng(21)
+    home = _as_format(records(*source(20, rng), "case", rng), "JPEG")
+    away = _as_format(records(*source(12, rng, shift=3.0), "case", rng), "WEBP")
+    assert [(g[0], len(g[1])) for g in dc.groups_of(home + away)] == [("case [JPEG]", 20), ("case [WEBP]", 12)]
+    rep = dc.check(home + away, {"p": ref}, "enforce")
+    assert {g.group: g.decision for g in rep.groups} == {"case [JPEG]": "in_domain", "case [WEBP]": "out_of_domain"}
+    assert all(r["verdict"] != "inconclusive" for r in home)
+    assert all(r["verdict"] == "inconclusive" for r in away)
+    few = _as_format(records(*source(dc.MIN_N - 1, rng), "case", rng), "PNG")
+    assert [(g[0], len(g[1])) for g in dc.groups_of(home + few)] == [("case", 20 + dc.MIN_N - 1)]
+    assert [g[0] for g in dc.groups_of(home)] == ["case"]  # one format: the directory, named as before

@@ -64,11 +64,14 @@ def evaluate_targets(
     gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)")
             for it, k in zip(items, keep) if k]
     has_gens = any(it.generator for it in items)
+    codecs = _file_codecs([it for it, k in zip(items, keep) if k])
     results: dict[str, Any] = {}
     for ref, target, s in scored:
         name = target.name
         m = _target_metrics(target, y, np.asarray(s["probs"], dtype=float)[keep], s["threshold"],
                             gens if has_gens else None, max_false_alarm, max_miss)
+        if (gated := _unmeasured_codecs(codecs, target)) is not None:
+            m["unmeasured_codec"] = gated
         if own.get(name) and not exclude_calibration_images:
             m["calibration_images"] = len(own[name])
             n_copies = len(own[name] - same_file.get(name, set()))
@@ -94,6 +97,27 @@ def evaluate_targets(
     if unlabelled:
         report["unlabelled"] = unlabelled
     return report
+
+
+def _file_codecs(items: Sequence[Item]) -> list[str | None]:
+    """Each file's lossy non-JPEG codec (``inputs.codecs``; a few bytes of each file read)."""
+    from ..inputs.codecs import codec_from_file
+
+    return [codec_from_file(it.path) for it in items]
+
+
+def _unmeasured_codecs(codecs: Sequence[str | None], target: Any) -> dict[str, Any] | None:
+    """How many files are in a lossy codec the target's cards were not calibrated on (``scan``
+    withholds its verdicts on them: the ``unmeasured_codec`` gate), and which; None when none or
+    the target has no card (a training run)."""
+    from ..inputs.codecs import covered_codecs
+
+    cards = _cards_of(target)
+    if not cards:
+        return None
+    covered = covered_codecs([c.calibration for c in cards])
+    hit = [c for c in codecs if c and c not in covered]
+    return {"n": len(hit), "codecs": sorted(set(hit))} if hit else None
 
 
 def _refuse_if_all(n_excluded: int, n: int, models: set[str]) -> None:
@@ -207,9 +231,18 @@ def _honest(items: Sequence[Item], scorer: Any, probs: np.ndarray, copies: dict[
 
 
 def data_notes(report: dict[str, Any]) -> list[str]:
-    """What the evaluation says of the data it did not use (images without a label) and of the
+    """What the evaluation says of the data it did not use (images without a label), of the files
+    ``scan`` would withhold for a target (a lossy codec its calibration does not cover) and of the
     targets' own calibration images among it."""
+    from ..inputs.codecs import codec_names
+
     notes = [f"warning: {line}" for line in report.get("unlabelled") or []]
+    for name, m in report["models"].items():
+        if u := m.get("unmeasured_codec"):
+            notes.append(f"warning: {u['n']} of the {report['n']} images are saved as "
+                         f"{', '.join(codec_names(u['codecs']))}, a codec {name}'s calibration does not cover: scan "
+                         "withholds its verdicts on them (the unmeasured_codec gate, docs/quality.md); the figures here "
+                         "score them")
     ex = report.get("excluded_calibration_images")
     if ex:
         return notes + [f"left out {ex['n']} images that are calibration images of {', '.join(ex['models'])} "

@@ -172,3 +172,30 @@ def test_ensemble_build_says_how_many_weighting_images_had_no_label(models_dir, 
                           [str(models_dir)], "cpu", unlabelled=said)
     assert set(card.weights) == {"bright", "dark"}
     assert said == [f"{labelled}: 1 image outside 0_real/ and 1_fake/ not used (no label; e.g. unsorted/a.png)"]
+
+
+def test_files_in_a_codec_the_calibration_does_not_cover_are_counted(models_dir, labelled, tmp_path):
+    """evaluate scores lossy WebP files as it scores any; scan withholds its verdicts on them unless
+    the cards were calibrated on that codec: the report counts them per target and says so."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from synthdetect.evaluation.report import _unmeasured_codecs, data_notes
+
+    data = tmp_path / "webp"
+    shutil.copytree(labelled, data)
+    for p in sorted((data / "1_fake").iterdir())[:4]:
+        Image.open(p).save(p.with_suffix(".webp"), quality=60)
+        p.unlink()
+    rep = evaluate_targets(["bright", "trio"], [str(data)], models_dirs=[str(models_dir)], device="cpu")
+    assert rep["models"]["bright"]["unmeasured_codec"] == {"n": 4, "codecs": ["webp"]}
+    assert rep["models"]["trio"]["unmeasured_codec"] == {"n": 4, "codecs": ["webp"]}
+    notes = data_notes(rep)
+    assert any("4 of the 12 images are saved as lossy WebP, a codec bright's calibration does not cover" in n
+               for n in notes)
+    assert "unmeasured_codec" not in evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(models_dir)],
+                                                      device="cpu")["models"]["bright"]
+    covered = SimpleNamespace(card=SimpleNamespace(calibration={"image_codecs": {"covered": ["webp"]}}))
+    assert _unmeasured_codecs(["webp", None, "avif"], covered) == {"n": 1, "codecs": ["avif"]}
+    assert _unmeasured_codecs(["webp"], SimpleNamespace()) is None  # a training run: no card, no gate

@@ -17,7 +17,7 @@ Lossless files (PNG, lossless WebP, BMP, TIFF, GIF) and JPEG give ``None``.  num
 from __future__ import annotations
 
 import struct
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 WEBP = "webp"
 AVIF = "avif"
@@ -28,12 +28,35 @@ COVERED_SHARE = 0.1  # a codec is covered when at least this share of each class
 
 def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
     """The lossy non-JPEG codec of a file Pillow read as ``fmt`` (``WEBP``, ``AVIF``, ``HEIF``),
-    from its first bytes ``data``: ``webp`` for a WebP whose first image is VP8 (lossy; VP8L is
+    from its bytes ``data``: ``webp`` for a WebP whose first image is VP8 (lossy; VP8L is
     lossless), ``avif``, ``heif`` (lossy in practice: both formats' lossless modes are rare and
     not told apart here); None for anything else."""
+    data = data or b""
+    return _codec(fmt, lambda pos, n: data[pos:pos + n])
+
+
+def codec_from_file(path: Any) -> str | None:
+    """:func:`lossy_codec` of a file (the format sniffed from its first bytes as discovery does; a
+    WebP's chunk headers read where they lie, nothing else; None when unreadable: the loader
+    reports such files)."""
+    from .discovery import open_regular, sniff_bytes
+
+    try:
+        with open_regular(path) as f:
+            def read_at(pos: int, n: int) -> bytes:
+                f.seek(pos)
+                return f.read(n)
+
+            return _codec(sniff_bytes(read_at(0, 64)), read_at)
+    except OSError:
+        return None
+
+
+def _codec(fmt: str | None, read_at: Callable[[int, int], bytes]) -> str | None:
+    """:func:`lossy_codec` over ``read_at(offset, n)``, the file's bytes."""
     fmt = (fmt or "").upper()
     if fmt == "WEBP":
-        return WEBP if _webp_lossy(data or b"") else None
+        return WEBP if _webp_lossy(read_at) else None
     if fmt == "AVIF":
         return AVIF
     if fmt in ("HEIF", "HEIC"):
@@ -41,41 +64,25 @@ def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
     return None
 
 
-HEAD_BYTES = 4 << 20  # what codec_from_file reads of a WebP (64 bytes of anything else): its chunks before the image (ICC, EXIF) fit
-
-
-def codec_from_file(path: Any) -> str | None:
-    """:func:`lossy_codec` of a file, from its first bytes (the format sniffed as discovery does;
-    None when unreadable: the loader reports such files)."""
-    from .discovery import open_regular, sniff_bytes
-
-    try:
-        with open_regular(path) as f:
-            head = f.read(64)
-            fmt = sniff_bytes(head)
-            if fmt == "WEBP":  # only a WebP needs its chunks walked
-                head += f.read(HEAD_BYTES - len(head))
-    except OSError:
-        return None
-    return lossy_codec(fmt, head)
-
-
-def _webp_lossy(data: bytes) -> bool:
-    """Whether the WebP ``data``'s first image chunk is ``VP8 `` (lossy), walking the RIFF chunks
+def _webp_lossy(read_at: Callable[[int, int], bytes]) -> bool:
+    """Whether the WebP's first image chunk is ``VP8 `` (lossy), walking the RIFF chunk headers
     (``VP8X``, ``ICCP``, ``ALPH``, ``ANIM`` ... skipped; an animation's first ``ANMF`` frame looked into)."""
-    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+    head = read_at(0, 12)
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WEBP":
         return False
-    pos, end = 12, len(data)
-    while pos + 8 <= end:
-        tag = data[pos:pos + 4]
-        size = struct.unpack("<I", data[pos + 4:pos + 8])[0]
+    pos, end = 12, None
+    while end is None or pos + 8 <= end:
+        chunk = read_at(pos, 8)
+        if len(chunk) < 8:
+            return False
+        tag, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
         if tag == b"VP8 ":
             return True
         if tag == b"VP8L":
             return False
         if tag == b"ANMF":  # frame header (16 bytes), then the frame's own chunks
+            end = pos + 8 + size if end is None else min(end, pos + 8 + size)
             pos += 8 + 16
-            end = min(end, pos - 16 + size)
             continue
         pos += 8 + size + (size & 1)
     return False

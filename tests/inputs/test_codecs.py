@@ -30,6 +30,7 @@ def _save(path, img, **kw):
     ("alpha-lossy.webp", "RGBA", {"quality": 50}, "webp"),  # VP8X + ALPH before the VP8 chunk
     ("alpha-lossless.webp", "RGBA", {"lossless": True}, None),
     ("icc.webp", "RGB", {"quality": 70, "icc_profile": b"x" * 5001}, "webp"),  # a large chunk before the image
+    ("big-icc.webp", "RGB", {"quality": 70, "icc_profile": b"x" * (5 << 20)}, "webp"),  # headers read where they lie
     ("a.avif", "RGB", {"quality": 50}, "avif"),
     ("a.png", "RGB", {}, None),
     ("a.jpg", "RGB", {"quality": 60}, None),  # JPEG: judged by its estimated quality instead

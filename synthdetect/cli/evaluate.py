@@ -34,7 +34,7 @@ def _library_failure(e: Exception) -> typer.Exit:
 
 def evaluate(
     models: List[str] = typer.Argument(..., help="Model names, card/onnx paths, run directories or ensembles."),
-    data: List[str] = typer.Option(..., "--data", help="Labelled DIR or DIR@LISTFILE (repeatable)."),
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/, or real/ fake/), DIR@LISTFILE or a CSV (repeatable)."),
     perturb: Optional[str] = typer.Option(None, "--perturb", help="e.g. jpeg:50,blur:2,resize:0.5 (applied in order)."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format"),
     out: Path = typer.Option(Path("metrics.json"), "--out", help="Where metrics.json is written."),
@@ -99,7 +99,7 @@ def evaluate(
 
 def calibrate(
     model: str = typer.Argument(..., help="Model (or ensemble) name or card path."),
-    data: List[str] = typer.Option(..., "--data", help="Labelled DIR or DIR@LISTFILE (repeatable)."),
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/, or real/ fake/), DIR@LISTFILE or a CSV (repeatable)."),
     models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
     inconclusive_margin: Optional[float] = typer.Option(
         None, "--inconclusive-margin", min=0.0, max=0.5,

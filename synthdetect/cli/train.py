@@ -188,7 +188,7 @@ def train_clip_probe(
 
 @train_app.command("probe")
 def train_probe(
-    data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/), DIR@LISTFILE or a CSV "
+    data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/, or real/ fake/), DIR@LISTFILE or a CSV "
                                                       "(path,label; label 0/1/real/fake) (repeatable)."),
     name: str = typer.Option(..., "--name", help="Name of the new model (scan --models NAME)."),
     backbone: str = typer.Option(DEFAULT_PROBE_BACKBONE, "--backbone", help="An installed backbone (synthdetect backbone "

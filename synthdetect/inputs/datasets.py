@@ -1,10 +1,11 @@
 """Labelled image data sets for training, probes and evaluation (no torch here).
 
-A data argument is ``DIR`` or ``DIR@LISTFILE``.  Labels come from ``0_real`` / ``1_fake``
-directories anywhere under DIR (CNNDetection layout, also nested
-``<root>/<class>/{0_real,1_fake}``).  LISTFILE (paths relative to DIR, one per line,
-``#`` comments) restricts the set.  ``DIR/manifest.csv`` (``path,label,generator,...``)
-names the generator of each file for per-generator breakdowns.
+A data argument is ``DIR``, ``DIR@LISTFILE`` or a labelled CSV.  Labels come from ``0_real`` /
+``1_fake`` directories anywhere under DIR (CNNDetection layout, also nested
+``<root>/<class>/{0_real,1_fake}``; ``real/`` and ``fake/`` or ``synthetic/`` are read alike, in
+any letter case).  LISTFILE (paths relative to DIR, one per line, ``#`` comments) restricts the
+set.  ``DIR/manifest.csv`` (``path,label,generator,...``) names the generator of each file for
+per-generator breakdowns, and labels the files that lie in no class directory.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from .frames import Frame, class_frames, find_frame, frame_warnings
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
 LABEL_DIRS = {"0_real": 0, "1_fake": 1}
+LABEL_DIR_NAMES = {"real": 0, "fake": 1, "synthetic": 1}  # read in any letter case, after LABEL_DIRS
 
 
 class DataError(ValueError):
@@ -85,20 +87,28 @@ def read_listfile(path: Path) -> list[str]:
     return out
 
 
-def read_manifest(root: Path) -> dict[str, str]:
-    """rel path -> generator, from ``root/manifest.csv`` when present."""
+CSV_LABELS = {"0": 0, "real": 0, "1": 1, "fake": 1, "synthetic": 1}
+
+
+def read_manifest(root: Path) -> tuple[dict[str, str], dict[str, int]]:
+    """``root/manifest.csv`` when present: rel path -> generator, rel path -> label (0/real,
+    1/fake/synthetic; rows without a readable label are left out of the second)."""
     m = root / "manifest.csv"
+    gens: dict[str, str] = {}
+    labels: dict[str, int] = {}
     if not m.is_file():
-        return {}
-    out = {}
+        return gens, labels
     with m.open(newline="") as f:
         for row in csv.DictReader(f):
-            if row.get("path") and row.get("generator"):
-                out[Path(row["path"]).as_posix()] = row["generator"]
-    return out
-
-
-CSV_LABELS = {"0": 0, "real": 0, "1": 1, "fake": 1, "synthetic": 1}
+            if not row.get("path"):
+                continue
+            rel = Path(row["path"]).as_posix()
+            if row.get("generator"):
+                gens[rel] = row["generator"]
+            lab = CSV_LABELS.get((row.get("label") or "").strip().lower())
+            if lab is not None:
+                labels[rel] = lab
+    return gens, labels
 
 
 def read_csv_items(path: Path) -> list[Item]:
@@ -145,20 +155,25 @@ def licences_of(items: Sequence[Item]) -> dict[str, str]:
 
 
 def _label_of(rel_parts: Sequence[str]) -> int | None:
-    for part in reversed(rel_parts[:-1]):
-        if part in LABEL_DIRS:
-            return LABEL_DIRS[part]
+    """The innermost ``0_real``/``1_fake`` directory's label; without one, the innermost ``real``/
+    ``fake``/``synthetic`` (any letter case): a ``1_fake/real/`` folder of renders stays synthetic."""
+    dirs = rel_parts[:-1]
+    for names, key in ((LABEL_DIRS, str), (LABEL_DIR_NAMES, str.lower)):
+        for part in reversed(dirs):
+            if key(part) in names:
+                return names[key(part)]
     return None
 
 
 def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None) -> list[Item]:
     """Images of one data set, sorted by relative path.  Images of a directory data set that lie
-    outside any ``0_real/`` / ``1_fake/`` have no label and are not used; with ``unlabelled`` (a
+    outside any class directory (``0_real/``, ``real/``, ``1_fake/``, ``fake/``, ``synthetic/``) take
+    their label from ``DIR/manifest.csv`` or have none and are not used; with ``unlabelled`` (a
     list) one line saying how many, with an example, is appended to it (nothing goes unnoticed)."""
     if not isinstance(spec, DataSpec):
         spec = DataSpec.parse(spec)
     root = spec.root
-    gens = read_manifest(root)
+    gens, manifest_labels = read_manifest(root)
     items: list[Item] = []
     if spec.listfile is not None and spec.listfile.suffix.lower() == ".csv":
         items = read_csv_items(spec.listfile)
@@ -166,8 +181,9 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
         skipped: list[str] = []
         for rel in _named_files(spec):
             lab = _label_of(Path(rel).parts)
+            lab = manifest_labels.get(rel) if lab is None else lab
             if lab is None and spec.listfile is not None:
-                raise DataError(f"{rel}: no 0_real/1_fake directory in its path")
+                raise DataError(f"{rel}: no 0_real/1_fake directory in its path and no label in {root}/manifest.csv")
             if lab is None:
                 skipped.append(rel)
                 continue
@@ -177,7 +193,9 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
             unlabelled.append(f"{root}: {n} image{'s' if n != 1 else ''} outside 0_real/ and 1_fake/ not used (no "
                               f"label; e.g. {skipped[0]})")
     if not items:
-        raise DataError(f"no labelled images (0_real/ 1_fake/) under {spec}")
+        raise DataError(f"no labelled images under {spec}: put the real photos in a 0_real/ (or real/) "
+                        "directory and the synthetic images in 1_fake/ (or fake/, synthetic/), or name each "
+                        "file's label in a CSV (columns path,label) and pass that")
     items.sort(key=lambda it: it.rel)
     return items
 

@@ -118,20 +118,20 @@ def test_shortcut_warnings_jpeg_quality_and_size_ranges(tmp_path):
 
 
 def test_images_outside_the_label_directories_are_counted_not_silently_dropped(tmp_path, make_set):
-    """A reference folder with a stray file or a misnamed class folder (``real/`` for ``0_real/``):
+    """A reference folder with a stray file or a class folder of no known name (``photos/``):
     those images have no label and are not used, and the caller is told how many."""
     from PIL import Image
 
     make_set(tmp_path / "ref", 3, 3)
-    (tmp_path / "ref" / "real").mkdir()
+    (tmp_path / "ref" / "photos").mkdir()
     for i in range(2):
-        Image.new("RGB", (32, 32), (i, 0, 0)).save(tmp_path / "ref" / "real" / f"x{i}.png")
+        Image.new("RGB", (32, 32), (i, 0, 0)).save(tmp_path / "ref" / "photos" / f"x{i}.png")
     Image.new("RGB", (32, 32)).save(tmp_path / "ref" / "stray.jpg")
     said: list[str] = []
     items = D.load_sets([tmp_path / "ref"], said)
-    assert len(items) == 6 and all("real/" != it.rel[:5] for it in items)
+    assert len(items) == 6 and all("photos/" != it.rel[:7] for it in items)
     (line,) = said
-    assert line.endswith("3 images outside 0_real/ and 1_fake/ not used (no label; e.g. real/x0.png)")
+    assert line.endswith("3 images outside 0_real/ and 1_fake/ not used (no label; e.g. photos/x0.png)")
     assert D.load_sets([tmp_path / "ref"]) == items  # without a list nothing else changes
 
 
@@ -161,3 +161,25 @@ def test_image_files_takes_every_image_labelled_or_not(tmp_path, make_set):
     (tmp_path / "empty").mkdir()
     with pytest.raises(D.DataError, match="no images"):
         D.image_files([tmp_path / "empty"])
+
+
+def test_plain_class_folder_names_and_manifest_labels(tmp_path):
+    """An analyst's own sample: ``Real/`` and ``Fake/`` (or ``synthetic/``) folders are read as the
+    classes; a canonical ``0_real``/``1_fake`` further out decides over them; files in no class
+    folder take the label ``manifest.csv`` gives them; the refusal of an unlabelled folder says how
+    to label it."""
+    from PIL import Image
+
+    root = tmp_path / "case"
+    for rel in ("Real/a.jpg", "Fake/b.png", "synthetic/c.png", "1_fake/real/d.png", "loose/e.png", "loose/f.png"):
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (32, 32)).save(root / rel)
+    (root / "manifest.csv").write_text("path,label,generator\nloose/e.png,real,camera\nloose/f.png,2,?\n")
+    said: list[str] = []
+    items = {it.rel: it.label for it in D.load_sets([root], said)}
+    assert items == {"Real/a.jpg": 0, "Fake/b.png": 1, "synthetic/c.png": 1, "1_fake/real/d.png": 1, "loose/e.png": 0}
+    assert said and said[0].endswith("1 image outside 0_real/ and 1_fake/ not used (no label; e.g. loose/f.png)")
+    (tmp_path / "plain").mkdir()
+    Image.new("RGB", (32, 32)).save(tmp_path / "plain" / "x.png")
+    with pytest.raises(D.DataError, match=r"0_real/ \(or real/\).*CSV \(columns path,label\)"):
+        D.list_items(tmp_path / "plain")

@@ -307,13 +307,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     from ..scan.runtime import load_backbone
 
     lda = _check_request(name, method, prior, shrinkage_scale)  # refused before any extraction
-    out_dir = Path(out_dir)
-    card_path = out_dir / f"{name}.json"
-    head_path = out_dir / f"{name}.head.json"
-    from ..scan.domain import sidecar_path
-
-    if not force and any(p.exists() for p in (card_path, head_path, sidecar_path(card_path))):
-        raise ProbeTrainError(f"{card_path} already exists (use --force to replace it)")
+    card_path, head_path = _output_paths(Path(out_dir), name, force)
     y_all = np.array([int(it.label) for it in items], dtype=np.int64)
     _check_size(y_all, max_false_alarm, max_miss)
     sources = split_sources(sources, y_all)
@@ -322,7 +316,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     cache = None if cache_dir is False else backbone_cache(
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
     ex, duplicates, near, cross_copies = _extract_sample(items, backbone, cache, progress, lda)
-    composites, shortcuts = _sample_checks([items[i] for i in ex.keep], backbone_card.input.strip_frames)
+    kept = [items[i] for i in ex.keep]
+    composites, shortcuts = _sample_checks(kept, backbone_card.input.strip_frames)
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -334,21 +329,14 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     fitted = fit_with_diagnostics(ex.X, y, backbone_card, folds=folds, seed=seed, strata=g, prior=prior,
                                   feature_group=feature_group, method=method, spread=spread,
                                   shrinkage_scale=shrinkage_scale)
-    fit, t_fit = fitted.fit, fitted.seconds
-    cal, op, cv = _calibrate(y, fit, seed, data_label, [ex.sha256[i][:16] for i in ex.keep], src,
-                             max_false_alarm, max_miss)
-    cond = None
-    if conditions:
-        from ..scan.conditions import calibrate_conditions
-
-        cond = calibrate_conditions([items[i].path for i in ex.keep], [ex.sha256[i] for i in ex.keep],
-                                    [ex.sides[i] for i in ex.keep], y, fit, backbone, conditions, cache=cache,
-                                    data=data_label, max_false_alarm=max_false_alarm, max_miss=max_miss)
-
+    fit = fitted.fit
+    shas = [ex.sha256[i] for i in ex.keep]
+    cal, op, cv = _calibrate(y, fit, seed, data_label, [s[:16] for s in shas], src, max_false_alarm, max_miss)
+    cond = _condition_table([it.path for it in kept], shas, [ex.sides[i] for i in ex.keep], y, fit, backbone,
+                            conditions, cache, data_label, max_false_alarm, max_miss)
+    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    head_doc = fit.head.to_dict()
-    head_doc["backbone_sha256"] = backbone_card.sha256
-    atomic_write(head_path, lambda f: f.write(json.dumps(head_doc) + "\n"))
+    _write_head(head_path, fit, backbone_card)
     n_real, n_fake = int(np.sum(y == 0)), int(np.sum(y == 1))
     card = ModelCard(
         name=name,
@@ -364,16 +352,14 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
                      "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
-                     **_quality_ranges([items[i].path for i in ex.keep], [ex.sha256[i] for i in ex.keep], y, cache),
-                     "composites": composites,
+                     **_quality_ranges([it.path for it in kept], shas, y, cache), "composites": composites,
                      **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
                     f"on {data_label}.",
         training=_training_doc(data_label, y, errors, _copies_doc(duplicates, near, scenes), fitted, seed, src, groups,
                                conditions, licences, prior, prior_note, size, shortcuts, frame_guard(backbone_card.input)),
-        licence="Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
-                + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"),
+        licence=_licence(backbone_card, licences),
         metrics={"cross_validated": cv},
         extra={"backbone_card": backbone_card.name},
     )
@@ -381,12 +367,49 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     atomic_write(card_path, lambda f: f.write(json.dumps(card.to_dict(), indent=2) + "\n"))
     card.path = card_path
     return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
-                       timings={"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
-                                **({"conditions_s": round(cond.seconds, 3)} if cond is not None else {}),
-                                "total_s": round(time.perf_counter() - t0, 3)},
+                       timings=_timings(t0, t_feat, fitted.seconds, cond),
                        cache_hits=ex.cache_hits, duplicates=duplicates, near_copies=near, scenes=scenes,
                        warnings=size.warnings() + shortcuts + cross_copies,
                        condition_features={} if cond is None else cond.features)
+
+
+def _output_paths(out_dir: Path, name: str, force: bool) -> tuple[Path, Path]:
+    """The card and head paths of probe ``name``; refused when one of them (or the card's domain
+    sidecar) exists and ``force`` is not given."""
+    from ..scan.domain import sidecar_path
+
+    card_path, head_path = out_dir / f"{name}.json", out_dir / f"{name}.head.json"
+    if not force and any(p.exists() for p in (card_path, head_path, sidecar_path(card_path))):
+        raise ProbeTrainError(f"{card_path} already exists (use --force to replace it)")
+    return card_path, head_path
+
+
+def _condition_table(paths, shas, sides, y, fit, backbone, conditions, cache, data_label: str,
+                     max_false_alarm: float, max_miss: float):
+    """The rates per measured condition (copies of the sample, scored out of fold), or None."""
+    if not conditions:
+        return None
+    from ..scan.conditions import calibrate_conditions
+
+    return calibrate_conditions(paths, shas, sides, y, fit, backbone, conditions, cache=cache, data=data_label,
+                                max_false_alarm=max_false_alarm, max_miss=max_miss)
+
+
+def _write_head(head_path: Path, fit, backbone_card: BackboneCard) -> None:
+    head_doc = fit.head.to_dict()
+    head_doc["backbone_sha256"] = backbone_card.sha256
+    atomic_write(head_path, lambda f: f.write(json.dumps(head_doc) + "\n"))
+
+
+def _licence(backbone_card: BackboneCard, licences: dict[str, str] | None) -> str:
+    return ("Apache-2.0 (head fitted by synthdetect); backbone: " + (backbone_card.licence or "see its card")
+            + "; training data: " + (", ".join(f"{k}: {v}" for k, v in (licences or {}).items()) or "the user's"))
+
+
+def _timings(t0: float, t_feat: float, t_fit: float, cond) -> dict[str, float]:
+    return {"features_s": round(t_feat, 3), "fit_s": round(t_fit, 3),
+            **({"conditions_s": round(cond.seconds, 3)} if cond is not None else {}),
+            "total_s": round(time.perf_counter() - t0, 3)}
 
 
 def _kept_note(kept: int, unreadable: int, copies: int) -> str:

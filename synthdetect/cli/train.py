@@ -366,15 +366,21 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
     )
 
 
+def _codec_floor(codec: str, floors: dict) -> str:
+    """``lossy WebP at quality >= 75`` (the calibration's floor for the codec), ``AVIF``."""
+    from ..inputs.codecs import describe
+
+    return describe(codec) + (f" at quality >= {floors[codec]}" if codec in floors else "")
+
+
 def _covers_line(covers: dict) -> str:
     """The calibration images' range (``quality.calibration_covers``) and the gates scan lifts for it."""
-    from ..inputs.codecs import codec_names
-
     parts = ([f"shorter side >= {covers['min_side']} px"] if covers.get("min_side") else []) + (
         [f"JPEG quality >= {covers['min_jpeg_quality']}"] if (covers.get("min_jpeg_quality") or 100) < 100 else []) + (
         [f"fine-detail ratio >= {covers['min_sharpness']:.2f}"] if covers.get("min_sharpness") is not None else []) + (
         ["mostly composites"] if covers.get("composites") else []) + (
-        [f"saved as {', '.join(codec_names(covers['codecs']))}"] if covers.get("codecs") else [])
+        [f"saved as {', '.join(_codec_floor(c, covers.get('codec_quality') or {}) for c in covers['codecs'])}"]
+        if covers.get("codecs") else [])
     if not parts:
         return ""
     lifted = covers.get("lifted") or []

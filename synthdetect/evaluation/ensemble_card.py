@@ -51,7 +51,9 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
             d[key] = {"covered": covered}
     from ..inputs.codecs import covered_codecs
 
-    d["image_codecs"] = {"covered": sorted(covered_codecs([c.calibration for c in cards]))}
+    codecs = covered_codecs([c.calibration for c in cards])
+    floors = {c: q for c, q in sorted(codecs.items()) if q is not None}
+    d["image_codecs"] = {"covered": sorted(codecs), **({"covered_quality": floors} if floors else {})}
     from ..scan.conditions import ensemble_conditions
 
     conditions = ensemble_conditions(cards, method, weights, max_false_alarm, max_miss)

@@ -99,24 +99,25 @@ def evaluate_targets(
     return report
 
 
-def _file_codecs(items: Sequence[Item]) -> list[str | None]:
-    """Each file's lossy non-JPEG codec (``inputs.codecs``; a few bytes of each file read)."""
+def _file_codecs(items: Sequence[Item]) -> list[tuple[str | None, int | None]]:
+    """Each file's lossy non-JPEG codec and its quality where read (``inputs.codecs``; a few bytes
+    of each file read)."""
     from ..inputs.codecs import codec_from_file
 
     return [codec_from_file(it.path) for it in items]
 
 
-def _unmeasured_codecs(codecs: Sequence[str | None], target: Any) -> dict[str, Any] | None:
-    """How many files are in a lossy codec the target's cards were not calibrated on (``scan``
-    withholds its verdicts on them: the ``unmeasured_codec`` gate), and which; None when none or
-    the target has no card (a training run)."""
-    from ..inputs.codecs import covered_codecs
+def _unmeasured_codecs(codecs: Sequence[tuple[str | None, int | None]], target: Any) -> dict[str, Any] | None:
+    """How many files are in a lossy codec (or a lossy WebP quality) the target's cards were not
+    calibrated on (``scan`` withholds its verdicts on them: the ``unmeasured_codec`` gate), and
+    which codecs; None when none or the target has no card (a training run)."""
+    from ..inputs.codecs import codec_covered, covered_codecs
 
     cards = _cards_of(target)
     if not cards:
         return None
     covered = covered_codecs([c.calibration for c in cards])
-    hit = [c for c in codecs if c and c not in covered]
+    hit = [c for c, q in codecs if c and not codec_covered(c, q, covered)]
     return {"n": len(hit), "codecs": sorted(set(hit))} if hit else None
 
 
@@ -240,7 +241,8 @@ def data_notes(report: dict[str, Any]) -> list[str]:
     for name, m in report["models"].items():
         if u := m.get("unmeasured_codec"):
             notes.append(f"warning: {u['n']} of the {report['n']} images are saved as "
-                         f"{', '.join(codec_names(u['codecs']))}, a codec {name}'s calibration does not cover: scan "
+                         f"{', '.join(codec_names(u['codecs']))} in a codec or quality {name}'s calibration does not "
+                         "cover: scan "
                          "withholds its verdicts on them (the unmeasured_codec gate, docs/quality.md); the figures here "
                          "score them")
     ex = report.get("excluded_calibration_images")

@@ -65,6 +65,7 @@ class Decoded:
     frames: int = 1
     jpeg_quantization: dict | None = None  # a JPEG's quantisation tables (quality estimate for the gates)
     lossy_codec: str | None = None  # lossy WebP / AVIF / HEIF (``codecs.lossy_codec``); None: JPEG or lossless
+    lossy_quality: int | None = None  # a lossy WebP's quality, from its frame header (``codecs.lossy_quality``)
 
 
 def init_codecs() -> None:
@@ -294,7 +295,7 @@ def decode_pixels(data: bytes) -> tuple[Image.Image, str, str, int]:
 
 def decode(path: Path | str) -> Decoded:
     """Read and decode ``path`` (never modified). Raises :class:`DecodeError`."""
-    from .codecs import lossy_codec
+    from .codecs import lossy_codec, lossy_quality
 
     data = read_bytes(path)
     digest = hashlib.sha256(data).hexdigest()
@@ -315,4 +316,5 @@ def decode(path: Path | str) -> Decoded:
         frames=frames,
         jpeg_quantization=img.info.get(QUANT_KEY),
         lossy_codec=lossy_codec(fmt, data),
+        lossy_quality=lossy_quality(fmt, data),
     )

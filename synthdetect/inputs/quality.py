@@ -86,6 +86,7 @@ class QualityReport:
     background_fraction: float  # share of the image that is flat canvas colour
     border_uniform: float  # share of the border that is that canvas colour
     lossy_codec: str | None = None  # lossy WebP / AVIF / HEIF (synthdetect.inputs.codecs); None: JPEG or lossless
+    lossy_quality: int | None = None  # a lossy WebP's quality (libwebp's scale, codecs.webp_quality)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -521,8 +522,9 @@ def calibrated_floor(calibrations: Sequence[Mapping[str, Any] | None], key: str)
 
 def calibration_covers(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
     """What one card's calibration images cover, as scan reads it: the smallest shorter side, the
-    JPEG quality and sharpness floors (``covered``), whether they were mostly composites, and
-    ``codecs``: the lossy non-JPEG codecs it holds enough of; ``lifted``: the gates scan does not
+    JPEG quality and sharpness floors (``covered``), whether they were mostly composites,
+    ``codecs``: the lossy non-JPEG codecs it holds enough of, and ``codec_quality``: the lowest
+    quality of each it was measured at (lossy WebP; None when not read); ``lifted``: the gates scan does not
     apply to images inside that range for this card alone (``recompressed`` below q 85,
     ``blurred_or_upscaled`` below 0.25, ``composite``, ``unmeasured_codec`` for those codecs)."""
     cal = calibration or {}
@@ -533,7 +535,9 @@ def calibration_covers(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
         if floor is not None and floor < getattr(DEFAULT_THRESHOLDS, limit):
             lifted.append(gate)
     out["composites"] = composites_calibrated(cal)
-    out["codecs"] = sorted(covered_codecs([cal]))
+    codecs = covered_codecs([cal])
+    out["codecs"] = sorted(codecs)
+    out["codec_quality"] = {c: q for c, q in sorted(codecs.items()) if q is not None}
     out["lifted"] = lifted + (["composite"] if out["composites"] else []) + (["unmeasured_codec"] if out["codecs"] else [])
     return out
 
@@ -585,6 +589,7 @@ def assess(
     min_side: int,
     jpeg_quality: int | None = None,
     lossy_codec: str | None = None,
+    lossy_quality: int | None = None,
     thresholds: Thresholds | None = None,
 ) -> QualityReport:
     """Measure ``img`` (decoded RGB, EXIF orientation applied) and name the gates it fails.
@@ -593,7 +598,8 @@ def assess(
     ``jpeg_quality``: the file's estimated JPEG quality (:func:`jpeg_quality_estimate` on the
     image as opened, before any mode conversion); when None and ``img`` still carries its
     JPEG ``quantization`` tables, they are used.
-    ``lossy_codec``: the file's lossy non-JPEG codec (``codecs.lossy_codec``): the ``unmeasured_codec`` gate.
+    ``lossy_codec``: the file's lossy non-JPEG codec (``codecs.lossy_codec``): the ``unmeasured_codec`` gate;
+    ``lossy_quality``: its quality where the file tells it (``codecs.lossy_quality``: lossy WebP).
     """
     t = thresholds or DEFAULT_THRESHOLDS
     if jpeg_quality is None:
@@ -612,6 +618,7 @@ def assess(
         background_fraction=round(comp["background_fraction"], 4),
         border_uniform=round(comp["border_uniform"], 4),
         lossy_codec=lossy_codec,
+        lossy_quality=lossy_quality,
     )
     if side < min_side:
         rep.failed.append({
@@ -631,7 +638,7 @@ def assess(
             "reason": f"The image was saved at an estimated JPEG quality of {jpeg_quality} (< {t.min_jpeg_quality}): "
                       "heavy compression overwrites the traces the detectors read.",
         })
-    if (entry := codec_gate(lossy_codec)) is not None:
+    if (entry := codec_gate(lossy_codec, lossy_quality)) is not None:
         rep.failed.append(entry)
     if comp["composite"] >= t.max_composite:
         rep.failed.append({

@@ -602,14 +602,16 @@ def _quality_ranges(paths: Sequence[Path], shas: Sequence[str], y: np.ndarray, c
     """The calibration images' JPEG qualities, sharpness and lossy non-JPEG codecs per class
     (``quality.jpeg_quality_range``, ``quality.sharpness_range``, ``codecs.codec_range``): scan lifts
     its ``recompressed`` and ``blurred_or_upscaled`` gates for images at least as good as the
-    calibration's ``covered`` value, and its ``unmeasured_codec`` gate for the ``covered`` codecs."""
+    calibration's ``covered`` value, and its ``unmeasured_codec`` gate for the ``covered`` codecs (a
+    lossy WebP down to the ``covered_quality`` both classes were measured at)."""
     from ..inputs.codecs import codec_range, codec_from_file
     from ..inputs.quality import jpeg_quality_from_file, jpeg_quality_range, sharpness_range
 
     labels = y.tolist()
+    codecs = [codec_from_file(p) for p in paths]
     return {"image_jpeg_quality": jpeg_quality_range([jpeg_quality_from_file(p) for p in paths], labels),
             "image_sharpness": sharpness_range(sample_sharpness(paths, shas, cache), labels),
-            "image_codecs": codec_range([codec_from_file(p) for p in paths], labels)}
+            "image_codecs": codec_range([c for c, _ in codecs], labels, [q for _, q in codecs])}
 
 
 def _side_range(sides: Sequence[int]) -> dict[str, int] | None:

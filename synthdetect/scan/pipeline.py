@@ -448,7 +448,7 @@ class Scanner:
         # every card calibrated on lossy WebP / AVIF / HEIF files: such a file was measured, its codec no reason to withhold
         from ..inputs.codecs import covered_codecs
 
-        self.codecs_calibrated = covered_codecs(cals) if plan.cards else set()
+        self.codecs_calibrated = covered_codecs(cals) if plan.cards else {}
         # the cards' calibration images by SHA-256 prefix: such a file's score is a training score
         self.calibration_index = calibration_images.index(plan.cards)
         from ..inputs.decoding import init_codecs
@@ -520,10 +520,10 @@ class Scanner:
             from ..inputs.quality import assess, jpeg_quality_from_tables
 
             q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization),
-                       lossy_codec=d.lossy_codec)
+                       lossy_codec=d.lossy_codec, lossy_quality=d.lossy_quality)
             out = q.to_dict()
             side = min(d.width, d.height)
-            self._calibration_covers(out, "unmeasured_codec", d.lossy_codec in self.codecs_calibrated)
+            self._codec_covers(out, d.lossy_codec, d.lossy_quality)
             self._calibration_covers(out, "composite", self.composites_calibrated)
             self._calibration_covers(out, "too_small", self.small_calibrated and side >= self.calibrated_min_side)
             for (gate, measure), floor in self.floors.items():
@@ -547,6 +547,17 @@ class Scanner:
             return out
         except Exception as e:  # a measurement failure never costs the image its verdict
             return {"error": f"{e.__class__.__name__}: {e}", "failed": []}
+
+    def _codec_covers(self, out: dict[str, Any], codec: str | None, quality: int | None) -> None:
+        """Lift the ``unmeasured_codec`` gate where every card measured this codec at this quality;
+        where they measured the codec only at better qualities, say so in the gate's reason."""
+        from ..inputs.codecs import codec_covered, gate
+
+        self._calibration_covers(out, "unmeasured_codec", codec_covered(codec, quality, self.codecs_calibrated))
+        floor = self.codecs_calibrated.get(codec) if codec else None
+        if floor is not None:
+            out["failed"] = [gate(codec, quality, floor) if g["gate"] == "unmeasured_codec" else g
+                             for g in out["failed"]]
 
     @staticmethod
     def _calibration_covers(out: dict[str, Any], gate: str, covered: bool) -> None:

@@ -192,10 +192,14 @@ def test_files_in_a_codec_the_calibration_does_not_cover_are_counted(models_dir,
     assert rep["models"]["bright"]["unmeasured_codec"] == {"n": 4, "codecs": ["webp"]}
     assert rep["models"]["trio"]["unmeasured_codec"] == {"n": 4, "codecs": ["webp"]}
     notes = data_notes(rep)
-    assert any("4 of the 12 images are saved as lossy WebP, a codec bright's calibration does not cover" in n
-               for n in notes)
+    assert any("4 of the 12 images are saved as lossy WebP in a codec or quality bright's calibration does not cover"
+               in n for n in notes)
     assert "unmeasured_codec" not in evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(models_dir)],
                                                       device="cpu")["models"]["bright"]
     covered = SimpleNamespace(card=SimpleNamespace(calibration={"image_codecs": {"covered": ["webp"]}}))
-    assert _unmeasured_codecs(["webp", None, "avif"], covered) == {"n": 1, "codecs": ["avif"]}
-    assert _unmeasured_codecs(["webp"], SimpleNamespace()) is None  # a training run: no card, no gate
+    assert _unmeasured_codecs([("webp", 40), (None, None), ("avif", None)], covered) == {"n": 1, "codecs": ["avif"]}
+    floor = SimpleNamespace(card=SimpleNamespace(calibration={"image_codecs": {"covered": ["webp"],
+                                                                               "covered_quality": {"webp": 75}}}))
+    assert _unmeasured_codecs([("webp", 80), ("webp", 75)], floor) is None
+    assert _unmeasured_codecs([("webp", 80), ("webp", 40), ("webp", None)], floor) == {"n": 2, "codecs": ["webp"]}
+    assert _unmeasured_codecs([("webp", 80)], SimpleNamespace()) is None  # a training run: no card, no gate

@@ -9,7 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthdetect.inputs.codecs import codec_from_file, codec_range, covered_codecs, gate, lossy_codec
+from synthdetect.inputs.codecs import (
+    _libwebp_base_quantiser, codec_covered, codec_from_file, codec_range, covered_codecs, gate, lossy_codec, lossy_quality,
+    vp8_base_quantiser, webp_quality)
 from synthdetect.inputs.decoding import decode
 from synthdetect.inputs.quality import assess, calibration_covers
 
@@ -37,8 +39,12 @@ def _save(path, img, **kw):
 ])
 def test_the_codec_is_read_from_the_bytes_and_matches_what_decode_records(tmp_path, name, mode, kw, expected):
     p = _save(tmp_path / name, _noise(mode), **kw)
-    assert codec_from_file(p) == expected
+    assert codec_from_file(p)[0] == expected
     assert decode(p).lossy_codec == expected
+    if expected == "webp":  # libwebp's quality, read back from the frame header (a point or two high at most)
+        assert kw["quality"] <= decode(p).lossy_quality <= kw["quality"] + 2
+    else:
+        assert decode(p).lossy_quality is None
 
 
 def test_an_animated_webp_is_judged_by_its_first_frame(tmp_path):
@@ -47,14 +53,15 @@ def test_an_animated_webp_is_judged_by_its_first_frame(tmp_path):
     img.save(lossy, save_all=True, append_images=[img.rotate(90)], quality=70)
     lossless = tmp_path / "lossless.webp"
     img.save(lossless, save_all=True, append_images=[img.rotate(90)], lossless=True)
-    assert codec_from_file(lossy) == "webp" and codec_from_file(lossless) is None
+    assert codec_from_file(lossy) == ("webp", None)  # the animation encoder's quality is not read
+    assert codec_from_file(lossless) == (None, None)
 
 
 def test_heif_is_a_lossy_codec(tmp_path):
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()
     p = _save(tmp_path / "a.heic", _noise(), quality=50)
-    assert codec_from_file(p) == "heif" and decode(p).lossy_codec == "heif"
+    assert codec_from_file(p) == ("heif", None) and decode(p).lossy_codec == "heif"
 
 
 def test_truncated_or_foreign_bytes_are_not_taken_for_lossy_webp():
@@ -63,6 +70,7 @@ def test_truncated_or_foreign_bytes_are_not_taken_for_lossy_webp():
     data = buf.getvalue()
     assert lossy_codec("WEBP", data) == "webp"
     assert lossy_codec("WEBP", data[:12]) is None  # no chunk left to read
+    assert lossy_codec("WEBP", data[:40]) == "webp" and lossy_quality("WEBP", data[:40]) is None  # header cut short
     assert lossy_codec("WEBP", b"RIFF\x00\x00\x00\x00WAVEfmt ") is None
     assert lossy_codec("PNG", data) is None
 
@@ -71,7 +79,10 @@ def test_a_codec_is_covered_when_a_tenth_of_each_class_holds_it():
     labels = [0] * 10 + [1] * 10
     one_each = ["webp"] + [None] * 9 + ["webp"] + [None] * 9
     got = codec_range(one_each, labels)
-    assert got["covered"] == ["webp"] and got["real"] == {"webp": 1, "n": 10}
+    assert got["covered"] == ["webp"] and got["real"] == {"webp": 1, "n": 10} and "covered_quality" not in got
+    qualities = [90] + [None] * 9 + [75] + [None] * 9
+    got = codec_range(one_each, labels, qualities)
+    assert got["real"]["webp_quality"] == {"min": 90, "max": 90} and got["covered_quality"] == {"webp": 90}
     assert codec_range(["webp"] * 10 + [None] * 10, labels)["covered"] == []  # only the reals: not measured
     assert codec_range([None] * 20, labels) == {"real": {"n": 10}, "synthetic": {"n": 10}, "covered": []}
     assert codec_range([None] * 10, [0] * 10) is None
@@ -80,9 +91,13 @@ def test_a_codec_is_covered_when_a_tenth_of_each_class_holds_it():
 def test_every_card_must_cover_a_codec():
     webp = {"image_codecs": {"covered": ["webp"]}}
     both = {"image_codecs": {"covered": ["avif", "webp"]}}
-    assert covered_codecs([webp, both]) == {"webp"}
-    assert covered_codecs([webp, {}]) == set()  # a card that records none (the bundle, older probes)
-    assert covered_codecs([]) == set()
+    assert covered_codecs([webp, both]) == {"webp": None}
+    assert covered_codecs([webp, {}]) == {}  # a card that records none (the bundle, older probes)
+    assert covered_codecs([]) == {}
+    q75 = {"image_codecs": {"covered": ["webp"], "covered_quality": {"webp": 75}}}
+    q90 = {"image_codecs": {"covered": ["avif", "webp"], "covered_quality": {"webp": 90}}}
+    assert covered_codecs([q75, q90]) == {"webp": 90} and covered_codecs([q75, both]) == {"webp": 75}
+    assert calibration_covers(q90)["codec_quality"] == {"webp": 90}
     assert calibration_covers(both)["codecs"] == ["avif", "webp"]
     assert "unmeasured_codec" in calibration_covers(both)["lifted"]
     assert "unmeasured_codec" not in calibration_covers({})["lifted"]
@@ -94,3 +109,40 @@ def test_assess_gates_a_lossy_codec_and_names_it():
     assert "unmeasured_codec" in rep.gates and rep.lossy_codec == "avif"
     assert "saved as AVIF" in gate("avif")["reason"]
     assert "unmeasured_codec" not in assess(img, min_side=224).gates
+
+
+def test_the_webp_quality_is_read_from_the_frame_header_for_every_quality():
+    """The base quantiser of the VP8 frame header maps back to the quality libwebp (Pillow's
+    encoder, default settings) was given, for every quality and two image sizes (one too small to
+    be segmented): the quality itself, or up to two points above where its first segment sits
+    short of the end of the range or qualities share a quantiser (they discard the same)."""
+    kinds = set()
+    for size in ((80, 64), (333, 251)):
+        img = _noise().resize(size)
+        for q in range(101):
+            buf = io.BytesIO()
+            img.save(buf, format="WEBP", quality=q)
+            data = buf.getvalue()
+            got = lossy_quality("WEBP", data)
+            assert got is not None and q <= got <= q + 2, (size, q, got)
+            seg = vp8_base_quantiser(data[20:])[1]
+            kinds.add(seg)
+            assert 0 <= _libwebp_base_quantiser(q, seg) - _libwebp_base_quantiser(got, seg) <= 2, (size, q, got)
+    assert kinds == {True, False}  # segmented frames and unsegmented ones were read
+    assert webp_quality(0) == 100 and webp_quality(127) == 0 and webp_quality(27) == 80 and webp_quality(36) == 75
+    assert webp_quality(19, segmented=False) == 80
+    assert vp8_base_quantiser(b"\x00" * 9) is None  # too short
+    assert vp8_base_quantiser(b"\x01\x00\x00\x9d\x01\x2a" + b"\x00" * 40) is None  # an inter frame
+
+
+def test_a_webp_is_covered_down_to_the_quality_its_calibration_measured():
+    floors = {"webp": 75, "avif": None}
+    assert codec_covered("webp", 80, floors) and codec_covered("webp", 75, floors)
+    assert not codec_covered("webp", 74, floors) and not codec_covered("webp", None, floors)
+    assert codec_covered("avif", None, floors) and not codec_covered("heif", None, floors)
+    assert not codec_covered(None, None, floors)
+    below = gate("webp", 40, 75)
+    assert below["value"] == "lossy WebP at quality 40" and below["threshold"] == "lossy WebP at quality >= 75"
+    assert "measured on lossy WebP files down to quality 75 only" in below["reason"]
+    assert "saved as lossy WebP at quality 40: the detectors' error rates were measured on JPEG and lossless" \
+        in gate("webp", 40)["reason"]

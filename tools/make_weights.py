@@ -16,8 +16,9 @@ The pretrained members (the paper's frozen features + a linear probe, runs 6-7):
 * ``lite0-probe``: the same command on all of val-inthewild (225 images), the shipped default:
   every choice was fixed by the protocol run above; its card carries cross-validated figures.
 * Both probes are also calibrated on the ``CONDITIONS`` copies of their images (JPEG re-encodes,
-  720 px downscales; ``train probe --conditions``, docs/quality.md), and the holdout is measured
-  through ``scan`` as it is and downscaled to 720 px at JPEG q90 (copies in a temporary folder):
+  720 px downscales, lossy WebP; ``train probe --conditions``, docs/quality.md), and the holdout is
+  measured through ``scan`` as it is, downscaled to 720 px at JPEG q90 and saved as WebP q80
+  (copies in a temporary folder):
   the "holdout as scan gives it" section of weights/RESULTS.md.  ``--probes-only`` redoes all of
   this but the backbone export: the probes, every ensemble over them and every figure (no PyTorch).
 * Each ``train probe`` also writes the probe's calibration-domain reference,
@@ -76,7 +77,8 @@ MEMBERS = tuple(ARCH)
 # 0.814 -> 0.774), so npr keeps one crop; resnet resizes, tiles do not apply.
 TILES = {"spectral": 2}
 # transformations the probes are calibrated on as well (synthdetect.scan.conditions; docs/quality.md)
-CONDITIONS = "default"
+# (since 2026-12-07 also lossy WebP: full size and 720 px at libwebp quality 75, what scan judges WebP files by)
+CONDITIONS = "default,webp75,720webp75"
 
 
 def sh(args: list[str], log: Path | None = None) -> None:
@@ -230,37 +232,52 @@ def probes_only(val: Path, hold: str, runs: Path, t0: float) -> None:
     print(f"\nprobes, ensembles and figures rebuilt in {time.time() - t0:.0f} s")
 
 
-def _holdout_copies(val: Path, rels: list[str], dest: Path) -> None:
-    """The holdout as an analyst might receive it: shorter side 720 px (bicubic: not the calibration
-    copies' Lanczos), JPEG q90 with Pillow's defaults, written to a temporary folder (never the data set)."""
+def _holdout_copies(val: Path, rels: list[str], dest: Path, kind: str = "720px-q90") -> list[str]:
+    """The holdout as an analyst might receive it, written to a temporary folder (never the data set):
+    ``720px-q90``: shorter side 720 px (bicubic: not the calibration copies' Lanczos), JPEG q90 with
+    Pillow's defaults; ``webp-q80``: full size, lossy WebP at quality 80 (Pillow's default, not the
+    calibration copies' 75).  Returns the copies' paths relative to ``dest``."""
     from PIL import Image
 
     from synthdetect.inputs.decoding import decode
 
+    out = []
     for rel in rels:
         d = decode(val / rel)
         img = d.image
-        f = 720 / min(img.size)
-        if f < 1:
-            img = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), Image.Resampling.BICUBIC)
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-        img.save(dest / rel, format="JPEG", quality=90, optimize=True)
+        dst = Path(rel)
+        if kind == "webp-q80":
+            dst = dst.with_suffix(".webp")
+        else:
+            f = 720 / min(img.size)
+            if f < 1:
+                img = img.resize((max(1, round(img.width * f)), max(1, round(img.height * f))), Image.Resampling.BICUBIC)
+        (dest / dst).parent.mkdir(parents=True, exist_ok=True)
+        if kind == "webp-q80":
+            img.save(dest / dst, format="WEBP", quality=80)
+        else:
+            img.save(dest / dst, format="JPEG", quality=90, optimize=True)
+        out.append(dst.as_posix())
+    return out
 
 
 def scan_holdout(val: Path, runs: Path, mdirs: list[str]) -> dict:
     """The holdout scanned as a user scans it (three-way verdicts, quality gates, conditions) with
-    ``default-protocol`` (the shipped default's recipe without the holdout): clean, and downscaled to
-    a 720 px shorter side at JPEG q90; ROC-AUC, coverage and the errors of the definite verdicts."""
+    ``default-protocol`` (the shipped default's recipe without the holdout): clean, downscaled to
+    a 720 px shorter side at JPEG q90, and saved as WebP q80; ROC-AUC, coverage and the errors of
+    the definite verdicts."""
     import tempfile
 
     rels = [ln.strip() for ln in (SPLITS / "val-inthewild.holdout.txt").read_text().splitlines()
             if ln.strip() and not ln.startswith("#")]
     out = {}
     with tempfile.TemporaryDirectory(prefix="synthdetect-holdout-") as tmp:
-        _holdout_copies(val, rels, Path(tmp))
-        for label, root in (("clean", val), ("720px-q90", Path(tmp))):
+        sets = [("clean", val, rels)]
+        for kind in ("720px-q90", "webp-q80"):
+            sets.append((kind, Path(tmp) / kind, _holdout_copies(val, rels, Path(tmp) / kind, kind)))
+        for label, root, files in sets:
             res = runs / f"scan-holdout-{label}.json"
-            sh(["scan", *[str(root / r) for r in rels], "--models", "default-protocol", *mdirs, "-f", "json",
+            sh(["scan", *[str(root / r) for r in files], "--models", "default-protocol", *mdirs, "-f", "json",
                 "--output", str(res)])
             out[label] = scan_metrics(json.loads(res.read_text())["results"])
     (runs / "scan-holdout.json").write_text(json.dumps(out, indent=2))
@@ -295,8 +312,9 @@ def write_scan_section(m: dict, out: Path) -> str:
     pct = lambda k, n: f"{k}/{n} ({100 * k / n:.1f} %)"  # noqa: E731
     lines = [SCAN_MARK, "", "## The holdout as `scan` gives it", "",
              "`default-protocol` through `synthdetect scan` exactly as an analyst runs it (three-way verdicts, quality "
-             "gates, measured conditions; `make weights` runs it): the 89 holdout files as they are, and the same files "
-             "downscaled to a 720 px shorter side (bicubic) and saved at JPEG q90 in a temporary folder. The calibration "
+             "gates, measured conditions; `make weights` runs it): the 89 holdout files as they are, the same files "
+             "downscaled to a 720 px shorter side (bicubic) and saved at JPEG q90, and saved at full size as lossy WebP "
+             "q80, in a temporary folder. The calibration "
              f"covers the conditions `{CONDITIONS}` (copies of the calibration images, docs/quality.md).", "",
              "| holdout | ROC-AUC | coverage | real called synthetic | synthetic called real | conditions | gated |",
              "|---|---:|---:|---:|---:|---|---|"]

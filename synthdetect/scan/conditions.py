@@ -7,14 +7,20 @@ therefore also calibrates on *copies* of the calibration images made in memory w
 
 * ``qQ``: re-encoded as a baseline JPEG at quality ``Q`` (the size kept);
 * ``SqQ``: downscaled (Lanczos) so that the shorter side is ``S`` px, then JPEG at ``Q``
-  (an image already at or below ``S`` keeps its size).
+  (an image already at or below ``S`` keeps its size);
+* ``webpQ`` / ``SwebpQ``: the same, saved as lossy WebP at libwebp quality ``Q`` (Pillow's encoder,
+  default settings) instead of JPEG.
 
 Every copy is scored out of fold (by the fold model that did not see its original), so the
 card holds, per condition, out-of-fold scores like the clean calibration set
 (:class:`synthdetect.scan.calibration.CalibrationSet`) and the rates at the thresholds.
 
 ``scan`` maps each image to a condition from what it can measure (:func:`assign`): its
-shorter side ``s`` and estimated JPEG quality ``q`` (a non-JPEG file counts as quality 100):
+shorter side ``s`` and estimated JPEG quality ``q`` (a non-JPEG file counts as quality 100).
+A lossy WebP the card's own calibration images do not cover is judged among the WebP conditions
+only, by its quality read from the file (``inputs.codecs.webp_quality``), by the same rule 2; with
+none at least as harsh it is outside (the ``unmeasured_codec`` gate); an AVIF or HEIF likewise.
+JPEG and lossless files are judged among the JPEG conditions:
 
 1. ``original`` when ``s`` is at least the calibration images' smallest shorter side and
    ``q`` at least their lowest JPEG quality: the clean calibration applies (as before);
@@ -51,7 +57,8 @@ TRANSFORM_VERSION = "lanczos-jpeg420-v1"  # part of the cache key: change it whe
 ORIGINAL = "original"
 OUTSIDE = "outside"  # the record's condition when no measured condition covers the image
 DEFAULT_SPEC = "q95,q85,q75,1080q90,720q90,720q80"
-_NAME = re.compile(r"^(?:(\d{2,5}))?q(\d{1,3})$")
+_NAME = re.compile(r"^(?:(\d{2,5}))?(q|webp)(\d{1,3})$")
+JPEG, WEBP = "jpeg", "webp"
 
 
 class ConditionError(ValueError):
@@ -60,14 +67,16 @@ class ConditionError(ValueError):
 
 @dataclass(frozen=True)
 class Condition:
-    """One declared transformation: optional downscale to ``side`` (shorter side), then JPEG ``quality``."""
+    """One declared transformation: optional downscale to ``side`` (shorter side), then JPEG (or
+    lossy WebP: ``codec``) at ``quality``."""
 
     side: int | None
     quality: int
+    codec: str = JPEG
 
     @property
     def name(self) -> str:
-        return f"{self.side or ''}q{self.quality}"
+        return f"{self.side or ''}{'webp' if self.codec == WEBP else 'q'}{self.quality}"
 
     def cache_key(self, image_sha256: str) -> str:
         """Feature-cache key of this condition's copy of an image (hex, like an image sha)."""
@@ -81,27 +90,31 @@ class Condition:
             size = (self.side, max(1, round(h * f))) if w <= h else (max(1, round(w * f)), self.side)
             img = img.resize(size, Image.Resampling.LANCZOS)
         buf = io.BytesIO()
-        img.save(buf, format="JPEG", quality=int(self.quality), subsampling="4:2:0")
+        if self.codec == WEBP:
+            img.save(buf, format="WEBP", quality=int(self.quality))
+        else:
+            img.save(buf, format="JPEG", quality=int(self.quality), subsampling="4:2:0")
         return buf.getvalue()
 
 
 def parse_conditions(spec: str | None) -> list[Condition]:
-    """``default`` | ``none`` | a comma-separated list such as ``q85,720q90,1080q95``."""
+    """``default`` | ``none`` | a comma-separated list such as ``q85,720q90,1080q95,webp75``
+    (``default`` may open the list: ``default,webp75``)."""
     spec = (spec or "none").strip().lower()
     if spec == "none":
         return []
-    if spec == "default":
-        spec = DEFAULT_SPEC
+    if spec == "default" or spec.startswith("default,"):
+        spec = DEFAULT_SPEC + spec[len("default"):]
     out: list[Condition] = []
     for part in (p.strip() for p in spec.split(",")):
         m = _NAME.match(part)
         if not m:
             raise ConditionError(f"--conditions: {part!r} is not a condition (use qQ or SqQ, e.g. q85 or 720q90; "
-                                 "or 'default' / 'none')")
-        side, q = (int(m.group(1)) if m.group(1) else None), int(m.group(2))
+                                 "webpQ or SwebpQ for lossy WebP; or 'default' / 'none')")
+        side, q = (int(m.group(1)) if m.group(1) else None), int(m.group(3))
         if not 1 <= q <= 100 or (side is not None and side < 32):
             raise ConditionError(f"--conditions: {part!r}: quality must be 1-100 and a size at least 32 px")
-        c = Condition(side, q)
+        c = Condition(side, q, WEBP if m.group(2) == "webp" else JPEG)
         if c not in out:
             out.append(c)
     return out
@@ -116,8 +129,9 @@ def usable(conditions: Sequence[Condition], min_side: int, min_quality: int = 10
     already covers (rule 1 of the module doc), so they are skipped (named in the card)."""
     keep, skipped = [], []
     for c in conditions:
-        # inside the clean calibration only when both the size and the quality are (rule 1)
-        inside = bool(min_side) and (c.side is None or c.side >= min_side) and c.quality >= min_quality
+        # inside the clean calibration only when both the size and the quality are (rule 1); a WebP never is
+        inside = (c.codec == JPEG and bool(min_side) and (c.side is None or c.side >= min_side)
+                  and c.quality >= min_quality)
         (skipped if inside else keep).append(c)
     return keep, [c.name for c in skipped]
 
@@ -126,7 +140,7 @@ def usable(conditions: Sequence[Condition], min_side: int, min_quality: int = 10
 @dataclass
 class Assignment:
     name: str | None  # ORIGINAL, a measured condition's name, or None (outside every measured condition)
-    gate: str | None = None  # when outside: the gate name (below_calibrated_size | recompressed | uncalibrated_condition)
+    gate: str | None = None  # when outside: below_calibrated_size | recompressed | uncalibrated_condition | unmeasured_codec
     reason: str | None = None
     value: Any = None  # when outside: the image's measure and the limit it missed (the gate's value/threshold)
     threshold: Any = None
@@ -138,27 +152,59 @@ class Assignment:
         return self.name or OUTSIDE
 
 
-def assign(side: int, quality: int | None, table: dict[str, Any]) -> Assignment:
+def assign(side: int, quality: int | None, table: dict[str, Any], lossy: tuple[str, int | None] | None = None
+           ) -> Assignment:
     """The condition of an image of shorter side ``side`` and JPEG quality ``quality`` (None: not
-    a JPEG) under a card's ``calibration["conditions"]`` table (see the module doc)."""
-    q = 100 if quality is None else int(quality)
+    a JPEG) under a card's ``calibration["conditions"]`` table (see the module doc).  ``lossy``:
+    ``(codec, quality)`` of a lossy non-JPEG file the card's calibration images do not cover
+    (``inputs.codecs``): judged among that codec's measured conditions only."""
     orig = table.get("original") or {}
     o_side, o_q = int(orig.get("min_side") or 0), int(orig.get("min_jpeg_quality") or 0)
+    if lossy is not None:
+        return _assign_lossy(side, lossy, o_side, table)
+    q = 100 if quality is None else int(quality)
     if side >= o_side and q >= o_q:
         return Assignment(ORIGINAL)
+    return _bounded(side, q, o_side, _measured(table, JPEG)) or _outside(side, quality, q, o_side, table)
+
+
+def _measured(table: dict[str, Any], codec: str) -> dict[str, Any]:
+    """The table's measured conditions in ``codec`` (entries without a codec are JPEG)."""
+    return {n: c for n, c in (table.get("measured") or {}).items() if (c.get("codec") or JPEG) == codec}
+
+
+def _bounded(side: int, q: int, o_side: int, measured: dict[str, Any]) -> Assignment | None:
+    """Rule 2: the measured conditions at least as harsh as the image, mildest first; None when none is."""
     cands = []
-    for name, c in (table.get("measured") or {}).items():
+    for name, c in measured.items():
         s_eff = int(c["side"]) if c.get("side") else o_side
         if s_eff <= side and int(c["quality"]) <= q:
             cands.append((s_eff, int(c["quality"]), name))
-    if cands:
-        names = tuple(c[2] for c in sorted(cands, reverse=True))
-        return Assignment(names[0], bound=names if len(names) > 1 else ())
-    return _outside(side, quality, q, o_side, table)
+    if not cands:
+        return None
+    names = tuple(c[2] for c in sorted(cands, reverse=True))
+    return Assignment(names[0], bound=names if len(names) > 1 else ())
+
+
+def _assign_lossy(side: int, lossy: tuple[str, int | None], o_side: int, table: dict[str, Any]) -> Assignment:
+    from ..inputs.codecs import describe
+
+    codec, quality = lossy
+    measured = _measured(table, codec)
+    got = _bounded(side, int(quality), o_side, measured) if quality is not None and measured else None
+    if got is not None:
+        return got
+    if not measured:  # nothing measured in this codec: the quality gate's own entry says so
+        return Assignment(None, "unmeasured_codec", value=describe(codec, quality))
+    names = ", ".join(sorted(measured))
+    return Assignment(None, "unmeasured_codec", value=describe(codec, quality), threshold=names, reason=(
+        f"The image was saved as {describe(codec, quality if quality is not None else None)}"
+        + ("" if quality is not None else " of unreadable quality") + f" ({side} px shorter side): no measured "
+        f"condition is as harsh as it (measured: {names}), so no calibrated verdict is given."))
 
 
 def _outside(side: int, quality: int | None, q: int, o_side: int, table: dict[str, Any]) -> Assignment:
-    measured = table.get("measured") or {}
+    measured = _measured(table, JPEG)
     sides = [int(c["side"]) if c.get("side") else o_side for c in measured.values()] + [o_side]
     quals = [int(c["quality"]) for c in measured.values()] + [int((table.get("original") or {}).get("min_jpeg_quality") or 0)]
     if side < min(sides):
@@ -237,7 +283,7 @@ def condition_rate(rate: dict[str, Any] | None, condition: str | tuple[str, ...]
 
 
 def table_entry(c: Condition) -> dict[str, Any]:
-    return {"side": c.side, "quality": c.quality}
+    return {"side": c.side, "quality": c.quality, **({"codec": c.codec} if c.codec != JPEG else {})}
 
 
 # -- features of the copies ----------------------------------------------------------------------
@@ -351,10 +397,11 @@ def condition_table(conditions: Sequence[Condition], skipped: Sequence[str], y: 
                             "at_default_budgets": cal.operating(max_false_alarm, max_miss).to_dict()}
     return {
         "transform": f"Pillow, in memory: Lanczos downscale of the shorter side, then baseline JPEG 4:2:0 "
-                     f"({TRANSFORM_VERSION})",
+                     f"({TRANSFORM_VERSION}; webp conditions: lossy WebP, libwebp's default settings)",
         "rule": "original when the shorter side and JPEG quality are at least the calibration images'; else every "
                 "measured condition with size <= the image's and quality <= the image's bounds it (the mildest named; "
-                "the worst case of their thresholds and rates used); else outside (no calibrated verdict)",
+                "the worst case of their thresholds and rates used); else outside (no calibrated verdict); a lossy "
+                "WebP the calibration images do not cover: the same among the webp conditions, by its WebP quality",
         "original": {"min_side": int(min_side), "min_jpeg_quality": int(min_quality)},
         "skipped": list(skipped),
         "measured": measured,
@@ -422,7 +469,8 @@ def ensemble_conditions(cards: Sequence[Any], method: str, weights: dict[str, fl
         cal = CalibrationSet.from_labels(y, score, method=f"cross-fitted: members' out-of-fold copy scores "
                                          f"combined ({method})", data=sets[0].data, ids=ids)
         first = tables[0]["measured"][name]
-        measured[name] = {"side": first.get("side"), "quality": first.get("quality"), **cal.to_dict(),
+        measured[name] = {"side": first.get("side"), "quality": first.get("quality"),
+                          **({"codec": first["codec"]} if first.get("codec") else {}), **cal.to_dict(),
                           "roc_auc": round(float(roc_auc(y, score)), 6),
                           "at_default_budgets": cal.operating(max_false_alarm, max_miss).to_dict()}
     origs = [t.get("original") or {} for t in tables]

@@ -510,9 +510,12 @@ class Scanner:
         """The image's measured condition (synthdetect.scan.conditions.assign), None without conditions."""
         if self.conditions is None:
             return None
+        from ..inputs.codecs import codec_covered
         from ..inputs.quality import jpeg_quality_from_tables
 
-        return assign(min(d.width, d.height), jpeg_quality_from_tables(d.jpeg_quantization), self.conditions)
+        lossy = None if not d.lossy_codec or codec_covered(d.lossy_codec, d.lossy_quality, self.codecs_calibrated) \
+            else (d.lossy_codec, d.lossy_quality)
+        return assign(min(d.width, d.height), jpeg_quality_from_tables(d.jpeg_quantization), self.conditions, lossy)
 
     def _quality(self, d, cond: Any = None) -> dict[str, Any]:
         """The input-quality gates' measures and the gates this image fails (never fatal)."""
@@ -530,11 +533,7 @@ class Scanner:
                 value = out.get(measure)
                 self._calibration_covers(out, gate, floor is not None and value is not None and value >= floor)
             if cond is not None:  # the measured conditions decide, not the size/quality proxies
-                out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
-                if cond.name is None and not any(g["gate"] == "too_small" for g in out["failed"]):
-                    out["failed"].append({"gate": cond.gate, "value": cond.value, "threshold": cond.threshold,
-                                          "reason": cond.reason})
-                out["ok"] = not out["failed"]
+                self._condition_gates(out, cond, d.lossy_codec)
             elif self.calibrated_min_side and side < self.calibrated_min_side and not any(
                     g["gate"] == "too_small" for g in out["failed"]):
                 out["failed"].append({
@@ -547,6 +546,21 @@ class Scanner:
             return out
         except Exception as e:  # a measurement failure never costs the image its verdict
             return {"error": f"{e.__class__.__name__}: {e}", "failed": []}
+
+    def _condition_gates(self, out: dict[str, Any], cond: Any, codec: str | None) -> None:
+        """The gates where the image's measured condition decides: no ``recompressed`` proxy; a
+        lossy file judged in a measured condition of its codec is not ``unmeasured_codec``; an
+        image outside every condition gets the condition's gate (once)."""
+        out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
+        if codec and cond.name is not None:
+            self._calibration_covers(out, "unmeasured_codec", True)
+        if cond.name is None and not any(g["gate"] in ("too_small", cond.gate) for g in out["failed"]):
+            out["failed"].append({"gate": cond.gate, "value": cond.value, "threshold": cond.threshold,
+                                  "reason": cond.reason})
+        elif cond.name is None and cond.gate == "unmeasured_codec" and cond.reason:  # it names what was measured
+            out["failed"] = [{**g, "threshold": cond.threshold, "reason": cond.reason} if g["gate"] == cond.gate else g
+                             for g in out["failed"]]
+        out["ok"] = not out["failed"]
 
     def _codec_covers(self, out: dict[str, Any], codec: str | None, quality: int | None) -> None:
         """Lift the ``unmeasured_codec`` gate where every card measured this codec at this quality;

@@ -116,6 +116,42 @@ def test_assign_outside_every_measured_condition(side, quality, gate):
     assert a.name is None and a.label == "outside" and a.gate == gate and a.reason
 
 
+WEBP_TABLE = {**TABLE, "measured": {**TABLE["measured"], "webp90": {"side": None, "quality": 90, "codec": "webp"},
+                                    "webp75": {"side": None, "quality": 75, "codec": "webp"},
+                                    "720webp75": {"side": 720, "quality": 75, "codec": "webp"}}}
+
+
+def test_webp_conditions_are_parsed_made_and_assigned_by_the_webp_quality():
+    """``webpQ`` / ``SwebpQ``: copies saved as lossy WebP; a lossy WebP the card's calibration
+    images do not cover is judged among the WebP conditions only, by its WebP quality, and a JPEG
+    or lossless file never by a WebP condition."""
+    from synthdetect.inputs.codecs import lossy_codec, lossy_quality
+
+    conds = parse_conditions("default,webp75,720webp80")
+    assert [c.name for c in conds][-2:] == ["webp75", "720webp80"] and conds[-1] == Condition(720, 80, "webp")
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (900, 1200, 3), dtype=np.uint8))
+    data = Condition(720, 80, "webp").apply(img)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == "WEBP" and im.size == (960, 720)
+    assert lossy_codec("WEBP", data) == "webp" and 80 <= lossy_quality("WEBP", data) <= 82
+    assert Condition(None, 75, "webp").cache_key("ab" * 32) != Condition(None, 75).cache_key("ab" * 32)
+    keep, _ = usable(conds, 816, 89)
+    assert {"webp75", "720webp80"} <= {c.name for c in keep}  # never inside the (JPEG) originals' range
+    webp = lambda side, q: assign(side, None, WEBP_TABLE, ("webp", q))  # noqa: E731
+    assert webp(1000, 95).name == "webp90" and webp(1000, 95).bound == ("webp90", "webp75", "720webp75")
+    assert webp(1000, 80).name == "webp75" and webp(1000, 80).bound == ("webp75", "720webp75")
+    assert webp(800, 95).name == "720webp75" and not webp(800, 95).bound
+    for side, q in ((1000, 70), (700, 95), (1000, None)):
+        a = webp(side, q)
+        assert a.name is None and a.gate == "unmeasured_codec" and "measured: 720webp75, webp75, webp90" in a.reason
+    assert assign(1000, 80, WEBP_TABLE).name == "q75"  # a JPEG: JPEG conditions only
+    assert assign(1000, None, WEBP_TABLE).name == ORIGINAL  # a lossless file (or a WebP the card covers)
+    assert assign(700, None, WEBP_TABLE).gate == "below_calibrated_size"
+    none = assign(1000, None, TABLE, ("webp", 90))  # no WebP measured: the quality gate's own entry stands
+    assert none.name is None and none.gate == "unmeasured_codec" and none.reason is None
+    assert assign(1000, None, WEBP_TABLE, ("avif", None)).reason is None
+
+
 def test_usable_skips_conditions_inside_the_originals_range():
     keep, skipped = usable(parse_conditions("default"), 816, 89)
     assert [c.name for c in keep] == ["q85", "q75", "720q90", "720q80"]
@@ -374,3 +410,29 @@ def test_ensembles_cover_the_codecs_every_member_covers(trained):
     assert calibrate_from_members([card, other], "mean", {}, 0.05, 0.2)[0]["image_codecs"] == {"covered": ["webp"]}
     del other.calibration["image_codecs"]  # an older probe: records none
     assert calibrate_from_members([card, other], "mean", {}, 0.05, 0.2)[0]["image_codecs"] == {"covered": []}
+
+
+def test_scan_judges_a_lossy_webp_in_its_measured_webp_condition(setup):
+    """A probe calibrated with ``--conditions webp60`` on lossless images: a WebP copy at quality 70
+    is judged in ``webp60`` (its rates, the unmeasured_codec gate lifted); one at quality 40 is
+    withheld naming what was measured; a JPEG is never judged by a WebP condition."""
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    r = _train(bbdir, data, out, tmp / "cache", "--conditions", "q60,webp60")
+    assert r.exit_code == 0, r.output
+    table = json.loads((out / "case42.json").read_text())["calibration"]["conditions"]
+    assert table["measured"]["webp60"]["codec"] == "webp" and "codec" not in table["measured"]["q60"]
+    src = Image.open(data / "1_fake" / "img03.png").convert("RGB")
+    ev = tmp / "webp-evidence"
+    recs = _scan(out, bbdir, [_write(ev / "w70.webp", src, quality=70), _write(ev / "w40.webp", src, quality=40),
+                              _write(ev / "j70.jpg", src, quality=70)])
+    w70, w40, j70 = recs["w70.webp"], recs["w40.webp"], recs["j70.jpg"]
+    assert w70["condition"] == "webp60" and w70["quality"]["lossy_quality"] >= 70
+    assert not [g for g in w70["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
+    assert w70["quality"].get("unmeasured_codec_calibrated") is True
+    op = table["measured"]["webp60"]["at_default_budgets"]
+    assert (w70["models"]["case42"]["threshold"], w70["models"]["case42"]["threshold_real"]) == (op["t_hi"], op["t_lo"])
+    assert w40["condition"] == "outside" and w40["verdict"] == "inconclusive"
+    (entry,) = [g for g in w40["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
+    assert "no measured condition is as harsh as it (measured: webp60)" in entry["reason"]
+    assert j70["condition"] == "q60"

@@ -99,25 +99,44 @@ def evaluate_targets(
     return report
 
 
-def _file_codecs(items: Sequence[Item]) -> list[tuple[str | None, int | None]]:
-    """Each file's lossy non-JPEG codec and its quality where read (``inputs.codecs``; a few bytes
-    of each file read)."""
+def _file_codecs(items: Sequence[Item]) -> list[tuple[str | None, int | None, int]]:
+    """Each file's lossy non-JPEG codec, its quality where read (``inputs.codecs``; a few bytes of
+    each file read) and, for a lossy one, its shorter side (the header Pillow reads; 0 unread)."""
     from ..inputs.codecs import codec_from_file
 
-    return [codec_from_file(it.path) for it in items]
+    out = []
+    for it in items:
+        codec, quality = codec_from_file(it.path)
+        out.append((codec, quality, _shorter_side(it.path) if codec else 0))
+    return out
 
 
-def _unmeasured_codecs(codecs: Sequence[tuple[str | None, int | None]], target: Any) -> dict[str, Any] | None:
-    """How many files are in a lossy codec (or a lossy WebP quality) the target's cards were not
-    calibrated on (``scan`` withholds its verdicts on them: the ``unmeasured_codec`` gate), and
-    which codecs; None when none or the target has no card (a training run)."""
+def _shorter_side(path: Any) -> int:
+    """The image's shorter side from its header (a rotation by its orientation keeps it)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            return min(im.size)
+    except Exception:  # unreadable: scored as an error elsewhere
+        return 0
+
+
+def _unmeasured_codecs(codecs: Sequence[tuple[str | None, int | None, int]], target: Any) -> dict[str, Any] | None:
+    """How many files are in a lossy codec (or a lossy WebP quality) neither the target's cards'
+    calibration images nor its measured conditions cover (``scan`` withholds its verdicts on them:
+    the ``unmeasured_codec`` gate), and which codecs; None when none or the target has no card (a
+    training run)."""
     from ..inputs.codecs import codec_covered, covered_codecs
+    from ..scan.conditions import assign
 
     cards = _cards_of(target)
     if not cards:
         return None
     covered = covered_codecs([c.calibration for c in cards])
-    hit = [c for c, q in codecs if c and not codec_covered(c, q, covered)]
+    table = ((getattr(target, "card", None) and target.card.calibration) or {}).get("conditions")
+    hit = [c for c, q, side in codecs if c and not codec_covered(c, q, covered)
+           and not (table and assign(side, None, table, (c, q)).name)]
     return {"n": len(hit), "codecs": sorted(set(hit))} if hit else None
 
 

@@ -286,9 +286,9 @@ def gate(codec: str | None, quality: int | None = None, floor: int | None = None
                 "reason": f"The image was saved as {what if quality is not None else name + ' of unreadable quality'}: "
                           f"the detectors' error rates were measured on {name} files down to quality {floor} only, "
                           "so no calibrated verdict is given."}
-    lost = ("the detectors' error rates were measured on JPEG and lossless images only" if quality is not None else
+    lost = (f"the detectors' error rates were not measured on {name} files" if quality is not None else
             "how much of it the encoder discarded cannot be read from the file, and the detectors' error rates "
-            "were measured on JPEG and lossless images only")
-    return {"gate": "unmeasured_codec", "value": what, "threshold": "JPEG or lossless",
+            f"were not measured on {name} files")
+    return {"gate": "unmeasured_codec", "value": what, "threshold": "a measured codec",
             "reason": f"The image was saved as {what}: {lost} (fit a probe on a labelled {name} sample of this "
                       "source to cover it), so no calibrated verdict is given."}

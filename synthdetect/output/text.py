@@ -183,7 +183,7 @@ _GATE_SHORT = {
     "condition_rates": "rates in condition {value} break the budgets",
     "blurred_or_upscaled": "blurred or upscaled (fine detail {value} < {threshold})",
     "recompressed": "heavily recompressed (JPEG quality {value} < {threshold})",
-    "unmeasured_codec": "{value}: compression not measured",
+    "unmeasured_codec": "{value}: not measured",
     "composite": "composite: photo on a flat canvas (score {value} >= {threshold})",
 }
 

@@ -197,9 +197,18 @@ def test_files_in_a_codec_the_calibration_does_not_cover_are_counted(models_dir,
     assert "unmeasured_codec" not in evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(models_dir)],
                                                       device="cpu")["models"]["bright"]
     covered = SimpleNamespace(card=SimpleNamespace(calibration={"image_codecs": {"covered": ["webp"]}}))
-    assert _unmeasured_codecs([("webp", 40), (None, None), ("avif", None)], covered) == {"n": 1, "codecs": ["avif"]}
+    assert _unmeasured_codecs([("webp", 40, 900), (None, None, 0), ("avif", None, 900)], covered) == {
+        "n": 1, "codecs": ["avif"]}
     floor = SimpleNamespace(card=SimpleNamespace(calibration={"image_codecs": {"covered": ["webp"],
                                                                                "covered_quality": {"webp": 75}}}))
-    assert _unmeasured_codecs([("webp", 80), ("webp", 75)], floor) is None
-    assert _unmeasured_codecs([("webp", 80), ("webp", 40), ("webp", None)], floor) == {"n": 2, "codecs": ["webp"]}
-    assert _unmeasured_codecs([("webp", 80)], SimpleNamespace()) is None  # a training run: no card, no gate
+    assert _unmeasured_codecs([("webp", 80, 900), ("webp", 75, 900)], floor) is None
+    assert _unmeasured_codecs([("webp", 80, 900), ("webp", 40, 900), ("webp", None, 900)], floor) == {
+        "n": 2, "codecs": ["webp"]}
+    # the bundle's way: no WebP among its calibration images, WebP conditions measured on copies
+    conditions = {"original": {"min_side": 816, "min_jpeg_quality": 89},
+                  "measured": {"webp75": {"side": None, "quality": 75, "codec": "webp"},
+                               "720webp75": {"side": 720, "quality": 75, "codec": "webp"}}}
+    measured = SimpleNamespace(card=SimpleNamespace(calibration={"conditions": conditions}))
+    got = _unmeasured_codecs([("webp", 80, 900), ("webp", 80, 600), ("webp", 50, 900), ("avif", None, 900)], measured)
+    assert got == {"n": 3, "codecs": ["avif", "webp"]}
+    assert _unmeasured_codecs([("webp", 80, 900)], SimpleNamespace()) is None  # a training run: no card, no gate

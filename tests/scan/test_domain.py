@@ -479,25 +479,43 @@ def test_models_without_a_reference_say_not_available(models_dir, images):
     assert any("withheld (--domain-check strict)" in ln for ln in summary_lines(strict.summary.to_dict()))
 
 
-def test_transformed_copies_in_the_reference_absorb_their_condition():
-    """A reference holding downscaled/re-encoded copies of its images (the ``conditions`` rows)
-    takes a folder of such images as in domain; without them it is out of domain."""
-    rng = np.random.default_rng(16)
+def _copies_reference(seed: int, condition: str):
+    """A reference of 160 images plus a copy of each under ``condition`` (features shifted as a
+    transformation shifts them), and a batch of 20 such copies with their probabilities."""
+    rng = np.random.default_rng(seed)
     X, y = source(160, rng)
     cond = X.copy()
     cond[:, 20:30] += 1.2  # what the transformation does to the features
     scores = probs_for(y, rng)
-    plain = DomainReference.build(X, backbone_sha256=BB, labels=y, scores=scores)
     both = DomainReference.build(np.vstack([X, cond]), backbone_sha256=BB, labels=np.r_[y, y],
-                                 scores=np.r_[scores, scores], conditions=[""] * 160 + ["short720-q90"] * 160)
+                                 scores=np.r_[scores, scores], conditions=[""] * 160 + [condition] * 160)
     B, yb = source(20, rng)
     B[:, 20:30] += 1.2
-    pb = probs_for(yb, rng)
+    return X, y, scores, both, B, probs_for(yb, rng), rng
+
+
+def test_transformed_copies_in_the_reference_absorb_their_condition():
+    """A reference holding downscaled/re-encoded copies of its images (the ``conditions`` rows)
+    takes a folder of such images as in domain; without them it is out of domain."""
+    X, y, scores, both, B, pb, rng = _copies_reference(16, "short720-q90")
+    plain = DomainReference.build(X, backbone_sha256=BB, labels=y, scores=scores)
     assert dc.test_group(plain, B, pb)["decision"] == "out_of_domain"
     t = dc.test_group(both, B, pb)
     assert t["decision"] == "in_domain" and t["condition"] == "short720-q90"
     orig = dc.test_group(both, source(20, rng)[0], pb)
     assert orig["decision"] == "in_domain" and orig["condition"] == "original"
+
+
+def test_the_webp_copies_are_tried_only_for_a_group_of_lossy_webp_files():
+    """A group of JPEGs is judged by the JPEG conditions' rates: the reference's WebP copies are one
+    more chance to pass it should not get; a group of lossy WebPs tries them."""
+    *_, ref, B, pb, _ = _copies_reference(17, "720webp75")
+    assert dc.test_group(ref, B, pb)["decision"] == "out_of_domain"
+    t = dc.test_group(ref, B, pb, webp=True)
+    assert t["decision"] == "in_domain" and t["condition"] == "720webp75"
+    recs = [{"quality": {"lossy_codec": "webp"}}, {"quality": {"lossy_codec": None}, "format": "WEBP"},
+            {"format": "WEBP"}, {"format": "JPEG"}]
+    assert dc._mostly_webp(recs, [0, 1]) and dc._mostly_webp(recs, [0, 2, 3]) and not dc._mostly_webp(recs, [1, 3])
 
 
 def test_a_large_group_is_tested_on_a_bounded_sample(ref):

@@ -77,8 +77,10 @@ MEMBERS = tuple(ARCH)
 # 0.814 -> 0.774), so npr keeps one crop; resnet resizes, tiles do not apply.
 TILES = {"spectral": 2}
 # transformations the probes are calibrated on as well (synthdetect.scan.conditions; docs/quality.md)
-# (since 2026-12-07 also lossy WebP: full size and 720 px at libwebp quality 75, what scan judges WebP files by)
-CONDITIONS = "default,webp75,720webp75"
+# (since 2026-12-07 also lossy WebP: full size and 720 px at libwebp quality 75, what scan judges WebP files by;
+# and greyscale JPEG at q90 and q75, what scan judges greyscale images by: chosen over grey80 alone and
+# grey80 + 720grey80 on the protocol twin, 2026-12-07, docs/quality.md)
+CONDITIONS = "default,webp75,720webp75,grey90,grey75"
 
 
 def sh(args: list[str], log: Path | None = None) -> None:
@@ -193,7 +195,8 @@ def probes_and_figures(val: Path, hold: str, runs: Path) -> None:
 # covariance, over train probe's default backbone, efficientnet-lite0-residual (since 2026-12-06;
 # pinned so that a later change of the default does not silently change the bundle), with
 # Ledoit-Wolf's own shrinkage. Holdout through scan (protocol twin): clean ROC-AUC 0.973, coverage
-# 80.9 %, 0/46 reals called synthetic, 4/43 fakes called real; 720 px q90: 0.857, 73.0 %, 0/46,
+# 80.9 %, 0/46 reals called synthetic, 4/43 fakes called real; 720 px q90: 0.857, 70.8 % (73.0 % before the
+# greyscale conditions withheld its three black-and-white images at 720 px), 0/46,
 # 10/43 (76.4 %, 1/46 before scan took the worst case over the conditions bounding an image,
 # 2026-12-07; over efficientnet-lite0 before: 0.927, 80.9 %, 0/46, 6/43; 0.853, 62.9 %, 0/46, 7/43).
 PROBE_METHOD = ["--method", "lda-average", "--backbone", "efficientnet-lite0-residual", "--shrinkage-scale", "1"]
@@ -236,7 +239,8 @@ def _holdout_copies(val: Path, rels: list[str], dest: Path, kind: str = "720px-q
     """The holdout as an analyst might receive it, written to a temporary folder (never the data set):
     ``720px-q90``: shorter side 720 px (bicubic: not the calibration copies' Lanczos), JPEG q90 with
     Pillow's defaults; ``webp-q80``: full size, lossy WebP at quality 80 (Pillow's default, not the
-    calibration copies' 75).  Returns the copies' paths relative to ``dest``."""
+    calibration copies' 75); ``grey-q92``: full size, greyscale JPEG at q92 (neither of the calibration
+    copies' qualities).  Returns the copies' paths relative to ``dest``."""
     from PIL import Image
 
     from synthdetect.inputs.decoding import decode
@@ -248,6 +252,8 @@ def _holdout_copies(val: Path, rels: list[str], dest: Path, kind: str = "720px-q
         dst = Path(rel)
         if kind == "webp-q80":
             dst = dst.with_suffix(".webp")
+        elif kind == "grey-q92":
+            img = img.convert("L")
         else:
             f = 720 / min(img.size)
             if f < 1:
@@ -255,6 +261,8 @@ def _holdout_copies(val: Path, rels: list[str], dest: Path, kind: str = "720px-q
         (dest / dst).parent.mkdir(parents=True, exist_ok=True)
         if kind == "webp-q80":
             img.save(dest / dst, format="WEBP", quality=80)
+        elif kind == "grey-q92":
+            img.save(dest / dst, format="JPEG", quality=92)
         else:
             img.save(dest / dst, format="JPEG", quality=90, optimize=True)
         out.append(dst.as_posix())
@@ -264,7 +272,7 @@ def _holdout_copies(val: Path, rels: list[str], dest: Path, kind: str = "720px-q
 def scan_holdout(val: Path, runs: Path, mdirs: list[str]) -> dict:
     """The holdout scanned as a user scans it (three-way verdicts, quality gates, conditions) with
     ``default-protocol`` (the shipped default's recipe without the holdout): clean, downscaled to
-    a 720 px shorter side at JPEG q90, and saved as WebP q80; ROC-AUC, coverage and the errors of
+    a 720 px shorter side at JPEG q90, saved as WebP q80 and made greyscale (JPEG q92); ROC-AUC, coverage and the errors of
     the definite verdicts."""
     import tempfile
 
@@ -273,7 +281,7 @@ def scan_holdout(val: Path, runs: Path, mdirs: list[str]) -> dict:
     out = {}
     with tempfile.TemporaryDirectory(prefix="synthdetect-holdout-") as tmp:
         sets = [("clean", val, rels)]
-        for kind in ("720px-q90", "webp-q80"):
+        for kind in ("720px-q90", "webp-q80", "grey-q92"):
             sets.append((kind, Path(tmp) / kind, _holdout_copies(val, rels, Path(tmp) / kind, kind)))
         for label, root, files in sets:
             res = runs / f"scan-holdout-{label}.json"
@@ -313,8 +321,8 @@ def write_scan_section(m: dict, out: Path) -> str:
     lines = [SCAN_MARK, "", "## The holdout as `scan` gives it", "",
              "`default-protocol` through `synthdetect scan` exactly as an analyst runs it (three-way verdicts, quality "
              "gates, measured conditions; `make weights` runs it): the 89 holdout files as they are, the same files "
-             "downscaled to a 720 px shorter side (bicubic) and saved at JPEG q90, and saved at full size as lossy WebP "
-             "q80, in a temporary folder. The calibration "
+             "downscaled to a 720 px shorter side (bicubic) and saved at JPEG q90, saved at full size as lossy WebP "
+             "q80, and made greyscale (full size, JPEG q92), in a temporary folder. The calibration "
              f"covers the conditions `{CONDITIONS}` (copies of the calibration images, docs/quality.md).", "",
              "| holdout | ROC-AUC | coverage | real called synthetic | synthetic called real | conditions | gated |",
              "|---|---:|---:|---:|---:|---|---|"]

@@ -87,6 +87,7 @@ class QualityReport:
     border_uniform: float  # share of the border that is that canvas colour
     lossy_codec: str | None = None  # lossy WebP / AVIF / HEIF (synthdetect.inputs.codecs); None: JPEG or lossless
     lossy_quality: int | None = None  # a lossy WebP's quality (libwebp's scale, codecs.webp_quality)
+    greyscale: bool = False  # no colour in the picture (:func:`is_greyscale`)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -555,6 +556,7 @@ class SampleFindings:
 
     frames: tuple[tuple[int, list[Frame]], tuple[int, list[Frame]]]  # real, synthetic: (checked, frames)
     composites: tuple[int, int]  # (images checked, composites among them), both classes
+    greyscale: tuple[tuple[int, int], tuple[int, int]] = ((0, 0), (0, 0))  # real, synthetic: (checked, greyscale)
 
     def composite_counts(self) -> dict[str, int]:
         return {"checked": self.composites[0], "found": self.composites[1]}
@@ -565,21 +567,65 @@ def check_sample(real: Sequence[Path], synthetic: Sequence[Path]) -> SampleFindi
     ``CHECK_PER_CLASS`` of each class, evenly spaced, decoded at a reduced scale (JPEG) no smaller
     than the composite measure reads; the frame is looked for on a CHECK_SIDE copy of it
     (``frames.reduced_frame``).  Unreadable files are left to the loader's report."""
-    frames, checked, found = [], 0, 0
+    frames, grey, checked, found = [], [], 0, 0
     for paths in (real, synthetic):
-        n, fs = 0, []
+        n, fs, g = 0, [], 0
         for p in evenly_spaced(list(paths), CHECK_PER_CLASS):
             try:
                 img = open_reduced(p, max(2 * _SMALL, CHECK_SIDE))
             except Exception:  # noqa: BLE001 - unreadable files are reported by the loader
                 continue
             n += 1
+            g += is_greyscale(img)
             if (f := reduced_frame(img)) is not None:
                 fs.append(f)
             found += composite_measures(img)["composite"] >= Thresholds().max_composite
         frames.append((n, fs))
+        grey.append((n, g))
         checked += n
-    return SampleFindings(frames=(frames[0], frames[1]), composites=(checked, int(found)))
+    return SampleFindings(frames=(frames[0], frames[1]), composites=(checked, int(found)), greyscale=(grey[0], grey[1]))
+
+
+GREY_SHARE_GAP = 0.2  # greyscale shares of the two classes this far apart: the warning (as for frames)
+
+
+def greyscale_warnings(real: tuple[int, int], synthetic: tuple[int, int]) -> list[str]:
+    """The warning when greyscale tells the classes apart in a training sample (``(checked, greyscale)``
+    per class, :func:`check_sample`): black-and-white photos against colour renders teach a probe colour,
+    not a generator's trace."""
+    (n0, g0), (n1, g1) = real, synthetic
+    if not n0 or not n1 or abs(g0 / n0 - g1 / n1) < GREY_SHARE_GAP:
+        return []
+    return [f"greyscale separates the classes (real: {g0} of {n0} checked greyscale; synthetic: {g1} of {n1}): "
+            "the probe may learn colour, not the generator; build both classes alike (both in colour, or "
+            "both greyscale)"]
+
+
+# -- greyscale ------------------------------------------------------------------------------------
+GREY_MODES = ("1", "L", "LA", "La", "I", "F")  # Pillow modes without colour (and every "I;16…")
+GREY_TOLERANCE = 6  # channel differences (levels) JPEG's chroma rounding leaves in a grey picture
+GREY_OUTLIERS = 0.002  # share of pixels allowed beyond it (a coloured speck, a watermark)
+GREY_SIDE = 512  # measured on a copy reduced to at most this longer side
+
+
+def is_greyscale(img: Image.Image, mode: str | None = None) -> bool:
+    """Whether the picture carries no colour: a file in a greyscale mode (``mode``: the file's
+    original Pillow mode, e.g. ``L``, ``LA``, ``I;16``), or an RGB/palette one whose channels agree
+    within :data:`GREY_TOLERANCE` levels on all but :data:`GREY_OUTLIERS` of its pixels (a grey
+    picture saved as a colour JPEG, a screenshot of one).  A toned print (sepia) has colour: it is
+    not greyscale.  Measured on a copy reduced to :data:`GREY_SIDE` (≈ 2-5 ms)."""
+    m = mode or img.mode
+    if m in GREY_MODES or m.startswith("I;16"):
+        return True
+    small = img
+    if max(img.size) > GREY_SIDE:
+        factor = max(1, -(-max(img.size) // GREY_SIDE))
+        small = img.reduce(factor) if img.mode in ("RGB", "L") else img.convert("RGB").reduce(factor)
+    if small.mode == "L":
+        return True
+    a = np.asarray(small.convert("RGB") if small.mode != "RGB" else small, dtype=np.int16)
+    d = np.maximum(np.abs(a[..., 0] - a[..., 1]), np.abs(a[..., 1] - a[..., 2]))
+    return bool(np.mean(d > GREY_TOLERANCE) <= GREY_OUTLIERS)
 
 
 # -- the gates -----------------------------------------------------------------------------------
@@ -590,6 +636,7 @@ def assess(
     jpeg_quality: int | None = None,
     lossy_codec: str | None = None,
     lossy_quality: int | None = None,
+    greyscale: bool | None = None,
     thresholds: Thresholds | None = None,
 ) -> QualityReport:
     """Measure ``img`` (decoded RGB, EXIF orientation applied) and name the gates it fails.
@@ -600,8 +647,13 @@ def assess(
     JPEG ``quantization`` tables, they are used.
     ``lossy_codec``: the file's lossy non-JPEG codec (``codecs.lossy_codec``): the ``unmeasured_codec`` gate;
     ``lossy_quality``: its quality where the file tells it (``codecs.lossy_quality``: lossy WebP).
+    ``greyscale``: whether the picture has no colour (:func:`is_greyscale`; measured here when None).
+    Greyscale is no gate: a card calibrated on greyscale copies judges such images by their rates
+    (``scan/conditions.py``), any other by its colour images' rates (docs/quality.md).
     """
     t = thresholds or DEFAULT_THRESHOLDS
+    if greyscale is None:
+        greyscale = is_greyscale(img)
     if jpeg_quality is None:
         jpeg_quality = jpeg_quality_estimate(img) if hasattr(img, "quantization") else None
     if img.mode not in ("RGB", "L"):
@@ -619,6 +671,7 @@ def assess(
         border_uniform=round(comp["border_uniform"], 4),
         lossy_codec=lossy_codec,
         lossy_quality=lossy_quality,
+        greyscale=bool(greyscale),
     )
     if side < min_side:
         rep.failed.append({

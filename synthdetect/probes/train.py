@@ -433,12 +433,12 @@ def _sample_checks(kept: Sequence[Any], frames_cut: bool = False) -> tuple[dict[
     """The sample's data checks, each image decoded once (``quality.check_sample``): the card's
     ``calibration.composites`` (``checked``, ``found``) and the warnings — format, size or frame
     colour telling the classes apart (``shortcut_warnings``; no frame warning when the backbone
-    card cuts frames off, ``frames_cut``), then :func:`_composite_warnings`."""
-    from ..inputs.quality import check_sample
+    card cuts frames off, ``frames_cut``), greyscale telling them apart, then :func:`_composite_warnings`."""
+    from ..inputs.quality import check_sample, greyscale_warnings
 
     found = check_sample([it.path for it in kept if it.label == 0], [it.path for it in kept if it.label == 1])
     warnings = shortcut_warnings(kept, frames=found.frames, frames_cut=frames_cut, format_advice=FORMAT_ADVICE_SAMPLE)
-    return found.composite_counts(), warnings + _composite_warnings(*found.composites)
+    return found.composite_counts(), warnings + greyscale_warnings(*found.greyscale) + _composite_warnings(*found.composites)
 
 
 def _composite_warnings(n: int, k: int) -> list[str]:

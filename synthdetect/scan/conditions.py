@@ -9,7 +9,9 @@ therefore also calibrates on *copies* of the calibration images made in memory w
 * ``SqQ``: downscaled (Lanczos) so that the shorter side is ``S`` px, then JPEG at ``Q``
   (an image already at or below ``S`` keeps its size);
 * ``webpQ`` / ``SwebpQ``: the same, saved as lossy WebP at libwebp quality ``Q`` (Pillow's encoder,
-  default settings) instead of JPEG.
+  default settings) instead of JPEG;
+* ``greyQ`` / ``SgreyQ``: the same, turned greyscale (Pillow's ``L``: ITU-R 601 luma) and saved as a
+  greyscale JPEG at ``Q``.
 
 Every copy is scored out of fold (by the fold model that did not see its original), so the
 card holds, per condition, out-of-fold scores like the clean calibration set
@@ -20,7 +22,12 @@ shorter side ``s`` and estimated JPEG quality ``q`` (a non-JPEG file counts as q
 A lossy WebP the card's own calibration images do not cover is judged among the WebP conditions
 only, by its quality read from the file (``inputs.codecs.webp_quality``), by the same rule 2; with
 none at least as harsh it is outside (the ``unmeasured_codec`` gate); an AVIF or HEIF likewise.
-JPEG and lossless files are judged among the JPEG conditions:
+A greyscale image (``inputs.quality.is_greyscale``) under a card with greyscale conditions is
+judged among those only, by the same rule 2 (its colour calibration images never cover it: on
+the bundle's holdout made greyscale, colour thresholds let 23 of 43 fakes through as real against
+a stated 20 %, docs/quality.md); with none as harsh as it, it is outside (the gate a colour image
+would get: ``below_calibrated_size``, ``recompressed`` or ``uncalibrated_condition``).  Under a card without them it is judged as a colour image.
+Other JPEG and lossless files are judged among the JPEG conditions:
 
 1. ``original`` when ``s`` is at least the calibration images' smallest shorter side and
    ``q`` at least their lowest JPEG quality: the clean calibration applies (as before);
@@ -57,8 +64,9 @@ TRANSFORM_VERSION = "lanczos-jpeg420-v1"  # part of the cache key: change it whe
 ORIGINAL = "original"
 OUTSIDE = "outside"  # the record's condition when no measured condition covers the image
 DEFAULT_SPEC = "q95,q85,q75,1080q90,720q90,720q80"
-_NAME = re.compile(r"^(?:(\d{2,5}))?(q|webp)(\d{1,3})$")
-JPEG, WEBP = "jpeg", "webp"
+_NAME = re.compile(r"^(?:(\d{2,5}))?(q|webp|grey)(\d{1,3})$")
+JPEG, WEBP, GREY = "jpeg", "webp", "grey"
+_PREFIX = {JPEG: "q", WEBP: "webp", GREY: "grey"}  # a condition name's letters per form
 
 
 class ConditionError(ValueError):
@@ -68,7 +76,7 @@ class ConditionError(ValueError):
 @dataclass(frozen=True)
 class Condition:
     """One declared transformation: optional downscale to ``side`` (shorter side), then JPEG (or
-    lossy WebP: ``codec``) at ``quality``."""
+    lossy WebP, or greyscale then JPEG: ``codec``) at ``quality``."""
 
     side: int | None
     quality: int
@@ -76,14 +84,14 @@ class Condition:
 
     @property
     def name(self) -> str:
-        return f"{self.side or ''}{'webp' if self.codec == WEBP else 'q'}{self.quality}"
+        return f"{self.side or ''}{_PREFIX[self.codec]}{self.quality}"
 
     def cache_key(self, image_sha256: str) -> str:
         """Feature-cache key of this condition's copy of an image (hex, like an image sha)."""
         return hashlib.sha256(f"{image_sha256}|{self.name}|{TRANSFORM_VERSION}".encode()).hexdigest()
 
     def apply(self, img: Image.Image) -> bytes:
-        """The copy's JPEG bytes (in memory): ``img`` is an RGB image as ``decode`` returns it."""
+        """The copy's bytes (in memory): ``img`` is an RGB image as ``decode`` returns it."""
         w, h = img.size
         if self.side is not None and min(w, h) > self.side:
             f = self.side / min(w, h)
@@ -92,6 +100,8 @@ class Condition:
         buf = io.BytesIO()
         if self.codec == WEBP:
             img.save(buf, format="WEBP", quality=int(self.quality))
+        elif self.codec == GREY:
+            img.convert("L").save(buf, format="JPEG", quality=int(self.quality))
         else:
             img.save(buf, format="JPEG", quality=int(self.quality), subsampling="4:2:0")
         return buf.getvalue()
@@ -110,11 +120,12 @@ def parse_conditions(spec: str | None) -> list[Condition]:
         m = _NAME.match(part)
         if not m:
             raise ConditionError(f"--conditions: {part!r} is not a condition (use qQ or SqQ, e.g. q85 or 720q90; "
-                                 "webpQ or SwebpQ for lossy WebP; or 'default' / 'none')")
+                                 "webpQ or SwebpQ for lossy WebP, greyQ or SgreyQ for greyscale JPEG; "
+                                 "or 'default' / 'none')")
         side, q = (int(m.group(1)) if m.group(1) else None), int(m.group(3))
         if not 1 <= q <= 100 or (side is not None and side < 32):
             raise ConditionError(f"--conditions: {part!r}: quality must be 1-100 and a size at least 32 px")
-        c = Condition(side, q, WEBP if m.group(2) == "webp" else JPEG)
+        c = Condition(side, q, {v: k for k, v in _PREFIX.items()}[m.group(2)])
         if c not in out:
             out.append(c)
     return out
@@ -129,7 +140,8 @@ def usable(conditions: Sequence[Condition], min_side: int, min_quality: int = 10
     already covers (rule 1 of the module doc), so they are skipped (named in the card)."""
     keep, skipped = [], []
     for c in conditions:
-        # inside the clean calibration only when both the size and the quality are (rule 1); a WebP never is
+        # inside the clean calibration only when both the size and the quality are (rule 1); a WebP or a
+        # greyscale copy never is
         inside = (c.codec == JPEG and bool(min_side) and (c.side is None or c.side >= min_side)
                   and c.quality >= min_quality)
         (skipped if inside else keep).append(c)
@@ -152,17 +164,20 @@ class Assignment:
         return self.name or OUTSIDE
 
 
-def assign(side: int, quality: int | None, table: dict[str, Any], lossy: tuple[str, int | None] | None = None
-           ) -> Assignment:
+def assign(side: int, quality: int | None, table: dict[str, Any], lossy: tuple[str, int | None] | None = None,
+           grey: bool = False) -> Assignment:
     """The condition of an image of shorter side ``side`` and JPEG quality ``quality`` (None: not
     a JPEG) under a card's ``calibration["conditions"]`` table (see the module doc).  ``lossy``:
     ``(codec, quality)`` of a lossy non-JPEG file the card's calibration images do not cover
-    (``inputs.codecs``): judged among that codec's measured conditions only."""
+    (``inputs.codecs``): judged among that codec's measured conditions only.  ``grey``: the
+    picture has no colour: judged among the greyscale conditions when the table has any."""
     orig = table.get("original") or {}
     o_side, o_q = int(orig.get("min_side") or 0), int(orig.get("min_jpeg_quality") or 0)
     if lossy is not None:
         return _assign_lossy(side, lossy, o_side, table)
     q = 100 if quality is None else int(quality)
+    if grey and (measured := _measured(table, GREY)):
+        return _bounded(side, q, o_side, measured) or _outside_grey(side, quality, o_side, measured)
     if side >= o_side and q >= o_q:
         return Assignment(ORIGINAL)
     return _bounded(side, q, o_side, _measured(table, JPEG)) or _outside(side, quality, q, o_side, table)
@@ -201,6 +216,27 @@ def _assign_lossy(side: int, lossy: tuple[str, int | None], o_side: int, table: 
         f"The image was saved as {describe(codec, quality if quality is not None else None)}"
         + ("" if quality is not None else " of unreadable quality") + f" ({side} px shorter side): no measured "
         f"condition is as harsh as it (measured: {names}), so no calibrated verdict is given."))
+
+
+def _outside_grey(side: int, quality: int | None, o_side: int, measured: dict[str, Any]) -> Assignment:
+    """A greyscale image no greyscale condition bounds: the gate a colour image would get (smaller
+    than measured, harsher than measured, or a combination not measured), naming the greyscale copies."""
+    names = ", ".join(sorted(measured))
+    sides = [int(c["side"]) if c.get("side") else o_side for c in measured.values()]
+    quals = [int(c["quality"]) for c in measured.values()]
+    at = f"JPEG quality {quality}" if quality is not None else "stored without loss"
+    tail = (f"the detectors' error rates on greyscale images were measured on the calibration images' {names} "
+            "copies only, none as harsh as it, so no calibrated verdict is given.")
+    if side < min(sides):
+        return Assignment(None, "below_calibrated_size", value=side, threshold=min(sides),
+                          reason=f"The image is greyscale with a {side} px shorter side (measured down to {min(sides)} px): "
+                          + tail)
+    if quality is not None and quality < min(quals):
+        return Assignment(None, "recompressed", value=quality, threshold=min(quals),
+                          reason=f"The image is greyscale, saved at an estimated JPEG quality of {quality} (measured down "
+                          f"to {min(quals)}): " + tail)
+    return Assignment(None, "uncalibrated_condition", value=f"greyscale {side}px/" + (f"q{quality}" if quality else "lossless"),
+                      threshold=names, reason=f"The image is greyscale ({side} px shorter side, {at}): " + tail)
 
 
 def _outside(side: int, quality: int | None, q: int, o_side: int, table: dict[str, Any]) -> Assignment:
@@ -397,11 +433,13 @@ def condition_table(conditions: Sequence[Condition], skipped: Sequence[str], y: 
                             "at_default_budgets": cal.operating(max_false_alarm, max_miss).to_dict()}
     return {
         "transform": f"Pillow, in memory: Lanczos downscale of the shorter side, then baseline JPEG 4:2:0 "
-                     f"({TRANSFORM_VERSION}; webp conditions: lossy WebP, libwebp's default settings)",
+                     f"({TRANSFORM_VERSION}; webp conditions: lossy WebP, libwebp's default settings; grey "
+                     "conditions: greyscale (L) JPEG)",
         "rule": "original when the shorter side and JPEG quality are at least the calibration images'; else every "
                 "measured condition with size <= the image's and quality <= the image's bounds it (the mildest named; "
                 "the worst case of their thresholds and rates used); else outside (no calibrated verdict); a lossy "
-                "WebP the calibration images do not cover: the same among the webp conditions, by its WebP quality",
+                "WebP the calibration images do not cover: the same among the webp conditions, by its WebP quality; "
+                "a greyscale image: the same among the grey conditions",
         "original": {"min_side": int(min_side), "min_jpeg_quality": int(min_quality)},
         "skipped": list(skipped),
         "measured": measured,

@@ -63,7 +63,8 @@ MODES = ("enforce", "strict", "warn", "off")
 WITHHOLDING = ("enforce", "strict")  # the modes that turn verdicts the check does not back into inconclusive
 MIN_N = 10
 MIN_EFFECT = 0.80
-WEBP_CONDITION = re.compile(r"webp\d+$")  # the lossy WebP copies' condition names (scan/conditions.py)
+# the copies tried only for a group mostly of their kind: lossy WebP, greyscale (scan/conditions.py names)
+FORM_CONDITIONS = {"webp": re.compile(r"webp\d+$"), "grey": re.compile(r"grey\d+$")}
 CONTENT_DIMS = 10  # the reference's top principal directions left out of the test (what images show)
 ALPHA = 0.01
 MAX_TESTED = 400  # a larger group is tested on a seeded random sample of this many images (bounded cost)
@@ -187,16 +188,17 @@ def _reference_subset(ref: DomainReference, probs: np.ndarray, condition: str = 
 
 
 def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, permutations: int | None = None,
-               seed: int = 0, webp: bool = False) -> dict[str, Any]:
+               seed: int = 0, forms: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
     """One group against one reference: statistic, p-value, sizes and the decision.
 
     A reference with transformed copies of its images (``conditions``: downscaled, re-encoded)
     is tested condition by condition, the originals first: the group is in domain as soon as it
     is like the images of one condition (``condition`` names it), out of domain only when it is
     like none; the test reported is the closest one.  The lossy WebP copies (``webpQ`` conditions)
-    are tried only for a group of lossy WebP files (``webp``): a group of JPEGs is judged by the
-    JPEG conditions' rates, and each further condition tried is one more chance for a foreign
-    batch to pass."""
+    are tried only for a group of lossy WebP files, the greyscale copies (``greyQ``) only for a
+    group of greyscale images (``forms``: ``{"webp", "grey"}``, :func:`group_forms`): a group of
+    colour JPEGs is judged by the JPEG conditions' rates, and each further condition tried is one
+    more chance for a foreign batch to pass."""
     if len(feats) < MIN_N:
         return {"statistic": None, "p_value": None, "n": int(len(feats)), "n_reference": None,
                 "decision": "untested"}
@@ -214,7 +216,7 @@ def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, pe
         series = None  # no shots of one scene: the plain stratified folds
     best: dict[str, Any] | None = None
     for cond in dict.fromkeys(["", *map(str, ref.conditions)]):
-        if not webp and WEBP_CONDITION.search(cond):
+        if any(form not in forms and pattern.search(cond) for form, pattern in FORM_CONDITIONS.items()):
             continue
         rows = ref.rows[_reference_subset(ref, probs, cond)].astype(np.float64)
         res = c2st(x, ref.without_content(rows, CONTENT_DIMS), seed=seed, batch_groups=series, **kw)
@@ -254,15 +256,27 @@ def _distinct(std: np.ndarray, copy_distance: float, seed: int) -> tuple[np.ndar
     return keep[first], dist[np.ix_(first, first)]
 
 
-def _mostly_webp(records: list[dict[str, Any]], idx: list[int]) -> bool:
-    """Whether at least half of a group's files are lossy WebPs (``quality.lossy_codec``; without
-    quality measures, ``--no-quality-gates``: any WebP)."""
+GREY_MODES = ("1", "L", "LA", "La", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
+
+
+def group_forms(records: list[dict[str, Any]], idx: list[int]) -> set[str]:
+    """The copies' kinds a group is tested against besides the JPEG conditions: ``webp`` when at
+    least half of its files are lossy WebPs (``quality.lossy_codec``; without quality measures,
+    ``--no-quality-gates``: any WebP), ``grey`` when at least half are greyscale
+    (``quality.greyscale``; without quality measures: a greyscale file mode)."""
     def webp(rec: dict[str, Any]) -> bool:
         q = rec.get("quality")
         return (q or {}).get("lossy_codec") == "webp" if q and "lossy_codec" in q else rec.get("format") == "WEBP"
 
-    n = sum(1 for i in idx if webp(records[i]))
-    return bool(idx) and 2 * n >= len(idx)
+    def grey(rec: dict[str, Any]) -> bool:
+        q = rec.get("quality")
+        return bool((q or {}).get("greyscale")) if q and "greyscale" in q else rec.get("mode") in GREY_MODES
+
+    forms = set()
+    for form, test in (("webp", webp), ("grey", grey)):
+        if idx and 2 * sum(1 for i in idx if test(records[i])) >= len(idx):
+            forms.add(form)
+    return forms
 
 
 def _features(rec: dict[str, Any], ref: DomainReference) -> np.ndarray | None:
@@ -294,7 +308,7 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
             feats = np.array([v for _, v in vecs if v is not None]).reshape(len(ok), ref.dim)
             probs = np.array([((records[i].get("models") or {}).get(name) or {}).get("probability", np.nan)
                               for i in ok], dtype=np.float64)
-            t = test_group(ref, feats, probs, permutations=permutations, webp=_mostly_webp(records, idx))
+            t = test_group(ref, feats, probs, permutations=permutations, forms=group_forms(records, idx))
             g.tests.append({"model": name, **t})
         decisions = {t["decision"] for t in g.tests}
         g.decision = "out_of_domain" if "out_of_domain" in decisions else (

@@ -483,13 +483,14 @@ class Scanner:
             "bytes": d.size_bytes,
             "sha256": d.sha256,
         }
-        cond = self._condition(d)
+        grey = self._greyscale(d)
+        cond = self._condition(d, grey)
         if cond is not None:
             rec["condition"] = cond.label
             if cond.bound:
                 rec["condition_bound"] = list(cond.bound)
         if self.quality_gates:
-            rec["quality"] = self._quality(d, cond)
+            rec["quality"] = self._quality(d, cond, grey)
         try:
             arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
             if self.thumbnails:
@@ -506,7 +507,19 @@ class Scanner:
         self._add_provenance(rec, path)
         return rec, arrays
 
-    def _condition(self, d) -> Any:
+    def _greyscale(self, d) -> bool | None:
+        """Whether the picture has no colour (``inputs.quality.is_greyscale``); None when neither the
+        measured conditions nor the quality gates ask (``--no-quality-gates`` on a card without conditions)."""
+        if self.conditions is None and not self.quality_gates:
+            return None
+        from ..inputs.quality import is_greyscale
+
+        try:
+            return is_greyscale(d.image, d.mode)
+        except Exception:  # a measurement failure never costs the image its verdict
+            return None
+
+    def _condition(self, d, grey: bool | None = None) -> Any:
         """The image's measured condition (synthdetect.scan.conditions.assign), None without conditions."""
         if self.conditions is None:
             return None
@@ -515,15 +528,16 @@ class Scanner:
 
         lossy = None if not d.lossy_codec or codec_covered(d.lossy_codec, d.lossy_quality, self.codecs_calibrated) \
             else (d.lossy_codec, d.lossy_quality)
-        return assign(min(d.width, d.height), jpeg_quality_from_tables(d.jpeg_quantization), self.conditions, lossy)
+        return assign(min(d.width, d.height), jpeg_quality_from_tables(d.jpeg_quantization), self.conditions, lossy,
+                      grey=bool(grey))
 
-    def _quality(self, d, cond: Any = None) -> dict[str, Any]:
+    def _quality(self, d, cond: Any = None, grey: bool | None = None) -> dict[str, Any]:
         """The input-quality gates' measures and the gates this image fails (never fatal)."""
         try:
             from ..inputs.quality import assess, jpeg_quality_from_tables
 
             q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization),
-                       lossy_codec=d.lossy_codec, lossy_quality=d.lossy_quality)
+                       lossy_codec=d.lossy_codec, lossy_quality=d.lossy_quality, greyscale=grey)
             out = q.to_dict()
             side = min(d.width, d.height)
             self._codec_covers(out, d.lossy_codec, d.lossy_quality)

@@ -215,3 +215,35 @@ def test_check_sample_decodes_each_image_once_for_both_checks(photo, tmp_path, m
     assert found.composites[0] == 10 and found.composites[1] >= 5  # the cards (a framed photo may count too)
     assert found.composite_counts() == {"checked": 10, "found": found.composites[1]}
     assert any("frame colour separates the classes" in w for w in F.frame_warnings(*found.frames))
+
+
+def test_greyscale_is_recognised_in_any_mode_and_through_jpeg_chroma_noise():
+    """A picture without colour reads greyscale whether stored as L, 16-bit, palette or RGB (a
+    colour JPEG of a grey picture keeps a little chroma noise); a colour photo, a toned (sepia)
+    print or a grey picture with a coloured patch larger than a speck do not."""
+    import numpy as np
+    from PIL import ImageFilter
+
+    from synthdetect.inputs.quality import assess, is_greyscale
+
+    rng = np.random.default_rng(3)
+    grey = Image.fromarray(rng.integers(0, 255, (700, 900), dtype=np.uint8)).filter(ImageFilter.GaussianBlur(1))
+    assert is_greyscale(grey) and is_greyscale(grey.convert("RGB"), "RGB")
+    assert is_greyscale(grey.convert("RGB"), "I;16") and is_greyscale(grey.convert("RGB"), "LA")
+    buf = io.BytesIO()
+    grey.convert("RGB").save(buf, "JPEG", quality=70)
+    assert is_greyscale(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+    assert is_greyscale(grey.convert("RGB").convert("P"), "P")
+    colour = Image.fromarray(rng.integers(0, 255, (700, 900, 3), dtype=np.uint8))
+    assert not is_greyscale(colour)
+    sepia = Image.merge("RGB", [grey.point(lambda v: min(255, v + 30)), grey.point(lambda v: v + 10 if v < 245 else v),
+                                grey.point(lambda v: max(0, v - 20))])
+    assert not is_greyscale(sepia)
+    patch = grey.convert("RGB")
+    patch.paste((200, 30, 30), (0, 0, 60, 60))  # ~0.6 % of the picture in red
+    assert not is_greyscale(patch)
+    speck = grey.convert("RGB")
+    speck.paste((200, 30, 30), (0, 0, 10, 10))  # 100 px: a speck, within the outliers allowed
+    assert is_greyscale(speck)
+    assert assess(grey.convert("RGB"), min_side=224).greyscale and not assess(colour, min_side=224).greyscale
+    assert "greyscale" in assess(colour, min_side=224).to_dict()

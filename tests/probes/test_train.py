@@ -322,6 +322,23 @@ def test_train_probe_warns_when_the_file_format_gives_the_label_away(setup):
     assert w in json.loads((tmp / "models" / "case42.json").read_text())["training"]["data_warnings"]
 
 
+def test_train_probe_warns_when_greyscale_gives_the_label_away(setup):
+    """Black-and-white photos against colour renders: the probe could learn colour; said in the JSON
+    and kept in the card. A sample with both classes in colour gets no such warning."""
+    from PIL import Image
+
+    bbdir, _, data, tmp = setup
+    plain = _train(bbdir, data, tmp / "m0", tmp / "cache")
+    assert plain.exit_code == 0 and not [w for w in json.loads(plain.stdout)["warnings"] if "greyscale" in w]
+    for p in sorted((data / "0_real").iterdir()):
+        Image.open(p).convert("L").save(p)
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    (w,) = [w for w in json.loads(r.stdout)["warnings"] if "greyscale separates the classes" in w]
+    assert "(real: 24 of 24 checked greyscale; synthetic: 0 of 24)" in w
+    assert w in json.loads((tmp / "models" / "case42.json").read_text())["training"]["data_warnings"]
+
+
 def test_train_probe_warns_when_the_frame_colour_gives_the_label_away(setup):
     """Grey frames around the reals, red ones around the fakes (train-gan2019's ranking images):
     said on stderr / in the JSON, and kept in the card's training record."""

@@ -436,3 +436,71 @@ def test_scan_judges_a_lossy_webp_in_its_measured_webp_condition(setup):
     (entry,) = [g for g in w40["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
     assert "no measured condition is as harsh as it (measured: webp60)" in entry["reason"]
     assert j70["condition"] == "q60"
+
+
+GREY_TABLE = {
+    "original": {"min_side": 816, "min_jpeg_quality": 89},
+    "measured": {**TABLE["measured"], "grey90": {"side": None, "quality": 90, "codec": "grey"},
+                 "grey75": {"side": None, "quality": 75, "codec": "grey"}},
+}
+
+
+def test_greyscale_conditions_are_parsed_made_and_judge_only_greyscale_images():
+    """``greyQ`` / ``SgreyQ``: copies turned greyscale and saved as greyscale JPEG; a greyscale image
+    under a card with such conditions is judged among them only (rule 2, by its JPEG quality), never
+    as ``original``; a colour image never by them; a card without them judges it as before."""
+    conds = parse_conditions("default,grey90,720grey75")
+    assert [c.name for c in conds][-2:] == ["grey90", "720grey75"] and conds[-1] == Condition(720, 75, "grey")
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (900, 1200, 3), dtype=np.uint8))
+    with Image.open(io.BytesIO(Condition(720, 75, "grey").apply(img))) as im:
+        assert im.format == "JPEG" and im.mode == "L" and im.size == (960, 720)
+        assert jpeg_quality_from_file(Condition(None, 75, "grey").apply(img)) == 75
+    assert Condition(None, 90, "grey").cache_key("ab" * 32) != Condition(None, 90).cache_key("ab" * 32)
+    keep, _ = usable(conds, 816, 89)
+    assert {"grey90", "720grey75"} <= {c.name for c in keep}  # never inside the colour originals' range
+    grey = lambda side, q: assign(side, q, GREY_TABLE, grey=True)  # noqa: E731
+    assert grey(1000, 95).name == "grey90" and grey(1000, 95).bound == ("grey90", "grey75")
+    assert grey(1000, None).bound == ("grey90", "grey75")  # lossless: bounded like quality 100
+    assert grey(1000, 80).name == "grey75" and not grey(1000, 80).bound
+    for side, q, gate in ((1000, 70, "recompressed"), (700, 95, "below_calibrated_size")):
+        a = grey(side, q)
+        assert a.name is None and a.gate == gate and "greyscale" in a.reason
+        assert "grey75, grey90 copies only" in a.reason
+    odd = assign(900, 95, {**GREY_TABLE, "measured": {"900grey80": {"side": 900, "quality": 80, "codec": "grey"},
+                                                      "grey90": {"side": None, "quality": 90, "codec": "grey"}}}, grey=True)
+    assert odd.name == "900grey80"  # 900 px: only the 900 px copies are as small
+    odd = assign(810, 85, {**GREY_TABLE, "measured": {"800grey90": {"side": 800, "quality": 90, "codec": "grey"},
+                                                      "grey80": {"side": None, "quality": 80, "codec": "grey"}}}, grey=True)
+    assert odd.name is None and odd.gate == "uncalibrated_condition" and odd.value == "greyscale 810px/q85"
+    assert assign(1000, 95, GREY_TABLE).name == ORIGINAL  # a colour image: never by a grey condition
+    assert assign(1000, 80, GREY_TABLE).name == "q75"
+    assert assign(1000, 95, TABLE, grey=True).name == ORIGINAL  # no grey conditions: judged as before
+    with pytest.raises(ConditionError):
+        parse_conditions("gray90")
+
+
+def test_scan_judges_a_greyscale_image_in_its_measured_grey_condition(setup):
+    """A probe calibrated with ``--conditions q60,grey60``: a greyscale evidence file (saved as an
+    ``L`` JPEG, or as a colour PNG holding a grey picture) is judged by ``grey60``'s thresholds and
+    rates; the same picture in colour is not; a greyscale file below the measured quality is withheld."""
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    r = _train(bbdir, data, out, tmp / "cache", "--conditions", "q60,grey60")
+    assert r.exit_code == 0, r.output
+    table = json.loads((out / "case42.json").read_text())["calibration"]["conditions"]
+    assert table["measured"]["grey60"]["codec"] == "grey" and "grey conditions" in table["transform"]
+    src = Image.open(data / "1_fake" / "img03.png").convert("RGB")
+    ev = tmp / "grey-evidence"
+    recs = _scan(out, bbdir, [_write(ev / "g.jpg", src.convert("L"), quality=90),
+                              _write(ev / "g.png", src.convert("L").convert("RGB")),
+                              _write(ev / "c.png", src), _write(ev / "g40.jpg", src.convert("L"), quality=40)])
+    op = table["measured"]["grey60"]["at_default_budgets"]
+    for f in ("g.jpg", "g.png"):
+        rec = recs[f]
+        assert rec["condition"] == "grey60" and rec["quality"]["greyscale"] is True, f
+        assert (rec["models"]["case42"]["threshold"], rec["models"]["case42"]["threshold_real"]) == (op["t_hi"], op["t_lo"])
+    assert recs["c.png"]["condition"] == ORIGINAL and recs["c.png"]["quality"]["greyscale"] is False
+    g40 = recs["g40.jpg"]
+    assert g40["condition"] == "outside" and g40["verdict"] == "inconclusive"
+    (entry,) = [g for g in g40["quality"]["failed"] if g["gate"] == "recompressed"]
+    assert "greyscale" in entry["reason"] and "grey60" in entry["reason"]

@@ -511,11 +511,27 @@ def test_the_webp_copies_are_tried_only_for_a_group_of_lossy_webp_files():
     more chance to pass it should not get; a group of lossy WebPs tries them."""
     *_, ref, B, pb, _ = _copies_reference(17, "720webp75")
     assert dc.test_group(ref, B, pb)["decision"] == "out_of_domain"
-    t = dc.test_group(ref, B, pb, webp=True)
+    t = dc.test_group(ref, B, pb, forms={"webp"})
     assert t["decision"] == "in_domain" and t["condition"] == "720webp75"
+    assert dc.test_group(ref, B, pb, forms={"grey"})["decision"] == "out_of_domain"  # not WebP copies' kind
     recs = [{"quality": {"lossy_codec": "webp"}}, {"quality": {"lossy_codec": None}, "format": "WEBP"},
             {"format": "WEBP"}, {"format": "JPEG"}]
-    assert dc._mostly_webp(recs, [0, 1]) and dc._mostly_webp(recs, [0, 2, 3]) and not dc._mostly_webp(recs, [1, 3])
+    webp = lambda idx: "webp" in dc.group_forms(recs, idx)  # noqa: E731
+    assert webp([0, 1]) and webp([0, 2, 3]) and not webp([1, 3])
+
+
+def test_the_greyscale_copies_are_tried_only_for_a_group_of_greyscale_images():
+    """A folder of colour images is not given the greyscale copies as a further chance to pass; a
+    folder of greyscale images (measured by the quality report, or a greyscale file mode) is."""
+    *_, ref, B, pb, _ = _copies_reference(18, "grey80")
+    assert dc.test_group(ref, B, pb)["decision"] == "out_of_domain"
+    assert dc.test_group(ref, B, pb, forms={"webp"})["decision"] == "out_of_domain"
+    t = dc.test_group(ref, B, pb, forms={"grey"})
+    assert t["decision"] == "in_domain" and t["condition"] == "grey80"
+    recs = [{"quality": {"greyscale": True}}, {"quality": {"greyscale": False}, "mode": "L"},
+            {"mode": "L"}, {"mode": "RGB"}, {"mode": "I;16"}]
+    grey = lambda idx: "grey" in dc.group_forms(recs, idx)  # noqa: E731
+    assert grey([0, 2]) and grey([0, 1, 2]) and not grey([1, 3]) and grey([3, 4]) and not grey([])
 
 
 def test_a_large_group_is_tested_on_a_bounded_sample(ref):

@@ -144,13 +144,15 @@ def flat(color, size=(64, 48), mode="RGB"):
 
 @pytest.fixture
 def images(tmp_path) -> dict[str, Path]:
-    """A small evidence folder: white/black/red images in several formats."""
+    """A small evidence folder: white/black/red images in several formats (the white and the black
+    faintly tinted: a picture without colour is greyscale, which scan withholds from detectors not
+    calibrated on greyscale images)."""
     d = tmp_path / "evidence"
     d.mkdir()
     out = {}
-    flat((250, 250, 250), (80, 60)).save(d / "white.png")
+    flat((250, 246, 238), (80, 60)).save(d / "white.png")
     out["white"] = d / "white.png"
-    flat((5, 5, 5), (60, 90)).save(d / "black.jpg", quality=95)
+    flat((14, 5, 0), (60, 90)).save(d / "black.jpg", quality=95)
     out["black"] = d / "black.jpg"
     flat((240, 10, 10), (50, 50)).save(d / "red.webp", lossless=True)
     out["red"] = d / "red.webp"

@@ -381,6 +381,7 @@ def _covers_line(covers: dict) -> str:
         [f"JPEG quality >= {covers['min_jpeg_quality']}"] if (covers.get("min_jpeg_quality") or 100) < 100 else []) + (
         [f"fine-detail ratio >= {covers['min_sharpness']:.2f}"] if covers.get("min_sharpness") is not None else []) + (
         ["mostly composites"] if covers.get("composites") else []) + (
+        ["a tenth of each class greyscale"] if covers.get("greyscale") else []) + (
         [f"saved as {', '.join(_codec_floor(c, covers.get('codec_quality') or {}) for c in covers['codecs'])}"]
         if covers.get("codecs") else [])
     if not parts:

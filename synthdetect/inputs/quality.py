@@ -56,7 +56,7 @@ from PIL import Image
 from .codecs import covered_codecs, gate as codec_gate
 from .frames import CHECK_PER_CLASS, CHECK_SIDE, Frame, evenly_spaced, open_reduced, reduced_frame
 
-GATES = ("too_small", "blurred_or_upscaled", "recompressed", "unmeasured_codec", "composite")
+GATES = ("too_small", "blurred_or_upscaled", "recompressed", "unmeasured_codec", "greyscale", "composite")
 
 
 @dataclass(frozen=True)
@@ -536,10 +536,12 @@ def calibration_covers(calibration: Mapping[str, Any] | None) -> dict[str, Any]:
         if floor is not None and floor < getattr(DEFAULT_THRESHOLDS, limit):
             lifted.append(gate)
     out["composites"] = composites_calibrated(cal)
+    out["greyscale"] = greyscale_calibrated(cal)
     codecs = covered_codecs([cal])
     out["codecs"] = sorted(codecs)
     out["codec_quality"] = {c: q for c, q in sorted(codecs.items()) if q is not None}
-    out["lifted"] = lifted + (["composite"] if out["composites"] else []) + (["unmeasured_codec"] if out["codecs"] else [])
+    out["lifted"] = (lifted + (["composite"] if out["composites"] else []) + (["unmeasured_codec"] if out["codecs"] else [])
+                     + (["greyscale"] if out["greyscale"] else []))
     return out
 
 
@@ -560,6 +562,10 @@ class SampleFindings:
 
     def composite_counts(self) -> dict[str, int]:
         return {"checked": self.composites[0], "found": self.composites[1]}
+
+    def greyscale_counts(self) -> dict[str, Any] | None:
+        """A card's ``calibration.image_greyscale`` (:func:`greyscale_range`)."""
+        return greyscale_range(*self.greyscale)
 
 
 def check_sample(real: Sequence[Path], synthetic: Sequence[Path]) -> SampleFindings:
@@ -587,6 +593,28 @@ def check_sample(real: Sequence[Path], synthetic: Sequence[Path]) -> SampleFindi
 
 
 GREY_SHARE_GAP = 0.2  # greyscale shares of the two classes this far apart: the warning (as for frames)
+GREY_COVERED_SHARE = 0.1  # a tenth of each class greyscale: the card's rates were measured on such images
+GREY_REASON = ("The image is greyscale: the detectors' error rates were measured on colour images, and greyscale "
+               "moves their scores (the bundled probe's colour thresholds called 23 of 43 greyscale fakes real, "
+               "docs/quality.md), so no calibrated verdict is given; a probe calibrated on greyscale copies "
+               "(train probe --conditions default,grey90,grey75) or on greyscale images judges it.")
+
+
+def greyscale_range(real: tuple[int, int], synthetic: tuple[int, int]) -> dict[str, Any] | None:
+    """A card's ``calibration.image_greyscale``: per class the images checked and the greyscale ones
+    among them, and ``covered``: at least a tenth of each class is greyscale (scan then lifts its
+    ``greyscale`` gate for the card, as ``unmeasured_codec`` for a codec).  None when a class was not checked."""
+    (n0, g0), (n1, g1) = real, synthetic
+    if not n0 or not n1:
+        return None
+    covered = all(g > 0 and g >= GREY_COVERED_SHARE * n for n, g in ((n0, g0), (n1, g1)))
+    return {"real": {"checked": int(n0), "greyscale": int(g0)}, "synthetic": {"checked": int(n1), "greyscale": int(g1)},
+            "covered": covered}
+
+
+def greyscale_calibrated(calibration: Mapping[str, Any] | None) -> bool:
+    """Whether a card's calibration images cover greyscale (:func:`greyscale_range`'s ``covered``)."""
+    return bool(((calibration or {}).get("image_greyscale") or {}).get("covered"))
 
 
 def greyscale_warnings(real: tuple[int, int], synthetic: tuple[int, int]) -> list[str]:
@@ -648,8 +676,8 @@ def assess(
     ``lossy_codec``: the file's lossy non-JPEG codec (``codecs.lossy_codec``): the ``unmeasured_codec`` gate;
     ``lossy_quality``: its quality where the file tells it (``codecs.lossy_quality``: lossy WebP).
     ``greyscale``: whether the picture has no colour (:func:`is_greyscale`; measured here when None).
-    Greyscale is no gate: a card calibrated on greyscale copies judges such images by their rates
-    (``scan/conditions.py``), any other by its colour images' rates (docs/quality.md).
+    A greyscale picture fails the ``greyscale`` gate; scan lifts it for a card calibrated on greyscale
+    copies (``scan/conditions.py``: their rates judge it) or on greyscale images (:func:`greyscale_calibrated`).
     """
     t = thresholds or DEFAULT_THRESHOLDS
     if greyscale is None:
@@ -693,6 +721,8 @@ def assess(
         })
     if (entry := codec_gate(lossy_codec, lossy_quality)) is not None:
         rep.failed.append(entry)
+    if greyscale:
+        rep.failed.append({"gate": "greyscale", "value": "greyscale", "threshold": None, "reason": GREY_REASON})
     if comp["composite"] >= t.max_composite:
         rep.failed.append({
             "gate": "composite", "value": round(comp["composite"], 4), "threshold": t.max_composite,

@@ -184,6 +184,7 @@ _GATE_SHORT = {
     "blurred_or_upscaled": "blurred or upscaled (fine detail {value} < {threshold})",
     "recompressed": "heavily recompressed (JPEG quality {value} < {threshold})",
     "unmeasured_codec": "{value}: not measured",
+    "greyscale": "greyscale: not measured",
     "composite": "composite: photo on a flat canvas (score {value} >= {threshold})",
 }
 

@@ -317,7 +317,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         default_cache_dir() if cache_dir in (None, True) else Path(cache_dir), backbone_card)  # type: ignore[arg-type]
     ex, duplicates, near, cross_copies = _extract_sample(items, backbone, cache, progress, lda)
     kept = [items[i] for i in ex.keep]
-    composites, shortcuts = _sample_checks(kept, backbone_card.input.strip_frames)
+    sample_records, shortcuts = _sample_checks(kept, backbone_card.input.strip_frames)
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -352,7 +352,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
                      "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
-                     **_quality_ranges([it.path for it in kept], shas, y, cache), "composites": composites,
+                     **_quality_ranges([it.path for it in kept], shas, y, cache), **sample_records,
                      **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
@@ -429,16 +429,18 @@ def _extract_sample(items: Sequence[Any], backbone, cache, progress, spread: boo
     return ex, duplicates, near, cross_copies
 
 
-def _sample_checks(kept: Sequence[Any], frames_cut: bool = False) -> tuple[dict[str, int], list[str]]:
+def _sample_checks(kept: Sequence[Any], frames_cut: bool = False) -> tuple[dict[str, Any], list[str]]:
     """The sample's data checks, each image decoded once (``quality.check_sample``): the card's
-    ``calibration.composites`` (``checked``, ``found``) and the warnings — format, size or frame
+    ``calibration.composites`` (``checked``, ``found``) and ``calibration.image_greyscale``
+    (``quality.greyscale_range``), and the warnings — format, size or frame
     colour telling the classes apart (``shortcut_warnings``; no frame warning when the backbone
     card cuts frames off, ``frames_cut``), greyscale telling them apart, then :func:`_composite_warnings`."""
     from ..inputs.quality import check_sample, greyscale_warnings
 
     found = check_sample([it.path for it in kept if it.label == 0], [it.path for it in kept if it.label == 1])
     warnings = shortcut_warnings(kept, frames=found.frames, frames_cut=frames_cut, format_advice=FORMAT_ADVICE_SAMPLE)
-    return found.composite_counts(), warnings + greyscale_warnings(*found.greyscale) + _composite_warnings(*found.composites)
+    records = {"composites": found.composite_counts(), "image_greyscale": found.greyscale_counts()}
+    return records, warnings + greyscale_warnings(*found.greyscale) + _composite_warnings(*found.composites)
 
 
 def _composite_warnings(n: int, k: int) -> list[str]:

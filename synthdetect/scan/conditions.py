@@ -157,6 +157,7 @@ class Assignment:
     value: Any = None  # when outside: the image's measure and the limit it missed (the gate's value/threshold)
     threshold: Any = None
     bound: tuple[str, ...] = ()  # when several measured conditions are as harsh as the image: all, mildest first
+    form: str | None = None  # GREY: judged among the greyscale conditions (named or outside them)
 
     @property
     def label(self) -> str:
@@ -177,7 +178,9 @@ def assign(side: int, quality: int | None, table: dict[str, Any], lossy: tuple[s
         return _assign_lossy(side, lossy, o_side, table)
     q = 100 if quality is None else int(quality)
     if grey and (measured := _measured(table, GREY)):
-        return _bounded(side, q, o_side, measured) or _outside_grey(side, quality, o_side, measured)
+        got = _bounded(side, q, o_side, measured) or _outside_grey(side, quality, o_side, measured)
+        got.form = GREY
+        return got
     if side >= o_side and q >= o_q:
         return Assignment(ORIGINAL)
     return _bounded(side, q, o_side, _measured(table, JPEG)) or _outside(side, quality, q, o_side, table)

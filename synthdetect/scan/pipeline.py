@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterable, Iterator, Tuple, Union
 from . import calibration_images
 from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_worst_case
 from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
-from .conditions import (assign, bound_calibration, breaks_budgets, condition_key, condition_label,
+from .conditions import (GREY, assign, bound_calibration, breaks_budgets, condition_key, condition_label,
                          condition_rate)
 from ..inputs.discovery import InputError, display_path
 from .domain import load_for_card
@@ -425,7 +425,8 @@ class Scanner:
         self.thumbnails = options.thumbnails
         self.quality_gates = options.quality_gates
         # the detectors' input size: a smaller image would only show them upscaled pixels
-        from ..inputs.quality import FLOOR_GATES, calibrated_floor, composites_calibrated, required_min_side
+        from ..inputs.quality import (FLOOR_GATES, calibrated_floor, composites_calibrated, greyscale_calibrated,
+                                      required_min_side)
 
         self.min_side = required_min_side(self.specs.values())
         # the smallest images the calibrated error rates were measured on (cards' calibration sets)
@@ -445,6 +446,8 @@ class Scanner:
         self.floors = {(gate, measure): calibrated_floor(cals, key) for gate, measure, key, _ in FLOOR_GATES}
         # cards calibrated on composites (train probe on captioned cards...) need no composite gate
         self.composites_calibrated = bool(plan.cards) and all(composites_calibrated(c.calibration) for c in plan.cards)
+        # cards calibrated on greyscale images (a tenth of each class) need no greyscale gate
+        self.greyscale_calibrated = bool(plan.cards) and all(greyscale_calibrated(c.calibration) for c in plan.cards)
         # every card calibrated on lossy WebP / AVIF / HEIF files: such a file was measured, its codec no reason to withhold
         from ..inputs.codecs import covered_codecs
 
@@ -542,6 +545,7 @@ class Scanner:
             side = min(d.width, d.height)
             self._codec_covers(out, d.lossy_codec, d.lossy_quality)
             self._calibration_covers(out, "composite", self.composites_calibrated)
+            self._calibration_covers(out, "greyscale", self.greyscale_calibrated)
             self._calibration_covers(out, "too_small", self.small_calibrated and side >= self.calibrated_min_side)
             for (gate, measure), floor in self.floors.items():
                 value = out.get(measure)
@@ -568,6 +572,8 @@ class Scanner:
         out["failed"] = [g for g in out["failed"] if g["gate"] != "recompressed"]
         if codec and cond.name is not None:
             self._calibration_covers(out, "unmeasured_codec", True)
+        if cond.form == GREY:  # judged among the greyscale copies: their rates, or their gate naming them
+            self._calibration_covers(out, "greyscale", True)
         if cond.name is None and not any(g["gate"] in ("too_small", cond.gate) for g in out["failed"]):
             out["failed"].append({"gate": cond.gate, "value": cond.value, "threshold": cond.threshold,
                                   "reason": cond.reason})

@@ -166,7 +166,7 @@ def test_every_bad_input_class_one_line_and_scan_continues(models_dir, tmp_path,
 
     d = tmp_path / "case"
     d.mkdir()
-    Image.new("RGB", (40, 40), (250, 250, 250)).save(d / "01_good.png")
+    Image.new("RGB", (40, 40), (250, 246, 238)).save(d / "01_good.png")
     (d / "02_zero.jpg").write_bytes(b"")
     buf = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 255, (120, 120, 3), dtype=np.uint8)).save(buf, "JPEG")
@@ -280,7 +280,7 @@ def test_provenance_integration_generator_chunk(models_dir, tmp_path):
     info = PngImagePlugin.PngInfo()
     info.add_text("parameters", "a cat\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 64x64, Model: v1-5")
     p = tmp_path / "gen.png"
-    Image.new("RGB", (64, 64), (5, 5, 5)).save(p, pnginfo=info)  # dark: 'bright' says real
+    Image.new("RGB", (64, 64), (14, 5, 0)).save(p, pnginfo=info)  # dark: 'bright' says real
     base = ["scan", p, "--models-dir", models_dir, "--models", "bright", "-f", "json"]
     r = cli(base + ["--fail-on", "synthetic"])
     assert r.exit_code == 1

@@ -137,7 +137,8 @@ def test_report_dict_is_json_and_complete(photo):
 
 
 def test_non_rgb_inputs(photo):
-    assert assess(photo.convert("L"), min_side=MIN_SIDE).ok
+    grey = assess(photo.convert("L"), min_side=MIN_SIDE)
+    assert grey.greyscale and grey.gates == ["greyscale"]  # measured otherwise like the colour photo
     assert assess(photo.convert("RGBA"), min_side=MIN_SIDE).ok
 
 

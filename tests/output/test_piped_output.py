@@ -99,7 +99,7 @@ def test_scan_table_piped_keeps_long_paths_on_one_line(models_dir, tmp_path, mon
     d = tmp_path / ("case-" + "p" * 70) / ("sub-" + "q" * 70)
     d.mkdir(parents=True)
     img = d / ("IMG_" + "9" * 60 + ".png")
-    Image.new("RGB", (40, 40), (250, 250, 250)).save(img)
+    Image.new("RGB", (40, 40), (250, 246, 238)).save(img)
     monkeypatch.delenv("COLUMNS", raising=False)
     r = runner.invoke(app, ["scan", str(img), "--models-dir", str(models_dir), "--models", "bright"])
     assert r.exit_code == 0, r.output

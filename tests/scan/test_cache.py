@@ -111,7 +111,7 @@ def test_changed_file_is_rehashed_and_same_content_elsewhere_gets_its_own_path(m
     p = images["white"]
     first, _ = scan_json(models_dir, [p], "--models", "bright")
     assert first["results"][0]["verdict"] == "synthetic"
-    flat((5, 5, 5), (80, 60)).save(p)  # same path, new content
+    flat((14, 5, 0), (80, 60)).save(p)  # same path, new content (dark, tinted: not greyscale)
     doc, _ = scan_json(models_dir, [p], "--models", "bright")
     assert doc["summary"]["cache"]["hits"] == 0 and doc["results"][0]["verdict"] == "real"
     copy = tmp_path / "renamed copy.png"

@@ -504,3 +504,36 @@ def test_scan_judges_a_greyscale_image_in_its_measured_grey_condition(setup):
     assert g40["condition"] == "outside" and g40["verdict"] == "inconclusive"
     (entry,) = [g for g in g40["quality"]["failed"] if g["gate"] == "recompressed"]
     assert "greyscale" in entry["reason"] and "grey60" in entry["reason"]
+    for f in ("g.jpg", "g.png", "g40.jpg"):  # the greyscale gate: lifted, the grey conditions decide
+        assert recs[f]["quality"]["greyscale_calibrated"] is True
+        assert "greyscale" not in [g["gate"] for g in recs[f]["quality"]["failed"]]
+
+
+def test_greyscale_images_are_withheld_unless_the_card_measured_greyscale(setup):
+    """A probe fitted on colour images without greyscale conditions: a greyscale file gets the
+    ``greyscale`` gate (no verdict, the reason says how to calibrate for it), a colour one not; a
+    probe fitted on a sample a tenth of each class of which is greyscale covers them."""
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    assert _train(bbdir, data, out, tmp / "cache").exit_code == 0
+    card = json.loads((out / "case42.json").read_text())
+    assert card["calibration"]["image_greyscale"] == {"real": {"checked": 24, "greyscale": 0},
+                                                      "synthetic": {"checked": 24, "greyscale": 0}, "covered": False}
+    src = Image.open(data / "1_fake" / "img03.png").convert("RGB")
+    ev = tmp / "grey-evidence"
+    paths = [_write(ev / "g.png", src.convert("L")), _write(ev / "c.png", src)]
+    recs = _scan(out, bbdir, paths)
+    (gate,) = recs["g.png"]["quality"]["failed"]
+    assert gate["gate"] == "greyscale" and "--conditions default,grey90,grey75" in gate["reason"]
+    assert recs["g.png"]["verdict"] == "inconclusive" and recs["g.png"]["detector_verdict"] in ("real", "synthetic", "inconclusive")
+    assert recs["c.png"]["quality"]["failed"] == [] and recs["c.png"]["quality"]["greyscale"] is False
+    for cls in ("0_real", "1_fake"):  # three of 24 a class greyscale: a tenth or more
+        for p in sorted((data / cls).iterdir())[:3]:
+            Image.open(p).convert("L").save(p)
+    out2 = tmp / "models2"
+    r = _train(bbdir, data, out2, tmp / "cache")
+    assert r.exit_code == 0, r.output
+    assert json.loads((out2 / "case42.json").read_text())["calibration"]["image_greyscale"]["covered"] is True
+    assert "greyscale" in json.loads(r.stdout)["calibration_covers"]["lifted"]
+    g = _scan(out2, bbdir, paths)["g.png"]
+    assert g["quality"]["failed"] == [] and g["quality"]["greyscale_calibrated"] is True

@@ -592,6 +592,11 @@ def check_sample(real: Sequence[Path], synthetic: Sequence[Path]) -> SampleFindi
     return SampleFindings(frames=(frames[0], frames[1]), composites=(checked, int(found)), greyscale=(grey[0], grey[1]))
 
 
+# -- greyscale ------------------------------------------------------------------------------------
+GREY_MODES = ("1", "L", "LA", "La", "I", "F")  # Pillow modes without colour (and every "I;16…")
+GREY_TOLERANCE = 6  # channel differences (levels) JPEG's chroma rounding leaves in a grey picture
+GREY_OUTLIERS = 0.002  # share of pixels allowed beyond it (a coloured speck, a watermark)
+GREY_SIDE = 512  # measured on a copy reduced to at most this longer side
 GREY_SHARE_GAP = 0.2  # greyscale shares of the two classes this far apart: the warning (as for frames)
 GREY_COVERED_SHARE = 0.1  # a tenth of each class greyscale: the card's rates were measured on such images
 GREY_REASON = ("The image is greyscale: the detectors' error rates were measured on colour images, and greyscale "
@@ -629,11 +634,10 @@ def greyscale_warnings(real: tuple[int, int], synthetic: tuple[int, int]) -> lis
             "both greyscale)"]
 
 
-# -- greyscale ------------------------------------------------------------------------------------
-GREY_MODES = ("1", "L", "LA", "La", "I", "F")  # Pillow modes without colour (and every "I;16…")
-GREY_TOLERANCE = 6  # channel differences (levels) JPEG's chroma rounding leaves in a grey picture
-GREY_OUTLIERS = 0.002  # share of pixels allowed beyond it (a coloured speck, a watermark)
-GREY_SIDE = 512  # measured on a copy reduced to at most this longer side
+
+def greyscale_mode(mode: str | None) -> bool:
+    """Whether a Pillow mode holds no colour (``L``, ``LA``, ``1``, ``I``, ``F``, every ``I;16…``)."""
+    return bool(mode) and (mode in GREY_MODES or mode.startswith("I;16"))
 
 
 def is_greyscale(img: Image.Image, mode: str | None = None) -> bool:
@@ -642,15 +646,12 @@ def is_greyscale(img: Image.Image, mode: str | None = None) -> bool:
     within :data:`GREY_TOLERANCE` levels on all but :data:`GREY_OUTLIERS` of its pixels (a grey
     picture saved as a colour JPEG, a screenshot of one).  A toned print (sepia) has colour: it is
     not greyscale.  Measured on a copy reduced to :data:`GREY_SIDE` (≈ 2-5 ms)."""
-    m = mode or img.mode
-    if m in GREY_MODES or m.startswith("I;16"):
+    if greyscale_mode(mode or img.mode):
         return True
     small = img
     if max(img.size) > GREY_SIDE:
         factor = max(1, -(-max(img.size) // GREY_SIDE))
         small = img.reduce(factor) if img.mode in ("RGB", "L") else img.convert("RGB").reduce(factor)
-    if small.mode == "L":
-        return True
     a = np.asarray(small.convert("RGB") if small.mode != "RGB" else small, dtype=np.int16)
     d = np.maximum(np.abs(a[..., 0] - a[..., 1]), np.abs(a[..., 1] - a[..., 2]))
     return bool(np.mean(d > GREY_TOLERANCE) <= GREY_OUTLIERS)

@@ -26,7 +26,9 @@ A greyscale image (``inputs.quality.is_greyscale``) under a card with greyscale 
 judged among those only, by the same rule 2 (its colour calibration images never cover it: on
 the bundle's holdout made greyscale, colour thresholds let 23 of 43 fakes through as real against
 a stated 20 %, docs/quality.md); with none as harsh as it, it is outside (the gate a colour image
-would get: ``below_calibrated_size``, ``recompressed`` or ``uncalibrated_condition``).  Under a card without them it is judged as a colour image.
+would get: ``below_calibrated_size``, ``recompressed`` or ``uncalibrated_condition``).  Under a card
+without them it is assigned like a colour image, and scan's ``greyscale`` quality gate withholds it
+unless the card's calibration images are greyscale too (``inputs.quality.greyscale_calibrated``).
 Other JPEG and lossless files are judged among the JPEG conditions:
 
 1. ``original`` when ``s`` is at least the calibration images' smallest shorter side and
@@ -178,7 +180,7 @@ def assign(side: int, quality: int | None, table: dict[str, Any], lossy: tuple[s
         return _assign_lossy(side, lossy, o_side, table)
     q = 100 if quality is None else int(quality)
     if grey and (measured := _measured(table, GREY)):
-        got = _bounded(side, q, o_side, measured) or _outside_grey(side, quality, o_side, measured)
+        got = _bounded(side, q, o_side, measured) or _outside_grey(side, quality, q, o_side, measured)
         got.form = GREY
         return got
     if side >= o_side and q >= o_q:
@@ -221,24 +223,33 @@ def _assign_lossy(side: int, lossy: tuple[str, int | None], o_side: int, table: 
         f"condition is as harsh as it (measured: {names}), so no calibrated verdict is given."))
 
 
-def _outside_grey(side: int, quality: int | None, o_side: int, measured: dict[str, Any]) -> Assignment:
+def _outside_gate(side: int, q: int, sides: list[int], quals: list[int]) -> str:
+    """Rule 3's gate for an image no measured condition bounds (``sides``/``quals``: the sizes and
+    qualities measured): smaller than all of them, harsher than all of them, or a combination not measured."""
+    if side < min(sides):
+        return "below_calibrated_size"
+    return "recompressed" if q < min(quals) else "uncalibrated_condition"
+
+
+def _outside_grey(side: int, quality: int | None, q: int, o_side: int, measured: dict[str, Any]) -> Assignment:
     """A greyscale image no greyscale condition bounds: the gate a colour image would get (smaller
     than measured, harsher than measured, or a combination not measured), naming the greyscale copies."""
     names = ", ".join(sorted(measured))
     sides = [int(c["side"]) if c.get("side") else o_side for c in measured.values()]
     quals = [int(c["quality"]) for c in measured.values()]
-    at = f"JPEG quality {quality}" if quality is not None else "stored without loss"
     tail = (f"the detectors' error rates on greyscale images were measured on the calibration images' {names} "
             "copies only, none as harsh as it, so no calibrated verdict is given.")
-    if side < min(sides):
-        return Assignment(None, "below_calibrated_size", value=side, threshold=min(sides),
+    gate = _outside_gate(side, q, sides, quals)
+    if gate == "below_calibrated_size":
+        return Assignment(None, gate, value=side, threshold=min(sides),
                           reason=f"The image is greyscale with a {side} px shorter side (measured down to {min(sides)} px): "
                           + tail)
-    if quality is not None and quality < min(quals):
-        return Assignment(None, "recompressed", value=quality, threshold=min(quals),
+    if gate == "recompressed":
+        return Assignment(None, gate, value=quality, threshold=min(quals),
                           reason=f"The image is greyscale, saved at an estimated JPEG quality of {quality} (measured down "
                           f"to {min(quals)}): " + tail)
-    return Assignment(None, "uncalibrated_condition", value=f"greyscale {side}px/" + (f"q{quality}" if quality else "lossless"),
+    at = f"JPEG quality {quality}" if quality is not None else "stored without loss"
+    return Assignment(None, gate, value=f"greyscale {side}px/" + (f"q{quality}" if quality else "lossless"),
                       threshold=names, reason=f"The image is greyscale ({side} px shorter side, {at}): " + tail)
 
 
@@ -246,17 +257,18 @@ def _outside(side: int, quality: int | None, q: int, o_side: int, table: dict[st
     measured = _measured(table, JPEG)
     sides = [int(c["side"]) if c.get("side") else o_side for c in measured.values()] + [o_side]
     quals = [int(c["quality"]) for c in measured.values()] + [int((table.get("original") or {}).get("min_jpeg_quality") or 0)]
-    if side < min(sides):
-        return Assignment(None, "below_calibrated_size", value=side, threshold=min(sides), reason=
+    gate = _outside_gate(side, q, sides, quals)
+    if gate == "below_calibrated_size":
+        return Assignment(None, gate, value=side, threshold=min(sides), reason=
                           f"The image's shorter side is {side} px: the detectors' error rates were measured down to "
                           f"{min(sides)} px (calibration images and their downscaled copies); on smaller images they "
                           "are not known, so no calibrated verdict is given.")
-    if q < min(quals):
-        return Assignment(None, "recompressed", value=quality, threshold=min(quals), reason=
+    if gate == "recompressed":
+        return Assignment(None, gate, value=quality, threshold=min(quals), reason=
                           f"The image was saved at an estimated JPEG quality of {quality}: the detectors' error rates "
                           f"were measured down to quality {min(quals)}; below it they are not known, so no calibrated "
                           "verdict is given.")
-    return Assignment(None, "uncalibrated_condition", value=f"{side}px/q{quality}",
+    return Assignment(None, gate, value=f"{side}px/q{quality}",
                       threshold=",".join(sorted(measured)), reason=
                       f"No measured condition covers a {side} px image at JPEG quality {quality} (measured: "
                       f"{', '.join(sorted(measured)) or 'none'}), so no calibrated verdict is given.")

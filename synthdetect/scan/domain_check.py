@@ -256,21 +256,20 @@ def _distinct(std: np.ndarray, copy_distance: float, seed: int) -> tuple[np.ndar
     return keep[first], dist[np.ix_(first, first)]
 
 
-GREY_MODES = ("1", "L", "LA", "La", "I", "F", "I;16", "I;16B", "I;16L", "I;16N")
-
-
 def group_forms(records: list[dict[str, Any]], idx: list[int]) -> set[str]:
     """The copies' kinds a group is tested against besides the JPEG conditions: ``webp`` when at
     least half of its files are lossy WebPs (``quality.lossy_codec``; without quality measures,
     ``--no-quality-gates``: any WebP), ``grey`` when at least half are greyscale
     (``quality.greyscale``; without quality measures: a greyscale file mode)."""
+    from ..inputs.quality import greyscale_mode
+
     def webp(rec: dict[str, Any]) -> bool:
         q = rec.get("quality")
         return (q or {}).get("lossy_codec") == "webp" if q and "lossy_codec" in q else rec.get("format") == "WEBP"
 
     def grey(rec: dict[str, Any]) -> bool:
         q = rec.get("quality")
-        return bool((q or {}).get("greyscale")) if q and "greyscale" in q else rec.get("mode") in GREY_MODES
+        return bool((q or {}).get("greyscale")) if q and "greyscale" in q else greyscale_mode(rec.get("mode"))
 
     forms = set()
     for form, test in (("webp", webp), ("grey", grey)):

@@ -64,7 +64,9 @@ def evaluate_targets(
     gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)")
             for it, k in zip(items, keep) if k]
     has_gens = any(it.generator for it in items)
-    codecs = _file_codecs([it for it, k in zip(items, keep) if k])
+    kept = [it for it, k in zip(items, keep) if k]
+    codecs = _file_codecs(kept)
+    grey = _file_greyscale(kept) if any(not _greyscale_covered(t) for _, t, _ in scored) else []
     results: dict[str, Any] = {}
     for ref, target, s in scored:
         name = target.name
@@ -72,6 +74,8 @@ def evaluate_targets(
                             gens if has_gens else None, max_false_alarm, max_miss)
         if (gated := _unmeasured_codecs(codecs, target)) is not None:
             m["unmeasured_codec"] = gated
+        if grey and not _greyscale_covered(target) and (n_grey := int(sum(bool(g) for g in grey))):
+            m["greyscale"] = {"n": n_grey}
         if own.get(name) and not exclude_calibration_images:
             m["calibration_images"] = len(own[name])
             n_copies = len(own[name] - same_file.get(name, set()))
@@ -138,6 +142,28 @@ def _unmeasured_codecs(codecs: Sequence[tuple[str | None, int | None, int]], tar
     hit = [c for c, q, side in codecs if c and not codec_covered(c, q, covered)
            and not (table and assign(side, None, table, (c, q)).name)]
     return {"n": len(hit), "codecs": sorted(set(hit))} if hit else None
+
+
+def _file_greyscale(items: Sequence[Item]) -> list[bool | None]:
+    """Whether each file's picture has no colour (``inputs.quality.file_is_greyscale``, decoded reduced)."""
+    from ..inputs.quality import file_is_greyscale
+
+    return [file_is_greyscale(it.path) for it in items]
+
+
+def _greyscale_covered(target: Any) -> bool:
+    """Whether ``scan`` judges a greyscale image for ``target`` instead of withholding it (the
+    ``greyscale`` gate): every card calibrated on greyscale images, or the target's measured
+    conditions include greyscale copies (judged among them; their size/quality bounds are the
+    conditions' as for colour images).  A training run (no card) has no gate."""
+    from ..inputs.quality import greyscale_calibrated
+    from ..scan.conditions import GREY, measured_in
+
+    cards = _cards_of(target)
+    if not cards or all(greyscale_calibrated(c.calibration) for c in cards):
+        return True
+    table = ((getattr(target, "card", None) and target.card.calibration) or {}).get("conditions")
+    return bool(table and measured_in(table, GREY))
 
 
 def _refuse_if_all(n_excluded: int, n: int, models: set[str]) -> None:
@@ -252,7 +278,7 @@ def _honest(items: Sequence[Item], scorer: Any, probs: np.ndarray, copies: dict[
 
 def data_notes(report: dict[str, Any]) -> list[str]:
     """What the evaluation says of the data it did not use (images without a label), of the files
-    ``scan`` would withhold for a target (a lossy codec its calibration does not cover) and of the
+    ``scan`` would withhold for a target (a lossy codec or greyscale its calibration does not cover) and of the
     targets' own calibration images among it."""
     from ..inputs.codecs import codec_names
 
@@ -264,6 +290,10 @@ def data_notes(report: dict[str, Any]) -> list[str]:
                          "cover: scan "
                          "withholds its verdicts on them (the unmeasured_codec gate, docs/quality.md); the figures here "
                          "score them")
+        if g := m.get("greyscale"):
+            notes.append(f"warning: {g['n']} of the {report['n']} images are greyscale, which {name}'s calibration "
+                         "does not cover (colour images only, no greyscale copies): scan withholds its verdicts on "
+                         "them (the greyscale gate, docs/quality.md); the figures here score them")
     ex = report.get("excluded_calibration_images")
     if ex:
         return notes + [f"left out {ex['n']} images that are calibration images of {', '.join(ex['models'])} "

@@ -657,6 +657,20 @@ def is_greyscale(img: Image.Image, mode: str | None = None) -> bool:
     return bool(np.mean(d > GREY_TOLERANCE) <= GREY_OUTLIERS)
 
 
+def file_is_greyscale(path: Path | str) -> bool | None:
+    """:func:`is_greyscale` of a file, decoded at a reduced scale (a JPEG at 1/2..1/8, no smaller than
+    :data:`GREY_SIDE`), as ``evaluate`` counts the images a card's calibration does not cover; None
+    when the file cannot be read (it is reported where it is scored)."""
+    try:
+        img = open_reduced(Path(path), GREY_SIDE)
+    except Exception:  # noqa: BLE001 - unreadable files are reported by the scorer
+        return None
+    try:
+        return is_greyscale(img)
+    finally:
+        img.close()
+
+
 # -- the gates -----------------------------------------------------------------------------------
 def assess(
     img: Image.Image,

@@ -179,18 +179,19 @@ def assign(side: int, quality: int | None, table: dict[str, Any], lossy: tuple[s
     if lossy is not None:
         return _assign_lossy(side, lossy, o_side, table)
     q = 100 if quality is None else int(quality)
-    if grey and (measured := _measured(table, GREY)):
+    if grey and (measured := measured_in(table, GREY)):
         got = _bounded(side, q, o_side, measured) or _outside_grey(side, quality, q, o_side, measured)
         got.form = GREY
         return got
     if side >= o_side and q >= o_q:
         return Assignment(ORIGINAL)
-    return _bounded(side, q, o_side, _measured(table, JPEG)) or _outside(side, quality, q, o_side, table)
+    return _bounded(side, q, o_side, measured_in(table, JPEG)) or _outside(side, quality, q, o_side, table)
 
 
-def _measured(table: dict[str, Any], codec: str) -> dict[str, Any]:
+def measured_in(table: dict[str, Any], codec: str) -> dict[str, Any]:
     """The table's measured conditions in ``codec`` (entries without a codec are JPEG)."""
     return {n: c for n, c in (table.get("measured") or {}).items() if (c.get("codec") or JPEG) == codec}
+
 
 
 def _bounded(side: int, q: int, o_side: int, measured: dict[str, Any]) -> Assignment | None:
@@ -210,7 +211,7 @@ def _assign_lossy(side: int, lossy: tuple[str, int | None], o_side: int, table: 
     from ..inputs.codecs import describe
 
     codec, quality = lossy
-    measured = _measured(table, codec)
+    measured = measured_in(table, codec)
     got = _bounded(side, int(quality), o_side, measured) if quality is not None and measured else None
     if got is not None:
         return got
@@ -254,7 +255,7 @@ def _outside_grey(side: int, quality: int | None, q: int, o_side: int, measured:
 
 
 def _outside(side: int, quality: int | None, q: int, o_side: int, table: dict[str, Any]) -> Assignment:
-    measured = _measured(table, JPEG)
+    measured = measured_in(table, JPEG)
     sides = [int(c["side"]) if c.get("side") else o_side for c in measured.values()] + [o_side]
     quals = [int(c["quality"]) for c in measured.values()] + [int((table.get("original") or {}).get("min_jpeg_quality") or 0)]
     gate = _outside_gate(side, q, sides, quals)

@@ -8,7 +8,7 @@ from PIL import Image
 def labelled(tmp_path):
     """A tiny labelled set: 6 dark-red "real" and 6 pale "fake" 48 px PNGs in 0_real/ and 1_fake/."""
     data = tmp_path / "set"
-    for lab, colours in (("0_real", [(10 + 9 * i, 20, 20) for i in range(6)]),
+    for lab, colours in (("0_real", [(10 + 9 * i, 20, 30) for i in range(6)]),
                          ("1_fake", [(200 + 8 * i % 50, 210, 220) for i in range(6)])):
         (data / lab).mkdir(parents=True)
         for i, c in enumerate(colours):

@@ -212,3 +212,39 @@ def test_files_in_a_codec_the_calibration_does_not_cover_are_counted(models_dir,
     got = _unmeasured_codecs([("webp", 80, 900), ("webp", 80, 600), ("webp", 50, 900), ("avif", None, 900)], measured)
     assert got == {"n": 3, "codecs": ["avif", "webp"]}
     assert _unmeasured_codecs([("webp", 80, 900)], SimpleNamespace()) is None  # a training run: no card, no gate
+
+
+def test_greyscale_images_the_calibration_does_not_cover_are_counted(models_dir, labelled, tmp_path):
+    """scan withholds a verdict on a greyscale image for a card calibrated on colour images only
+    (the greyscale gate): evaluate scores it, and counts such images per target and says so."""
+    from types import SimpleNamespace
+
+    from PIL import Image
+
+    from synthdetect.evaluation.report import _greyscale_covered, data_notes
+
+    data = tmp_path / "grey"
+    shutil.copytree(labelled, data)
+    for p in sorted((data / "0_real").iterdir())[:2] + sorted((data / "1_fake").iterdir())[:1]:
+        with Image.open(p) as im:
+            grey = im.convert("L")
+        grey.convert("RGB").save(p)  # a grey picture stored in colour reads greyscale too
+    with Image.open(next(iter(sorted((data / "0_real").iterdir())))) as im:
+        assert im.mode == "RGB"
+    rep = evaluate_targets(["bright", "trio"], [str(data)], models_dirs=[str(models_dir)], device="cpu")
+    assert rep["models"]["bright"]["greyscale"] == {"n": 3}
+    assert rep["models"]["trio"]["greyscale"] == {"n": 3}
+    assert any("3 of the 12 images are greyscale, which bright's calibration does not cover" in n
+               for n in data_notes(rep))
+    assert "greyscale" not in evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(models_dir)],
+                                               device="cpu")["models"]["bright"]
+    card = lambda cal: SimpleNamespace(card=SimpleNamespace(calibration=cal))  # noqa: E731
+    assert not _greyscale_covered(card({}))
+    assert _greyscale_covered(card({"image_greyscale": {"covered": True}}))
+    assert not _greyscale_covered(card({"image_greyscale": {"covered": False}}))
+    conditions = {"original": {"min_side": 816, "min_jpeg_quality": 89},
+                  "measured": {"q85": {"side": None, "quality": 85}}}
+    assert not _greyscale_covered(card({"conditions": conditions}))
+    conditions["measured"]["grey90"] = {"side": None, "quality": 90, "codec": "grey"}
+    assert _greyscale_covered(card({"conditions": conditions}))  # judged among the greyscale copies
+    assert _greyscale_covered(SimpleNamespace())  # a training run: no card, no gate

@@ -79,8 +79,9 @@ TILES = {"spectral": 2}
 # transformations the probes are calibrated on as well (synthdetect.scan.conditions; docs/quality.md)
 # (since 2026-12-07 also lossy WebP: full size and 720 px at libwebp quality 75, what scan judges WebP files by;
 # and greyscale JPEG at q90 and q75, what scan judges greyscale images by: chosen over grey80 alone and
-# grey80 + 720grey80 on the protocol twin, 2026-12-07, docs/quality.md)
-CONDITIONS = "default,webp75,720webp75,grey90,grey75"
+# grey80 + 720grey80 on the protocol twin, 2026-12-07, docs/quality.md; 720grey80 added once a full-size
+# greyscale image was judged by the full-size greyscale copies alone: the 720 px holdout 70.8 -> 73.0 %)
+CONDITIONS = "default,webp75,720webp75,grey90,grey75,720grey80"
 
 
 def sh(args: list[str], log: Path | None = None) -> None:
@@ -195,8 +196,8 @@ def probes_and_figures(val: Path, hold: str, runs: Path) -> None:
 # covariance, over train probe's default backbone, efficientnet-lite0-residual (since 2026-12-06;
 # pinned so that a later change of the default does not silently change the bundle), with
 # Ledoit-Wolf's own shrinkage. Holdout through scan (protocol twin): clean ROC-AUC 0.973, coverage
-# 80.9 %, 0/46 reals called synthetic, 4/43 fakes called real; 720 px q90: 0.857, 70.8 % (73.0 % before the
-# greyscale conditions withheld its three black-and-white images at 720 px), 0/46,
+# 80.9 %, 0/46 reals called synthetic, 4/43 fakes called real; 720 px q90: 0.857, 73.0 % (its black-and-white
+# images judged by 720grey80; 70.8 % with full-size greyscale copies only), 0/46,
 # 10/43 (76.4 %, 1/46 before scan took the worst case over the conditions bounding an image,
 # 2026-12-07; over efficientnet-lite0 before: 0.927, 80.9 %, 0/46, 6/43; 0.853, 62.9 %, 0/46, 7/43).
 PROBE_METHOD = ["--method", "lda-average", "--backbone", "efficientnet-lite0-residual", "--shrinkage-scale", "1"]

@@ -23,10 +23,13 @@ A lossy WebP the card's own calibration images do not cover is judged among the 
 only, by its quality read from the file (``inputs.codecs.webp_quality``), by the same rule 2; with
 none at least as harsh it is outside (the ``unmeasured_codec`` gate); an AVIF or HEIF likewise.
 A greyscale image (``inputs.quality.is_greyscale``) under a card with greyscale conditions is
-judged among those only, by the same rule 2 (its colour calibration images never cover it: on
-the bundle's holdout made greyscale, colour thresholds let 23 of 43 fakes through as real against
-a stated 20 %, docs/quality.md); with none as harsh as it, it is outside (the gate a colour image
-would get: ``below_calibrated_size``, ``recompressed`` or ``uncalibrated_condition``).  Under a card
+judged among those only (its colour calibration images never cover it: on the bundle's holdout
+made greyscale, colour thresholds let 23 of 43 fakes through as real against a stated 20 %,
+docs/quality.md): one at least as large as the calibration images by the full-size greyscale copies
+as harsh as it (their worst case; rule 1's counterpart: the full-size copies are its "original"),
+any other (or one harsher than every full-size copy) by rule 2 among all of them; with none as
+harsh as it, it is outside (the gate a colour image would get: ``below_calibrated_size``,
+``recompressed`` or ``uncalibrated_condition``).  Under a card
 without them it is assigned like a colour image, and scan's ``greyscale`` quality gate withholds it
 unless the card's calibration images are greyscale too (``inputs.quality.greyscale_calibrated``).
 Other JPEG and lossless files are judged among the JPEG conditions:
@@ -180,7 +183,8 @@ def assign(side: int, quality: int | None, table: dict[str, Any], lossy: tuple[s
         return _assign_lossy(side, lossy, o_side, table)
     q = 100 if quality is None else int(quality)
     if grey and (measured := measured_in(table, GREY)):
-        got = _bounded(side, q, o_side, measured) or _outside_grey(side, quality, q, o_side, measured)
+        got = (_bounded(side, q, o_side, _full_size(measured)) if side >= o_side else None) \
+            or _bounded(side, q, o_side, measured) or _outside_grey(side, quality, q, o_side, measured)
         got.form = GREY
         return got
     if side >= o_side and q >= o_q:
@@ -192,6 +196,11 @@ def measured_in(table: dict[str, Any], codec: str) -> dict[str, Any]:
     """The table's measured conditions in ``codec`` (entries without a codec are JPEG)."""
     return {n: c for n, c in (table.get("measured") or {}).items() if (c.get("codec") or JPEG) == codec}
 
+
+
+def _full_size(measured: dict[str, Any]) -> dict[str, Any]:
+    """The conditions that re-encode without a downscale (the calibration images' own sizes)."""
+    return {n: c for n, c in measured.items() if not c.get("side")}
 
 
 def _bounded(side: int, q: int, o_side: int, measured: dict[str, Any]) -> Assignment | None:
@@ -455,7 +464,8 @@ def condition_table(conditions: Sequence[Condition], skipped: Sequence[str], y: 
                 "measured condition with size <= the image's and quality <= the image's bounds it (the mildest named; "
                 "the worst case of their thresholds and rates used); else outside (no calibrated verdict); a lossy "
                 "WebP the calibration images do not cover: the same among the webp conditions, by its WebP quality; "
-                "a greyscale image: the same among the grey conditions",
+                "a greyscale image: the same among the grey conditions (one at least the calibration images' size among the "
+                "full-size grey copies first)",
         "original": {"min_side": int(min_side), "min_jpeg_quality": int(min_quality)},
         "skipped": list(skipped),
         "measured": measured,

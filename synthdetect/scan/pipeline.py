@@ -24,7 +24,7 @@ from . import calibration_images
 from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_worst_case
 from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
 from .conditions import (GREY, assign, bound_calibration, breaks_budgets, condition_key, condition_label,
-                         condition_rate)
+                         condition_rate, measured_in)
 from ..inputs.discovery import InputError, display_path
 from .domain import load_for_card
 from .ensemble import METHODS, Combined, Member, combine
@@ -574,6 +574,8 @@ class Scanner:
             self._calibration_covers(out, "unmeasured_codec", True)
         if cond.form == GREY:  # judged among the greyscale copies: their rates, or their gate naming them
             self._calibration_covers(out, "greyscale", True)
+        elif codec:  # a greyscale lossy WebP/AVIF: neither the greyscale copies (JPEG) nor the codec's (colour) cover it
+            self._grey_in_codec(out, codec)
         if cond.name is None and not any(g["gate"] in ("too_small", cond.gate) for g in out["failed"]):
             out["failed"].append({"gate": cond.gate, "value": cond.value, "threshold": cond.threshold,
                                   "reason": cond.reason})
@@ -581,6 +583,21 @@ class Scanner:
             out["failed"] = [{**g, "threshold": cond.threshold, "reason": cond.reason} if g["gate"] == cond.gate else g
                              for g in out["failed"]]
         out["ok"] = not out["failed"]
+
+    def _grey_in_codec(self, out: dict[str, Any], codec: str) -> None:
+        """The ``greyscale`` gate's reason for a greyscale file in a lossy codec under a card with
+        greyscale conditions: what was measured (greyscale JPEG copies, that codec in colour), not
+        "colour images only"."""
+        from ..inputs.codecs import NAMES, describe
+
+        grey = ", ".join(sorted(measured_in(self.conditions or {}, GREY)))
+        if not grey:
+            return
+        what = describe(codec, out.get("lossy_quality"))
+        reason = (f"The image is greyscale, saved as {what}: the detectors' error rates on greyscale images were measured "
+                  f"on greyscale JPEG copies of the calibration images ({grey}) and on {NAMES.get(codec, codec)} "
+                  "files in colour only; greyscale moves their scores, so no calibrated verdict is given.")
+        out["failed"] = [{**g, "reason": reason} if g["gate"] == "greyscale" else g for g in out["failed"]]
 
     def _codec_covers(self, out: dict[str, Any], codec: str | None, quality: int | None) -> None:
         """Lift the ``unmeasured_codec`` gate where every card measured this codec at this quality;

@@ -466,9 +466,15 @@ def test_greyscale_conditions_are_parsed_made_and_judge_only_greyscale_images():
         a = grey(side, q)
         assert a.name is None and a.gate == gate and "greyscale" in a.reason
         assert "grey75, grey90 copies only" in a.reason
-    odd = assign(900, 95, {**GREY_TABLE, "measured": {"900grey80": {"side": 900, "quality": 80, "codec": "grey"},
-                                                      "grey90": {"side": None, "quality": 90, "codec": "grey"}}}, grey=True)
-    assert odd.name == "900grey80"  # 900 px: only the 900 px copies are as small
+    sized = {**GREY_TABLE, "measured": {"900grey80": {"side": 900, "quality": 80, "codec": "grey"},
+                                        "720grey80": {"side": 720, "quality": 80, "codec": "grey"},
+                                        "grey90": {"side": None, "quality": 90, "codec": "grey"}}}
+    odd = assign(900, 95, sized, grey=True)  # as large as the calibration images: the full-size copies judge it
+    assert odd.name == "grey90" and not odd.bound and odd.form == "grey"
+    odd = assign(900, 85, sized, grey=True)  # harsher than every full-size copy: rule 2 among all of them
+    assert odd.name == "900grey80" and odd.bound == ("900grey80", "720grey80")
+    odd = assign(800, 95, sized, grey=True)  # smaller than the calibration images: rule 2, the worst case
+    assert odd.name == "720grey80" and not odd.bound
     odd = assign(810, 85, {**GREY_TABLE, "measured": {"800grey90": {"side": 800, "quality": 90, "codec": "grey"},
                                                       "grey80": {"side": None, "quality": 80, "codec": "grey"}}}, grey=True)
     assert odd.name is None and odd.gate == "uncalibrated_condition" and odd.value == "greyscale 810px/q85"
@@ -493,7 +499,8 @@ def test_scan_judges_a_greyscale_image_in_its_measured_grey_condition(setup):
     ev = tmp / "grey-evidence"
     recs = _scan(out, bbdir, [_write(ev / "g.jpg", src.convert("L"), quality=90),
                               _write(ev / "g.png", src.convert("L").convert("RGB")),
-                              _write(ev / "c.png", src), _write(ev / "g40.jpg", src.convert("L"), quality=40)])
+                              _write(ev / "c.png", src), _write(ev / "g40.jpg", src.convert("L"), quality=40),
+                              _write(ev / "g.webp", src.convert("L").convert("RGB"), quality=80)])
     op = table["measured"]["grey60"]["at_default_budgets"]
     for f in ("g.jpg", "g.png"):
         rec = recs[f]
@@ -507,6 +514,12 @@ def test_scan_judges_a_greyscale_image_in_its_measured_grey_condition(setup):
     for f in ("g.jpg", "g.png", "g40.jpg"):  # the greyscale gate: lifted, the grey conditions decide
         assert recs[f]["quality"]["greyscale_calibrated"] is True
         assert "greyscale" not in [g["gate"] for g in recs[f]["quality"]["failed"]]
+    # a greyscale lossy WebP: the grey copies are JPEG, so the gate stays, saying what was measured
+    webp = recs["g.webp"]
+    assert webp["verdict"] == "inconclusive" and webp["quality"]["greyscale"] is True
+    (entry,) = [g for g in webp["quality"]["failed"] if g["gate"] == "greyscale"]
+    assert entry["reason"].startswith("The image is greyscale, saved as lossy WebP at quality 8")
+    assert "greyscale JPEG copies of the calibration images (grey60)" in entry["reason"]
 
 
 def test_greyscale_images_are_withheld_unless_the_card_measured_greyscale(setup):

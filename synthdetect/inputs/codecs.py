@@ -1,18 +1,20 @@
-"""Codecs: whether a file's pixels went through a lossy encoder other than JPEG.
+"""Codecs: whether a file's pixels went through a lossy encoder other than JPEG, and how hard.
 
 A JPEG's quantisation tables give its quality (``quality.jpeg_quality_from_tables``), and the
 ``recompressed`` gate and the measured conditions (``scan/conditions.py``) judge it by that.
-A lossy WebP, an AVIF or a HEIF/HEIC is not measured by the bundle: the scan records the codec
-(``quality.lossy_codec``) and withholds a calibrated verdict on such a file (the
-``unmeasured_codec`` gate) unless every card's calibration images hold that codec
-(``calibration.image_codecs``, written by ``train probe``).  A lossy WebP's quality is read from
-its VP8 frame header (:func:`webp_quality`: the base quantiser, mapped to libwebp's default
-quality scale), recorded as ``quality.lossy_quality``, and a calibration covers only WebPs at
-least as good as the lowest quality both classes of its sample hold (``covered_quality``), as
-for JPEG qualities.  AVIF and HEIF keep no such figure that is read here.  Measured on the bundle's holdout
-(docs/quality.md): its 46 real photos re-saved as WebP at quality 50 drew 9 false
-``synthetic`` verdicts at thresholds whose stated false-alarm rate is 4.3 % (3 / 69), and a folder
-mixing them with JPEGs passed the batch domain check.
+For a lossy WebP, an AVIF or a HEIF/HEIC the scan records the codec (``quality.lossy_codec``) and
+withholds a calibrated verdict (the ``unmeasured_codec`` gate) unless the card measured such files:
+its calibration images hold that codec (``calibration.image_codecs``, written by ``train probe``)
+or its measured conditions include copies in that codec (``webpQ``, ``avifQ``; the bundle's WebP
+conditions).  A lossy WebP's quality is read from its VP8 frame header (:func:`webp_quality`: the
+base quantiser, mapped to libwebp's default quality scale), an AVIF's from its AV1 frame header
+(``inputs.avif``: the base quantiser index, mapped to libavif's quality scale); recorded as
+``quality.lossy_quality``.  A calibration covers only files of that codec at least as good as the
+lowest quality both classes of its sample hold (``covered_quality``), as for JPEG qualities.
+HEIF/HEIC keeps no figure that is read here.  Measured on the bundle's holdout (docs/quality.md):
+its 46 real photos re-saved as WebP at quality 50 drew 9 false ``synthetic`` verdicts at
+thresholds whose stated false-alarm rate is 4.3 % (3 / 69), and a folder mixing them with JPEGs
+passed the batch domain check.
 
 Lossless files (PNG, lossless WebP, BMP, TIFF, GIF) and JPEG give ``None``.  numpy-free.
 """
@@ -27,6 +29,7 @@ AVIF = "avif"
 HEIF = "heif"
 NAMES = {WEBP: "lossy WebP", AVIF: "AVIF", HEIF: "HEIF/HEIC"}
 COVERED_SHARE = 0.1  # a codec is covered when at least this share of each class's calibration images has it
+QUALITY_CODECS = (WEBP, AVIF)  # the codecs whose quality is read from the file
 
 
 def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
@@ -39,8 +42,8 @@ def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
 
 
 def lossy_quality(fmt: str | None, data: bytes | None) -> int | None:
-    """The quality of a lossy WebP (:func:`webp_quality`) from its bytes ``data``; None for any
-    other file, and for a WebP whose frame header cannot be read."""
+    """The quality of a lossy WebP (:func:`webp_quality`) or an AVIF (``avif.avif_quality``) from
+    its bytes ``data``; None for any other file, and for one whose frame header cannot be read."""
     data = data or b""
     return _codec_quality(fmt, lambda pos, n: data[pos:pos + n])[1]
 
@@ -77,7 +80,9 @@ def _codec_quality(fmt: str | None, read_at: Callable[[int, int], bytes]) -> tup
         q = None if frame[2] else vp8_base_quantiser(read_at(frame[1], 10 + VP8_HEADER_BYTES))
         return WEBP, None if q is None else webp_quality(*q)
     if fmt == "AVIF":
-        return AVIF, None
+        from .avif import avif_quality
+
+        return AVIF, avif_quality(read_at)
     if fmt in ("HEIF", "HEIC"):
         return HEIF, None
     return None, None
@@ -210,12 +215,12 @@ def webp_quality(quantiser: int, segmented: bool = True) -> int:
 def codec_range(codecs: Sequence[str | None], labels: Sequence[int],
                 qualities: Sequence[int | None] | None = None) -> dict[str, Any] | None:
     """A card's ``calibration.image_codecs``: per class, how many calibration images each lossy
-    non-JPEG codec holds (``n``: the class's images) and, for lossy WebP, the range of their
-    qualities (``webp_quality``: ``{min, max}``, from ``qualities``, :func:`lossy_quality`);
-    ``covered``: the codecs that at least :data:`COVERED_SHARE` of *each* class holds (the rates
-    were measured on such files); ``covered_quality``: for a covered WebP, the lowest quality at
-    which both classes were measured (the larger of the two class minima).  None when a class is
-    missing."""
+    non-JPEG codec holds (``n``: the class's images) and, for lossy WebP and AVIF, the range of their
+    qualities (``webp_quality`` / ``avif_quality``: ``{min, max}``, from ``qualities``,
+    :func:`lossy_quality`); ``covered``: the codecs that at least :data:`COVERED_SHARE` of *each*
+    class holds (the rates were measured on such files); ``covered_quality``: for a covered codec
+    whose quality is read, the lowest quality at which both classes were measured (the larger of
+    the two class minima).  None when a class is missing."""
     qualities = list(qualities) if qualities is not None else [None] * len(codecs)
     out: dict[str, Any] = {}
     for label, name in ((0, "real"), (1, "synthetic")):
@@ -224,20 +229,24 @@ def codec_range(codecs: Sequence[str | None], labels: Sequence[int],
             return None
         names = [c for c, _ in got]
         counts: dict[str, Any] = {c: names.count(c) for c in sorted({c for c in names if c})}
-        webp_q = [int(q) for c, q in got if c == WEBP and q is not None]
-        out[name] = {**counts, "n": len(got), **({"webp_quality": {"min": min(webp_q), "max": max(webp_q)}}
-                                                 if webp_q else {})}
+        for codec in QUALITY_CODECS:
+            qs = [int(q) for c, q in got if c == codec and q is not None]
+            if qs:
+                counts[f"{codec}_quality"] = {"min": min(qs), "max": max(qs)}
+        out[name] = {**counts, "n": len(got)}
     out["covered"] = sorted(c for c in NAMES if all(
         out[k].get(c, 0) >= COVERED_SHARE * out[k]["n"] for k in ("real", "synthetic")))
-    if WEBP in out["covered"] and all("webp_quality" in out[k] for k in ("real", "synthetic")):
-        out["covered_quality"] = {WEBP: max(out[k]["webp_quality"]["min"] for k in ("real", "synthetic"))}
+    floors = {c: max(out[k][f"{c}_quality"]["min"] for k in ("real", "synthetic")) for c in out["covered"]
+              if c in QUALITY_CODECS and all(f"{c}_quality" in out[k] for k in ("real", "synthetic"))}
+    if floors:
+        out["covered_quality"] = floors
     return out
 
 
 def covered_codecs(calibrations: Sequence[Mapping[str, Any] | None]) -> dict[str, int | None]:
     """The codecs *every* card's calibration covers (none when a card records none: older cards,
     the bundle), each with the lowest quality all of them measured it at (the largest of their
-    ``covered_quality``; None where no card records one: AVIF, HEIF, cards written before it)."""
+    ``covered_quality``; None where no card records one: HEIF, cards written before it)."""
     if not calibrations:
         return {}
     floors: dict[str, int | None] | None = None
@@ -269,7 +278,7 @@ def codec_names(codecs: Sequence[str]) -> list[str]:
 
 
 def describe(codec: str, quality: int | None = None) -> str:
-    """``lossy WebP at quality 80`` (libwebp's scale), ``AVIF``."""
+    """``lossy WebP at quality 80`` (libwebp's scale), ``AVIF at quality 60`` (libavif's), ``HEIF/HEIC``."""
     name = NAMES.get(codec, codec)
     return f"{name} at quality {quality}" if quality is not None else name
 

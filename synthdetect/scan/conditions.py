@@ -10,6 +10,8 @@ therefore also calibrates on *copies* of the calibration images made in memory w
   (an image already at or below ``S`` keeps its size);
 * ``webpQ`` / ``SwebpQ``: the same, saved as lossy WebP at libwebp quality ``Q`` (Pillow's encoder,
   default settings) instead of JPEG;
+* ``avifQ`` / ``SavifQ``: the same, saved as AVIF at libavif quality ``Q`` (Pillow's encoder: libavif
+  with libaom, default speed and 4:2:0);
 * ``greyQ`` / ``SgreyQ``: the same, turned greyscale (Pillow's ``L``: ITU-R 601 luma) and saved as a
   greyscale JPEG at ``Q``.
 
@@ -21,7 +23,8 @@ card holds, per condition, out-of-fold scores like the clean calibration set
 shorter side ``s`` and estimated JPEG quality ``q`` (a non-JPEG file counts as quality 100).
 A lossy WebP the card's own calibration images do not cover is judged among the WebP conditions
 only, by its quality read from the file (``inputs.codecs.webp_quality``), by the same rule 2; with
-none at least as harsh it is outside (the ``unmeasured_codec`` gate); an AVIF or HEIF likewise.
+none at least as harsh it is outside (the ``unmeasured_codec`` gate); an AVIF likewise among the
+AVIF conditions (``inputs.avif.avif_quality``); a HEIF has none (its quality is not read).
 A greyscale image (``inputs.quality.is_greyscale``) under a card with greyscale conditions is
 judged among those only (its colour calibration images never cover it: on the bundle's holdout
 made greyscale, colour thresholds let 23 of 43 fakes through as real against a stated 20 %,
@@ -69,9 +72,9 @@ TRANSFORM_VERSION = "lanczos-jpeg420-v1"  # part of the cache key: change it whe
 ORIGINAL = "original"
 OUTSIDE = "outside"  # the record's condition when no measured condition covers the image
 DEFAULT_SPEC = "q95,q85,q75,1080q90,720q90,720q80"
-_NAME = re.compile(r"^(?:(\d{2,5}))?(q|webp|grey)(\d{1,3})$")
-JPEG, WEBP, GREY = "jpeg", "webp", "grey"
-_PREFIX = {JPEG: "q", WEBP: "webp", GREY: "grey"}  # a condition name's letters per form
+_NAME = re.compile(r"^(?:(\d{2,5}))?(q|webp|avif|grey)(\d{1,3})$")
+JPEG, WEBP, AVIF, GREY = "jpeg", "webp", "avif", "grey"
+_PREFIX = {JPEG: "q", WEBP: "webp", AVIF: "avif", GREY: "grey"}  # a condition name's letters per form
 
 
 class ConditionError(ValueError):
@@ -81,7 +84,7 @@ class ConditionError(ValueError):
 @dataclass(frozen=True)
 class Condition:
     """One declared transformation: optional downscale to ``side`` (shorter side), then JPEG (or
-    lossy WebP, or greyscale then JPEG: ``codec``) at ``quality``."""
+    lossy WebP, AVIF, or greyscale then JPEG: ``codec``) at ``quality``."""
 
     side: int | None
     quality: int
@@ -105,6 +108,8 @@ class Condition:
         buf = io.BytesIO()
         if self.codec == WEBP:
             img.save(buf, format="WEBP", quality=int(self.quality))
+        elif self.codec == AVIF:
+            img.save(buf, format="AVIF", quality=int(self.quality))
         elif self.codec == GREY:
             img.convert("L").save(buf, format="JPEG", quality=int(self.quality))
         else:
@@ -125,7 +130,7 @@ def parse_conditions(spec: str | None) -> list[Condition]:
         m = _NAME.match(part)
         if not m:
             raise ConditionError(f"--conditions: {part!r} is not a condition (use qQ or SqQ, e.g. q85 or 720q90; "
-                                 "webpQ or SwebpQ for lossy WebP, greyQ or SgreyQ for greyscale JPEG; "
+                                 "webpQ or SwebpQ for lossy WebP, avifQ or SavifQ for AVIF, greyQ or SgreyQ for greyscale JPEG; "
                                  "or 'default' / 'none')")
         side, q = (int(m.group(1)) if m.group(1) else None), int(m.group(3))
         if not 1 <= q <= 100 or (side is not None and side < 32):
@@ -145,8 +150,8 @@ def usable(conditions: Sequence[Condition], min_side: int, min_quality: int = 10
     already covers (rule 1 of the module doc), so they are skipped (named in the card)."""
     keep, skipped = [], []
     for c in conditions:
-        # inside the clean calibration only when both the size and the quality are (rule 1); a WebP or a
-        # greyscale copy never is
+        # inside the clean calibration only when both the size and the quality are (rule 1); a WebP, AVIF
+        # or greyscale copy never is
         inside = (c.codec == JPEG and bool(min_side) and (c.side is None or c.side >= min_side)
                   and c.quality >= min_quality)
         (skipped if inside else keep).append(c)
@@ -458,12 +463,13 @@ def condition_table(conditions: Sequence[Condition], skipped: Sequence[str], y: 
                             "at_default_budgets": cal.operating(max_false_alarm, max_miss).to_dict()}
     return {
         "transform": f"Pillow, in memory: Lanczos downscale of the shorter side, then baseline JPEG 4:2:0 "
-                     f"({TRANSFORM_VERSION}; webp conditions: lossy WebP, libwebp's default settings; grey "
-                     "conditions: greyscale (L) JPEG)",
+                     f"({TRANSFORM_VERSION}; webp conditions: lossy WebP, libwebp's default settings; avif "
+                     "conditions: AVIF, libavif's default settings; grey conditions: greyscale (L) JPEG)",
         "rule": "original when the shorter side and JPEG quality are at least the calibration images'; else every "
                 "measured condition with size <= the image's and quality <= the image's bounds it (the mildest named; "
                 "the worst case of their thresholds and rates used); else outside (no calibrated verdict); a lossy "
-                "WebP the calibration images do not cover: the same among the webp conditions, by its WebP quality; "
+                "WebP (an AVIF) the calibration images do not cover: the same among the webp (avif) conditions, by its "
+                "quality read from the file; "
                 "a greyscale image: the same among the grey conditions (one at least the calibration images' size among the "
                 "full-size grey copies first)",
         "original": {"min_side": int(min_side), "min_jpeg_quality": int(min_quality)},

@@ -43,6 +43,8 @@ def test_the_codec_is_read_from_the_bytes_and_matches_what_decode_records(tmp_pa
     assert decode(p).lossy_codec == expected
     if expected == "webp":  # libwebp's quality, read back from the frame header (a point or two high at most)
         assert kw["quality"] <= decode(p).lossy_quality <= kw["quality"] + 2
+    elif expected == "avif":  # libavif's, from the AV1 frame header (qualities that share a quantiser read alike)
+        assert kw["quality"] <= decode(p).lossy_quality <= kw["quality"] + 2
     else:
         assert decode(p).lossy_quality is None
 
@@ -84,6 +86,9 @@ def test_a_codec_is_covered_when_a_tenth_of_each_class_holds_it():
     got = codec_range(one_each, labels, qualities)
     assert got["real"]["webp_quality"] == {"min": 90, "max": 90} and got["covered_quality"] == {"webp": 90}
     assert codec_range(["webp"] * 10 + [None] * 10, labels)["covered"] == []  # only the reals: not measured
+    avif = codec_range(["avif"] * 20, labels, [60] * 5 + [55] * 5 + [70] * 10)  # an AVIF's quality is read too
+    assert avif["real"]["avif_quality"] == {"min": 55, "max": 60} and avif["covered_quality"] == {"avif": 70}
+    assert covered_codecs([{"image_codecs": avif}]) == {"avif": 70}
     assert codec_range([None] * 20, labels) == {"real": {"n": 10}, "synthetic": {"n": 10}, "covered": []}
     assert codec_range([None] * 10, [0] * 10) is None
 

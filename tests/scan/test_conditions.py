@@ -152,6 +152,30 @@ def test_webp_conditions_are_parsed_made_and_assigned_by_the_webp_quality():
     assert assign(1000, None, WEBP_TABLE, ("avif", None)).reason is None
 
 
+def test_avif_conditions_are_parsed_made_and_assigned_by_the_avif_quality():
+    """``avifQ`` / ``SavifQ``: copies saved as AVIF; an AVIF is judged among them only, by the
+    quality its AV1 frame header reads; neither a WebP nor a JPEG by them."""
+    from synthdetect.inputs.codecs import lossy_codec, lossy_quality
+
+    conds = parse_conditions("default,avif50,720avif60")
+    assert [c.name for c in conds][-2:] == ["avif50", "720avif60"] and conds[-1] == Condition(720, 60, "avif")
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8))
+    data = Condition(100, 60, "avif").apply(img)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == "AVIF" and im.size == (150, 100)
+    assert lossy_codec("AVIF", data) == "avif" and 60 <= lossy_quality("AVIF", data) <= 61
+    keep, _ = usable(conds, 816, 89)
+    assert {"avif50", "720avif60"} <= {c.name for c in keep}
+    table = {**TABLE, "measured": {**TABLE["measured"], "avif50": {"side": None, "quality": 50, "codec": "avif"},
+                                   "720avif60": {"side": 720, "quality": 60, "codec": "avif"}}}
+    avif = lambda side, q: assign(side, None, table, ("avif", q))  # noqa: E731
+    assert avif(1000, 61).bound == ("avif50", "720avif60") and avif(1000, 55).name == "avif50"
+    assert avif(800, 65).name == "720avif60" and avif(800, 55).gate == "unmeasured_codec"
+    assert "measured: 720avif60, avif50" in avif(1000, 40).reason
+    assert assign(1000, None, table, ("webp", 80)).gate == "unmeasured_codec"  # no WebP measured
+    assert assign(1000, 80, table).name == "q75"  # a JPEG: JPEG conditions only
+
+
 def test_usable_skips_conditions_inside_the_originals_range():
     keep, skipped = usable(parse_conditions("default"), 816, 89)
     assert [c.name for c in keep] == ["q85", "q75", "720q90", "720q80"]
@@ -436,6 +460,32 @@ def test_scan_judges_a_lossy_webp_in_its_measured_webp_condition(setup):
     (entry,) = [g for g in w40["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
     assert "no measured condition is as harsh as it (measured: webp60)" in entry["reason"]
     assert j70["condition"] == "q60"
+
+
+def test_scan_judges_an_avif_in_its_measured_avif_condition(setup):
+    """A probe calibrated with ``--conditions q60,avif50``: an AVIF at quality 70 is judged in
+    ``avif50`` (its rates, the unmeasured_codec gate lifted, its quality recorded); one at quality 30
+    is withheld naming what was measured; a lossy WebP is not judged by an AVIF condition."""
+    bbdir, bb, data, tmp = setup
+    out = tmp / "models"
+    r = _train(bbdir, data, out, tmp / "cache", "--conditions", "q60,avif50")
+    assert r.exit_code == 0, r.output
+    table = json.loads((out / "case42.json").read_text())["calibration"]["conditions"]
+    assert table["measured"]["avif50"]["codec"] == "avif"
+    src = Image.open(data / "1_fake" / "img03.png").convert("RGB")
+    ev = tmp / "avif-evidence"
+    recs = _scan(out, bbdir, [_write(ev / "a70.avif", src, quality=70), _write(ev / "a30.avif", src, quality=30),
+                              _write(ev / "w70.webp", src, quality=70)])
+    a70, a30, w70 = recs["a70.avif"], recs["a30.avif"], recs["w70.webp"]
+    assert a70["condition"] == "avif50" and a70["quality"]["lossy_codec"] == "avif"
+    assert 70 <= a70["quality"]["lossy_quality"] <= 71
+    assert not [g for g in a70["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
+    op = table["measured"]["avif50"]["at_default_budgets"]
+    assert (a70["models"]["case42"]["threshold"], a70["models"]["case42"]["threshold_real"]) == (op["t_hi"], op["t_lo"])
+    assert a30["condition"] == "outside" and a30["verdict"] == "inconclusive"
+    (entry,) = [g for g in a30["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
+    assert "saved as AVIF at quality 3" in entry["reason"] and "(measured: avif50)" in entry["reason"]
+    assert w70["condition"] == "outside" and w70["verdict"] == "inconclusive"
 
 
 GREY_TABLE = {

@@ -121,18 +121,25 @@ WEBP_TABLE = {**TABLE, "measured": {**TABLE["measured"], "webp90": {"side": None
                                     "720webp75": {"side": 720, "quality": 75, "codec": "webp"}}}
 
 
+def _parsed_and_made(spec: str, last: Condition, shape: tuple[int, int], size: tuple[int, int]):
+    """``spec`` parsed (``default`` first, ``last`` its last condition) and ``last`` applied to random
+    pixels of ``shape`` (h, w): a file of the condition's codec, downscaled to ``size`` (w, h)."""
+    conds = parse_conditions(spec)
+    assert conds[-1] == last and [c.name for c in conds][:6] == [c.name for c in parse_conditions("default")]
+    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (*shape, 3), dtype=np.uint8))
+    data = last.apply(img)
+    with Image.open(io.BytesIO(data)) as im:
+        assert im.format == last.codec.upper() and im.size == size
+    return conds, data
+
+
 def test_webp_conditions_are_parsed_made_and_assigned_by_the_webp_quality():
     """``webpQ`` / ``SwebpQ``: copies saved as lossy WebP; a lossy WebP the card's calibration
     images do not cover is judged among the WebP conditions only, by its WebP quality, and a JPEG
     or lossless file never by a WebP condition."""
     from synthdetect.inputs.codecs import lossy_codec, lossy_quality
 
-    conds = parse_conditions("default,webp75,720webp80")
-    assert [c.name for c in conds][-2:] == ["webp75", "720webp80"] and conds[-1] == Condition(720, 80, "webp")
-    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (900, 1200, 3), dtype=np.uint8))
-    data = Condition(720, 80, "webp").apply(img)
-    with Image.open(io.BytesIO(data)) as im:
-        assert im.format == "WEBP" and im.size == (960, 720)
+    conds, data = _parsed_and_made("default,webp75,720webp80", Condition(720, 80, "webp"), (900, 1200), (960, 720))
     assert lossy_codec("WEBP", data) == "webp" and 80 <= lossy_quality("WEBP", data) <= 82
     assert Condition(None, 75, "webp").cache_key("ab" * 32) != Condition(None, 75).cache_key("ab" * 32)
     keep, _ = usable(conds, 816, 89)
@@ -157,15 +164,10 @@ def test_avif_conditions_are_parsed_made_and_assigned_by_the_avif_quality():
     quality its AV1 frame header reads; neither a WebP nor a JPEG by them."""
     from synthdetect.inputs.codecs import lossy_codec, lossy_quality
 
-    conds = parse_conditions("default,avif50,720avif60")
-    assert [c.name for c in conds][-2:] == ["avif50", "720avif60"] and conds[-1] == Condition(720, 60, "avif")
-    img = Image.fromarray(np.random.default_rng(0).integers(0, 255, (200, 300, 3), dtype=np.uint8))
-    data = Condition(100, 60, "avif").apply(img)
-    with Image.open(io.BytesIO(data)) as im:
-        assert im.format == "AVIF" and im.size == (150, 100)
+    conds, data = _parsed_and_made("default,avif50,100avif60", Condition(100, 60, "avif"), (200, 300), (150, 100))
     assert lossy_codec("AVIF", data) == "avif" and 60 <= lossy_quality("AVIF", data) <= 61
     keep, _ = usable(conds, 816, 89)
-    assert {"avif50", "720avif60"} <= {c.name for c in keep}
+    assert {"avif50", "100avif60"} <= {c.name for c in keep}
     table = {**TABLE, "measured": {**TABLE["measured"], "avif50": {"side": None, "quality": 50, "codec": "avif"},
                                    "720avif60": {"side": 720, "quality": 60, "codec": "avif"}}}
     avif = lambda side, q: assign(side, None, table, ("avif", q))  # noqa: E731

@@ -15,7 +15,7 @@ Checked against Pillow's encoder (``tests/inputs/test_avif.py``).  A file writte
 encoder (rav1e, SVT-AV1, a phone's hardware encoder) maps by the same table: the figure is then
 an equivalent libavif quality, not the setting used.
 
-Pure Python, numpy-free; a few hundred bytes of the file are read.
+Pure Python, numpy-free; a few kilobytes of the file are read (box headers, the item's first 4 KB).
 """
 
 from __future__ import annotations

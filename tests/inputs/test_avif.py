@@ -78,3 +78,73 @@ def test_damaged_or_foreign_files_give_no_reading():
     png = io.BytesIO()
     _picture().save(png, format="PNG")
     assert avif_quality(_read(png.getvalue())) is None
+
+
+def _box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I4s", 8 + len(payload), kind) + payload
+
+
+def _full(kind: bytes, payload: bytes, version: int = 0) -> bytes:
+    return _box(kind, bytes([version, 0, 0, 0]) + payload)
+
+
+def _grid_file(tile: bytes, config: bytes = b"") -> bytes:
+    """An AVIF whose primary item is a ``grid`` of one ``av01`` tile holding ``tile`` (the AV1 data
+    of a real encode), built box by box as the HEIF specification lays it out; ``config``: OBUs for
+    the ``av1C`` property (the sequence header may live there instead of in the item)."""
+    def infe(item, kind):
+        return _full(b"infe", struct.pack(">HH", item, 0) + kind + b"\0", version=2)
+
+    grid = bytes([0, 0]) + struct.pack(">HH", 64, 96)  # ImageGrid: version, flags, 1x1, output size
+
+    def meta(offset):
+        iloc = _full(b"iloc", struct.pack(">HH", 0x4400, 2)
+                     + struct.pack(">HHHII", 1, 0, 1, offset, len(grid))
+                     + struct.pack(">HHHII", 2, 0, 1, offset + len(grid), len(tile)))
+        return _full(b"meta", _full(b"pitm", struct.pack(">H", 1))
+                     + _full(b"iinf", struct.pack(">H", 2) + infe(1, b"grid") + infe(2, b"av01"))
+                     + _full(b"iref", _box(b"dimg", struct.pack(">HHH", 1, 1, 2)))
+                     + _box(b"iprp", _box(b"ipco", _box(b"av1C", bytes([0x81, 0, 0x0C, 0]) + config))) + iloc)
+
+    ftyp = _box(b"ftyp", b"avif" + b"\0" * 4 + b"mif1miaf")
+    offset = len(ftyp) + len(meta(0)) + 8
+    return ftyp + meta(offset) + _box(b"mdat", grid + tile)
+
+
+def test_a_grid_is_read_through_its_first_tile():
+    """Large AVIFs may be stored as a grid of tiles: the primary item is the grid, the quantiser is
+    its first tile's (``iref``/``dimg``)."""
+    from synthdetect.inputs import avif
+
+    data = _avif(_picture(), quality=60)
+    read = _read(data)
+    meta = avif._meta(read)
+    tile = avif._item_data(read, meta, avif._primary_id(read, meta), 1 << 20)
+    grid = _grid_file(tile)
+    assert avif_base_q_idx(_read(grid)) == AVIF_QUANTISERS[60] == avif_base_q_idx(read)
+    no_tile = grid.replace(b"dimg", b"thmb")  # a grid whose tiles cannot be found: no reading
+    assert avif_quality(_read(no_tile)) is None
+    obus = _raw_obus(tile)  # the sequence header moved from the item into av1C
+    seq = b"".join(o for o in obus if (o[0] >> 3) & 15 == 1)
+    bare = b"".join(o for o in obus if (o[0] >> 3) & 15 != 1)
+    assert seq and avif_base_q_idx(_read(_grid_file(bare, seq))) == AVIF_QUANTISERS[60]
+    assert avif_base_q_idx(_read(_grid_file(bare))) is None  # no sequence header anywhere
+
+
+def _raw_obus(data: bytes) -> list[bytes]:
+    """The OBUs of ``data`` as they are stored (header, size field, payload)."""
+    out, pos = [], 0
+    while pos < len(data):
+        start, ext = pos, (data[pos] >> 2) & 1
+        pos += 1 + ext
+        size, shift = 0, 0
+        while True:
+            byte = data[pos]
+            pos += 1
+            size |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        pos += size
+        out.append(data[start:pos])
+    return out

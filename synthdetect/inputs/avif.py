@@ -26,7 +26,7 @@ from typing import Callable
 ReadAt = Callable[[int, int], bytes]
 
 _MAX_BOXES = 4096  # a malformed file's box walk stops here
-_FRAME_BYTES = 64  # the frame header's fields up to the quantiser take fewer bytes
+_FRAME_BYTES = 256  # the frame header's fields up to the quantiser take fewer bytes (tile sizes included)
 
 
 # -- ISO-BMFF boxes --------------------------------------------------------------------------------

@@ -66,15 +66,16 @@ def evaluate_targets(
     has_gens = any(it.generator for it in items)
     kept = [it for it, k in zip(items, keep) if k]
     codecs = _file_codecs(kept)
-    grey = _file_greyscale(kept) if any(not _greyscale_covered(t) for _, t, _ in scored) else []
+    uncovered = [not _greyscale_covered(t) for _, t, _ in scored]  # scan's greyscale gate applies to these targets
+    grey = _file_greyscale(kept) if any(uncovered) else []
     results: dict[str, Any] = {}
-    for ref, target, s in scored:
+    for (ref, target, s), grey_gated in zip(scored, uncovered):
         name = target.name
         m = _target_metrics(target, y, np.asarray(s["probs"], dtype=float)[keep], s["threshold"],
                             gens if has_gens else None, max_false_alarm, max_miss)
         if (gated := _unmeasured_codecs(codecs, target)) is not None:
             m["unmeasured_codec"] = gated
-        if grey and not _greyscale_covered(target) and (n_grey := int(sum(bool(g) for g in grey))):
+        if grey_gated and (n_grey := int(sum(bool(g) for g in grey))):
             m["greyscale"] = {"n": n_grey}
         if own.get(name) and not exclude_calibration_images:
             m["calibration_images"] = len(own[name])

@@ -8,7 +8,7 @@ is read here without decoding anything: the box headers walked to the primary it
 ``iinf``, ``iloc``; a grid's first tile through ``iref``/``dimg``), its sequence header OBU (in
 the item, else in the ``av1C`` property), and the frame header's fields up to the quantiser.
 
-:func:`avif_quality` maps the index to libavif's quality scale (0-100: what Pillow, ``avifenc -q``,
+``codecs.avif_quality`` maps the index to libavif's quality scale (0-100: what Pillow, ``avifenc -q``,
 image CDNs and browsers' encoders pass; libavif >= 1.0 with libaom): the highest quality whose
 quantiser is at least as coarse as the file's, as ``codecs.webp_quality`` does for WebP.
 Checked against Pillow's encoder (``tests/inputs/test_avif.py``).  A file written with another
@@ -411,24 +411,3 @@ def avif_base_q_idx(read_at: ReadAt) -> int | None:
     except (ValueError, IndexError, struct.error):
         return None
 
-
-# libavif 1.x (libaom) writes, for quality Q (0-100), this base quantiser index: measured with Pillow 13's
-# encoder (libavif 1.4.2) at every quality, the same at every size, speed, subsampling and alpha
-# (tests/inputs/test_avif.py)
-AVIF_QUANTISERS = (
-    255, 255, 255, 249, 249, 249, 244, 244, 240, 240, 236, 236, 232, 232, 228, 228, 224, 224, 220, 220,
-    216, 216, 212, 212, 208, 208, 204, 204, 200, 200, 196, 196, 192, 192, 188, 184, 184, 180, 180, 176,
-    172, 172, 168, 168, 164, 160, 160, 156, 156, 152, 148, 148, 144, 144, 140, 136, 132, 132, 128, 124,
-    120, 120, 116, 112, 108, 108, 104, 100, 96, 96, 92, 88, 84, 84, 80, 76, 72, 72, 68, 64,
-    60, 60, 56, 52, 48, 48, 44, 40, 36, 36, 32, 28, 24, 24, 20, 16, 12, 12, 8, 4,
-    0,
-)
-
-
-def avif_quality(read_at: ReadAt) -> int | None:
-    """An AVIF's quality on libavif's scale: the highest quality whose quantiser is at least as
-    coarse as the file's base quantiser index (:func:`avif_base_q_idx`); None when it cannot be read."""
-    q = avif_base_q_idx(read_at)
-    if q is None:
-        return None
-    return max((quality for quality, step in enumerate(AVIF_QUANTISERS) if step >= q), default=0)

@@ -42,7 +42,7 @@ def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
 
 
 def lossy_quality(fmt: str | None, data: bytes | None) -> int | None:
-    """The quality of a lossy WebP (:func:`webp_quality`) or an AVIF (``avif.avif_quality``) from
+    """The quality of a lossy WebP (:func:`webp_quality`) or an AVIF (:func:`avif_quality`) from
     its bytes ``data``; None for any other file, and for one whose frame header cannot be read."""
     data = data or b""
     return _codec_quality(fmt, lambda pos, n: data[pos:pos + n])[1]
@@ -80,9 +80,10 @@ def _codec_quality(fmt: str | None, read_at: Callable[[int, int], bytes]) -> tup
         q = None if frame[2] else vp8_base_quantiser(read_at(frame[1], 10 + VP8_HEADER_BYTES))
         return WEBP, None if q is None else webp_quality(*q)
     if fmt == "AVIF":
-        from .avif import avif_quality
+        from .avif import avif_base_q_idx
 
-        return AVIF, avif_quality(read_at)
+        q = avif_base_q_idx(read_at)
+        return AVIF, None if q is None else avif_quality(q)
     if fmt in ("HEIF", "HEIC"):
         return HEIF, None
     return None, None
@@ -208,7 +209,33 @@ def webp_quality(quantiser: int, segmented: bool = True) -> int:
     Exact on most images; where libwebp's first segment sits short of the end of its range the
     quantiser is a step or two finer and the quality reads 1-2 points high (11 of 212 photo and
     render encodes measured); other encoder settings map to the quality of the same quantiser."""
-    steps = _LIBWEBP_QUANTISERS[bool(segmented)]
+    return _highest_quality(_LIBWEBP_QUANTISERS[bool(segmented)], quantiser)
+
+
+# -- the quality of an AVIF ----------------------------------------------------------------------------
+# libavif 1.x (libaom) writes, for quality Q (0-100), this base quantiser index: measured with Pillow 13's
+# encoder (libavif 1.4.2) at every quality, the same at every size, speed, subsampling and alpha
+# (tests/inputs/test_avif.py); the index is read from the file by ``inputs.avif.avif_base_q_idx``
+AVIF_QUANTISERS = (
+    255, 255, 255, 249, 249, 249, 244, 244, 240, 240, 236, 236, 232, 232, 228, 228, 224, 224, 220, 220,
+    216, 216, 212, 212, 208, 208, 204, 204, 200, 200, 196, 196, 192, 192, 188, 184, 184, 180, 180, 176,
+    172, 172, 168, 168, 164, 160, 160, 156, 156, 152, 148, 148, 144, 144, 140, 136, 132, 132, 128, 124,
+    120, 120, 116, 112, 108, 108, 104, 100, 96, 96, 92, 88, 84, 84, 80, 76, 72, 72, 68, 64,
+    60, 60, 56, 52, 48, 48, 44, 40, 36, 36, 32, 28, 24, 24, 20, 16, 12, 12, 8, 4,
+    0,
+)
+
+
+def avif_quality(quantiser: int) -> int:
+    """The libavif quality (0-100) of an AV1 base quantiser index: the highest quality whose
+    quantiser is at least as coarse (101 qualities share 64 quantisers: a reading is exact or one
+    point high); another encoder's file reads as the libavif quality of the same quantiser."""
+    return _highest_quality(AVIF_QUANTISERS, quantiser)
+
+
+def _highest_quality(steps: Sequence[int], quantiser: int) -> int:
+    """The highest quality (index into ``steps``, the encoder's quantiser per quality) whose
+    quantiser is at least as coarse as ``quantiser``: the qualities that share one discard the same."""
     return max((q for q, step in enumerate(steps) if step >= quantiser), default=0)
 
 

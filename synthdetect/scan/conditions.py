@@ -24,7 +24,7 @@ shorter side ``s`` and estimated JPEG quality ``q`` (a non-JPEG file counts as q
 A lossy WebP the card's own calibration images do not cover is judged among the WebP conditions
 only, by its quality read from the file (``inputs.codecs.webp_quality``), by the same rule 2; with
 none at least as harsh it is outside (the ``unmeasured_codec`` gate); an AVIF likewise among the
-AVIF conditions (``inputs.avif.avif_quality``); a HEIF has none (its quality is not read).
+AVIF conditions (``inputs.codecs.avif_quality``); a HEIF has none (its quality is not read).
 A greyscale image (``inputs.quality.is_greyscale``) under a card with greyscale conditions is
 judged among those only (its colour calibration images never cover it: on the bundle's holdout
 made greyscale, colour thresholds let 23 of 43 fakes through as real against a stated 20 %,

@@ -275,7 +275,8 @@ def group_forms(records: list[dict[str, Any]], idx: list[int]) -> set[str]:
         return bool((q or {}).get("greyscale")) if q and "greyscale" in q else greyscale_mode(rec.get("mode"))
 
     forms = set()
-    for form, test in (("webp", codec("webp")), ("avif", codec("avif")), ("grey", grey)):
+    for form in FORM_CONDITIONS:
+        test = grey if form == "grey" else codec(form)
         if idx and 2 * sum(1 for i in idx if test(records[i])) >= len(idx):
             forms.add(form)
     return forms

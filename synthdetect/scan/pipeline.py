@@ -593,10 +593,12 @@ class Scanner:
         grey = ", ".join(sorted(measured_in(self.conditions or {}, GREY)))
         if not grey:
             return
-        what = describe(codec, out.get("lossy_quality"))
+        what, name = describe(codec, out.get("lossy_quality")), NAMES.get(codec, codec)
+        in_colour = (f"and on {name} files in colour only" if measured_in(self.conditions or {}, codec)
+                     or codec in self.codecs_calibrated else f"and not on {name} files at all")
         reason = (f"The image is greyscale, saved as {what}: the detectors' error rates on greyscale images were measured "
-                  f"on greyscale JPEG copies of the calibration images ({grey}) and on {NAMES.get(codec, codec)} "
-                  "files in colour only; greyscale moves their scores, so no calibrated verdict is given.")
+                  f"on greyscale JPEG copies of the calibration images ({grey}) {in_colour}; greyscale moves their "
+                  "scores, so no calibrated verdict is given.")
         out["failed"] = [{**g, "reason": reason} if g["gate"] == "greyscale" else g for g in out["failed"]]
 
     def _codec_covers(self, out: dict[str, Any], codec: str | None, quality: int | None) -> None:

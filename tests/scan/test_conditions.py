@@ -572,6 +572,7 @@ def test_scan_judges_a_greyscale_image_in_its_measured_grey_condition(setup):
     (entry,) = [g for g in webp["quality"]["failed"] if g["gate"] == "greyscale"]
     assert entry["reason"].startswith("The image is greyscale, saved as lossy WebP at quality 8")
     assert "greyscale JPEG copies of the calibration images (grey60)" in entry["reason"]
+    assert "and not on lossy WebP files at all" in entry["reason"]  # this card measured no WebP
 
 
 def test_greyscale_images_are_withheld_unless_the_card_measured_greyscale(setup):

@@ -81,8 +81,9 @@ TILES = {"spectral": 2}
 # and greyscale JPEG at q90 and q75, what scan judges greyscale images by: chosen over grey80 alone and
 # grey80 + 720grey80 on the protocol twin, 2026-12-07, docs/quality.md; 720grey80 added once a full-size
 # greyscale image was judged by the full-size greyscale copies alone: the 720 px holdout 70.8 -> 73.0 %;
-# and AVIF at libavif quality 50, full size and 720 px, what scan judges AVIF files by since their quality is read)
-CONDITIONS = "default,webp75,720webp75,grey90,grey75,720grey80,avif50,720avif50"
+# and AVIF at libavif quality 50, full size and 720 px, what scan judges AVIF files by since their quality is read;
+# and HEIC at libheif quality 50 (slice quantiser 22), full size and 720 px, since a HEIC's quality is read, 2026-12-07)
+CONDITIONS = "default,webp75,720webp75,grey90,grey75,720grey80,avif50,720avif50,heif50,720heif50"
 
 
 def sh(args: list[str], log: Path | None = None) -> None:
@@ -238,12 +239,13 @@ def probes_only(val: Path, hold: str, runs: Path, t0: float) -> None:
 
 
 # the holdout as an analyst might receive it (scan_holdout): copy kind -> (file suffix or None, the transform,
-# how it is saved); none of them is a calibration copy's own setting (Lanczos, q75/q80, grey90/75, avif50)
+# how it is saved); none of them is a calibration copy's own setting (Lanczos, q75/q80, grey90/75, avif50, heif50)
 HOLDOUT_KINDS = {
     "720px-q90": (None, "720px", {"format": "JPEG", "quality": 90, "optimize": True}),  # bicubic downscale
     "webp-q80": (".webp", None, {"format": "WEBP", "quality": 80}),  # Pillow's default quality
     "grey-q92": (None, "grey", {"format": "JPEG", "quality": 92}),
     "avif-q60": (".avif", None, {"format": "AVIF", "quality": 60}),
+    "heic-q60": (".heic", None, {"format": "HEIF", "quality": 60}),
 }
 
 
@@ -251,11 +253,13 @@ def _holdout_copies(val: Path, rels: list[str], dest: Path, kind: str = "720px-q
     """The holdout as an analyst might receive it (:data:`HOLDOUT_KINDS`), written to a temporary folder
     (never the data set): ``720px-q90``: shorter side 720 px (bicubic), JPEG q90; ``webp-q80``: full
     size, lossy WebP q80; ``grey-q92``: full size, greyscale JPEG q92; ``avif-q60``: full size, AVIF at
-    libavif quality 60.  Returns the copies' paths relative to ``dest``."""
+    libavif quality 60; ``heic-q60``: full size, HEIC at libheif quality 60.  Returns the copies' paths
+    relative to ``dest``."""
     from PIL import Image
 
-    from synthdetect.inputs.decoding import decode
+    from synthdetect.inputs.decoding import decode, init_codecs
 
+    init_codecs()  # pillow-heif's HEIF writer
     suffix, transform, save = HOLDOUT_KINDS[kind]
     out = []
     for rel in rels:
@@ -274,8 +278,8 @@ def _holdout_copies(val: Path, rels: list[str], dest: Path, kind: str = "720px-q
 def scan_holdout(val: Path, runs: Path, mdirs: list[str]) -> dict:
     """The holdout scanned as a user scans it (three-way verdicts, quality gates, conditions) with
     ``default-protocol`` (the shipped default's recipe without the holdout): clean, downscaled to
-    a 720 px shorter side at JPEG q90, saved as WebP q80, made greyscale (JPEG q92) and saved as AVIF q60
-    (:data:`HOLDOUT_KINDS`); ROC-AUC, coverage and the errors of the definite verdicts."""
+    a 720 px shorter side at JPEG q90, saved as WebP q80, made greyscale (JPEG q92), saved as AVIF q60 and
+    as HEIC q60 (:data:`HOLDOUT_KINDS`); ROC-AUC, coverage and the errors of the definite verdicts."""
     import tempfile
 
     rels = [ln.strip() for ln in (SPLITS / "val-inthewild.holdout.txt").read_text().splitlines()
@@ -324,7 +328,8 @@ def write_scan_section(m: dict, out: Path) -> str:
              "`default-protocol` through `synthdetect scan` exactly as an analyst runs it (three-way verdicts, quality "
              "gates, measured conditions; `make weights` runs it): the 89 holdout files as they are, the same files "
              "downscaled to a 720 px shorter side (bicubic) and saved at JPEG q90, saved at full size as lossy WebP "
-             "q80, made greyscale (full size, JPEG q92) and saved at full size as AVIF q60 (libavif's scale), in a "
+             "q80, made greyscale (full size, JPEG q92), saved at full size as AVIF q60 (libavif's scale) and as HEIC "
+             "q60 (libheif's scale), in a "
              "temporary folder. The calibration "
              f"covers the conditions `{CONDITIONS}` (copies of the calibration images, docs/quality.md).", "",
              "| holdout | ROC-AUC | coverage | real called synthetic | synthetic called real | conditions | gated |",

@@ -213,7 +213,8 @@ def train_probe(
     conditions: str = typer.Option("none", "--conditions", help="Also calibrate on in-memory copies of the images: "
                                    "'default' (q95,q85,q75,1080q90,720q90,720q80), 'none', or a list such as "
                                    "q85,720q90 or default,webp75 (qQ: JPEG re-encode; SqQ: shorter side S px, then "
-                                   "JPEG Q; webpQ, SwebpQ: the same as lossy WebP; avifQ, SavifQ: as AVIF; greyQ, SgreyQ: greyscale JPEG, for "
+                                   "JPEG Q; webpQ, SwebpQ: the same as lossy WebP; avifQ, SavifQ: as AVIF; heifQ, SheifQ: as HEIC; "
+                                   "greyQ, SgreyQ: greyscale JPEG, for "
                                    "greyscale images). scan then gives images in those "
                                    "conditions their measured rates (docs/quality.md)."),
     feature_group: str = typer.Option("auto", "--feature-group", help="auto: the shrinkage-LDA probes of the backbone's "

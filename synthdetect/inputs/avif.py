@@ -21,194 +21,21 @@ Pure Python, numpy-free; a few kilobytes of the file are read (box headers, the 
 from __future__ import annotations
 
 import struct
-from typing import Callable
 
-ReadAt = Callable[[int, int], bytes]
-
-_MAX_BOXES = 4096  # a malformed file's box walk stops here
+from .bits import Bits
+from .isobmff import ReadAt, child, item_data, primary_coded_item
 _FRAME_BYTES = 256  # the frame header's fields up to the quantiser take fewer bytes (tile sizes included)
-
-
-# -- ISO-BMFF boxes --------------------------------------------------------------------------------
-def _boxes(read_at: ReadAt, start: int, end: int | None):
-    """``(type, payload offset, payload end)`` of the boxes from ``start`` to ``end`` (None: the file's end)."""
-    pos = start
-    for _ in range(_MAX_BOXES):
-        if end is not None and pos + 8 > end:
-            return
-        head = read_at(pos, 16)
-        if len(head) < 8:
-            return
-        size, kind = struct.unpack(">I4s", head[:8])
-        body = pos + 8
-        if size == 1:
-            if len(head) < 16:
-                return
-            size, body = struct.unpack(">Q", head[8:16])[0], pos + 16
-        elif size == 0:  # to the end of the enclosing box (or file)
-            size = (end - pos) if end is not None else 1 << 62
-        if size < body - pos:
-            return
-        yield kind, body, pos + size
-        pos += size
-
-
-def _child(read_at: ReadAt, start: int, end: int, kind: bytes) -> tuple[int, int] | None:
-    for k, body, stop in _boxes(read_at, start, end):
-        if k == kind:
-            return body, stop
-    return None
-
-
-class _Bytes:
-    """Big-endian fields of a box payload."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def uint(self, n: int) -> int:
-        if n == 0:
-            return 0
-        if self.pos + n > len(self.data):
-            raise ValueError("box too short")
-        v = int.from_bytes(self.data[self.pos:self.pos + n], "big")
-        self.pos += n
-        return v
-
-
-def _meta(read_at: ReadAt) -> tuple[int, int] | None:
-    """The top-level ``meta`` box's children (past its full-box header); None when the file does
-    not open with ``ftyp``."""
-    boxes = _boxes(read_at, 0, None)
-    first = next(boxes, None)
-    if first is None or first[0] != b"ftyp":
-        return None
-    for kind, body, stop in boxes:
-        if kind == b"meta":
-            return body + 4, stop
-    return None
-
-
-def _primary_id(read_at: ReadAt, meta: tuple[int, int]) -> int | None:
-    box = _child(read_at, *meta, b"pitm")
-    if box is None:
-        return None
-    data = _Bytes(read_at(box[0], 8))
-    version = data.uint(4) >> 24
-    return data.uint(2 if version == 0 else 4)
-
-
-def _item_types(read_at: ReadAt, meta: tuple[int, int]) -> dict[int, bytes]:
-    """Item id -> item type (``av01``, ``grid``, ``Exif`` …) from ``iinf``."""
-    box = _child(read_at, *meta, b"iinf")
-    if box is None:
-        return {}
-    version = read_at(box[0], 1)[:1]
-    start = box[0] + 4 + (2 if version == b"\0" else 4)
-    out = {}
-    for kind, body, stop in _boxes(read_at, start, box[1]):
-        if kind != b"infe":
-            continue
-        data = _Bytes(read_at(body, min(stop - body, 16)))
-        v = data.uint(4) >> 24
-        if v < 2:
-            continue
-        item = data.uint(2 if v == 2 else 4)
-        data.uint(2)  # protection index
-        out[item] = data.data[data.pos:data.pos + 4]
-    return out
-
-
-def _first_tile(read_at: ReadAt, meta: tuple[int, int], grid: int) -> int | None:
-    """A grid item's first tile (``iref`` ``dimg`` from it)."""
-    box = _child(read_at, *meta, b"iref")
-    if box is None:
-        return None
-    version = read_at(box[0], 1)[:1]
-    n = 2 if version == b"\0" else 4
-    for kind, body, stop in _boxes(read_at, box[0] + 4, box[1]):
-        data = _Bytes(read_at(body, min(stop - body, 2 * n + 2)))
-        if kind == b"dimg" and data.uint(n) == grid and data.uint(2):
-            return data.uint(n)
-    return None
-
-
-def _item_data(read_at: ReadAt, meta: tuple[int, int], item: int, limit: int) -> bytes | None:
-    """The first ``limit`` bytes of an item's data (``iloc``; file offsets, construction method 0)."""
-    box = _child(read_at, *meta, b"iloc")
-    if box is None:
-        return None
-    data = _Bytes(read_at(box[0], min(box[1] - box[0], 1 << 16)))
-    try:
-        version = data.uint(4) >> 24
-        sizes = data.uint(2)
-        off_size, len_size, base_size = sizes >> 12, (sizes >> 8) & 15, (sizes >> 4) & 15
-        idx_size = sizes & 15 if version in (1, 2) else 0
-        count = data.uint(2 if version < 2 else 4)
-        for _ in range(count):
-            item_id = data.uint(2 if version < 2 else 4)
-            method = data.uint(2) & 15 if version in (1, 2) else 0
-            data.uint(2)  # data reference index
-            base = data.uint(base_size)
-            extents = []
-            for _ in range(data.uint(2)):
-                data.uint(idx_size)
-                extents.append((base + data.uint(off_size), data.uint(len_size)))
-            if item_id != item:
-                continue
-            if method != 0 or not extents:
-                return None
-            out = b""
-            for off, length in extents:
-                out += read_at(off, min(length, limit - len(out)) if length else limit - len(out))
-                if len(out) >= limit:
-                    break
-            return out
-    except ValueError:
-        return None
-    return None
 
 
 def _config_obus(read_at: ReadAt, meta: tuple[int, int]) -> bytes:
     """The ``av1C`` property's configOBUs (the sequence header), from ``iprp``/``ipco``."""
-    iprp = _child(read_at, *meta, b"iprp")
-    ipco = _child(read_at, *iprp, b"ipco") if iprp else None
-    av1c = _child(read_at, *ipco, b"av1C") if ipco else None
+    iprp = child(read_at, *meta, b"iprp")
+    ipco = child(read_at, *iprp, b"ipco") if iprp else None
+    av1c = child(read_at, *ipco, b"av1C") if ipco else None
     return read_at(av1c[0] + 4, min(av1c[1] - av1c[0] - 4, 1024)) if av1c else b""
 
 
 # -- AV1 OBUs and headers ----------------------------------------------------------------------------
-class _Bits:
-    """MSB-first bit reader (the AV1 specification's f(n), ns(n))."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data, self.pos = data, 0
-
-    def f(self, n: int) -> int:
-        v = 0
-        for _ in range(n):
-            byte = self.pos >> 3
-            if byte >= len(self.data):
-                raise ValueError("header too short")
-            v = (v << 1) | ((self.data[byte] >> (7 - (self.pos & 7))) & 1)
-            self.pos += 1
-        return v
-
-    def ns(self, n: int) -> int:
-        w = n.bit_length()  # FloorLog2(n) + 1
-        m = (1 << w) - n
-        v = self.f(w - 1)
-        return v if v < m else (v << 1) - m + self.f(1)
-
-    def uvlc(self) -> int:
-        zeros = 0
-        while not self.f(1):
-            zeros += 1
-            if zeros >= 32:
-                raise ValueError("uvlc too long")
-        return self.f(zeros) + (1 << zeros) - 1
-
-
 def _obus(data: bytes):
     """``(type, payload)`` of the OBUs in ``data`` (each with its size field; stops at one without)."""
     pos = 0
@@ -241,7 +68,7 @@ class _Sequence:
     """The sequence header fields the key frame's header depends on."""
 
     def __init__(self, payload: bytes) -> None:
-        b = _Bits(payload)
+        b = Bits(payload)
         self.profile = b.f(3)
         b.f(1)  # still_picture
         self.reduced = b.f(1)
@@ -272,7 +99,7 @@ class _Sequence:
                 self.order_hint_bits = b.f(3) + 1
         self.superres = b.f(1)
 
-    def _operating_points(self, b: _Bits) -> None:
+    def _operating_points(self, b: Bits) -> None:
         if b.f(1):  # timing_info_present_flag
             b.f(32), b.f(32)
             self.equal_picture_interval = b.f(1)
@@ -297,7 +124,7 @@ class _Sequence:
 def base_q_idx(frame: bytes, seq: _Sequence) -> int | None:
     """The base quantiser index of a key frame shown at once (a still image's frame), from its
     uncompressed header (section 5.9.2, the fields a shown key frame has); None for any other frame."""
-    b = _Bits(frame)
+    b = Bits(frame)
     if not seq.reduced:
         if b.f(1):  # show_existing_frame
             return None
@@ -332,7 +159,7 @@ def base_q_idx(frame: bytes, seq: _Sequence) -> int | None:
     return b.f(8)
 
 
-def _superres_width(width: int, b: _Bits) -> int:
+def _superres_width(width: int, b: Bits) -> int:
     denom = b.f(3) + 9  # coded_denom + SUPERRES_DENOM_MIN
     return (width * 8 + denom // 2) // denom
 
@@ -344,7 +171,7 @@ def _tile_log2(blk: int, target: int) -> int:
     return k
 
 
-def _tile_info(b: _Bits, width: int, height: int, sb128: int) -> None:
+def _tile_info(b: Bits, width: int, height: int, sb128: int) -> None:
     """Skip the frame header's tile_info() (section 5.9.15)."""
     mi_cols, mi_rows = 2 * ((width + 7) >> 3), 2 * ((height + 7) >> 3)
     shift = 5 if sb128 else 4
@@ -381,16 +208,11 @@ def avif_base_q_idx(read_at: ReadAt) -> int | None:
     """The AV1 base quantiser index (0-255) of an AVIF file's primary image; None when the file is
     not a still AVIF whose headers read (an image sequence, an unknown layout, a damaged file)."""
     try:
-        meta = _meta(read_at)
-        if meta is None:
+        found = primary_coded_item(read_at, b"av01")
+        if found is None:
             return None
-        item = _primary_id(read_at, meta)
-        types = _item_types(read_at, meta)
-        if item is not None and types.get(item) == b"grid":
-            item = _first_tile(read_at, meta, item)
-        if item is None or types.get(item) != b"av01":
-            return None
-        data = _item_data(read_at, meta, item, 4096)
+        meta, item = found
+        data = item_data(read_at, meta, item, 4096)
         if not data:
             return None
         seq, frame = None, None

@@ -5,13 +5,13 @@ A JPEG's quantisation tables give its quality (``quality.jpeg_quality_from_table
 For a lossy WebP, an AVIF or a HEIF/HEIC the scan records the codec (``quality.lossy_codec``) and
 withholds a calibrated verdict (the ``unmeasured_codec`` gate) unless the card measured such files:
 its calibration images hold that codec (``calibration.image_codecs``, written by ``train probe``)
-or its measured conditions include copies in that codec (``webpQ``, ``avifQ``; the bundle's WebP
+or its measured conditions include copies in that codec (``webpQ``, ``avifQ``, ``heifQ``; the bundle's
 conditions).  A lossy WebP's quality is read from its VP8 frame header (:func:`webp_quality`: the
 base quantiser, mapped to libwebp's default quality scale), an AVIF's from its AV1 frame header
-(``inputs.avif``: the base quantiser index, mapped to libavif's quality scale); recorded as
+(``inputs.avif``: the base quantiser index, mapped to libavif's quality scale), a HEIC's from its
+HEVC slice header (``inputs.heif``: the slice quantiser, mapped to libheif's quality scale); recorded as
 ``quality.lossy_quality``.  A calibration covers only files of that codec at least as good as the
-lowest quality both classes of its sample hold (``covered_quality``), as for JPEG qualities.
-HEIF/HEIC keeps no figure that is read here.  Measured on the bundle's holdout (docs/quality.md):
+lowest quality both classes of its sample hold (``covered_quality``), as for JPEG qualities.  Measured on the bundle's holdout (docs/quality.md):
 its 46 real photos re-saved as WebP at quality 50 drew 9 false ``synthetic`` verdicts at
 thresholds whose stated false-alarm rate is 4.3 % (3 / 69), and a folder mixing them with JPEGs
 passed the batch domain check.
@@ -29,7 +29,7 @@ AVIF = "avif"
 HEIF = "heif"
 NAMES = {WEBP: "lossy WebP", AVIF: "AVIF", HEIF: "HEIF/HEIC"}
 COVERED_SHARE = 0.1  # a codec is covered when at least this share of each class's calibration images has it
-QUALITY_CODECS = (WEBP, AVIF)  # the codecs whose quality is read from the file
+QUALITY_CODECS = (WEBP, AVIF, HEIF)  # the codecs whose quality is read from the file
 
 
 def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
@@ -42,8 +42,9 @@ def lossy_codec(fmt: str | None, data: bytes | None) -> str | None:
 
 
 def lossy_quality(fmt: str | None, data: bytes | None) -> int | None:
-    """The quality of a lossy WebP (:func:`webp_quality`) or an AVIF (:func:`avif_quality`) from
-    its bytes ``data``; None for any other file, and for one whose frame header cannot be read."""
+    """The quality of a lossy WebP (:func:`webp_quality`), an AVIF (:func:`avif_quality`) or a HEIC
+    (:func:`heif_quality`) from its bytes ``data``; None for any other file, and for one whose frame
+    (slice) header cannot be read."""
     data = data or b""
     return _codec_quality(fmt, lambda pos, n: data[pos:pos + n])[1]
 
@@ -85,7 +86,10 @@ def _codec_quality(fmt: str | None, read_at: Callable[[int, int], bytes]) -> tup
         q = avif_base_q_idx(read_at)
         return AVIF, None if q is None else avif_quality(q)
     if fmt in ("HEIF", "HEIC"):
-        return HEIF, None
+        from .heif import heif_slice_qp
+
+        q = heif_slice_qp(read_at)
+        return HEIF, None if q is None else heif_quality(q)
     return None, None
 
 
@@ -233,6 +237,22 @@ def avif_quality(quantiser: int) -> int:
     return _highest_quality(AVIF_QUANTISERS, quantiser)
 
 
+# -- the quality of a HEIC ----------------------------------------------------------------------------
+# libheif's x265 encoder writes, for quality Q (0-100), this HEVC slice quantiser (SliceQpY): measured
+# with pillow-heif 1.9 (libheif 1.23, x265 4.3) at every quality, the same at every size, chroma format,
+# greyscale and alpha (tests/inputs/test_heif.py); the quantiser is read by ``inputs.heif.heif_slice_qp``
+HEIF_QUANTISERS = tuple(max(0, 47 - (q + 1) // 2) for q in range(101))
+
+
+def heif_quality(quantiser: int) -> int:
+    """The libheif quality (0-100) of a HEVC slice quantiser: the highest quality whose quantiser is
+    at least as coarse (101 qualities share 48 quantisers: a reading is exact or one point high;
+    every quality from 93 up writes 0).  A file from another encoder (a phone's) reads as the libheif
+    quality of the same slice quantiser: an equivalent, not the setting used, and encoders vary the
+    quantiser per block around it differently."""
+    return _highest_quality(HEIF_QUANTISERS, quantiser)
+
+
 def _highest_quality(steps: Sequence[int], quantiser: int) -> int:
     """The highest quality (index into ``steps``, the encoder's quantiser per quality) whose
     quantiser is at least as coarse as ``quantiser``: the qualities that share one discard the same."""
@@ -242,8 +262,9 @@ def _highest_quality(steps: Sequence[int], quantiser: int) -> int:
 def codec_range(codecs: Sequence[str | None], labels: Sequence[int],
                 qualities: Sequence[int | None] | None = None) -> dict[str, Any] | None:
     """A card's ``calibration.image_codecs``: per class, how many calibration images each lossy
-    non-JPEG codec holds (``n``: the class's images) and, for lossy WebP and AVIF, the range of their
-    qualities (``webp_quality`` / ``avif_quality``: ``{min, max}``, from ``qualities``,
+    non-JPEG codec holds (``n``: the class's images) and, for the codecs whose quality is read (lossy
+    WebP, AVIF, HEIC), the range of their qualities (``webp_quality`` / ``avif_quality`` /
+    ``heif_quality``: ``{min, max}``, from ``qualities``,
     :func:`lossy_quality`); ``covered``: the codecs that at least :data:`COVERED_SHARE` of *each*
     class holds (the rates were measured on such files); ``covered_quality``: for a covered codec
     whose quality is read, the lowest quality at which both classes were measured (the larger of
@@ -273,7 +294,7 @@ def codec_range(codecs: Sequence[str | None], labels: Sequence[int],
 def covered_codecs(calibrations: Sequence[Mapping[str, Any] | None]) -> dict[str, int | None]:
     """The codecs *every* card's calibration covers (none when a card records none: older cards,
     the bundle), each with the lowest quality all of them measured it at (the largest of their
-    ``covered_quality``; None where no card records one: HEIF, cards written before it)."""
+    ``covered_quality``; None where no card records one: cards written before the codec's quality was read)."""
     if not calibrations:
         return {}
     floors: dict[str, int | None] | None = None
@@ -305,7 +326,8 @@ def codec_names(codecs: Sequence[str]) -> list[str]:
 
 
 def describe(codec: str, quality: int | None = None) -> str:
-    """``lossy WebP at quality 80`` (libwebp's scale), ``AVIF at quality 60`` (libavif's), ``HEIF/HEIC``."""
+    """``lossy WebP at quality 80`` (libwebp's scale), ``AVIF at quality 60`` (libavif's), ``HEIF/HEIC
+    at quality 50`` (libheif's); the codec's name alone without a quality."""
     name = NAMES.get(codec, codec)
     return f"{name} at quality {quality}" if quality is not None else name
 

@@ -12,6 +12,8 @@ therefore also calibrates on *copies* of the calibration images made in memory w
   default settings) instead of JPEG;
 * ``avifQ`` / ``SavifQ``: the same, saved as AVIF at libavif quality ``Q`` (Pillow's encoder: libavif
   with libaom, default speed and 4:2:0);
+* ``heifQ`` / ``SheifQ`` (``heicQ`` accepted): the same, saved as HEIC at libheif quality ``Q``
+  (pillow-heif's encoder: libheif with x265, 4:2:0);
 * ``greyQ`` / ``SgreyQ``: the same, turned greyscale (Pillow's ``L``: ITU-R 601 luma) and saved as a
   greyscale JPEG at ``Q``.
 
@@ -24,7 +26,8 @@ shorter side ``s`` and estimated JPEG quality ``q`` (a non-JPEG file counts as q
 A lossy WebP the card's own calibration images do not cover is judged among the WebP conditions
 only, by its quality read from the file (``inputs.codecs.webp_quality``), by the same rule 2; with
 none at least as harsh it is outside (the ``unmeasured_codec`` gate); an AVIF likewise among the
-AVIF conditions (``inputs.codecs.avif_quality``); a HEIF has none (its quality is not read).
+AVIF conditions (``inputs.codecs.avif_quality``), a HEIC among the HEIF conditions
+(``inputs.codecs.heif_quality``).
 A greyscale image (``inputs.quality.is_greyscale``) under a card with greyscale conditions is
 judged among those only (its colour calibration images never cover it: on the bundle's holdout
 made greyscale, colour thresholds let 23 of 43 fakes through as real against a stated 20 %,
@@ -72,9 +75,10 @@ TRANSFORM_VERSION = "lanczos-jpeg420-v1"  # part of the cache key: change it whe
 ORIGINAL = "original"
 OUTSIDE = "outside"  # the record's condition when no measured condition covers the image
 DEFAULT_SPEC = "q95,q85,q75,1080q90,720q90,720q80"
-_NAME = re.compile(r"^(?:(\d{2,5}))?(q|webp|avif|grey)(\d{1,3})$")
-JPEG, WEBP, AVIF, GREY = "jpeg", "webp", "avif", "grey"
-_PREFIX = {JPEG: "q", WEBP: "webp", AVIF: "avif", GREY: "grey"}  # a condition name's letters per form
+_NAME = re.compile(r"^(?:(\d{2,5}))?(q|webp|avif|heif|heic|grey)(\d{1,3})$")
+JPEG, WEBP, AVIF, HEIF, GREY = "jpeg", "webp", "avif", "heif", "grey"
+_PREFIX = {JPEG: "q", WEBP: "webp", AVIF: "avif", HEIF: "heif", GREY: "grey"}  # a condition name's letters per form
+_ALIASES = {"heic": HEIF}
 
 
 class ConditionError(ValueError):
@@ -84,7 +88,7 @@ class ConditionError(ValueError):
 @dataclass(frozen=True)
 class Condition:
     """One declared transformation: optional downscale to ``side`` (shorter side), then JPEG (or
-    lossy WebP, AVIF, or greyscale then JPEG: ``codec``) at ``quality``."""
+    lossy WebP, AVIF, HEIC, or greyscale then JPEG: ``codec``) at ``quality``."""
 
     side: int | None
     quality: int
@@ -110,11 +114,23 @@ class Condition:
             img.save(buf, format="WEBP", quality=int(self.quality))
         elif self.codec == AVIF:
             img.save(buf, format="AVIF", quality=int(self.quality))
+        elif self.codec == HEIF:
+            _save_heif(img, buf, int(self.quality))
         elif self.codec == GREY:
             img.convert("L").save(buf, format="JPEG", quality=int(self.quality))
         else:
             img.save(buf, format="JPEG", quality=int(self.quality), subsampling="4:2:0")
         return buf.getvalue()
+
+
+def _save_heif(img: Image.Image, buf: io.BytesIO, quality: int) -> None:
+    """``img`` saved as HEIC at libheif ``quality`` (pillow-heif; ``ConditionError`` without it)."""
+    from ..inputs.decoding import init_codecs
+
+    init_codecs()
+    if "HEIF" not in Image.SAVE:
+        raise ConditionError("heif conditions need pillow-heif (pip install pillow-heif), which is not installed")
+    img.save(buf, format="HEIF", quality=quality)
 
 
 def parse_conditions(spec: str | None) -> list[Condition]:
@@ -130,12 +146,13 @@ def parse_conditions(spec: str | None) -> list[Condition]:
         m = _NAME.match(part)
         if not m:
             raise ConditionError(f"--conditions: {part!r} is not a condition (use qQ or SqQ, e.g. q85 or 720q90; "
-                                 "webpQ or SwebpQ for lossy WebP, avifQ or SavifQ for AVIF, greyQ or SgreyQ for greyscale JPEG; "
+                                 "webpQ or SwebpQ for lossy WebP, avifQ or SavifQ for AVIF, heifQ or SheifQ for HEIC, "
+                                 "greyQ or SgreyQ for greyscale JPEG; "
                                  "or 'default' / 'none')")
         side, q = (int(m.group(1)) if m.group(1) else None), int(m.group(3))
         if not 1 <= q <= 100 or (side is not None and side < 32):
             raise ConditionError(f"--conditions: {part!r}: quality must be 1-100 and a size at least 32 px")
-        c = Condition(side, q, {v: k for k, v in _PREFIX.items()}[m.group(2)])
+        c = Condition(side, q, _ALIASES.get(m.group(2)) or {v: k for k, v in _PREFIX.items()}[m.group(2)])
         if c not in out:
             out.append(c)
     return out
@@ -150,8 +167,8 @@ def usable(conditions: Sequence[Condition], min_side: int, min_quality: int = 10
     already covers (rule 1 of the module doc), so they are skipped (named in the card)."""
     keep, skipped = [], []
     for c in conditions:
-        # inside the clean calibration only when both the size and the quality are (rule 1); a WebP, AVIF
-        # or greyscale copy never is
+        # inside the clean calibration only when both the size and the quality are (rule 1); a WebP, AVIF,
+        # HEIC or greyscale copy never is
         inside = (c.codec == JPEG and bool(min_side) and (c.side is None or c.side >= min_side)
                   and c.quality >= min_quality)
         (skipped if inside else keep).append(c)
@@ -464,11 +481,12 @@ def condition_table(conditions: Sequence[Condition], skipped: Sequence[str], y: 
     return {
         "transform": f"Pillow, in memory: Lanczos downscale of the shorter side, then baseline JPEG 4:2:0 "
                      f"({TRANSFORM_VERSION}; webp conditions: lossy WebP, libwebp's default settings; avif "
-                     "conditions: AVIF, libavif's default settings; grey conditions: greyscale (L) JPEG)",
+                     "conditions: AVIF, libavif's default settings; heif conditions: HEIC, libheif's x265 at 4:2:0; "
+                     "grey conditions: greyscale (L) JPEG)",
         "rule": "original when the shorter side and JPEG quality are at least the calibration images'; else every "
                 "measured condition with size <= the image's and quality <= the image's bounds it (the mildest named; "
                 "the worst case of their thresholds and rates used); else outside (no calibrated verdict); a lossy "
-                "WebP (an AVIF) the calibration images do not cover: the same among the webp (avif) conditions, by its "
+                "WebP (an AVIF, a HEIC) the calibration images do not cover: the same among the webp (avif, heif) conditions, by its "
                 "quality read from the file; "
                 "a greyscale image: the same among the grey conditions (one at least the calibration images' size among the "
                 "full-size grey copies first)",

@@ -63,8 +63,9 @@ MODES = ("enforce", "strict", "warn", "off")
 WITHHOLDING = ("enforce", "strict")  # the modes that turn verdicts the check does not back into inconclusive
 MIN_N = 10
 MIN_EFFECT = 0.80
-# the copies tried only for a group mostly of their kind: lossy WebP, AVIF, greyscale (scan/conditions.py names)
-FORM_CONDITIONS = {"webp": re.compile(r"webp\d+$"), "avif": re.compile(r"avif\d+$"), "grey": re.compile(r"grey\d+$")}
+# the copies tried only for a group mostly of their kind: lossy WebP, AVIF, HEIC, greyscale (scan/conditions.py names)
+FORM_CONDITIONS = {"webp": re.compile(r"webp\d+$"), "avif": re.compile(r"avif\d+$"), "heif": re.compile(r"heif\d+$"),
+                   "grey": re.compile(r"grey\d+$")}
 CONTENT_DIMS = 10  # the reference's top principal directions left out of the test (what images show)
 ALPHA = 0.01
 MAX_TESTED = 400  # a larger group is tested on a seeded random sample of this many images (bounded cost)
@@ -196,8 +197,9 @@ def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, pe
     is like the images of one condition (``condition`` names it), out of domain only when it is
     like none; the test reported is the closest one.  The lossy WebP copies (``webpQ`` conditions)
     are tried only for a group of lossy WebP files, the AVIF copies (``avifQ``) only for a group of
-    AVIF files, the greyscale copies (``greyQ``) only for a group of greyscale images (``forms``:
-    ``{"webp", "avif", "grey"}``, :func:`group_forms`): a group of
+    AVIF files, the HEIC copies (``heifQ``) only for a group of HEIC files, the greyscale copies
+    (``greyQ``) only for a group of greyscale images (``forms``: ``{"webp", "avif", "heif", "grey"}``,
+    :func:`group_forms`): a group of
     colour JPEGs is judged by the JPEG conditions' rates, and each further condition tried is one
     more chance for a foreign batch to pass."""
     if len(feats) < MIN_N:
@@ -258,9 +260,9 @@ def _distinct(std: np.ndarray, copy_distance: float, seed: int) -> tuple[np.ndar
 
 
 def group_forms(records: list[dict[str, Any]], idx: list[int]) -> set[str]:
-    """The copies' kinds a group is tested against besides the JPEG conditions: ``webp`` (``avif``)
-    when at least half of its files are lossy WebPs (AVIFs) (``quality.lossy_codec``; without quality
-    measures, ``--no-quality-gates``: any WebP (AVIF)), ``grey`` when at least half are greyscale
+    """The copies' kinds a group is tested against besides the JPEG conditions: ``webp`` (``avif``,
+    ``heif``) when at least half of its files are lossy WebPs (AVIFs, HEICs) (``quality.lossy_codec``;
+    without quality measures, ``--no-quality-gates``: any WebP (AVIF, HEIF)), ``grey`` when at least half are greyscale
     (``quality.greyscale``; without quality measures: a greyscale file mode)."""
     from ..inputs.quality import greyscale_mode
 

@@ -2,31 +2,23 @@
 encoder it maps: Pillow's (libavif + libaom)."""
 
 import io
-import struct
 
 import pytest
-from PIL import Image, features
+from PIL import features
 
+from synthdetect.inputs import isobmff
 from synthdetect.inputs.avif import avif_base_q_idx
-from synthdetect.inputs.codecs import AVIF_QUANTISERS, codec_from_file, lossy_codec, lossy_quality
+from synthdetect.inputs.codecs import AVIF_QUANTISERS, lossy_codec, lossy_quality
+
+from .heif_builders import box, grid_file, picture as _picture, reader as _read
 
 pytestmark = pytest.mark.skipif(not features.check("avif"), reason="Pillow without AVIF")
-
-
-def _picture(w=96, h=64, mode="RGB"):
-    img = Image.new("RGB", (w, h))
-    img.putdata([((x * 7 + y * 3) % 256, (x * y) % 256, (y * 11) % 256) for y in range(h) for x in range(w)])
-    return img.convert(mode)
 
 
 def _avif(img, **kw) -> bytes:
     buf = io.BytesIO()
     img.save(buf, format="AVIF", **kw)
     return buf.getvalue()
-
-
-def _read(data: bytes):
-    return lambda pos, n: data[pos:pos + n]
 
 
 def test_the_quantiser_table_is_libavifs():
@@ -55,60 +47,11 @@ def test_the_reading_holds_across_sizes_modes_speeds_and_subsampling():
         assert avif_base_q_idx(_read(_avif(img, quality=60, **kw))) == AVIF_QUANTISERS[60], (img.size, img.mode, kw)
 
 
-def test_a_file_is_read_from_a_few_hundred_bytes(tmp_path):
-    path = tmp_path / "x.avif"
-    path.write_bytes(_avif(_picture(), quality=50))
-    assert codec_from_file(path) == ("avif", lossy_quality("AVIF", path.read_bytes())) and codec_from_file(path)[1]
-    reads = []
-
-    def read_at(pos, n):
-        reads.append(n)
-        with open(path, "rb") as f:
-            f.seek(pos)
-            return f.read(n)
-
-    assert avif_base_q_idx(read_at) is not None and sum(reads) < 20000
-
-
-def test_damaged_or_foreign_files_give_no_reading():
-    data = _avif(_picture(), quality=50)
-    for bad in (b"", b"\0" * 64, data[:40], data[:200], b"RIFF" + data[4:],
-                struct.pack(">I4s", 16, b"ftyp") + b"avif" + b"\0" * 4 + b"\xff" * 50):
-        assert avif_base_q_idx(_read(bad)) is None and lossy_quality("AVIF", bad) is None
-    png = io.BytesIO()
-    _picture().save(png, format="PNG")
-    assert avif_base_q_idx(_read(png.getvalue())) is None
-
-
-def _box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I4s", 8 + len(payload), kind) + payload
-
-
-def _full(kind: bytes, payload: bytes, version: int = 0) -> bytes:
-    return _box(kind, bytes([version, 0, 0, 0]) + payload)
-
-
 def _grid_file(tile: bytes, config: bytes = b"") -> bytes:
     """An AVIF whose primary item is a ``grid`` of one ``av01`` tile holding ``tile`` (the AV1 data
-    of a real encode), built box by box as the HEIF specification lays it out; ``config``: OBUs for
-    the ``av1C`` property (the sequence header may live there instead of in the item)."""
-    def infe(item, kind):
-        return _full(b"infe", struct.pack(">HH", item, 0) + kind + b"\0", version=2)
-
-    grid = bytes([0, 0]) + struct.pack(">HH", 64, 96)  # ImageGrid: version, flags, 1x1, output size
-
-    def meta(offset):
-        iloc = _full(b"iloc", struct.pack(">HH", 0x4400, 2)
-                     + struct.pack(">HHHII", 1, 0, 1, offset, len(grid))
-                     + struct.pack(">HHHII", 2, 0, 1, offset + len(grid), len(tile)))
-        return _full(b"meta", _full(b"pitm", struct.pack(">H", 1))
-                     + _full(b"iinf", struct.pack(">H", 2) + infe(1, b"grid") + infe(2, b"av01"))
-                     + _full(b"iref", _box(b"dimg", struct.pack(">HHH", 1, 1, 2)))
-                     + _box(b"iprp", _box(b"ipco", _box(b"av1C", bytes([0x81, 0, 0x0C, 0]) + config))) + iloc)
-
-    ftyp = _box(b"ftyp", b"avif" + b"\0" * 4 + b"mif1miaf")
-    offset = len(ftyp) + len(meta(0)) + 8
-    return ftyp + meta(offset) + _box(b"mdat", grid + tile)
+    of a real encode); ``config``: OBUs for the ``av1C`` property (the sequence header may live
+    there instead of in the item)."""
+    return grid_file(b"avif", b"av01", tile, box(b"av1C", bytes([0x81, 0, 0x0C, 0]) + config))
 
 
 def test_a_grid_is_read_through_its_first_tile():
@@ -118,8 +61,8 @@ def test_a_grid_is_read_through_its_first_tile():
 
     data = _avif(_picture(), quality=60)
     read = _read(data)
-    meta = avif._meta(read)
-    tile = avif._item_data(read, meta, avif._primary_id(read, meta), 1 << 20)
+    meta = isobmff.meta_box(read)
+    tile = isobmff.item_data(read, meta, isobmff.primary_id(read, meta), 1 << 20)
     grid = _grid_file(tile)
     assert avif_base_q_idx(_read(grid)) == AVIF_QUANTISERS[60] == avif_base_q_idx(read)
     no_tile = grid.replace(b"dimg", b"thmb")  # a grid whose tiles cannot be found: no reading

@@ -63,7 +63,7 @@ def test_heif_is_a_lossy_codec(tmp_path):
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()
     p = _save(tmp_path / "a.heic", _noise(), quality=50)
-    assert codec_from_file(p) == ("heif", None) and decode(p).lossy_codec == "heif"
+    assert codec_from_file(p) == ("heif", 50) and decode(p).lossy_codec == "heif"
 
 
 def test_truncated_or_foreign_bytes_are_not_taken_for_lossy_webp():

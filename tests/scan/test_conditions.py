@@ -159,21 +159,27 @@ def test_webp_conditions_are_parsed_made_and_assigned_by_the_webp_quality():
     assert assign(1000, None, WEBP_TABLE, ("avif", None)).reason is None
 
 
-def test_avif_conditions_are_parsed_made_and_assigned_by_the_avif_quality():
-    """``avifQ`` / ``SavifQ``: copies saved as AVIF; an AVIF is judged among them only, by the
-    quality its AV1 frame header reads; neither a WebP nor a JPEG by them."""
+@pytest.mark.parametrize("codec,fmt,letters", [("avif", "AVIF", "avif"), ("heif", "HEIF", "heic")])
+def test_avif_and_heic_conditions_are_parsed_made_and_assigned_by_the_quality_read(codec, fmt, letters):
+    """``avifQ`` / ``SavifQ`` (``heifQ`` / ``SheifQ``, ``heic`` accepted): copies saved as AVIF (HEIC);
+    such a file is judged among them only, by the quality its frame (slice) header reads; neither a
+    WebP nor a JPEG by them."""
     from synthdetect.inputs.codecs import lossy_codec, lossy_quality
 
-    conds, data = _parsed_and_made("default,avif50,100avif60", Condition(100, 60, "avif"), (200, 300), (150, 100))
-    assert lossy_codec("AVIF", data) == "avif" and 60 <= lossy_quality("AVIF", data) <= 61
+    if codec == "heif":
+        pytest.importorskip("pillow_heif")
+    conds, data = _parsed_and_made(f"default,{letters}50,100{letters}60", Condition(100, 60, codec), (200, 300), (150, 100))
+    assert lossy_codec(fmt, data) == codec and 60 <= lossy_quality(fmt, data) <= 61
     keep, _ = usable(conds, 816, 89)
-    assert {"avif50", "100avif60"} <= {c.name for c in keep}
-    table = {**TABLE, "measured": {**TABLE["measured"], "avif50": {"side": None, "quality": 50, "codec": "avif"},
-                                   "720avif60": {"side": 720, "quality": 60, "codec": "avif"}}}
-    avif = lambda side, q: assign(side, None, table, ("avif", q))  # noqa: E731
-    assert avif(1000, 61).bound == ("avif50", "720avif60") and avif(1000, 55).name == "avif50"
-    assert avif(800, 65).name == "720avif60" and avif(800, 55).gate == "unmeasured_codec"
-    assert "measured: 720avif60, avif50" in avif(1000, 40).reason
+    assert {f"{codec}50", f"100{codec}60"} <= {c.name for c in keep}
+    table = {**TABLE, "measured": {**TABLE["measured"], f"{codec}50": {"side": None, "quality": 50, "codec": codec},
+                                   f"720{codec}60": {"side": 720, "quality": 60, "codec": codec}}}
+    judge = lambda side, q: assign(side, None, table, (codec, q))  # noqa: E731
+    assert judge(1000, 61).bound == (f"{codec}50", f"720{codec}60") and judge(1000, 55).name == f"{codec}50"
+    assert judge(800, 65).name == f"720{codec}60" and judge(800, 55).gate == "unmeasured_codec"
+    assert f"measured: 720{codec}60, {codec}50" in judge(1000, 40).reason
+    other = "avif" if codec == "heif" else "heif"
+    assert assign(1000, None, table, (other, 80)).gate == "unmeasured_codec"  # not this codec's copies
     assert assign(1000, None, table, ("webp", 80)).gate == "unmeasured_codec"  # no WebP measured
     assert assign(1000, 80, table).name == "q75"  # a JPEG: JPEG conditions only
 
@@ -464,29 +470,32 @@ def test_scan_judges_a_lossy_webp_in_its_measured_webp_condition(setup):
     assert j70["condition"] == "q60"
 
 
-def test_scan_judges_an_avif_in_its_measured_avif_condition(setup):
-    """A probe calibrated with ``--conditions q60,avif50``: an AVIF at quality 70 is judged in
-    ``avif50`` (its rates, the unmeasured_codec gate lifted, its quality recorded); one at quality 30
-    is withheld naming what was measured; a lossy WebP is not judged by an AVIF condition."""
+@pytest.mark.parametrize("codec,ext,name", [("avif", "avif", "AVIF"), ("heif", "heic", "HEIF/HEIC")])
+def test_scan_judges_an_avif_or_heic_in_its_measured_condition(setup, codec, ext, name):
+    """A probe calibrated with ``--conditions q60,avif50`` (``heif50``): an AVIF (HEIC) at quality 70
+    is judged in that condition (its rates, the unmeasured_codec gate lifted, its quality recorded);
+    one at quality 30 is withheld naming what was measured; a lossy WebP is not judged by it."""
+    if codec == "heif":
+        pytest.importorskip("pillow_heif").register_heif_opener()
     bbdir, bb, data, tmp = setup
     out = tmp / "models"
-    r = _train(bbdir, data, out, tmp / "cache", "--conditions", "q60,avif50")
+    r = _train(bbdir, data, out, tmp / "cache", "--conditions", f"q60,{codec}50")
     assert r.exit_code == 0, r.output
     table = json.loads((out / "case42.json").read_text())["calibration"]["conditions"]
-    assert table["measured"]["avif50"]["codec"] == "avif"
+    assert table["measured"][f"{codec}50"]["codec"] == codec
     src = Image.open(data / "1_fake" / "img03.png").convert("RGB")
-    ev = tmp / "avif-evidence"
-    recs = _scan(out, bbdir, [_write(ev / "a70.avif", src, quality=70), _write(ev / "a30.avif", src, quality=30),
+    ev = tmp / f"{codec}-evidence"
+    recs = _scan(out, bbdir, [_write(ev / f"a70.{ext}", src, quality=70), _write(ev / f"a30.{ext}", src, quality=30),
                               _write(ev / "w70.webp", src, quality=70)])
-    a70, a30, w70 = recs["a70.avif"], recs["a30.avif"], recs["w70.webp"]
-    assert a70["condition"] == "avif50" and a70["quality"]["lossy_codec"] == "avif"
+    a70, a30, w70 = recs[f"a70.{ext}"], recs[f"a30.{ext}"], recs["w70.webp"]
+    assert a70["condition"] == f"{codec}50" and a70["quality"]["lossy_codec"] == codec
     assert 70 <= a70["quality"]["lossy_quality"] <= 71
     assert not [g for g in a70["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
-    op = table["measured"]["avif50"]["at_default_budgets"]
+    op = table["measured"][f"{codec}50"]["at_default_budgets"]
     assert (a70["models"]["case42"]["threshold"], a70["models"]["case42"]["threshold_real"]) == (op["t_hi"], op["t_lo"])
     assert a30["condition"] == "outside" and a30["verdict"] == "inconclusive"
     (entry,) = [g for g in a30["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
-    assert "saved as AVIF at quality 3" in entry["reason"] and "(measured: avif50)" in entry["reason"]
+    assert f"saved as {name} at quality 3" in entry["reason"] and f"(measured: {codec}50)" in entry["reason"]
     assert w70["condition"] == "outside" and w70["verdict"] == "inconclusive"
 
 

@@ -520,16 +520,17 @@ def test_the_webp_copies_are_tried_only_for_a_group_of_lossy_webp_files():
     assert webp([0, 1]) and webp([0, 2, 3]) and not webp([1, 3])
 
 
-def test_the_avif_copies_are_tried_only_for_a_group_of_avif_files():
-    *_, ref, B, pb, _ = _copies_reference(19, "avif50")
+@pytest.mark.parametrize("codec,fmt", [("avif", "AVIF"), ("heif", "HEIF")])
+def test_the_avif_or_heic_copies_are_tried_only_for_a_group_of_such_files(codec, fmt):
+    *_, ref, B, pb, _ = _copies_reference(19, f"{codec}50")
     assert dc.test_group(ref, B, pb)["decision"] == "out_of_domain"
     assert dc.test_group(ref, B, pb, forms={"webp"})["decision"] == "out_of_domain"  # not the WebP copies' kind
-    t = dc.test_group(ref, B, pb, forms={"avif"})
-    assert t["decision"] == "in_domain" and t["condition"] == "avif50"
-    recs = [{"quality": {"lossy_codec": "avif"}}, {"format": "AVIF"}, {"quality": {"lossy_codec": "webp"}},
+    t = dc.test_group(ref, B, pb, forms={codec})
+    assert t["decision"] == "in_domain" and t["condition"] == f"{codec}50"
+    recs = [{"quality": {"lossy_codec": codec}}, {"format": fmt}, {"quality": {"lossy_codec": "webp"}},
             {"format": "JPEG"}]
     forms = lambda idx: dc.group_forms(recs, idx)  # noqa: E731
-    assert "avif" in forms([0, 1]) and "avif" in forms([0, 3]) and forms([2, 3]) == {"webp"}
+    assert codec in forms([0, 1]) and codec in forms([0, 3]) and forms([2, 3]) == {"webp"}
 
 
 def test_the_greyscale_copies_are_tried_only_for_a_group_of_greyscale_images():

@@ -117,9 +117,13 @@ def _file_codecs(items: Sequence[Item]) -> list[tuple[str | None, int | None, in
 
 
 def _shorter_side(path: Any) -> int:
-    """The image's shorter side from its header (a rotation by its orientation keeps it)."""
+    """The image's shorter side from its header (a rotation by its orientation keeps it; HEIC read
+    through pillow-heif, registered here)."""
     from PIL import Image
 
+    from ..inputs.decoding import init_codecs
+
+    init_codecs()
     try:
         with Image.open(path) as im:
             return min(im.size)

@@ -365,8 +365,10 @@ def _format_warning(by_label: dict[int, list[Item]], advice: str) -> list[str]:
 
 def _headers(items: Sequence[Item], limit: int = 500) -> list[tuple[tuple[int, int], int | None]]:
     """(size, estimated JPEG quality or None) of up to ``limit`` images, from their headers."""
+    from .decoding import init_codecs
     from .quality import jpeg_quality_estimate
 
+    init_codecs()  # HEIC headers through pillow-heif
     out = []
     for it in items[:limit]:
         try:

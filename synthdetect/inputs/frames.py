@@ -115,6 +115,9 @@ def open_reduced(path: Path, side: int):
     reduced scale (1/2..1/8) no smaller than ``side`` (other formats: whole)."""
     from PIL import Image, ImageOps
 
+    from .decoding import init_codecs
+
+    init_codecs()  # HEIC through pillow-heif
     with Image.open(path) as im:
         im.draft("RGB", (side, side))
         return ImageOps.exif_transpose(im.convert("RGB"))

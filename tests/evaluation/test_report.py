@@ -214,6 +214,24 @@ def test_files_in_a_codec_the_calibration_does_not_cover_are_counted(models_dir,
     assert _unmeasured_codecs([("webp", 80, 900)], SimpleNamespace()) is None  # a training run: no card, no gate
 
 
+def test_a_heics_size_and_quality_are_read_before_anything_else_opened_it(tmp_path):
+    """The codec count reads a HEIC's shorter side through pillow-heif even when nothing decoded an
+    image before it in the process (a side of 0 would put every HEIC outside the HEIF conditions)."""
+    import subprocess
+    import sys
+
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    from PIL import Image
+
+    path = tmp_path / "a.heic"
+    Image.new("RGB", (900, 760), (120, 90, 60)).save(path, format="HEIF", quality=60)
+    code = ("import sys; from synthdetect.evaluation.report import _file_codecs; "
+            "from types import SimpleNamespace as S; print(_file_codecs([S(path=sys.argv[1])]))")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[('heif', 60, 760)]"
+
+
 def test_greyscale_images_the_calibration_does_not_cover_are_counted(models_dir, labelled, tmp_path):
     """scan withholds a verdict on a greyscale image for a card calibrated on colour images only
     (the greyscale gate): evaluate scores it, and counts such images per target and says so."""

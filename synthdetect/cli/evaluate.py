@@ -118,7 +118,7 @@ def calibrate(
                                inconclusive_margin=inconclusive_margin, max_fpr=max_fpr)
         except (ValueError, OSError, RuntimeError) as e:
             raise _library_failure(e) from None
-    for line in r.get("unlabelled") or []:
+    for line in (r.get("unlabelled") or []) + (r.get("unreadable") or []):
         err.print(f"warning: {line}", markup=False)
     if r.get("calibration_images"):
         err.print(f"{r['calibration_images']} images are {model}'s own calibration images (it was fitted on them, or they "

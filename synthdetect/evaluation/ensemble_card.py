@@ -66,10 +66,13 @@ def _member_f1(items: Sequence[Any], y: np.ndarray, scorer: Scorer, got: dict[st
                shas: dict[int, str]) -> float:
     """The member's F1 at its threshold; its own calibration images (same files or copies) count with
     their out-of-fold scores, not its training scores (one line in ``notes`` says how many)."""
-    p, keep, n_own = honest_scores(items, scorer, got, shas)
+    p, keep, n_own = honest_scores(items, scorer, got, shas)  # an unreadable image (no score) is left out too
+    if notes is not None:
+        notes += [f"warning: {items[i].path}: {e} (left out)" for i, e in sorted(got["errors"].items())
+                  if f"warning: {items[i].path}: {e} (left out)" not in notes]
     if not keep.any():
-        raise DataError(f"all {len(items)} images are calibration images of {scorer.name} without an out-of-fold "
-                        "score in its card: its F1 on them would be a training score")
+        raise DataError(f"none of the {len(items)} images is left to weigh {scorer.name} on: unreadable, or its "
+                        "calibration images without an out-of-fold score in its card (a training score)")
     if n_own and notes is not None:
         notes.append(f"{scorer.name}: {n_own} of the {len(items)} images are its own calibration images (it was fitted "
                      "on them, or they are copies of those): its F1 counts their out-of-fold scores from its card")

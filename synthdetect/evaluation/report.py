@@ -60,6 +60,11 @@ def evaluate_targets(
     _refuse_if_all(len(excluded), len(items), whose | set(own))
     keep = np.ones(len(items), bool)
     keep[excluded] = False
+    unreadable = _unreadable(items, scored)
+    keep[[i for i, _ in unreadable]] = False
+    if not keep.any():
+        raise DataError(f"none of the {len(items)} images is left to evaluate on "
+                        f"({len(unreadable)} unreadable, {len(excluded)} calibration images)")
     y = np.array([it.label for it in items])[keep]
     gens = [it.generator or ("real" if it.label == 0 else "synthetic (unknown generator)")
             for it, k in zip(items, keep) if k]
@@ -97,11 +102,22 @@ def evaluate_targets(
         "data": [str(d) for d in data], "n": int(keep.sum()), "perturbations": [f"{a}:{b:g}" for a, b in perts],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
     }
+    if unreadable:
+        report["unreadable"] = [{"path": str(items[i].path), "error": e} for i, e in unreadable]
     if dropped or excluded:
         report["excluded_calibration_images"] = {"n": dropped + len(excluded), "models": sorted(whose | set(own))}
     if unlabelled:
         report["unlabelled"] = unlabelled
     return report
+
+
+def _unreadable(items: Sequence[Item], scored: Sequence[tuple[str, Any, dict[str, Any]]]) -> list[tuple[int, str]]:
+    """(position, one-line reason) of the images no target could decode, left out of every figure."""
+    errors: dict[int, str] = {}
+    for _, _, s in scored:
+        for i, e in (s.get("errors") or {}).items():
+            errors.setdefault(i, e)
+    return sorted(errors.items())
 
 
 def _file_codecs(items: Sequence[Item]) -> list[tuple[str | None, int | None, int]]:
@@ -278,6 +294,7 @@ def _honest(items: Sequence[Item], scorer: Any, probs: np.ndarray, copies: dict[
             p[i] = v
         else:
             keep[i] = False
+    keep &= np.isfinite(p)  # an image that could not be decoded has no score
     return p, keep, own
 
 
@@ -288,6 +305,7 @@ def data_notes(report: dict[str, Any]) -> list[str]:
     from ..inputs.codecs import codec_names
 
     notes = [f"warning: {line}" for line in report.get("unlabelled") or []]
+    notes += [f"warning: {u['path']}: {u['error']} (left out)" for u in report.get("unreadable") or []]
     for name, m in report["models"].items():
         if u := m.get("unmeasured_codec"):
             notes.append(f"warning: {u['n']} of the {report['n']} images are saved as "

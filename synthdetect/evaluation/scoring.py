@@ -20,7 +20,8 @@ from PIL import Image
 from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
 from ..scan.domain import load_for_card
 from ..scan.ensemble import ensemble_scores
-from ..inputs.datasets import Item, decode_rgb
+from ..inputs.datasets import Item
+from ..inputs.decoding import decode
 from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
 from .perturbations import apply_perturbations
 
@@ -146,23 +147,35 @@ def score_items(
     on_batch: Callable[[int], None] | None = None,
     image_cache: ImageCache | None = None,
     copies: dict[int, float] | None = None,
+    errors: dict[int, str] | None = None,
 ) -> np.ndarray:
-    """Probabilities of synthetic for ``items`` (decode -> perturb -> to_inputs -> model -> mean over tiles).
-    ``copies``: filled with position -> out-of-fold probability for the items that are copies of the
-    scorer's calibration images (:meth:`OnnxScorer.image_scores`)."""
+    """Probabilities of synthetic for ``items`` (decode as ``scan`` decodes -> perturb -> to_inputs ->
+    model -> mean over tiles).  ``copies``: filled with position -> out-of-fold probability for the
+    items that are copies of the scorer's calibration images (:meth:`OnnxScorer.image_scores`).
+    An image that cannot be decoded scores NaN and its one-line reason goes into ``errors``
+    (position -> reason): one bad file never stops the evaluation."""
+    from ..inputs.decoding import DecodeError
+
     out = []
     for s in range(0, len(items), batch_size):
         chunk = items[s : s + batch_size]
-        xs = []
-        for it in chunk:
-            img = _decoded(it.path, perturb, image_cache)
-            xs.append(to_inputs(img, scorer.spec))
-        x, counts = stack_tiles(xs)
-        if copies is not None and isinstance(scorer, OnnxScorer):
-            p, found = scorer.image_scores(x.astype(np.float32), counts)
-            copies.update((s + i, v) for i, v in found.items())
-        else:
-            p = scorer.image_probs(x.astype(np.float32), counts)
+        xs, good = [], []
+        for i, it in enumerate(chunk):
+            try:
+                xs.append(to_inputs(_decoded(it.path, perturb, image_cache), scorer.spec))
+                good.append(i)
+            except DecodeError as e:
+                if errors is not None:
+                    errors[s + i] = str(e)
+        p = np.full(len(chunk), np.nan)
+        if xs:
+            x, counts = stack_tiles(xs)
+            if copies is not None and isinstance(scorer, OnnxScorer):
+                got, found = scorer.image_scores(x.astype(np.float32), counts)
+                copies.update((s + good[i], v) for i, v in found.items())
+            else:
+                got = scorer.image_probs(x.astype(np.float32), counts)
+            p[good] = got
         out.append(p)
         if on_batch:
             on_batch(len(chunk))
@@ -196,7 +209,7 @@ def _decoded(path: Path, perturb, cache: ImageCache | None) -> Image.Image:
         got = cache.get(key)
         if got is not None:
             return got
-    img = decode_rgb(path)
+    img = decode(path).image
     if perturb:
         img = apply_perturbations(img, perturb)
     if cache is not None:
@@ -208,18 +221,21 @@ def score_any(target: Scorer | EnsembleSpec, items: Sequence[Item], perturb=None
               image_cache: ImageCache | None = None) -> dict[str, Any]:
     """{'probs': [N] score, 'members': {name: probs}, 'threshold': default decision threshold,
     'copies': position -> out-of-fold probability of the items that are copies of the target's
-    calibration images, per model name (an ensemble's members')}."""
+    calibration images, per model name (an ensemble's members'), 'errors': position -> why the image
+    could not be decoded (its score NaN)}."""
     copies: dict[str, dict[int, float]] = {}
+    errors: dict[int, str] = {}
     if isinstance(target, EnsembleSpec):
         member_probs = {}
         for m in target.members:
             member_probs[m.name] = score_items(m, items, perturb, on_batch=on_batch, image_cache=image_cache,
-                                               copies=copies.setdefault(m.name, {}))
+                                               copies=copies.setdefault(m.name, {}), errors=errors)
         t = target.card.effective_threshold() if target.card else 0.5
-        return {"probs": combine(target, member_probs), "members": member_probs, "threshold": t, "copies": copies}
+        return {"probs": combine(target, member_probs), "members": member_probs, "threshold": t, "copies": copies,
+                "errors": errors}
     probs = score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache,
-                        copies=copies.setdefault(target.name, {}))
-    return {"probs": probs, "members": {}, "threshold": target.threshold(), "copies": copies}
+                        copies=copies.setdefault(target.name, {}), errors=errors)
+    return {"probs": probs, "members": {}, "threshold": target.threshold(), "copies": copies, "errors": errors}
 
 
 def combine(target: EnsembleSpec, member_probs: dict[str, np.ndarray]) -> np.ndarray:

@@ -33,10 +33,12 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
         s = score_any(target, items, None, on_batch=lambda n: prog.advance(task, n))
     # the model's own calibration images (same files or copies) give training scores: the threshold is
     # set on their out-of-fold scores instead (the card keeps them), as train probe set it
-    p, keep, n_own = honest_scores(items, target, s)
+    p, keep, n_own = honest_scores(items, target, s)  # an unreadable image (no score) is left out too
+    unreadable = [f"{items[i].path}: {e} (left out)" for i, e in sorted(s["errors"].items())]
     if not keep.any():
-        raise DataError(f"all {len(items)} images are calibration images of {target.name} without an out-of-fold "
-                        "score in its card: nothing is left to calibrate it on")
+        raise DataError(f"none of the {len(items)} images is left to calibrate {target.name} on: "
+                        f"{len(unreadable)} unreadable, the rest its calibration images without an out-of-fold "
+                        "score in its card")
     items = [it for it, k in zip(items, keep) if k]
     y = np.array([it.label for it in items])
     best = best_f1_threshold(y, p[keep], max_fpr=max_fpr)
@@ -57,5 +59,5 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     card.save(card.path)
     return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
             "precision": best["precision"], "recall": best["recall"], "acc": best["acc"],
-            "fpr_real": best["fpr_real"], "n": len(items), "unlabelled": unlabelled,
+            "fpr_real": best["fpr_real"], "n": len(items), "unlabelled": unlabelled, "unreadable": unreadable,
             "calibration_images": n_own}

@@ -256,13 +256,15 @@ def write_split(path: Path, items: Sequence[Item]) -> None:
 
 
 def decode_rgb(path: Path) -> Image.Image:
-    """Decode with Pillow (EXIF orientation applied), RGB."""
-    from PIL import ImageOps
+    """RGB pixels decoded as ``scan`` decodes them (``inputs.decoding.decode``: HEIC through
+    pillow-heif, EXIF orientation, every mode to RGB, the pixel budget); a file that cannot be
+    decoded is a ``DataError`` naming it (training refuses its data set rather than train on less)."""
+    from .decoding import DecodeError, decode
 
-    with Image.open(path) as im:
-        im.load()
-        im = ImageOps.exif_transpose(im)
-        return im.convert("RGB")
+    try:
+        return decode(path).image
+    except DecodeError as e:
+        raise DataError(f"{path}: {e}: remove or replace it, nothing was trained") from None
 
 
 class DecodedCache:

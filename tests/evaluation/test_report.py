@@ -266,3 +266,37 @@ def test_greyscale_images_the_calibration_does_not_cover_are_counted(models_dir,
     conditions["measured"]["grey90"] = {"side": None, "quality": 90, "codec": "grey"}
     assert _greyscale_covered(card({"conditions": conditions}))  # judged among the greyscale copies
     assert _greyscale_covered(SimpleNamespace())  # a training run: no card, no gate
+
+
+def test_an_unreadable_image_is_named_and_left_out_and_the_rest_evaluated(models_dir, labelled, tmp_path):
+    """evaluate, calibrate and ensemble weighting decode as scan does: a file that cannot be decoded
+    gets its one-line reason and is left out of every figure; the others are scored (it used to
+    stop the whole evaluation)."""
+    from synthdetect.evaluation.ensemble_card import build_ensemble
+    from synthdetect.evaluation.report import data_notes
+    from synthdetect.evaluation.threshold import calibrate_card
+    from synthdetect.inputs.datasets import DataError
+
+    bad = labelled / "1_fake" / "broken.png"
+    bad.write_bytes((labelled / "1_fake" / "0.png").read_bytes()[:60])
+    (labelled / "0_real" / "empty.png").write_bytes(b"")
+    rep = evaluate_targets(["bright", "trio"], [str(labelled)], models_dirs=[str(models_dir)], device="cpu")
+    assert rep["n"] == 12 and rep["models"]["bright"]["roc_auc"] == 1.0
+    assert [u["path"] for u in rep["unreadable"]] == [str(labelled / "0_real" / "empty.png"), str(bad)]
+    assert "empty file" in rep["unreadable"][0]["error"]
+    notes = data_notes(rep)
+    assert any(n.startswith(f"warning: {bad}: ") and n.endswith("(left out)") for n in notes)
+    d = tmp_path / "m"
+    shutil.copytree(models_dir, d)
+    r = calibrate_card(str(d / "dark.json"), [str(labelled)], device="cpu")
+    assert r["n"] == 12 and len(r["unreadable"]) == 2
+    said: list[str] = []
+    build_ensemble(["bright", "dark"], [str(labelled)], tmp_path / "duo.ensemble.json", "weighted",
+                   [str(models_dir)], "cpu", notes=said)
+    assert sum(1 for n in said if "(left out)" in n) == 2  # once per file, not once per member
+    for p in (labelled / "0_real").iterdir():
+        p.write_bytes(b"")
+    for p in (labelled / "1_fake").iterdir():
+        p.write_bytes(b"")
+    with pytest.raises(DataError, match="none of the 14 images is left to evaluate on"):
+        evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(models_dir)], device="cpu")

@@ -183,3 +183,24 @@ def test_plain_class_folder_names_and_manifest_labels(tmp_path):
     Image.new("RGB", (32, 32)).save(tmp_path / "plain" / "x.png")
     with pytest.raises(D.DataError, match=r"0_real/ \(or real/\).*CSV \(columns path,label\)"):
         D.list_items(tmp_path / "plain")
+
+
+def test_training_decodes_as_scan_does_and_names_a_file_it_cannot(tmp_path):
+    """``decode_rgb`` (the training recipes' decode) is scan's: a HEIC decodes through pillow-heif, a
+    greyscale PNG comes back RGB, and an unreadable file is a DataError naming it."""
+    from PIL import Image
+
+    from synthdetect.inputs.datasets import DataError, decode_rgb
+
+    grey = tmp_path / "g.png"
+    Image.new("L", (40, 30), 90).save(grey)
+    assert decode_rgb(grey).mode == "RGB" and decode_rgb(grey).size == (40, 30)
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 20)
+    with pytest.raises(DataError, match=r"bad\.jpg: .*remove or replace it"):
+        decode_rgb(bad)
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    heic = tmp_path / "h.heic"
+    Image.new("RGB", (64, 48), (200, 100, 50)).save(heic, format="HEIF", quality=90)
+    assert decode_rgb(heic).size == (64, 48)

@@ -11,8 +11,10 @@ control): it is the figure the encoder's setting fixes, as the base quantiser is
 
 It is read here without decoding anything: the box walk to the primary item (``inputs.isobmff``; a
 grid's first tile), the item's ``hvcC`` (through ``ipma``), the SPS and PPS fields the slice header
-depends on, and the slice header's fields up to ``slice_qp_delta``.  Only intra (I) slices of IDR,
-CRA or BLA pictures are read (what a still image is); anything else gives no reading.
+depends on, and the slice header's fields up to ``slice_qp_delta``.  Only the first (intra) slice
+of an IDR picture is read (what x265 writes for a still); a CRA or BLA picture (its reference
+picture set precedes the quantiser and is not parsed), an inter picture or anything else gives no
+reading.
 ``codecs.heif_quality`` maps the quantiser to libheif's quality scale (what Pillow with
 pillow-heif, ``heif-enc -q`` and GIMP pass; x265).
 
@@ -92,7 +94,7 @@ class _Sps:
             for _ in range(4):
                 b.ue()
         b.ue(), b.ue()  # bit depths
-        self.poc_lsb_bits = b.ue() + 4
+        b.ue()  # log2_max_pic_order_cnt_lsb_minus4
         ordering = b.u(1)
         for _ in range(0 if ordering else sub_layers, sub_layers + 1):
             b.ue(), b.ue(), b.ue()
@@ -111,7 +113,7 @@ class _Pps:
         b = Bits(payload)
         self.id = b.ue()
         self.sps_id = b.ue()
-        self.dependent_slices = b.u(1)
+        b.u(1)  # dependent_slice_segments_enabled_flag (a picture's first segment is never dependent)
         self.output_flag = b.u(1)
         self.extra_bits = b.u(3)
         b.u(1), b.u(1)  # sign_data_hiding_enabled_flag, cabac_init_present_flag
@@ -120,8 +122,8 @@ class _Pps:
 
 
 def slice_qp(slice_nal: bytes, sps: dict[int, _Sps], pps: dict[int, _Pps]) -> int | None:
-    """``SliceQpY`` of a picture's first slice segment (an I slice of an IDR, CRA or BLA
-    picture); None for any other slice."""
+    """``SliceQpY`` of a picture's first slice segment when it is an I slice of an IDR picture;
+    None for any other slice (a CRA or BLA picture's included, see the module doc)."""
     kind = nal_type(slice_nal)
     if not BLA_W_LP <= kind <= RSV_IRAP_23:
         return None

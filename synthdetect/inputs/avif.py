@@ -23,15 +23,13 @@ from __future__ import annotations
 import struct
 
 from .bits import Bits
-from .isobmff import ReadAt, child, item_data, primary_coded_item
+from .isobmff import ReadAt, item_data, item_property, primary_coded_item
 _FRAME_BYTES = 256  # the frame header's fields up to the quantiser take fewer bytes (tile sizes included)
 
 
-def _config_obus(read_at: ReadAt, meta: tuple[int, int]) -> bytes:
-    """The ``av1C`` property's configOBUs (the sequence header), from ``iprp``/``ipco``."""
-    iprp = child(read_at, *meta, b"iprp")
-    ipco = child(read_at, *iprp, b"ipco") if iprp else None
-    av1c = child(read_at, *ipco, b"av1C") if ipco else None
+def _config_obus(read_at: ReadAt, meta: tuple[int, int], item: int) -> bytes:
+    """The configOBUs (the sequence header) of the item's ``av1C`` property, past its 4-byte header."""
+    av1c = item_property(read_at, meta, item, b"av1C")
     return read_at(av1c[0] + 4, min(av1c[1] - av1c[0] - 4, 1024)) if av1c else b""
 
 
@@ -223,7 +221,7 @@ def avif_base_q_idx(read_at: ReadAt) -> int | None:
                 frame = payload[:_FRAME_BYTES]
                 break
         if seq is None:
-            for kind, payload in _obus(_config_obus(read_at, meta)):
+            for kind, payload in _obus(_config_obus(read_at, meta, item)):
                 if kind == OBU_SEQUENCE_HEADER:
                     seq = _Sequence(payload)
                     break

@@ -164,14 +164,16 @@ def item_property(read_at: ReadAt, meta: tuple[int, int], item: int, kind: bytes
     iprp = child(read_at, *meta, b"iprp")
     if iprp is None:
         return None
-    props = [(k, body, stop) for k, body, stop in boxes(read_at, *iprp) if k == b"ipco"]
-    ipco = [(k, body, stop) for k, body, stop in boxes(read_at, props[0][1], props[0][2])] if props else []
+    ipco: list[tuple[bytes, int, int]] = []
+    indices: list[int] = []
     for k, body, stop in boxes(read_at, *iprp):
-        if k != b"ipma":
-            continue
-        for index in _associations(read_at(body, min(stop - body, 1 << 16)), item):
-            if 0 < index <= len(ipco) and ipco[index - 1][0] == kind:
-                return ipco[index - 1][1], ipco[index - 1][2]
+        if k == b"ipco" and not ipco:
+            ipco = list(boxes(read_at, body, stop))
+        elif k == b"ipma":
+            indices += _associations(read_at(body, min(stop - body, 1 << 16)), item)
+    for index in indices:
+        if 0 < index <= len(ipco) and ipco[index - 1][0] == kind:
+            return ipco[index - 1][1], ipco[index - 1][2]
     return None
 
 

@@ -13,7 +13,7 @@ from ..cards import EnsembleCard, ModelCard, Registry
 from ..inputs.datasets import DataError, data_label, load_sets
 from .metrics import at_threshold
 from .report import honest_scores
-from .scoring import ImageCache, OnnxScorer, Scorer, is_run_dir, progress, resolve, score_any
+from .scoring import ImageCache, OnnxScorer, Scorer, is_run_dir, left_out, progress, resolve, score_any, undecodable
 
 
 def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dict[str, float],
@@ -67,9 +67,6 @@ def _member_f1(items: Sequence[Any], y: np.ndarray, scorer: Scorer, got: dict[st
     """The member's F1 at its threshold; its own calibration images (same files or copies) count with
     their out-of-fold scores, not its training scores (one line in ``notes`` says how many)."""
     p, keep, n_own = honest_scores(items, scorer, got, shas)  # an unreadable image (no score) is left out too
-    if notes is not None:
-        notes += [f"warning: {items[i].path}: {e} (left out)" for i, e in sorted(got["errors"].items())
-                  if f"warning: {items[i].path}: {e} (left out)" not in notes]
     if not keep.any():
         raise DataError(f"none of the {len(items)} images is left to weigh {scorer.name} on: unreadable, or its "
                         "calibration images without an out-of-fold score in its card (a training score)")
@@ -112,10 +109,14 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
             task = prog.add_task("member F1", total=len(items) * len(scorers))
             cache = ImageCache()
             shas: dict[int, str] = {}  # the files' SHA-256, hashed once for all members
+            scored = []
             for s in scorers:
                 got = score_any(s, items, None, on_batch=lambda n: prog.advance(task, n), image_cache=cache)
                 thresholds[s.name] = s.threshold()
                 weights[s.name] = _member_f1(items, y, s, got, notes, shas)
+                scored.append(got)
+        if notes is not None:
+            notes += [f"warning: {line}" for line in left_out(items, undecodable(scored))]
         if method == "weighted" and not any(w > 0 for w in weights.values()):
             raise ValueError(f"every member has F1 0 on {', '.join(map(str, weights_from))}: weighted vote undefined")
     elif method == "weighted":

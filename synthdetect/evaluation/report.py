@@ -17,7 +17,8 @@ from ..cards import Registry, sha256_file
 from ..inputs.datasets import DataError, Item, data_label, load_sets
 from .metrics import at_threshold, best_f1_threshold, summary
 from .perturbations import parse_perturbations
-from .scoring import EnsembleSpec, ImageCache, RunScorerFactory, combine, n_members, progress, resolve, score_any
+from .scoring import (EnsembleSpec, ImageCache, RunScorerFactory, combine, n_members, progress, resolve, score_any,
+                      undecodable)
 
 
 def evaluate_targets(
@@ -60,7 +61,7 @@ def evaluate_targets(
     _refuse_if_all(len(excluded), len(items), whose | set(own))
     keep = np.ones(len(items), bool)
     keep[excluded] = False
-    unreadable = _unreadable(items, scored)
+    unreadable = undecodable([s for _, _, s in scored])  # left out of every figure
     keep[[i for i, _ in unreadable]] = False
     if not keep.any():
         raise DataError(f"none of the {len(items)} images is left to evaluate on "
@@ -111,20 +112,13 @@ def evaluate_targets(
     return report
 
 
-def _unreadable(items: Sequence[Item], scored: Sequence[tuple[str, Any, dict[str, Any]]]) -> list[tuple[int, str]]:
-    """(position, one-line reason) of the images no target could decode, left out of every figure."""
-    errors: dict[int, str] = {}
-    for _, _, s in scored:
-        for i, e in (s.get("errors") or {}).items():
-            errors.setdefault(i, e)
-    return sorted(errors.items())
-
-
 def _file_codecs(items: Sequence[Item]) -> list[tuple[str | None, int | None, int]]:
     """Each file's lossy non-JPEG codec, its quality where read (``inputs.codecs``; a few bytes of
     each file read) and, for a lossy one, its shorter side (the header Pillow reads; 0 unread)."""
     from ..inputs.codecs import codec_from_file
+    from ..inputs.decoding import init_codecs
 
+    init_codecs()  # a HEIC's header (its shorter side) through pillow-heif
     out = []
     for it in items:
         codec, quality = codec_from_file(it.path)
@@ -133,13 +127,9 @@ def _file_codecs(items: Sequence[Item]) -> list[tuple[str | None, int | None, in
 
 
 def _shorter_side(path: Any) -> int:
-    """The image's shorter side from its header (a rotation by its orientation keeps it; HEIC read
-    through pillow-heif, registered here)."""
+    """The image's shorter side from its header (a rotation by its orientation keeps it)."""
     from PIL import Image
 
-    from ..inputs.decoding import init_codecs
-
-    init_codecs()
     try:
         with Image.open(path) as im:
             return min(im.size)

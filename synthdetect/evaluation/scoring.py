@@ -21,7 +21,7 @@ from ..cards import CardError, EnsembleCard, InputSpec, ModelCard, Registry
 from ..scan.domain import load_for_card
 from ..scan.ensemble import ensemble_scores
 from ..inputs.datasets import Item
-from ..inputs.decoding import decode
+from ..inputs.decoding import DecodeError, decode
 from ..inputs.preprocess import mean_per_image, stack_tiles, to_inputs
 from .perturbations import apply_perturbations
 
@@ -154,8 +154,6 @@ def score_items(
     items that are copies of the scorer's calibration images (:meth:`OnnxScorer.image_scores`).
     An image that cannot be decoded scores NaN and its one-line reason goes into ``errors``
     (position -> reason): one bad file never stops the evaluation."""
-    from ..inputs.decoding import DecodeError
-
     out = []
     for s in range(0, len(items), batch_size):
         chunk = items[s : s + batch_size]
@@ -236,6 +234,21 @@ def score_any(target: Scorer | EnsembleSpec, items: Sequence[Item], perturb=None
     probs = score_items(target, items, perturb, on_batch=on_batch, image_cache=image_cache,
                         copies=copies.setdefault(target.name, {}), errors=errors)
     return {"probs": probs, "members": {}, "threshold": target.threshold(), "copies": copies, "errors": errors}
+
+
+def undecodable(scored: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
+    """(position, one-line reason) of the images that could not be decoded, over several
+    :func:`score_any` results (every target or member decodes the same files), in order."""
+    errors: dict[int, str] = {}
+    for s in scored:
+        for i, e in (s.get("errors") or {}).items():
+            errors.setdefault(i, e)
+    return sorted(errors.items())
+
+
+def left_out(items: Sequence[Item], bad: Sequence[tuple[int, str]]) -> list[str]:
+    """``PATH: reason (left out)``, a line per image that could not be decoded (:func:`undecodable`)."""
+    return [f"{items[i].path}: {e} (left out)" for i, e in bad]
 
 
 def combine(target: EnsembleSpec, member_probs: dict[str, np.ndarray]) -> np.ndarray:

@@ -11,7 +11,8 @@ from ..cards import Registry
 from ..inputs.datasets import DataError, data_label, load_sets
 from .metrics import best_f1_threshold
 from .report import honest_scores
-from .scoring import EnsembleSpec, OnnxScorer, is_run_dir, n_members, progress, resolve, score_any
+from .scoring import (EnsembleSpec, OnnxScorer, is_run_dir, left_out, n_members, progress, resolve, score_any,
+                      undecodable)
 
 
 def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (), device: str = "auto",
@@ -34,7 +35,7 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     # the model's own calibration images (same files or copies) give training scores: the threshold is
     # set on their out-of-fold scores instead (the card keeps them), as train probe set it
     p, keep, n_own = honest_scores(items, target, s)  # an unreadable image (no score) is left out too
-    unreadable = [f"{items[i].path}: {e} (left out)" for i, e in sorted(s["errors"].items())]
+    unreadable = left_out(items, undecodable([s]))
     if not keep.any():
         raise DataError(f"none of the {len(items)} images is left to calibrate {target.name} on: "
                         f"{len(unreadable)} unreadable, the rest its calibration images without an out-of-fold "

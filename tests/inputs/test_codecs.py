@@ -49,6 +49,48 @@ def test_the_codec_is_read_from_the_bytes_and_matches_what_decode_records(tmp_pa
         assert decode(p).lossy_quality is None
 
 
+@pytest.mark.parametrize("name, convert, kw, expected", [
+    ("a.gif", "RGB", {}, "palette"),  # Pillow quantises to an adaptive palette
+    ("grey.gif", "L", {}, None),  # a table of greys: no colour lost
+    ("q.png", "P", {}, "palette"),
+    ("q16.png", "P16", {"optimize": True}, "palette"),
+    ("greys.png", "LP", {}, None),  # colour type 3 with a grey palette
+    ("grey.png", "L", {}, None),
+    ("q.bmp", "P", {}, "palette"),
+    ("grey.bmp", "L", {}, None),  # Pillow writes 8 bits a pixel with a grey table
+    ("one.bmp", "1", {}, None),  # black and white: the greyscale gate's
+    ("rgb.bmp", "RGB", {}, None),
+    ("q.tif", "P", {}, "palette"),
+    ("grey.tif", "L", {}, None),
+    ("rgb.tif", "RGB", {"compression": "tiff_lzw"}, None),
+])
+def test_a_palette_of_colours_is_read_from_the_header_and_table(tmp_path, name, convert, kw, expected):
+    img = _noise()
+    img = {"P": lambda: img.quantize(256), "P16": lambda: img.quantize(16), "LP": lambda: img.convert("L").convert("P")
+           }.get(convert, lambda: img.convert(convert))()
+    p = _save(tmp_path / name, img, **kw)
+    assert codec_from_file(p) == (expected, None)
+    assert decode(p).lossy_codec == expected
+
+
+def test_a_palette_whose_table_cannot_be_read_counts_as_colour():
+    buf = io.BytesIO()
+    _noise().quantize(256).save(buf, format="PNG")
+    data = buf.getvalue()
+    assert lossy_codec("PNG", data) == "palette"
+    assert lossy_codec("PNG", data[:40]) == "palette"  # cut before its PLTE
+    assert lossy_codec("PNG", data[:25]) is None  # not even the colour type
+    assert lossy_codec("GIF", b"GIF89a" + bytes(7)) == "palette"  # no global table: colour unknown
+    assert lossy_codec("TIFF", b"II*\x00\xff\xff\xff\x00") is None  # its directory out of reach
+    assert lossy_codec("BMP", b"BM" + bytes(10)) is None
+
+
+def test_assess_names_a_palette_file():
+    rep = assess(_noise().resize((400, 400)), min_side=224, lossy_codec="palette")
+    (entry,) = [g for g in rep.failed if g["gate"] == "unmeasured_codec"]
+    assert entry["value"] == "palette (indexed-colour)" and "256 colours" in entry["reason"]
+
+
 def test_an_animated_webp_is_judged_by_its_first_frame(tmp_path):
     img = _noise()
     lossy = tmp_path / "lossy.webp"

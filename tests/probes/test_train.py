@@ -491,13 +491,13 @@ def test_a_probe_fitted_on_recompressed_jpegs_is_not_quality_gated_on_images_as_
     assert gates(tmp / "png", q70) == {("recompressed",)}
 
 
-def _webp_copy(src: Path, dst: Path, **kw) -> Path:
+def _webp_copy(src: Path, dst: Path, ext: str = "webp", mode: str = "RGB", **kw) -> Path:
     from PIL import Image
 
     for d in ("0_real", "1_fake"):
         (dst / d).mkdir(parents=True)
         for p in sorted((src / d).iterdir()):
-            Image.open(p).convert("RGB").save(dst / d / (p.stem + ".webp"), **kw)
+            Image.open(p).convert(mode).save(dst / d / f"{p.stem}.{ext}", **kw)
     return dst
 
 
@@ -547,6 +547,31 @@ def test_a_probe_fitted_on_lossy_webp_is_not_codec_gated_on_lossy_webp(setup):
     assert all(x["verdict"] == "inconclusive" and x["quality"]["lossy_quality"] < floor for x in res)
     entries = [g for x in res for g in x["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
     assert len(entries) == len(res) and all(f"down to quality {floor} only" in g["reason"] for g in entries)
+
+
+def test_palette_files_are_gated_unless_the_probe_was_fitted_on_them(setup):
+    """A GIF's colours were quantised to a palette of 256 at most: a probe fitted on lossless
+    full-colour images withholds its verdict (``unmeasured_codec``, value ``palette``), a greyscale
+    GIF (a table of greys: no colour lost) is not palette-gated; a probe fitted on GIFs records
+    the codec and scan lifts the gate."""
+    bbdir, _, data, tmp = setup
+    gifs = _webp_copy(data, tmp / "gif", ext="gif")
+    grey = _webp_copy(data, tmp / "grey-gif", ext="gif", mode="L")
+    assert _train(bbdir, data, tmp / "png", tmp / "cache").exit_code == 0
+    got = _scan_json(tmp / "png", bbdir, gifs)
+    assert {x["quality"]["lossy_codec"] for x in got} == {"palette"}
+    for x in got:
+        (entry,) = [g for g in x["quality"]["failed"] if g["gate"] == "unmeasured_codec"]
+        assert x["verdict"] == "inconclusive" and entry["value"] == "palette (indexed-colour)"
+        assert "palette of at most 256 colours" in entry["reason"]
+    assert all(x["quality"]["lossy_codec"] is None and not any(g["gate"] == "unmeasured_codec" for g in
+               x["quality"]["failed"]) for x in _scan_json(tmp / "png", bbdir, grey))
+    r = _train(bbdir, gifs, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["calibration_covers"]["codecs"] == ["palette"]
+    got = _scan_json(tmp / "models", bbdir, gifs)
+    assert all(x["quality"].get("unmeasured_codec_calibrated") and not any(
+        g["gate"] == "unmeasured_codec" for g in x["quality"]["failed"]) for x in got)
 
 
 def _textures(root: Path, upscale: int, n: int = 12) -> Path:

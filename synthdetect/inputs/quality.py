@@ -81,13 +81,14 @@ class QualityReport:
     min_side: int
     required_min_side: int
     sharpness: float | None  # None: too little texture to measure
-    jpeg_quality: int | None  # None: not a JPEG (or tables unknown)
+    jpeg_quality: int | None  # None: not a JPEG (or tables unknown), and no JPEG read from the pixels
     composite: float
     background_fraction: float  # share of the image that is flat canvas colour
     border_uniform: float  # share of the border that is that canvas colour
     lossy_codec: str | None = None  # lossy WebP / AVIF / HEIF (synthdetect.inputs.codecs); None: JPEG or lossless
     lossy_quality: int | None = None  # a lossy WebP's quality (libwebp's scale, codecs.webp_quality)
     greyscale: bool = False  # no colour in the picture (:func:`is_greyscale`)
+    jpeg_quality_source: str | None = None  # "tables" (a JPEG's header), "pixels" (inputs.jpeg_trace)
     failed: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -479,7 +480,8 @@ FLOOR_GATES = (("recompressed", "jpeg_quality", "image_jpeg_quality", "min_jpeg_
 
 def jpeg_quality_range(qualities: Sequence[int | None], labels: Sequence[int]) -> dict[str, Any] | None:
     """A card's ``calibration.image_jpeg_quality``: per class, the calibration images' estimated
-    JPEG qualities (``None``: not a JPEG, counted as quality 100, stored without loss) as
+    JPEG qualities (``None``: not a JPEG and no JPEG read from its pixels, ``inputs.jpeg_trace``: counted
+    as quality 100, stored without loss) as
     ``{min, max, jpeg, n}``, and ``covered``: the lowest quality at which *both* classes' rates were
     measured (the larger of the two class minima).  None when a class is missing."""
     out: dict[str, Any] = {}
@@ -681,6 +683,7 @@ def assess(
     lossy_quality: int | None = None,
     greyscale: bool | None = None,
     thresholds: Thresholds | None = None,
+    jpeg_quality_source: str | None = None,
 ) -> QualityReport:
     """Measure ``img`` (decoded RGB, EXIF orientation applied) and name the gates it fails.
 
@@ -690,6 +693,8 @@ def assess(
     JPEG ``quantization`` tables, they are used.
     ``lossy_codec``: the file's lossy non-JPEG codec (``codecs.lossy_codec``): the ``unmeasured_codec`` gate;
     ``lossy_quality``: its quality where the file tells it (``codecs.lossy_quality``: lossy WebP).
+    ``jpeg_quality_source``: ``"pixels"`` when ``jpeg_quality`` was read from the pixels of a file that
+    is not a JPEG (``inputs.jpeg_trace``; the gate's reason says so), ``"tables"`` (the default when given).
     ``greyscale``: whether the picture has no colour (:func:`is_greyscale`; measured here when None).
     A greyscale picture fails the ``greyscale`` gate; scan lifts it for a card calibrated on greyscale
     copies (``scan/conditions.py``: their rates judge it) or on greyscale images (:func:`greyscale_calibrated`).
@@ -715,6 +720,7 @@ def assess(
         lossy_codec=lossy_codec,
         lossy_quality=lossy_quality,
         greyscale=bool(greyscale),
+        jpeg_quality_source=None if jpeg_quality is None else (jpeg_quality_source or "tables"),
     )
     if side < min_side:
         rep.failed.append({
@@ -729,10 +735,12 @@ def assess(
                       "the pixel-level traces the residual detectors read are gone.",
         })
     if jpeg_quality is not None and jpeg_quality < t.min_jpeg_quality:
+        saved = (f"The image was saved at an estimated JPEG quality of {jpeg_quality}" if rep.jpeg_quality_source != "pixels"
+                 else f"The file is not a JPEG, but its pixels carry the 8x8 block quantisation of a JPEG saved at an "
+                      f"estimated quality of {jpeg_quality}")
         rep.failed.append({
             "gate": "recompressed", "value": int(jpeg_quality), "threshold": t.min_jpeg_quality,
-            "reason": f"The image was saved at an estimated JPEG quality of {jpeg_quality} (< {t.min_jpeg_quality}): "
-                      "heavy compression overwrites the traces the detectors read.",
+            "reason": f"{saved} (< {t.min_jpeg_quality}): heavy compression overwrites the traces the detectors read.",
         })
     if (entry := codec_gate(lossy_codec, lossy_quality)) is not None:
         rep.failed.append(entry)

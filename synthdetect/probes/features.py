@@ -22,7 +22,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -131,16 +131,58 @@ def _store_sharpness(store: FeatureCache | None, sha: str, img) -> float | None:
     return v
 
 
+def jpeg_store(cache: FeatureCache | None) -> FeatureCache | None:
+    """Where every non-JPEG image's JPEG quality read from its pixels (``inputs.jpeg_trace``) is kept,
+    by image SHA-256: ``jpeg_pixels/`` beside ``cache`` (one value; -1: none read)."""
+    return None if cache is None or cache.root is None else FeatureCache(cache.root / "jpeg_pixels", dim=1)
+
+
+def _store_jpeg(store: FeatureCache | None, sha: str, d) -> float | None:
+    """The decoded file's JPEG quality as scan reads it (``jpeg_trace.decoded_jpeg_quality``: a
+    JPEG's tables, a lossless file's pixels), kept in ``store``; a failure is neither kept nor fatal."""
+    from ..inputs.jpeg_trace import decoded_jpeg_quality
+
+    try:
+        q = decoded_jpeg_quality(d)[0]
+    except Exception:
+        return None
+    if store is not None:
+        store.put(sha, np.array([-1.0 if q is None else float(q)]))
+    return None if q is None else float(q)
+
+
 def sample_sharpness(paths: Sequence[Path], shas: Sequence[str], cache: FeatureCache | None = None,
                      workers: int | None = None) -> list[float | None]:
     """Every image's fine-detail ratio as scan's ``blurred_or_upscaled`` gate measures it
     (``quality.image_sharpness``; None: too flat to measure, or unreadable), read from
     :func:`sharpness_store` (``extract_features(..., sharpness=True)`` fills it while it has each image
     decoded); an image not there (features cached before) is decoded once and kept."""
+    return _sample(paths, shas, sharpness_store(cache), lambda store, sha, d: _store_sharpness(store, sha, d.image),
+                   workers)
+
+
+def sample_jpeg_quality(paths: Sequence[Path], shas: Sequence[str], cache: FeatureCache | None = None,
+                        workers: int | None = None) -> list[int | None]:
+    """Every image's JPEG quality as scan reads it: a JPEG's from its header's tables; any other
+    file's from its pixels where they carry a JPEG's quantisation (``inputs.jpeg_trace``), read from
+    :func:`jpeg_store` (``extract_features(..., sharpness=True)`` fills it while it has each image
+    decoded) or decoded once and kept.  None: neither."""
+    from ..inputs.quality import jpeg_quality_from_file
+
+    out: list[int | None] = [jpeg_quality_from_file(p) for p in paths]
+    todo = [i for i, q in enumerate(out) if q is None]
+    got = _sample([paths[i] for i in todo], [shas[i] for i in todo], jpeg_store(cache), _store_jpeg, workers)
+    for i, q in zip(todo, got):
+        out[i] = None if q is None else int(q)
+    return out
+
+
+def _sample(paths: Sequence[Path], shas: Sequence[str], store: FeatureCache | None,
+            measure: Callable[[FeatureCache | None, str, Any], float | None], workers: int | None) -> list[float | None]:
+    """``measure(store, sha, decoded)`` of every image, from ``store`` where it holds the image (-1:
+    measured, nothing to read), else decoded once (None when undecodable)."""
     from ..inputs.decoding import DecodeError, decode
     from ..inputs.pool import bounded_map
-
-    store = sharpness_store(cache)
 
     def one(i: int) -> float | None:
         hit = None if store is None else store.get(shas[i])
@@ -151,7 +193,7 @@ def sample_sharpness(paths: Sequence[Path], shas: Sequence[str], cache: FeatureC
         except DecodeError:
             return None
         try:
-            return _store_sharpness(store, shas[i], d.image)
+            return measure(store, shas[i], d)
         finally:
             d.image.close()
 
@@ -214,6 +256,7 @@ class _Extraction:
         self.hits = 0
         self.spread_cache = None if cache is None or not spread else cache.companion("spread")
         self.sharp_store = sharpness_store(cache) if sharpness else None
+        self.jpeg_store = jpeg_store(cache) if sharpness else None  # kept beside the sharpness, for the same card
         self.pending: list[tuple[int, np.ndarray]] = []
 
     def cached(self, sha: str) -> tuple[np.ndarray, np.ndarray | None] | None:
@@ -243,6 +286,7 @@ class _Extraction:
         self.sides[i] = min(d.width, d.height)
         if self.sharp_store is not None:
             _store_sharpness(self.sharp_store, sha, d.image)
+            _store_jpeg(self.jpeg_store, sha, d)
         try:
             return i, sha, to_inputs(d.image, self.spec), None
         except Exception as e:  # one bad image never stops the run

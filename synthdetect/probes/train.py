@@ -28,7 +28,8 @@ import numpy as np
 from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
 from ..inputs.datasets import FORMAT_ADVICE_SAMPLE, shortcut_warnings
 from ..inputs.frames import frame_guard
-from .features import Extracted, backbone_cache, default_cache_dir, extract_features, sample_sharpness
+from .features import (Extracted, backbone_cache, default_cache_dir, extract_features, sample_jpeg_quality,
+                       sample_sharpness)
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread, Stratum
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
                                 stored_scores)
@@ -392,7 +393,8 @@ def _condition_table(paths, shas, sides, y, fit, backbone, conditions, cache, da
     from ..scan.conditions import calibrate_conditions
 
     return calibrate_conditions(paths, shas, sides, y, fit, backbone, conditions, cache=cache, data=data_label,
-                                max_false_alarm=max_false_alarm, max_miss=max_miss)
+                                max_false_alarm=max_false_alarm, max_miss=max_miss,
+                                qualities=sample_jpeg_quality(paths, shas, cache))
 
 
 def _write_head(head_path: Path, fit, backbone_card: BackboneCard) -> None:
@@ -607,11 +609,11 @@ def _quality_ranges(paths: Sequence[Path], shas: Sequence[str], y: np.ndarray, c
     calibration's ``covered`` value, and its ``unmeasured_codec`` gate for the ``covered`` codecs (a
     lossy WebP down to the ``covered_quality`` both classes were measured at)."""
     from ..inputs.codecs import codec_range, codec_from_file
-    from ..inputs.quality import jpeg_quality_from_file, jpeg_quality_range, sharpness_range
+    from ..inputs.quality import jpeg_quality_range, sharpness_range
 
     labels = y.tolist()
     codecs = [codec_from_file(p) for p in paths]
-    return {"image_jpeg_quality": jpeg_quality_range([jpeg_quality_from_file(p) for p in paths], labels),
+    return {"image_jpeg_quality": jpeg_quality_range(sample_jpeg_quality(paths, shas, cache), labels),
             "image_sharpness": sharpness_range(sample_sharpness(paths, shas, cache), labels),
             "image_codecs": codec_range([c for c, _ in codecs], labels, [q for _, q in codecs])}
 

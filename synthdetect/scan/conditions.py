@@ -514,9 +514,12 @@ class ConditionCalibration:
 def calibrate_conditions(paths: Sequence[Any], shas: Sequence[str], sides: Sequence[int], y: np.ndarray, fit,
                          backbone, conditions: Sequence[Condition], *, cache=None, data: str = "",
                          max_false_alarm: float, max_miss: float,
-                         progress: Callable[[int], None] | None = None) -> ConditionCalibration:
+                         progress: Callable[[int], None] | None = None,
+                         qualities: Sequence[int | None] | None = None) -> ConditionCalibration:
     """Copies of the calibration images (``paths``: the images ``fit`` was fitted on, in its row
-    order) per condition, their features, out-of-fold scores and the card's condition table."""
+    order) per condition, their features, out-of-fold scores and the card's condition table.
+    ``qualities``: each image's JPEG quality as scan reads it (``probes.features.sample_jpeg_quality``:
+    a PNG saved from a JPEG has that JPEG's); None: read from the files' JPEG tables only."""
     import time
 
     from ..inputs.quality import jpeg_quality_from_file
@@ -524,7 +527,7 @@ def calibrate_conditions(paths: Sequence[Any], shas: Sequence[str], sides: Seque
     t0 = time.perf_counter()
     known = [int(s) for s in sides if s]
     min_side = min(known) if known else 0
-    quals = [jpeg_quality_from_file(p) for p in paths]
+    quals = list(qualities) if qualities is not None else [jpeg_quality_from_file(p) for p in paths]
     min_q = min((100 if q is None else int(q)) for q in quals) if quals else 100
     keep, skipped = usable(conditions, min_side, min_q)
     feats = copy_features(paths, shas, backbone, keep, cache=cache, progress=progress)

@@ -487,13 +487,14 @@ class Scanner:
             "sha256": d.sha256,
         }
         grey = self._greyscale(d)
-        cond = self._condition(d, grey)
+        jpeg = self._jpeg_quality(d)
+        cond = self._condition(d, grey, *jpeg)
         if cond is not None:
             rec["condition"] = cond.label
             if cond.bound:
                 rec["condition_bound"] = list(cond.bound)
         if self.quality_gates:
-            rec["quality"] = self._quality(d, cond, grey)
+            rec["quality"] = self._quality(d, cond, grey, jpeg)
         try:
             arrays = {k: to_inputs(d.image, spec) for k, spec in self.specs.items()}
             if self.thumbnails:
@@ -522,24 +523,41 @@ class Scanner:
         except Exception:  # a measurement failure never costs the image its verdict
             return None
 
-    def _condition(self, d, grey: bool | None = None) -> Any:
-        """The image's measured condition (synthdetect.scan.conditions.assign), None without conditions."""
+    def _jpeg_quality(self, d) -> tuple[int | None, str | None]:
+        """The JPEG quality the image went through and where it was read (``inputs.jpeg_trace``:
+        a JPEG's tables, or the pixels of a lossless file); (None, None) when none (never fatal)."""
+        if self.conditions is None and not self.quality_gates:
+            return None, None
+        try:
+            from ..inputs.jpeg_trace import decoded_jpeg_quality
+
+            return decoded_jpeg_quality(d)
+        except Exception:  # a measurement failure never costs the image its verdict
+            return None, None
+
+    def _condition(self, d, grey: bool | None = None, jpeg_quality: int | None = None,
+                   jpeg_source: str | None = None) -> Any:
+        """The image's measured condition (synthdetect.scan.conditions.assign), None without conditions;
+        a gate's reason says when the JPEG quality was read from the pixels of a file that is not a JPEG."""
         if self.conditions is None:
             return None
         from ..inputs.codecs import codec_covered
-        from ..inputs.quality import jpeg_quality_from_tables
+        from ..inputs.jpeg_trace import PIXELS_NOTE
 
         lossy = None if not d.lossy_codec or codec_covered(d.lossy_codec, d.lossy_quality, self.codecs_calibrated) \
             else (d.lossy_codec, d.lossy_quality)
-        return assign(min(d.width, d.height), jpeg_quality_from_tables(d.jpeg_quantization), self.conditions, lossy,
-                      grey=bool(grey))
+        got = assign(min(d.width, d.height), jpeg_quality, self.conditions, lossy, grey=bool(grey))
+        if jpeg_source == "pixels" and got.reason:
+            got.reason += PIXELS_NOTE
+        return got
 
-    def _quality(self, d, cond: Any = None, grey: bool | None = None) -> dict[str, Any]:
+    def _quality(self, d, cond: Any = None, grey: bool | None = None,
+                 jpeg: tuple[int | None, str | None] = (None, None)) -> dict[str, Any]:
         """The input-quality gates' measures and the gates this image fails (never fatal)."""
         try:
-            from ..inputs.quality import assess, jpeg_quality_from_tables
+            from ..inputs.quality import assess
 
-            q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg_quality_from_tables(d.jpeg_quantization),
+            q = assess(d.image, min_side=self.min_side, jpeg_quality=jpeg[0], jpeg_quality_source=jpeg[1],
                        lossy_codec=d.lossy_codec, lossy_quality=d.lossy_quality, greyscale=grey)
             out = q.to_dict()
             side = min(d.width, d.height)

@@ -4,6 +4,7 @@ onnx.helper, images whose class shows in simple statistics."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -572,6 +573,27 @@ def test_palette_files_are_gated_unless_the_probe_was_fitted_on_them(setup):
     got = _scan_json(tmp / "models", bbdir, gifs)
     assert all(x["quality"].get("unmeasured_codec_calibrated") and not any(
         g["gate"] == "unmeasured_codec" for g in x["quality"]["failed"]) for x in got)
+
+
+def test_a_sample_of_pngs_saved_from_jpegs_records_the_quality_their_pixels_carry(setup):
+    """Calibration images that are PNGs written from JPEG q60 were measured at q60, not q100: the
+    card's ``image_jpeg_quality`` reads it from their pixels, as scan reads a questioned PNG."""
+    from PIL import Image
+
+    bbdir, _, _, tmp = setup
+    photo = Image.open(Path(__file__).resolve().parents[2] / "examples" / "images" / "rocket.jpg").convert("RGB")
+    data = tmp / "png-from-jpeg"
+    for label, d in ((0, "0_real"), (1, "1_fake")):
+        (data / d).mkdir(parents=True)
+        for i in range(12):
+            x, y = (40 * i + 20 * label) % 384, 15 * i
+            buf = io.BytesIO()
+            photo.crop((x, y, x + 256, y + 256)).save(buf, "JPEG", quality=60)
+            Image.open(buf).convert("RGB").save(data / d / f"img{i:02d}.png")
+    r = _train(bbdir, data, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    got = json.loads((tmp / "models" / "case42.json").read_text())["calibration"]["image_jpeg_quality"]
+    assert got["covered"] == 60 and got["real"]["jpeg"] == got["synthetic"]["jpeg"] == 12
 
 
 def _textures(root: Path, upscale: int, n: int = 12) -> Path:

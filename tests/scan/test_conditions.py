@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -259,11 +260,11 @@ def test_train_probe_calibrates_each_condition_out_of_fold_and_caches_copies(tra
         assert sorted(m["real_ids"] + m["fake_ids"]) == sorted(cal["real_ids"] + cal["fake_ids"])
         assert m["at_default_budgets"]["false_alarm"]["k"] <= int(0.05 * 24)
         assert doc["conditions"]["measured"][name]["roc_auc"] == m["roc_auc"]
-    # originals, their crop spreads, two copies each, the originals' sharpness
-    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 5
+    # originals, their crop spreads, two copies each, the originals' sharpness and JPEG quality read from the pixels
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 6
     r = _train(bbdir, data, out, tmp / "cache", "--conditions", CONDS, "--force")
     assert r.exit_code == 0 and json.loads((out / "case42.json").read_text())["calibration"] == cal
-    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 5  # nothing extracted or measured again
+    assert len(list((tmp / "cache").rglob("*.npy"))) == 48 * 6  # nothing extracted or measured again
     bad = _train(bbdir, data, out, tmp / "cache", "--conditions", "720x", "--force")
     assert bad.exit_code == 2 and "not a condition" in bad.output
 
@@ -322,6 +323,27 @@ def test_scan_uses_each_condition_operating_point_and_gates_only_outside(trained
     assert "32 px" in tiny["reasons"][0]
     low = recs["q40.jpg"]
     assert low["condition"] == "outside" and "recompressed" in [g["gate"] for g in low["quality"]["failed"]]
+
+
+def test_a_png_saved_from_a_jpeg_is_judged_by_the_quality_its_pixels_carry(trained):
+    """A PNG written from a decoded JPEG q40 was a q100 "original" to the header; its pixels say
+    q40: outside every condition (``recompressed``, the reason saying where it was read); one from a
+    JPEG q70 is judged in ``q60``, as the JPEG itself would be."""
+    from synthdetect.inputs.jpeg_trace import PIXELS_NOTE
+
+    bbdir, data, out, tmp, _ = trained
+    photo = Image.open(Path(__file__).resolve().parents[2] / "examples" / "images" / "rocket.jpg").convert("RGB")
+    paths = []
+    for q in (40, 70):
+        jpeg = _write(tmp / "via" / f"q{q}.jpg", photo, quality=q)
+        paths.append(_write(tmp / "png" / f"from-q{q}.png", Image.open(jpeg).convert("RGB")))
+    recs = _scan(out, bbdir, paths)
+    low, mid = recs["from-q40.png"], recs["from-q70.png"]
+    assert (low["quality"]["jpeg_quality"], low["quality"]["jpeg_quality_source"]) == (40, "pixels")
+    assert low["condition"] == "outside" and low["verdict"] == "inconclusive"
+    (gate,) = [g for g in low["quality"]["failed"] if g["gate"] == "recompressed"]
+    assert gate["reason"].endswith(PIXELS_NOTE)
+    assert mid["condition"] == "q60" and mid["quality"]["jpeg_quality"] == 70
 
 
 def test_scan_judges_an_image_several_conditions_bound_with_the_worst_case_of_them(trained):

@@ -236,9 +236,10 @@ def test_a_corrupt_cache_entry_is_recomputed_not_trusted(setup):
     bbdir, bb, data, tmp = setup
     cache = tmp / "cache"
     assert _train(bbdir, data, tmp / "m1", cache).exit_code == 0
-    files = sorted(p for p in cache.rglob("*.npy") if "spread" not in p.parts and "sharpness" not in p.parts)
+    files = sorted(p for p in cache.rglob("*.npy") if not {"spread", "sharpness", "jpeg_pixels"} & set(p.parts))
     spreads = sorted(cache.rglob("spread/*/*.npy"))  # each image's crop spread, beside its feature
-    assert len(files) == 48 and len(spreads) == 48 and len(list(cache.rglob("sharpness/*/*.npy"))) == 48
+    assert len(files) == 48 and len(spreads) == 48
+    assert len(list(cache.rglob("sharpness/*/*.npy"))) == len(list(cache.rglob("jpeg_pixels/*/*.npy"))) == 48
     files[0].write_bytes(files[0].read_bytes()[:20])  # truncated
     spreads[-1].write_bytes(b"")
     r = _train(bbdir, data, tmp / "m2", cache)

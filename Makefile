@@ -30,10 +30,11 @@ weights: $(STAMP)
 	HF_HUB_OFFLINE=1 $(BIN)/python tools/make_weights.py
 
 ## Throughput of scan against the PyTorch-eager references (one process, DataLoader), --help start-up,
-## and a first scan against a cached re-scan.
+## a first scan against a cached re-scan, and what the readings of non-JPEG files cost against decoding.
 bench: $(STAMP)
 	$(BIN)/python benchmarks/scan_throughput.py --models-dir weights --n 200
 	$(BIN)/python benchmarks/cache_rescan.py
+	$(BIN)/python benchmarks/input_readings_cost.py --n 40
 
 ## How long `synthdetect --help` takes (median of 10 fresh runs; wall and CPU) and its slowest imports.
 help-time: $(STAMP)

@@ -14,7 +14,7 @@ import csv
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 from PIL import Image
@@ -258,13 +258,13 @@ def write_split(path: Path, items: Sequence[Item]) -> None:
 def decode_rgb(path: Path) -> Image.Image:
     """RGB pixels decoded as ``scan`` decodes them (``inputs.decoding.decode``: HEIC through
     pillow-heif, EXIF orientation, every mode to RGB, the pixel budget); a file that cannot be
-    decoded is a ``DataError`` naming it (training refuses its data set rather than train on less)."""
+    decoded is a ``DataError`` naming it and why."""
     from .decoding import DecodeError, decode
 
     try:
         return decode(path).image
     except DecodeError as e:
-        raise DataError(f"{path}: {e}: remove or replace it, nothing was trained") from None
+        raise DataError(f"{path}: {e}") from None
 
 
 class DecodedCache:
@@ -274,6 +274,8 @@ class DecodedCache:
     the Wang recipe, so caching after it keeps memory small and epochs fast.  With
     ``resize_to=None`` images stay at native resolution.  ``strip_frames``: a uniform frame
     (``frames.find_frame``) is cut off first, so that no crop shows it; ``stripped`` counts them.
+    An image that cannot be decoded raises ``DataError`` and is kept in ``unreadable`` (path -> why),
+    so that it is not decoded again; :meth:`warm` goes on past it.
     """
 
     def __init__(self, resize_to: int | None = None, min_side: int = 0, strip_frames: bool = False):
@@ -283,6 +285,7 @@ class DecodedCache:
         self._store: dict[str, np.ndarray] = {}
         self.decodes = 0
         self.stripped = 0
+        self.unreadable: dict[str, str] = {}
 
     def get(self, path: Path) -> np.ndarray:
         key = str(path)
@@ -290,7 +293,13 @@ class DecodedCache:
         if arr is None:
             from .preprocess import resize_shorter
 
-            img = decode_rgb(path)
+            if key in self.unreadable:
+                raise DataError(self.unreadable[key])
+            try:
+                img = decode_rgb(path)
+            except DataError as e:
+                self.unreadable[key] = str(e)
+                raise
             if self.strip_frames:
                 img = self._strip(img)
             if self.resize_to:
@@ -310,8 +319,12 @@ class DecodedCache:
         return img.crop(f.box)
 
     def warm(self, items: Sequence[Item], progress=None) -> None:
+        """Decode every item (an undecodable one is kept in ``unreadable``, not raised)."""
         for it in items:
-            self.get(it.path)
+            try:
+                self.get(it.path)
+            except DataError:
+                pass
             if progress is not None:
                 progress()
 
@@ -320,6 +333,11 @@ class DecodedCache:
 
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self._store.values())
+
+
+def without_unreadable(items: Sequence[Item], unreadable: Mapping[str, str]) -> list[Item]:
+    """``items`` without those whose path is in ``unreadable`` (``DecodedCache.unreadable``)."""
+    return [it for it in items if str(it.path) not in unreadable]
 
 
 # What to do about a file format that tells the classes apart: a recipe that trains the network can

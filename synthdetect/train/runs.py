@@ -23,7 +23,8 @@ from ..cards import CLIP_MEAN, CLIP_STD, InputSpec
 from . import archs, families
 from ..inputs.preprocess import normalize
 from .augment import AugmentConfig, train_view, val_crop
-from ..inputs.datasets import DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, write_split
+from ..inputs.datasets import (DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, without_unreadable,
+                               write_split)
 from .loop import FitConfig, RunDir, RunError, fit, pick_device, progress, seed_everything, set_threads, versions
 
 
@@ -170,6 +171,26 @@ def _decoded(train_items: Sequence[Item], val_items: Sequence[Item], resize_to: 
     return cache
 
 
+def _leave_out_unreadable(cfg: dict[str, Any], unreadable: dict[str, str], train_items: Sequence[Item],
+                          val_items: Sequence[Item]) -> tuple[list[Item], list[Item]]:
+    """The training and validation images without those that could not be decoded: each named on
+    stderr with its reason (one line) and in ``cfg["unreadable"]``; training without one of the two
+    classes left is a ``RunError``."""
+    if not unreadable:
+        return list(train_items), list(val_items)
+    from rich.console import Console
+
+    err = Console(stderr=True, soft_wrap=True, highlight=False)
+    for why in unreadable.values():
+        err.print(f"warning: {why} (left out)", markup=False)
+    cfg["unreadable"] = [{"path": p, "error": why} for p, why in unreadable.items()]
+    train_items, val_items = without_unreadable(train_items, unreadable), without_unreadable(val_items, unreadable)
+    if {int(it.label) for it in train_items} != {0, 1}:
+        raise RunError(f"{len(unreadable)} images could not be decoded: the training data no longer holds both "
+                       "classes, nothing was trained")
+    return train_items, val_items
+
+
 def _image_batches(train_set: _ImageSet, val_set: _ImageSet | None, batch_size: int, workers: int, seed: int):
     """(train_batches(epoch), n_batches(epoch), val_batches or None) for ``fit``."""
 
@@ -249,6 +270,7 @@ def train_images(
     run.write_config(cfg)
 
     cache = _decoded(train_items, val_items, resize_to, max(aug.crop, spec.size), strip_frames)
+    train_items, val_items = _leave_out_unreadable(cfg, cache.unreadable, train_items, val_items)
     cfg["decoded_cache_mib"] = round(cache.nbytes() / 2**20, 1)
     cfg["frames_stripped"] = cache.stripped
     train_set = _ImageSet(train_items, cache, aug, seed, True, repeats=crops_per_image)
@@ -354,8 +376,15 @@ def train_clip_probe(
     xs = []
     for v in range(views):
         xs.append(ext.features(train_items, aug, view=("train", seed, v)))
-    ytr = torch.tensor([float(i.label) for i in train_items])
     val_x = ext.features(val_items, val_aug, view=("val", seed, 0)) if val_items else None
+    kept_train, kept_val = _leave_out_unreadable(cfg, ext.decoded.unreadable, train_items, val_items)
+    if len(kept_train) < len(train_items):  # their rows hold no features (NaN)
+        rows = torch.tensor([str(it.path) not in ext.decoded.unreadable for it in train_items])
+        xs = [x[rows] for x in xs]
+    if val_x is not None and len(kept_val) < len(val_items):
+        val_x = val_x[torch.tensor([str(it.path) not in ext.decoded.unreadable for it in val_items])]
+    train_items, val_items = kept_train, kept_val
+    ytr = torch.tensor([float(i.label) for i in train_items])
     yva = torch.tensor([float(i.label) for i in val_items]) if val_items else None
     cfg["feature_cache"] = {"dir": str(fc.root), "hits": fc.hits, "computed": fc.misses}
 

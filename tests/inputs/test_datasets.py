@@ -197,7 +197,7 @@ def test_training_decodes_as_scan_does_and_names_a_file_it_cannot(tmp_path):
     assert decode_rgb(grey).mode == "RGB" and decode_rgb(grey).size == (40, 30)
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 20)
-    with pytest.raises(DataError, match=r"bad\.jpg: .*remove or replace it"):
+    with pytest.raises(DataError, match=r"bad\.jpg: "):
         decode_rgb(bad)
     pillow_heif = pytest.importorskip("pillow_heif")
     pillow_heif.register_heif_opener()

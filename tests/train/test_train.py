@@ -140,3 +140,61 @@ def test_training_strips_label_frames_unless_told_to_keep_them(tmp_path):
         accs[strip] = [json.loads(l)["val_acc"] for l in (run / "log.jsonl").read_text().splitlines()]
     assert max(accs[False]) >= 0.9, accs
     assert sum(accs[True]) / len(accs[True]) <= 0.7, accs
+
+
+def _with_broken(src, dst, *names):
+    """A copy of a tiny set with undecodable files added (``0_real/NAME``: a JPEG cut after its header)."""
+    import shutil
+
+    shutil.copytree(src, dst)
+    for name in names:
+        (dst / name).write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 20)
+    return dst
+
+
+def test_a_recipe_leaves_out_an_image_it_cannot_decode_and_names_it(tiny_sets, tmp_path, capsys):
+    """One undecodable file in the training and one in the validation data: both named on stderr and
+    in the run's config, the rest trained on (as evaluate and train probe leave such files out)."""
+    from synthdetect.train.augment import AugmentConfig
+    from synthdetect.train.runs import train_images
+
+    train = _with_broken(tiny_sets[0], tmp_path / "train", "0_real/cut.jpg")
+    val = _with_broken(tiny_sets[1], tmp_path / "val", "1_fake/cut.jpg")
+    run = tmp_path / "r"
+    train_images(recipe="t", arch="resnet-narrow", arch_kw={"widths": [4, 8]}, train=[str(train)], val=[str(val)],
+                 aug=AugmentConfig(blur_prob=0, jpeg_prob=0, crop=32), resize_to=None, out=run, epochs=1,
+                 batch_size=8, seed=0, threads=1)
+    cfg = _cfg(run)
+    assert sorted(u["path"] for u in cfg["unreadable"]) == sorted([str(train / "0_real/cut.jpg"), str(val / "1_fake/cut.jpg")])
+    assert all("(left out)" in line for line in capsys.readouterr().err.splitlines() if "cut.jpg" in line)
+    assert cfg["result"]["last_epoch"] == 1
+
+
+def test_a_clip_probe_leaves_out_an_image_it_cannot_decode(tiny_sets, tmp_path):
+    from synthdetect.train.runs import train_clip_probe
+
+    train = _with_broken(tiny_sets[0], tmp_path / "train", "1_fake/cut.jpg")
+    run = tmp_path / "c"
+    train_clip_probe(backbone="synthdetect-tiny-vit", backbone_weights=None, feature="ojha", train=[str(train)],
+                     val=[str(tiny_sets[1])], blur_jpeg_prob=0.0, views=2, out=run, cache_dir=tmp_path / "fc",
+                     epochs=1, batch_size=8, threads=1)
+    cfg = _cfg(run)
+    assert [u["path"] for u in cfg["unreadable"]] == [str(train / "1_fake/cut.jpg")]
+    assert cfg["feature_cache"]["computed"] == 2 * 16 + 10  # two views of the 16 readable, the 10 validation images
+
+
+def test_training_refuses_when_a_class_is_left_with_nothing(tiny_sets, tmp_path):
+    import shutil
+
+    from synthdetect.train.augment import AugmentConfig
+    from synthdetect.train.loop import RunError
+    from synthdetect.train.runs import train_images
+
+    train = tmp_path / "train"
+    shutil.copytree(tiny_sets[0], train)
+    for p in (train / "1_fake").iterdir():
+        p.write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 20)
+    with pytest.raises(RunError, match="no longer holds both classes"):
+        train_images(recipe="t", arch="resnet-narrow", arch_kw={"widths": [4, 8]}, train=[str(train)], val=None,
+                     aug=AugmentConfig(blur_prob=0, jpeg_prob=0, crop=32), resize_to=None, out=tmp_path / "r",
+                     epochs=1, batch_size=8, seed=0, threads=1)

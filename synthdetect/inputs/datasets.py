@@ -258,13 +258,15 @@ def write_split(path: Path, items: Sequence[Item]) -> None:
 def decode_rgb(path: Path) -> Image.Image:
     """RGB pixels decoded as ``scan`` decodes them (``inputs.decoding.decode``: HEIC through
     pillow-heif, EXIF orientation, every mode to RGB, the pixel budget); a file that cannot be
-    decoded is a ``DataError`` naming it and why."""
+    decoded is a ``DataError`` naming it and why (``reason``: why alone)."""
     from .decoding import DecodeError, decode
 
     try:
         return decode(path).image
     except DecodeError as e:
-        raise DataError(f"{path}: {e}") from None
+        err = DataError(f"{path}: {e}")
+        err.reason = str(e)
+        raise err from None
 
 
 class DecodedCache:
@@ -274,7 +276,7 @@ class DecodedCache:
     the Wang recipe, so caching after it keeps memory small and epochs fast.  With
     ``resize_to=None`` images stay at native resolution.  ``strip_frames``: a uniform frame
     (``frames.find_frame``) is cut off first, so that no crop shows it; ``stripped`` counts them.
-    An image that cannot be decoded raises ``DataError`` and is kept in ``unreadable`` (path -> why),
+    An image that cannot be decoded raises ``DataError`` and is kept in ``unreadable`` (path -> reason),
     so that it is not decoded again; :meth:`warm` goes on past it.
     """
 
@@ -294,11 +296,11 @@ class DecodedCache:
             from .preprocess import resize_shorter
 
             if key in self.unreadable:
-                raise DataError(self.unreadable[key])
+                raise DataError(f"{key}: {self.unreadable[key]}")
             try:
                 img = decode_rgb(path)
             except DataError as e:
-                self.unreadable[key] = str(e)
+                self.unreadable[key] = getattr(e, "reason", str(e))
                 raise
             if self.strip_frames:
                 img = self._strip(img)

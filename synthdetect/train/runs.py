@@ -181,8 +181,8 @@ def _leave_out_unreadable(cfg: dict[str, Any], unreadable: dict[str, str], train
     from rich.console import Console
 
     err = Console(stderr=True, soft_wrap=True, highlight=False)
-    for why in unreadable.values():
-        err.print(f"warning: {why} (left out)", markup=False)
+    for path, why in unreadable.items():
+        err.print(f"warning: {path}: {why} (left out)", markup=False)
     cfg["unreadable"] = [{"path": p, "error": why} for p, why in unreadable.items()]
     train_items, val_items = without_unreadable(train_items, unreadable), without_unreadable(val_items, unreadable)
     if {int(it.label) for it in train_items} != {0, 1}:

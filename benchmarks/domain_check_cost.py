@@ -23,6 +23,8 @@ import sys
 import time
 from pathlib import Path
 
+from _output import emit  # benchmarks/, the script's own folder
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -63,10 +65,7 @@ def main() -> None:
                 "statistic": g["tests"][0]["statistic"], "p_value": g["tests"][0]["p_value"]}
                 for g in rs[0]["domain"]["groups"]]
     out["slowdown"] = round(out["enforce"]["wall_s"] / out["off"]["wall_s"] - 1.0, 4)
-    print(json.dumps(out, indent=2))
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(out, indent=2) + "\n")
+    emit(out, a.json)
 
 
 if __name__ == "__main__":

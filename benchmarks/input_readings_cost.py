@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _output import emit  # benchmarks/, the script's own folder
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -78,10 +79,7 @@ def main() -> None:
     out = {"images": len(pairs), "quality": a.quality, "median_ms": med, "read_exactly": read,
            "trace_share_of_png_decode": round(med["jpeg_trace"] / med["decode_png"], 3),
            "palette_share_of_gif_decode": round(med["palette_header"] / med["decode_gif"], 4)}
-    print(json.dumps(out, indent=2))
-    if a.json:
-        a.json.parent.mkdir(parents=True, exist_ok=True)
-        a.json.write_text(json.dumps(out, indent=2) + "\n")
+    emit(out, a.json)
 
 
 if __name__ == "__main__":

@@ -255,18 +255,24 @@ def write_split(path: Path, items: Sequence[Item]) -> None:
     Path(path).write_text("\n".join(lines) + "\n")
 
 
+class UnreadableImage(DataError):
+    """An image that cannot be decoded: its ``path`` and the ``reason``."""
+
+    def __init__(self, path: Path | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path, self.reason = str(path), reason
+
+
 def decode_rgb(path: Path) -> Image.Image:
     """RGB pixels decoded as ``scan`` decodes them (``inputs.decoding.decode``: HEIC through
     pillow-heif, EXIF orientation, every mode to RGB, the pixel budget); a file that cannot be
-    decoded is a ``DataError`` naming it and why (``reason``: why alone)."""
+    decoded is an :class:`UnreadableImage` naming it and why."""
     from .decoding import DecodeError, decode
 
     try:
         return decode(path).image
     except DecodeError as e:
-        err = DataError(f"{path}: {e}")
-        err.reason = str(e)
-        raise err from None
+        raise UnreadableImage(path, str(e)) from None
 
 
 class DecodedCache:
@@ -276,7 +282,7 @@ class DecodedCache:
     the Wang recipe, so caching after it keeps memory small and epochs fast.  With
     ``resize_to=None`` images stay at native resolution.  ``strip_frames``: a uniform frame
     (``frames.find_frame``) is cut off first, so that no crop shows it; ``stripped`` counts them.
-    An image that cannot be decoded raises ``DataError`` and is kept in ``unreadable`` (path -> reason),
+    An image that cannot be decoded raises :class:`UnreadableImage` and is kept in ``unreadable`` (path -> reason),
     so that it is not decoded again; :meth:`warm` goes on past it.
     """
 
@@ -296,11 +302,11 @@ class DecodedCache:
             from .preprocess import resize_shorter
 
             if key in self.unreadable:
-                raise DataError(f"{key}: {self.unreadable[key]}")
+                raise UnreadableImage(key, self.unreadable[key])
             try:
                 img = decode_rgb(path)
-            except DataError as e:
-                self.unreadable[key] = getattr(e, "reason", str(e))
+            except UnreadableImage as e:
+                self.unreadable[key] = e.reason
                 raise
             if self.strip_frames:
                 img = self._strip(img)
@@ -325,7 +331,7 @@ class DecodedCache:
         for it in items:
             try:
                 self.get(it.path)
-            except DataError:
+            except UnreadableImage:
                 pass
             if progress is not None:
                 progress()

@@ -23,7 +23,7 @@ from torch import nn
 from .augment import AugmentConfig, train_view, val_view
 from ..cards import sha256_file
 from ..probes.features import FeatureCache
-from ..inputs.datasets import DataError, DecodedCache, Item
+from ..inputs.datasets import DecodedCache, Item, UnreadableImage
 from .loop import progress
 
 
@@ -86,10 +86,13 @@ class FeatureExtractor:
             with progress() as prog:
                 t = prog.add_task(f"features {view[0]} view {view[-1]}", total=len(todo), info="")
                 for s in range(0, len(todo), self.batch_size):
-                    chunk = [c for c in todo[s : s + self.batch_size] if self._readable(items[c[0]])]
-                    xs = []
-                    for i, sha, _ in chunk:
-                        arr = self.decoded.get(items[i].path)
+                    chunk, xs = [], []
+                    for i, sha, key in todo[s : s + self.batch_size]:
+                        try:
+                            arr = self.decoded.get(items[i].path)
+                        except UnreadableImage:  # kept in decoded.unreadable; its row: NaN
+                            continue
+                        chunk.append((i, sha, key))
                         rng = np.random.default_rng([zlib.crc32(repr(view).encode()), int(sha[:12], 16)])
                         fn = val_view if view[0] == "val" else train_view
                         xs.append(fn(arr, aug, rng))
@@ -104,11 +107,3 @@ class FeatureExtractor:
             return torch.zeros(0, 0)
         dim = next((len(r) for r in out if r is not None), 0)
         return torch.from_numpy(np.stack([r if r is not None else np.full(dim, np.nan) for r in out]).astype(np.float32))
-
-    def _readable(self, item: Item) -> bool:
-        """Whether the item decodes (an undecodable one is kept in ``decoded.unreadable``; its row: NaN)."""
-        try:
-            self.decoded.get(item.path)
-        except DataError:
-            return False
-        return True

@@ -377,13 +377,11 @@ def train_clip_probe(
     for v in range(views):
         xs.append(ext.features(train_items, aug, view=("train", seed, v)))
     val_x = ext.features(val_items, val_aug, view=("val", seed, 0)) if val_items else None
-    kept_train, kept_val = _leave_out_unreadable(cfg, ext.decoded.unreadable, train_items, val_items)
-    if len(kept_train) < len(train_items):  # their rows hold no features (NaN)
-        rows = torch.tensor([str(it.path) not in ext.decoded.unreadable for it in train_items])
-        xs = [x[rows] for x in xs]
-    if val_x is not None and len(kept_val) < len(val_items):
-        val_x = val_x[torch.tensor([str(it.path) not in ext.decoded.unreadable for it in val_items])]
-    train_items, val_items = kept_train, kept_val
+    bad = ext.decoded.unreadable  # their rows hold no features (NaN)
+    rows = [torch.tensor([str(it.path) not in bad for it in its], dtype=torch.bool) for its in (train_items, val_items)]
+    train_items, val_items = _leave_out_unreadable(cfg, bad, train_items, val_items)
+    xs = [x[rows[0]] for x in xs]
+    val_x = val_x[rows[1]] if val_x is not None else None
     ytr = torch.tensor([float(i.label) for i in train_items])
     yva = torch.tensor([float(i.label) for i in val_items]) if val_items else None
     cfg["feature_cache"] = {"dir": str(fc.root), "hits": fc.hits, "computed": fc.misses}

@@ -333,8 +333,9 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     fit = fitted.fit
     shas = [ex.sha256[i] for i in ex.keep]
     cal, op, cv = _calibrate(y, fit, seed, data_label, [s[:16] for s in shas], src, max_false_alarm, max_miss)
-    cond = _condition_table([it.path for it in kept], shas, [ex.sides[i] for i in ex.keep], y, fit, backbone,
-                            conditions, cache, data_label, max_false_alarm, max_miss)
+    qualities = sample_jpeg_quality([it.path for it in kept], shas, cache)  # as scan reads them (PNGs: their pixels)
+    cond = _condition_table([it.path for it in kept], shas, [ex.sides[i] for i in ex.keep], qualities, y, fit,
+                            backbone, conditions, cache, data_label, max_false_alarm, max_miss)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_head(head_path, fit, backbone_card)
@@ -353,7 +354,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         backbone={"name": backbone_card.name, "sha256": backbone_card.sha256, "dim": backbone_card.dim},
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
                      "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
-                     **_quality_ranges([it.path for it in kept], shas, y, cache), **sample_records,
+                     **_quality_ranges([it.path for it in kept], shas, qualities, y, cache), **sample_records,
                      **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
@@ -385,7 +386,7 @@ def _output_paths(out_dir: Path, name: str, force: bool) -> tuple[Path, Path]:
     return card_path, head_path
 
 
-def _condition_table(paths, shas, sides, y, fit, backbone, conditions, cache, data_label: str,
+def _condition_table(paths, shas, sides, qualities, y, fit, backbone, conditions, cache, data_label: str,
                      max_false_alarm: float, max_miss: float):
     """The rates per measured condition (copies of the sample, scored out of fold), or None."""
     if not conditions:
@@ -393,8 +394,7 @@ def _condition_table(paths, shas, sides, y, fit, backbone, conditions, cache, da
     from ..scan.conditions import calibrate_conditions
 
     return calibrate_conditions(paths, shas, sides, y, fit, backbone, conditions, cache=cache, data=data_label,
-                                max_false_alarm=max_false_alarm, max_miss=max_miss,
-                                qualities=sample_jpeg_quality(paths, shas, cache))
+                                max_false_alarm=max_false_alarm, max_miss=max_miss, qualities=qualities)
 
 
 def _write_head(head_path: Path, fit, backbone_card: BackboneCard) -> None:
@@ -602,8 +602,9 @@ def _attach_domain(card: ModelCard, card_path: Path, X: np.ndarray, y: np.ndarra
     attach(card, ref, card_path=card_path, save_card=False)
 
 
-def _quality_ranges(paths: Sequence[Path], shas: Sequence[str], y: np.ndarray, cache) -> dict[str, Any]:
-    """The calibration images' JPEG qualities, sharpness and lossy non-JPEG codecs per class
+def _quality_ranges(paths: Sequence[Path], shas: Sequence[str], qualities: Sequence[int | None], y: np.ndarray,
+                    cache) -> dict[str, Any]:
+    """The calibration images' JPEG qualities (``qualities``: as scan reads them), sharpness and lossy non-JPEG codecs per class
     (``quality.jpeg_quality_range``, ``quality.sharpness_range``, ``codecs.codec_range``): scan lifts
     its ``recompressed`` and ``blurred_or_upscaled`` gates for images at least as good as the
     calibration's ``covered`` value, and its ``unmeasured_codec`` gate for the ``covered`` codecs (a
@@ -613,7 +614,7 @@ def _quality_ranges(paths: Sequence[Path], shas: Sequence[str], y: np.ndarray, c
 
     labels = y.tolist()
     codecs = [codec_from_file(p) for p in paths]
-    return {"image_jpeg_quality": jpeg_quality_range(sample_jpeg_quality(paths, shas, cache), labels),
+    return {"image_jpeg_quality": jpeg_quality_range(qualities, labels),
             "image_sharpness": sharpness_range(sample_sharpness(paths, shas, cache), labels),
             "image_codecs": codec_range([c for c, _ in codecs], labels, [q for _, q in codecs])}
 

@@ -514,21 +514,18 @@ class ConditionCalibration:
 def calibrate_conditions(paths: Sequence[Any], shas: Sequence[str], sides: Sequence[int], y: np.ndarray, fit,
                          backbone, conditions: Sequence[Condition], *, cache=None, data: str = "",
                          max_false_alarm: float, max_miss: float,
-                         progress: Callable[[int], None] | None = None,
-                         qualities: Sequence[int | None] | None = None) -> ConditionCalibration:
+                         qualities: Sequence[int | None],
+                         progress: Callable[[int], None] | None = None) -> ConditionCalibration:
     """Copies of the calibration images (``paths``: the images ``fit`` was fitted on, in its row
     order) per condition, their features, out-of-fold scores and the card's condition table.
     ``qualities``: each image's JPEG quality as scan reads it (``probes.features.sample_jpeg_quality``:
-    a PNG saved from a JPEG has that JPEG's); None: read from the files' JPEG tables only."""
+    a PNG saved from a JPEG has that JPEG's; None: none)."""
     import time
-
-    from ..inputs.quality import jpeg_quality_from_file
 
     t0 = time.perf_counter()
     known = [int(s) for s in sides if s]
     min_side = min(known) if known else 0
-    quals = list(qualities) if qualities is not None else [jpeg_quality_from_file(p) for p in paths]
-    min_q = min((100 if q is None else int(q)) for q in quals) if quals else 100
+    min_q = min((100 if q is None else int(q)) for q in qualities) if len(qualities) else 100
     keep, skipped = usable(conditions, min_side, min_q)
     feats = copy_features(paths, shas, backbone, keep, cache=cache, progress=progress)
     scores = {name: oof_copy_scores(fit, X) for name, X in feats.items()}

@@ -29,7 +29,7 @@ from PIL import Image, ImageOps
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests" / "inputs"))
 
 from quality_builders import (  # noqa: E402
     BACKGROUNDS, blur, down_up, jpeg, make_card, make_collage, make_screenshot, upscale_crop,

@@ -3,7 +3,7 @@
 Used by ``tools/measure_gates.py`` (the measured rates in docs/quality.md), by
 ``tests/inputs/test_quality.py``, and reusable to evaluate the whole detector on composites::
 
-    import sys; sys.path.insert(0, "tests")
+    import sys; sys.path.insert(0, "tests/inputs")
     from quality_builders import make_card
     card = make_card(Image.open(photo).convert("RGB"), caption="Breaking news", seed=3)
 

@@ -324,3 +324,25 @@ def test_png_without_text_keeps_every_other_chunk(tmp_path):
     assert rgb.size == (7, 5) and rgb.getpixel((3, 3)) == (1, 2, 3)
     truncated = data[:60]  # a chunk running past the end: kept as is, the walk ends
     assert decoding.png_without_text(truncated) == truncated
+
+
+@pytest.mark.parametrize("profile", ["DISPLAY_P3", "ADOBE_RGB"])
+def test_embedded_colour_profile_is_not_applied(tmp_path, profile):
+    """The detectors read the stored values, as their calibration images were read: a wide-gamut profile is not
+    converted to sRGB (measured through scan, tools/check_edits.py: the holdout converted to Display P3 or Adobe RGB
+    reads as the unconverted copies do, docs/quality.md)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import icc_builders
+    from PIL import ImageCms
+
+    icc = icc_builders.display_profile(**getattr(icc_builders, profile))
+    to_wide = ImageCms.buildTransform(ImageCms.createProfile("sRGB"), ImageCms.ImageCmsProfile(io.BytesIO(icc)),
+                                      "RGB", "RGB")
+    stored = ImageCms.applyTransform(Image.new("RGB", (32, 32), (255, 0, 0)), to_wide)
+    assert stored.getpixel((0, 0)) != (255, 0, 0)  # the conversion did something: sRGB red is inside the wider gamut
+    p = _save(stored, tmp_path / "wide.png", icc_profile=icc)
+    d = decode(p)
+    assert d.image.getpixel((0, 0)) == stored.getpixel((0, 0))

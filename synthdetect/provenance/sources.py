@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from .base import Analyzer
 from .c2pa_manifest import C2PA
+from .colour_profile import COLOUR_PROFILE
 from .exif import EXIF
 from .generator_chunks import GENERATOR_CHUNKS
 from .software import SOFTWARE_STRINGS
 from .xmp import XMP, XMP_SOURCE_TYPE
 
-ANALYZERS: list[Analyzer] = [EXIF, XMP, C2PA, XMP_SOURCE_TYPE, GENERATOR_CHUNKS, SOFTWARE_STRINGS]
+ANALYZERS: list[Analyzer] = [EXIF, XMP, C2PA, XMP_SOURCE_TYPE, GENERATOR_CHUNKS, SOFTWARE_STRINGS, COLOUR_PROFILE]
 
 # Position of the built-in sources' fields in a result, and of their sections in `inspect`
 # (fixed: scan records and reports depend on them).  Sources not named follow, in run order.

@@ -14,6 +14,8 @@ import random
 import re
 import zlib
 
+from tests.inputs.icc_builders import display_profile
+
 from . import provenance_builders as B
 from .helpers import A1111, COMFY_PROMPT, COMFY_WORKFLOW, mutate
 
@@ -131,6 +133,10 @@ CASES: dict = {
     "camera_and_params_png": ("both.png", lambda c: B.png_bytes([(b"eXIf", B.camera_exif()),
                                                                  B.text_chunk("parameters", A1111)]), {}),
     "camera_no_lens_jpg": ("nl.jpg", lambda c: B.jpeg_bytes(exif=B.camera_exif(lens=None, gps=False)), {}),
+    "camera_profile_jpg": ("np.jpg", lambda c: B.jpeg_bytes(exif=B.camera_exif(
+        make="NIKON CORPORATION", model="NIKON D750", lens=None, gps=False), segments=[
+        (0xE2, b"ICC_PROFILE\x00\x01\x01" + display_profile("Nikon sRGB 4.0.0.3001",
+                                                             ((0.64, 0.33), (0.30, 0.60), (0.15, 0.06))))]), {}),
     # nothing
     "plain_jpg": ("plain.jpg", lambda c: B.jpeg_bytes(), {}),
     "plain_png": ("plain.png", lambda c: B.png_bytes([B.text_chunk("Title", "Holiday 2019")]), {}),

@@ -138,12 +138,9 @@ def read_pillow_image(data: bytes) -> tuple[dict[str, Any], bytes | None, list[s
     """Open the file with Pillow (+pillow-heif) without decoding pixels; returns (exif, xmp, notes)."""
     from PIL import Image
 
-    try:
-        import pillow_heif
+    from ..inputs.decoding import init_codecs
 
-        pillow_heif.register_heif_opener()
-    except Exception:  # pragma: no cover - optional at runtime
-        pass
+    init_codecs()  # pillow-heif's opener, once
     with Image.open(io.BytesIO(data)) as im:
         exif = im.getexif()
         xmp = im.info.get("xmp")

@@ -114,12 +114,9 @@ def read(data: bytes) -> bytes | None:
     """
     from PIL import Image
 
-    try:
-        import pillow_heif
+    from ..inputs.decoding import init_codecs
 
-        pillow_heif.register_heif_opener()
-    except Exception:  # pragma: no cover - optional at runtime
-        pass
+    init_codecs()  # pillow-heif's opener, once
     try:
         with Image.open(io.BytesIO(data)) as im:
             icc = im.info.get("icc_profile")

@@ -94,3 +94,11 @@ def test_a_mutated_profile_in_a_file_never_breaks_analyze(tmp_path):
     for i in range(40):
         r = timed(_image_file(tmp_path, "PNG", mutate(NIKON, rng), name=str(i)))
         assert r["colour_profile"]["present"] is True
+
+
+def test_an_icc_v4_profile_names_itself_through_its_mluc_tag(tmp_path):
+    from PIL import ImageCms
+
+    v4 = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # littlecms writes ICC v4
+    p = timed(_image_file(tmp_path, "PNG", v4))["colour_profile"]
+    assert p["version"].startswith("4.") and p["description"] == "sRGB built-in" and p["creator"] == "lcms"

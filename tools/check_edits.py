@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -164,7 +163,6 @@ def main() -> int:
         root = a.keep or Path(tmp)
         for name in names:
             folder = root / name
-            shutil.rmtree(folder, ignore_errors=True) if a.keep is None else None
             if name == "mixed":
                 _write(folder, a.data, items, table["none"][1])
                 picked = [it for it in items if it[1] == 0][:10] + [it for it in items if it[1] == 1][:10]

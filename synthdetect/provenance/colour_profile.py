@@ -132,8 +132,20 @@ def camera_evidence(profile: dict[str, Any]) -> list[str]:
     return [f"colour profile {desc!r} is a camera maker's ({m.group(1)}) profile (weak: copied with the file)"] if m else []
 
 
+def maker_mismatch(profile: dict[str, Any], exif_make: Any) -> list[str]:
+    """A note when the profile names one camera maker and EXIF Make another (a file's metadata edited, or passed
+    through another maker's software)."""
+    m = _CAMERA.search(profile.get("description") or "")
+    make = exif_make if isinstance(exif_make, str) else ""
+    e = _CAMERA.search(make)
+    if m and e and m.group(1).lower() != e.group(1).lower():
+        return [f"colour profile names {m.group(1)}, EXIF Make {make.strip()!r}: the metadata was edited, or "
+                "another maker's software wrote the file"]
+    return []
+
+
 class ColourProfileAnalyzer(Analyzer):
-    """``colour_profile`` field; a camera maker's profile as weak camera evidence."""
+    """``colour_profile`` field; a camera maker's profile as weak camera evidence (reads the EXIF source's Make)."""
 
     name = "colour_profile"
     empty = {"colour_profile": {"present": False}}
@@ -148,7 +160,7 @@ class ColourProfileAnalyzer(Analyzer):
             return out
         profile, notes = parse(icc)
         out.fields["colour_profile"] = profile
-        out.notes.extend(notes)
+        out.notes.extend(notes + maker_mismatch(profile, (ctx.shared.get("exif", {}).get("raw") or {}).get("make")))
         out.camera_evidence = camera_evidence(profile)
         return out
 

@@ -102,3 +102,17 @@ def test_an_icc_v4_profile_names_itself_through_its_mluc_tag(tmp_path):
     v4 = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()  # littlecms writes ICC v4
     p = timed(_image_file(tmp_path, "PNG", v4))["colour_profile"]
     assert p["version"].startswith("4.") and p["description"] == "sRGB built-in" and p["creator"] == "lcms"
+
+
+def test_a_profile_of_another_maker_than_exif_make_is_noted(tmp_path):
+    from . import provenance_builders as B
+
+    def jpeg(make):
+        p = tmp_path / f"{make}.jpg"
+        p.write_bytes(B.jpeg_bytes(exif=B.camera_exif(make=make, model="X"),
+                                   segments=[(0xE2, b"ICC_PROFILE\x00\x01\x01" + NIKON)]))
+        return timed(p)
+
+    assert jpeg("Canon")["notes"] == ["colour profile names Nikon, EXIF Make 'Canon': the metadata was edited, or "
+                                      "another maker's software wrote the file"]
+    assert jpeg("NIKON CORPORATION")["notes"] == []

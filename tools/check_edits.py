@@ -99,6 +99,7 @@ def edits() -> dict[str, tuple[str, Callable[[Image.Image, int], Image.Image | t
         "sharpen-light": ("unsharp mask, radius 1, 80 %", lambda im, s: im.filter(ImageFilter.UnsharpMask(1, 80, 2))),
         "sharpen": ("unsharp mask, radius 2, 150 %", lambda im, s: im.filter(ImageFilter.UnsharpMask(2, 150, 3))),
         "noise": ("Gaussian noise, sigma 3 levels", _noise),
+        "blur-light": ("Gaussian blur, sigma 0.7", lambda im, s: im.filter(ImageFilter.GaussianBlur(0.7))),
         "median": ("median filter 3 x 3 (denoised)", lambda im, s: im.filter(ImageFilter.MedianFilter(3))),
     }
 

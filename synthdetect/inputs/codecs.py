@@ -104,18 +104,6 @@ def _codec_quality(fmt: str | None, read_at: Callable[[int, int], bytes]) -> tup
 
     return (PALETTE, None) if colour_palette(fmt, read_at) else (None, None)
 
-    ifd = struct.unpack(order + "I", head[4:8])[0]
-    count = read_at(ifd, 2)
-    if len(count) < 2:
-        return None
-    n = struct.unpack(order + "H", count)[0]
-    entries = read_at(ifd + 2, 12 * n)
-    for i in range(0, len(entries) - 11, 12):
-        tag, kind = struct.unpack(order + "HH", entries[i:i + 4])
-        if tag == 262 and kind == 3:  # SHORT, left-justified in the value field
-            return struct.unpack(order + "H", entries[i + 8:i + 10])[0]
-    return None
-
 
 def _webp_first_image(read_at: Callable[[int, int], bytes]) -> tuple[bytes, int, bool] | None:
     """The WebP's first image chunk: its tag (``VP8 `` lossy, ``VP8L`` lossless), the offset of

@@ -71,16 +71,22 @@ def _init_from(model: nn.Module, init_run: str | Path, arch: str) -> dict[str, A
             "data_warnings": cfg.get("data_warnings", [])}
 
 
-def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int):
+def _warn(line: str) -> None:
+    """``warning: LINE`` on stderr (the line printed as is: a path's brackets are not markup)."""
     from rich.console import Console
+    from rich.markup import escape
 
+    Console(stderr=True, soft_wrap=True, highlight=False).print(f"[yellow]warning:[/] {escape(line)}")
+
+
+def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int):
     unlabelled: list[str] = []
     train_items = load_sets(train, unlabelled)
     if pairs:
         train_items = sample_pairs(train_items, pairs, seed)
     val_items = load_sets(val, unlabelled) if val else []
     for line in unlabelled:
-        Console(stderr=True, soft_wrap=True, highlight=False).print(f"[yellow]warning:[/] {line}")
+        _warn(line)
     overlap = {i.path for i in train_items} & {i.path for i in val_items}
     if overlap:
         raise RunError(f"{len(overlap)} images are in both --train and --val (e.g. {sorted(overlap)[0]})")
@@ -88,11 +94,9 @@ def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, 
 
 
 def _warn_shortcuts(items: Sequence[Item]) -> list[str]:
-    from rich.console import Console
-
     warns = shortcut_warnings(items)
     for w in warns:
-        Console(stderr=True, soft_wrap=True).print(f"[yellow]warning:[/] training data: {w}")
+        _warn(f"training data: {w}")
     return warns
 
 
@@ -178,11 +182,8 @@ def _leave_out_unreadable(cfg: dict[str, Any], unreadable: dict[str, str], train
     classes left is a ``RunError``."""
     if not unreadable:
         return list(train_items), list(val_items)
-    from rich.console import Console
-
-    err = Console(stderr=True, soft_wrap=True, highlight=False)
     for path, why in unreadable.items():
-        err.print(f"warning: {path}: {why} (left out)", markup=False)
+        _warn(f"{path}: {why} (left out)")
     cfg["unreadable"] = [{"path": p, "error": why} for p, why in unreadable.items()]
     train_items, val_items = without_unreadable(train_items, unreadable), without_unreadable(val_items, unreadable)
     if {int(it.label) for it in train_items} != {0, 1}:

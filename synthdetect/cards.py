@@ -269,6 +269,7 @@ class BackboneCard:
     source: dict[str, Any] = field(default_factory=dict)  # package, file, sha256 of the weights, url
     licence: str = ""
     parity: dict[str, Any] = field(default_factory=dict)
+    gates: dict[str, Any] = field(default_factory=dict)  # name -> a filter gate (scan.filter_gate), with its measures
     extra: dict[str, Any] = field(default_factory=dict)
     schema: str = BACKBONE_SCHEMA
     path: Path | None = field(default=None, compare=False)

@@ -7,7 +7,8 @@ folder, never in the repository; JPEG q95, the quality the bundle judges as `ori
 folder with `lite0-probe-train` — the bundled probe fitted without the holdout, so these are held-out
 figures — exactly as an analyst would (`synthdetect scan DIR --models lite0-probe-train -f jsonl`),
 once with the batch domain check (the default) and once without it, and prints, per edit, ROC-AUC,
-the definite verdicts, the real photos called synthetic and the synthetic images called real. A last
+the definite verdicts, the real photos called synthetic, the synthetic images called real, and the
+images the ``median_filtered`` gate withheld. A last
 row mixes the median-filtered copies of 10 photos and 10 renders among the 89 unedited images, as a
 few laundered files in an otherwise ordinary folder.
 
@@ -140,12 +141,14 @@ def _row(recs: list[dict], only: str = "") -> dict:
         "false_alarms": sum(v == "synthetic" and y == 0 for v, y in zip(verdicts, labels)), "reals": labels.count(0),
         "misses": sum(v == "real" and y == 1 for v, y in zip(verdicts, labels)), "fakes": labels.count(1),
         "out_of_domain": sum((x.get("domain") or {}).get("decision") == "out_of_domain" for x in recs),
+        "median_gated": sum(any(g.get("gate") == "median_filtered" for g in (x.get("quality") or {}).get("failed", []))
+                            for x in recs),
     }
 
 
 def _line(name: str, what: str, on: dict, off: dict) -> str:
     return (f"| {name}: {what} | {on['auc']:.3f} | {on['definite']}/{on['n']} | {on['false_alarms']}/{on['reals']} | "
-            f"{on['misses']}/{on['fakes']} | {on['out_of_domain']} | {off['definite']}/{off['n']} | "
+            f"{on['misses']}/{on['fakes']} | {on['out_of_domain']} | {on['median_gated']} | {off['definite']}/{off['n']} | "
             f"{off['false_alarms']}/{off['reals']} | {off['misses']}/{off['fakes']} |")
 
 
@@ -158,8 +161,8 @@ def main() -> int:
     table, items = edits(), _holdout(a.data)
     names = a.only.split(",") if a.only else [*table, "mixed"]
     print("| edit | ROC-AUC | definite | real called synthetic | synthetic called real | out of domain "
-          "| definite, check off | real called synthetic | synthetic called real |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "| gated median_filtered | definite, check off | real called synthetic | synthetic called real |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     with tempfile.TemporaryDirectory() as tmp:
         root = a.keep or Path(tmp)
         for name in names:

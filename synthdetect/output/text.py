@@ -186,6 +186,7 @@ _GATE_SHORT = {
     "unmeasured_codec": "{value}: not measured",
     "greyscale": "greyscale: not measured",
     "composite": "composite: photo on a flat canvas (score {value} >= {threshold})",
+    "median_filtered": "median-filtered or denoised (score {value} >= {threshold})",
 }
 
 

@@ -25,12 +25,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..cards import BackboneCard, ModelCard, atomic_write, sha256_file
+from ..cards import BackboneCard, CardError, ModelCard, atomic_write, sha256_file
 from ..inputs.datasets import FORMAT_ADVICE_SAMPLE, shortcut_warnings
 from ..inputs.frames import frame_guard
 from .features import (Extracted, backbone_cache, default_cache_dir, extract_features, sample_jpeg_quality,
                        sample_sharpness)
 from .fit import CROP_LEVEL, METHODS as FIT_METHODS, SPREAD_RANK, CropSpread, Stratum
+from ..scan import filter_gate
 from ..scan.calibration import (DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, definite_metrics,
                                 stored_scores)
 
@@ -319,6 +320,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     ex, duplicates, near, cross_copies = _extract_sample(items, backbone, cache, progress, lda)
     kept = [items[i] for i in ex.keep]
     sample_records, shortcuts = _sample_checks(kept, backbone_card.input.strip_frames)
+    filtered = _filter_gate_counts(backbone_card, ex.X, y_all[ex.keep])
+    shortcuts += filter_gate.sample_warnings(filtered)
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
@@ -355,6 +358,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
         calibration={**cal.to_dict(), "default_budgets": {"max_false_alarm": max_false_alarm, "max_miss": max_miss},
                      "image_min_side": _side_range([ex.sides[i] for i in ex.keep]),
                      **_quality_ranges([it.path for it in kept], shas, qualities, y, cache), **sample_records,
+                     **({"filter_gates": filtered} if filtered else {}),
                      **({"conditions": cond.table} if cond is not None else {})},
         family="probe",
         description=f"Linear probe over frozen {backbone_card.name} features, fitted by `synthdetect train probe` "
@@ -443,6 +447,15 @@ def _sample_checks(kept: Sequence[Any], frames_cut: bool = False) -> tuple[dict[
     warnings = shortcut_warnings(kept, frames=found.frames, frames_cut=frames_cut, format_advice=FORMAT_ADVICE_SAMPLE)
     records = {"composites": found.composite_counts(), "image_greyscale": found.greyscale_counts()}
     return records, warnings + greyscale_warnings(*found.greyscale) + _composite_warnings(*found.composites)
+
+
+def _filter_gate_counts(backbone_card: BackboneCard, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The card's ``calibration.filter_gates``: how many sample images each gate of the backbone reads
+    as filtered (``scan.filter_gate.sample_counts``; a malformed gate is the backbone card's error)."""
+    try:
+        return filter_gate.sample_counts(backbone_card, X, y)
+    except CardError as e:
+        raise ProbeTrainError(str(e)) from None
 
 
 def _composite_warnings(n: int, k: int) -> list[str]:

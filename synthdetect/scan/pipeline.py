@@ -454,9 +454,41 @@ class Scanner:
         self.codecs_calibrated = covered_codecs(cals) if plan.cards else {}
         # the cards' calibration images by SHA-256 prefix: such a file's score is a training score
         self.calibration_index = calibration_images.index(plan.cards)
+        self.filter_gates = self._filter_gates() if self.quality_gates else {}
         from ..inputs.decoding import init_codecs
 
         init_codecs()  # register optional codecs once, before the worker threads start
+
+    def _filter_gates(self) -> dict[str, list[Any]]:
+        """Backbone SHA-256 -> the filter gates its card carries (:mod:`synthdetect.scan.filter_gate`)."""
+        from .filter_gate import card_gates
+
+        out: dict[str, list[Any]] = {}
+        try:
+            for bb in self.plan.backbones.values():
+                if bb.sha256 not in out and bb.gates:
+                    out[bb.sha256] = card_gates(bb)
+        except CardError as e:
+            raise ScanSetupError(str(e)) from None
+        return out
+
+    def _apply_filter_gates(self, recs: list[dict[str, Any]], features: dict[str, Any]) -> None:
+        """Each image's filter-gate scores from the features its backbones computed (failed gates on ``quality``)."""
+        import numpy as np
+
+        from .filter_gate import apply, calibrated
+
+        for sha, gates in self.filter_gates.items():
+            f = features.get(sha)
+            if f is None or len(f) != len(recs):
+                continue
+            ok = np.all(np.isfinite(f), axis=1)
+            for gate in gates:
+                scores = gate.scores(np.where(ok[:, None], f, 0.0))
+                lifted = bool(self.plan.cards) and all(calibrated(c.calibration, gate.name) for c in self.plan.cards)
+                for rec, s, good in zip(recs, scores, ok):
+                    if good:
+                        apply(rec, gate, float(s), lifted)
 
     # -- worker side -------------------------------------------------------------------
     def _prepare(self, path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -802,6 +834,8 @@ class Scanner:
                         features.setdefault(sha, np.stack([np.full(dim, np.nan) if f is None else f for f in fs]))
         if ok and self.plan.domains:
             self._domain_info([r for r, _ in ok], features)
+        if ok and self.filter_gates:
+            self._apply_filter_gates([r for r, _ in ok], features)
         out = []
         j = 0
         for rec, arrays in items:

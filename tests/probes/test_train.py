@@ -759,3 +759,63 @@ def test_shots_of_one_scene_share_every_fold():
     plain = stratified_folds(y, 5, 3, strata)
     same = stratified_folds(y, 5, 3, [Stratum(s) for s in strata])
     assert all(np.array_equal(a, b) for a, b in zip(plain, same))
+
+
+def _gate_backbone(bbdir: Path, card) -> None:
+    """The tiny backbone with a filter gate that reads its first feature (channel 0's mean): images
+    brighter than 215 (of 255) are 'filtered'."""
+    d = json.loads((bbdir / "tinybb.backbone.json").read_text())
+    t = (215 / 255 - card.input.mean[0]) / card.input.std[0]
+    d["gates"] = {"toy_filtered": {"columns": [[0, 1]], "mean": [0.0], "scale": [1.0], "coef": [1.0],
+                                   "intercept": -t, "threshold": 0.0}}
+    (bbdir / "tinybb.backbone.json").write_text(json.dumps(d))
+
+
+def _bright(folder: Path, names: list[str], seed: int) -> None:
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    for n in names:
+        Image.fromarray(np.clip(235 + rng.normal(0, 8, (40, 48, 3)), 0, 255).astype(np.uint8)).save(folder / n)
+
+
+def test_a_probe_fitted_on_images_a_filter_gate_reads_is_not_gated_on_them(setup):
+    """A backbone's filter gate withholds verdicts on images it reads as filtered, unless the probe's
+    sample held a tenth of each class like them: then its card counts them and scan lifts the gate."""
+    bbdir, card, plain, tmp = setup
+    _gate_backbone(bbdir, card)
+    covered = make_images(tmp / "covered")
+    for seed, d in enumerate(("0_real", "1_fake")):
+        _bright(covered / d, [f"img{i:02d}.png" for i in range(3)], seed)  # 3 of 24 each class
+    questioned = tmp / "questioned"
+    questioned.mkdir()
+    _bright(questioned, [f"q{i}.png" for i in range(4)], 2)
+    r = _train(bbdir, covered, tmp / "models", tmp / "cache")
+    assert r.exit_code == 0, r.output
+    counts = json.loads((tmp / "models" / "case42.json").read_text())["calibration"]["filter_gates"]["toy_filtered"]
+    assert counts == {"real": {"checked": 24, "gated": 3}, "fake": {"checked": 24, "gated": 3}, "covered": True}
+    assert any("6 of 48 sample images" in w and "does not withhold" in w for w in json.loads(r.stdout)["warnings"])
+    lifted = _scan_json(tmp / "models", bbdir, questioned)
+    assert all(x["quality"]["toy_filtered_calibrated"] is True and x["quality"]["toy_filtered_score"] > 0
+               and not any(g["gate"] == "toy_filtered" for g in x["quality"]["failed"]) for x in lifted)
+    assert _train(bbdir, plain, tmp / "m2", tmp / "cache").exit_code == 0
+    card2 = json.loads((tmp / "m2" / "case42.json").read_text())
+    assert card2["calibration"]["filter_gates"]["toy_filtered"]["covered"] is False
+    gated = _scan_json(tmp / "m2", bbdir, questioned)
+    assert all(x["verdict"] == "inconclusive" and any(g["gate"] == "toy_filtered" for g in x["quality"]["failed"])
+               for x in gated)
+
+
+def test_a_malformed_filter_gate_refuses_train_probe_and_scan_in_one_line(setup):
+    bbdir, card, data, tmp = setup
+    assert _train(bbdir, data, tmp / "models", tmp / "cache").exit_code == 0
+    d = json.loads((bbdir / "tinybb.backbone.json").read_text())
+    d["gates"] = {"toy_filtered": {"columns": [[0, 9]], "mean": [0.0], "scale": [1.0], "coef": [1.0],
+                                   "intercept": 0.0, "threshold": 0.0}}
+    (bbdir / "tinybb.backbone.json").write_text(json.dumps(d))
+    r = _train(bbdir, data, tmp / "m2", tmp / "cache")
+    assert r.exit_code != 0 and "gate 'toy_filtered'" in r.output
+    s = runner.invoke(app, ["scan", str(data), "--models", "case42", "--models-dir", str(tmp / "models"),
+                            "--models-dir", str(bbdir), "-f", "json", "--no-provenance"])
+    assert s.exit_code != 0 and "gate 'toy_filtered'" in s.output
+    assert len([ln for ln in s.output.splitlines() if "toy_filtered" in ln]) == 1

@@ -1,0 +1,149 @@
+"""Filter gates on a backbone's features (scan.filter_gate): card entries, scores, records, end to end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageFilter, ImageOps
+
+from synthdetect.cards import BackboneCard, CardError, bundled_dir
+from synthdetect.scan.filter_gate import FilterGate, apply, calibrated, card_gates, sample_counts, sample_warnings
+from tests.support import scan_json
+
+WEIGHTS = bundled_dir()
+RESIDUAL = WEIGHTS / "efficientnet-lite0-residual.backbone.json"
+SHARED = WEIGHTS.parent.parent / "shared" / "data"
+
+
+def _entry(n: int = 3, **kw) -> dict:
+    d = {"columns": [[2, 2 + n]], "mean": [0.0] * n, "scale": [1.0] * n, "coef": [1.0] * n, "intercept": -1.0,
+         "threshold": 0.5}
+    d.update(kw)
+    return d
+
+
+def test_score_is_the_linear_function_of_the_named_columns():
+    rng = np.random.default_rng(0)
+    mean, scale, coef = rng.normal(size=5), rng.uniform(0.5, 2, 5), rng.normal(size=5)
+    gate = FilterGate.from_dict("g", {"columns": [[1, 3], [6, 9]], "mean": mean.tolist(), "scale": scale.tolist(),
+                                      "coef": coef.tolist(), "intercept": 0.25, "threshold": 0.0}, dim=10)
+    f = rng.normal(size=(4, 10))
+    want = ((f[:, [1, 2, 6, 7, 8]] - mean) / scale) @ coef + 0.25
+    assert np.allclose(gate.scores(f), want)
+
+
+@pytest.mark.parametrize("bad, says", [
+    ({"columns": [[8, 12]]}, "columns"),  # beyond the backbone's 10 features
+    ({"columns": [[3, 2]]}, "columns"),
+    ({"columns": []}, "columns"),
+    ({"mean": [0.0, 0.0]}, "'mean'"),
+    ({"coef": [1.0, float("nan"), 1.0]}, "'coef'"),
+    ({"scale": [1.0, 0.0, 1.0]}, "'scale'"),
+    ({"threshold": "high"}, "'threshold'"),
+    ({"intercept": True}, "'intercept'"),
+])
+def test_a_malformed_gate_is_refused_naming_the_field(bad, says):
+    with pytest.raises(ValueError, match=says):
+        FilterGate.from_dict("g", _entry(**bad), dim=10)
+
+
+def test_a_card_with_a_malformed_gate_is_a_one_line_card_error(tmp_path):
+    d = json.loads(RESIDUAL.read_text())
+    d["gates"] = {"median_filtered": _entry(coef=[1.0])}
+    p = tmp_path / "x.backbone.json"
+    p.write_text(json.dumps(d))
+    with pytest.raises(CardError, match=r"gate 'median_filtered': 'coef'") as e:
+        card_gates(BackboneCard.load(p))
+    assert "\n" not in str(e.value)
+
+
+def test_apply_records_the_score_and_fails_the_gate_at_the_threshold():
+    gate = FilterGate.from_dict("median_filtered", _entry(), dim=10)
+    below = {"quality": {"failed": [], "ok": True}}
+    apply(below, gate, 0.49)
+    assert below["quality"] == {"failed": [], "ok": True, "median_filtered_score": 0.49}
+    at = {"quality": {"failed": [], "ok": True}}
+    apply(at, gate, 0.5)
+    (g,) = at["quality"]["failed"]
+    assert g["gate"] == "median_filtered" and at["quality"]["ok"] is False
+    assert "median-filtered" in g["reason"] and "\n" not in g["reason"]
+    off = {"path": "x"}  # the quality gates are off: nothing recorded
+    apply(off, gate, 9.0)
+    assert off == {"path": "x"}
+
+
+def test_the_bundled_residual_backbone_carries_a_measured_median_gate():
+    card = BackboneCard.load(RESIDUAL)
+    (gate,) = card_gates(card)
+    assert gate.name == "median_filtered"
+    entry = card.gates["median_filtered"]
+    measured = entry["measured"]["leave_one_source_out"]
+    assert set(measured) == {"val-firefly", "val-inthewild", "train-gan2019", "train-sd14"}
+    for m in measured.values():  # what the card states is what the tool measured, per unseen source
+        assert 0 <= m["originals_gated"] <= 0.1 and m["median_copies_gated"]["q95"] >= 0.6
+    photoreal = [measured[s] for s in ("val-firefly", "val-inthewild")]
+    assert all(m["originals_gated"] <= 0.03 and m["median_copies_gated"]["q95"] >= 0.8 for m in photoreal)
+    assert "holdout" in entry["training"]["excluded"]
+    assert BackboneCard.load(RESIDUAL).to_dict()["gates"] == card.gates  # a round trip keeps it
+
+
+def _holdout_pair(tmp_path: Path) -> list[Path]:
+    """A holdout render (never seen by the gate's fit) re-saved, and median-filtered then saved (JPEG q95)."""
+    src = SHARED / "val-inthewild" / "1_fake" / "city_34.jpg"
+    if not src.is_file():
+        pytest.skip("shared data not present")
+    with Image.open(src) as im:
+        im = ImageOps.exif_transpose(im).convert("RGB")
+    plain, median = tmp_path / "resaved.jpg", tmp_path / "median.jpg"
+    im.save(plain, quality=95)
+    im.filter(ImageFilter.MedianFilter(3)).save(median, quality=95)
+    return [plain, median]
+
+
+def test_scan_withholds_a_median_filtered_render_and_says_why(tmp_path):
+    paths = _holdout_pair(tmp_path)
+    before = [p.read_bytes() for p in paths]
+    doc, _ = scan_json(WEIGHTS, paths, "--no-provenance", "--domain-check", "off")
+    recs = {Path(r["path"]).name: r for r in doc["results"]}
+    plain, median = recs["resaved.jpg"], recs["median.jpg"]
+    assert plain["verdict"] == "synthetic"
+    assert not any(g["gate"] == "median_filtered" for g in plain["quality"]["failed"])
+    assert median["verdict"] == "inconclusive"
+    assert any(g["gate"] == "median_filtered" for g in median["quality"]["failed"])
+    assert median["quality"]["median_filtered_score"] > plain["quality"]["median_filtered_score"]
+    assert "median_filtered" in doc["summary"]["quality_gates"]["failed"]
+    assert [p.read_bytes() for p in paths] == before
+    off, _ = scan_json(WEIGHTS, paths, "--no-provenance", "--domain-check", "off", "--no-quality-gates")
+    assert all("median_filtered_score" not in (r.get("quality") or {}) for r in off["results"])
+
+
+def test_sample_counts_cover_a_gate_only_with_a_tenth_of_each_class(tmp_path):
+    d = json.loads(RESIDUAL.read_text())
+    d["gates"] = {"median_filtered": {**_entry(1), "columns": [[0, 1]], "intercept": 0.0, "threshold": 0.5}}
+    p = tmp_path / "x.backbone.json"
+    p.write_text(json.dumps(d))
+    card = BackboneCard.load(p)
+    X = np.zeros((40, card.dim))
+    y = np.r_[np.zeros(20, int), np.ones(20, int)]
+    X[[0, 1, 20, 21], 0] = 1.0  # 2 of 20 in each class read as filtered
+    (c,) = sample_counts(card, X, y).values()
+    assert c == {"real": {"checked": 20, "gated": 2}, "fake": {"checked": 20, "gated": 2}, "covered": True}
+    assert calibrated({"filter_gates": {"median_filtered": c}}, "median_filtered")
+    (w,) = sample_warnings({"median_filtered": c})
+    assert w.startswith("4 of 40 sample images (2 real, 2 synthetic) read as median-filtered") and "does not" in w
+    X[21, 0] = 0.0  # one fake fewer: not covered, and a warning that scan withholds them
+    (c,) = sample_counts(card, X, y).values()
+    assert c["covered"] is False and not calibrated({"filter_gates": {"median_filtered": c}}, "median_filtered")
+    assert "scan withholds" in sample_warnings({"median_filtered": c})[0]
+    for bad in (None, [], {"filter_gates": []}, {"filter_gates": {"median_filtered": {"covered": 1}}}):
+        assert not calibrated(bad, "median_filtered")
+
+
+def test_a_lifted_gate_records_the_score_and_that_the_calibration_covers_it():
+    gate = FilterGate.from_dict("median_filtered", _entry(), dim=10)
+    rec = {"quality": {"failed": [], "ok": True}}
+    apply(rec, gate, 2.0, lifted=True)
+    assert rec["quality"] == {"failed": [], "ok": True, "median_filtered_score": 2.0, "median_filtered_calibrated": True}

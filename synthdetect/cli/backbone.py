@@ -56,10 +56,11 @@ def backbone_list(
     con = make_console()  # piped: no wrapping, whole names, hashes and paths
     nw = piped()
     t = Table(title="backbones", title_justify="left")
-    for col in ("name", "architecture", "dim", "input", "sha256", "card"):
+    for col in ("name", "architecture", "dim", "input", "gates", "sha256", "card"):
         t.add_column(col, overflow="fold", no_wrap=nw)
     for b in installed:
-        t.add_row(b.name, b.architecture, str(b.dim), b.input.describe(), ident(b.sha256, 12), str(b.path))
+        t.add_row(b.name, b.architecture, str(b.dim), b.input.describe(), ", ".join(sorted(b.gates)) or "-",
+                  ident(b.sha256, 12), str(b.path))
     con.print(t)
     con.print("exportable here: " + (", ".join(exportable) or "none (needs the 'train' extra)"))
     for p in problems:

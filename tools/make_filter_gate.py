@@ -91,6 +91,14 @@ def copies(items: list, src: str, tmp: Path) -> list[tuple[str, str, int, Path]]
     return rows
 
 
+def _licences(root: Path) -> list[str]:
+    """The licences a set's manifest names (its ``licence`` column)."""
+    import csv
+
+    with open(root / "manifest.csv", newline="", encoding="utf-8") as f:
+        return sorted({row.get("licence") or "unknown" for row in csv.DictReader(f)})
+
+
 def columns(card: BackboneCard) -> list[list[int]]:
     """[start, stop] of the early residual stages' features in the backbone's layout."""
     layout = card.features["layout"]
@@ -167,6 +175,7 @@ def main() -> None:
         "method": f"L2 logistic regression (C {C}), standardised features; median copies against the same images "
                   f"as they are and re-saved; threshold: the {QUANTILE:.1%} quantile of the unfiltered images' scores",
         "training": {"sets": {s: int(((src == s) & (kind == "original")).sum()) for s in SOURCES},
+                     "licences": {s: _licences(args.data / s) for s in SOURCES},
                      "copies": "each image re-saved, and median-filtered 3 x 3 then saved, as JPEG (Pillow) at "
                                + " and ".join(f"q{q}" for q in QUALITIES),
                      "excluded": "val-inthewild's holdout split (weights/splits/val-inthewild.holdout.txt)",

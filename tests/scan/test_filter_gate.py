@@ -87,6 +87,7 @@ def test_the_bundled_residual_backbone_carries_a_measured_median_gate():
     photoreal = [measured[s] for s in ("val-firefly", "val-inthewild")]
     assert all(m["originals_gated"] <= 0.03 and m["median_copies_gated"]["q95"] >= 0.8 for m in photoreal)
     assert "holdout" in entry["training"]["excluded"]
+    assert set(entry["training"]["licences"]) == set(measured)  # the training data's licences, per set
     assert BackboneCard.load(RESIDUAL).to_dict()["gates"] == card.gates  # a round trip keeps it
 
 

@@ -142,17 +142,17 @@ def calibrated(calibration: Any, name: str) -> bool:
     return isinstance(entry, dict) and entry.get("covered") is True
 
 
-def apply(rec: dict[str, Any], gate: FilterGate, score: float, lifted: bool = False) -> None:
+def apply(rec: dict[str, Any], gate: FilterGate, score: float) -> bool:
     """Record the score in the image's quality entry and, at or above the threshold, fail the gate
-    (``lifted``: every card was calibrated on such images, ``quality.<name>_calibrated`` instead);
-    nothing for a record without a quality entry (the quality gates are off)."""
+    (True: it failed; ``scan`` then lifts it where the cards' calibration covers such images, as it
+    lifts every quality gate); nothing for a record without a quality entry (the quality gates are off)."""
     q = rec.get("quality")
     if not isinstance(q, dict):
-        return
+        return False
     q[f"{gate.name}_score"] = round(float(score), 4)
-    if score >= gate.threshold and lifted:
-        q[f"{gate.name}_calibrated"] = True
-    elif score >= gate.threshold and isinstance(q.get("failed"), list):
-        q["failed"].append({"gate": gate.name, "value": round(float(score), 2), "threshold": round(gate.threshold, 2),
-                            "reason": gate.reason(score)})
-        q["ok"] = False
+    if score < gate.threshold or not isinstance(q.get("failed"), list):
+        return False
+    q["failed"].append({"gate": gate.name, "value": round(float(score), 2), "threshold": round(gate.threshold, 2),
+                        "reason": gate.reason(score)})
+    q["ok"] = False
+    return True

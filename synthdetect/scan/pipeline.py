@@ -459,36 +459,39 @@ class Scanner:
 
         init_codecs()  # register optional codecs once, before the worker threads start
 
-    def _filter_gates(self) -> dict[str, list[Any]]:
-        """Backbone SHA-256 -> the filter gates its card carries (:mod:`synthdetect.scan.filter_gate`)."""
-        from .filter_gate import card_gates
+    def _filter_gates(self) -> dict[str, list[tuple[Any, bool]]]:
+        """Backbone SHA-256 -> the filter gates its card carries (:mod:`synthdetect.scan.filter_gate`),
+        each with whether every card's calibration covers the images it reads (then it is lifted)."""
+        from .filter_gate import calibrated, card_gates
 
-        out: dict[str, list[Any]] = {}
+        out: dict[str, list[tuple[Any, bool]]] = {}
         try:
             for bb in self.plan.backbones.values():
                 if bb.sha256 not in out and bb.gates:
-                    out[bb.sha256] = card_gates(bb)
+                    out[bb.sha256] = [(g, bool(self.plan.cards) and all(calibrated(c.calibration, g.name)
+                                                                         for c in self.plan.cards))
+                                      for g in card_gates(bb)]
         except CardError as e:
             raise ScanSetupError(str(e)) from None
         return out
 
     def _apply_filter_gates(self, recs: list[dict[str, Any]], features: dict[str, Any]) -> None:
-        """Each image's filter-gate scores from the features its backbones computed (failed gates on ``quality``)."""
+        """Each image's filter-gate scores from the features its backbones computed (failed gates on
+        ``quality``, lifted as every other gate is where the cards' calibration covers them)."""
         import numpy as np
 
-        from .filter_gate import apply, calibrated
+        from .filter_gate import apply
 
         for sha, gates in self.filter_gates.items():
             f = features.get(sha)
             if f is None or len(f) != len(recs):
                 continue
             ok = np.all(np.isfinite(f), axis=1)
-            for gate in gates:
+            for gate, lifted in gates:
                 scores = gate.scores(np.where(ok[:, None], f, 0.0))
-                lifted = bool(self.plan.cards) and all(calibrated(c.calibration, gate.name) for c in self.plan.cards)
                 for rec, s, good in zip(recs, scores, ok):
-                    if good:
-                        apply(rec, gate, float(s), lifted)
+                    if good and apply(rec, gate, float(s)):
+                        self._calibration_covers(rec["quality"], gate.name, lifted)
 
     # -- worker side -------------------------------------------------------------------
     def _prepare(self, path: Path) -> tuple[dict[str, Any], dict[str, Any] | None]:

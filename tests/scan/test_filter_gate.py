@@ -63,15 +63,15 @@ def test_a_card_with_a_malformed_gate_is_a_one_line_card_error(tmp_path):
 def test_apply_records_the_score_and_fails_the_gate_at_the_threshold():
     gate = FilterGate.from_dict("median_filtered", _entry(), dim=10)
     below = {"quality": {"failed": [], "ok": True}}
-    apply(below, gate, 0.49)
+    assert not apply(below, gate, 0.49)
     assert below["quality"] == {"failed": [], "ok": True, "median_filtered_score": 0.49}
     at = {"quality": {"failed": [], "ok": True}}
-    apply(at, gate, 0.5)
+    assert apply(at, gate, 0.5)
     (g,) = at["quality"]["failed"]
     assert g["gate"] == "median_filtered" and at["quality"]["ok"] is False
     assert "median-filtered" in g["reason"] and "\n" not in g["reason"]
     off = {"path": "x"}  # the quality gates are off: nothing recorded
-    apply(off, gate, 9.0)
+    assert not apply(off, gate, 9.0)
     assert off == {"path": "x"}
 
 
@@ -144,7 +144,10 @@ def test_sample_counts_cover_a_gate_only_with_a_tenth_of_each_class(tmp_path):
 
 
 def test_a_lifted_gate_records_the_score_and_that_the_calibration_covers_it():
+    from synthdetect.scan.pipeline import Scanner
+
     gate = FilterGate.from_dict("median_filtered", _entry(), dim=10)
     rec = {"quality": {"failed": [], "ok": True}}
-    apply(rec, gate, 2.0, lifted=True)
+    assert apply(rec, gate, 2.0)  # failed, then lifted as scan lifts every gate the calibration covers
+    Scanner._calibration_covers(rec["quality"], gate.name, True)
     assert rec["quality"] == {"failed": [], "ok": True, "median_filtered_score": 2.0, "median_filtered_calibrated": True}

@@ -43,6 +43,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from synthdetect.cards import BackboneCard  # noqa: E402
+from synthdetect.evaluation.metrics import roc_auc  # noqa: E402
 from synthdetect.inputs.datasets import load_sets  # noqa: E402
 from synthdetect.probes.features import backbone_cache, default_cache_dir, extract_features  # noqa: E402
 from synthdetect.probes.fit import fit_logistic  # noqa: E402
@@ -54,17 +55,14 @@ LAYERS = ("residual.blocks[2]", "residual.blocks[4]", "residual.blocks[7]")
 C = 0.01
 QUANTILE = 0.995
 QUALITIES = (95, 85)  # each copy saved at both: the gate must read the filter, not the quality
-HOLDOUT = REPO / "weights" / "splits" / "val-inthewild.holdout.txt"
-
-
-def _holdout() -> set[str]:
-    return {ln.strip() for ln in HOLDOUT.read_text().splitlines() if ln.strip() and not ln.startswith("#")}
+# val-inthewild through its train split: the complement of the holdout the bundle's measurements keep unseen
+SPLIT = {"val-inthewild": REPO / "weights" / "splits" / "val-inthewild.train.txt"}
 
 
 def pick(root: Path, per_class: int) -> list:
     """Up to ``per_class`` images of each class of the set at ``root`` (shuffled with seed 0)."""
-    skip = _holdout() if root.name == "val-inthewild" else set()
-    items = [it for it in load_sets([str(root)]) if it.path.relative_to(root).as_posix() not in skip]
+    split = SPLIT.get(root.name)
+    items = load_sets([f"{root}@{split}" if split else str(root)])
     out = []
     for label in (0, 1):
         c = sorted((it for it in items if it.label == label), key=lambda it: it.path.as_posix())
@@ -114,12 +112,6 @@ def fit(X: np.ndarray, y: np.ndarray, spans: list[list[int]]) -> FilterGate:
     return gate
 
 
-def _auc(neg: np.ndarray, pos: np.ndarray) -> float:
-    both = np.r_[neg, pos]
-    ranks = np.argsort(np.argsort(both)) + 1.0
-    return float((ranks[len(neg):].sum() - len(pos) * (len(pos) + 1) / 2) / (len(neg) * len(pos)))
-
-
 def leave_one_out(X, kind, src, label, quality, spans) -> dict[str, dict]:
     y = (kind == "median").astype(np.int64)
     out = {}
@@ -136,7 +128,7 @@ def leave_one_out(X, kind, src, label, quality, spans) -> dict[str, dict]:
             return round(float(hit[mask].mean()), 3)
 
         out[s] = {
-            "roc_auc": round(_auc(sc[k != "median"], sc[k == "median"]), 3),
+            "roc_auc": round(roc_auc((k == "median").astype(int), sc), 3),
             "median_copies_gated": {f"q{v}": share((k == "median") & (q == v)) for v in QUALITIES},
             "median_renders_gated": {f"q{v}": share((k == "median") & (q == v) & (lab == 1)) for v in QUALITIES},
             "originals_gated": share(k == "original"),

@@ -74,8 +74,10 @@ def header(plan, models, options: dict[str, Any] | None = None,
 
     loaded = {m.name: m for m in models}
     ens = plan.describe()
-    if plan.ensemble_card is not None and plan.method == plan.ensemble_card.method and plan.threshold_override is None:
-        er = _rates_for(plan.ensemble_card, plan.ensemble_operating(), ens.get("threshold"))
+    ens_op = plan.ensemble_operating()
+    if plan.ensemble_card is not None and plan.method == plan.ensemble_card.method and (
+            ens_op is not None or plan.threshold_override is None):
+        er = _rates_for(plan.ensemble_card, ens_op, ens.get("threshold"))
         if er:
             ens["error_rates"] = er
     head = {

@@ -27,7 +27,7 @@ from .conditions import (GREY, assign, bound_calibration, breaks_budgets, condit
                          condition_rate, measured_in)
 from ..inputs.discovery import InputError, display_path
 from .domain import load_for_card
-from .ensemble import METHODS, Combined, Member, combine
+from .ensemble import METHODS, VOTE_METHODS, Combined, Member, combine
 from ..inputs.pool import bounded_map
 from .options import ScanOptions, ScanSetupError
 
@@ -95,7 +95,9 @@ class Plan:
         e = self.ensemble_card
         if self.method == "none" or e is None or e.method != self.method:
             return None
-        return self._calibrated(f"ensemble:{e.name}", e.calibration, condition, None)
+        if self.threshold_override is not None and self.method in VOTE_METHODS:
+            return None  # members vote at X: the card's calibration (votes at their calibrated thresholds) does not apply
+        return self._calibrated(f"ensemble:{e.name}", e.calibration, condition, self.threshold_override)
 
     def _calibrated(self, key: str, calibration: dict | None, condition: CondKey,
                     override: float | None) -> Operating | None:
@@ -206,8 +208,12 @@ def _member_weights(cards: list[ModelCard], ens: EnsembleCard | None) -> dict[st
     return weights
 
 
-def _ensemble_threshold(ens: EnsembleCard | None, method: str) -> tuple[float, float]:
-    """The ensemble's threshold and inconclusive margin: the card's when its method is the one used."""
+def _ensemble_threshold(ens: EnsembleCard | None, method: str, override: float | None) -> tuple[float, float]:
+    """The ensemble's threshold and inconclusive margin: the card's when its method is the one used;
+    ``--threshold X`` sets a score ensemble's (mean, soft-or) to X with no margin (two verdicts), while a
+    vote keeps its vote threshold (the members vote at X)."""
+    if override is not None and method not in VOTE_METHODS:
+        return float(override), 0.0
     if ens is not None and method == ens.method:
         return ens.effective_threshold(), float(ens.inconclusive_margin)
     return 0.5, 0.0
@@ -252,7 +258,7 @@ def resolve_plan(
     ens = ens_cards[0] if len(ens_cards) == 1 else None
     method = _plan_method(method, ens, len(cards))
     weights = _member_weights(cards, ens)
-    ens_thr, margin = _ensemble_threshold(ens, method)
+    ens_thr, margin = _ensemble_threshold(ens, method, threshold)
     _check_budgets(max_false_alarm, max_miss)
     return Plan(
         cards=cards,

@@ -111,6 +111,39 @@ def test_threshold_override_applies_to_every_member(models_dir, images):
     assert r["verdict"] == "real"
 
 
+def _calibrated_mean_ensemble(tmp_path, make_model, method="mean"):
+    """Two toy members and a calibrated ``method`` ensemble card over them (scores spread over [0, 1])."""
+    from synthdetect.cards import EnsembleCard
+
+    make_model(tmp_path, "bright", 32, [1, 1, 1], 0.0)
+    make_model(tmp_path, "dark", 16, [-1, -1, -1], 0.0)
+    grid = [i / 20 for i in range(21)]
+    cal = {"real_scores": [g * 0.7 for g in grid], "fake_scores": [0.3 + g * 0.7 for g in grid], "data": "toy"}
+    EnsembleCard(name="ens", members=["bright", "dark"], method=method, calibration=cal).save(
+        tmp_path / "ens.ensemble.json")
+
+
+def test_threshold_override_applies_to_a_calibrated_score_ensemble(tmp_path, images, make_model):
+    """``--threshold X`` makes the final verdict at X (two verdicts) with the ensemble's rates measured at X,
+    not the ensemble card's calibrated thresholds; a vote ensemble keeps its vote threshold, without rates."""
+    from synthdetect.output.text import header
+
+    _calibrated_mean_ensemble(tmp_path, make_model)
+    auto = _scan(tmp_path, [images["white"]], models=["ens"], provenance=False).records[0]
+    score = auto["ensemble"]["score"]
+    for t, verdict in ((min(1.0, score + 0.01), "real"), (max(0.0, score - 0.01), "synthetic")):
+        res = _scan(tmp_path, [images["white"]], models=["ens"], threshold=t, provenance=False)
+        r = res.records[0]
+        assert r["ensemble"]["score"] == pytest.approx(score)
+        assert r["verdict"] == verdict and r["ensemble"]["threshold"] == pytest.approx(t)
+        assert r["error_rate"] is not None  # the calibration's rates at X
+        h = header(res.plan, [])
+        assert h["ensemble"]["threshold"] == pytest.approx(t) and h["ensemble"]["error_rates"]
+    _calibrated_mean_ensemble(tmp_path, make_model, method="majority")
+    r = _scan(tmp_path, [images["white"]], models=["ens"], threshold=0.5, provenance=False).records[0]
+    assert r["ensemble"]["threshold"] == 0.5 and r["error_rate"] is None
+
+
 def test_calibrated_threshold_used(tmp_path, images, make_model):
     make_model(tmp_path, "cal", 16, [1, 1, 1], 0.0, calibrated_threshold=0.9999999)
     res = _scan(tmp_path, [images["white"]], provenance=False)

@@ -19,7 +19,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 import typer
 
@@ -83,10 +83,12 @@ def output_checks() -> Iterator[None]:
         raise fail(str(e)) from None
 
 
-def refuse_overwrite(path: Path, force: bool, inputs: Optional[Inputs] = None, what: str = "--out") -> None:
+def refuse_overwrite(path: Path, force: bool, inputs: Optional[Inputs] = None, what: str = "--out",
+                     replaceable: Optional[Callable[[Path], bool]] = None) -> None:
     """The one output check (:mod:`synthdetect.output.evidence`) as a usage error: never a file the command
-    reads (``inputs``), never a directory, socket or block device, and an existing file only with ``--force``."""
+    reads (``inputs``), never a directory, socket or block device, and an existing file only with ``--force``
+    (or where ``replaceable`` accepts it)."""
     from ..output.evidence import Inputs
 
     with output_checks():
-        (inputs if inputs is not None else Inputs()).check_file(path, what, force=force)
+        (inputs if inputs is not None else Inputs()).check_file(path, what, force=force, replaceable=replaceable)

@@ -48,14 +48,13 @@ def split_names(values: Optional[List[str]]) -> Optional[List[str]]:
 
 
 @contextmanager
-def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None) -> Iterator[TextIO]:
+def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None, force: bool = False) -> Iterator[TextIO]:
     """``--output FILE`` opened for writing (UTF-8, newlines as written), else stdout; a one-line
     error (exit 2) when it cannot be opened.  Closed (a file) or flushed (stdout) afterwards.
 
-    Before anything is opened, FILE goes through the one output check (:mod:`synthdetect.output.evidence`):
-    never one of ``inputs`` (the files the command reads), never a directory, FIFO or device."""
+    Before anything is opened, FILE goes through :func:`check_output`."""
     if path is not None:
-        refuse_overwrite(path, True, inputs, "--output")
+        check_output(path, inputs, force)
     try:
         out = open(path, "w", encoding="utf-8", newline="") if path else sys.stdout
     except OSError as e:
@@ -67,3 +66,17 @@ def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None) -> Iter
             out.flush()
         else:
             out.close()
+
+
+def check_output(path: Path, inputs: Optional[Inputs], force: bool) -> None:
+    """The one output check (:mod:`synthdetect.output.evidence`) for a results file (``scan``/``report -o``):
+    never one of ``inputs`` (the files the command reads), never a directory or block device, and an
+    existing file only when it is empty or an earlier synthdetect result, or with ``--force``."""
+    from ..output.writers import replaceable
+
+    refuse_overwrite(path, force, inputs, "--output", replaceable=replaceable)
+
+
+def force_option():
+    return typer.Option(False, "--force", help="Replace an existing --output file that is not an earlier synthdetect "
+                                               "result (never a file the command reads).")

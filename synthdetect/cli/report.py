@@ -8,8 +8,8 @@ from typing import List, Optional
 import typer
 
 from ..output.evidence import Inputs
-from .errors import fail, refuse_overwrite
-from .options import output_stream
+from .errors import fail
+from .options import check_output, force_option, output_stream
 
 # the format ``synthdetect report`` writes (a name in synthdetect.output.writers.WRITERS)
 REPORT_FORMAT = "html"
@@ -19,6 +19,7 @@ def report(
     results: Path = typer.Argument(..., help="A scan's --format jsonl (or json) output."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the HTML report to FILE instead of stdout."),
     no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="Do not re-open the images for thumbnails."),
+    force: bool = force_option(),
     base_dir: Optional[List[Path]] = typer.Option(
         None, "--base-dir", help="Also look for relative image paths under DIR (repeatable; default: the results file's directory)."
     ),
@@ -34,7 +35,7 @@ def report(
 
     writer = writers.get(REPORT_FORMAT)
     if output is not None:  # before the results are parsed (they may be large)
-        refuse_overwrite(output, True, Inputs([results]), "--output")
+        check_output(output, Inputs([results]), force)
     try:
         head, records, summary = read_results(results)
     except (OSError, ValueError) as e:
@@ -49,18 +50,22 @@ def report(
     dirs = list(base_dir or []) or [results.resolve().parent]
     # the results file and every file its records point to (docs/safety.md): never the output
     inputs = Inputs([results, *(p for r in records if isinstance(r, dict) for p in record_paths(r, dirs))])
+    for r in records:  # and by content, wherever the paths lead from here
+        if isinstance(r, dict) and isinstance(r.get("sha256"), str) and isinstance(r.get("bytes"), int):
+            inputs.add_content(r["sha256"], r["bytes"], str(r.get("path")))
     if output is not None:
-        refuse_overwrite(output, True, inputs, "--output")
+        check_output(output, inputs, force)
     thumbs = notes = None
     if not no_thumbnails and writer.needs_thumbnails:
         thumbs, notes = thumbnails_for_records(records, dirs)
     meta = {"source": f"{results} (synthdetect report)"}
-    with output_stream(output, inputs) as out:
+    with output_stream(output, inputs, force) as out:
         writers.write(REPORT_FORMAT, out, head, records, summary, thumbs, notes=notes, meta=meta)
 
 
 EPILOG = ("Exit codes: 0 success; 2 usage error, nothing written (the results file cannot be read or is not "
-          "scan output, --output is the results file, a file the records point to, or cannot be written).")
+          "scan output, --output is the results file, a file the records point to or one with the same bytes, an "
+          "existing file that is not an earlier synthdetect result without --force, or cannot be written).")
 
 
 def mount(app: typer.Typer) -> None:

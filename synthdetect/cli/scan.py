@@ -15,8 +15,8 @@ from typing import List, Optional
 import typer
 
 from ..output import writers
-from .errors import ExitCode, fail, refuse_overwrite, warn
-from .options import Device, device_option, models_dir_option, output_stream, split_names
+from .errors import ExitCode, fail, warn
+from .options import Device, check_output, device_option, force_option, models_dir_option, output_stream, split_names
 
 
 class Ensemble(str, Enum):
@@ -61,7 +61,7 @@ def parse_threshold(value: str) -> Optional[float]:
     return f
 
 
-def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[Path]):
+def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[Path], force: bool):
     """Discovery first, then ``--output`` checked against every file the scan will read (the images
     found, the model files): (discovery, inputs) before anything is opened for writing (docs/safety.md).
     Without ``--output`` nothing is written but stdout, and no file is looked at twice (inputs None)."""
@@ -72,7 +72,7 @@ def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[
     if output is None:
         return disc, None
     inputs = Inputs([*disc.files, *plan.files()])
-    refuse_overwrite(output, True, inputs, "--output")
+    check_output(output, inputs, force)
     return disc, inputs
 
 
@@ -86,9 +86,10 @@ def scan(
     models: Optional[List[str]] = typer.Option(
         None, "--models", "-m", help="Comma-separated model or ensemble names (default: members of the 'default' ensemble, else all installed)."
     ),
-    threshold: str = typer.Option("auto", "--threshold", "-t", help="'auto' (each card's calibrated threshold) or a number in [0,1] for every member."),
+    threshold: str = typer.Option("auto", "--threshold", "-t", help="'auto' (each card's calibrated threshold) or a number in [0,1] for every member and a mean/soft-or ensemble."),
     fmt: Fmt = typer.Option(Fmt.table, "--format", "-f", case_sensitive=False, help="Output format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to FILE instead of stdout."),
+    force: bool = force_option(),
     device: Device = device_option(),
     batch_size: int = typer.Option(16, "--batch-size", "-b", min=1, help="Images per inference batch."),
     workers: Optional[int] = typer.Option(None, "--workers", "-j", min=1, help="Decoding threads (default: min(4, CPUs))."),
@@ -145,7 +146,7 @@ def scan(
     writer = writers.get(fmt.value)
     started = time.perf_counter()
     plan = _plan(models_dir, models, ensemble, thr, max_false_alarm, max_miss)
-    disc, inputs = _discover_checked(paths, recursive, plan, output)
+    disc, inputs = _discover_checked(paths, recursive, plan, output, force)
     options = _options(device=device.value, batch_size=batch_size, workers=workers, provenance=not no_provenance,
                        thumbnails=writer.needs_thumbnails and not no_thumbnails, quality_gates=not no_quality_gates,
                        domain_check=domain_check.value)
@@ -161,7 +162,7 @@ def scan(
     }
     head = header(plan, scanner.models, settings, command=_command_line())
     bar = _Bar(progress if progress is not None else sys.stderr.isatty())
-    with output_stream(output, inputs) as out:
+    with output_stream(output, inputs, force) as out:
         result = _run(writer, out, head, paths, plan, scanner, disc, bar, cache, ray_engine, recursive, started)
     if fail_on is not None and _found(result.records, plan, fail_on):
         raise typer.Exit(int(ExitCode.FOUND))

@@ -18,6 +18,7 @@ Only ``os``/``pathlib``: no image library is imported here.
 from __future__ import annotations
 
 import os
+import re
 import stat
 import sys
 from dataclasses import dataclass, field
@@ -129,6 +130,16 @@ def display_path(path: Path | str) -> str:
         return s
     except UnicodeEncodeError:
         return s.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+_ESCAPED_BYTE = re.compile(r"\\udc([89a-f][0-9a-f])")
+
+
+def undisplay_path(text: str) -> str:
+    """The file name :func:`display_path` wrote as ``text``: each ``\\udcNN`` back to byte 0xNN (as the
+    surrogate escape ``os.fsencode`` turns into that byte).  A name that really contains the six characters
+    is ambiguous: callers try ``text`` itself too."""
+    return _ESCAPED_BYTE.sub(lambda m: chr(0xDC00 + int(m.group(1), 16)), text)
 
 
 def has_image_extension(path: Path) -> bool:

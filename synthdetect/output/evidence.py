@@ -17,7 +17,9 @@ How a path is compared
     or block device (a disk) is refused.  A symbolic link whose target does not exist is refused
     too (the file would be created wherever the link points).
   * ``check_file(..., force=False)`` also refuses an existing file (``--force`` to replace
-    one that is *not* an input; an input is never replaced, whatever the flags).
+    one that is *not* an input; an input is never replaced, whatever the flags), except one its
+    ``replaceable`` test accepts (``scan``/``report -o``: an empty file or an earlier synthdetect
+    result, ``output.writers.replaceable``).
   * ``check_dir`` refuses a directory that is an input file or that holds an input
     anywhere below it (a command that writes an open-ended set of files there, such as a
     training run or plots, could otherwise meet one); with ``names`` it checks just those
@@ -31,7 +33,7 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 
 class OutputRefused(ValueError):
@@ -62,6 +64,7 @@ class Inputs:
     def __init__(self, paths: Iterable[Path | str] = ()) -> None:
         self._by_id: dict[FileId, str] = {}
         self._reals: dict[str, str] = {}  # resolved path -> the name the command was given
+        self._digests: dict[int, dict[str, str]] = {}  # size -> SHA-256 -> name: inputs known by content
         self.update(paths)
 
     def __len__(self) -> int:
@@ -78,6 +81,27 @@ class Inputs:
         for p in paths:
             self.add(p)
 
+    def add_content(self, sha256: str, size: int, name: str) -> None:
+        """An input known by its bytes (``report``: a record's SHA-256 and size), for where its path no
+        longer leads to it (another working directory, a moved folder): a file with those bytes is refused."""
+        self._digests.setdefault(int(size), {}).setdefault(str(sha256).lower(), name)
+
+    def _same_content(self, path: Path | str, size: int) -> str | None:
+        """The input known by content that ``path`` (``size`` bytes) holds, or None."""
+        import hashlib
+
+        wanted = self._digests.get(size)
+        if not wanted:
+            return None
+        h = hashlib.sha256()
+        try:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    h.update(block)
+        except OSError:
+            return None
+        return wanted.get(h.hexdigest())
+
     def which(self, path: Path | str) -> str | None:
         """The input ``path`` is (by device and inode, else by resolved path), or None."""
         fid = file_id(path)
@@ -85,8 +109,12 @@ class Inputs:
             return self._by_id[fid]
         return self._reals.get(os.path.realpath(path))
 
-    def check_file(self, path: Path | str, what: str = "--output", *, force: bool = True) -> None:
-        """Raise :class:`OutputRefused` unless ``path`` may be opened for writing (module doc)."""
+    def check_file(self, path: Path | str, what: str = "--output", *, force: bool = True,
+                   replaceable: Callable[[Path | str], bool] | None = None) -> None:
+        """Raise :class:`OutputRefused` unless ``path`` may be opened for writing (module doc).
+
+        ``replaceable``: without ``force``, an existing regular file for which it answers True may be
+        replaced all the same (``scan -o``: an earlier result of the command; its message says so)."""
         shown = f"{what} {_shown(path)}".strip()
         hit = self.which(path)
         if hit is not None:
@@ -112,8 +140,16 @@ class Inputs:
         if not stat.S_ISREG(st.st_mode):
             raise OutputRefused(f"{shown} is not a regular file, pipe or character device (a socket or a "
                                 "block device); write to a file, or omit it to use standard output")
-        if not force:
+        if (hit := self._same_content(path, st.st_size)) is not None:
+            raise OutputRefused(f"{shown} holds the same bytes as a file this command reads ({_shown(hit)}, by "
+                                "SHA-256); refusing to overwrite evidence")
+        if force:
+            return
+        if replaceable is None:
             raise OutputRefused(f"{_shown(path)} exists (use --force to overwrite)")
+        if not replaceable(path):
+            raise OutputRefused(f"{shown} exists and is not an earlier synthdetect result; refusing to replace "
+                                "it (it may be evidence): use --force to replace it, or write elsewhere")
 
     def check_dir(self, path: Path | str, what: str = "--out", *, names: Iterable[str] | None = None,
                   force: bool = True) -> None:

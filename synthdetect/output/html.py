@@ -64,11 +64,15 @@ def thumbnail_data_uri(img: Any, px: int = THUMB_PX, quality: int = THUMB_QUALIT
 
 
 def record_paths(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) -> list[Path]:
-    """Where a record's file may be: its path, then (a relative one) under each of ``base_dirs``."""
+    """Where a record's file may be: its path (a name that was not UTF-8 as its bytes first, from the
+    records' ``\\udcNN`` escapes), then (a relative one) under each of ``base_dirs``."""
+    from ..inputs.discovery import undisplay_path
+
     path = rec.get("path")
     if not isinstance(path, str) or not path:
         return []
-    return [Path(path)] + [Path(b) / path for b in base_dirs if not Path(path).is_absolute()]
+    names = list(dict.fromkeys([undisplay_path(path), path]))
+    return [Path(n) for n in names] + [Path(b) / n for n in names for b in base_dirs if not Path(n).is_absolute()]
 
 
 def thumbnail_for_record(rec: dict[str, Any], base_dirs: Sequence[Path] = ()) -> tuple[str | None, str | None]:

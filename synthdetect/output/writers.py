@@ -53,6 +53,10 @@ class Writer:
         ``color``: table colouring (None: when ``out`` is a terminal); ``notes``/``meta``: html only.
         """
 
+    def wrote(self, start: str) -> bool:
+        """Whether a file beginning with ``start`` (its first characters) is this writer's output."""
+        return False
+
     def __repr__(self) -> str:
         return f"<writer {self.name}>"
 
@@ -64,12 +68,18 @@ class TableWriter(Writer):
     def end(self, out, head, records, summary, thumbnails=None, *, color=None, notes=None, meta=None):
         report.write_table(out, head, list(records), summary, color=color)
 
+    def wrote(self, start):
+        return start.startswith("\u250f") and "\n\u2503path " in start
+
 
 class JsonWriter(Writer):
     name = "json"
 
     def end(self, out, head, records, summary, thumbnails=None, *, color=None, notes=None, meta=None):
         report.write_json(out, head, list(records), summary)
+
+    def wrote(self, start):
+        return start.startswith('{\n  "schema_version"') and '"name": "synthdetect"' in start[:400]
 
 
 class JsonlWriter(Writer):
@@ -85,12 +95,18 @@ class JsonlWriter(Writer):
     def end(self, out, head, records, summary, thumbnails=None, *, color=None, notes=None, meta=None):
         out.write(report.jsonl_line({"type": "summary", **summary}))
 
+    def wrote(self, start):
+        return start.startswith('{"type":"header"') and '"tool":{"name":"synthdetect"' in start.split("\n", 1)[0]
+
 
 class CsvWriter(Writer):
     name = "csv"
 
     def end(self, out, head, records, summary, thumbnails=None, *, color=None, notes=None, meta=None):
         report.write_csv(out, [m["name"] for m in head["models"]], records)
+
+    def wrote(self, start):
+        return start.startswith("image_id,prob,label,threshold,path,")
 
 
 class HtmlWriter(Writer):
@@ -101,6 +117,9 @@ class HtmlWriter(Writer):
         from .html import write_html
 
         write_html(out, head, records, summary, thumbnails=thumbnails, notes=notes, meta=meta)
+
+    def wrote(self, start):
+        return start.startswith("<!DOCTYPE html>") and '<meta name="generator" content="synthdetect ' in start
 
 
 WRITERS: list[Writer] = [TableWriter(), JsonWriter(), JsonlWriter(), CsvWriter(), HtmlWriter()]
@@ -143,3 +162,15 @@ def write(name: str, out: TextIO, head: dict[str, Any], records: Sequence[dict[s
     for r in records:
         w.record(out, r)
     w.end(out, head, records, summary, thumbnails, **kw)
+
+
+def replaceable(path) -> bool:
+    """Whether an existing file may be replaced by ``scan -o`` / ``report -o`` without ``--force``: it is
+    empty or an earlier synthdetect result in one of the formats above (recognised by its first 4 KiB).
+    Anything else (a photo, case notes, another tool's output) may be evidence (docs/safety.md)."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(4096).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return not start or any(w.wrote(start) for w in WRITERS)

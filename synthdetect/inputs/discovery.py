@@ -108,12 +108,10 @@ def open_regular(path: Path | str) -> BinaryIO:
 
 
 def sniff(path: Path | str) -> str | None:
-    """Read (read-only) the first 64 bytes of ``path`` and name its image format."""
-    try:
-        with open_regular(path) as f:
-            return sniff_bytes(f.read(64))
-    except OSError:
-        return None
+    """Read (read-only) the first 64 bytes of ``path`` and name its image format; OSError when it
+    cannot be read (the caller reports it: an unreadable file may well be an image)."""
+    with open_regular(path) as f:
+        return sniff_bytes(f.read(64))
 
 
 def display_path(path: Path | str) -> str:
@@ -191,10 +189,18 @@ class _Walker:
         self.res = Discovery()
         self.seen_files: set[str] = set()
         self.seen_dirs: set[str] = set()
+        self.seen_errors: set[str] = set()
+
+    def error(self, path: str, reason: str) -> None:
+        """One record per path (a path named twice, or named and found by a walk, is one input: an error
+        or a file, whichever came first)."""
+        key = os.path.realpath(path)
+        if key not in self.seen_errors and key not in self.seen_files:
+            self.seen_errors.add(key)
+            self.res.errors.append(InputError(path, reason))
 
     def add_input(self, raw: str) -> None:
         """One named input: a directory walked, a file added, anything else an error."""
-        res = self.res
         p = Path(raw).expanduser()
         try:
             if p.is_dir():
@@ -202,26 +208,28 @@ class _Walker:
             elif p.exists():
                 self.add_file(p)
             elif p.is_symlink():
-                res.errors.append(InputError(raw, "broken or looping symbolic link"))
+                self.error(raw, "broken or looping symbolic link")
             else:
-                res.errors.append(InputError(raw, "no such file or directory"))
+                self.error(raw, "no such file or directory")
         except OSError as e:  # e.g. ELOOP on a self-referencing symlink given by name
-            res.errors.append(InputError(raw, f"cannot access: {e.strerror or e}"))
+            self.error(raw, f"cannot access: {e.strerror or e}")
 
     def add_file(self, p: Path) -> None:
         """``p`` as a candidate, unless its real path was added before."""
         key = os.path.realpath(p)
-        if key in self.seen_files:
+        if key in self.seen_files or key in self.seen_errors:
             return
         self.seen_files.add(key)
         self.res.files.append(p)
 
-    def walk(self, d: Path, depth: int) -> None:
-        """Directory ``d``'s entries in name order, then (``recursive``) its subdirectories; a directory
-        seen before is a symlink loop below the top (``depth`` > 0)."""
+    def walk(self, d: Path, depth: int, above: frozenset[str] = frozenset()) -> None:
+        """Directory ``d``'s entries in name order, then (``recursive``) its subdirectories.  A directory
+        walked before is not walked again (its files are in already): a symlink loop when it is one of
+        the directories the walk came through (``above``), else a directory named twice or reached by
+        two routes (a subdirectory named before its parent), which is no loop."""
         real = os.path.realpath(d)
         if real in self.seen_dirs:
-            if depth > 0:
+            if depth > 0 and real in above:
                 self.res.symlink_loops += 1
             return
         self.seen_dirs.add(real)
@@ -229,39 +237,49 @@ class _Walker:
             with os.scandir(d) as it:
                 entries = sorted(it, key=lambda e: e.name)
         except OSError as e:
-            self.res.errors.append(InputError(str(d), f"cannot list directory: {e.strerror or e}"))
+            self.error(str(d), f"cannot list directory: {e.strerror or e}")
             return
         subdirs: list[Path] = []
         for e in entries:
             self._add_entry(d, e, subdirs)
         if self.recursive:
             for s in subdirs:
-                self.walk(s, depth + 1)
+                self.walk(s, depth + 1, above | {real})
 
     def _add_entry(self, d: Path, e: os.DirEntry, subdirs: list[Path]) -> None:
         """One directory entry: a subdirectory noted in ``subdirs``, an image candidate added, a
         non-image file counted as skipped, anything else an error."""
-        res = self.res
         p = d / e.name
         try:
             is_dir = e.is_dir(follow_symlinks=True)
             is_file = not is_dir and e.is_file(follow_symlinks=True)
         except OSError as err:
-            res.errors.append(InputError(str(p), f"cannot stat: {err.strerror or err}"))
+            self.error(str(p), f"cannot stat: {err.strerror or err}")
             return
         if is_dir:
             subdirs.append(p)
         elif is_file:
-            if has_image_extension(p) or sniff(p) is not None:
-                self.add_file(p)
-            else:
-                res.skipped_non_image += 1
-                if len(res.skipped_examples) < 5:
-                    res.skipped_examples.append(str(p))
-        elif e.is_symlink():
-            res.errors.append(InputError(str(p), "broken or looping symbolic link"))
-        else:  # FIFO, socket, device: never opened (a FIFO would block)
-            res.errors.append(InputError(str(p), "not a regular file"))
+            self._add_found_file(p)
+        elif e.is_symlink() and not os.path.exists(p):
+            self.error(str(p), "broken or looping symbolic link")
+        else:  # FIFO, socket, device (or a link to one): never opened (a FIFO would block)
+            self.error(str(p), "not a regular file")
+
+    def _add_found_file(self, p: Path) -> None:
+        """A regular file a walk found: an image candidate by its extension or first bytes, else counted as
+        skipped; one that cannot be read to tell is an error (it may be an image: nothing silently lost)."""
+        res = self.res
+        try:
+            image = has_image_extension(p) or sniff(p) is not None
+        except OSError as err:
+            self.error(str(p), f"cannot read: {err.strerror or err}")
+            return
+        if image:
+            self.add_file(p)
+        else:
+            res.skipped_non_image += 1
+            if len(res.skipped_examples) < 5:
+                res.skipped_examples.append(str(p))
 
 
 def discover(

@@ -106,3 +106,37 @@ def test_fifo_reported_not_opened(tmp_path):
     assert res.files == [] and res.errors[0].reason == "not a regular file"
     with pytest.raises(DecodeError, match="not a regular file"):  # explicit: must not block
         decode(fifo)
+
+
+def test_one_record_per_path_for_errors_too(tmp_path):
+    """A missing path named twice, or a link to a device named and found by the walk, is one input."""
+    os.symlink("/dev/null", tmp_path / "dev.jpg")
+    os.symlink("self.jpg", tmp_path / "self.jpg")
+    res = discover([tmp_path / "nope.jpg", tmp_path / "nope.jpg", tmp_path / "dev.jpg", tmp_path])
+    assert [(os.path.basename(e.path), e.reason.split(":")[0]) for e in res.errors] == [
+        ("nope.jpg", "no such file or directory"), ("self.jpg", "cannot stat")]
+    assert res.files == [tmp_path / "dev.jpg"]  # named: tried (and refused by the decoder, one record)
+    res = discover([tmp_path])
+    assert {os.path.basename(e.path): e.reason for e in res.errors}["dev.jpg"] == "not a regular file"  # not "broken"
+
+
+def test_subdirectory_named_before_its_parent_is_no_loop(tmp_path):
+    _img(tmp_path / "a.png")
+    _img(tmp_path / "sub" / "b.png")
+    res = discover([tmp_path / "sub", tmp_path])
+    assert sorted(p.name for p in res.files) == ["a.png", "b.png"] and res.symlink_loops == 0
+
+
+def test_file_that_cannot_be_read_to_sniff_is_an_error(tmp_path, monkeypatch):
+    """An extension-less file whose first bytes cannot be read may be an image: an error, not 'skipped'."""
+    import synthdetect.inputs.discovery as discovery
+
+    _img(tmp_path / "IMG_0001", "JPEG")
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(discovery, "open_regular", denied)
+    res = discover([tmp_path])
+    assert res.files == [] and res.skipped_non_image == 0
+    assert [e.reason for e in res.errors] == ["cannot read: Permission denied"]

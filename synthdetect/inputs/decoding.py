@@ -232,7 +232,10 @@ def decode_bytes(data: bytes) -> tuple[Image.Image, str, str, int]:
     mode = img.mode
     quant = getattr(img, "quantization", None) if fmt == "JPEG" else None
     check_budget(*img.size)
-    frames = int(getattr(img, "n_frames", 1) or 1)
+    try:  # counting frames walks the whole frame list (a TIFF's IFD chain): Pillow fails on a cut one in any way
+        frames = int(getattr(img, "n_frames", 1) or 1)
+    except Exception as e:
+        raise DecodeError(f"truncated or damaged {fmt} file: its frame list cannot be read ({_one_line(e)})") from None
     try:
         if frames > 1:
             img.seek(0)
@@ -301,10 +304,12 @@ def decode(path: Path | str) -> Decoded:
     digest = hashlib.sha256(data).hexdigest()
     try:
         img, fmt, mode, frames = decode_pixels(data)
-    except DecodeError as e:
-        e.sha256 = digest
-        e.size_bytes = len(data)
-        raise
+    except Exception as e:  # the file was read: its record keeps its SHA-256 and size, whatever went wrong
+        err = e if isinstance(e, DecodeError) else DecodeError(
+            f"internal error while decoding: {e.__class__.__name__}: {_one_line(e)}")
+        err.sha256 = digest
+        err.size_bytes = len(data)
+        raise err from None
     return Decoded(
         image=img,
         format=fmt,

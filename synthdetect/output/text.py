@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable, TextIO
@@ -482,6 +483,13 @@ def gate_lines(gates: dict[str, Any] | None) -> list[str]:
 
 
 _VERDICT_STYLE = {"synthetic": "bold red", "real": "green", "inconclusive": "yellow"}
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """``text`` for one table cell: control characters (a newline in a file name) as escapes (``\\n``,
+    ``\\x1b``), so a piped table keeps one row per line and no name can move the cursor or recolour."""
+    return _CONTROL.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary: dict[str, Any], color: bool | None = None) -> None:
@@ -492,7 +500,8 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
 
     # a terminal: fit the window; a pipe or file: never wrap or cut a path (synthdetect.console)
     tty = is_tty(out)
-    console = make_console(out, force_terminal=color, no_color=color is False, highlight=False)
+    # no markup: paths, messages and metadata are the files' text, never rich's "[red]" tags
+    console = make_console(out, force_terminal=color, no_color=color is False, highlight=False, markup=False)
     names = [m["name"] for m in head["models"]]
     ens = head["ensemble"]
     show_prov = any(provenance_short(r) for r in records)
@@ -511,16 +520,16 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
         t.add_column("provenance", overflow="fold", no_wrap=not tty)
     for r in records:
         if r.get("error"):
-            cells = [r["path"], r.get("format") or "", ""] + [""] * len(names)
+            cells = [Text(printable(r["path"])), r.get("format") or "", ""] + [""] * len(names)
             if multi:
                 cells.append("")
             if r.get("verdict_source") == "provenance":  # undecodable pixels, AI generation declared
                 cells.append(Text("synthetic (provenance)", style=_VERDICT_STYLE["synthetic"]))
             else:
                 cells.append(Text("error", style="magenta"))
-            cells.append(Text(r["error"], style="magenta"))
+            cells.append(Text(printable(r["error"]), style="magenta"))
         else:
-            cells = [r["path"], r.get("format") or "", f"{r['width']}x{r['height']}"]
+            cells = [Text(printable(r["path"])), r.get("format") or "", f"{r['width']}x{r['height']}"]
             for n in names:
                 m = r["models"].get(n, {})
                 p = m.get("probability")
@@ -534,7 +543,7 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
             cells.append(Text(v, style=_VERDICT_STYLE.get(r.get("verdict"), "")))
             cells.append(why_short(r))
         if show_prov:
-            cells.append(provenance_short(r))
+            cells.append(Text(printable(provenance_short(r))))
         t.add_row(*cells)
     console.print(t)
     def band(d: dict[str, Any]) -> str:

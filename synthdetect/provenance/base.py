@@ -15,6 +15,7 @@ per-stage cap in ``STAGE_CAP_S`` and by what is left of the per-file time budget
 from __future__ import annotations
 
 import copy
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -59,9 +60,18 @@ def guarded(fn: Callable[[], Any], stage: str, budget: Budget, notes: list[str])
         return False, None
     if "error" in box:
         e = box["error"]
-        notes.append(f"{stage} could not parse this file ({type(e).__name__}: {str(e)[:200]})")
+        notes.append(f"{stage} could not parse this file ({type(e).__name__}: {_reproducible(str(e))[:200]})")
         return False, None
     return True, box.get("value")
+
+
+_OBJECT_REPR = re.compile(r"<([\w.]+) object at 0x[0-9a-fA-F]+>")
+
+
+def _reproducible(message: str) -> str:
+    """An exception message without object addresses (Pillow names ``<_io.BytesIO object at 0x7f…>``), so a
+    re-scan writes the same record."""
+    return _OBJECT_REPR.sub(r"<\1 object>", message)
 
 
 @dataclass

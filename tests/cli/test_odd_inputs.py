@@ -62,3 +62,19 @@ def test_any_library_warning_is_one_line(tmp_path):
             "warnings.warn('first line\\nsecond line', UserWarning)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, cwd=str(REPO))
     assert r.stderr == "synthdetect: warning: first line second line (UserWarning, <string>)\n"
+
+
+def test_table_shows_names_as_they_are_one_row_per_line(models_dir, tmp_path):
+    """A name with rich's markup brackets is shown whole (not eaten as a colour tag), a newline in a
+    name is escaped (a piped table keeps one row per line), and the other formats keep the name exact."""
+    names = ["[red]a.jpg", "new\nline.jpg", "tab\there.jpg"]
+    for n in names:
+        Image.new("RGB", (48, 40), (90, 120, 150)).save(tmp_path / n, "JPEG")
+    r = _sub("scan", tmp_path, "--models-dir", models_dir, "--models", "bright", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    rows = [ln for ln in r.stdout.splitlines() if ln.startswith("\u2502")]
+    assert len(rows) == 3
+    assert any("[red]a.jpg" in ln for ln in rows)
+    assert any("new\\nline.jpg" in ln for ln in rows) and any("tab\\there.jpg" in ln for ln in rows)
+    r = _sub("scan", tmp_path, "--models-dir", models_dir, "--models", "bright", "-f", "json", "--no-progress")
+    assert sorted(Path(x["path"]).name for x in json.loads(r.stdout)["results"]) == sorted(names)

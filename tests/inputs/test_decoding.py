@@ -346,3 +346,30 @@ def test_embedded_colour_profile_is_not_applied(tmp_path, profile):
     p = _save(stored, tmp_path / "wide.png", icc_profile=icc)
     d = decode(p)
     assert d.image.getpixel((0, 0)) == stored.getpixel((0, 0))
+
+
+def test_truncated_multipage_tiff_is_a_decode_error_with_its_digest(tmp_path):
+    """Pillow fails counting a cut TIFF's frames with a TypeError: one decode error, the file's hash kept."""
+    buf = io.BytesIO()
+    im = Image.new("RGB", (256, 192), (10, 200, 30))
+    im.save(buf, "TIFF", save_all=True, append_images=[im.rotate(10)])
+    data = buf.getvalue()
+    p = tmp_path / "half.tif"
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(DecodeError) as e:
+        decode(p)
+    assert "TIFF" in str(e.value) and "\n" not in str(e.value)
+    assert e.value.sha256 == sha256_file(p) and e.value.size_bytes == len(data) // 2
+
+
+def test_unexpected_decoder_failure_keeps_the_digest(tmp_path, monkeypatch):
+    p = tmp_path / "a.png"
+    Image.new("RGB", (32, 32)).save(p)
+
+    def boom(data):
+        raise RuntimeError("decoder bug")
+
+    monkeypatch.setattr(decoding, "decode_pixels", boom)
+    with pytest.raises(DecodeError, match="internal error while decoding: RuntimeError: decoder bug") as e:
+        decode(p)
+    assert e.value.sha256 == sha256_file(p)

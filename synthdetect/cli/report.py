@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from ..output.evidence import Inputs
-from .errors import fail
+from .errors import fail, warn
 from .options import check_output, force_option, output_stream
 
 # the format ``synthdetect report`` writes (a name in synthdetect.output.writers.WRITERS)
@@ -36,10 +36,13 @@ def report(
     writer = writers.get(REPORT_FORMAT)
     if output is not None:  # before the results are parsed (they may be large)
         check_output(output, Inputs([results]), force)
+    cut: list[str] = []
     try:
-        head, records, summary = read_results(results)
+        head, records, summary = read_results(results, cut)
     except (OSError, ValueError) as e:
         raise fail(str(e) if isinstance(e, ValueError) else f"cannot read {results}: {e.strerror or e}") from None
+    for line in cut:
+        warn(line)
     if summary is None:  # an interrupted stream: count what is there
         s = Summary()
         for r in records:

@@ -125,11 +125,13 @@ def training_warning_lines(models: Any) -> list[str]:
             for w in m.get("training_warnings") or []]
 
 
-def read_results(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
+def read_results(path: str | Path, warnings: list[str] | None = None
+                 ) -> tuple[dict[str, Any], list[dict[str, Any]], dict[str, Any] | None]:
     """(header, records, summary) from a ``--format jsonl`` or ``--format json`` file.
 
-    The summary is None when the file has none (an interrupted JSONL stream).  Raises
-    ValueError with a one-line reason for files that are neither.
+    The summary is None when the file has none (an interrupted JSONL stream); a last line cut off
+    mid-write (no newline after it, not JSON) is dropped the same way, and ``warnings`` (when given)
+    gets one line saying so.  Raises ValueError with a one-line reason for files that are neither.
     """
     text = Path(path).read_text(encoding="utf-8", errors="surrogateescape")
     try:
@@ -143,12 +145,18 @@ def read_results(path: str | Path) -> tuple[dict[str, Any], list[dict[str, Any]]
         return doc, records, summary
     head: dict[str, Any] = {}
     records, summary = [], None
-    for n, ln in enumerate(text.splitlines(), 1):  # --format jsonl
+    lines = text.splitlines()
+    for n, ln in enumerate(lines, 1):  # --format jsonl
         if not ln.strip():
             continue
         try:
             o = json.loads(ln)
         except json.JSONDecodeError as e:
+            if n == len(lines) and not text.endswith("\n") and (head or records):  # the write was cut off here
+                if warnings is not None:
+                    warnings.append(f"{path}: line {n} was cut off mid-write ({e.msg}); the report shows the "
+                                    f"{len(records)} complete records before it")
+                break
             raise ValueError(f"{path}: line {n} is not JSON ({e.msg}); expected scan --format jsonl or json") from None
         if not isinstance(o, dict) or o.get("type") not in ("header", "result", "summary"):
             raise ValueError(f"{path}: line {n} is not a scan header/result/summary line")

@@ -132,6 +132,13 @@ def test_report_reads_json_and_interrupted_jsonl_and_refuses_garbage(models_dir,
     r = cli("report", cut, "--no-thumbnails")
     assert r.exit_code == 0, r.output
     assert 'id="count-all">2<' in r.stdout
+    whole = cut.read_text()  # a write cut off inside the third record (no newline after it)
+    cut.write_text(whole + json.dumps({"type": "result", **doc["results"][2]})[:40])
+    r = cli("report", cut, "--no-thumbnails")
+    assert r.exit_code == 0, r.output
+    assert 'id="count-all">2<' in r.stdout and "line 4 was cut off mid-write" in r.stderr
+    cut.write_text(whole + "not json\n" + whole.splitlines()[1] + "\n")  # damage inside the file is refused
+    assert cli("report", cut).exit_code == 2
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
     r = cli("report", bad)

@@ -340,3 +340,22 @@ def test_changed_inference_code_recomputes(models_dir, images, monkeypatch):
     monkeypatch.setattr(cache, "inference_code_digest", lambda root=None: "0" * 64)
     doc, _ = scan_json(models_dir, [images["white"]], "--models", "bright")
     assert doc["summary"]["cache"]["hits"] == 0 and doc["summary"]["cache"]["misses"] == 1
+
+
+@pytest.mark.parametrize("first", ["json", "html"])
+def test_html_page_is_the_same_whichever_format_filled_the_cache(models_dir, images, tmp_path, first):
+    """A hit gets its thumbnail (re-read, SHA-256 checked) when the scan makes them; stored rows never hold one."""
+    from tests.support import cli
+
+    paths = [images["white"], images["black"], images["red"]]
+    args = ["--models-dir", models_dir, "--models", "bright", "--no-progress"]
+    assert cli(["scan", *paths, *args, "-f", first, "-o", tmp_path / f"first.{first}"]).exit_code == 0
+    page = tmp_path / "page.html"
+    r = cli(["scan", *paths, *args, "-f", "html", "-o", page])
+    assert r.exit_code == 0, r.output
+    assert page.read_text().count("data:image/jpeg;base64") == 3
+    doc, _ = scan_json(models_dir, paths, "--models", "bright")
+    assert doc["summary"]["cache"]["hits"] == 3 and not any("_thumbnail" in x for x in doc["results"])
+    with sqlite3.connect(cache_db()) as db:
+        rows = [r[0] for r in db.execute("select record from records")]
+    assert rows and not any(b"_thumbnail" in (r if isinstance(r, bytes) else r.encode()) for r in rows)

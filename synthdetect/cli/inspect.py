@@ -20,7 +20,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from .errors import ExitCode, fail
+from .errors import ExitCode, fail, warn
 
 
 def _kv_table(title: str, rows: list[tuple[Any, ...]]) -> Table:
@@ -100,17 +100,29 @@ def _render(console: Console, info: dict) -> None:
 
 
 def _expand(args: list[Path]) -> list[tuple[Path, str | None]]:
-    """Each argument in order, a directory expanded as ``scan`` expands it (synthdetect.inputs.discovery):
-    (path, None) to analyse, or (path, reason) for an entry the walk could not use (a FIFO, a loop...)."""
-    from synthdetect.inputs.discovery import discover
+    """The arguments expanded as ``scan`` expands them (synthdetect.inputs.discovery: directories walked,
+    a file named twice once): (path, None) to analyse, or (path, reason) for an input that could not be
+    used (missing, a FIFO, a loop...).  What the walks skipped is said on stderr, as ``scan`` says it."""
+    import os
+
+    from synthdetect.inputs.discovery import discover, display_path
 
     out: list[tuple[Path, str | None]] = []
-    for a in args:
-        if not a.is_dir():
-            out.append((a, None))
-            continue
+    seen: set[str] = set()
+    n_skipped, examples, loops = 0, [], 0
+    for a in args:  # in argument order, each input once
         found = discover([a])
-        out += [(f, None) for f in found.files] + [(Path(e.path), e.reason) for e in found.errors]
+        for p, why in [(f, None) for f in found.files] + [(Path(e.path), e.reason) for e in found.errors]:
+            if (key := os.path.realpath(p)) not in seen:
+                seen.add(key)
+                out.append((p, why))
+        n_skipped += found.skipped_non_image
+        examples += [display_path(x) for x in found.skipped_examples]
+        loops += found.symlink_loops
+    if n_skipped:
+        warn(f"skipped {n_skipped} non-image files in directory walks (e.g. {', '.join(examples[:5])})")
+    if loops:
+        warn(f"ignored {loops} directory symlink loops")
     return out
 
 

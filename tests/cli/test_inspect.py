@@ -98,3 +98,21 @@ def test_rich_output_is_pinned(tmp_path, monkeypatch, chain_es256):
     if os.environ.get("SYNTHDETECT_REGEN_GOLDEN") == "1":
         GOLDEN.write_text(got, encoding="utf-8")
     assert got == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_directory_walk_says_what_it_skipped_and_names_each_file_once(tmp_path, monkeypatch):
+    """``inspect DIR`` walks as ``scan`` does: non-image files and symlink loops are counted on stderr (not
+    silently dropped), and a file named twice (or named and walked) is inspected once."""
+    from PIL import Image
+
+    d = tmp_path / "insp"
+    d.mkdir()
+    Image.new("RGB", (32, 32)).save(d / "a.jpg")
+    (d / "notes.txt").write_text("chat log\n")
+    os.symlink(".", d / "loop")
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(_app(), ["inspect", "insp", "insp/a.jpg", "insp/a.jpg", "--format", "json"])
+    assert res.exit_code == 0, res.output
+    assert [x["path"] for x in json.loads(res.stdout)] == ["insp/a.jpg"]
+    assert "skipped 1 non-image files in directory walks (e.g. insp/notes.txt)" in res.stderr
+    assert "ignored 1 directory symlink loops" in res.stderr

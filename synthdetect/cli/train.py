@@ -195,7 +195,8 @@ def train_probe(
                                  "list). Default: EfficientNet-Lite0 on the image and its high-pass residual, which "
                                  "adapts best here; efficientnet-lite0 (the bundled probes') scans three times as fast."),
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for NAME.json + NAME.head.json "
-                                                            "(default: the user model directory)."),
+                                                            "(default: the first $SYNTHDETECT_MODELS_DIR entry, else "
+                                                            "the user model directory)."),
     folds: int = typer.Option(5, "--folds", min=2, max=20, help="Cross-validation folds (nested for calibration)."),
     seed: int = SEED,
     max_false_alarm: float = typer.Option(0.05, "--max-false-alarm", min=0.0, max=0.99,
@@ -234,14 +235,14 @@ def train_probe(
     Features are cached by image and backbone SHA-256; C is chosen by cross-validation; thresholds are
     calibrated on out-of-fold scores (cross-fitting) and the card records Table 1 from them.
     """
-    from ..cards import CardError, user_models_dir
+    from ..cards import CardError
     from ..probes.train import ProbeTrainError, train_probe as _train
     from ..scan.runtime import RuntimeSetupError
     from ..inputs.datasets import data_label, licences_of
 
+    target = _probe_target(name, out, models_dir)
     conds, items, sources, bb, prior_card, prior_head, prior_note = _probe_inputs(
         data, backbone, models_dir, prior, conditions)
-    target = out if out is not None else user_models_dir()
     reads = data_inputs(data, bb.path, bb.model_path, *((prior_card.path, prior_card.model_path) if prior else ()))
     with output_checks():  # never a file the probe reads (docs/safety.md); --force is probe_train's
         reads.check_dir(target, "--out", names=[f"{name}.json", f"{name}.head.json", f"{name}.domain.npz"])
@@ -259,6 +260,29 @@ def train_probe(
         if bar is not None:
             bar.stop()
     _report_probe(res, bb, fmt, None if out is None else target)
+
+
+def _probe_target(name: str, out: Optional[Path], models_dir) -> Path:
+    """Where ``train probe`` writes: ``--out``, else where ``weights pull`` installs (the first
+    ``$SYNTHDETECT_MODELS_DIR`` entry, else the user model directory).  A name that a card in another
+    directory of the model search path already has is refused: ``scan --models NAME`` (or an ensemble
+    naming it, the bundled default included) would run whichever comes first, with that one's rates."""
+    import os
+
+    from ..cards import card_files, search_dirs
+    from ..hub.store import default_install_dir
+
+    target = out if out is not None else default_install_dir()
+    here = os.path.realpath(target)
+    for d in search_dirs([target, *(models_dir or [])]):
+        if os.path.realpath(d) == here or not d.is_dir():
+            continue
+        for kind, other, path in card_files(d):
+            if other == name:
+                raise fail(f"--name {name}: {'an' if kind == 'ensemble' else 'a'} {kind} of that name is already "
+                           f"installed ({path}); scan --models {name} would run whichever comes first on the model "
+                           "search path: choose another --name")
+    return target
 
 
 def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[str], conditions: str):

@@ -280,8 +280,11 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
 def _check_request(name: str, method: str, prior: Any, shrinkage_scale: float | None) -> bool:
     """A usage error for a bad ``--name``, ``--method`` or ``--shrinkage-scale``; whether the fit is
     the averaged LDA."""
-    if not name or any(c in name for c in "/\\") or name.startswith(".") or name.endswith((".onnx", ".json")):
-        raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42")
+    if not name or any(c in name for c in "/\\,") or name.startswith(".") \
+            or name.endswith((".onnx", ".json", ".head", ".ensemble", ".backbone", ".domain", ".int8")):
+        # a comma would split in scan --models; the suffixes name a probe's other files or other card kinds
+        raise ProbeTrainError(f"--name {name!r}: use a plain model name such as case42 (no path, comma or "
+                              "file suffix)")
     lda = _probe_method(method, prior) == "lda-average"
     _shrinkage(shrinkage_scale)
     if shrinkage_scale is not None and not lda:

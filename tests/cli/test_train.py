@@ -440,3 +440,42 @@ def test_train_probe_shrinkage_scale(tmp_path):
         assert not (tmp_path / "bad").exists() and not (tmp_path / "empty-cache").exists()
     r = _train(bbdir, data, tmp_path / "bad", tmp_path / "empty-cache", "--shrinkage-scale", "0.5", "--method", "logistic")
     assert r.exit_code == 2 and "not to the logistic probe" in r.output and not (tmp_path / "empty-cache").exists()
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_probe_name_taken_elsewhere_on_the_search_path_is_refused(setup, monkeypatch):
+    """A new probe may not shadow (or be shadowed by) a card of the same name in another model directory:
+    scan --models NAME, or an ensemble naming it (the bundled default), would run whichever comes first."""
+    bbdir, bb, data, tmp = setup
+    first = tmp / "first"
+    assert _train(bbdir, data, first, tmp / "cache").exit_code == 0
+    monkeypatch.setenv("SYNTHDETECT_MODELS_DIR", str(first))
+    before = {p.name: p.read_bytes() for p in first.iterdir()}
+    r = _train(bbdir, data, tmp / "second", tmp / "cache")
+    assert r.exit_code == 2 and "already installed" in r.stderr and r.stderr.count("\n") == 1, r.output
+    assert not (tmp / "second").exists() and {p.name: p.read_bytes() for p in first.iterdir()} == before
+    # the same directory again is a replacement (--force), not a shadow
+    assert _train(bbdir, data, first, tmp / "cache", "--force").exit_code == 0
+
+
+@pytest.mark.usefixtures("isolated_registry")
+def test_probe_goes_where_scan_looks_first_by_default(setup, monkeypatch):
+    """Without --out the probe is written to the first $SYNTHDETECT_MODELS_DIR entry (where weights pull
+    installs and scan looks), not to the user directory behind it."""
+    bbdir, bb, data, tmp = setup
+    models = tmp / "env-models"
+    monkeypatch.setenv("SYNTHDETECT_MODELS_DIR", str(models))
+    r = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "case42",
+                            "--models-dir", str(bbdir), "--cache-dir", str(tmp / "cache"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert (models / "case42.json").exists() and (models / "case42.head.json").exists()
+
+
+@pytest.mark.usefixtures("isolated_registry")
+@pytest.mark.parametrize("bad", ["a,b", "x.head", "x.ensemble", "x.backbone", "x.domain", "x.json"])
+def test_probe_names_scan_could_not_use_are_refused(setup, bad):
+    bbdir, bb, data, tmp = setup
+    r = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", bad,
+                            "--models-dir", str(bbdir), "--out", str(tmp / "m"), "--cache-dir", str(tmp / "cache")])
+    assert r.exit_code == 2 and "plain model name" in r.stderr, r.output
+    assert not (tmp / "m").exists() or not any((tmp / "m").iterdir())

@@ -117,7 +117,7 @@ def _expand(args: list[Path]) -> list[tuple[Path, str | None]]:
                 seen.add(key)
                 out.append((p, why))
         n_skipped += found.skipped_non_image
-        examples += [display_path(x) for x in found.skipped_examples]
+        examples += [display_path(x) for x in found.skipped[:5]]
         loops += found.symlink_loops
     if n_skipped:
         warn(f"skipped {n_skipped} non-image files in directory walks (e.g. {', '.join(examples[:5])})")

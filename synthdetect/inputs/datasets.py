@@ -19,9 +19,11 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
+from .discovery import IMAGE_EXTENSIONS, discover
 from .frames import Frame, class_frames, find_frame, frame_warnings
 
-IMAGE_EXTS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff", ".gif", ".heic", ".heif", ".avif"}
+IMAGE_EXTS = IMAGE_EXTENSIONS  # an image file is what scan's walk takes (discovery): by extension or first bytes
+NOT_AN_IMAGE = "not an image"
 LABEL_DIRS = {"0_real": 0, "1_fake": 1}
 LABEL_DIR_NAMES = {"real": 0, "fake": 1, "synthetic": 1}  # read in any letter case, after LABEL_DIRS
 
@@ -80,7 +82,7 @@ def data_label(data: Sequence[str], perturbations: Sequence[str] = ()) -> str:
 
 def read_listfile(path: Path) -> list[str]:
     out = []
-    for line in Path(path).read_text().splitlines():
+    for line in Path(path).read_text(encoding="utf-8-sig").splitlines():
         line = line.split("#", 1)[0].strip()
         if line:
             out.append(Path(line).as_posix())
@@ -98,7 +100,7 @@ def read_manifest(root: Path) -> tuple[dict[str, str], dict[str, int]]:
     labels: dict[str, int] = {}
     if not m.is_file():
         return gens, labels
-    with m.open(newline="") as f:
+    with m.open(newline="", encoding="utf-8-sig") as f:  # Excel's "CSV UTF-8" starts with a BOM
         for row in csv.DictReader(f):
             if not row.get("path"):
                 continue
@@ -116,22 +118,30 @@ def read_csv_items(path: Path) -> list[Item]:
     (0/real or 1/fake/synthetic); ``generator`` optional."""
     root = path.parent
     items: list[Item] = []
-    with path.open(newline="") as f:
+    with path.open(newline="", encoding="utf-8-sig") as f:  # Excel's "CSV UTF-8" starts with a BOM
         reader = csv.DictReader(f)
         if not reader.fieldnames or "path" not in reader.fieldnames or "label" not in reader.fieldnames:
             raise DataError(f"{path}: a labelled CSV needs the columns 'path' and 'label'")
-        for n, row in enumerate(reader, 2):
-            rel = (row.get("path") or "").strip()
-            lab = CSV_LABELS.get((row.get("label") or "").strip().lower())
-            if not rel or lab is None:
-                raise DataError(f"{path}:{n}: need a path and a label 0/real or 1/fake, got {row.get('label')!r}")
+        for n, row in enumerate(reader, 2):  # row numbers as a spreadsheet shows them (the header is row 1)
+            rel, lab = _csv_row(path, n, row)
             p = Path(rel) if Path(rel).is_absolute() else root / rel
             if not p.is_file():
-                raise DataError(f"{path}:{n}: {rel} not found")
+                raise DataError(f"{path}: row {n}: {rel} not found")
             items.append(Item(p.resolve(), Path(rel).as_posix(), lab, (row.get("generator") or None), str(root)))
     if not items:
         raise DataError(f"{path}: no rows")
     return items
+
+
+def _csv_row(path: Path, n: int, row: Mapping[str, str | None]) -> tuple[str, int]:
+    """Row ``n``'s path and label, or a DataError saying which of the two is wrong."""
+    rel = (row.get("path") or "").strip()
+    if not rel:
+        raise DataError(f"{path}: row {n}: empty path")
+    lab = CSV_LABELS.get((row.get("label") or "").strip().lower())
+    if lab is None:
+        raise DataError(f"{path}: row {n}: label must be 0/real or 1/fake/synthetic, got {row.get('label')!r}")
+    return rel, lab
 
 
 def licences_of(items: Sequence[Item]) -> dict[str, str]:
@@ -144,7 +154,7 @@ def licences_of(items: Sequence[Item]) -> dict[str, str]:
             rows[it.root] = {}
             m = root / "manifest.csv"
             if m.is_file():
-                with m.open(newline="") as f:
+                with m.open(newline="", encoding="utf-8-sig") as f:
                     for row in csv.DictReader(f):
                         if row.get("path"):
                             rows[it.root][Path(row["path"]).as_posix()] = (row.get("licence") or "").strip()
@@ -169,7 +179,9 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
     """Images of one data set, sorted by relative path.  Images of a directory data set that lie
     outside any class directory (``0_real/``, ``real/``, ``1_fake/``, ``fake/``, ``synthetic/``) take
     their label from ``DIR/manifest.csv`` or have none and are not used; with ``unlabelled`` (a
-    list) one line saying how many, with an example, is appended to it (nothing goes unnoticed)."""
+    list) one line saying how many, with an example, is appended to it, and one line for each kind of
+    entry left out of the walk (:func:`_left_lines`: a non-image file in a class folder, a broken
+    link, a folder that cannot be listed), so that nothing goes unnoticed."""
     if not isinstance(spec, DataSpec):
         spec = DataSpec.parse(spec)
     root = spec.root
@@ -179,7 +191,8 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
         items = read_csv_items(spec.listfile)
     else:
         skipped: list[str] = []
-        for rel in _named_files(spec):
+        left: list[tuple[str, str]] = []
+        for rel in _named_files(spec, left):
             lab = _label_of(Path(rel).parts)
             lab = manifest_labels.get(rel) if lab is None else lab
             if lab is None and spec.listfile is not None:
@@ -192,6 +205,8 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
             n = len(skipped)
             unlabelled.append(f"{root}: {n} image{'s' if n != 1 else ''} outside 0_real/ and 1_fake/ not used (no "
                               f"label; e.g. {skipped[0]})")
+        if unlabelled is not None:
+            unlabelled.extend(_left_lines(root, left))
     if not items:
         raise DataError(f"no labelled images under {spec}: put the real photos in a 0_real/ (or real/) "
                         "directory and the synthetic images in 1_fake/ (or fake/, synthetic/), or name each "
@@ -200,12 +215,33 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
     return items
 
 
-def _named_files(spec: DataSpec) -> list[str]:
+def _left_lines(root: Path, left: Sequence[tuple[str, str]]) -> list[str]:
+    """One line per reason for the entries of a walk not taken (:func:`_named_files`): a non-image file only
+    inside a class folder (not ``manifest.csv`` or a README beside them), any other (a broken link, a
+    FIFO, a folder that cannot be listed) wherever it is."""
+    by_why: dict[str, list[str]] = {}
+    for rel, why in left:
+        if why != NOT_AN_IMAGE or _label_of(Path(rel).parts) is not None:
+            by_why.setdefault(why, []).append(rel)
+    return [f"{root}: {len(rels)} file{'s' if len(rels) != 1 else ''} not used ({why}; e.g. {rels[0]})"
+            for why, rels in by_why.items()]
+
+
+def _rel(path: Path | str, root: Path) -> str:
+    return Path(path).relative_to(root).as_posix()
+
+
+def _named_files(spec: DataSpec, left: list[tuple[str, str]] | None = None) -> list[str]:
     """The files a plain list file names (each checked to exist), or every image file under the
-    directory (sorted), as paths relative to ``spec.root``."""
+    directory (sorted; found as ``scan`` finds them, :func:`synthdetect.inputs.discovery.discover`: by
+    extension or first bytes), as paths relative to ``spec.root``; ``left`` (a list) is given the (path,
+    why) of the directory's other entries."""
     if spec.listfile is None:
-        return [p.relative_to(spec.root).as_posix() for p in sorted(spec.root.rglob("*"))
-                if p.suffix.lower() in IMAGE_EXTS and p.is_file()]
+        found = discover([spec.root])  # as scan walks it: folder links followed, each real folder once
+        if left is not None:
+            left.extend([(_rel(p, spec.root), NOT_AN_IMAGE) for p in found.skipped]
+                        + [(_rel(e.path, spec.root), e.reason) for e in found.errors])
+        return sorted(_rel(p, spec.root) for p in found.files)
     rels = read_listfile(spec.listfile)
     if not rels:
         raise DataError(f"list file {spec.listfile} names no files")
@@ -383,8 +419,12 @@ def shortcut_warnings(items: Sequence[Item],
     return out + frame_warnings(*frames)
 
 
+_JPEG_SUFFIXES = {".jpeg": ".jpg", ".jpe": ".jpg", ".jfif": ".jpg"}
+
+
 def _format_warning(by_label: dict[int, list[Item]], advice: str) -> list[str]:
-    fmt = {lab: {it.path.suffix.lower().replace(".jpeg", ".jpg") for it in its} for lab, its in by_label.items()}
+    fmt = {lab: {_JPEG_SUFFIXES.get(it.path.suffix.lower(), it.path.suffix.lower()) for it in its}
+           for lab, its in by_label.items()}
     if fmt[0] & fmt[1]:
         return []
     return [f"file format separates the classes (real: {', '.join(sorted(fmt[0]))}; synthetic: "

@@ -154,9 +154,12 @@ class InputError:
 class Discovery:
     files: list[Path] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
-    skipped_non_image: int = 0
-    skipped_examples: list[str] = field(default_factory=list)
+    skipped: list[Path] = field(default_factory=list)  # the non-image files the walks found, in walk order
     symlink_loops: int = 0
+
+    @property
+    def skipped_non_image(self) -> int:
+        return len(self.skipped)
 
 
 def read_stdin_paths(stream: TextIO) -> list[str]:
@@ -277,9 +280,7 @@ class _Walker:
         if image:
             self.add_file(p)
         else:
-            res.skipped_non_image += 1
-            if len(res.skipped_examples) < 5:
-                res.skipped_examples.append(str(p))
+            res.skipped.append(p)
 
 
 def discover(

@@ -204,3 +204,79 @@ def test_training_decodes_as_scan_does_and_names_a_file_it_cannot(tmp_path):
     heic = tmp_path / "h.heic"
     Image.new("RGB", (64, 48), (200, 100, 50)).save(heic, format="HEIF", quality=90)
     assert decode_rgb(heic).size == (64, 48)
+
+
+def _pngs(folder, n, tag=0):
+    from PIL import Image
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new("RGB", (32, 32), (i, tag, 0)).save(folder / f"{tag}_{i}.png")
+
+
+def test_class_folders_reached_through_symbolic_links(tmp_path):
+    """``0_real``/``1_fake`` as links to folders kept elsewhere are read as scan reads them: links
+    followed, each real folder once (a link back up, or to a folder walked already, ends there), in
+    path order; one class linked and the other not is the same."""
+    _pngs(tmp_path / "store" / "photos", 3, 0)
+    _pngs(tmp_path / "store" / "renders", 2, 1)
+    (tmp_path / "store" / "photos" / "up").symlink_to(tmp_path / "ds", target_is_directory=True)
+    (tmp_path / "store" / "photos" / "self").symlink_to(".", target_is_directory=True)
+    (tmp_path / "ds").mkdir()
+    (tmp_path / "ds" / "0_real").symlink_to(tmp_path / "store" / "photos", target_is_directory=True)
+    (tmp_path / "ds" / "1_fake").symlink_to(tmp_path / "store" / "renders", target_is_directory=True)
+    items = D.list_items(tmp_path / "ds")
+    assert [(i.rel, i.label) for i in items] == [("0_real/0_0.png", 0), ("0_real/0_1.png", 0), ("0_real/0_2.png", 0),
+                                                 ("1_fake/1_0.png", 1), ("1_fake/1_1.png", 1)]
+    assert items[0].path == tmp_path / "ds" / "0_real" / "0_0.png"
+    assert len(D.image_files([tmp_path / "ds"])) == 5
+    _pngs(tmp_path / "half" / "0_real", 2, 0)
+    (tmp_path / "half" / "1_fake").symlink_to(tmp_path / "store" / "renders", target_is_directory=True)
+    assert [i.label for i in D.list_items(tmp_path / "half")] == [0, 0, 1, 1]
+
+
+def test_class_folders_take_every_image_scan_takes_and_say_what_they_leave(tmp_path):
+    """Inside a class folder an image is what scan's walk takes: any of its extensions in any letter
+    case (``.jfif``, ``.JPE``), or a file without one whose first bytes are an image's.  A file that is
+    no image is not used and said (a ``manifest.csv`` beside the class folders is not)."""
+    from PIL import Image
+
+    root = tmp_path / "ds"
+    _pngs(root / "0_real", 1, 0)
+    _pngs(root / "1_fake", 1, 1)
+    Image.new("RGB", (32, 32)).save(root / "0_real" / "a.jfif", format="JPEG")
+    Image.new("RGB", (32, 32)).save(root / "1_fake" / "b.JPE", format="JPEG")
+    Image.new("RGB", (32, 32)).save(root / "0_real" / "IMG_0001", format="JPEG")
+    (root / "1_fake" / "notes.txt").write_text("not an image")
+    (root / "1_fake" / "prompt.json").write_text("{}")
+    (root / "manifest.csv").write_text("path,label,generator\n1_fake/b.JPE,fake,toygan\n")
+    said: list[str] = []
+    items = D.load_sets([root], said)
+    assert [i.rel for i in items] == ["0_real/0_0.png", "0_real/IMG_0001", "0_real/a.jfif", "1_fake/1_0.png",
+                                      "1_fake/b.JPE"]
+    assert [i.label for i in items] == [0, 0, 0, 1, 1] and items[-1].generator == "toygan"
+    assert said == [f"{root}: 2 files not used (not an image; e.g. 1_fake/notes.txt)"]
+    assert D._format_warning({0: [items[2]], 1: [items[-1]]}, "") == []  # .jfif and .JPE: both JPEG
+
+
+def test_labelled_csv_saved_with_a_byte_order_mark(tmp_path, make_set):
+    """Excel's "CSV UTF-8" starts with a BOM: the ``path`` column is still found."""
+    make_set(tmp_path / "s", 2, 2, manifest=False)
+    rows = "path,label\n0_real/0_real_000.jpg,real\n1_fake/1_fake_001.png,fake\n"
+    (tmp_path / "s" / "labels.csv").write_text(rows, encoding="utf-8-sig")
+    items = D.list_items(tmp_path / "s" / "labels.csv")
+    assert [(i.rel, i.label) for i in items] == [("0_real/0_real_000.jpg", 0), ("1_fake/1_fake_001.png", 1)]
+
+
+def test_labelled_csv_row_with_an_empty_path_is_named_as_such(tmp_path, make_set):
+    """A row without a path is refused as that (its row number as a spreadsheet shows it), not as a
+    wrong label; a wrong label is refused as that."""
+    make_set(tmp_path / "s", 2, 2, manifest=False)
+    csv_path = tmp_path / "s" / "labels.csv"
+    csv_path.write_text("path,label\n0_real/0_real_000.jpg,real\n1_fake/1_fake_001.png,fake\n,real\n")
+    with pytest.raises(D.DataError) as e:
+        D.list_items(csv_path)
+    assert str(e.value) == f"{csv_path}: row 4: empty path"
+    csv_path.write_text("path,label\n0_real/0_real_000.jpg,maybe\n")
+    with pytest.raises(D.DataError, match=r"row 2: label must be 0/real or 1/fake/synthetic, got 'maybe'"):
+        D.list_items(csv_path)

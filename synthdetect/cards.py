@@ -36,6 +36,11 @@ class CardError(ValueError):
     """A card is missing, malformed, or does not match its model file."""
 
 
+class IntegrityError(CardError):
+    """A model or backbone file that is missing or no longer matches its card's SHA-256 (a damaged or
+    tampered install): commands that had started exit 4, not 2."""
+
+
 @dataclass
 class InputSpec:
     """How an image becomes the model's input tensor (see ``preprocess.py``).
@@ -651,10 +656,10 @@ class Registry:
 
 
 def verify_sha256(card: "ModelCard | BackboneCard") -> None:
-    """Raise CardError unless the ONNX file's digest matches the card."""
+    """Raise IntegrityError (a CardError) unless the ONNX file is there and its digest matches the card."""
     p = card.model_path
     if not p.exists():
-        raise CardError(f"{card.name}: model file {p} is missing")
+        raise IntegrityError(f"{card.name}: model file {p} is missing")
     got = sha256_file(p)
     if got != card.sha256:
-        raise CardError(f"{card.name}: sha256 mismatch for {p.name}: card {card.sha256[:12]}…, file {got[:12]}…")
+        raise IntegrityError(f"{card.name}: sha256 mismatch for {p.name}: card {card.sha256[:12]}…, file {got[:12]}…")

@@ -1,7 +1,9 @@
 """``synthdetect ensemble build``: an ensemble card over installed models (majority, weighted, mean).
 
 The library side is :func:`synthdetect.evaluation.ensemble_card.build_ensemble` (onnxruntime scoring), imported
-inside the command.  Errors: bad arguments or data exit 2, a build that started and failed 4.
+inside the command.  Errors as ``evaluate``'s (:func:`synthdetect.cli.evaluate.library_failure`): a refused
+request exits 2 (an unknown member, ``--out`` not NAME.ensemble.json, members calibrated on other images,
+bad data), a build that started and failed 4 (a missing or tampered member file, ...).
 
 To add a sub-command: a function decorated ``@ensemble_app.command("NAME")``; the CLI tests are in
 ``tests/cli/test_ensemble.py``.
@@ -16,7 +18,7 @@ from typing import List, Optional
 import typer
 
 from ._training import DEVICE, data_inputs, err, model_files, train_extra
-from .errors import ExitCode, fail, refuse_overwrite
+from .errors import refuse_overwrite
 from .options import Device
 
 ensemble_app = typer.Typer(help="Build ensemble cards.", no_args_is_help=True)
@@ -44,8 +46,8 @@ def ensemble_build(
 
     Members fitted by `train probe` on the same images need no --weights-from: the ensemble is calibrated
     on their combined out-of-fold scores (cross-fitting) and weighted by their cross-validated F1."""
-    from ..inputs.datasets import DataError
     from ..evaluation.ensemble_card import build_ensemble
+    from .evaluate import library_failure
 
     names = [m.strip() for m in members.split(",") if m.strip()]
     refuse_overwrite(out, force, data_inputs(weights_from, *model_files(names, models_dir)))
@@ -56,10 +58,8 @@ def ensemble_build(
             card = build_ensemble(names, weights_from or [], out,
                                   method.value, [str(p) for p in models_dir or []], device.value,
                                   description=description, unlabelled=unlabelled, notes=notes)
-        except DataError as e:
-            raise fail(str(e), ExitCode.USAGE) from None
         except (ValueError, OSError, RuntimeError) as e:
-            raise fail(str(e), ExitCode.FAILED) from None
+            raise library_failure(e) from None
     for line in unlabelled:
         err.print(f"warning: {line}", markup=False)
     for line in notes:

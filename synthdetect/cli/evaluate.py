@@ -4,8 +4,9 @@ best-F1 threshold).
 Both score exported models with onnxruntime; training runs (a run directory as MODEL) need the
 'train' extra (:class:`synthdetect.train.scoring.RunScorer`).  The library side is the torch-free
 :mod:`synthdetect.evaluation.report` and :mod:`synthdetect.evaluation.threshold`, imported inside the
-commands.  Errors: bad data or arguments exit 2, an evaluation
-that started and failed (an unreadable or tampered model, ...) 4.
+commands.  Errors (:func:`library_failure`, shared with ``ensemble build``): a refused request exits 2
+(an unknown model, an unusable card, bad data or arguments), an evaluation that started and failed 4
+(a missing or tampered model file, a model onnxruntime cannot run, ...).
 
 To add an option: declare it on the command and pass it on to ``evaluate_targets`` / ``calibrate_card``;
 the CLI tests are in ``tests/cli/test_evaluate.py``.
@@ -25,11 +26,16 @@ from .errors import ExitCode, fail, missing_extra, output_checks
 from .options import Device, ListFormat
 
 
-def _library_failure(e: Exception) -> typer.Exit:
-    """An error of the evaluation library as one line: bad data exits 2, everything else 4."""
-    from ..inputs.datasets import DataError
+def library_failure(e: Exception) -> typer.Exit:
+    """An error of the evaluation library (``evaluate``, ``calibrate``, ``ensemble build``) as one line:
+    a request it refused before any result exits 2 (a ValueError: an unknown model or member, an unusable
+    card, bad data, a bad ``--out`` name, members that do not go together); one that started and failed
+    exits 4 (a model file missing or failing its SHA-256 check, :class:`~synthdetect.cards.IntegrityError`;
+    onnxruntime unable to load or run a model; a file that cannot be read or written)."""
+    from ..cards import IntegrityError
 
-    return fail(str(e), ExitCode.USAGE if isinstance(e, DataError) else ExitCode.FAILED)
+    usage = isinstance(e, ValueError) and not isinstance(e, IntegrityError)
+    return fail(" ".join(str(e).split()) or type(e).__name__, ExitCode.USAGE if usage else ExitCode.FAILED)
 
 
 def evaluate(
@@ -77,7 +83,7 @@ def evaluate(
                                       scores=scores if plots is not None else None, run_scorer=RunScorer,
                                       exclude_calibration_images=exclude_calibration_images)
         except (ValueError, OSError, RuntimeError) as e:
-            raise _library_failure(e) from None
+            raise library_failure(e) from None
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     if fmt == ListFormat.json:
@@ -117,7 +123,7 @@ def calibrate(
             r = calibrate_card(model, data, [str(p) for p in models_dir or []], device.value,
                                inconclusive_margin=inconclusive_margin, max_fpr=max_fpr)
         except (ValueError, OSError, RuntimeError) as e:
-            raise _library_failure(e) from None
+            raise library_failure(e) from None
     for line in (r.get("unlabelled") or []) + (r.get("unreadable") or []):
         err.print(f"warning: {line}", markup=False)
     if r.get("calibration_images"):

@@ -86,3 +86,93 @@ def test_errors_are_one_prefixed_line_on_stderr(tmp_path):
     assert r.stderr.startswith("synthdetect: error: cannot read ") and r.stderr.count("\n") == 1
     r = run("weights", "pull", "no-such-detector")
     assert r.stderr.startswith("synthdetect: error: no published model named 'no-such-detector'")
+
+
+# --- evaluate, calibrate, ensemble build: a set-up error exits 2 (nothing scored or written), a failure 4 ---
+
+@pytest.fixture
+def labelled(images, tmp_path) -> Path:
+    """A labelled DIR (0_real/ 1_fake/) the evaluation verbs read without complaint."""
+    import shutil
+
+    d = tmp_path / "labelled"
+    for sub, names in (("0_real", ("black", "red")), ("1_fake", ("white",))):
+        (d / sub).mkdir(parents=True)
+        for n in names:
+            shutil.copy(images[n], d / sub / images[n].name)
+    return d
+
+
+def _one_error_line(r, code: ExitCode) -> None:
+    assert r.exit_code == int(code), (r.exit_code, r.output)
+    assert r.stderr.startswith("synthdetect: error: ") and r.stderr.count("\n") == 1, r.stderr
+
+
+def _calibration(tag: str) -> dict:
+    """A cross-fitted calibration set over 6 real and 6 fake images whose ids start with ``tag``."""
+    ids = [f"{tag}{i:015x}" for i in range(12)]
+    return {"method": "cross-fitted (out-of-fold)", "data": tag, "real_scores": [0.05 * i for i in range(6)],
+            "fake_scores": [0.6 + 0.05 * i for i in range(6)], "real_ids": ids[:6], "fake_ids": ids[6:]}
+
+
+def test_evaluate_unknown_model_is_a_usage_error(models_dir, labelled, tmp_path):
+    r = run("evaluate", "nosuch", "--data", labelled, "--models-dir", models_dir, "--out", tmp_path / "m.json")
+    _one_error_line(r, ExitCode.USAGE)
+    assert "'nosuch'" in r.stderr and not (tmp_path / "m.json").exists()
+
+
+def test_calibrate_unknown_model_is_a_usage_error(models_dir, labelled):
+    r = run("calibrate", "nosuch", "--data", labelled, "--models-dir", models_dir)
+    _one_error_line(r, ExitCode.USAGE)
+    assert "'nosuch'" in r.stderr
+
+
+def test_ensemble_unknown_member_is_a_usage_error(models_dir, labelled, tmp_path):
+    out = tmp_path / "duo.ensemble.json"
+    r = run("ensemble", "build", "--members", "bright,nosuch", "--models-dir", models_dir, "--weights-from", labelled,
+            "--out", out)
+    _one_error_line(r, ExitCode.USAGE)
+    assert "'nosuch'" in r.stderr and not out.exists()
+
+
+def test_ensemble_out_not_named_ensemble_json_is_a_usage_error(models_dir, labelled, tmp_path):
+    out = tmp_path / "x.json"
+    r = run("ensemble", "build", "--members", "bright,dark", "--models-dir", models_dir, "--weights-from", labelled,
+            "--out", out)
+    _one_error_line(r, ExitCode.USAGE)
+    assert ".ensemble.json" in r.stderr and not out.exists()
+
+
+def test_ensemble_members_calibrated_on_other_images_is_a_usage_error(make_model, tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    make_model(d, "p", 16, [1, 1, 1], 0.0, f1=0.8, calibration=_calibration("a"))
+    make_model(d, "q", 16, [-1, -1, -1], 0.0, f1=0.7, calibration=_calibration("b"))
+    out = d / "pq.ensemble.json"
+    r = run("ensemble", "build", "--members", "p,q", "--models-dir", d, "--out", out)
+    _one_error_line(r, ExitCode.USAGE)
+    assert "not calibrated on the same images" in r.stderr and not out.exists()
+
+
+def test_unreadable_card_is_a_usage_error(models_dir, labelled, tmp_path):
+    (tmp_path / "broken.json").write_text("{not json")
+    r = run("evaluate", "broken", "--data", labelled, "--models-dir", tmp_path, "--out", tmp_path / "m.json")
+    _one_error_line(r, ExitCode.USAGE)
+    assert "cannot read model card" in r.stderr
+
+
+def test_a_member_failing_its_checksum_still_fails_the_run(models_dir, labelled, tmp_path):
+    import shutil
+
+    d = tmp_path / "m"
+    d.mkdir()
+    shutil.copy(models_dir / "bright.json", d / "bright.json")
+    data = bytearray((models_dir / "bright.onnx").read_bytes())
+    data[-1] ^= 1  # the model file no longer matches its card
+    (d / "bright.onnx").write_bytes(bytes(data))
+    r = run("ensemble", "build", "--members", "bright,dark", "--models-dir", d, "--models-dir", models_dir,
+            "--weights-from", labelled, "--out", d / "duo.ensemble.json")
+    _one_error_line(r, ExitCode.FAILED)
+    assert "sha256 mismatch" in r.stderr
+    r = run("calibrate", "bright", "--data", labelled, "--models-dir", d)
+    _one_error_line(r, ExitCode.FAILED)

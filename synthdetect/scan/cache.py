@@ -432,9 +432,12 @@ def _cacheable(rec: dict[str, Any]) -> bool:
 
 
 def _stored(rec: dict[str, Any]) -> dict[str, Any]:
-    """What the cache keeps of a record: a copy without its private keys (``_thumbnail``: made per scan,
-    for ``--format html`` only, so a stored row does not depend on the format that filled the cache)."""
-    return json.loads(encode_record({k: v for k, v in rec.items() if not k.startswith("_")}))
+    """What the cache keeps of a record: a copy without its thumbnail (made per scan, for ``--format html``
+    only, so a stored row does not depend on the format that filled the cache); the private features the
+    domain check reads stay."""
+    from .pipeline import THUMBNAIL_KEY
+
+    return json.loads(encode_record({k: v for k, v in rec.items() if k != THUMBNAIL_KEY}))
 
 
 def _serve(rec: dict[str, Any], path: Path) -> dict[str, Any]:

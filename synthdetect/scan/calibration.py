@@ -96,8 +96,9 @@ class Rate:
         return self.k / self.n if self.n else float("nan")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"k": self.k, "n": self.n, "rate": round(self.value, 6), "upper95": round(self.upper, 6),
-                "lower95": round(self.lower, 6)}
+        """JSON-safe: a rate over no images is ``null`` (NaN is not JSON)."""
+        return {"k": self.k, "n": self.n, "rate": round(self.value, 6) if self.n else None,
+                "upper95": round(self.upper, 6), "lower95": round(self.lower, 6)}
 
 
 @dataclass

@@ -118,3 +118,17 @@ def test_several_sources_get_thresholds_that_hold_on_each_and_the_worst_rate():
     assert op.false_alarm.to_dict() == worst
     again = CalibrationSet.from_dict(multi.to_dict())  # round trip through the card
     assert again.operating().t_hi == op.t_hi
+
+
+def test_a_rate_over_no_images_is_json_null_not_nan():
+    """A verdict class no calibration image reached (budgets of 0) has no rate: ``null`` in cards and
+    ``--format json`` (NaN is not JSON: other tools refuse the file)."""
+    import json
+
+    from synthdetect.scan.calibration import Rate, fixed_operating
+
+    assert Rate.of(0, 0).to_dict()["rate"] is None
+    op = fixed_operating([0.1, 0.2, 0.3], [0.4, 0.5, 0.6], 1.0)  # nothing at or above 1.0: no 'synthetic'
+    d = op.to_dict()
+    assert d["synthetic_correct"]["n"] == 0 and d["synthetic_correct"]["rate"] is None
+    json.dumps(d, allow_nan=False)

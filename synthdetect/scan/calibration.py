@@ -143,8 +143,9 @@ class Operating:
         return {
             "t_lo": self.t_lo,
             "t_hi": self.t_hi,
-            "max_false_alarm": self.max_false_alarm,
-            "max_miss": self.max_miss,
+            # a fixed threshold (--threshold X) has no budgets: null, not NaN (not JSON)
+            "max_false_alarm": None if math.isnan(self.max_false_alarm) else self.max_false_alarm,
+            "max_miss": None if math.isnan(self.max_miss) else self.max_miss,
             "false_alarm": self.false_alarm.to_dict(),
             "miss": self.miss.to_dict(),
             "synthetic_correct": self.synthetic_correct.to_dict(),

@@ -96,13 +96,14 @@ def scan(
     fail_on: Optional[FailOn] = typer.Option(
         None, "--fail-on", help="Exit with 1 when a synthetic verdict is found (or, with 'inconclusive', when a "
                                 "synthetic or an inconclusive verdict is found)."),
-    max_false_alarm: float = typer.Option(
-        0.05, "--max-false-alarm",
-        help="'synthetic' only above the threshold that flags at most this share of the calibration's real images."),
-    max_miss: float = typer.Option(
-        0.20, "--max-miss",
+    max_false_alarm: Optional[float] = typer.Option(
+        None, "--max-false-alarm",
+        help="'synthetic' only above the threshold that flags at most this share of the calibration's real images "
+             "(default: the budget each card was calibrated for, e.g. train probe --max-false-alarm; else 0.05)."),
+    max_miss: Optional[float] = typer.Option(
+        None, "--max-miss",
         help="'real' only below the threshold that calls at most this share of the calibration's synthetic images real; "
-             "'inconclusive' in between."),
+             "'inconclusive' in between (default: each card's budget, else 0.20)."),
     models_dir: Optional[List[Path]] = models_dir_option(),
     no_quality_gates: bool = typer.Option(
         False, "--no-quality-gates",
@@ -157,7 +158,8 @@ def scan(
         "threshold": threshold, "device": options.device, "providers": scanner.models[0].providers,
         "batch_size": options.batch_size, "workers": scanner.workers, "recursive": recursive,
         "provenance": scanner.provenance is not None,
-        "max_false_alarm": max_false_alarm, "max_miss": max_miss, "quality_gates": options.quality_gates,
+        "max_false_alarm": "card" if max_false_alarm is None else max_false_alarm,
+        "max_miss": "card" if max_miss is None else max_miss, "quality_gates": options.quality_gates,
         "cache": cache is not None, "engine": engine.value, "domain_check": options.domain_check,
     }
     head = header(plan, scanner.models, settings, command=_command_line())

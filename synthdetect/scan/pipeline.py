@@ -49,8 +49,9 @@ class Plan:
     ensemble_margin: float = 0.0
     weights: dict[str, float] = field(default_factory=dict)
     backbones: dict[str, BackboneCard] = field(default_factory=dict)  # probe name -> its backbone
-    max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM
-    max_miss: float = DEFAULT_MAX_MISS
+    # the scan's budgets; None: each card's own (``calibration.default_budgets``: what train probe was given)
+    max_false_alarm: float | None = None
+    max_miss: float | None = None
     # card name -> its calibration-domain reference (domain.DomainReference), for probes that carry one
     domains: dict[str, Any] = field(default_factory=dict)
     _ops: dict[str, Operating | None] = field(default_factory=dict, repr=False)
@@ -71,17 +72,27 @@ class Plan:
             return op.t_hi
         return card.effective_threshold(self.threshold_override)
 
-    def _operating(self, key: str, calibration: dict | None, override: float | None) -> Operating | None:
-        """Three-way thresholds from a card's calibration set and the plan's budgets; with a
-        threshold override, that single threshold with its calibrated rates."""
+    def budgets(self, calibration: dict | None) -> tuple[float, float]:
+        """(false-alarm, miss) budgets for a card's calibration: the scan's when given, else the card's own
+        ``default_budgets`` (a probe fitted with ``--max-false-alarm 0.01`` keeps 1 %), else 5 % / 20 %."""
+        own = (calibration or {}).get("default_budgets") or {}
+        a = self.max_false_alarm if self.max_false_alarm is not None else own.get("max_false_alarm")
+        b = self.max_miss if self.max_miss is not None else own.get("max_miss")
+        return (float(DEFAULT_MAX_FALSE_ALARM if a is None else a), float(DEFAULT_MAX_MISS if b is None else b))
+
+    def _operating(self, key: str, calibration: dict | None, override: float | None,
+                   budgets: tuple[float, float]) -> Operating | None:
+        """Three-way thresholds from a card's calibration set and ``budgets``; with a threshold override,
+        that single threshold with its calibrated rates (the budgets kept for the condition gate)."""
         if key not in self._ops:
             op = None
             if calibration:
                 cal = CalibrationSet.from_dict(calibration)
                 if override is not None:
                     op = fixed_worst_case(cal, override)
+                    op.max_false_alarm, op.max_miss = budgets
                 else:
-                    op = cal.operating(self.max_false_alarm, self.max_miss)
+                    op = cal.operating(*budgets)
             self._ops[key] = op
         return self._ops[key]
 
@@ -104,9 +115,10 @@ class Plan:
         """The operating point of ``calibration`` in ``condition`` (the clean one outside the measured conditions)."""
         names = condition if isinstance(condition, tuple) else (condition,) if condition else ()
         cond = bound_calibration((calibration or {}).get("conditions"), names) if names else None
+        budgets = self.budgets(calibration)
         if cond is not None:
-            return self._operating(f"{key}@{'+'.join(names)}", cond, override)
-        return self._operating(key, calibration, override)
+            return self._operating(f"{key}@{'+'.join(names)}", cond, override, budgets)
+        return self._operating(key, calibration, override, budgets)
 
     def conditions_table(self) -> dict[str, Any] | None:
         """The per-condition calibration of the card that gives the verdict (the calibrated
@@ -219,10 +231,10 @@ def _ensemble_threshold(ens: EnsembleCard | None, method: str, override: float |
     return 0.5, 0.0
 
 
-def _check_budgets(max_false_alarm: float, max_miss: float) -> None:
-    """Each error-rate budget must lie in [0, 1)."""
+def _check_budgets(max_false_alarm: float | None, max_miss: float | None) -> None:
+    """Each error-rate budget given must lie in [0, 1) (None: each card's own)."""
     for name, budget in (("--max-false-alarm", max_false_alarm), ("--max-miss", max_miss)):
-        if not 0.0 <= budget < 1.0:
+        if budget is not None and not 0.0 <= budget < 1.0:
             raise ScanSetupError(f"{name} must lie in [0, 1), not {budget}")
 
 
@@ -231,8 +243,8 @@ def resolve_plan(
     models: list[str] | None = None,
     method: str | None = None,
     threshold: float | None = None,
-    max_false_alarm: float = DEFAULT_MAX_FALSE_ALARM,
-    max_miss: float = DEFAULT_MAX_MISS,
+    max_false_alarm: float | None = None,
+    max_miss: float | None = None,
 ) -> Plan:
     """Pick models and the ensemble method.
 
@@ -269,8 +281,8 @@ def resolve_plan(
         ensemble_margin=margin,
         weights=weights,
         backbones=backbones,
-        max_false_alarm=float(max_false_alarm),
-        max_miss=float(max_miss),
+        max_false_alarm=None if max_false_alarm is None else float(max_false_alarm),
+        max_miss=None if max_miss is None else float(max_miss),
         domains=domains,
     )
 
@@ -779,7 +791,7 @@ class Scanner:
 
     def _condition_gate(self, quality: Any, cond: CondKey, op: Operating | None) -> None:
         """A measured condition whose rates at the thresholds used break the budgets is a failed gate."""
-        why = breaks_budgets(op, self.plan.max_false_alarm, self.plan.max_miss, cond)
+        why = None if op is None else breaks_budgets(op, op.max_false_alarm, op.max_miss, cond)
         if why and isinstance(quality, dict) and isinstance(quality.get("failed"), list):
             quality["failed"].append({"gate": "condition_rates", "value": condition_label(cond), "threshold": None,
                                       "reason": why})

@@ -256,3 +256,21 @@ def test_undecodable_png_declaring_ai_generation_gets_a_provenance_verdict(tmp_p
     cut.write_bytes(data[:i] + small + data[i:i + 20] + data[j:])
     (rec,) = run_scan([str(cut)], plan, ScanOptions(provenance=True)).records
     assert rec["error"] and rec["verdict"] == "synthetic" and rec["verdict_source"] == "provenance"
+
+
+def test_scan_keeps_the_budgets_a_probe_was_calibrated_for(tmp_path, images, make_model):
+    """A probe fitted with --max-false-alarm 0.01 is scanned at 1 % unless the scan names its own budget
+    (a scan at 5 % by default would be looser than the analyst asked for)."""
+    grid = [i / 100 for i in range(101)]
+    cal = {"real_scores": [g * 0.8 for g in grid], "fake_scores": [0.2 + g * 0.8 for g in grid],
+           "default_budgets": {"max_false_alarm": 0.01, "max_miss": 0.1}}
+    make_model(tmp_path, "strict", 16, [1, 1, 1], 0.0, calibration=cal)
+    reg = Registry([tmp_path])
+    card = reg.model("strict")
+    own = resolve_plan(reg, ["strict"]).member_operating(card)
+    assert (own.max_false_alarm, own.max_miss) == (0.01, 0.1) and own.false_alarm.k <= 1
+    given = resolve_plan(reg, ["strict"], max_false_alarm=0.05, max_miss=0.2).member_operating(card)
+    assert (given.max_false_alarm, given.max_miss) == (0.05, 0.2) and given.t_hi < own.t_hi
+    make_model(tmp_path, "plain", 16, [1, 1, 1], 0.0, calibration={k: cal[k] for k in ("real_scores", "fake_scores")})
+    plain = resolve_plan(reg, ["plain"]).member_operating(reg.model("plain"))
+    assert (plain.max_false_alarm, plain.max_miss) == (0.05, 0.2)  # no budgets in the card: the defaults

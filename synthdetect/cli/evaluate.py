@@ -22,7 +22,7 @@ from typing import List, Optional
 import typer
 
 from ._training import DEVICE, data_inputs, err, model_files, train_extra
-from .errors import ExitCode, fail, missing_extra, output_checks
+from .errors import ExitCode, fail, missing_extra, output_checks, warn
 from .options import Device, ListFormat
 
 
@@ -132,6 +132,10 @@ def calibrate(
                   markup=False)
     err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
               f"(P {r['precision']:.4f}, R {r['recall']:.4f}, FPR on reals {r['fpr_real']:.4f}, n={r['n']})")
+    if r.get("three_way"):
+        warn(f"{model} has a calibration set: scan takes its verdict thresholds from that set at the scan's budgets "
+             "and does not use this best-F1 threshold (recorded, with the F1 a weighted vote reads); to verdict on "
+             "this data's terms, fit a probe on it (synthdetect train probe)")
 
 
 def mount(app: typer.Typer) -> None:

@@ -61,4 +61,4 @@ def calibrate_card(ref: str, data: Sequence[str], models_dirs: Sequence[str] = (
     return {"card": str(card.path), "calibrated_threshold": card.calibrated_threshold, "f1": card.f1,
             "precision": best["precision"], "recall": best["recall"], "acc": best["acc"],
             "fpr_real": best["fpr_real"], "n": len(items), "unlabelled": unlabelled, "unreadable": unreadable,
-            "calibration_images": n_own}
+            "calibration_images": n_own, "three_way": bool(getattr(card, "calibration", None))}

@@ -354,6 +354,8 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
            "scenes_kept_together": res.scenes,
            **{k: c.training.get(k) for k in ("feature_group", "learning_curve", "sample_size")}, "warnings": res.warnings,
            "calibration_covers": calibration_covers(c.calibration)}
+    fa, ms, which = _stated_rates(c.calibration or {}, tw)
+    doc["stated_rates"] = {"false_alarm": fa, "miss": ms, "worst_source": bool(which)}  # what scan states
     for w in res.warnings:
         err.print(f"[yellow]warning[/]: {w}")
     table = (c.calibration or {}).get("conditions")
@@ -376,7 +378,6 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
         err.print(f"[yellow]series[/]: {res.scenes['images']} images form {k} scene{'s' if k != 1 else ''} (shots of "
                   f"one subject); {'each scene is' if k != 1 else 'it is'} kept within one cross-validation fold",
                   highlight=False)
-    fa, ms = tw["false_alarm"], tw["miss"]
     err.print(
         f"[green]trained[/] {c.name}: {res.n_images} images ({c.training['n_real']} real / {c.training['n_synthetic']} "
         f"synthetic), " + (f"C={c.training['C']:g}; " if c.training.get("C") is not None else "") + f"features {res.timings['features_s']:.1f} s ({res.cache_hits} cached), "
@@ -384,13 +385,26 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
         f"cross-validated: ROC-AUC {cv['roc_auc']:.3f}, AP {cv['ap']:.3f}, F1@0.5 {cv['at_0.5']['f1']:.3f}, "
         f"best F1 {cv['best_f1']['f1']:.3f} at {cv['best_f1']['threshold']:.3g}\n"
         f"verdicts: synthetic >= {tw['t_hi']:.4g} (false alarms {fa['k']}/{fa['n']} reals, upper 95 % "
-        f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}), "
-        f"coverage {100 * tw['coverage']:.0f} %\n"
+        f"{100 * fa['upper95']:.1f} %), real < {tw['t_lo']:.4g} (misses {ms['k']}/{ms['n']}, upper 95 % "
+        f"{100 * ms['upper95']:.1f} %){which}, coverage {100 * tw['coverage']:.0f} %\n"
         + _probe_diagnostics(c.training, cv) + _covers_line(doc["calibration_covers"])
         + _conditions_line(c.calibration or {}) +
         f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
         + ("" if models_dir is None else f" --models-dir {models_dir}")
     )
+
+
+def _stated_rates(calibration: dict, three_way: dict) -> tuple[dict, dict, str]:
+    """The false-alarm and miss rates ``scan`` states for the probe (the worst source's when it was
+    calibrated on several: a pooled rate holds for no source) and the words saying which."""
+    from ..scan.calibration import CalibrationSet
+
+    by = calibration.get("by_source") or {}
+    if len(by) < 2:
+        return three_way["false_alarm"], three_way["miss"], ""
+    own = calibration.get("default_budgets") or {}
+    op = CalibrationSet.from_dict(calibration).operating(own.get("max_false_alarm", 0.05), own.get("max_miss", 0.2))
+    return op.false_alarm.to_dict(), op.miss.to_dict(), f" (the worst of its {len(by)} sources, as scan states them)"
 
 
 def _codec_floor(codec: str, floors: dict) -> str:

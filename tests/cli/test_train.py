@@ -379,6 +379,9 @@ def test_several_data_sources_are_calibrated_separately_or_refused(setup):
 
     op = CalibrationSet.from_dict(card["calibration"]).operating()  # what scan states
     assert set(op.by_source) == {"sample", "other"}
+    stated = json.loads(r.stdout)["stated_rates"]  # the summary states the worst source's rates, as scan does
+    assert stated["worst_source"] and stated["false_alarm"] == op.false_alarm.to_dict()
+    assert stated["miss"] == op.miss.to_dict()
     # one class per --data: the two halves of one reference sample
     reals, fakes = tmp / "reals", tmp / "fakes"
     (reals / "0_real").mkdir(parents=True)

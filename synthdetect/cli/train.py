@@ -251,7 +251,8 @@ def train_probe(
         res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
                      max_false_alarm=max_false_alarm, max_miss=max_miss, device=device.value,
                      cache_dir=False if no_cache else cache_dir, force=force, licences=licences_of(items),
-                     prior=prior_head, prior_note=prior_note, sources=sources, conditions=conds,
+                     prior=prior_head, prior_note=prior_note, prior_images=_calibration_ids(prior_card),
+                     sources=sources, conditions=conds,
                      feature_group=feature_group, method=method, shrinkage_scale=shrinkage_scale,
                      progress=bar.update if bar else None)
     except (ProbeTrainError, CardError, RuntimeSetupError, ValueError, OSError) as e:
@@ -283,6 +284,12 @@ def _probe_target(name: str, out: Optional[Path], models_dir) -> Path:
                            f"installed ({path}); scan --models {name} would run whichever comes first on the model "
                            "search path: choose another --name")
     return target
+
+
+def _calibration_ids(card) -> frozenset:
+    """The images a cross-fitted card was fitted on (its calibration set's SHA-256 prefixes); empty for none."""
+    cal = (getattr(card, "calibration", None) or {}) if card is not None else {}
+    return frozenset(map(str, (cal.get("real_ids") or []) + (cal.get("fake_ids") or [])))
 
 
 def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[str], conditions: str):

@@ -277,6 +277,21 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
     return Fitted(fit, curve, cands, time.perf_counter() - t1, fixed=feature_group not in (None, "auto"))
 
 
+def _check_prior_images(shas: Sequence[str], prior_images: frozenset[str]) -> None:
+    """A usage error when sample images are among the ``--prior`` probe's own calibration images (ids: SHA-256
+    prefixes): the prior has seen their labels, so every cross-validated figure and stated rate would leak."""
+    if not prior_images:
+        return
+    n = len(prior_images)
+    k = len(next(iter(prior_images)))
+    seen = sum(s[:k] in prior_images for s in shas)
+    if seen:
+        raise ProbeTrainError(f"--prior: {seen} of the {len(shas)} sample images are among the {n} images the prior "
+                              "probe was fitted on (its calibration set): its head has seen their labels, so the "
+                              "cross-validated figures and stated error rates would be optimistic; use a prior "
+                              "fitted on other images, or no --prior")
+
+
 def _check_request(name: str, method: str, prior: Any, shrinkage_scale: float | None) -> bool:
     """A usage error for a bad ``--name``, ``--method`` or ``--shrinkage-scale``; whether the fit is
     the averaged LDA."""
@@ -299,7 +314,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                 device: str = "auto", cache_dir: Path | None | bool = None, force: bool = False,
                 groups: Sequence[str] | None = None, licences: dict[str, str] | None = None,
                 progress: Callable[[int], None] | None = None, prior: Any = None,
-                prior_note: str | None = None, sources: Sequence[str] | None = None,
+                prior_note: str | None = None, prior_images: frozenset[str] = frozenset(),
+                sources: Sequence[str] | None = None,
                 conditions: Sequence[Any] = (), feature_group: str | None = None,
                 method: str = "auto", shrinkage_scale: float | None = None) -> ProbeResult:
     """Fit, calibrate and write a probe (see the module docstring).  ``items`` have ``path``,
@@ -338,6 +354,7 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                                   shrinkage_scale=shrinkage_scale)
     fit = fitted.fit
     shas = [ex.sha256[i] for i in ex.keep]
+    _check_prior_images(shas, prior_images)
     cal, op, cv = _calibrate(y, fit, seed, data_label, [s[:16] for s in shas], src, max_false_alarm, max_miss)
     qualities = sample_jpeg_quality([it.path for it in kept], shas, cache)  # as scan reads them (PNGs: their pixels)
     cond = _condition_table([it.path for it in kept], shas, [ex.sides[i] for i in ex.keep], qualities, y, fit,

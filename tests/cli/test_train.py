@@ -331,6 +331,12 @@ def test_prior_centred_probe_from_the_command_line(setup):
     assert r.exit_code == 0, r.output
     card = json.loads((out / "withprior.json").read_text())
     assert "prior-centred" in card["architecture"] and "case42" in card["training"]["prior"]
+    # a prior fitted on the sample's own images has seen their labels: its figures would leak
+    leak = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "leaky",
+                               "--prior", "case42", "--models-dir", str(bbdir), "--models-dir", str(out), "--out",
+                               str(out), "--cache-dir", str(tmp / "cache")])
+    assert leak.exit_code == 2 and "48 of the 48 sample images are among the 48 images" in leak.stderr, leak.output
+    assert not (out / "leaky.json").exists()
     bad = runner.invoke(app, ["train", "probe", "--data", str(other), "--backbone", "tinybb", "--name", "x",
                               "--prior", "nonexistent", "--models-dir", str(bbdir), "--out", str(out)])
     assert bad.exit_code == 2 and "nonexistent" in bad.output

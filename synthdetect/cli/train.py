@@ -18,6 +18,7 @@ its library function inside ``with train_extra():`` and hands it to :func:`_run`
 from __future__ import annotations
 
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -246,6 +247,7 @@ def train_probe(
     reads = data_inputs(data, bb.path, bb.model_path, *((prior_card.path, prior_card.model_path) if prior else ()))
     with output_checks():  # never a file the probe reads (docs/safety.md); --force is probe_train's
         reads.check_dir(target, "--out", names=[f"{name}.json", f"{name}.head.json", f"{name}.domain.npz"])
+    _writable_dir(target)
     bar = _feature_bar(sys.stderr.isatty() and fmt == ListFormat.table, len(items))
     try:
         res = _train(items, bb, name, target, data_label=data_label(data), folds=folds, seed=seed,
@@ -268,8 +270,6 @@ def _probe_target(name: str, out: Optional[Path], models_dir) -> Path:
     ``$SYNTHDETECT_MODELS_DIR`` entry, else the user model directory).  A name that a card in another
     directory of the model search path already has is refused: ``scan --models NAME`` (or an ensemble
     naming it, the bundled default included) would run whichever comes first, with that one's rates."""
-    import os
-
     from ..cards import card_files, search_dirs
     from ..hub.store import default_install_dir
 
@@ -284,6 +284,16 @@ def _probe_target(name: str, out: Optional[Path], models_dir) -> Path:
                            f"installed ({path}); scan --models {name} would run whichever comes first on the model "
                            "search path: choose another --name")
     return target
+
+
+def _writable_dir(target: Path) -> None:
+    """``--out`` made (if new) before any extraction, so that one that cannot be written fails in one line now."""
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        if not os.access(target, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise fail(f"--out {target}: cannot write there: {e.strerror or e}") from None
 
 
 def _calibration_ids(card) -> frozenset:

@@ -193,7 +193,7 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
         skipped: list[str] = []
         left: list[tuple[str, str]] = []
         for rel in _named_files(spec, left):
-            lab = _label_of(Path(rel).parts)
+            lab = _label_of((root.name, *Path(rel).parts))  # DIR may itself be the class folder (--data ref/0_real)
             lab = manifest_labels.get(rel) if lab is None else lab
             if lab is None and spec.listfile is not None:
                 raise DataError(f"{rel}: no 0_real/1_fake directory in its path and no label in {root}/manifest.csv")

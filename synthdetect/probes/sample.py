@@ -146,8 +146,9 @@ def _reading(points: list[dict], gain: float | None) -> str:
     full = points[-1]["roc_auc"]
     if half is None:
         return "too few images for a curve: more labels would tell"
-    if full >= 0.995:
-        return "flat: the sample is already separated"
+    if full >= 0.995:  # nothing left to gain on this sample, whatever the slope that got it there
+        return "flat: the sample is already separated (cross-validated ROC-AUC >= 0.995" + (
+            f"; it rose {gain:+.2f} per doubling on the way)" if gain is not None and gain >= RISING else ")")
     if gain >= RISING:
         return f"still rising: more labels would help (+{gain:.2f} ROC-AUC per doubling of the sample)"
     return (f"flat: this sample shows no gain from more labels ({gain:+.2f} ROC-AUC per doubling), which does "

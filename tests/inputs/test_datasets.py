@@ -280,3 +280,17 @@ def test_labelled_csv_row_with_an_empty_path_is_named_as_such(tmp_path, make_set
     csv_path.write_text("path,label\n0_real/0_real_000.jpg,maybe\n")
     with pytest.raises(D.DataError, match=r"row 2: label must be 0/real or 1/fake/synthetic, got 'maybe'"):
         D.list_items(csv_path)
+
+
+def test_a_class_folder_given_itself_labels_its_images(tmp_path):
+    """``--data ref/0_real --data ref/1_fake``: each folder's own name is its images' class; a class folder
+    nested inside still wins (innermost)."""
+    from PIL import Image
+
+    from synthdetect.inputs.datasets import list_items
+
+    for sub in ("0_real", "1_fake", "1_fake/real"):
+        (tmp_path / "ref" / sub).mkdir(parents=True, exist_ok=True)
+        Image.new("RGB", (32, 32)).save(tmp_path / "ref" / sub / "a.png")
+    assert [(it.rel, it.label) for it in list_items(tmp_path / "ref" / "0_real")] == [("a.png", 0)]
+    assert [(it.rel, it.label) for it in list_items(tmp_path / "ref" / "1_fake")] == [("a.png", 1), ("real/a.png", 1)]

@@ -287,11 +287,15 @@ def _probe_target(name: str, out: Optional[Path], models_dir) -> Path:
 
 
 def _writable_dir(target: Path) -> None:
-    """``--out`` made (if new) before any extraction, so that one that cannot be written fails in one line now."""
+    """An ``--out`` that cannot be written fails in one line before any extraction: a scratch directory is
+    made and removed in it (or in its nearest existing parent, where it would be made); nothing is left."""
+    import tempfile
+
+    base = Path(target).absolute()
+    while not base.exists() and base != base.parent:
+        base = base.parent
     try:
-        target.mkdir(parents=True, exist_ok=True)
-        if not os.access(target, os.W_OK):
-            raise PermissionError(13, "Permission denied")
+        os.rmdir(tempfile.mkdtemp(prefix=".synthdetect-write-check-", dir=base))
     except OSError as e:
         raise fail(f"--out {target}: cannot write there: {e.strerror or e}") from None
 

@@ -488,3 +488,13 @@ def test_probe_names_scan_could_not_use_are_refused(setup, bad):
                             "--models-dir", str(bbdir), "--out", str(tmp / "m"), "--cache-dir", str(tmp / "cache")])
     assert r.exit_code == 2 and "plain model name" in r.stderr, r.output
     assert not (tmp / "m").exists() or not any((tmp / "m").iterdir())
+
+
+@pytest.mark.usefixtures("isolated_registry")
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="needs Linux's /proc (root ignores file permissions)")
+def test_unwritable_out_fails_before_any_extraction(setup):
+    bbdir, bb, data, tmp = setup
+    r = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "case42",
+                            "--models-dir", str(bbdir), "--out", "/proc/no-such-dir", "--cache-dir", str(tmp / "c")])
+    assert r.exit_code == 2 and "--out /proc/no-such-dir: cannot write there" in r.stderr, r.output
+    assert not (tmp / "c").exists()  # nothing extracted

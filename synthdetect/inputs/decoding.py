@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import struct
 import warnings
 from dataclasses import dataclass
@@ -296,10 +297,41 @@ def decode_pixels(data: bytes) -> tuple[Image.Image, str, str, int]:
     return decode_bytes(png_without_text(data))
 
 
+LARGE_FILE = 64 << 20  # above this a file's header is checked before the file is read into memory
+
+
+def _refuse_large_non_image(path: Path | str) -> None:
+    """A file over :data:`LARGE_FILE` whose header no decoder recognises (a video or disk fragment named
+    ``.jpg``) is refused from a streamed hash, never read whole into memory: DecodeError with its SHA-256."""
+    from .discovery import open_regular, sniff_bytes
+
+    try:
+        with open_regular(path) as f:
+            size = os.fstat(f.fileno()).st_size
+            if size <= LARGE_FILE or sniff_bytes(f.read(64)) is not None:
+                return
+            f.seek(0)
+            try:
+                Image.open(f).close()  # any other format Pillow knows by its header
+                return
+            except Exception:
+                pass
+            f.seek(0)
+            h = hashlib.sha256()
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return  # read_bytes says why, in its words
+    err = DecodeError("not a recognised image format")
+    err.sha256, err.size_bytes = h.hexdigest(), size
+    raise err
+
+
 def decode(path: Path | str) -> Decoded:
     """Read and decode ``path`` (never modified). Raises :class:`DecodeError`."""
     from .codecs import lossy_codec, lossy_quality
 
+    _refuse_large_non_image(path)
     data = read_bytes(path)
     digest = hashlib.sha256(data).hexdigest()
     try:

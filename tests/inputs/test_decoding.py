@@ -373,3 +373,26 @@ def test_unexpected_decoder_failure_keeps_the_digest(tmp_path, monkeypatch):
     with pytest.raises(DecodeError, match="internal error while decoding: RuntimeError: decoder bug") as e:
         decode(p)
     assert e.value.sha256 == sha256_file(p)
+
+
+def test_large_file_with_no_image_header_is_refused_without_reading_it_whole(tmp_path, monkeypatch):
+    """A big non-image named .jpg (a video, a disk fragment) is hashed by streaming and refused; its bytes
+    are never held in memory at once."""
+    import hashlib
+
+    p = tmp_path / "video.jpg"
+    with open(p, "wb") as f:
+        f.write(b"\x00\x00\x00\x20ftypisom")  # an MP4 box, not an image brand
+        f.truncate(decoding.LARGE_FILE + 4096)
+
+    def whole(path):
+        raise AssertionError("the whole file was read")
+
+    monkeypatch.setattr(decoding, "read_bytes", whole)
+    with pytest.raises(DecodeError, match="not a recognised image format") as e:
+        decode(p)
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    assert e.value.sha256 == h.hexdigest() and e.value.size_bytes == decoding.LARGE_FILE + 4096

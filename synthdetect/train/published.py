@@ -39,11 +39,11 @@ from PIL import Image
 from torch import nn
 
 from ..cards import InputSpec, ModelCard
+from ..inputs.discovery import discover
 from ..hub import HubEntry, HubError
 from .checkpoints import (CheckpointError, UntrustedArchiveError, load_clip_visual, safe_load, strip_prefix,  # noqa: F401
                           tensor_dict as _tensor_dict)
 
-IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 MAX_PARITY_IMAGES = 16
 
 
@@ -206,9 +206,9 @@ def parity_set(parity_data: Path | None, tmp: Path) -> tuple[list[Path], dict[st
         d = Path(parity_data)
         if not d.is_dir():
             raise HubError(f"--parity-data {d}: not a directory")
-        imgs = sorted(p for p in d.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+        imgs = sorted(discover([d]).files)  # as scan finds images: folder links followed, by extension or header
         if not imgs:
-            raise HubError(f"--parity-data {d}: no images ({', '.join(sorted(IMAGE_EXTS))})")
+            raise HubError(f"--parity-data {d}: no images")
         imgs = imgs[:MAX_PARITY_IMAGES]
         return imgs, {"source": "directory", "dir": str(d.resolve()),
                       "images": [str(p.relative_to(d)) for p in imgs]}

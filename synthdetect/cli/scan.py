@@ -154,14 +154,8 @@ def scan(
     scanner = _scanner(plan, options)
     cache = None if no_cache else _cache(scanner)
     ray_engine = None if engine != Engine.ray else _ray_engine(plan, options, address)
-    settings = {
-        "threshold": threshold, "device": options.device, "providers": scanner.models[0].providers,
-        "batch_size": options.batch_size, "workers": scanner.workers, "recursive": recursive,
-        "provenance": scanner.provenance is not None,
-        "max_false_alarm": "card" if max_false_alarm is None else max_false_alarm,
-        "max_miss": "card" if max_miss is None else max_miss, "quality_gates": options.quality_gates,
-        "cache": cache is not None, "engine": engine.value, "domain_check": options.domain_check,
-    }
+    settings = {"threshold": threshold, **_settings(scanner, recursive, max_false_alarm, max_miss),
+                "cache": cache is not None, "engine": engine.value}
     head = header(plan, scanner.models, settings, command=_command_line())
     bar = _Bar(progress if progress is not None else sys.stderr.isatty())
     with output_stream(output, inputs, force) as out:
@@ -173,7 +167,17 @@ def scan(
     raise typer.Exit(int(ExitCode.OK))
 
 
-def _plan(models_dir, models, ensemble, thr, max_false_alarm: float, max_miss: float):
+def _settings(scanner, recursive: bool, max_false_alarm: Optional[float], max_miss: Optional[float]) -> dict:
+    """The run's options as the header records them (budgets not given: each card's own, "card")."""
+    o = scanner.options
+    return {"device": o.device, "providers": scanner.models[0].providers, "batch_size": o.batch_size,
+            "workers": scanner.workers, "recursive": recursive, "provenance": scanner.provenance is not None,
+            "max_false_alarm": "card" if max_false_alarm is None else max_false_alarm,
+            "max_miss": "card" if max_miss is None else max_miss, "quality_gates": o.quality_gates,
+            "domain_check": o.domain_check}
+
+
+def _plan(models_dir, models, ensemble, thr, max_false_alarm: Optional[float], max_miss: Optional[float]):
     """The models, ensemble and operating points of this scan; broken cards it does not use are named once."""
     from ..cards import Registry
     from ..scan.runtime import RuntimeSetupError

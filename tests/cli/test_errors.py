@@ -127,20 +127,15 @@ def test_calibrate_unknown_model_is_a_usage_error(models_dir, labelled):
     assert "'nosuch'" in r.stderr
 
 
-def test_ensemble_unknown_member_is_a_usage_error(models_dir, labelled, tmp_path):
-    out = tmp_path / "duo.ensemble.json"
-    r = run("ensemble", "build", "--members", "bright,nosuch", "--models-dir", models_dir, "--weights-from", labelled,
+@pytest.mark.parametrize("members, out_name, said", [("bright,nosuch", "duo.ensemble.json", "'nosuch'"),
+                                                     ("bright,dark", "x.json", ".ensemble.json")])
+def test_ensemble_unknown_member_or_bad_out_name_is_a_usage_error(models_dir, labelled, tmp_path, members, out_name,
+                                                                  said):
+    out = tmp_path / out_name
+    r = run("ensemble", "build", "--members", members, "--models-dir", models_dir, "--weights-from", labelled,
             "--out", out)
     _one_error_line(r, ExitCode.USAGE)
-    assert "'nosuch'" in r.stderr and not out.exists()
-
-
-def test_ensemble_out_not_named_ensemble_json_is_a_usage_error(models_dir, labelled, tmp_path):
-    out = tmp_path / "x.json"
-    r = run("ensemble", "build", "--members", "bright,dark", "--models-dir", models_dir, "--weights-from", labelled,
-            "--out", out)
-    _one_error_line(r, ExitCode.USAGE)
-    assert ".ensemble.json" in r.stderr and not out.exists()
+    assert said in r.stderr and not out.exists()
 
 
 def test_ensemble_members_calibrated_on_other_images_is_a_usage_error(make_model, tmp_path):

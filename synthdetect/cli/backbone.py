@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ._training import data_inputs, err, train_extra
 from .errors import ExitCode, fail, output_checks, refuse_overwrite
@@ -98,7 +99,7 @@ def backbone_export(
         except (RuntimeError, OSError, ValueError) as e:
             raise fail(f"{type(e).__name__}: {e}", ExitCode.FAILED) from None
     p = card.parity
-    err.print(f"[green]exported[/] {card.path} ({card.sha256[:12]}…, {card.dim} features): parity max relative "
+    err.print(f"[green]exported[/] {escape(str(card.path))} ({card.sha256[:12]}…, {card.dim} features): parity max relative "
               f"feature difference {p['max_rel_dfeature']:.3g} on {p['n_crops']} crops of {p['n_images']} images")
 
 

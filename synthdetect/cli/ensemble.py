@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ._training import DEVICE, data_inputs, err, model_files, train_extra
 from .errors import refuse_overwrite
@@ -64,7 +65,7 @@ def ensemble_build(
         err.print(f"warning: {line}", markup=False)
     for line in notes:
         err.print(line, markup=False)
-    err.print(f"[green]wrote[/] {out}: {card.method} of {', '.join(card.members)}; weights {card.weights}")
+    err.print(f"[green]wrote[/] {escape(str(out))}: {card.method} of {', '.join(card.members)}; weights {card.weights}")
 
 
 def mount(app: typer.Typer) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ._training import DEVICE, data_inputs, err, model_files, train_extra
 from .errors import ExitCode, fail, missing_extra, output_checks, warn
@@ -130,7 +131,7 @@ def calibrate(
         err.print(f"{r['calibration_images']} images are {model}'s own calibration images (it was fitted on them, or they "
                   "are copies of those): their out-of-fold scores from its card were used, not its training scores",
                   markup=False)
-    err.print(f"[green]calibrated[/] {r['card']}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
+    err.print(f"[green]calibrated[/] {escape(str(r['card']))}: threshold {r['calibrated_threshold']:.6g}, F1 {r['f1']:.4f} "
               f"(P {r['precision']:.4f}, R {r['recall']:.4f}, FPR on reals {r['fpr_real']:.4f}, n={r['n']})")
     if r.get("three_way"):
         warn(f"{model} has a calibration set: scan takes its verdict thresholds from that set at the scan's budgets "

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ._training import data_inputs, err, train_extra
 from .errors import ExitCode, fail, output_checks, refuse_overwrite
@@ -54,7 +55,7 @@ def export(
         except (ValueError, OSError, RuntimeError) as e:
             raise fail(f"{type(e).__name__}: {e}", ExitCode.FAILED) from None
     p = card.parity
-    err.print(f"[green]exported[/] {out} ({card.sha256[:12]}…): parity max |Δprob| {p['max_abs_dprob']:.3g} on "
+    err.print(f"[green]exported[/] {escape(str(out))} ({card.sha256[:12]}…): parity max |Δprob| {p['max_abs_dprob']:.3g} on "
               f"{p['n_images']} images (tolerance {p['tolerance']:g})")
     if "int8" in p:
         err.print(f"int8 {p['int8']['file']}: max |Δprob| {p['int8']['max_abs_dprob']:.3g} "

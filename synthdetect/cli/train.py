@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import List, Optional
 
 import typer
+from rich.markup import escape
 
 from ..train import families
 from ..train.backbones import CLIP_MODEL, DEFAULT_PROBE_BACKBONE
@@ -319,7 +320,7 @@ def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[st
         unlabelled: list[str] = []
         per_arg = [load_sets([d], unlabelled) for d in data]
         for line in unlabelled:
-            err.print(f"[yellow]warning[/]: {line}", highlight=False)
+            err.print(f"[yellow]warning[/]: {escape(line)}", highlight=False)
         items = [it for its in per_arg for it in its]
         sources = _source_names(data, per_arg)
         reg = Registry(models_dir or [])
@@ -378,7 +379,7 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
     fa, ms, which = _stated_rates(c.calibration or {}, tw)
     doc["stated_rates"] = {"false_alarm": fa, "miss": ms, "worst_source": bool(which)}  # what scan states
     for w in res.warnings:
-        err.print(f"[yellow]warning[/]: {w}")
+        err.print(f"[yellow]warning[/]: {escape(w)}")
     table = (c.calibration or {}).get("conditions")
     if table:
         doc["conditions"] = {"skipped": table.get("skipped", []), "measured": {
@@ -388,11 +389,11 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
         return
     for p, e in res.errors:
-        err.print(f"[yellow]unreadable[/] {p}: {e}")
+        err.print(f"[yellow]unreadable[/] {escape(p)}: {escape(e)}")
     for p, k in res.duplicates:
-        err.print(f"[yellow]duplicate[/] {p}: byte-identical to {k}; counted once", highlight=False)
+        err.print(f"[yellow]duplicate[/] {escape(p)}: byte-identical to {escape(k)}; counted once", highlight=False)
     for p, k, x in res.near_copies:
-        err.print(f"[yellow]near copy[/] {p}: a copy of {k} (a re-save or re-encode: features {x:.2f} of the "
+        err.print(f"[yellow]near copy[/] {escape(p)}: a copy of {escape(k)} (a re-save or re-encode: features {x:.2f} of the "
                   "sample's typical distance apart); counted once", highlight=False)
     if res.scenes:
         k = res.scenes["scenes"]
@@ -410,8 +411,8 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
         f"{100 * ms['upper95']:.1f} %){which}, coverage {100 * tw['coverage']:.0f} %\n"
         + _probe_diagnostics(c.training, cv) + _covers_line(doc["calibration_covers"])
         + _conditions_line(c.calibration or {}) +
-        f"card {res.card_path}; use: synthdetect scan PATH --models {c.name}"
-        + ("" if models_dir is None else f" --models-dir {models_dir}")
+        f"card {escape(str(res.card_path))}; use: synthdetect scan PATH --models {c.name}"
+        + ("" if models_dir is None else f" --models-dir {escape(str(models_dir))}")
     )
 
 

@@ -259,6 +259,12 @@ def test_unreadable_training_images_are_reported_and_the_fit_goes_on(setup):
     doc = json.loads(r.stdout)
     assert doc["images"] == 48
     assert [u["path"] for u in doc["unreadable"]] == ["0_real/broken.png"]
+    # the summary names files as they are: rich's markup brackets in a name are not eaten
+    (data / "0_real" / "broken.png").rename(data / "0_real" / "[red]broken.png")
+    r = runner.invoke(app, ["train", "probe", "--data", str(data), "--backbone", "tinybb", "--name", "case42",
+                            "--models-dir", str(bbdir), "--out", str(tmp / "m"), "--cache-dir", str(tmp / "cache"),
+                            "--force"])
+    assert r.exit_code == 0 and "unreadable 0_real/[red]broken.png:" in r.stderr, r.output
 
 
 @pytest.mark.usefixtures("isolated_registry")

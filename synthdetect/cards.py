@@ -228,6 +228,9 @@ class EnsembleCard:
     calibration: dict[str, Any] | None = None  # out-of-fold ensemble scores (see calibration.py)
     description: str = ""
     metrics: dict[str, Any] = field(default_factory=dict)
+    # member -> the SHA-256 of its model file when the ensemble was built: weights, calibration and rates
+    # are that model's, and scan refuses another model of the same name (empty: older cards, not checked)
+    member_sha256: dict[str, str] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
     schema: str = ENSEMBLE_SCHEMA
     path: Path | None = field(default=None, compare=False)
@@ -382,6 +385,8 @@ _OPT = {"str": (lambda v: isinstance(v, str), "a string"),
         "list[str]": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of strings"),
         "dict[str, float]": (lambda v: isinstance(v, dict) and all(map(_is_number, v.values())),
                              "a JSON object of numbers"),
+        "dict[str, str]": (lambda v: isinstance(v, dict) and all(isinstance(x, str) for x in v.values()),
+                           "a JSON object of strings"),
         "tuple[float, float, float]": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_number, v)),
                                        "a list of three numbers")}
 # field -> (check, what it must be) beyond its type
@@ -398,6 +403,8 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "members": (lambda v: len(v) > 0, "a non-empty list of model names"),
     "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),
     "weights": (lambda v: all(w >= 0 for w in v.values()), "non-negative numbers"),
+    "member_sha256": (lambda v: all(len(x) == 64 and all(c in "0123456789abcdef" for c in x) for x in v.values()),
+                      "member names with their 64-hex-digit SHA-256"),
     "size": (lambda v: 8 <= v <= 4096, "an integer in [8, 4096]"),
     "resize_to": (lambda v: 8 <= v <= 8192, "an integer in [8, 8192]"),
     "tiles": (lambda v: 1 <= v <= 8, "an integer in [1, 8]"),

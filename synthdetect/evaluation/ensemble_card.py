@@ -133,7 +133,7 @@ def build_ensemble(members: Sequence[str], weights_from: Sequence[str], out: Pat
         name=name or out.name[: -len(".ensemble.json")], members=[s.name for s in scorers], method=method,
         weights=weights, weights_from=data_label(weights_from) if weights_from else (
             "members' cross-validated F1" if calibration and method == "weighted" else None),
-        calibration=calibration, metrics=metrics,
+        calibration=calibration, metrics=metrics, member_sha256={s.name: s.card.sha256 for s in scorers},
         calibrated_threshold=None if calibration is None else metrics["cross_validated"]["three_way"]["t_hi"],
         calibrated_on=None if calibration is None else calibration["data"] + " (cross-fitted)",
         description=description or (f"{kind} of {', '.join(s.name for s in scorers)}"

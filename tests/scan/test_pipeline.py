@@ -274,3 +274,32 @@ def test_scan_keeps_the_budgets_a_probe_was_calibrated_for(tmp_path, images, mak
     make_model(tmp_path, "plain", 16, [1, 1, 1], 0.0, calibration={k: cal[k] for k in ("real_scores", "fake_scores")})
     plain = resolve_plan(reg, ["plain"]).member_operating(reg.model("plain"))
     assert (plain.max_false_alarm, plain.max_miss) == (0.05, 0.2)  # no budgets in the card: the defaults
+
+
+def test_ensemble_refuses_a_member_that_is_not_the_one_it_was_built_over(tmp_path, images, make_model):
+    """A model of a member's name found first on the search path (or replaced since) is not the model the
+    ensemble's weights and rates belong to: refused in one line, not scanned with them."""
+    from synthdetect.cards import EnsembleCard
+
+    built = tmp_path / "built"
+    built.mkdir()
+    card = make_model(built, "member", 16, [1, 1, 1], 0.0)
+    EnsembleCard(name="pinned", members=["member"], method="mean",
+                 member_sha256={"member": card.sha256}).save(built / "pinned.ensemble.json")
+    assert resolve_plan(Registry([built]), ["pinned"]).cards[0].sha256 == card.sha256
+    shadow = tmp_path / "shadow"
+    shadow.mkdir()
+    make_model(shadow, "member", 16, [-1, -1, -1], 0.5)  # another network under the same name, earlier on the path
+    with pytest.raises(ScanSetupError, match="ensemble pinned was built over member .* is another model"):
+        resolve_plan(Registry([shadow, built]), ["pinned"])
+
+
+def test_bundled_ensembles_name_their_members_files():
+    from pathlib import Path
+
+    from synthdetect.cards import EnsembleCard
+
+    weights = Path(__file__).resolve().parents[2] / "weights"
+    reg = Registry([weights])
+    for e in (EnsembleCard.load(p) for p in weights.glob("*.ensemble.json")):
+        assert e.member_sha256 == {m: reg.model(m).sha256 for m in e.members}

@@ -242,6 +242,17 @@ class EnsembleCard:
             return float(self.calibrated_threshold)
         return float(self.threshold)
 
+    def check_members(self, cards: Iterable["ModelCard"]) -> None:
+        """CardError when one of ``cards`` has a member's name but not the file the ensemble was built over
+        (``member_sha256``): its weights, calibration and rates are not that model's."""
+        for c in cards:
+            sha = (self.member_sha256 or {}).get(c.name)
+            if sha is not None and c.sha256 != sha:
+                raise CardError(
+                    f"ensemble {self.name} was built over {c.name} (sha256 {sha[:12]}…); the {c.name} found "
+                    f"({c.path}) is another model (sha256 {c.sha256[:12]}…): the ensemble's weights and rates are "
+                    f"not its; remove or rename that {c.name}, or rebuild the ensemble (synthdetect ensemble build)")
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d.pop("path", None)

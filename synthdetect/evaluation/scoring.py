@@ -136,6 +136,7 @@ def _ensemble(card: EnsembleCard, registry: Registry | None, device: str, base: 
         if isinstance(s, EnsembleSpec):
             raise CardError(f"ensemble {card.name}: member {m} is itself an ensemble")
         members.append(s)
+    card.check_members(s.card for s in members if getattr(s, "card", None) is not None)
     return EnsembleSpec(card.name, card.method, members, dict(card.weights), card)
 
 

@@ -198,21 +198,6 @@ def _load_members(
     return cards, backbones, domains
 
 
-def _check_pinned_members(ens_cards: list[EnsembleCard], cards: list[ModelCard]) -> None:
-    """An ensemble card states the weights, calibration and rates of the members it was built over
-    (``member_sha256``): a model of the same name with another file (found first on the search path, or
-    replaced since) is refused, not silently scanned with those rates."""
-    found = {c.name: c for c in cards}
-    for e in ens_cards:
-        for name, sha in (e.member_sha256 or {}).items():
-            c = found.get(name)
-            if c is not None and c.sha256 != sha:
-                raise ScanSetupError(
-                    f"ensemble {e.name} was built over {name} (sha256 {sha[:12]}…); the {name} found ({c.path}) is "
-                    f"another model (sha256 {c.sha256[:12]}…): the ensemble's weights and rates are not its; remove "
-                    f"or rename that {name}, or rebuild the ensemble (synthdetect ensemble build)")
-
-
 def _plan_method(method: str | None, ens: EnsembleCard | None, n_cards: int) -> str:
     """The method asked for, else the ensemble card's, else ``none`` for one model, ``weighted`` for more."""
     if method is None:
@@ -275,9 +260,10 @@ def resolve_plan(
     try:
         names, ens_cards = _member_names(registry, models)
         cards, backbones, domains = _load_members(registry, names)
+        for e in ens_cards:  # the members it was built over, not others of the same names
+            e.check_members(cards)
     except CardError as e:
         raise ScanSetupError(str(e)) from None
-    _check_pinned_members(ens_cards, cards)
     if not cards:
         raise ScanSetupError(
             "no models installed; looked in: " + ", ".join(map(str, registry.dirs))

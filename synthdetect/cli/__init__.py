@@ -43,7 +43,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "export": ("export", "Export a run to one ONNX graph + model card, with a parity check on real images."),
     "inspect": ("inspect", "Show explicit provenance (C2PA, XMP DigitalSourceType, generator chunks, EXIF) per "
                            "file."),
-    "train": ("train", "Train detectors (PyTorch; needs the 'train' extra)."),
+    "train": ("train", "Train detectors: probe (a linear probe on a labelled sample, no PyTorch) and the published recipes (PyTorch: the 'train' extra)."),
     "ensemble": ("ensemble", "Build ensemble cards."),
     "backbone": ("backbone", "Pretrained feature extractors (backbones) for probes."),
     "cache": ("cache", "The scan result cache: re-scans of unchanged files reuse stored records (scan --no-cache "

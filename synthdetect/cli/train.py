@@ -36,7 +36,7 @@ from ._training import (
 from .errors import ExitCode, fail, output_checks
 from .options import Device, ListFormat
 
-train_app = typer.Typer(help="Train detectors (PyTorch; needs the 'train' extra).", no_args_is_help=True)
+train_app = typer.Typer(help="Train detectors: probe (a linear probe on a labelled sample, no PyTorch) and the published recipes (PyTorch: the 'train' extra).", no_args_is_help=True)
 
 # The ``--arch`` choices of ``train resnet``: the families trained with Wang et al.'s recipe.
 ResNetArch = Enum("ResNetArch", {n: n for n in families.names("wang")}, type=str)
@@ -234,7 +234,8 @@ def train_probe(
 ):
     """Fit a linear probe on frozen backbone features (the paper's runs 5-7): numpy + onnxruntime, no PyTorch.
 
-    Features are cached by image and backbone SHA-256; C is chosen by cross-validation; thresholds are
+    Features are cached by image and backbone SHA-256; the head (the averaged shrinkage-LDA probes of the
+    feature groups, or --method logistic with C by cross-validation) is fitted on them; thresholds are
     calibrated on out-of-fold scores (cross-fitting) and the card records Table 1 from them.
     """
     from ..cards import CardError

@@ -34,7 +34,9 @@ def calibrate_from_members(cards: Sequence[ModelCard], method: str, weights: dic
         sets.append(cs)
     ids, y, score = combined_member_scores(sets, cards, method, weights, max_false_alarm, max_miss)
     if len(ids) < 4:
-        raise ValueError("the members were not calibrated on the same images")
+        raise ValueError(f"the members were not calibrated on the same images ({', '.join(c.name for c in cards)}: "
+                         f"{len(ids)} in common), so their out-of-fold scores cannot be combined: give --weights-from "
+                         "DATA (labelled images of the source to scan) to weigh and calibrate the ensemble on them")
     cal = CalibrationSet.from_labels(y, score, method=f"cross-fitted: members' out-of-fold scores combined ({method})",
                                      data=sets[0].data, ids=ids)
     op = cal.operating(max_false_alarm, max_miss)

@@ -73,7 +73,8 @@ FEATURES_KEY = "_domain_features"  # private: {backbone sha256: base64 float16 v
 REASON = "outside_calibration_domain"
 REASON_UNTESTED = "domain_untested"  # --domain-check strict: no test backs the verdict
 WAY_OUT = ("fit a probe on a labelled sample of this source: `synthdetect train probe --data SAMPLE --name NAME`, "
-           "then `synthdetect scan --models NAME`")
+           "then `synthdetect scan --models NAME` (for a probe already fitted on this source, the folder differs "
+           "from its sample: add labelled images like these to the sample and refit)")
 
 
 @dataclass

@@ -39,12 +39,27 @@ def library_failure(e: Exception) -> typer.Exit:
     return fail(" ".join(str(e).split()) or type(e).__name__, ExitCode.USAGE if usage else ExitCode.FAILED)
 
 
+def _earlier_metrics(path) -> bool:
+    """Whether ``path`` is empty or an earlier ``evaluate`` metrics file (its schema key comes first)."""
+    from ..evaluation.report import METRICS_SCHEMA
+
+    try:
+        with open(path, "rb") as f:
+            start = f.read(256).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return not start or start.startswith(f'{{\n  "schema": "{METRICS_SCHEMA}"')
+
+
 def evaluate(
     models: List[str] = typer.Argument(..., help="Model names, card/onnx paths, run directories or ensembles."),
     data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/, or real/ fake/), DIR@LISTFILE or a CSV (repeatable)."),
     perturb: Optional[str] = typer.Option(None, "--perturb", help="e.g. jpeg:50,blur:2,resize:0.5 (applied in order)."),
     fmt: ListFormat = typer.Option(ListFormat.table, "--format"),
-    out: Path = typer.Option(Path("metrics.json"), "--out", help="Where metrics.json is written."),
+    out: Path = typer.Option(Path("metrics.json"), "--out", help="Where metrics.json is written (an existing file "
+                             "only when it is an earlier metrics file, or with --force)."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing --out file that is not an earlier "
+                                                      "metrics file (never a file the command reads)."),
     models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
     write_cards: bool = typer.Option(False, "--write-cards",
                                      help="Also store the figures in each model's / ensemble's card (metrics[DATA])."),
@@ -73,7 +88,7 @@ def evaluate(
             raise missing_extra("plots", e) from None
     reads = data_inputs(data, *model_files(models, models_dir))  # the output check (docs/safety.md)
     with output_checks():
-        reads.check_file(out, "--out")
+        reads.check_file(out, "--out", force=force, replaceable=_earlier_metrics)
         if plots is not None:
             reads.check_dir(plots, "--plots")
     scores: dict = {}

@@ -21,6 +21,9 @@ from .scoring import (EnsembleSpec, ImageCache, RunScorerFactory, combine, n_mem
                       undecodable)
 
 
+METRICS_SCHEMA = "synthdetect.metrics/1"
+
+
 def evaluate_targets(
     refs: Sequence[str],
     data: Sequence[str],
@@ -100,6 +103,7 @@ def evaluate_targets(
             scores[key] = {"y": y, "p": np.asarray(s["probs"], dtype=float)[keep], "threshold": s["threshold"],
                            "vote": vote}
     report = {
+        "schema": METRICS_SCHEMA,  # first: `evaluate --out` recognises an earlier metrics file by it
         "data": [str(d) for d in data], "n": int(keep.sum()), "perturbations": [f"{a}:{b:g}" for a, b in perts],
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "models": results,
     }

@@ -2,6 +2,7 @@
 import never write over a file they read (docs/safety.md); exit 2, nothing written."""
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,29 @@ def test_evaluate_out_is_never_a_card_of_a_model_named_by_name(tmp_path):
     r = run_cli(["evaluate", "npr", "--data", str(data), "--models-dir", str(models), "--out", str(models / "npr.json")])
     assert r.exit_code == 2 and "refusing to overwrite evidence" in r.stderr, r.output
     assert sha256_file(models / "npr.json") == before
+
+
+def test_evaluate_out_replaces_an_earlier_metrics_file_only(models_dir, images, tmp_path):
+    """``evaluate --out`` re-runs over its own metrics file; any other existing file (a photo, notes) needs
+    --force: it may be evidence."""
+    from PIL import Image
+
+    from tests.support import cli as run_cli
+
+    data = tmp_path / "data"
+    for d, colour in (("0_real", (20, 20, 20)), ("1_fake", (230, 230, 230))):
+        (data / d).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (48, 48), (colour[0] + i, colour[1], colour[2])).save(data / d / f"{i}.png")
+    args = ["evaluate", "bright", "--data", str(data), "--models-dir", str(models_dir), "--out"]
+    out = tmp_path / "metrics.json"
+    for _ in range(2):
+        r = run_cli([*args, str(out)])
+        assert r.exit_code == 0, r.output
+    assert json.loads(out.read_text())["schema"] == "synthdetect.metrics/1"
+    photo = tmp_path / "IMG_0001.jpg"
+    Image.new("RGB", (32, 32), (9, 9, 9)).save(photo)
+    keep = photo.read_bytes()
+    r = run_cli([*args, str(photo)])
+    assert r.exit_code == 2 and "is not an earlier synthdetect result" in r.stderr and photo.read_bytes() == keep
+    assert run_cli([*args, str(photo), "--force"]).exit_code == 0

@@ -19,10 +19,9 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 from PIL import Image
 
-from .discovery import IMAGE_EXTENSIONS, discover
+from .discovery import discover
 from .frames import Frame, class_frames, find_frame, frame_warnings
 
-IMAGE_EXTS = IMAGE_EXTENSIONS  # an image file is what scan's walk takes (discovery): by extension or first bytes
 NOT_AN_IMAGE = "not an image"
 LABEL_DIRS = {"0_real": 0, "1_fake": 1}
 LABEL_DIR_NAMES = {"real": 0, "fake": 1, "synthetic": 1}  # read in any letter case, after LABEL_DIRS
@@ -164,10 +163,11 @@ def licences_of(items: Sequence[Item]) -> dict[str, str]:
     return {k: "; ".join(sorted(v)) for k, v in sorted(out.items())}
 
 
-def _label_of(rel_parts: Sequence[str]) -> int | None:
-    """The innermost ``0_real``/``1_fake`` directory's label; without one, the innermost ``real``/
-    ``fake``/``synthetic`` (any letter case): a ``1_fake/real/`` folder of renders stays synthetic."""
-    dirs = rel_parts[:-1]
+def _label_of(root: Path, rel: str) -> int | None:
+    """The innermost ``0_real``/``1_fake`` directory's label on the way from ``root`` (itself included:
+    ``--data ref/0_real``) to ``rel``; without one, the innermost ``real``/``fake``/``synthetic`` (any
+    letter case): a ``1_fake/real/`` folder of renders stays synthetic."""
+    dirs = (root.name, *Path(rel).parts[:-1])
     for names, key in ((LABEL_DIRS, str), (LABEL_DIR_NAMES, str.lower)):
         for part in reversed(dirs):
             if key(part) in names:
@@ -193,7 +193,7 @@ def list_items(spec: DataSpec | str | Path, unlabelled: list[str] | None = None)
         skipped: list[str] = []
         left: list[tuple[str, str]] = []
         for rel in _named_files(spec, left):
-            lab = _label_of((root.name, *Path(rel).parts))  # DIR may itself be the class folder (--data ref/0_real)
+            lab = _label_of(root, rel)
             lab = manifest_labels.get(rel) if lab is None else lab
             if lab is None and spec.listfile is not None:
                 raise DataError(f"{rel}: no 0_real/1_fake directory in its path and no label in {root}/manifest.csv")
@@ -221,7 +221,7 @@ def _left_lines(root: Path, left: Sequence[tuple[str, str]]) -> list[str]:
     FIFO, a folder that cannot be listed) wherever it is."""
     by_why: dict[str, list[str]] = {}
     for rel, why in left:
-        if why != NOT_AN_IMAGE or _label_of(Path(rel).parts) is not None:
+        if why != NOT_AN_IMAGE or _label_of(root, rel) is not None:
             by_why.setdefault(why, []).append(rel)
     return [f"{root}: {len(rels)} file{'s' if len(rels) != 1 else ''} not used ({why}; e.g. {rels[0]})"
             for why, rels in by_why.items()]

@@ -292,5 +292,8 @@ def test_a_class_folder_given_itself_labels_its_images(tmp_path):
     for sub in ("0_real", "1_fake", "1_fake/real"):
         (tmp_path / "ref" / sub).mkdir(parents=True, exist_ok=True)
         Image.new("RGB", (32, 32)).save(tmp_path / "ref" / sub / "a.png")
-    assert [(it.rel, it.label) for it in list_items(tmp_path / "ref" / "0_real")] == [("a.png", 0)]
+    (tmp_path / "ref" / "0_real" / "notes.txt").write_text("x")
+    said: list[str] = []
+    assert [(it.rel, it.label) for it in list_items(tmp_path / "ref" / "0_real", said)] == [("a.png", 0)]
+    assert said == [f"{tmp_path / 'ref' / '0_real'}: 1 file not used (not an image; e.g. notes.txt)"]
     assert [(it.rel, it.label) for it in list_items(tmp_path / "ref" / "1_fake")] == [("a.png", 1), ("real/a.png", 1)]

@@ -420,13 +420,12 @@ def _report_probe(res, bb, fmt: ListFormat, models_dir: Optional[Path]) -> None:
 def _stated_rates(calibration: dict, three_way: dict) -> tuple[dict, dict, str]:
     """The false-alarm and miss rates ``scan`` states for the probe (the worst source's when it was
     calibrated on several: a pooled rate holds for no source) and the words saying which."""
-    from ..scan.calibration import CalibrationSet
+    from ..scan.calibration import CalibrationSet, budgets_of
 
     by = calibration.get("by_source") or {}
     if len(by) < 2:
         return three_way["false_alarm"], three_way["miss"], ""
-    own = calibration.get("default_budgets") or {}
-    op = CalibrationSet.from_dict(calibration).operating(own.get("max_false_alarm", 0.05), own.get("max_miss", 0.2))
+    op = CalibrationSet.from_dict(calibration).operating(*budgets_of(calibration))
     return op.false_alarm.to_dict(), op.miss.to_dict(), f" (the worst of its {len(by)} sources, as scan states them)"
 
 

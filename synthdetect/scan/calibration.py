@@ -196,6 +196,16 @@ def _operating(r: np.ndarray, f: np.ndarray, t_lo: float, t_hi: float, a: float,
     )
 
 
+def budgets_of(calibration: dict | None, max_false_alarm: float | None = None,
+               max_miss: float | None = None) -> tuple[float, float]:
+    """(false-alarm, miss) budgets for a card's calibration: those given, else the card's own
+    ``default_budgets`` (what ``train probe`` was fitted with), else 5 % / 20 %."""
+    own = (calibration or {}).get("default_budgets") or {}
+    a = max_false_alarm if max_false_alarm is not None else own.get("max_false_alarm")
+    b = max_miss if max_miss is not None else own.get("max_miss")
+    return (float(DEFAULT_MAX_FALSE_ALARM if a is None else a), float(DEFAULT_MAX_MISS if b is None else b))
+
+
 def fixed_operating(real_scores: Sequence[float], fake_scores: Sequence[float], threshold: float) -> Operating:
     """A single threshold (no band), with its calibrated rates: ``--threshold X`` or legacy cards."""
     r = np.sort(np.asarray(real_scores, dtype=np.float64))[::-1]

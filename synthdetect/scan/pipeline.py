@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Tuple, Union
 
 from . import calibration_images
-from .calibration import DEFAULT_MAX_FALSE_ALARM, DEFAULT_MAX_MISS, CalibrationSet, Operating, fixed_worst_case
+from .calibration import CalibrationSet, Operating, budgets_of, fixed_worst_case
 from ..cards import BackboneCard, CardError, EnsembleCard, ModelCard, Registry
 from .conditions import (GREY, assign, bound_calibration, breaks_budgets, condition_key, condition_label,
                          condition_rate, measured_in)
@@ -74,11 +74,8 @@ class Plan:
 
     def budgets(self, calibration: dict | None) -> tuple[float, float]:
         """(false-alarm, miss) budgets for a card's calibration: the scan's when given, else the card's own
-        ``default_budgets`` (a probe fitted with ``--max-false-alarm 0.01`` keeps 1 %), else 5 % / 20 %."""
-        own = (calibration or {}).get("default_budgets") or {}
-        a = self.max_false_alarm if self.max_false_alarm is not None else own.get("max_false_alarm")
-        b = self.max_miss if self.max_miss is not None else own.get("max_miss")
-        return (float(DEFAULT_MAX_FALSE_ALARM if a is None else a), float(DEFAULT_MAX_MISS if b is None else b))
+        (a probe fitted with ``--max-false-alarm 0.01`` keeps 1 %, :func:`~.calibration.budgets_of`)."""
+        return budgets_of(calibration, self.max_false_alarm, self.max_miss)
 
     def _operating(self, key: str, calibration: dict | None, override: float | None,
                    budgets: tuple[float, float]) -> Operating | None:

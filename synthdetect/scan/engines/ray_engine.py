@@ -38,6 +38,41 @@ class RayEngineError(RuntimeError):
     pass
 
 
+REACH_TIMEOUT_S = 10.0
+
+
+def host_port(address: str) -> tuple[str, int] | None:
+    """``HOST:PORT`` or ``ray://HOST:PORT`` -> ``(HOST, PORT)``; None for the forms Ray resolves
+    itself (``auto``, ``local``, a bare host) or that name no TCP endpoint."""
+    rest = address.strip()
+    if "://" in rest:
+        scheme, rest = rest.split("://", 1)
+        if scheme != "ray":
+            return None
+    host, sep, port = rest.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str, timeout: float = REACH_TIMEOUT_S) -> None:
+    """Ray's own connect retries for minutes against a head that is not there; one TCP connect
+    with a timeout first turns that into a one-line error."""
+    import socket
+
+    hp = host_port(address)
+    if hp is None:
+        return
+    try:
+        with socket.create_connection(hp, timeout=timeout):
+            pass
+    except OSError as e:
+        reason = "timed out" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        raise RayEngineError(
+            f"--engine ray: cannot reach the Ray cluster at {address} ({reason} within "
+            f"{timeout:g} s); is `ray start --head` running there and the port open?") from None
+
+
 def actor_options(options: ScanOptions, cluster: ClusterOptions) -> ScanOptions:
     """Each actor's Scanner settings: the scan's, with the actor's own decoding threads (the
     scan's ``workers`` when asked for, else ``cluster.actor_workers``), one onnxruntime thread
@@ -132,6 +167,8 @@ class RayEngine:
                               "configure_logging": True, "logging_level": "ERROR",
                               "runtime_env": runtime_env()}
         address = self.cluster.address or os.environ.get("RAY_ADDRESS")
+        if address:
+            check_reachable(address)
         try:
             if address:
                 ray.init(address=address, **kw)

@@ -62,6 +62,33 @@ def match_software(value: str) -> str | None:
     return None
 
 
+# A free-text field (caption, artist, credit) counts only as a credit line: the whole (short) value
+# says the image was made with a generator ("Made with Google AI", "Generated with Midjourney v6").
+# A caption that mentions a name ("Firefly glowing at dusk", "CEO of OpenAI", "Gemini North
+# telescope") is about the picture, not its making.
+CREDIT_LINE = re.compile(
+    r"^\s*(?:this\s+)?(?:image|picture|photo|artwork)?\s*(?:was\s+)?"
+    r"(?:made|edited|created|generated|rendered|produced)\s+(?:with|by|using|in|via)\s+(?P<tool>.{2,60}?)[\s.!]*$",
+    re.I)
+CREDIT_MAX_CHARS = 80
+_CREDIT_LEADS = {"", "adobe", "google", "google's", "openai", "openai's", "openai’s", "microsoft", "the"}
+
+
+def match_credit(value: str) -> str | None:
+    """Generator named by a free-text field that is a credit line as a whole, else None."""
+    if len(value.strip()) > CREDIT_MAX_CHARS:
+        return None
+    m = CREDIT_LINE.match(value)
+    if not m:
+        return None
+    tool = m.group("tool")
+    for name, pat in SOFTWARE_PATTERNS:  # the name must open the tool part ("love in Firefly, Idaho" is no credit)
+        hit = pat.search(tool)
+        if hit and tool[:hit.start()].strip().lower() in _CREDIT_LEADS:
+            return name
+    return None
+
+
 def excerpt(text: str, n: int = EXCERPT_CHARS) -> str:
     text = text.replace("\r", " ")
     return text if len(text) <= n else text[:n] + "…"

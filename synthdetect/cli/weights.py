@@ -1,4 +1,4 @@
-"""``synthdetect weights``: list | pull | import | verify | remove published detectors.
+"""``synthdetect weights``: list | pull | import | verify | forget | remove published detectors.
 
 Only typer, rich and the standard library are imported here at module level; the hub
 (stdlib) and the PyTorch converter (``synthdetect.train.published``) are imported by
@@ -21,14 +21,15 @@ from .errors import ExitCode, fail, missing_extra, output_checks, warn
 from .options import ListFormat, list_format_option, models_dir_option
 
 EPILOG = ("Exit codes: 0 success; 2 usage error, nothing was done (unknown entry, backbone or converter, missing "
-          "--from file, bad registry file, no 'train' extra to convert with, refusing to remove a bundled or unknown model, removal not confirmed); "
+          "--from file, bad registry file, no 'train' extra to convert with, "
+          "refusing to remove a bundled or unknown model, nothing recorded to forget, removal not confirmed); "
           "4 the operation failed (download, checksum mismatch, wrong file type, conversion or parity check, "
           "verify found a MISMATCH, MISSING or BROKEN file or card).")
 
 weights_app = typer.Typer(
     name="weights",
     help=("Published detectors (CNNDetection, UnivFD) and CLIP backbones: list, pull (download + convert "
-          "to ONNX), import (same from local files), verify, remove."),
+          "to ONNX), import (same from local files), verify, forget (a digest recorded on first use), remove."),
     epilog=EPILOG,
     no_args_is_help=True,
     add_completion=False,
@@ -392,6 +393,41 @@ def verify(
             out.print("nothing installed or cached")
     if bad:
         raise fail(f"{len(bad)} problem(s): " + ", ".join(f"{r.name} {r.status}" for r in bad), ExitCode.FAILED)
+
+
+@weights_app.command("forget")
+def forget(
+    name: str = typer.Argument(..., help="registry entry whose digest was recorded on first use"),
+    file: Optional[str] = typer.Option(None, "--file", help="only this file of the entry (default: all its files)"),
+    cache_dir: Optional[Path] = CACHE_DIR,
+    yes: bool = typer.Option(False, "--yes", "-y", help="do not ask for confirmation"),
+) -> None:
+    """Forget the digest recorded on first use for NAME and delete the cached copy it was taken from.
+
+    For a wrong or incomplete first file (a cut download, the wrong checkpoint): the next pull or
+    import records the digest of the file it gets.  Published digests are never forgotten;
+    an installed model is kept (`weights remove NAME`).
+    """
+    from .. import hub
+
+    try:
+        keys = [k for k in hub.recorded_digests(cache_dir)
+                if k.split("/", 1)[0] == name and (file is None or k == f"{name}/{file}")]
+    except hub.HubError as e:
+        raise fail(str(e), ExitCode.FAILED) from None
+    if not keys:
+        raise fail(f"no digest recorded on first use for {name}{'/' + file if file else ''} "
+                   f"in {hub.cache_dir(cache_dir)}")
+    if not yes and not typer.confirm(f"forget the recorded digest of {', '.join(keys)} and delete the cached "
+                                     f"copy?", default=False):
+        raise fail("not confirmed; nothing forgotten")
+    try:
+        done = hub.forget_digests(name, file, cache_dir)
+    except hub.HubError as e:
+        raise fail(str(e), ExitCode.FAILED) from None
+    for key, gone in done:
+        out.print(f"forgot {key}" + (f"; deleted {', '.join(str(p) for p in gone)}" if gone else ""),
+                  highlight=False)
 
 
 @weights_app.command("remove")

@@ -8,10 +8,12 @@ Modules, one concern each:
   * :mod:`.catalog` - ``HubEntry`` / ``HubFile``, ``load_registry`` (``$SYNTHDETECT_HUB_REGISTRY``
     JSON override), ``get_entry``;
   * :mod:`.store` - the checkpoint cache (``$SYNTHDETECT_CHECKPOINTS_DIR``), digests recorded
-    on first use, ``expected_digest``, ``local_checkpoint``, ``resolve_backbone``;
+    on first use (``forget_digests``), ``expected_digest``, ``local_checkpoint``, ``resolve_backbone``;
   * :mod:`.downloader` - HTTP with ``Range`` resume, progress, ``fetch`` (``$SYNTHDETECT_HUB_BASE_URL``
     mirrors);
-  * :mod:`.verify` - format sniffing, ``import_files``, ``verify_all``;
+  * :mod:`.formats` - format sniffing and structure checks (a whole zip / pickle / safetensors
+    file, before a digest is recorded on first use);
+  * :mod:`.verify` - ``check_format``, ``import_files``, ``verify_all``;
   * :mod:`.errors` - ``HubError`` and its kinds.
 
 This module re-exports the public names so callers write ``from synthdetect import hub;
@@ -21,17 +23,18 @@ not here.
 
 from __future__ import annotations
 
-from .catalog import ENV_REGISTRY, HubEntry, HubFile, get_entry, load_registry
+from .catalog import ENV_REGISTRY, HubEntry, HubFile, get_entry, load_registry, unsafe_component
 from .downloader import ENV_BASE_URL, download, fetch, file_url
 from .errors import ChecksumError, DownloadInterrupted, HubError, OfflineError
 from .store import (ENV_CACHE_DIR, Fetched, cache_dir, cached_path, default_install_dir, expected_digest,
-                    local_checkpoint, recorded_digests, resolve_backbone)
+                    forget_digests, local_checkpoint, recorded_digests, resolve_backbone)
+from .formats import incomplete
 from .verify import VerifyRow, detect_format, import_files, is_torchscript, verify_all
 
 __all__ = [
     "HubError", "OfflineError", "ChecksumError", "DownloadInterrupted", "HubFile", "HubEntry",
     "load_registry", "get_entry", "file_url", "cache_dir", "cached_path", "local_checkpoint", "resolve_backbone",
-    "recorded_digests", "expected_digest", "download", "fetch", "import_files", "is_torchscript",
+    "recorded_digests", "expected_digest", "forget_digests", "unsafe_component", "incomplete", "download", "fetch", "import_files", "is_torchscript",
     "detect_format", "verify_all", "VerifyRow", "Fetched", "default_install_dir",
     "ENV_BASE_URL", "ENV_REGISTRY", "ENV_CACHE_DIR",
 ]

@@ -22,8 +22,34 @@ from typing import Any
 from .errors import HubError
 
 ENV_REGISTRY = "SYNTHDETECT_HUB_REGISTRY"
+_SEPARATORS = ("/", "\\", os.sep, os.altsep or "/")
 FORMATS = ("torch", "torchscript", "safetensors")
 KINDS = ("detector", "backbone")
+
+
+def unsafe_component(value: object) -> str | None:
+    """Why ``value`` cannot be one file or directory name inside the cache (None: it can).
+
+    Entry and file names become ``<cache>/<entry>/<file>`` and ``<models dir>/<entry>.onnx``; a
+    registry file is shared (mirrors), so it must not be able to point anywhere else.
+    """
+    if not isinstance(value, str) or not value:
+        return "empty or not a string"
+    if value in (".", ".."):
+        return "'.' or '..'"
+    if any(s in value for s in _SEPARATORS):
+        return "contains a path separator"
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "contains a control character"
+    if os.path.isabs(value) or os.path.splitdrive(value)[0]:
+        return "an absolute path"
+    return None
+
+
+def _check_component(kind: str, value: object) -> None:
+    why = unsafe_component(value)
+    if why:
+        raise ValueError(f"{kind} {value!r} must be a single file name ({why})")
 
 
 @dataclass
@@ -40,6 +66,7 @@ class HubFile:
     sha256_source: str = ""
 
     def __post_init__(self) -> None:
+        _check_component("filename", self.filename)
         if self.sha256 is not None:
             s = self.sha256.lower()
             if len(s) != 64 or any(c not in "0123456789abcdef" for c in s):
@@ -72,6 +99,7 @@ class HubEntry:
     training: dict[str, Any] = field(default_factory=dict)  # what the published weights were trained on (card)
 
     def __post_init__(self) -> None:
+        _check_component("name", self.name)
         self.files = [f if isinstance(f, HubFile) else HubFile(**f) for f in self.files]
         if self.kind not in KINDS:
             raise ValueError(f"{self.name}: kind must be 'detector' or 'backbone'")
@@ -102,11 +130,12 @@ def load_registry(registry_file: Path | str | None = None) -> dict[str, HubEntry
         except (OSError, json.JSONDecodeError) as e:
             raise HubError(f"cannot read hub registry file {path}: {e}") from e
         items = data.get("entries", []) if isinstance(data, dict) else data
-        for d in items:
+        for i, d in enumerate(items if isinstance(items, list) else [items]):
             try:
                 e = HubEntry(**d)
             except (TypeError, ValueError) as err:
-                raise HubError(f"bad entry in hub registry file {path}: {err}") from err
+                name = d.get("name") if isinstance(d, dict) else None
+                raise HubError(f"bad entry in hub registry file {path}: entry #{i + 1} ({name!r}): {err}") from err
             reg[e.name] = e
     return reg
 

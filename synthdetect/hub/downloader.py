@@ -25,7 +25,7 @@ from typing import Any, Callable
 from ..cards import sha256_file
 from .catalog import HubEntry, HubFile
 from .errors import ChecksumError, DownloadInterrupted, HubError, OfflineError
-from .store import Fetched, accept, cached_path, expected_digest, record_digest
+from .store import Fetched, accept, cached_path, expected_digest, record_digest, recorded_origin
 from .verify import check_format
 
 ENV_BASE_URL = "SYNTHDETECT_HUB_BASE_URL"
@@ -80,7 +80,7 @@ class _Progress:
 
 def download(url: str, dest: Path | str, *, expected_sha256: str | None = None, name: str = "NAME",
              timeout: float = 30.0, retries: int = 2, progress: bool = True, chunk: int = 1 << 16,
-             headers_log: list[dict[str, str]] | None = None) -> str:
+             headers_log: list[dict[str, str]] | None = None, info: dict[str, Any] | None = None) -> str:
     """Download ``url`` to ``dest`` through ``dest.part`` with resume; returns the file's SHA-256.
 
     * an existing ``.part`` is resumed with an HTTP ``Range`` request (a server that
@@ -88,7 +88,9 @@ def download(url: str, dest: Path | str, *, expected_sha256: str | None = None, 
     * a dropped connection keeps the ``.part``; up to ``retries`` automatic resumes follow,
       then :class:`DownloadInterrupted` (the next call resumes);
     * unreachable host -> :class:`OfflineError`; HTTP errors -> :class:`HubError`;
-    * digest mismatch -> :class:`ChecksumError`, and the ``.part`` is deleted.
+    * digest mismatch -> :class:`ChecksumError`, and the ``.part`` is deleted;
+    * ``info`` (a dict) gets ``length_known``: False when the server sent no ``Content-Length``,
+      so the body was taken as complete when the connection closed (check the file's structure).
     """
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -96,8 +98,10 @@ def download(url: str, dest: Path | str, *, expected_sha256: str | None = None, 
     attempt = 0
     while True:
         try:
-            _fetch_once(url, part, name=name, timeout=timeout, progress=progress, chunk=chunk,
-                        headers_log=headers_log, label=dest.name)
+            known = _fetch_once(url, part, name=name, timeout=timeout, progress=progress, chunk=chunk,
+                                headers_log=headers_log, label=dest.name)
+            if info is not None:
+                info["length_known"] = known
             break
         except DownloadInterrupted:
             attempt += 1
@@ -116,7 +120,8 @@ def download(url: str, dest: Path | str, *, expected_sha256: str | None = None, 
 
 
 def _fetch_once(url: str, part: Path, *, name: str, timeout: float, progress: bool, chunk: int,
-                headers_log: list[dict[str, str]] | None, label: str) -> None:
+                headers_log: list[dict[str, str]] | None, label: str) -> bool:
+    """One request; True when the server said how long the body is (False: taken as whole at close)."""
     have = part.stat().st_size if part.exists() else 0
     req = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     if have:
@@ -130,7 +135,7 @@ def _fetch_once(url: str, part: Path, *, name: str, timeout: float, progress: bo
             # Range not satisfiable: the .part is already complete (or larger than the file).
             total = _content_range_total(e.headers.get("Content-Range"))
             if total is not None and total == have:
-                return
+                return True
             part.unlink(missing_ok=True)
             raise DownloadInterrupted(f"server refused to resume {label}; restarting") from e
         raise HubError(f"HTTP {e.code} {e.reason} for {url}") from e
@@ -176,6 +181,7 @@ def _fetch_once(url: str, part: Path, *, name: str, timeout: float, progress: bo
                 f"download of {label} interrupted after {done + got} of {total} bytes; "
                 f"run the same command again to resume"
             )
+        return body is not None
 
 
 def _content_range_start(v: str | None) -> int | None:
@@ -201,30 +207,53 @@ def fetch(entry: HubEntry, *, cache: Path | str | None = None, base_url: str | N
           timeout: float = 30.0, retries: int = 2, progress: bool = True, force: bool = False,
           log: Callable[[str], None] | None = None,
           headers_log: list[dict[str, str]] | None = None) -> list[Fetched]:
-    """Download every file of ``entry`` into the cache (skipping verified cached files)."""
+    """Download every file of ``entry`` into the cache (skipping verified cached files).
+
+    With no published or recorded digest, a file is recorded (trust on first use) only when it is
+    a whole file of its format (:func:`~synthdetect.hub.verify.check_format`); otherwise it is
+    deleted and HubError says why (e.g. a body cut short by a server that sent no length).
+    """
     out = []
     for hf in entry.files:
         dest = cached_path(entry, hf, cache)
         exp, origin = expected_digest(entry, hf, cache)
         if dest.is_file() and not force:
-            got = sha256_file(dest)
-            if exp is None or got == exp:
-                out.append(Fetched(entry.name, hf.filename, dest, got, origin if exp else "first-use",
-                                   "already cached"))
-                if exp is None:
-                    record_digest(entry, hf, got, f"cached file {dest}", cache)
+            hit = _cached(entry, hf, dest, exp, origin, cache)
+            if hit is not None:
+                out.append(hit)
                 continue
             dest.unlink()
         url = file_url(entry, hf, base_url)
         if log:
             log(f"downloading {hf.filename} from {_host(url)}")
+        info: dict[str, Any] = {}
         got = download(url, dest, expected_sha256=exp, name=entry.name, timeout=timeout, retries=retries,
-                       progress=progress, headers_log=headers_log)
+                       progress=progress, headers_log=headers_log, info=info)
         if exp is None:
-            try:  # nothing to compare with: at least refuse an HTML page before trusting it
-                check_format(entry, hf, dest)
+            why = "" if info.get("length_known", True) else (
+                f" ({_host(url)} sent no Content-Length: the download may have been cut short)")
+            try:  # nothing to compare with: at least refuse an HTML page or a cut file before trusting it
+                check_format(entry, hf, dest, why)
             except HubError:
                 dest.unlink(missing_ok=True)
                 raise
         out.append(accept(entry, hf, dest, got, exp, origin, url, cache))
     return out
+
+
+def _cached(entry: HubEntry, hf: HubFile, dest: Path, exp: str | None, origin: str,
+            cache: Path | str | None) -> Fetched | None:
+    """The cached file when it matches ``exp`` (or, with none, is a whole file: then its digest is
+    recorded); None when it must be fetched again."""
+    got = sha256_file(dest)
+    if exp is not None:
+        if got != exp:
+            return None
+        return Fetched(entry.name, hf.filename, dest, got, origin, "already cached",
+                       recorded_origin(entry, hf, cache) if origin == "recorded" else f"cached file {dest}")
+    try:
+        check_format(entry, hf, dest)
+    except HubError:
+        return None
+    record_digest(entry, hf, got, f"cached file {dest}", cache)
+    return Fetched(entry.name, hf.filename, dest, got, "first-use", "already cached", f"cached file {dest}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..cards import sha256_file
-from .catalog import HubEntry, HubFile, get_entry, load_registry
+from .catalog import HubEntry, HubFile, get_entry, load_registry, unsafe_component
 from .errors import HubError
 
 ENV_CACHE_DIR = "SYNTHDETECT_CHECKPOINTS_DIR"
@@ -36,7 +36,21 @@ def cache_dir(override: Path | str | None = None) -> Path:
 
 
 def cached_path(entry: HubEntry, hf: HubFile, cache: Path | str | None = None) -> Path:
-    return cache_dir(cache) / entry.name / hf.filename
+    """``<cache>/<entry>/<file>``; HubError for a name that would leave the cache (entries are checked
+    when loaded: this is the second guard)."""
+    return _inside(cache_dir(cache), entry.name, hf.filename)
+
+
+def _inside(root: Path, *names: str) -> Path:
+    for n in names:
+        why = unsafe_component(n)
+        if why:
+            raise HubError(f"refusing the hub file name {n!r}: {why}")
+    p = root.joinpath(*names)
+    base = os.path.normpath(os.path.abspath(root))
+    if os.path.commonpath([base, os.path.normpath(os.path.abspath(p))]) != base:
+        raise HubError(f"refusing {p}: outside the checkpoint cache {root}")
+    return p
 
 
 def default_install_dir(models_dir: Path | str | None = None) -> Path:
@@ -73,8 +87,6 @@ def recorded_digests(cache: Path | str | None = None) -> dict[str, dict[str, Any
 
 def record_digest(entry: HubEntry, hf: HubFile, digest: str, origin: str, cache: Path | str | None) -> None:
     """Record ``digest`` as the trusted one for ``entry/hf`` (no published digest: trust on first use)."""
-    p = _tofu_path(cache)
-    p.parent.mkdir(parents=True, exist_ok=True)
     data = recorded_digests(cache)
     data[f"{entry.name}/{hf.filename}"] = {
         "sha256": digest,
@@ -82,6 +94,12 @@ def record_digest(entry: HubEntry, hf: HubFile, digest: str, origin: str, cache:
         "origin": origin,
         "note": "trust on first use: no published digest",
     }
+    _write_records(data, cache)
+
+
+def _write_records(data: dict[str, Any], cache: Path | str | None) -> None:
+    p = _tofu_path(cache)
+    p.parent.mkdir(parents=True, exist_ok=True)
     tmp = p.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     tmp.replace(p)
@@ -107,6 +125,7 @@ class Fetched:
     sha256: str
     check: str  # "registry" | "recorded" | "first-use"
     message: str = ""
+    source: str = ""  # where the bytes came from: the URL fetched, "imported from PATH", or the record's origin
 
 
 def accept(entry: HubEntry, hf: HubFile, dest: Path, got: str, exp: str | None, origin: str,
@@ -115,8 +134,40 @@ def accept(entry: HubEntry, hf: HubFile, dest: Path, got: str, exp: str | None, 
     if exp is None:
         record_digest(entry, hf, got, src, cache)
         return Fetched(entry.name, hf.filename, dest, got, "first-use",
-                       f"no published sha256 for {hf.filename}; recorded {got} on first use (trust on first use)")
-    return Fetched(entry.name, hf.filename, dest, got, origin, f"sha256 OK ({origin})")
+                       f"no published sha256 for {hf.filename}; recorded {got} on first use (trust on first use)",
+                       src)
+    return Fetched(entry.name, hf.filename, dest, got, origin, f"sha256 OK ({origin})", src)
+
+
+def recorded_origin(entry: HubEntry, hf: HubFile, cache: Path | str | None = None) -> str:
+    """Where the file whose digest was recorded on first use came from ("" when none was recorded)."""
+    return str(recorded_digests(cache).get(f"{entry.name}/{hf.filename}", {}).get("origin", ""))
+
+
+def forget_digests(name: str, filename: str | None = None,
+                   cache: Path | str | None = None) -> list[tuple[str, list[Path]]]:
+    """Drop the digests recorded on first use for entry ``name`` (or its file ``filename``) and delete
+    the cached copies they were taken from (and any ``.part``), so the next pull/import records anew.
+
+    Returns ``[(key, [deleted files])]``; an empty list when nothing was recorded.
+    """
+    data = recorded_digests(cache)
+    keys = [k for k in data if k.split("/", 1)[0] == name and (filename is None or k == f"{name}/{filename}")]
+    out = []
+    root = cache_dir(cache)
+    for k in keys:
+        gone = []
+        parts = k.split("/", 1)
+        if len(parts) == 2 and not any(unsafe_component(x) for x in parts):  # an old record may hold anything
+            for p in (_inside(root, *parts), _inside(root, parts[0], parts[1] + ".part")):
+                if p.is_file():
+                    p.unlink()
+                    gone.append(p)
+        del data[k]
+        out.append((k, gone))
+    if out:
+        _write_records(data, cache)
+    return out
 
 
 # --------------------------------------------------------------------------- verified cached files

@@ -1,7 +1,8 @@
 """What a file is and whether it is the right one: format sniffing, import of local files, ``verify``.
 
-* :func:`detect_format` / :func:`is_torchscript` read a file's first bytes (a TorchScript
-  archive carries code and is only loaded when its digest is the registry's).
+* :func:`check_format` (before a digest is recorded on first use): the file is of the expected
+  format and whole (:mod:`.formats`: ``detect_format``, ``incomplete``; a TorchScript archive
+  carries code and is only loaded when its digest is the registry's).
 * :func:`import_files` matches files on disk to an entry's files, checks them against
   :func:`~synthdetect.hub.store.expected_digest` and copies them into the cache.
 * :func:`verify_all` re-hashes installed models and backbones (against their cards; each file
@@ -13,7 +14,6 @@
 from __future__ import annotations
 
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -21,42 +21,24 @@ from typing import Iterable
 from ..cards import card_files, sha256_file
 from .catalog import HubEntry, HubFile, load_registry
 from .errors import ChecksumError, HubError
+from .formats import detect_format, incomplete, is_torchscript  # noqa: F401  (re-exported)
 from .store import Fetched, accept, cache_dir, cached_path, expected_digest, recorded_digests
 
 
-def is_torchscript(path: Path | str) -> bool:
-    """True for a TorchScript archive (zip with ``constants.pkl``): it carries code."""
-    try:
-        with zipfile.ZipFile(path) as z:
-            return any(n.endswith("/constants.pkl") or n == "constants.pkl" for n in z.namelist())
-    except (zipfile.BadZipFile, OSError):
-        return False
-
-
-def detect_format(path: Path | str) -> str:
-    """``torchscript`` | ``torch`` (torch.save zip or legacy pickle) | ``safetensors`` | ``unknown``."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(16)
-    except OSError:
-        return "unknown"
-    if head[:4] == b"PK\x03\x04":
-        return "torchscript" if is_torchscript(path) else "torch"
-    if len(head) >= 9 and head[8:9] == b"{":  # u64 header length, then the JSON header
-        return "safetensors"
-    if head[:1] == b"\x80":  # pickle protocol >= 2 (legacy torch.save)
-        return "torch"
-    return "unknown"
-
-
-def check_format(entry: HubEntry, hf: HubFile, path: Path) -> None:
-    """HubError unless ``path`` looks like ``hf.format`` (catches an HTML page saved as a checkpoint)."""
+def check_format(entry: HubEntry, hf: HubFile, path: Path, why: str = "") -> None:
+    """HubError unless ``path`` is a whole ``hf.format`` file: the check before a digest is recorded on
+    first use (catches an HTML page saved as a checkpoint, a truncated download, garbage with the right
+    first bytes).  ``why``: what may have gone wrong, added to the message."""
     fmt = detect_format(path)
     if fmt != hf.format:
         raise HubError(
             f"{path} is not the expected {hf.format} file for {entry.name}/{hf.filename} (looks like: {fmt}"
-            f"{'; an HTML page or error text?' if fmt == 'unknown' else ''})"
+            f"{'; an HTML page or error text?' if fmt == 'unknown' else ''}){why}"
         )
+    problem = incomplete(path)
+    if problem:
+        raise HubError(f"{path} is not a complete {hf.format} file for {entry.name}/{hf.filename}: {problem}"
+                       f"{why}; no digest recorded")
 
 
 def import_files(entry: HubEntry, paths: Iterable[Path | str], *, cache: Path | str | None = None,
@@ -99,6 +81,8 @@ def import_files(entry: HubEntry, paths: Iterable[Path | str], *, cache: Path | 
         if exp is not None and got != exp:
             raise ChecksumError(
                 f"sha256 mismatch for {p} as {entry.name}/{hf.filename}: expected {exp} ({origin}), got {got}"
+                + (f"; if the file recorded on first use was the wrong one, "
+                   f"`synthdetect weights forget {entry.name}` drops that record" if origin == "recorded" else "")
             )
         dest = cached_path(entry, hf, cache)
         if copy and p.resolve() != dest.resolve():
@@ -169,11 +153,10 @@ def verify_all(models_dir: Path, *, cache: Path | str | None = None,
     reg = registry if registry is not None else load_registry()
     root = cache_dir(cache)
     for entry in reg.values():
-        edir = root / entry.name
-        if not edir.is_dir():
+        if not (root / entry.name).is_dir():
             continue
         for hf in entry.files:
-            p = edir / hf.filename
+            p = cached_path(entry, hf, cache)
             if not p.is_file():
                 part = p.with_name(p.name + ".part")
                 if part.is_file():
@@ -194,5 +177,7 @@ def verify_all(models_dir: Path, *, cache: Path | str | None = None,
                                       f"{got} ({origin})"))
             else:
                 rows.append(VerifyRow("checkpoint", f"{entry.name}/{hf.filename}", str(p), "MISMATCH",
-                                      f"expected {exp} ({origin}), file {got}"))
+                                      f"expected {exp} ({origin}), file {got}"
+                                      + (f"; `weights forget {entry.name}` drops a wrong record"
+                                         if origin == "recorded" else "")))
     return rows

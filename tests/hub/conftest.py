@@ -29,13 +29,16 @@ class FileServer:
     """Serves ``files`` (url path -> bytes) with HTTP Range support.
 
     ``drop_once``: paths whose first GET sends the full headers but only half the body,
-    then closes the connection.  ``ignore_range``: answer 200 with the whole body.
+    then closes the connection.  ``no_length``: path -> n, answered with no Content-Length and only
+    the first n bytes, then the connection is closed (a body cut short that looks complete).
+    ``ignore_range``: answer 200 with the whole body.
     Every request's headers are kept in ``requests`` as (path, {header: value}).
     """
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.drop_once: set[str] = set()
+        self.no_length: dict[str, int] = {}
         self.ignore_range = False
         self.requests: list[tuple[str, dict[str, str]]] = []
         server = self
@@ -69,6 +72,13 @@ class FileServer:
                 else:
                     self.send_response(200)
                 part = body[start:]
+                if self.path in server.no_length:
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(part[: server.no_length[self.path]])
+                    self.wfile.flush()
+                    self.close_connection = True
+                    return
                 self.send_header("Content-Length", str(len(part)))
                 self.send_header("Accept-Ranges", "bytes")
                 self.end_headers()

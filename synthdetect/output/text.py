@@ -427,10 +427,17 @@ def beyond_sentence(dom: dict[str, Any]) -> str:
 
 
 def write_csv(out: TextIO, model_names: list[str], records: Iterable[dict]) -> None:
-    w = csv.DictWriter(out, fieldnames=csv_columns(model_names), lineterminator="\n")
+    """One line per record, fields quoted where needed.  Python's writer (before 3.12.x) does not quote
+    a field holding a bare carriage return when lines end in ``\n``, and a reader splits the row
+    there (a file name may hold one): such a row is written with every field quoted."""
+    cols = csv_columns(model_names)
+    w = csv.DictWriter(out, fieldnames=cols, lineterminator="\n")
+    quoted = csv.DictWriter(out, fieldnames=cols, lineterminator="\n", quoting=csv.QUOTE_ALL)
     w.writeheader()
     for r in records:
-        w.writerow(csv_row(r, model_names))
+        row = csv_row(r, model_names)
+        has_cr = any(isinstance(v, str) and "\r" in v for v in row.values())
+        (quoted if has_cr else w).writerow(row)
 
 
 def summary_lines(summary: dict[str, Any]) -> list[str]:

@@ -170,3 +170,17 @@ def test_provenance_short():
     assert provenance_short({"provenance": {"ai_evidence": ["a", "b", "c"]}}) == "a (+2)"
     assert provenance_short({"provenance": {"ai_evidence": []}}) == ""
     assert provenance_short({}) == ""
+
+
+def test_csv_file_name_with_a_bare_carriage_return_stays_one_row():
+    """A name holding '\\r' (legal on POSIX) split its row in two for csv readers: the score and the
+    verdict landed in the wrong columns."""
+    from synthdetect.output.text import write_csv
+
+    recs = [_rec("ok.png", 0.2, "real"), _rec("evil\rname.png", 0.9, "synthetic"),
+            _rec('a,"b"\nc.png', 0.4, "real")]
+    buf = io.StringIO()
+    write_csv(buf, ["bright"], recs)
+    rows = list(csv.DictReader(io.StringIO(buf.getvalue(), newline="")))
+    assert [r["path"] for r in rows] == ["ok.png", "evil\rname.png", 'a,"b"\nc.png']
+    assert [r["verdict"] for r in rows] == ["real", "synthetic", "real"]

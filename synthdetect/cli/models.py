@@ -9,12 +9,44 @@ import typer
 
 from .options import ListFormat, list_format_option, models_dir_option
 
+UNVERIFIED_NOTE = ("converted from a published-detector entry whose checkpoint has no published sha256; "
+                   "its digest was only recorded on first use (pulled or imported: see the card's extra.hub.files)")
+
+
+def hub_provenance(card) -> dict | None:
+    """For a model converted by ``synthdetect weights`` (its card has ``extra.hub``): the entry, whether
+    every file matched a published digest (``verified``), and where each file came from; else None.
+
+    Cards written before ``verified`` was recorded are read from their ``check`` text.
+    """
+    hub = (getattr(card, "extra", None) or {}).get("hub")
+    if not isinstance(hub, dict):
+        return None
+    files = [f for f in hub.get("files") or [] if isinstance(f, dict)]
+
+    def published(f: dict) -> bool:
+        if "verified" in f:
+            return f["verified"] is True
+        return f.get("check") == "matches published sha256"
+
+    return {
+        "entry": hub.get("entry"),
+        "verified": bool(files) and all(published(f) for f in files),
+        "files": [{"file": f.get("file"), "digest": "published" if published(f) else "recorded on first use",
+                   "from": f.get("from") or f.get("imported_from") or f.get("url")} for f in files],
+    }
+
 
 def models(
     models_dir: Optional[List[Path]] = models_dir_option("Extra model directory (repeatable)."),
     fmt: ListFormat = list_format_option(),
 ) -> None:
-    """List installed models and ensembles with their card details."""
+    """List installed models and ensembles with their card details.
+
+    A model converted by `synthdetect weights` from a checkpoint with no published sha256 (its
+    digest only recorded on first use, e.g. an imported file) is marked (UNVERIFIED); in
+    --format json every model has "unverified" and "provenance" (null for models not from the hub).
+    """
     import json
 
     from ..cards import Registry
@@ -24,7 +56,7 @@ def models(
     if fmt == ListFormat.json:
         doc = {
             "search_path": [str(d) for d in reg.dirs],
-            "models": [{**c.to_dict(), "card_path": str(c.path)} for c in models],
+            "models": [_model_json(c) for c in models],
             "ensembles": [{**e.to_dict(), "card_path": str(e.path)} for e in ensembles],
             "broken": [b.to_dict() for b in broken],
             "problems": [b.reason for b in broken],
@@ -40,6 +72,7 @@ def models(
     if not models and not ensembles and not broken:
         con.print("no models installed; looked in: " + ", ".join(map(str, reg.dirs)))
     if models:
+        unverified = False
         t = Table(title="models", title_justify="left")
         for col in ("name", "architecture", "family", "input", "threshold", "F1", "sha256", "card"):
             t.add_column(col, overflow="fold", no_wrap=nw)
@@ -48,9 +81,15 @@ def models(
             if c.is_probe:
                 inp += f", features of {(c.backbone or {}).get('name')}"
             thr = f"{c.effective_threshold():g}" + (" cal." if c.calibrated_threshold is not None else "")
-            t.add_row(c.name, c.architecture, c.family, inp, thr, "" if c.f1 is None else f"{c.f1:.3f}",
+            prov = hub_provenance(c)
+            bad = prov is not None and not prov["verified"]
+            name = c.name + (" [bold yellow](UNVERIFIED)[/]" if bad else "")
+            t.add_row(name, c.architecture, c.family, inp, thr, "" if c.f1 is None else f"{c.f1:.3f}",
                       ident(c.sha256, 12), str(c.path))
+            unverified = unverified or bad
         con.print(t)
+        if unverified:
+            con.print(f"[bold yellow](UNVERIFIED)[/] {UNVERIFIED_NOTE}", highlight=False, soft_wrap=True)
     if ensembles:
         t = Table(title="ensembles", title_justify="left")
         for col in ("name", "method", "members", "threshold", "F1", "card"):
@@ -68,6 +107,13 @@ def models(
         con.print(t)
     if models or ensembles or broken:
         con.print("search path: " + ", ".join(map(str, reg.dirs)))
+
+
+def _model_json(c) -> dict:
+    """A card in ``--format json``, plus ``unverified`` (bool) and ``provenance`` (:func:`hub_provenance`)."""
+    prov = hub_provenance(c)
+    return {**c.to_dict(), "card_path": str(c.path), "unverified": prov is not None and not prov["verified"],
+            "provenance": prov}
 
 
 EPILOG = "Exit codes: 0 success (malformed cards are listed as broken, with the reason); 2 usage error."

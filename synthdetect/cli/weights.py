@@ -21,7 +21,7 @@ from .errors import ExitCode, fail, missing_extra, output_checks, warn
 from .options import ListFormat, list_format_option, models_dir_option
 
 EPILOG = ("Exit codes: 0 success; 2 usage error, nothing was done (unknown entry, backbone or converter, missing "
-          "--from file, bad registry file, no 'train' extra to convert with, "
+          "--from file, bad registry file, no 'train' extra to convert with, model already installed without --force, "
           "refusing to remove a bundled or unknown model, nothing recorded to forget, removal not confirmed); "
           "4 the operation failed (download, checksum mismatch, wrong file type, conversion or parity check, "
           "verify found a MISMATCH, MISSING or BROKEN file or card).")
@@ -82,17 +82,36 @@ def _report_cached(items: list[Any]) -> None:
 
 
 def _sources(entry: Any, items: list[Any]) -> list[dict[str, Any]]:
+    """The card's ``extra.hub.files``: per file, where its bytes came from (the URL fetched, or the
+    local file imported) and whether its digest was published (``verified``) or only recorded on
+    first use.  ``registry_url`` is the entry's URL, which an imported file did not come from."""
     by_name = {h.filename: h for h in entry.files}
     rows = []
     for f in items:
         hf = by_name.get(f.filename)
+        src = getattr(f, "source", "") or ""
+        imported = src.startswith("imported from ")
+        url = src if src.startswith(("http://", "https://")) else (hf.url if hf and f.check == "registry" else None)
         rows.append({
-            "entry": f.entry, "file": f.filename, "url": hf.url if hf else "",
-            "sha256": f.sha256,
+            "entry": f.entry, "file": f.filename, "url": url, "registry_url": hf.url if hf else "",
+            "imported_from": src[len("imported from "):] if imported else None, "from": src or None,
+            "sha256": f.sha256, "verified": f.check == "registry",
+            "digest": "published" if f.check == "registry" else "recorded on first use (not published)",
             "check": {"registry": "matches published sha256", "recorded": "matches digest recorded on first use",
                       "first-use": "no published sha256: recorded on first use"}.get(f.check, f.check),
         })
     return rows
+
+
+def _refuse_replace(entry: Any, models_dir: Path, force: bool) -> None:
+    """A usage error (nothing done) when ``entry`` is already installed and ``--force`` was not given:
+    its card may carry local edits, e.g. the threshold written by ``synthdetect calibrate``."""
+    if force or entry.kind != "detector":
+        return
+    have = [p for p in (models_dir / f"{entry.name}.json", models_dir / f"{entry.name}.onnx") if p.exists()]
+    if have:
+        raise fail(f"{entry.name} is already installed ({have[0]}); pass --force to replace it "
+                   f"(its card is rewritten: local edits such as a calibrated threshold are lost)")
 
 
 def _check_install(entry: Any, models_dir: Path, sources: List[Path], parity_data: Optional[Path]) -> None:
@@ -148,6 +167,11 @@ def _convert(entry: Any, items: list[Any], *, backbone: Any, backbone_items: lis
                   f"(max |Δlogit| {q['max_abs_dlogit']:.2e}), tolerance {q['tolerance']}", highlight=False)
     note = card.extra.get("parity_data", {})
     out.print(f"  parity images: {note.get('source', '?')}", highlight=False)
+    for s in (s for s in sources if not s["verified"]):
+        where = f"{s['imported_from']} (imported)" if s["imported_from"] else (s["from"] or "?")
+        out.print(f"  [yellow]unverified:[/] {s['entry']}/{s['file']} has no published sha256; its digest was "
+                  f"recorded on first use, from {where} (`synthdetect models` marks the model)",
+                  highlight=False, soft_wrap=True)
     out.print(f"  use: synthdetect scan --models {card.name}"
               + (f" --models-dir {models_dir}" if _needs_models_dir(models_dir) else ""), highlight=False)
 
@@ -255,7 +279,8 @@ def pull(
     tolerance: float = TOLERANCE,
     timeout: float = typer.Option(30.0, "--timeout", help="network timeout in seconds"),
     retries: int = typer.Option(2, "--retries", help="automatic resumes after a dropped connection"),
-    force: bool = typer.Option(False, "--force", help="download again even if cached"),
+    force: bool = typer.Option(False, "--force", help=("download again even if cached, and replace the model if it "
+                                                        "is installed (its card is rewritten)")),
     no_convert: bool = typer.Option(False, "--no-convert", help="only download and verify"),
     no_progress: bool = typer.Option(False, "--no-progress", help="no progress bar"),
 ) -> None:
@@ -265,6 +290,7 @@ def pull(
     reg, entry = _lookup(name, registry)
     candidates = _pick_backbone(entry, reg, backbone)
     if not no_convert:
+        _refuse_replace(entry, hub.default_install_dir(models_dir), force)
         _check_converter(entry, "; or download only with --no-convert")
     try:
         kw = dict(cache=cache_dir, base_url=base_url, timeout=timeout, retries=retries,
@@ -301,6 +327,8 @@ def import_(
     parity_data: Optional[Path] = PARITY_DATA,
     int8: bool = INT8,
     tolerance: float = TOLERANCE,
+    force: bool = typer.Option(False, "--force", help=("replace the model if it is installed (its card is "
+                                                        "rewritten: a calibrated threshold is lost)")),
 ) -> None:
     """Like pull, from files already on disk (verified against the registry where a sha256 is known)."""
     from .. import hub
@@ -308,6 +336,7 @@ def import_(
 
     reg, entry = _lookup(name, registry)
     candidates = _pick_backbone(entry, reg, backbone)
+    _refuse_replace(entry, hub.default_install_dir(models_dir), force)
     for p in (Path(f).expanduser() for f in from_):
         if not p.is_file():
             raise fail(f"{p}: no such file")

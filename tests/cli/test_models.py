@@ -53,3 +53,37 @@ def test_models_lists_broken_cards_with_the_reason_and_goes_on(models_dir, tmp_p
         assert f"{name}.json" in reason and words in reason and "\n" not in reason, reason
     r = cli(["models", "--models-dir", d])
     assert r.exit_code == 0 and "broken cards" in r.stdout and "'input.mean'" in r.stdout and "trio" in r.stdout
+
+
+def test_models_marks_first_use_digests_as_unverified(models_dir, tmp_path):
+    """audit M6: a checkpoint imported under an entry with no published digest is converted to a model
+    that `models` must not present like the published detector."""
+    import shutil
+
+    d = tmp_path / "m"
+    shutil.copytree(models_dir, d)
+
+    def hub_files(name, files):
+        p = d / f"{name}.json"
+        card = json.loads(p.read_text())
+        card.setdefault("extra", {})["hub"] = {"entry": name, "converter": "cnndetection", "files": files}
+        p.write_text(json.dumps(card))
+
+    hub_files("bright", [{"file": "w.pth", "url": None, "imported_from": "/tmp/w.pth", "from": "imported from /tmp/w.pth",
+                          "verified": False, "check": "no published sha256: recorded on first use"}])
+    hub_files("dark", [{"file": "w.pth", "url": "https://example.invalid/w.pth",  # a card written before `verified`
+                        "check": "matches digest recorded on first use"}])
+    hub_files("redprob", [{"file": "w.pth", "url": "https://example.invalid/w.pth", "verified": True,
+                           "check": "matches published sha256"}])
+    r = cli(["models", "--models-dir", d, "-f", "json"])
+    assert r.exit_code == 0
+    doc = {m["name"]: m for m in json.loads(r.stdout)["models"]}
+    assert doc["bright"]["unverified"] is True and doc["dark"]["unverified"] is True
+    assert doc["redprob"]["unverified"] is False and doc["redprob"]["provenance"]["verified"] is True
+    assert doc["bright"]["provenance"]["files"][0]["from"] == "imported from /tmp/w.pth"
+    r = cli(["models", "--models-dir", d])
+    assert r.exit_code == 0 and r.stdout.count("UNVERIFIED") == 3  # two rows and the note under the table
+    r = cli(["models", "--models-dir", models_dir])
+    assert "UNVERIFIED" not in r.stdout
+    doc = json.loads(cli(["models", "--models-dir", models_dir, "-f", "json"]).stdout)
+    assert all(m["unverified"] is False and m["provenance"] is None for m in doc["models"])

@@ -164,3 +164,26 @@ def test_help_documents_the_exit_codes():
     r = runner.invoke(weights_app, ["--help"], env={"COLUMNS": "300"})
     assert r.exit_code == 0
     assert "Exit codes: 0 success; 2 usage error" in r.output and "4 the operation failed" in r.output
+
+
+def test_pull_or_import_over_an_installed_model_needs_force(tmp_path):
+    """audit L2: a second pull/import would rewrite the card (a calibrated threshold, other local edits)."""
+    models = tmp_path / "models"
+    models.mkdir()
+    card = models / "cnndetection-blur-jpg-prob0.5.json"
+    card.write_text('{"calibrated_threshold": 0.7}')
+    ckpt = tmp_path / "blur_jpg_prob0.5.pth"
+    ckpt.write_bytes(b"\x80\x02N.")
+    for args in (["import", "cnndetection-blur-jpg-prob0.5", "--from", str(ckpt)],
+                 ["pull", "cnndetection-blur-jpg-prob0.5", "--base-url", "http://127.0.0.1:9"]):
+        r = runner.invoke(weights_app, [*args, "--models-dir", str(models), "--cache-dir", str(tmp_path / "c")])
+        assert r.exit_code == 2, r.output
+        err = [ln for ln in r.output.splitlines() if ln.startswith("synthdetect: error:")]
+        assert len(err) == 1 and "already installed" in err[0] and "--force" in err[0]
+    assert card.read_text() == '{"calibrated_threshold": 0.7}' and not (tmp_path / "c").exists()
+    # --no-convert installs nothing, so it is not refused
+    r = runner.invoke(weights_app, ["pull", "cnndetection-blur-jpg-prob0.5", "--base-url", "http://127.0.0.1:9",
+                                    "--models-dir", str(models), "--no-convert", "--no-progress", "--retries", "0"])
+    assert r.exit_code == 4 and "cannot reach" in r.output
+    for cmd in ("import", "pull"):
+        assert "--force" in runner.invoke(weights_app, [cmd, "--help"], env={"COLUMNS": "200"}).output

@@ -190,7 +190,9 @@ def test_cnndetection_pull_over_http(cnndet_ckpt, http_server, tmp_path, monkeyp
     ranges = http_server.ranges("/tiny-cnndet/blur_jpg_prob0.5.pth")
     assert ranges[0] is None and ranges[1].startswith("bytes=")  # resumed after the drop
     card = Registry([models]).model("tiny-cnndet")
-    assert card.extra["hub"]["files"][0]["check"] == "matches published sha256"
+    src = card.extra["hub"]["files"][0]
+    assert src["check"] == "matches published sha256" and src["verified"] is True
+    assert src["url"] == f"{http_server.base}/tiny-cnndet/blur_jpg_prob0.5.pth"  # the URL it came from
     # a second pull uses the verified cache: no new request
     n = len(http_server.requests)
     r = runner.invoke(weights_app, ["pull", "tiny-cnndet", "--base-url", http_server.base, "--models-dir",
@@ -431,3 +433,43 @@ def test_a_new_kind_is_one_registered_converter(tmp_path, monkeypatch):
     x = np.random.default_rng(1).normal(size=(2, 3, 64, 64)).astype(np.float32)
     ref = x.mean(axis=(2, 3)) @ w.numpy().T + b.numpy()
     np.testing.assert_allclose(_ort_logits(card.model_path, x), ref[:, 0], rtol=1e-4, atol=1e-4)
+
+
+def test_first_use_import_is_recorded_as_unverified_and_never_silently_replaced(cnndet_ckpt, tmp_path, monkeypatch):
+    """audit M6: the card says the file was imported and its digest only recorded on first use, and
+    `models` marks it; audit L2: importing again does not rewrite the card (a calibrated threshold)
+    without --force."""
+    from synthdetect.cli import app
+
+    _, ckpt = cnndet_ckpt
+    monkeypatch.setenv("SYNTHDETECT_HUB_REGISTRY", str(_registry(tmp_path / "r.json", [_cnndet_entry()])))
+    models = tmp_path / "models"
+    args = ["import", "tiny-cnndet", "--from", str(ckpt), "--models-dir", str(models)]
+    r = runner.invoke(weights_app, args)
+    assert r.exit_code == 0, r.output
+    assert "unverified:" in r.output
+    (src,) = Registry([models]).model("tiny-cnndet").extra["hub"]["files"]
+    assert src["verified"] is False and src["url"] is None and src["imported_from"] == str(ckpt)
+    assert src["registry_url"] == "https://example.invalid/blur_jpg_prob0.5.pth"
+    assert src["digest"].startswith("recorded on first use")
+    doc = json.loads(runner.invoke(app, ["models", "--models-dir", str(models), "--format", "json"]).stdout)
+    m = next(x for x in doc["models"] if x["name"] == "tiny-cnndet")
+    assert m["unverified"] is True and m["provenance"]["files"][0]["from"] == f"imported from {ckpt}"
+    assert "tiny-cnndet (UNVERIFIED)" in runner.invoke(app, ["models", "--models-dir", str(models)]).stdout
+
+    card_path = models / "tiny-cnndet.json"
+    card = json.loads(card_path.read_text())
+    card["calibrated_threshold"] = 0.7  # as `synthdetect calibrate` writes it
+    card_path.write_text(json.dumps(card))
+    r = runner.invoke(weights_app, args)
+    assert r.exit_code == 2 and "already installed" in r.output and "--force" in r.output
+    assert json.loads(card_path.read_text())["calibrated_threshold"] == 0.7
+    r = runner.invoke(weights_app, [*args, "--force"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(card_path.read_text()).get("calibrated_threshold") is None
+    # --force never lets the install land on a file the command reads (the output check still applies)
+    src_in_models = models / "tiny-cnndet.onnx"
+    src_in_models.write_bytes(ckpt.read_bytes())
+    r = runner.invoke(weights_app, ["import", "tiny-cnndet", "--from", str(src_in_models), "--models-dir",
+                                    str(models), "--force"])
+    assert r.exit_code == 2 and src_in_models.read_bytes() == ckpt.read_bytes()

@@ -49,7 +49,7 @@ VERBS: dict[str, tuple[str, str]] = {
     "cache": ("cache", "The scan result cache: re-scans of unchanged files reuse stored records (scan --no-cache "
                        "bypasses it)."),
     "weights": ("weights", "Published detectors (CNNDetection, UnivFD) and CLIP backbones: list, pull (download + "
-                           "convert to ONNX), import (same from local files), verify, remove."),
+                           "convert to ONNX), import (same from local files), verify, forget (a digest recorded on first use), remove."),
 }
 
 _APP_SETTINGS: dict[str, Any] = dict(

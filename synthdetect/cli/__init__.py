@@ -139,10 +139,15 @@ def _command_line() -> list[str] | None:
 def main() -> None:
     global _ARGV
     _ARGV = list(sys.argv[1:])
-    from .errors import route_warnings
+    from .errors import on_sigterm, pipe_closed_exit, route_warnings
 
     route_warnings()
-    app(prog_name="synthdetect")
+    on_sigterm()
+    try:
+        app(prog_name="synthdetect")
+    except SystemExit as e:
+        pipe_closed_exit(e)
+        raise
 
 
 if __name__ == "__main__":

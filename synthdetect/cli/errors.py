@@ -11,11 +11,15 @@ code   meaning
 3      partial: some inputs could not be read; they are still in the report
 4      the operation started and failed: a download, a checksum or parity check,
        a conversion, a training or export run
+130    interrupted (Ctrl-C); 143: terminated (SIGTERM); an ``--output`` file is then
+       left as it was, the records so far beside it (``scan``)
+141    standard output was closed before the report was complete (``| head``)
 =====  ==========================================================================
 """
 
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from enum import IntEnum
 from pathlib import Path
@@ -33,6 +37,35 @@ class ExitCode(IntEnum):
     USAGE = 2
     UNREADABLE = 3
     FAILED = 4
+
+
+PIPE_CLOSED = 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe
+TERMINATED = 143  # 128 + SIGTERM
+
+
+def pipe_closed_exit(e: SystemExit) -> None:
+    """Click answers a closed standard output (``synthdetect scan -f jsonl | head -1``) with exit 1,
+    which means "``--fail-on`` found a synthetic image": make it 141 and say so in one line."""
+    if e.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":  # click's, or typer's vendored copy
+        try:
+            print("synthdetect: error: standard output was closed before the report was complete", file=sys.stderr)
+        except OSError:
+            pass
+        raise SystemExit(PIPE_CLOSED) from None
+
+
+def on_sigterm() -> None:
+    """SIGTERM (a batch scheduler's stop) unwinds like Ctrl-C, so ``finally`` blocks run: an
+    ``--output`` file being replaced is left as it was."""
+    import signal
+
+    def stop(signum, frame):
+        raise SystemExit(TERMINATED)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (embedded use)
+        pass
 
 
 def fail(msg: str, code: ExitCode = ExitCode.USAGE) -> typer.Exit:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sys
+import tempfile
 from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
@@ -49,23 +51,70 @@ def split_names(values: Optional[List[str]]) -> Optional[List[str]]:
 
 @contextmanager
 def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None, force: bool = False) -> Iterator[TextIO]:
-    """``--output FILE`` opened for writing (UTF-8, newlines as written), else stdout; a one-line
-    error (exit 2) when it cannot be opened.  Closed (a file) or flushed (stdout) afterwards.
+    """``--output FILE`` for writing (UTF-8, newlines as written), else stdout; a one-line error
+    (exit 2) when it cannot be opened.  Closed (a file) or flushed (stdout) afterwards.
 
-    Before anything is opened, FILE goes through :func:`check_output`."""
-    if path is not None:
-        check_output(path, inputs, force)
+    Before anything is opened, FILE goes through :func:`check_output`.  A regular FILE is written
+    as ``FILE.<random>.partial`` beside it and moved over FILE only when the command completes:
+    an interrupted or failed run (Ctrl-C, SIGTERM, a crash) leaves an earlier FILE as it was and
+    the records so far in the ``.partial`` file, and says so.  Devices and pipes
+    (``-o /dev/null``, a FIFO) are written directly."""
+    if path is None:
+        try:
+            yield sys.stdout
+        finally:
+            sys.stdout.flush()
+        return
+    check_output(path, inputs, force)
+    target = Path(os.path.realpath(path))
+    if target.exists() and not target.is_file():
+        with _open_for_writing(path) as out:
+            yield out
+        return
+    tmp = _partial_file(target)
     try:
-        out = open(path, "w", encoding="utf-8", newline="") if path else sys.stdout
+        with open(tmp, "w", encoding="utf-8", newline="") as out:
+            yield out
+        os.replace(tmp, target)
+    except BaseException:
+        _say_partial(path, tmp)
+        raise
+
+
+@contextmanager
+def _open_for_writing(path: Path) -> Iterator[TextIO]:
+    try:
+        out = open(path, "w", encoding="utf-8", newline="")
     except OSError as e:
         raise fail(f"cannot write {path}: {e.strerror or e}") from None
-    try:
+    with out:
         yield out
-    finally:
-        if out is sys.stdout:
-            out.flush()
-        else:
-            out.close()
+
+
+def _partial_file(target: Path) -> Path:
+    """A new ``TARGET.<random>.partial`` in TARGET's folder (so the final move is a rename), with the
+    mode a plainly created file would get."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=f"{target.name}.", suffix=".partial", dir=target.parent)
+    except OSError as e:
+        raise fail(f"cannot write {target}: {e.strerror or e}") from None
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)
+    os.close(fd)
+    return Path(name)
+
+
+def _say_partial(path: Path, tmp: Path) -> None:
+    try:
+        if tmp.exists() and tmp.stat().st_size == 0:
+            tmp.unlink()
+            print(f"synthdetect: stopped before any result was written; {path} left as it was", file=sys.stderr)
+        elif tmp.exists():
+            print(f"synthdetect: stopped: {path} left as it was; the records written so far are in {tmp}",
+                  file=sys.stderr)
+    except OSError:
+        pass
 
 
 def check_output(path: Path, inputs: Optional[Inputs], force: bool) -> None:

@@ -117,6 +117,16 @@ def evaluate(
 
         written = write_all(plots, scores)
         err.print(f"{len(written)} plots written under {plots}")
+    _partial_exit(report.get("unreadable"))
+
+
+def _partial_exit(unreadable) -> None:
+    """Exit 3, as scan does, when images of the data could not be read (the figures leave them out)."""
+    if unreadable:
+        n = len(unreadable)
+        err.print(f"{n} image{'s' if n != 1 else ''} could not be read and {'are' if n != 1 else 'is'} left out "
+                  "of the figures (exit 3)", markup=False)
+        raise typer.Exit(int(ExitCode.UNREADABLE))
 
 
 def calibrate(
@@ -152,6 +162,7 @@ def calibrate(
         warn(f"{model} has a calibration set: scan takes its verdict thresholds from that set at the scan's budgets "
              "and does not use this best-F1 threshold (recorded, with the F1 a weighted vote reads); to verdict on "
              "this data's terms, fit a probe on it (synthdetect train probe)")
+    _partial_exit(r.get("unreadable"))
 
 
 def mount(app: typer.Typer) -> None:

@@ -262,12 +262,14 @@ def combine(target: EnsembleSpec, member_probs: dict[str, np.ndarray]) -> np.nda
 
 
 def progress():
-    """The progress bar of an evaluation, on stderr (rich)."""
+    """The progress bar of an evaluation, on stderr (rich) when stderr is a terminal (not in a batch log)."""
+    import sys
+
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     return Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    console=Console(stderr=True))
+                    console=Console(stderr=True), disable=not sys.stderr.isatty())
 
 
 def n_members(target: Scorer | EnsembleSpec) -> int:

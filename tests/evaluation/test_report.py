@@ -300,3 +300,23 @@ def test_an_unreadable_image_is_named_and_left_out_and_the_rest_evaluated(models
         p.write_bytes(b"")
     with pytest.raises(DataError, match="none of the 14 images is left to evaluate on"):
         evaluate_targets(["bright"], [str(labelled)], models_dirs=[str(models_dir)], device="cpu")
+
+
+def test_evaluate_and_calibrate_exit_3_when_images_could_not_be_read(models_dir, labelled, tmp_path):
+    """As scan: the figures are written over the readable images, and the exit code says some were not
+    (it was 0: a script could not tell that the metrics cover fewer images than the set holds)."""
+    from tests.support import cli
+
+    (labelled / "1_fake" / "broken.png").write_bytes(b"not an image at all")
+    out = tmp_path / "m.json"
+    r = cli(["evaluate", "bright", "--data", labelled, "--models-dir", models_dir, "--out", out, "--device", "cpu"])
+    assert r.exit_code == 3, r.output
+    assert json.loads(out.read_text())["models"]["bright"]["n"] == 12
+    assert "1 image could not be read and is left out of the figures (exit 3)" in r.stderr
+    d = tmp_path / "models"
+    shutil.copytree(models_dir, d)
+    r = cli(["calibrate", str(d / "dark.json"), "--data", labelled, "--device", "cpu"])
+    assert r.exit_code == 3, r.output
+    (labelled / "1_fake" / "broken.png").unlink()
+    r = cli(["evaluate", "bright", "--data", labelled, "--models-dir", models_dir, "--out", out, "--device", "cpu"])
+    assert r.exit_code == 0, r.output

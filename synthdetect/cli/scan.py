@@ -69,6 +69,11 @@ def _discover_checked(paths: List[str], recursive: bool, plan, output: Optional[
     from ..output.evidence import Inputs
 
     disc = discover(paths, recursive=recursive, stdin=sys.stdin)
+    if not disc.files and not disc.errors:  # a wrong mount point or an empty list must not look like success
+        what = f" ({disc.skipped_non_image} non-image file{'s' if disc.skipped_non_image != 1 else ''})" \
+            if disc.skipped_non_image else ""
+        named = ', '.join('the paths read from stdin' if p == '-' else p for p in paths)
+        warn(f"no images found in {named}{what}; nothing was scanned")
     if output is None:
         return disc, None
     inputs = Inputs([*disc.files, *plan.files()])
@@ -118,7 +123,7 @@ def scan(
              "inconclusive too (domain_untested); warn: report only; off: no test, records stream as they are "
              "scored. Unless off, records are written after the test."),
     no_provenance: bool = typer.Option(False, "--no-provenance", help="Skip provenance metadata analysis (C2PA, XMP, generator tags)."),
-    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress bar on stderr (default: when stderr is a terminal)."),
+    progress: Optional[bool] = typer.Option(None, "--progress/--no-progress", help="Progress on stderr: a bar on a terminal, plain K/N lines in a log (default: when stderr is a terminal)."),
     no_thumbnails: bool = typer.Option(False, "--no-thumbnails", help="--format html: no thumbnails (smaller file)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Neither read nor write the result cache (see 'synthdetect cache info')."),
     engine: Engine = typer.Option(Engine.local, "--engine", case_sensitive=False, help="local: this process; ray: a Ray cluster (pip install 'synthdetect\\[ray]')."),
@@ -236,24 +241,40 @@ def _ray_engine(plan, options, address):
 
 
 class _Bar:
-    """The progress bar on stderr (rich), started when the number of inputs is known."""
+    """Progress on stderr, started when the number of inputs is known: a rich bar on a terminal; with
+    ``--progress`` into a file or pipe (a batch log), a plain ``scanning: K/N images`` line at each
+    tenth of the way and at least every 30 s."""
+
+    PLAIN_EVERY_S = 30.0
 
     def __init__(self, show: bool) -> None:
         self.show, self.bar, self.task = show, None, None
+        self.plain, self.done, self.n, self.said_at = False, 0, 0, 0.0
 
     def total(self, n: int) -> None:
-        if self.show and n > 0:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+        if not self.show or n <= 0:
+            return
+        if not sys.stderr.isatty():
+            self.plain, self.n, self.said_at = True, n, time.monotonic()
+            return
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self.bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                console=Console(stderr=True), transient=True)
-            self.bar.start()
-            self.task = self.bar.add_task("scan", total=n)
+        self.bar = Progress(TextColumn("scanning"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                            console=Console(stderr=True), transient=True)
+        self.bar.start()
+        self.task = self.bar.add_task("scan", total=n)
 
     def advance(self) -> None:  # as each image is scored (records may follow the domain check)
         if self.bar is not None:
             self.bar.advance(self.task)
+        elif self.plain:
+            self.done += 1
+            step = max(1, self.n // 10)
+            now = time.monotonic()
+            if self.done == self.n or self.done % step == 0 or now - self.said_at >= self.PLAIN_EVERY_S:
+                self.said_at = now
+                print(f"scanning: {self.done}/{self.n} images", file=sys.stderr, flush=True)
 
     def stop(self) -> None:
         if self.bar is not None:

@@ -126,3 +126,23 @@ def test_unusable_cache_is_one_line_exit_2(tmp_path, monkeypatch):
         assert r.exit_code == 2, r.output
         assert r.stderr.startswith("synthdetect: error: result cache at") and r.stderr.count("\n") == 1
         assert "Traceback" not in r.output
+
+
+def test_no_images_found_is_said_not_silent(models_dir, tmp_path):
+    empty = tmp_path / "mount-point"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("case notes")
+    r = cli(["scan", empty, "--models-dir", models_dir, "--models", "bright", "-f", "json", "--no-cache"])
+    assert r.exit_code == 0
+    assert f"synthdetect: warning: no images found in {empty} (1 non-image file); nothing was scanned" in r.stderr
+    assert json.loads(r.stdout)["summary"]["inputs"] == 0
+
+
+def test_forced_progress_into_a_batch_log_prints_plain_lines(models_dir, ev):
+    """--progress with stderr not a terminal drew nothing (rich's live bar): now plain count lines."""
+    r = cli(["scan", ev, "--models-dir", models_dir, "--models", "bright", "-f", "json", "--no-cache", "--progress"])
+    assert r.exit_code == 0, r.output
+    lines = [ln for ln in r.stderr.splitlines() if ln.startswith("scanning: ")]
+    assert lines and lines[-1] == "scanning: 8/8 images"
+    r = cli(["scan", ev, "--models-dir", models_dir, "--models", "bright", "-f", "json", "--no-cache"])
+    assert "scanning:" not in r.stderr  # off by default when stderr is not a terminal

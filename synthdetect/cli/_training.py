@@ -110,8 +110,12 @@ OUT = typer.Option(..., "--out", help="Run directory (must be empty unless --res
 INIT = typer.Option(None, "--init-from", help="Fine-tune from an earlier run's best checkpoint.")
 PAIRS = typer.Option(None, "--pairs", min=1, help="Draw N real + N synthetic training images with --seed.")
 SEED = typer.Option(0, "--seed", min=0, help="Random seed (sampling, augmentation, init).")
-RESUME = typer.Option(False, "--resume", help="Continue the run in --out from last.pt.")
-FORCE = typer.Option(False, "--force", help="Write into a non-empty --out (files are overwritten, nothing deleted).")
+RESUME = typer.Option(False, "--resume", help="Continue the run in --out from last.pt, with the run's data and settings "
+                                              "(refused otherwise); only --epochs, --device, --threads, --workers may "
+                                              "change.")
+FORCE = typer.Option(False, "--force", help="Write into a non-empty --out: once the data are read, an earlier run's "
+                                            "files there (config.json, log.jsonl, best.pt, last.pt, train/val.txt, "
+                                            "train/val.sha256) are removed; other files are kept.")
 DEVICE = device_option("auto uses CUDA when available.")
 THREADS = typer.Option(2, "--threads", min=1, help="torch CPU threads.")
 WORKERS = typer.Option(0, "--workers", min=0, max=8, help="DataLoader worker processes.")

@@ -1,8 +1,9 @@
 """``synthdetect export RUN``: a training run to one ONNX graph + model card, parity-checked.
 
 Needs the 'train' extra; the library side is :mod:`synthdetect.train.export`, imported inside the
-command (module level stays torch-free).  Errors: refusing to overwrite exits 2, an export or parity
-check that fails 4.
+command (module level stays torch-free).  Errors: refusing to overwrite (any file it would write:
+NAME.onnx, NAME.json and, with --int8, NAME.int8.onnx and NAME.int8.json) or to export a run that did
+not finish exits 2, an export or parity check that fails 4 (and replaces nothing).
 
 To add an option: declare it on the command and pass it on to ``export_run``; the CLI tests are in
 ``tests/cli/test_export.py``.
@@ -17,7 +18,7 @@ import typer
 from rich.markup import escape
 
 from ._training import data_inputs, err, train_extra
-from .errors import ExitCode, fail, output_checks, refuse_overwrite
+from .errors import ExitCode, fail, refuse_overwrite
 
 
 def export(
@@ -33,23 +34,25 @@ def export(
     tiles: int = typer.Option(1, "--tiles", min=1, max=8,
                               help="Score up to KxK native crops around each image's centre and average them "
                                    "(card input.tiles; the graph is unchanged)."),
-    force: bool = typer.Option(False, "--force", help="Overwrite an existing model file."),
+    force: bool = typer.Option(False, "--force", help="Replace existing files of that name (NAME.onnx, NAME.json, "
+                                                      "with --int8 NAME.int8.onnx, NAME.int8.json)."),
 ):
     """Export a run to one ONNX graph + model card, with a parity check on real images."""
     # the run's files and the parity images are read; the model, its card and int8 copies are written
     reads = data_inputs(parity_data, *(p for p in run.rglob("*") if p.is_file()))
-    refuse_overwrite(out, force, reads)
-    with output_checks():
-        for suffix in (".json", ".int8.onnx", ".int8.json"):
-            reads.check_file(out.with_name(out.stem + suffix), "--out")
+    for path in written_files(out, int8):  # all checked before anything is written
+        refuse_overwrite(path, force, reads)
     with train_extra():
         from ..train import compat  # noqa: F401
         from ..train.export import ParityError
         from ..train.export import export_run
+        from ..train.loop import RunUsageError
 
         try:
             card = export_run(run, out, name=name, parity_data=parity_data, parity_n=parity_n, tolerance=tolerance,
                               int8=int8, checkpoint=checkpoint, tiles=tiles)
+        except RunUsageError as e:
+            raise fail(str(e), ExitCode.USAGE) from None
         except ParityError as e:
             raise fail(str(e), ExitCode.FAILED) from None
         except (ValueError, OSError, RuntimeError) as e:
@@ -60,6 +63,12 @@ def export(
     if "int8" in p:
         err.print(f"int8 {p['int8']['file']}: max |Δprob| {p['int8']['max_abs_dprob']:.3g} "
                   f"(tolerance {p['int8']['tolerance']:g})")
+
+
+def written_files(out: Path, int8: bool) -> list[Path]:
+    """Every file ``export --out OUT`` writes: the graph, its card and, with ``--int8``, the int8 graph and card."""
+    suffixes = (".json", ".int8.onnx", ".int8.json") if int8 else (".json",)
+    return [out, *(out.with_name(out.stem + suffix) for suffix in suffixes)]
 
 
 def mount(app: typer.Typer) -> None:

@@ -53,7 +53,8 @@ def _done(result: dict, out: Path) -> None:
 
 
 def _run(fn, **kw):
-    """Run a training function; its errors become one line: bad data exits 2, a failed run 4.
+    """Run a training function; its errors become one line: bad data or a refused run directory (not empty,
+    a --resume that changes the run's data or settings) exits 2, a failed run 4.
 
     First the run directory goes through the output check: it may not be, or hold, a file the run
     reads (training/validation data, --init-from, backbone weights; docs/safety.md)."""
@@ -63,11 +64,11 @@ def _run(fn, **kw):
         reads.check_dir(kw["out"], "--out")
     with train_extra():
         from ..inputs.datasets import DataError
-        from ..train.loop import RunError
+        from ..train.loop import RunError, RunUsageError
 
         try:
             res = fn(**kw)
-        except DataError as e:
+        except (DataError, RunUsageError) as e:  # refused before anything was written
             raise fail(str(e), ExitCode.USAGE) from None
         except (RunError, ValueError, FileNotFoundError) as e:
             raise fail(str(e), ExitCode.FAILED) from None

@@ -9,8 +9,9 @@ already normalised per the card's InputSpec; output ``logit`` float32 ``[N]``; o
 
 The parity check preprocesses real images with :func:`synthdetect.inputs.preprocess.to_input`
 (the inference path), runs the PyTorch model and onnxruntime on the same tensors and
-compares sigmoid probabilities.  Above the tolerance the ONNX file is removed and
-:class:`ParityError` is raised; no card is written.
+compares sigmoid probabilities.  Every file is written under a temporary name beside its target
+and moved into place only once every check has passed (the int8 copy's too): above the tolerance
+:class:`ParityError` is raised and nothing is written or replaced.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from ..inputs.preprocess import to_input, to_inputs
 from ..scan.heads import sigmoid
 from . import backbones, families
 from ..inputs.datasets import DataError, data_label, image_files, load_sets
-from .loop import RunDir
+from .consistency import check_finished
+from .loop import RunDir, RunUsageError
 from .runs import load_run
 
 OPSET = 17
@@ -204,41 +206,68 @@ def export_onnx(
     wrapped = _LogitGraph(model.to("cpu").eval()).eval()
     x = _parity_batch(parity_images, input_spec)
     ref = _torch_logits(wrapped, x)
-    fig = _export_checked(wrapped, input_spec.size, x, ref, out_path, name, tolerance)
-    if int8:
-        fig["int8"] = _export_int8(out_path, x, ref, int8_tol, name, architecture, input_spec, fields)
-    card = _make_card(out_path, name, architecture, input_spec, fields, fig)
-    card.save(out_path.with_suffix(".json"))
+    staged = _Staged()
+    try:
+        graph = staged.file(out_path)
+        fig = _export_checked(wrapped, input_spec.size, x, ref, graph, name, tolerance)
+        if int8:
+            fig["int8"] = _export_int8(staged, out_path, graph, x, ref, int8_tol, name, architecture, input_spec,
+                                       fields)
+        card = _make_card(out_path, name, architecture, input_spec, fields, fig, written=graph)
+        card.save(staged.file(out_path.with_suffix(".json")))
+        staged.commit()
+    finally:
+        staged.discard()
+    card.path = out_path.with_suffix(".json")
     return card
 
 
-def _export_checked(wrapped: nn.Module, size: int, x: np.ndarray, ref: np.ndarray, out_path: Path, name: str,
+class _Staged:
+    """Files written under temporary names beside their targets (``file``), moved into place together
+    once every check has passed (``commit``), or removed (``discard``): a failed export replaces nothing."""
+
+    def __init__(self) -> None:
+        self.moves: dict[Path, Path] = {}
+
+    def file(self, target: Path) -> Path:
+        fd, tmp = tempfile.mkstemp(suffix=target.suffix, dir=target.parent, prefix=f".{target.stem}.")
+        os.close(fd)
+        self.moves[Path(tmp)] = target
+        return Path(tmp)
+
+    def commit(self) -> None:
+        for tmp, target in list(self.moves.items()):  # graphs first, then the cards that name them
+            os.chmod(tmp, 0o644)
+            os.replace(tmp, target)
+            del self.moves[tmp]
+
+    def discard(self) -> None:
+        for tmp in self.moves:
+            tmp.unlink(missing_ok=True)
+        self.moves.clear()
+
+
+def _export_checked(wrapped: nn.Module, size: int, x: np.ndarray, ref: np.ndarray, tmp: Path, name: str,
                     tolerance: float) -> dict[str, Any]:
-    """Export to a temporary file beside ``out_path``, check the graph and its parity with the PyTorch
-    logits ``ref``, then move it into place; returns the parity figures.  Nothing is left on failure."""
-    tmp = Path(tempfile.mkstemp(suffix=".onnx", dir=out_path.parent, prefix=f".{out_path.stem}.")[1])
-    try:
-        exporter = _onnx_export(wrapped, size, tmp)
-        graph = _check_graph(tmp)
-        got = _ort_logits(tmp, x)
-        fig = parity_figures(ref, got, tolerance)
-        # the batch axis must really be dynamic: score one image alone too
-        single = _ort_logits(tmp, x[:1], batch_size=1)
-        fig["single_vs_batch_max_abs_dprob"] = float(np.abs(sigmoid(single) - sigmoid(got[:1])).max())
-        fig.update(graph)
-        fig["exporter"] = exporter
-        fig["torch"] = torch.__version__
-        fig["onnxruntime"] = __import__("onnxruntime").__version__
-        if not fig["passed"]:
-            raise ParityError(
-                f"{name}: ONNX parity failed: max |Δprob| = {fig['max_abs_dprob']:.3g} > tolerance {tolerance:g} "
-                f"on {fig['n_images']} images",
-                fig,
-            )
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """Export to ``tmp`` (a temporary file beside the target), check the graph and its parity with the
+    PyTorch logits ``ref``; returns the parity figures (the caller moves the file into place)."""
+    exporter = _onnx_export(wrapped, size, tmp)
+    graph = _check_graph(tmp)
+    got = _ort_logits(tmp, x)
+    fig = parity_figures(ref, got, tolerance)
+    # the batch axis must really be dynamic: score one image alone too
+    single = _ort_logits(tmp, x[:1], batch_size=1)
+    fig["single_vs_batch_max_abs_dprob"] = float(np.abs(sigmoid(single) - sigmoid(got[:1])).max())
+    fig.update(graph)
+    fig["exporter"] = exporter
+    fig["torch"] = torch.__version__
+    fig["onnxruntime"] = __import__("onnxruntime").__version__
+    if not fig["passed"]:
+        raise ParityError(
+            f"{name}: ONNX parity failed: max |Δprob| = {fig['max_abs_dprob']:.3g} > tolerance {tolerance:g} "
+            f"on {fig['n_images']} images",
+            fig,
+        )
     return fig
 
 
@@ -263,31 +292,34 @@ def _quantize(out_path: Path, q_path: Path) -> None:
         src.unlink(missing_ok=True)
 
 
-def _export_int8(out_path: Path, x: np.ndarray, ref: np.ndarray, int8_tol: float, name: str, architecture: str,
-                 input_spec: InputSpec, fields: dict[str, Any]) -> dict[str, Any]:
-    """``<stem>.int8.onnx`` + its card beside ``out_path``; returns its figures for the main card.
-    On a parity failure both graphs are removed and :class:`ParityError` is raised."""
+def _export_int8(staged: _Staged, out_path: Path, graph: Path, x: np.ndarray, ref: np.ndarray, int8_tol: float,
+                 name: str, architecture: str, input_spec: InputSpec, fields: dict[str, Any]) -> dict[str, Any]:
+    """``<stem>.int8.onnx`` + its card beside ``out_path``, staged (``graph``: the staged main graph);
+    returns its figures for the main card.  A parity failure is a :class:`ParityError` (nothing is moved
+    into place: the previous files stay)."""
     q_path = out_path.with_name(out_path.stem + ".int8.onnx")
-    _quantize(out_path, q_path)
-    q_got = _ort_logits(q_path, x)
+    q_tmp = staged.file(q_path)
+    _quantize(graph, q_tmp)
+    q_got = _ort_logits(q_tmp, x)
     int8_fig = parity_figures(ref, q_got, int8_tol)
     int8_fig["quantization"] = "onnxruntime.quantization.quantize_dynamic QInt8 weights"
     if not int8_fig["passed"]:
-        q_path.unlink(missing_ok=True)
-        out_path.unlink(missing_ok=True)
         raise ParityError(
             f"{name}: int8 parity failed: max |Δprob| = {int8_fig['max_abs_dprob']:.3g} > {int8_tol:g}",
             int8_fig,
         )
-    int8_card = _make_card(q_path, name + ".int8", architecture, input_spec, fields, int8_fig)
+    int8_card = _make_card(q_path, name + ".int8", architecture, input_spec, fields, int8_fig, written=q_tmp)
     int8_card.description = (int8_card.description + " (int8 dynamic quantisation)").strip()
-    int8_card.save(q_path.with_suffix(".json"))
+    int8_card.save(staged.file(q_path.with_suffix(".json")))
+    int8_card.path = q_path.with_suffix(".json")
     return {**int8_fig, "file": q_path.name}
 
 
 def _make_card(
-    path: Path, name: str, architecture: str, spec: InputSpec, fields: dict[str, Any], parity: dict[str, Any]
+    path: Path, name: str, architecture: str, spec: InputSpec, fields: dict[str, Any], parity: dict[str, Any],
+    written: Path | None = None,
 ) -> ModelCard:
+    """The card of the graph ``path`` (its name; its SHA-256 from ``written``, where it is staged, else ``path``)."""
     fields = json.loads(json.dumps(fields, default=str))  # deep copy, JSON-safe
     extra = fields.pop("extra", {})
     extra.setdefault("exported_by", f"synthdetect {synthdetect_version}")
@@ -299,7 +331,7 @@ def _make_card(
     return ModelCard(
         name=name,
         file=path.name,
-        sha256=sha256_file(path),
+        sha256=sha256_file(written or path),
         architecture=architecture,
         input=InputSpec(**json.loads(spec.key())),
         parity=parity,
@@ -473,8 +505,12 @@ def export_run(run: Path, out: Path, *, name: str | None = None, parity_data: Se
                tiles: int = 1) -> ModelCard:
     """``tiles`` K > 1: the card asks inference to score up to K x K native crops of each image
     and average them (``InputSpec.tiles``); the ONNX graph itself stays the single-crop network."""
+    rd = RunDir(run, create=False)
+    why = check_finished(Path(run), rd.config(), checkpoint)
+    if why:
+        raise RunUsageError(why)
     model, spec, cfg = load_run(run, checkpoint)
-    log = RunDir(run, create=False).read_log()
+    log = rd.read_log()
     fields = card_fields_from_run(cfg, log)
     fields["extra"] = {"run": _rel(run), "checkpoint": checkpoint}
     if tiles > 1:

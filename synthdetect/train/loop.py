@@ -32,6 +32,11 @@ class RunError(RuntimeError):
     """Bad run directory / resume state."""
 
 
+class RunUsageError(RunError):
+    """A run refused before anything is written (a non-empty ``--out``, a ``--resume`` that changes the
+    run's data or settings): a usage error, exit 2."""
+
+
 # --------------------------------------------------------------------------- early stopping
 class EarlyStopping:
     """Early stopping with learning-rate drops.
@@ -132,15 +137,23 @@ def versions() -> dict[str, str]:
 # --------------------------------------------------------------------------- run directory
 class RunDir:
     FILES = ("config.json", "log.jsonl", "best.pt", "last.pt")
+    # every file a run writes: ``--force`` replaces or removes an earlier run's (clear), keeps any other file
+    OWN = (*FILES, "train.txt", "val.txt", "train.sha256", "val.sha256")
 
     def __init__(self, path: Path | str, *, resume: bool = False, force: bool = False, create: bool = True):
         self.path = Path(path)
         if create:
             if self.path.exists() and any(self.path.iterdir()) and not (resume or force):
-                raise RunError(f"{self.path} is not empty; use --resume to continue it or --force to write into it")
+                raise RunUsageError(f"{self.path} is not empty; use --resume to continue it or --force to write "
+                                    "into it")
             if resume and not (self.path / "last.pt").exists():
-                raise RunError(f"--resume: {self.path / 'last.pt'} not found")
+                raise RunUsageError(f"--resume: {self.path / 'last.pt'} not found")
             self.path.mkdir(parents=True, exist_ok=True)
+
+    def clear(self) -> None:
+        """Remove an earlier run's own files (``OWN``) before a new run writes its own; others are kept."""
+        for name in self.OWN:
+            (self.path / name).unlink(missing_ok=True)
 
     def __truediv__(self, name: str) -> Path:
         return self.path / name

@@ -25,7 +25,10 @@ from ..inputs.preprocess import normalize
 from .augment import AugmentConfig, train_view, val_crop
 from ..inputs.datasets import (DecodedCache, Item, load_sets, sample_pairs, shortcut_warnings, without_unreadable,
                                write_split)
-from .loop import FitConfig, RunDir, RunError, fit, pick_device, progress, seed_everything, set_threads, versions
+from .consistency import (checkpoint_digests, data_digest, digest_items, refuse_overlap,
+                          resume_differences, write_digests)
+from .loop import (FitConfig, RunDir, RunError, RunUsageError, fit, pick_device, progress, seed_everything, set_threads,
+                   versions)
 
 
 CLIP_PROBE = "clip-probe"  # the family train_clip_probe trains
@@ -46,9 +49,11 @@ def _licences(items: Sequence[Item]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in out.items()}
 
 
-def _data_summary(args: Sequence[str], items: Sequence[Item]) -> dict[str, Any]:
+def _data_summary(args: Sequence[str], items: Sequence[Item], digests: Sequence[str | None]) -> dict[str, Any]:
+    """Sets, counts, licences and ``sha256`` (:func:`consistency.data_digest`: the images by content)."""
     return {"sets": [str(a) for a in args], "n": len(items), "n_real": sum(1 for i in items if i.label == 0),
-            "n_synthetic": sum(1 for i in items if i.label == 1), "licences": _licences(items)}
+            "n_synthetic": sum(1 for i in items if i.label == 1), "licences": _licences(items),
+            "sha256": data_digest(items, digests)}
 
 
 def _init_from(model: nn.Module, init_run: str | Path, arch: str) -> dict[str, Any]:
@@ -79,7 +84,31 @@ def _warn(line: str) -> None:
     Console(stderr=True, soft_wrap=True, highlight=False).print(f"[yellow]warning:[/] {escape(line)}")
 
 
-def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int):
+class _Data:
+    """The training and validation images of a run, with every file's SHA-256."""
+
+    def __init__(self, train: list[Item], val: list[Item]):
+        self.train, self.val = train, val
+        with progress() as prog:
+            t = prog.add_task("hashing", total=len(train) + len(val), info="")
+            self.train_sha = digest_items(train, lambda: prog.advance(t))
+            self.val_sha = digest_items(val, lambda: prog.advance(t))
+
+    def summaries(self, train_args: Sequence[str], val_args: Sequence[str] | None) -> dict[str, Any]:
+        return {"train": _data_summary(train_args, self.train, self.train_sha),
+                "val": _data_summary(val_args or [], self.val, self.val_sha) if self.val else None}
+
+    def write(self, run: RunDir) -> None:
+        """The split lists and their SHA-256 lists in the run directory."""
+        write_split(run / "train.txt", self.train)
+        write_digests(run / "train.sha256", self.train, self.train_sha)
+        if self.val:
+            write_split(run / "val.txt", self.val)
+            write_digests(run / "val.sha256", self.val, self.val_sha)
+
+
+def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int) -> _Data:
+    """The images, hashed; a validation image that is a training image (the same file or the same bytes) is refused."""
     unlabelled: list[str] = []
     train_items = load_sets(train, unlabelled)
     if pairs:
@@ -87,10 +116,9 @@ def _select(train: Sequence[str], val: Sequence[str] | None, pairs: int | None, 
     val_items = load_sets(val, unlabelled) if val else []
     for line in unlabelled:
         _warn(line)
-    overlap = {i.path for i in train_items} & {i.path for i in val_items}
-    if overlap:
-        raise RunError(f"{len(overlap)} images are in both --train and --val (e.g. {sorted(overlap)[0]})")
-    return train_items, val_items
+    data = _Data(train_items, val_items)
+    refuse_overlap(data.train, data.train_sha, data.val, data.val_sha)
+    return data
 
 
 def _warn_shortcuts(items: Sequence[Item]) -> list[str]:
@@ -131,16 +159,45 @@ class _ImageSet(torch.utils.data.Dataset):
 # --------------------------------------------------------------------------- image training
 def _start(out: Path, train: Sequence[str], val: Sequence[str] | None, pairs: int | None, seed: int, *,
            threads: int | None, device: str, resume: bool, force: bool):
-    """Threads, seeds, device and the run directory with its train/val split files written."""
+    """Threads, seeds, device, the run directory (checked; nothing written in it yet) and the data."""
     set_threads(threads)
     seed_everything(seed)
     dev = pick_device(device)
     run = RunDir(out, resume=resume, force=force)
-    train_items, val_items = _select(train, val, pairs, seed)
-    write_split(run / "train.txt", train_items)
-    if val_items:
-        write_split(run / "val.txt", val_items)
-    return dev, run, train_items, val_items
+    data = _select(train, val, pairs, seed)
+    return dev, run, data
+
+
+def _check_resume(run: RunDir, cfg: dict[str, Any]) -> None:
+    """``--resume``: the run's data (by content) and settings unchanged, or a :class:`RunUsageError` naming
+    every difference (the weights would go on from a run the new config.json does not describe).
+    ``--init-from`` may be left out (the run's is kept); ``--epochs`` may grow."""
+    old = run.config()
+    if cfg.get("init_from") is None:
+        cfg["init_from"] = old.get("init_from")
+    done = max((int(r.get("epoch") or 0) for r in run.read_log()), default=0)
+    diffs = resume_differences(old, json.loads(json.dumps(cfg, default=str)), done)
+    if diffs:
+        raise RunUsageError(f"--resume {run.path}: not the run's data or settings: {'; '.join(diffs)} (on resume only "
+                            "--epochs, --device, --threads, --workers may change; train into a new --out for other "
+                            "data or settings)")
+    cfg["resumed_from_epoch"] = done
+
+
+def _begin(run: RunDir, cfg: dict[str, Any], data: _Data, resume: bool) -> None:
+    """Once the data are read: an earlier run's files removed (``--force``), the split lists and the config
+    written, with no result yet (a run interrupted from here on is unfinished, and export refuses it)."""
+    if not resume:
+        run.clear()
+    data.write(run)
+    run.write_config(cfg)
+
+
+def _finish(run: RunDir, cfg: dict[str, Any], result: dict[str, Any]) -> dict[str, Any]:
+    """The result, with the checkpoints' SHA-256 (export checks them), into config.json."""
+    cfg["result"] = {**result, "checkpoints": checkpoint_digests(run.path)}
+    run.write_config(cfg)
+    return cfg["result"]
 
 
 def _provenance() -> dict[str, Any]:
@@ -242,8 +299,8 @@ def train_images(
     """``arch``: a registered family (``families.py``).  ``card_resize``: the card resizes the shorter
     side to ``resize_to`` at inference (families with ``inference_resize="opt-in"``, e.g. ResNets).
     ``strip_frames``: uniform frames are cut off the images before any resize or crop."""
-    dev, run, train_items, val_items = _start(out, train, val, pairs, seed, threads=threads, device=device,
-                                              resume=resume, force=force)
+    dev, run, data = _start(out, train, val, pairs, seed, threads=threads, device=device, resume=resume, force=force)
+    train_items, val_items = data.train, data.val
     fam = families.get(arch)
     model = fam.build(**arch_kw)
     init = _init_from(model, init_from, arch) if init_from else None
@@ -254,8 +311,8 @@ def train_images(
         aug = replace(aug, mean=tuple(spec.mean), std=tuple(spec.std))  # training normalises as the card does
     cfg = {
         "recipe": recipe, "arch": arch, "arch_kw": arch_kw, "seed": seed, "epochs": epochs, "batch_size": batch_size,
-        "lr": lr, "optimizer": optimizer, "device": str(dev), "threads": threads, "workers": workers, "train": _data_summary(train, train_items),
-        "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
+        "lr": lr, "optimizer": optimizer, "device": str(dev), "threads": threads, "workers": workers,
+        **data.summaries(train, val), "pairs": pairs, "init_from": init,
         "augment": asdict(aug), "train_resize_shorter_to": resize_to, "crops_per_image": crops_per_image,
         "patience": patience, "monitor": monitor, "frames": "stripped" if strip_frames else "kept",
         "pretrained_backbone": bool(getattr(model, "pretrained", False)),
@@ -264,16 +321,12 @@ def train_images(
         **_provenance(), **(extra or {}),
     }
     if resume:
-        old = run.config()
-        if old.get("arch") != arch:
-            raise RunError(f"--resume: run is {old.get('arch')!r}, not {arch!r}")
-        cfg["resumed_from_epoch"] = old.get("result", {}).get("last_epoch")
-    run.write_config(cfg)
-
+        _check_resume(run, cfg)
     cache = _decoded(train_items, val_items, resize_to, max(aug.crop, spec.size), strip_frames)
     train_items, val_items = _leave_out_unreadable(cfg, cache.unreadable, train_items, val_items)
     cfg["decoded_cache_mib"] = round(cache.nbytes() / 2**20, 1)
     cfg["frames_stripped"] = cache.stripped
+    _begin(run, cfg, data, resume)
     train_set = _ImageSet(train_items, cache, aug, seed, True, repeats=crops_per_image)
     # validate on the view inference will see: the card's crop size, centred
     val_aug = AugmentConfig(**{**asdict(aug), "random_crop": False, "flip": False, "crop": spec.size})
@@ -281,9 +334,7 @@ def train_images(
     opt = _optimizer(model, optimizer, lr)
     result = fit(run, model, opt, *_image_batches(train_set, val_set, batch_size, workers, seed),
                  FitConfig(lr=lr, epochs=epochs, patience=patience, monitor=monitor), dev, resume=resume)
-    cfg["result"] = result
-    run.write_config(cfg)
-    return result
+    return _finish(run, cfg, result)
 
 
 # --------------------------------------------------------------------------- CLIP probe
@@ -344,8 +395,8 @@ def train_clip_probe(
 ) -> dict[str, Any]:
     from .features import FeatureCache, FeatureExtractor, default_cache_dir as default_feature_dir
 
-    dev, run, train_items, val_items = _start(out, train, val, pairs, seed, threads=threads, device=device,
-                                              resume=resume, force=force)
+    dev, run, data = _start(out, train, val, pairs, seed, threads=threads, device=device, resume=resume, force=force)
+    train_items, val_items = data.train, data.val
     fam = families.get(CLIP_PROBE)
     model = fam.build(backbone=backbone, backbone_weights=backbone_weights, feature=feature)
     init = _init_from(model, init_from, fam.name) if init_from else None
@@ -360,8 +411,7 @@ def train_clip_probe(
         "backbone": model.info, "pretrained_backbone": model.pretrained, "backbone_digest": model.backbone_digest,
         "feature": feature, "feature_dim": model.features.dim, "seed": seed, "epochs": epochs,
         "batch_size": batch_size, "lr": lr, "optimizer": "adamw", "weight_decay": 0.0, "views": views,
-        "device": str(dev), "threads": threads, "train": _data_summary(train, train_items),
-        "val": _data_summary(val, val_items) if val_items else None, "pairs": pairs, "init_from": init,
+        "device": str(dev), "threads": threads, **data.summaries(train, val), "pairs": pairs, "init_from": init,
         "augment": asdict(aug), "train_resize_shorter_to": resize_to, "input_spec": json.loads(spec.key()),
         "frames": "stripped" if strip_frames else "kept",
         "data_warnings": _warn_shortcuts(train_items), "checkpoint_contents": "head state dict (weight [1,D], bias [1]); the frozen backbone is rebuilt from arch_kw",
@@ -369,7 +419,8 @@ def train_clip_probe(
     }
     if not model.pretrained:
         cfg["warning"] = "random-init CLIP backbone: the probe's features carry no pretrained semantics"
-    run.write_config(cfg)
+    if resume:
+        _check_resume(run, cfg)
 
     fc = FeatureCache(Path(cache_dir) if cache_dir else default_feature_dir())
     ext = FeatureExtractor(model.features.to(dev), model.info, feature, fc, dev, resize_to=resize_to,
@@ -386,14 +437,13 @@ def train_clip_probe(
     ytr = torch.tensor([float(i.label) for i in train_items])
     yva = torch.tensor([float(i.label) for i in val_items]) if val_items else None
     cfg["feature_cache"] = {"dir": str(fc.root), "hits": fc.hits, "computed": fc.misses}
+    _begin(run, cfg, data, resume)
 
     head = _Head(model.head).to(dev)
     opt = torch.optim.AdamW(head.parameters(), lr=lr, betas=(0.9, 0.999), weight_decay=0.0)
     result = fit(run, head, opt, *_feature_batches(xs, ytr, val_x, yva, batch_size, seed),
                  FitConfig(lr=lr, epochs=epochs), dev, resume=resume, state_fn=lambda m: m.head.state_dict())
-    cfg["result"] = result
-    run.write_config(cfg)
-    return result
+    return _finish(run, cfg, result)
 
 
 # --------------------------------------------------------------------------- loading runs

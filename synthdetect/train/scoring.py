@@ -28,6 +28,15 @@ class RunScorer(Scorer):
         self.device = pick_device(device)
         self.model.to(self.device)
         self.name = Path(run_dir).name
+        self.run_dir = Path(run_dir)
+
+    def training_images(self, paths, digests: dict[int, str] | None = None) -> list[int]:
+        """Positions of ``paths`` that are this run's training images (the same bytes, by SHA-256:
+        :func:`synthdetect.train.consistency.training_images_among`; ``digests`` shared with other checks):
+        the run's scores on them are training scores, not a test."""
+        from .consistency import training_images_among
+
+        return training_images_among(self.run_dir, paths, digests)
 
     def probs(self, batch: np.ndarray) -> np.ndarray:
         with self.torch.no_grad():

@@ -42,8 +42,8 @@ def test_resnet_narrow_train_resume_finetune(tiny_sets, tmp_path, invoke):
         assert (run / f).exists(), f
     sd = torch.load(run / "best.pt", map_location="cpu", weights_only=True)
     assert "fc.weight" in sd
-    # refuses to overwrite, resumes
-    res = invoke(common + ["--epochs", "2", "--out", run], code=4)
+    # refuses to overwrite (a usage error: exit 2), resumes
+    res = invoke(common + ["--epochs", "2", "--out", run], code=2)
     assert "not empty" in res.output
     invoke(common + ["--epochs", "2", "--out", run, "--resume"])
     log = [json.loads(l) for l in (run / "log.jsonl").read_text().splitlines()]

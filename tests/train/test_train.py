@@ -148,7 +148,7 @@ def _with_broken(src, dst, *names):
 
     shutil.copytree(src, dst)
     for name in names:
-        (dst / name).write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 20)
+        (dst / name).write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 20 + str(dst).encode())  # not byte-identical across sets
     return dst
 
 

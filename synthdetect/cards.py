@@ -673,6 +673,30 @@ class Registry:
         return self._get("ensemble", "default")
 
 
+def hub_provenance(card: Any) -> dict | None:
+    """For a model converted by ``synthdetect weights`` (its card has ``extra.hub``): the entry, whether
+    every file matched a published digest (``verified``), and where each file came from; else None.
+
+    Cards written before ``verified`` was recorded are read from their ``check`` text.
+    """
+    hub = (getattr(card, "extra", None) or {}).get("hub")
+    if not isinstance(hub, dict):
+        return None
+    files = [f for f in hub.get("files") or [] if isinstance(f, dict)]
+
+    def published(f: dict) -> bool:
+        if "verified" in f:
+            return f["verified"] is True
+        return f.get("check") == "matches published sha256"
+
+    return {
+        "entry": hub.get("entry"),
+        "verified": bool(files) and all(published(f) for f in files),
+        "files": [{"file": f.get("file"), "digest": "published" if published(f) else "recorded on first use",
+                   "from": f.get("from") or f.get("imported_from") or f.get("url")} for f in files],
+    }
+
+
 def verify_sha256(card: "ModelCard | BackboneCard") -> None:
     """Raise IntegrityError (a CardError) unless the ONNX file is there and its digest matches the card."""
     p = card.model_path

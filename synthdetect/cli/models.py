@@ -13,30 +13,6 @@ UNVERIFIED_NOTE = ("converted from a published-detector entry whose checkpoint h
                    "its digest was only recorded on first use (pulled or imported: see the card's extra.hub.files)")
 
 
-def hub_provenance(card) -> dict | None:
-    """For a model converted by ``synthdetect weights`` (its card has ``extra.hub``): the entry, whether
-    every file matched a published digest (``verified``), and where each file came from; else None.
-
-    Cards written before ``verified`` was recorded are read from their ``check`` text.
-    """
-    hub = (getattr(card, "extra", None) or {}).get("hub")
-    if not isinstance(hub, dict):
-        return None
-    files = [f for f in hub.get("files") or [] if isinstance(f, dict)]
-
-    def published(f: dict) -> bool:
-        if "verified" in f:
-            return f["verified"] is True
-        return f.get("check") == "matches published sha256"
-
-    return {
-        "entry": hub.get("entry"),
-        "verified": bool(files) and all(published(f) for f in files),
-        "files": [{"file": f.get("file"), "digest": "published" if published(f) else "recorded on first use",
-                   "from": f.get("from") or f.get("imported_from") or f.get("url")} for f in files],
-    }
-
-
 def models(
     models_dir: Optional[List[Path]] = models_dir_option("Extra model directory (repeatable)."),
     fmt: ListFormat = list_format_option(),
@@ -49,7 +25,7 @@ def models(
     """
     import json
 
-    from ..cards import Registry
+    from ..cards import Registry, hub_provenance
 
     reg = Registry(models_dir or [])
     models, ensembles, broken = reg.models(), reg.ensembles(), reg.broken()
@@ -111,6 +87,8 @@ def models(
 
 def _model_json(c) -> dict:
     """A card in ``--format json``, plus ``unverified`` (bool) and ``provenance`` (:func:`hub_provenance`)."""
+    from ..cards import hub_provenance
+
     prov = hub_provenance(c)
     return {**c.to_dict(), "card_path": str(c.path), "unverified": prov is not None and not prov["verified"],
             "provenance": prov}

@@ -162,6 +162,9 @@ def scan(
     settings = {"threshold": threshold, **_settings(scanner, recursive, max_false_alarm, max_miss),
                 "cache": cache is not None, "engine": engine.value}
     head = header(plan, scanner.models, settings, command=_command_line())
+    for m in head["models"]:
+        if m.get("unverified") and fmt != Fmt.table:  # the table's footer says it
+            warn(f"{m['name']} is UNVERIFIED: its weights' digest was recorded on first use, not published")
     bar = _Bar(progress if progress is not None else sys.stderr.isatty())
     with output_stream(output, inputs, force) as out:
         result = _run(writer, out, head, paths, plan, scanner, disc, bar, cache, ray_engine, recursive, started)

@@ -98,6 +98,7 @@ def header(plan, models, options: dict[str, Any] | None = None,
                 "threshold_real": None if plan.member_operating(c) is None else plan.member_operating(c).t_lo,
                 "error_rates": _rates_for(c, plan.member_operating(c), plan.member_threshold(c)),
                 **({"training_warnings": w} if (w := training_warnings(c)) else {}),
+                **_unverified(c),
             }
             for c in plan.cards
         ],
@@ -119,10 +120,23 @@ def training_warnings(card: Any) -> list[str]:
     return [str(w) for w in [*(t.get("data_warnings") or []), *(size.get("warnings") or [])] if w]
 
 
+def _unverified(card: Any) -> dict[str, Any]:
+    """``{"unverified": True, "provenance": …}`` for a model whose weights' digest was only recorded on
+    first use (a published-detector entry without a published sha256, pulled or imported), else {}."""
+    from ..cards import hub_provenance
+
+    prov = hub_provenance(card)
+    return {"unverified": True, "provenance": prov} if prov is not None and not prov["verified"] else {}
+
+
 def training_warning_lines(models: Any) -> list[str]:
-    """One line per training warning of the header's ``models`` (the table footer, the HTML report)."""
-    return [f"{m.get('name')} was fitted with a warning: {w}" for m in models or [] if isinstance(m, dict)
-            for w in m.get("training_warnings") or []]
+    """One line per training warning of the header's ``models``, and one per model with unverified
+    weights (the table footer, the HTML report)."""
+    lines = [f"{m.get('name')} was fitted with a warning: {w}" for m in models or [] if isinstance(m, dict)
+             for w in m.get("training_warnings") or []]
+    return lines + [f"{m.get('name')} is UNVERIFIED: its weights' digest was recorded on first use, not published "
+                    f"(from {', '.join(str(f.get('from')) for f in (m.get('provenance') or {}).get('files') or [])})"
+                    for m in models or [] if isinstance(m, dict) and m.get("unverified")]
 
 
 def read_results(path: str | Path, warnings: list[str] | None = None

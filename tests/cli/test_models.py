@@ -87,3 +87,27 @@ def test_models_marks_first_use_digests_as_unverified(models_dir, tmp_path):
     assert "UNVERIFIED" not in r.stdout
     doc = json.loads(cli(["models", "--models-dir", models_dir, "-f", "json"]).stdout)
     assert all(m["unverified"] is False and m["provenance"] is None for m in doc["models"])
+
+
+def test_scan_marks_a_model_with_unverified_weights(models_dir, images, tmp_path):
+    """`models` said UNVERIFIED; the scan report using the model said nothing."""
+    import shutil
+
+    from tests.support import cli
+
+    d = tmp_path / "m"
+    shutil.copytree(models_dir, d)
+    card = json.loads((d / "bright.json").read_text())
+    card.setdefault("extra", {})["hub"] = {"entry": "bright-hub", "files": [
+        {"file": "bright.pth", "verified": False, "from": "imported from /cases/bright.pth"}]}
+    (d / "bright.json").write_text(json.dumps(card))
+    r = cli(["scan", images["white"], "--models-dir", d, "--models", "bright", "-f", "json", "--no-cache"])
+    doc = json.loads(r.stdout)
+    m = doc["models"][0]
+    assert m["unverified"] is True and m["provenance"]["files"][0]["from"] == "imported from /cases/bright.pth"
+    assert "bright is UNVERIFIED" in r.stderr
+    r = cli(["scan", images["white"], "--models-dir", d, "--models", "bright", "--no-cache"])
+    assert "bright is UNVERIFIED: its weights' digest was recorded on first use, not published (from imported from " \
+           "/cases/bright.pth)" in " ".join(r.stdout.split())
+    r = cli(["scan", images["white"], "--models-dir", models_dir, "--models", "bright", "-f", "json", "--no-cache"])
+    assert "unverified" not in json.loads(r.stdout)["models"][0]

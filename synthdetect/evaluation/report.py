@@ -234,6 +234,9 @@ def calibration_overlap(items: Sequence[Item], targets: Sequence[Any]) -> dict[s
     only when some target's card lists calibration images."""
     shas: dict[int, str] = {}
     own = {t.name: set(own_scores(items, t, {}, shas)) for t in targets}
+    for t in targets:  # a training run's own training images (its train.sha256), by content
+        if callable(getattr(t, "training_images", None)):
+            own[t.name] |= set(t.training_images([it.path for it in items], shas))
     return {name: pos for name, pos in own.items() if pos}
 
 
@@ -320,9 +323,12 @@ def data_notes(report: dict[str, Any]) -> list[str]:
             who = "its members were" if m.get("kind") == "ensemble" else "it was"
             k = m.get("calibration_copies")
             how = f"; {k} of them are copies, re-saved, re-encoded or resized, found by their features" if k else ""
-            notes.append(f"warning: {m['calibration_images']} of the {report['n']} images are {name}'s own calibration "
-                         f"images ({who} fitted on them{how}): its figures on them are training scores, not a test (and are "
-                         "not written to its card by --write-cards); --exclude-calibration-images leaves them out")
+            what = "training images (the same bytes as its train.sha256" if m.get("kind") == "run" else \
+                "calibration images ("
+            notes.append(f"warning: {m['calibration_images']} of the {report['n']} images are {name}'s own {what}"
+                         f"{'; ' if m.get('kind') == 'run' else ''}{who} fitted on them{how}): its figures on them are "
+                         "training scores, not a test (and are not written to its card by --write-cards); "
+                         "--exclude-calibration-images leaves them out")
     return notes
 
 

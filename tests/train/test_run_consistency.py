@@ -176,3 +176,16 @@ def test_export_checks_every_file_it_writes_and_a_failed_int8_check_replaces_not
     res = invoke(["export", finished, "--out", w / "p.onnx", "--parity-n", "2", "--int8", "--force"], code=4)
     assert "int8 parity failed" in _said(res)
     assert _state(w) == before  # p.onnx, p.json, p.int8.onnx, p.int8.json as they were; no temporary file left
+
+
+def test_evaluate_a_run_on_its_own_training_images_says_so(finished, tiny_sets, invoke, tmp_path):
+    """`evaluate RUN --data <its training set>` printed Table 1 with no warning."""
+    train, val = tiny_sets
+    res = invoke(["evaluate", str(finished), "--data", train, "--format", "json", "--out", tmp_path / "m.json"])
+    rep = json.loads((tmp_path / "m.json").read_text())
+    (m,) = rep["models"].values()
+    assert m["calibration_images"] == 16
+    assert "16 of the 16 images are done's own training images (the same bytes as its train.sha256" in _said(res)
+    res = invoke(["evaluate", str(finished), "--data", val, "--format", "json", "--out", tmp_path / "v.json"])
+    assert "calibration_images" not in json.loads((tmp_path / "v.json").read_text())["models"]["done"]
+    assert "training images" not in _said(res)

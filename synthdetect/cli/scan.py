@@ -162,9 +162,7 @@ def scan(
     settings = {"threshold": threshold, **_settings(scanner, recursive, max_false_alarm, max_miss),
                 "cache": cache is not None, "engine": engine.value}
     head = header(plan, scanner.models, settings, command=_command_line())
-    for m in head["models"]:
-        if m.get("unverified") and fmt != Fmt.table:  # the table's footer says it
-            warn(f"{m['name']} is UNVERIFIED: its weights' digest was recorded on first use, not published")
+    _warn_unverified(head, fmt)
     bar = _Bar(progress if progress is not None else sys.stderr.isatty())
     with output_stream(output, inputs, force) as out:
         result = _run(writer, out, head, paths, plan, scanner, disc, bar, cache, ray_engine, recursive, started)
@@ -173,6 +171,13 @@ def scan(
     if result.summary.errors:
         raise typer.Exit(int(ExitCode.UNREADABLE))
     raise typer.Exit(int(ExitCode.OK))
+
+
+def _warn_unverified(head: dict, fmt: "Fmt") -> None:
+    """A model whose weights' digest was only recorded on first use, said on stderr (the table's footer says it)."""
+    for m in head["models"]:
+        if m.get("unverified") and fmt != Fmt.table:
+            warn(f"{m['name']} is UNVERIFIED: its weights' digest was recorded on first use, not published")
 
 
 def _settings(scanner, recursive: bool, max_false_alarm: Optional[float], max_miss: Optional[float]) -> dict:

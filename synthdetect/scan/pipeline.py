@@ -781,12 +781,17 @@ class Scanner:
         quality = rec.get("quality")
         self._condition_gate(quality, cond, ens_op if ens_op is not None else (
             plan.member_operating(self.models[0].card, cond) if len(self.models) == 1 else None))
-        if isinstance(quality, dict) and quality.get("failed") and rec["verdict"] != "inconclusive":
+        if not (isinstance(quality, dict) and quality.get("failed")) or rec["verdict"] is None:
+            return
+        gates = [g["reason"] for g in quality["failed"]]
+        if rec["verdict"] != "inconclusive":
             # the detectors are known not to work on such inputs: no definite verdict from them
             rec["detector_verdict"] = rec["verdict"]
             rec["verdict"] = "inconclusive"
             rec["error_rate"] = None
-            rec["reasons"] = [g["reason"] for g in quality["failed"]]
+            rec["reasons"] = gates
+        else:  # already between the thresholds: the gates are named first all the same (the footer counts them)
+            rec["reasons"] = gates + [r for r in rec.get("reasons") or [] if r not in gates]
 
     def _condition_gate(self, quality: Any, cond: CondKey, op: Operating | None) -> None:
         """A measured condition whose rates at the thresholds used break the budgets is a failed gate."""

@@ -151,3 +151,21 @@ def test_a_lifted_gate_records_the_score_and_that_the_calibration_covers_it():
     assert apply(rec, gate, 2.0)  # failed, then lifted as scan lifts every gate the calibration covers
     Scanner._calibration_covers(rec["quality"], gate.name, True)
     assert rec["quality"] == {"failed": [], "ok": True, "median_filtered_score": 2.0, "median_filtered_calibrated": True}
+
+
+def test_a_gate_failed_by_an_image_already_between_the_thresholds_is_named_in_its_reasons():
+    """The record said only "score between the thresholds" while the footer counted its failed gate."""
+    from types import SimpleNamespace
+
+    from synthdetect.scan.pipeline import Scanner
+
+    between = "score between the calibrated 'real' and 'synthetic' thresholds"
+    gate = {"gate": "median_filtered", "value": 2.1, "threshold": 1.38, "reason": "looks median-filtered"}
+    me = SimpleNamespace(plan=None, models=[], _condition_gate=lambda *a: None)
+    rec = {"verdict": "inconclusive", "reasons": [between], "quality": {"ok": False, "failed": [gate]}}
+    Scanner._apply_quality_gates(me, rec, None, object())
+    assert rec["verdict"] == "inconclusive" and rec["reasons"] == ["looks median-filtered", between]
+    assert "detector_verdict" not in rec
+    rec = {"verdict": "real", "reasons": [], "error_rate": {"rate": 0.2}, "quality": {"ok": False, "failed": [gate]}}
+    Scanner._apply_quality_gates(me, rec, None, object())
+    assert rec["verdict"] == "inconclusive" and rec["detector_verdict"] == "real" and rec["reasons"] == ["looks median-filtered"]

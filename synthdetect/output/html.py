@@ -316,6 +316,9 @@ def _domain_html(dom: Any) -> str:
         out.append(f'<p class="notes">{_e(dom["out_of_domain"])} images lie outside the calibration domain: '
                    f'the stated error rates do not apply to them.{way_out}</p>')
         out += [f'<p class="notes">{_e(alone)}.</p>' for alone in in_domain_sentences(dom)]
+    from .text import borderline_sentences
+
+    out += [f'<p class="notes">{_e(b)}.</p>' for b in borderline_sentences(dom)]
     if dom.get("beyond_calibration_images"):
         from .text import beyond_sentence
 

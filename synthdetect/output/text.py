@@ -396,11 +396,27 @@ def domain_lines(dom: dict[str, Any] | None) -> list[str]:
         way_out = "" if all_in_domain_for_some(dom) else f"; to judge them, {WAY_OUT}"
         lines.append(f"  {dom['out_of_domain']} images are outside the calibration domain: {act}{way_out}")
         lines += [f"  {sentence}" for sentence in alone]
+    lines += [f"  {sentence}" for sentence in borderline_sentences(dom)]
     if dom.get("beyond_calibration_images"):
         lines.append(f"  {beyond_sentence(dom)}")
     if dom.get("withheld_untested"):
         lines.append(f"  {untested_sentence(dom)}")
     return lines
+
+
+def borderline_sentences(dom: dict[str, Any]) -> list[str]:
+    """A sentence per group that is in domain only for want of images (``borderline``): its verdicts
+    stand, but the test could not confirm that their rates apply."""
+    out = []
+    for g in dom.get("groups") or []:
+        if not g.get("borderline"):
+            continue
+        top = max((t for t in g.get("tests") or [] if t.get("statistic") is not None), key=lambda t: t["statistic"])
+        out.append(f"{g.get('group')}: borderline — told from the calibration images at ROC-AUC {top['statistic']:.2f} "
+                   f"(>= {dom.get('min_effect')}) but p = {top['p_value']:.3g} > {dom.get('alpha')} with {g.get('n')} "
+                   "images: too few to decide; its verdicts stand, but their stated rates may not apply (scan more images "
+                   "of this source together, or fit a probe on a labelled sample of it: synthdetect train probe)")
+    return out
 
 
 def in_domain_sentences(dom: dict[str, Any]) -> list[str]:

@@ -93,7 +93,15 @@ class GroupResult:
              "tests": self.tests}
         if self.in_domain_for:
             d["in_domain_for"] = self.in_domain_for
+        if self.borderline():
+            d["borderline"] = True
         return d
+
+    def borderline(self) -> bool:
+        """In domain only for want of images: a test's classifier told the group apart as well as an
+        out-of-domain group's (ROC-AUC >= MIN_EFFECT) but its p-value did not reach ALPHA."""
+        return self.decision == "in_domain" and any(
+            t.get("statistic") is not None and t["statistic"] >= MIN_EFFECT for t in self.tests)
 
     def rejected_by(self) -> list[str]:
         """The references (card names) that found the group out of domain."""

@@ -732,3 +732,24 @@ def test_a_directory_of_several_formats_is_tested_per_format(ref):
     few = _as_format(records(*source(dc.MIN_N - 1, rng), "case", rng), "PNG")
     assert [(g[0], len(g[1])) for g in dc.groups_of(home + few)] == [("case", 20 + dc.MIN_N - 1)]
     assert [g[0] for g in dc.groups_of(home)] == ["case"]  # one format: the directory, named as before
+
+
+def test_a_group_in_domain_only_for_want_of_images_is_said_to_be_borderline():
+    """A 24-image folder told apart at ROC-AUC 0.82 with p 0.02 read `in_domain` like a confirmation."""
+    from synthdetect.output.html import _domain_html
+    from synthdetect.output.text import domain_lines
+
+    t = {"model": "p", "statistic": 0.82, "p_value": 0.02, "n": 24, "decision": "in_domain"}
+    g = dc.GroupResult(group="case", n=24, decision="in_domain", tests=[t])
+    assert g.borderline() and g.to_dict()["borderline"] is True
+    dom = {"mode": "enforce", "available": True, "references": ["p"], "min_n": 10, "min_effect": dc.MIN_EFFECT,
+           "alpha": dc.ALPHA, "groups": [g.to_dict()], "out_of_domain": 0}
+    said = [ln for ln in domain_lines(dom) if "borderline" in ln]
+    assert said == ["  case: borderline — told from the calibration images at ROC-AUC 0.82 (>= 0.8) but p = 0.02 > 0.01 "
+                    "with 24 images: too few to decide; its verdicts stand, but their stated rates may not apply (scan "
+                    "more images of this source together, or fit a probe on a labelled sample of it: synthdetect train "
+                    "probe)"]
+    assert "borderline" in _domain_html(dom)
+    for quiet in (dc.GroupResult("a", 24, "in_domain", [{**t, "statistic": 0.79}]),
+                  dc.GroupResult("b", 24, "out_of_domain", [{**t, "p_value": 0.001, "decision": "out_of_domain"}])):
+        assert not quiet.borderline() and "borderline" not in quiet.to_dict()

@@ -196,7 +196,8 @@ def train_probe(
     name: str = typer.Option(..., "--name", help="Name of the new model (scan --models NAME)."),
     backbone: str = typer.Option(DEFAULT_PROBE_BACKBONE, "--backbone", help="An installed backbone (synthdetect backbone "
                                  "list). Default: EfficientNet-Lite0 on the image and its high-pass residual, which "
-                                 "adapts best here (the bundled probes' too); efficientnet-lite0 (the image alone) scans three times as fast."),
+                                 "adapts best here (the bundled probes' too); efficientnet-lite0 (the image alone) "
+                                 "scans three times as fast."),
     out: Optional[Path] = typer.Option(None, "--out", help="Directory for NAME.json + NAME.head.json "
                                                             "(default: the first $SYNTHDETECT_MODELS_DIR entry, else "
                                                             "the user model directory)."),

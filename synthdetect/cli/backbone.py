@@ -21,14 +21,14 @@ from rich.markup import escape
 
 from ._training import data_inputs, err, train_extra
 from .errors import ExitCode, fail, output_checks, refuse_overwrite
-from .options import ListFormat, list_format_option
+from .options import ListFormat, list_format_option, models_dir_option
 
 backbone_app = typer.Typer(help="Pretrained feature extractors (backbones) for probes.", no_args_is_help=True)
 
 
 @backbone_app.command("list")
 def backbone_list(
-    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
+    models_dir: Optional[List[Path]] = models_dir_option("Extra model directories."),
     fmt: ListFormat = list_format_option(),
 ):
     """Installed backbones (ONNX feature extractors) and the ones this build can export."""

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from ._training import DEVICE, data_inputs, err, model_files, train_extra
 from .errors import refuse_overwrite
-from .options import Device
+from .options import Device, models_dir_option
 
 ensemble_app = typer.Typer(help="Build ensemble cards.", no_args_is_help=True)
 
@@ -38,7 +38,7 @@ def ensemble_build(
                                                      help="Labelled data: weight = member F1 at its calibrated threshold."),
     out: Path = typer.Option(..., "--out", help="weights/NAME.ensemble.json"),
     method: Method = typer.Option(Method.weighted, "--method"),
-    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
+    models_dir: Optional[List[Path]] = models_dir_option(),
     device: Device = DEVICE,
     force: bool = typer.Option(False, "--force", help="Overwrite an existing ensemble card."),
     description: str = typer.Option("", "--description", help="Why these members (stored in the card)."),

@@ -24,7 +24,7 @@ from rich.markup import escape
 
 from ._training import DEVICE, data_inputs, err, model_files, train_extra
 from .errors import ExitCode, fail, missing_extra, output_checks, warn
-from .options import Device, ListFormat
+from .options import Device, ListFormat, models_dir_option
 
 
 def library_failure(e: Exception) -> typer.Exit:
@@ -60,7 +60,7 @@ def evaluate(
                              "only when it is an earlier metrics file, or with --force)."),
     force: bool = typer.Option(False, "--force", help="Replace an existing --out file that is not an earlier "
                                                       "metrics file (never a file the command reads)."),
-    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra model directories."),
+    models_dir: Optional[List[Path]] = models_dir_option("Extra model directories."),
     write_cards: bool = typer.Option(False, "--write-cards",
                                      help="Also store the figures in each model's / ensemble's card (metrics[DATA])."),
     max_false_alarm: float = typer.Option(0.05, "--max-false-alarm", min=0.0, max=0.99,
@@ -132,7 +132,7 @@ def _partial_exit(unreadable) -> None:
 def calibrate(
     model: str = typer.Argument(..., help="Model (or ensemble) name or card path."),
     data: List[str] = typer.Option(..., "--data", help="Labelled DIR (0_real/ 1_fake/, or real/ fake/), DIR@LISTFILE or a CSV (repeatable)."),
-    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir"),
+    models_dir: Optional[List[Path]] = models_dir_option(),
     inconclusive_margin: Optional[float] = typer.Option(
         None, "--inconclusive-margin", min=0.0, max=0.5,
         help="Also set the card's band: |score - threshold| < MARGIN gives 'inconclusive' (default: keep the card's)."),

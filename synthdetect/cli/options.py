@@ -38,7 +38,17 @@ def device_option(help: str = "auto = CUDA when it really works, else CPU.") -> 
 
 
 def models_dir_option(help: str = "Extra model directory (repeatable; also $SYNTHDETECT_MODELS_DIR).") -> Optional[List[Path]]:
-    return typer.Option(None, "--models-dir", help=help)
+    return typer.Option(None, "--models-dir", help=help, callback=_said_if_missing)
+
+
+def _said_if_missing(value: Optional[List[Path]]) -> Optional[List[Path]]:
+    """A mistyped ``--models-dir`` is said (the models then come from the rest of the search path)."""
+    from .errors import warn
+
+    for d in value or []:
+        if not Path(d).is_dir():
+            warn(f"--models-dir {d} is not a directory: no models are read from it")
+    return value
 
 
 def split_names(values: Optional[List[str]]) -> Optional[List[str]]:

@@ -34,7 +34,7 @@ from ._training import (
     Monitor, data_inputs, err, train_extra,
 )
 from .errors import ExitCode, fail, output_checks
-from .options import Device, ListFormat
+from .options import Device, ListFormat, models_dir_option
 
 train_app = typer.Typer(help="Train detectors: probe (a linear probe on a labelled sample, no PyTorch) and the published recipes (PyTorch: the 'train' extra).", no_args_is_help=True)
 
@@ -207,7 +207,7 @@ def train_probe(
                                           help="Budget for the 'synthetic' threshold: share of calibration reals flagged."),
     max_miss: float = typer.Option(0.20, "--max-miss", min=0.0, max=0.99,
                                    help="Budget for the 'real' threshold: share of calibration fakes called real."),
-    models_dir: Optional[List[Path]] = typer.Option(None, "--models-dir", help="Extra directories to find the backbone."),
+    models_dir: Optional[List[Path]] = models_dir_option("Extra directories to find the backbone."),
     cache_dir: Optional[Path] = typer.Option(None, "--cache-dir", help="Feature cache (default: the user cache dir)."),
     no_cache: bool = typer.Option(False, "--no-cache", help="Extract every feature again; write no cache."),
     device: Device = DEVICE,

@@ -146,3 +146,10 @@ def test_forced_progress_into_a_batch_log_prints_plain_lines(models_dir, ev):
     assert lines and lines[-1] == "scanning: 8/8 images"
     r = cli(["scan", ev, "--models-dir", models_dir, "--models", "bright", "-f", "json", "--no-cache"])
     assert "scanning:" not in r.stderr  # off by default when stderr is not a terminal
+
+
+def test_a_mistyped_models_dir_is_said(tmp_path):
+    r = cli(["models", "--models-dir", tmp_path / "typo", "-f", "json"])
+    assert r.exit_code == 0
+    assert f"synthdetect: warning: --models-dir {tmp_path / 'typo'} is not a directory" in r.stderr
+    assert "warning" not in cli(["models", "--models-dir", tmp_path, "-f", "json"]).stderr

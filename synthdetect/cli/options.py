@@ -42,10 +42,13 @@ def models_dir_option(help: str = "Extra model directory (repeatable; also $SYNT
 
 
 def _said_if_missing(value: Optional[List[Path]]) -> Optional[List[Path]]:
-    """A mistyped ``--models-dir`` is said (the models then come from the rest of the search path)."""
+    """A mistyped ``--models-dir`` is said (the models then come from the rest of the search path).  A
+    single directory (``weights``: where models are installed, created when missing) is not a search path."""
     from .errors import warn
 
-    for d in value or []:
+    if not isinstance(value, (list, tuple)):
+        return value
+    for d in value:
         if not Path(d).is_dir():
             warn(f"--models-dir {d} is not a directory: no models are read from it")
     return value

@@ -71,7 +71,7 @@ def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None, force: 
     as ``FILE.<random>.partial`` beside it and moved over FILE only when the command completes:
     an interrupted or failed run (Ctrl-C, SIGTERM, a crash) leaves an earlier FILE as it was and
     the records so far in the ``.partial`` file, and says so.  Devices and pipes
-    (``-o /dev/null``, a FIFO) are written directly."""
+    (``-o /dev/null``, a FIFO), and an existing file in a folder that is not writable, are written directly."""
     if path is None:
         try:
             yield sys.stdout
@@ -80,7 +80,8 @@ def output_stream(path: Optional[Path], inputs: Optional[Inputs] = None, force: 
         return
     check_output(path, inputs, force)
     target = Path(os.path.realpath(path))
-    if target.exists() and not target.is_file():
+    in_place = target.exists() and (not target.is_file() or not os.access(target.parent, os.W_OK))
+    if in_place:  # a device or pipe; or a writable file in a folder where no file can be made beside it
         with _open_for_writing(path) as out:
             yield out
         return

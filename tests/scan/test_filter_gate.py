@@ -169,3 +169,39 @@ def test_a_gate_failed_by_an_image_already_between_the_thresholds_is_named_in_it
     rec = {"verdict": "real", "reasons": [], "error_rate": {"rate": 0.2}, "quality": {"ok": False, "failed": [gate]}}
     Scanner._apply_quality_gates(me, rec, None, object())
     assert rec["verdict"] == "inconclusive" and rec["detector_verdict"] == "real" and rec["reasons"] == ["looks median-filtered"]
+
+
+def _gate_tool():
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "tools" / "make_filter_gate.py"
+    spec = importlib.util.spec_from_file_location("make_filter_gate", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_gate_tool_fits_a_gate_on_several_edits_and_measures_every_edit_per_source():
+    """tools/make_filter_gate.py: a gate's positive class may hold several edits (smoothing, sharpening);
+    the other gates' edits are left out of its fit but measured, per unseen source."""
+    tool = _gate_tool()
+    assert tool.GATES == {"median_filtered": ("median",)}  # what the bundled card carries
+    assert tool.parse_gates(["sharpened"]) == {"sharpened": ("sharpen", "unsharp")}
+    assert tool.parse_gates(["smoothed=smooth_more,gauss"]) == {"smoothed": ("smooth_more", "gauss")}
+    rng = np.random.default_rng(0)
+    n = 1400
+    kind = rng.choice(["original", "resave", "median", "smooth_more", "gauss", "sharpen", "unsharp"], n)
+    src = rng.choice(tool.SOURCES, n)
+    quality = np.where(kind == "original", 0, rng.choice(tool.QUALITIES, n))
+    X = rng.normal(size=(n, 12))
+    X[np.isin(kind, ["median", "smooth_more", "gauss"]), :4] += 3.0  # the smoothing edits read in columns 0-3
+    X[np.isin(kind, ["sharpen", "unsharp"]), :4] -= 3.0  # sharpening the other way
+    out = tool.leave_one_out("median_filtered", tool.TRIED["median_filtered"], X, kind, src, rng.integers(0, 2, n),
+                             quality, [[0, 8]])
+    assert set(out) == set(tool.SOURCES)
+    for m in out.values():
+        assert m["roc_auc"] > 0.95 and m["originals_gated"] <= 0.05
+        assert all(m["copies_gated"][e]["q95"] >= 0.8 for e in ("median", "smooth_more", "gauss"))
+        assert m["copies_gated"]["sharpen"]["q95"] == 0.0  # measured, not fitted on
+        assert set(m["renders_gated"]) == {"median", "smooth_more", "gauss"}
+        assert m["median_copies_gated"] == m["copies_gated"]["median"]  # the card's earlier keys stay

@@ -42,13 +42,9 @@ def library_failure(e: Exception) -> typer.Exit:
 def _earlier_metrics(path) -> bool:
     """Whether ``path`` is empty or an earlier ``evaluate`` metrics file (its schema key comes first)."""
     from ..evaluation.report import METRICS_SCHEMA
+    from ..output.writers import empty_or
 
-    try:
-        with open(path, "rb") as f:
-            start = f.read(256).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return not start or start.startswith(f'{{\n  "schema": "{METRICS_SCHEMA}"')
+    return empty_or(path, lambda start: start.startswith(f'{{\n  "schema": "{METRICS_SCHEMA}"'), 256)
 
 
 def evaluate(

@@ -22,7 +22,7 @@ functions themselves live in :mod:`synthdetect.output.text` and :mod:`synthdetec
 
 from __future__ import annotations
 
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from . import text as report
 
@@ -164,13 +164,19 @@ def write(name: str, out: TextIO, head: dict[str, Any], records: Sequence[dict[s
     w.end(out, head, records, summary, thumbnails, **kw)
 
 
+def empty_or(path, recognise: Callable[[str], bool], n: int = 4096) -> bool:
+    """Whether the existing file ``path`` is empty or ``recognise`` accepts its first ``n`` bytes (as
+    text): the test for an output a command may replace without ``--force``; False when unreadable."""
+    try:
+        with open(path, "rb") as f:
+            start = f.read(n).decode("utf-8", errors="replace")
+    except OSError:
+        return False
+    return not start or recognise(start)
+
+
 def replaceable(path) -> bool:
     """Whether an existing file may be replaced by ``scan -o`` / ``report -o`` without ``--force``: it is
     empty or an earlier synthdetect result in one of the formats above (recognised by its first 4 KiB).
     Anything else (a photo, case notes, another tool's output) may be evidence (docs/safety.md)."""
-    try:
-        with open(path, "rb") as f:
-            start = f.read(4096).decode("utf-8", errors="replace")
-    except OSError:
-        return False
-    return not start or any(w.wrote(start) for w in WRITERS)
+    return empty_or(path, lambda start: any(w.wrote(start) for w in WRITERS))

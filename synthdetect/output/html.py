@@ -376,9 +376,9 @@ def _models_html(models: Any) -> str:
                    f"<td>{_e(m.get('architecture'))}</td><td>{_e(_fmt(m.get('threshold')))}</td>"
                    f"<td>{_e(_fmt(m.get('weight'), 3))}</td><td>{_rates(m.get('error_rates'))}</td></tr>")
     out.append("</tbody></table>")
-    from .text import training_warning_lines
+    from .text import model_warning_lines
 
-    warned = training_warning_lines(models)
+    warned = model_warning_lines(models)
     if warned:
         out.append('<ul class="notes">' + "".join(f"<li>{_e(line)}</li>" for line in warned) + "</ul>")
     return "".join(out)

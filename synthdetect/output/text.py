@@ -129,7 +129,7 @@ def _unverified(card: Any) -> dict[str, Any]:
     return {"unverified": True, "provenance": prov} if prov is not None and not prov["verified"] else {}
 
 
-def training_warning_lines(models: Any) -> list[str]:
+def model_warning_lines(models: Any) -> list[str]:
     """One line per training warning of the header's ``models``, and one per model with unverified
     weights (the table footer, the HTML report)."""
     lines = [f"{m.get('name')} was fitted with a warning: {w}" for m in models or [] if isinstance(m, dict)
@@ -604,7 +604,7 @@ def write_table(out: TextIO, head: dict[str, Any], records: list[dict], summary:
     rates = ens.get("error_rates") if multi else (head["models"][0].get("error_rates") if len(names) == 1 else None)
     if isinstance(rates, dict) and rates.get("text"):
         console.print("calibrated error rates: " + rates["text"])
-    for line in training_warning_lines(head["models"]):
+    for line in model_warning_lines(head["models"]):
         console.print(line)
     for ln in summary_lines(summary):
         console.print(ln)

@@ -400,12 +400,16 @@ _OPT = {"str": (lambda v: isinstance(v, str), "a string"),
                            "a JSON object of strings"),
         "tuple[float, float, float]": (lambda v: isinstance(v, list) and len(v) == 3 and all(map(_is_number, v)),
                                        "a list of three numbers")}
+def _is_sha256(v: Any) -> bool:
+    return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+
+
 # field -> (check, what it must be) beyond its type
 ENSEMBLE_METHODS = ("majority", "weighted", "mean", "soft-or")  # ensemble.METHODS less "none"
 _RANGES: dict[str, tuple[Any, str]] = {
     "file": (lambda v: v not in ("", ".", "..") and Path(v).name == v and "\\" not in v and "\0" not in v,
              "the name of a file beside the card (no directory part)"),
-    "sha256": (lambda v: len(v) == 64 and all(c in "0123456789abcdef" for c in v), "64 lowercase hex digits"),
+    "sha256": (lambda v: _is_sha256(v), "64 lowercase hex digits"),
     "threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),
     "calibrated_threshold": (lambda v: 0.0 <= v <= 1.0 + 1e-9, "a probability in [0, 1]"),  # may sit just above a score of 1
     "f1": (lambda v: 0.0 <= v <= 1.0, "in [0, 1]"),
@@ -414,8 +418,7 @@ _RANGES: dict[str, tuple[Any, str]] = {
     "members": (lambda v: len(v) > 0, "a non-empty list of model names"),
     "method": (lambda v: v in ENSEMBLE_METHODS, "one of " + ", ".join(ENSEMBLE_METHODS)),
     "weights": (lambda v: all(w >= 0 for w in v.values()), "non-negative numbers"),
-    "member_sha256": (lambda v: all(len(x) == 64 and all(c in "0123456789abcdef" for c in x) for x in v.values()),
-                      "member names with their 64-hex-digit SHA-256"),
+    "member_sha256": (lambda v: all(map(_is_sha256, v.values())), "member names with their 64-hex-digit SHA-256"),
     "size": (lambda v: 8 <= v <= 4096, "an integer in [8, 4096]"),
     "resize_to": (lambda v: 8 <= v <= 8192, "an integer in [8, 8192]"),
     "tiles": (lambda v: 1 <= v <= 8, "an integer in [1, 8]"),
@@ -695,6 +698,12 @@ def hub_provenance(card: Any) -> dict | None:
         "files": [{"file": f.get("file"), "digest": "published" if published(f) else "recorded on first use",
                    "from": f.get("from") or f.get("imported_from") or f.get("url")} for f in files],
     }
+
+
+def unverified_provenance(card: Any) -> dict | None:
+    """:func:`hub_provenance` of a model whose weights' digest was only recorded on first use, else None."""
+    prov = hub_provenance(card)
+    return prov if prov is not None and not prov["verified"] else None
 
 
 def verify_sha256(card: "ModelCard | BackboneCard") -> None:

@@ -25,7 +25,7 @@ def models(
     """
     import json
 
-    from ..cards import Registry, hub_provenance
+    from ..cards import Registry, unverified_provenance
 
     reg = Registry(models_dir or [])
     models, ensembles, broken = reg.models(), reg.ensembles(), reg.broken()
@@ -57,8 +57,7 @@ def models(
             if c.is_probe:
                 inp += f", features of {(c.backbone or {}).get('name')}"
             thr = f"{c.effective_threshold():g}" + (" cal." if c.calibrated_threshold is not None else "")
-            prov = hub_provenance(c)
-            bad = prov is not None and not prov["verified"]
+            bad = unverified_provenance(c) is not None
             name = c.name + (" [bold yellow](UNVERIFIED)[/]" if bad else "")
             t.add_row(name, c.architecture, c.family, inp, thr, "" if c.f1 is None else f"{c.f1:.3f}",
                       ident(c.sha256, 12), str(c.path))
@@ -87,11 +86,10 @@ def models(
 
 def _model_json(c) -> dict:
     """A card in ``--format json``, plus ``unverified`` (bool) and ``provenance`` (:func:`hub_provenance`)."""
-    from ..cards import hub_provenance
+    from ..cards import hub_provenance, unverified_provenance
 
-    prov = hub_provenance(c)
-    return {**c.to_dict(), "card_path": str(c.path), "unverified": prov is not None and not prov["verified"],
-            "provenance": prov}
+    return {**c.to_dict(), "card_path": str(c.path), "unverified": unverified_provenance(c) is not None,
+            "provenance": hub_provenance(c)}
 
 
 EPILOG = "Exit codes: 0 success (malformed cards are listed as broken, with the reason); 2 usage error."

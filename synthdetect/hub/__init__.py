@@ -23,18 +23,18 @@ not here.
 
 from __future__ import annotations
 
-from .catalog import ENV_REGISTRY, HubEntry, HubFile, get_entry, load_registry, unsafe_component
+from .catalog import ENV_REGISTRY, HubEntry, HubFile, get_entry, load_registry
 from .downloader import ENV_BASE_URL, download, fetch, file_url
 from .errors import ChecksumError, DownloadInterrupted, HubError, OfflineError
 from .store import (ENV_CACHE_DIR, Fetched, cache_dir, cached_path, default_install_dir, expected_digest,
                     forget_digests, local_checkpoint, recorded_digests, resolve_backbone)
-from .formats import incomplete
-from .verify import VerifyRow, detect_format, import_files, is_torchscript, verify_all
+from .formats import detect_format, is_torchscript
+from .verify import VerifyRow, import_files, verify_all
 
 __all__ = [
     "HubError", "OfflineError", "ChecksumError", "DownloadInterrupted", "HubFile", "HubEntry",
     "load_registry", "get_entry", "file_url", "cache_dir", "cached_path", "local_checkpoint", "resolve_backbone",
-    "recorded_digests", "expected_digest", "forget_digests", "unsafe_component", "incomplete", "download", "fetch", "import_files", "is_torchscript",
+    "recorded_digests", "expected_digest", "forget_digests", "download", "fetch", "import_files", "is_torchscript",
     "detect_format", "verify_all", "VerifyRow", "Fetched", "default_install_dir",
     "ENV_BASE_URL", "ENV_REGISTRY", "ENV_CACHE_DIR",
 ]

@@ -48,20 +48,27 @@ def is_torchscript(path: Path | str) -> bool:
         return False
 
 
+def _sniff(head: bytes) -> str | None:
+    """The container the first bytes of a file open: ``zip`` | ``safetensors`` | ``pickle`` | None."""
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if len(head) >= 9 and head[8:9] == b"{":  # u64 header length, then the JSON header
+        return "safetensors"
+    if head[:1] == b"\x80":  # pickle protocol >= 2 (legacy torch.save)
+        return "pickle"
+    return None
+
+
 def detect_format(path: Path | str) -> str:
     """``torchscript`` | ``torch`` (torch.save zip or legacy pickle) | ``safetensors`` | ``unknown``."""
     try:
         with open(path, "rb") as f:
-            head = f.read(16)
+            kind = _sniff(f.read(16))
     except OSError:
         return "unknown"
-    if head[:4] == b"PK\x03\x04":
+    if kind == "zip":
         return "torchscript" if is_torchscript(path) else "torch"
-    if len(head) >= 9 and head[8:9] == b"{":  # u64 header length, then the JSON header
-        return "safetensors"
-    if head[:1] == b"\x80":  # pickle protocol >= 2 (legacy torch.save)
-        return "torch"
-    return "unknown"
+    return {"safetensors": "safetensors", "pickle": "torch"}.get(kind or "", "unknown")
 
 
 def incomplete(path: Path | str) -> str | None:
@@ -69,12 +76,12 @@ def incomplete(path: Path | str) -> str | None:
     path = Path(path)
     try:
         with open(path, "rb") as f:
-            head = f.read(16)
-            if head[:4] == b"PK\x03\x04":
+            kind = _sniff(f.read(16))
+            if kind == "zip":
                 return _zip_problem(path)
-            if len(head) >= 9 and head[8:9] == b"{":
+            if kind == "safetensors":
                 return _safetensors_problem(f, os.fstat(f.fileno()).st_size)
-            if head[:1] == b"\x80":
+            if kind == "pickle":
                 return _pickle_problem(f, os.fstat(f.fileno()).st_size)
     except OSError as e:
         return f"cannot read it: {e}"

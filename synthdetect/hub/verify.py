@@ -21,7 +21,7 @@ from typing import Iterable
 from ..cards import card_files, sha256_file
 from .catalog import HubEntry, HubFile, load_registry
 from .errors import ChecksumError, HubError
-from .formats import detect_format, incomplete, is_torchscript  # noqa: F401  (re-exported)
+from .formats import detect_format, incomplete
 from .store import Fetched, accept, cache_dir, cached_path, expected_digest, recorded_digests
 
 

@@ -123,10 +123,10 @@ def training_warnings(card: Any) -> list[str]:
 def _unverified(card: Any) -> dict[str, Any]:
     """``{"unverified": True, "provenance": …}`` for a model whose weights' digest was only recorded on
     first use (a published-detector entry without a published sha256, pulled or imported), else {}."""
-    from ..cards import hub_provenance
+    from ..cards import unverified_provenance
 
-    prov = hub_provenance(card)
-    return {"unverified": True, "provenance": prov} if prov is not None and not prov["verified"] else {}
+    prov = unverified_provenance(card)
+    return {"unverified": True, "provenance": prov} if prov is not None else {}
 
 
 def model_warning_lines(models: Any) -> list[str]:

@@ -366,7 +366,8 @@ def import_(
                     if p is not None:
                         bb = hub.get_entry(c, reg)
                         bb_items = [hub.Fetched(c, bb.files[0].filename, p, sha256_file(p),
-                                                hub.expected_digest(bb, bb.files[0], cache_dir)[1], "cached")]
+                                                hub.expected_digest(bb, bb.files[0], cache_dir)[1], "cached",
+                                                source=f"cached file {p}")]
                         err.print(f"using cached backbone {c}: {p}", highlight=False)
                         break
                 else:

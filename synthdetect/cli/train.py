@@ -305,9 +305,11 @@ def _writable_dir(target: Path) -> None:
 
 
 def _calibration_ids(card) -> frozenset:
-    """The images a cross-fitted card was fitted on (its calibration set's SHA-256 prefixes); empty for none."""
-    cal = (getattr(card, "calibration", None) or {}) if card is not None else {}
-    return frozenset(map(str, (cal.get("real_ids") or []) + (cal.get("fake_ids") or [])))
+    """The images a cross-fitted card was fitted on (its calibration set's SHA-256 prefixes, as ``scan`` indexes
+    them); empty for none."""
+    from ..scan.calibration_images import index
+
+    return frozenset(index([card])) if card is not None else frozenset()
 
 
 def _probe_inputs(data: List[str], backbone: str, models_dir, prior: Optional[str], conditions: str):

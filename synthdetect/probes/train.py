@@ -279,12 +279,14 @@ def fit_with_diagnostics(X: np.ndarray, y: np.ndarray, backbone_card: BackboneCa
 
 def _check_prior_images(shas: Sequence[str], prior_images: frozenset[str]) -> None:
     """A usage error when sample images are among the ``--prior`` probe's own calibration images (ids: SHA-256
-    prefixes): the prior has seen their labels, so every cross-validated figure and stated rate would leak."""
+    prefixes, :func:`synthdetect.scan.calibration_images.index`): the prior has seen their labels, so every
+    cross-validated figure and stated rate would leak."""
+    from ..scan.calibration_images import ID_LENGTH
+
     if not prior_images:
         return
     n = len(prior_images)
-    k = len(next(iter(prior_images)))
-    seen = sum(s[:k] in prior_images for s in shas)
+    seen = sum(s[:ID_LENGTH].lower() in prior_images for s in shas)
     if seen:
         raise ProbeTrainError(f"--prior: {seen} of the {len(shas)} sample images are among the {n} images the prior "
                               "probe was fitted on (its calibration set): its head has seen their labels, so the "
@@ -344,6 +346,8 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     t_feat = time.perf_counter() - t0
     errors = [(items[i].rel, reason) for i, reason in ex.errors]
     y = y_all[ex.keep]
+    shas = [ex.sha256[i] for i in ex.keep]
+    _check_prior_images(shas, prior_images)  # before the fit: a refused request costs no fitting
     size = _check_size(y, max_false_alarm, max_miss, _kept_note(len(ex.keep), len(errors), len(duplicates) + len(near)))
     g = None if groups is None else [groups[i] for i in ex.keep]
     src, g = _kept_sources(sources, ex.keep, y, g)
@@ -353,8 +357,6 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
                                   feature_group=feature_group, method=method, spread=spread,
                                   shrinkage_scale=shrinkage_scale)
     fit = fitted.fit
-    shas = [ex.sha256[i] for i in ex.keep]
-    _check_prior_images(shas, prior_images)
     cal, op, cv = _calibrate(y, fit, seed, data_label, [s[:16] for s in shas], src, max_false_alarm, max_miss)
     qualities = sample_jpeg_quality([it.path for it in kept], shas, cache)  # as scan reads them (PNGs: their pixels)
     cond = _condition_table([it.path for it in kept], shas, [ex.sides[i] for i in ex.keep], qualities, y, fit,

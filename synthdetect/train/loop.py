@@ -233,8 +233,6 @@ def fit(
     loss_fn = nn.BCEWithLogitsLoss()
     stopper = EarlyStopping(cfg.lr, cfg.patience, cfg.min_delta, 10.0, cfg.min_lr)
     start_epoch, best_score, best_epoch = 1, -math.inf, 0
-    if not resume:
-        (run / "log.jsonl").unlink(missing_ok=True)  # --force into an old run: start a fresh log
     if resume:
         st = run.load("last.pt")
         _load_model_state(model, st["model"])

@@ -87,20 +87,18 @@ class Inputs:
         self._digests.setdefault(int(size), {}).setdefault(str(sha256).lower(), name)
 
     def _same_content(self, path: Path | str, size: int) -> str | None:
-        """The input known by content that ``path`` (``size`` bytes) holds, or None."""
-        import hashlib
+        """The input known by content that ``path`` (``size`` bytes) holds, or None (the file is hashed by
+        the one file hash, opened as evidence is: its access time untouched)."""
+        from ..cards import sha256_file
+        from ..inputs.discovery import noatime_opener
 
         wanted = self._digests.get(size)
         if not wanted:
             return None
-        h = hashlib.sha256()
         try:
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
+            return wanted.get(sha256_file(path, opener=noatime_opener))
         except OSError:
             return None
-        return wanted.get(h.hexdigest())
 
     def which(self, path: Path | str) -> str | None:
         """The input ``path`` is (by device and inode, else by resolved path), or None."""

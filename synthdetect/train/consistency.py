@@ -89,6 +89,8 @@ def refuse_overlap(train: Sequence[Item], train_digests: Sequence[str | None], v
 def _comparable(key: str, value: Any) -> Any:
     if key == "arch_kw" and isinstance(value, dict):  # the weights file by content: backbone_digest
         return {k: v for k, v in value.items() if k != "backbone_weights"}
+    if key == "backbone" and isinstance(value, dict):  # a CLIP probe's backbone info: its path too (weights_digest stays)
+        return {k: v for k, v in value.items() if k != "weights"}
     if key == "init_from" and isinstance(value, dict):
         return value.get("run")
     return value

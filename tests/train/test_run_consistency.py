@@ -89,6 +89,12 @@ def test_resume_differences_name_each_setting_and_let_epochs_and_devices_change(
     diffs = resume_differences(old, {**same, "seed": 2, "val": {"sets": ["v"], "n": 2, "sha256": "y"}}, 3)
     assert diffs == ["--seed: 1 in the run, now 2", "--val: the run's none, now 2 images of v"]
     assert resume_differences(old, {**same, "epochs": 2}, 3) == ["--epochs 2: the run has already trained 3 epochs"]
+    # a CLIP probe's backbone info names its weights file: a moved file with the same digest is the same backbone
+    clip = {**old, "backbone": {"backbone": "ViT-L-14", "weights": "a.bin", "weights_digest": "d1"}}
+    moved = {**clip, "backbone": {**clip["backbone"], "weights": "/new/place/a.bin"}}
+    assert resume_differences(clip, moved, 3) == []
+    other = {**clip, "backbone": {**clip["backbone"], "weights": "b.bin", "weights_digest": "d2"}}
+    assert len(resume_differences(clip, other, 3)) == 1
 
 
 def test_a_failed_force_run_leaves_the_earlier_run_as_it_was(tiny_sets, run_copy, invoke, tmp_path):

@@ -103,26 +103,14 @@ def _expand(args: list[Path]) -> list[tuple[Path, str | None]]:
     """The arguments expanded as ``scan`` expands them (synthdetect.inputs.discovery: directories walked,
     a file named twice once): (path, None) to analyse, or (path, reason) for an input that could not be
     used (missing, a FIFO, a loop...).  What the walks skipped is said on stderr, as ``scan`` says it."""
-    import os
+    from synthdetect.inputs.discovery import discover_in_order, display_path
 
-    from synthdetect.inputs.discovery import discover, display_path
-
-    out: list[tuple[Path, str | None]] = []
-    seen: set[str] = set()
-    n_skipped, examples, loops = 0, [], 0
-    for a in args:  # in argument order, each input once
-        found = discover([a])
-        for p, why in [(f, None) for f in found.files] + [(Path(e.path), e.reason) for e in found.errors]:
-            if (key := os.path.realpath(p)) not in seen:
-                seen.add(key)
-                out.append((p, why))
-        n_skipped += found.skipped_non_image
-        examples += [display_path(x) for x in found.skipped[:5]]
-        loops += found.symlink_loops
-    if n_skipped:
-        warn(f"skipped {n_skipped} non-image files in directory walks (e.g. {', '.join(examples[:5])})")
-    if loops:
-        warn(f"ignored {loops} directory symlink loops")
+    out, found = discover_in_order(args)  # one walk: a folder named twice (or inside another) is walked once
+    if found.skipped:
+        examples = ", ".join(display_path(x) for x in found.skipped[:5])
+        warn(f"skipped {found.skipped_non_image} non-image files in directory walks (e.g. {examples})")
+    if found.symlink_loops:
+        warn(f"ignored {found.symlink_loops} directory symlink loops")
     return out
 
 

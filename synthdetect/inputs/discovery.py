@@ -293,3 +293,17 @@ def discover(
     for raw in _input_items(inputs, stdin):
         walker.add_input(raw)
     return walker.res
+
+
+def discover_in_order(inputs: Iterable[str | Path], recursive: bool = True
+                      ) -> tuple[list[tuple[Path, str | None]], Discovery]:
+    """:func:`discover`, and what each input gave in argument order: ``(path, None)`` for a file,
+    ``(path, reason)`` for an input that could not be used (``inspect`` lists them so)."""
+    walker = _Walker(recursive)
+    ordered: list[tuple[Path, str | None]] = []
+    for raw in inputs:
+        n_files, n_errors = len(walker.res.files), len(walker.res.errors)
+        walker.add_input(str(raw))
+        ordered += [(f, None) for f in walker.res.files[n_files:]]
+        ordered += [(Path(e.path), e.reason) for e in walker.res.errors[n_errors:]]
+    return ordered, walker.res

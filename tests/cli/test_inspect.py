@@ -116,3 +116,21 @@ def test_directory_walk_says_what_it_skipped_and_names_each_file_once(tmp_path, 
     assert [x["path"] for x in json.loads(res.stdout)] == ["insp/a.jpg"]
     assert "skipped 1 non-image files in directory walks (e.g. insp/notes.txt)" in res.stderr
     assert "ignored 1 directory symlink loops" in res.stderr
+
+
+def test_inspect_walks_a_folder_named_twice_once(tmp_path):
+    """Each argument had its own walk: a folder named twice, or a subfolder beside it, counted its non-image
+    files again (2 skipped files said as 5)."""
+    from PIL import Image
+
+    from tests.support import cli
+
+    d = tmp_path / "case"
+    (d / "sub").mkdir(parents=True)
+    Image.new("RGB", (16, 16), (9, 9, 9)).save(d / "a.png")
+    (d / "notes.txt").write_text("x")
+    (d / "sub" / "more.txt").write_text("y")
+    r = cli(["inspect", d, d / "sub", d, "--format", "json"])
+    assert r.exit_code == 0, r.output
+    assert "skipped 2 non-image files" in r.stderr
+    assert len(json.loads(r.stdout)) == 1

@@ -397,16 +397,16 @@ def train_probe(items: Sequence[Any], backbone_card: BackboneCard, name: str, ou
     return ProbeResult(card=card, head_path=head_path, card_path=card_path, n_images=len(ex.keep), errors=errors,
                        timings=_timings(t0, t_feat, fitted.seconds, cond),
                        cache_hits=ex.cache_hits, duplicates=duplicates, near_copies=near, scenes=scenes,
-                       warnings=size.warnings() + _folds_warning(folds, y) + shortcuts + cross_copies,
+                       warnings=size.warnings() + _folds_warning(folds, fit.folds) + shortcuts + cross_copies,
                        condition_features={} if cond is None else cond.features)
 
 
-def _folds_warning(folds: int, y: np.ndarray) -> list[str]:
-    """Cross-validation cannot have more folds than the smaller class has images: say so when --folds asked it."""
-    n_min = int(min(np.sum(y == 0), np.sum(y == 1)))
-    if folds <= n_min:
+def _folds_warning(folds: int, used: int) -> list[str]:
+    """Cross-validation cannot have more folds than the smaller class has images (the fit used that many,
+    ``ProbeFit.folds``): say so when --folds asked for more."""
+    if folds <= used:
         return []
-    return [f"--folds {folds}: the smaller class has {n_min} images, so the cross-validation used {max(2, n_min)} folds"]
+    return [f"--folds {folds}: the smaller class has {used} images, so the cross-validation used {used} folds"]
 
 
 def _output_paths(out_dir: Path, name: str, force: bool) -> tuple[Path, Path]:

@@ -427,3 +427,15 @@ def test_the_shrinkage_scale_multiplies_the_ledoit_wolf_intensity(scale):
     np.testing.assert_allclose(w, np.linalg.solve(S, v), rtol=1e-7, atol=1e-10)
     head = average_lda(X, y, _candidates(), shrinkage_scale=scale)
     assert head.extra["shrinkage_rule"] == f"Ledoit-Wolf x {scale:g}"
+
+
+def test_more_folds_than_the_smaller_class_are_said_with_the_folds_used():
+    from synthdetect.probes.train import _folds_warning
+
+    X, y = _data(n=80)
+    keep = np.r_[np.arange(40), np.arange(40, 44)]  # 40 real, 4 fake
+    fit = fit_probe(X[keep], y[keep], folds=10, seed=0)
+    assert fit.folds == 4
+    assert _folds_warning(10, fit.folds) == [
+        "--folds 10: the smaller class has 4 images, so the cross-validation used 4 folds"]
+    assert _folds_warning(4, fit.folds) == [] and _folds_warning(5, fit_probe(X, y, folds=5, seed=0).folds) == []

@@ -14,7 +14,7 @@ import hashlib
 import json
 import zlib
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import torch
@@ -58,6 +58,13 @@ class FeatureExtractor:
         self.decoded = DecodedCache(resize_to=resize_to, strip_frames=strip_frames)
         self.computed = 0  # images run through the backbone (tests count these)
         self._sha: dict[str, str] = {}
+
+    def know(self, paths: Iterable[Path], digests: Iterable[str | None]) -> None:
+        """Digests already computed (the run's data step hashes every file): not hashed again."""
+        for p, d in zip(paths, digests):
+            if d is not None:
+                st = Path(p).stat()
+                self._sha[f"{p}|{st.st_size}|{st.st_mtime_ns}"] = d
 
     def _file_sha(self, p: Path) -> str:
         st = p.stat()

@@ -425,6 +425,7 @@ def train_clip_probe(
     fc = FeatureCache(Path(cache_dir) if cache_dir else default_feature_dir())
     ext = FeatureExtractor(model.features.to(dev), model.info, feature, fc, dev, resize_to=resize_to,
                            strip_frames=strip_frames)
+    ext.know([it.path for it in (*data.train, *data.val)], [*data.train_sha, *data.val_sha])
     xs = []
     for v in range(views):
         xs.append(ext.features(train_items, aug, view=("train", seed, v)))

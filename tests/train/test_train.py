@@ -183,6 +183,27 @@ def test_a_clip_probe_leaves_out_an_image_it_cannot_decode(tiny_sets, tmp_path):
     assert cfg["feature_cache"]["computed"] == 2 * 16 + 10  # two views of the 16 readable, the 10 validation images
 
 
+def test_a_clip_probe_hashes_each_file_once(tiny_sets, tmp_path, monkeypatch):
+    """The data step hashes every file; the feature extractor took those digests instead of hashing again."""
+    import synthdetect.cards as cards
+    from synthdetect.train import consistency, features
+    from synthdetect.train.runs import train_clip_probe
+
+    calls: list[str] = []
+
+    def counted(path, *a, **k):
+        calls.append(str(path))
+        return sha256_file(path, *a, **k)
+
+    for mod in (cards, consistency, features):
+        monkeypatch.setattr(mod, "sha256_file", counted, raising=False)
+    train_clip_probe(backbone="synthdetect-tiny-vit", backbone_weights=None, feature="ojha", train=[str(tiny_sets[0])],
+                     val=[str(tiny_sets[1])], blur_jpeg_prob=0.0, views=1, out=tmp_path / "c", cache_dir=tmp_path / "fc",
+                     epochs=1, batch_size=8, threads=1)
+    images = [c for c in calls if c.endswith((".jpg", ".png"))]
+    assert images and len(images) == len(set(images))
+
+
 def test_training_refuses_when_a_class_is_left_with_nothing(tiny_sets, tmp_path):
     import shutil
 

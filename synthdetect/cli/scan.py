@@ -289,6 +289,18 @@ class _Bar:
             self.bar.stop()
 
 
+def _fill_thumbnails(records: list, thumbs: list) -> list:
+    """Ray actors return records without thumbnails: make the missing ones here, from the files
+    (re-read read-only, SHA-256 checked, as ``report`` does), so new and cached rows look alike."""
+    from ..output.html import thumbnails_for_records
+
+    missing = [i for i, t in enumerate(thumbs) if t is None and i < len(records)]
+    made, _ = thumbnails_for_records([records[i] for i in missing])
+    for i, t in zip(missing, made):
+        thumbs[i] = t
+    return thumbs
+
+
 def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_engine, recursive: bool,
          started: float):
     """Scan, stream the records to ``writer`` and close the run (summary, cache, Ray)."""
@@ -316,6 +328,8 @@ def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_en
     summary = result.summary.to_dict()
     if cache is not None:
         summary["cache"] = cache.stats.to_dict()
+    if ray_engine is not None and scanner.options.thumbnails:
+        thumbs = _fill_thumbnails(result.records, thumbs)
     writer.end(out, head, result.records, summary, thumbs, color=None if out is sys.stdout else False)
     if not writer.prints_summary and sys.stderr.isatty():
         from ..output.text import summary_lines

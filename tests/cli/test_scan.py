@@ -374,3 +374,29 @@ def test_local_and_ray_engines_get_the_same_options_object(models_dir, images, m
     for k in ("device", "batch_size", "workers", "provenance", "quality_gates", "domain_check"):
         assert ray_doc["options"][k] == local_doc["options"][k]
     assert ray_doc["options"]["engine"] == "ray" and local_doc["options"]["engine"] == "local"
+
+
+def test_engine_ray_html_has_every_thumbnail(models_dir, images, monkeypatch, tmp_path):
+    """Ray actors scan without thumbnails (records travel back as JSON); the CLI makes the missing
+    ones from the files, so a Ray scan's HTML report shows every picture, like a local one."""
+    import synthdetect.scan.engines.ray_engine as ray_mod
+    import synthdetect.scan.pipeline as pipeline
+
+    class FakeRay:  # scans locally with the actors' settings: no thumbnails
+        def __init__(self, plan, options=None, cluster=None):
+            self.inner = pipeline.Scanner(plan, ray_mod.actor_options(options, cluster))
+            assert self.inner.thumbnails is False
+
+        def scan(self, files):
+            return self.inner.scan(files)
+
+        def shutdown(self):
+            pass
+
+    monkeypatch.setattr(ray_mod, "RayEngine", FakeRay)
+    page = tmp_path / "r.html"
+    r = cli(["scan", images["white"], images["black"], "--models-dir", models_dir, "--models", "bright", "-f", "html",
+             "-o", str(page), "--no-progress", "--no-cache", "--no-provenance", "--no-quality-gates",
+             "--domain-check", "off", "--engine", "ray", "--address", "ray://head:10001"])
+    assert r.exit_code == 0, r.output
+    assert page.read_text().count("data:image/jpeg;base64") == 2

@@ -6,8 +6,13 @@ train split).  Batches (``--reps`` random draws each, sizes 5/10/20/50):
 * val-inthewild held-out images (never in the reference): mixed, one class only, one kind of
   scene only (city / nature / people, from the file names);
 * the other sources: val-firefly, train-sd14, train-gan2019;
-* the held-out images downscaled to a 720 px shorter side and re-encoded as JPEG q90 (made in a
-  temporary directory, never beside the data).
+* the held-out images downscaled to a 720 px shorter side and re-encoded as JPEG q90, and val-firefly
+  downscaled to 720 px at JPEG q85 (the form of issue 20's foreign 1280 x 720 q85 source; both made
+  in a temporary directory, never beside the data).
+
+Each batch is tested against the conditions of the card's calibration table its images would be
+judged by in ``scan`` (``scan.conditions.assign`` on each image's shorter side and JPEG quality:
+``domain_check.group_conditions``).
 
 Features come from the probe feature cache (``synthdetect.probes.features``; warm for the shared
 data sets' original files), the transformed copies are extracted once (about a minute).  The
@@ -71,29 +76,57 @@ def downscaled_copies(paths: list[Path], out: Path, side: int = 720, quality: in
     return made
 
 
-def batches(a, card, bb_card) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None]]:
-    """name -> (features, labels, scene per row or None)."""
+def image_conditions(paths: list[Path], card) -> list[dict]:
+    """Per image, the record fields ``scan`` gives it under ``card``'s calibration table
+    (``condition`` and ``condition_bound``), for :func:`domain_check.group_conditions`."""
+    from PIL import Image
+
+    from synthdetect.inputs.quality import jpeg_quality_from_file
+    from synthdetect.scan.conditions import assign
+
+    table = (card.calibration or {}).get("conditions")
+    if not table:
+        return [{} for _ in paths]
+    out = []
+    for p in paths:
+        with Image.open(p) as im:
+            side = min(im.size)
+        got = assign(side, jpeg_quality_from_file(p), table)
+        out.append({"condition": got.label, **({"condition_bound": list(got.bound)} if got.bound else {})})
+    return out
+
+
+def batches(a, card, bb_card) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray | None, list[dict]]]:
+    """name -> (features, labels, scene per row or None, each image's condition fields)."""
     lines = (REPO / "weights" / "splits" / "val-inthewild.holdout.txt").read_text().splitlines()
     hold = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
     paths, y, rels = labelled(a.data / "val-inthewild", hold)
     scenes = np.array([Path(r).name.split("_")[0] for r in rels])
-    out = {"val-inthewild holdout": (features(paths, bb_card, None), y, scenes)}
+    out = {"val-inthewild holdout": (features(paths, bb_card, None), y, scenes, image_conditions(paths, card))}
     for name in ("val-firefly", "train-sd14", "train-gan2019"):
         p, yy, _ = labelled(a.data / name)
-        out[name] = (features(p, bb_card, None), yy, None)
+        out[name] = (features(p, bb_card, None), yy, None, image_conditions(p, card))
     with tempfile.TemporaryDirectory(prefix="synthdetect-domain-") as tmp:
-        copies = downscaled_copies(paths, Path(tmp))
-        out["holdout 720 px JPEG q90"] = (features(copies, bb_card, Path(tmp) / "cache"), y, None)
+        (Path(tmp) / "holdout").mkdir()
+        copies = downscaled_copies(paths, Path(tmp) / "holdout")
+        out["holdout 720 px JPEG q90"] = (features(copies, bb_card, Path(tmp) / "cache"), y, None,
+                                          image_conditions(copies, card))
+        p, yy, _ = labelled(a.data / "val-firefly")
+        (Path(tmp) / "firefly").mkdir()
+        copies = downscaled_copies(p, Path(tmp) / "firefly", quality=85)
+        out["val-firefly 720 px JPEG q85"] = (features(copies, bb_card, Path(tmp) / "cache"), yy, None,
+                                              image_conditions(copies, card))
     return out
 
 
-def measure(ref, head, X: np.ndarray, idx: np.ndarray, n: int, reps: int, rng) -> dict:
-    from synthdetect.scan.domain_check import test_group
+def measure(ref, head, X: np.ndarray, conds: list[dict], idx: np.ndarray, n: int, reps: int, rng) -> dict:
+    from synthdetect.scan.domain_check import group_conditions, test_group
 
     st, ps, dec = [], [], []
     for r in range(reps):
-        B = X[rng.choice(idx, n, replace=False)]
-        t = test_group(ref, B, head.probabilities(B), seed=r)
+        pick = rng.choice(idx, n, replace=False)
+        B = X[pick]
+        t = test_group(ref, B, head.probabilities(B), seed=r, conditions=group_conditions(conds, list(pick)))
         dec.append(t["decision"])
         if t["statistic"] is not None:
             st.append(t["statistic"])
@@ -124,7 +157,7 @@ def main() -> None:
     ref, head = load_for_card(card), load_head(card)
     rng = np.random.default_rng(7)
     rows = []
-    for name, (X, y, scenes) in batches(a, card, reg.backbone_for(card)).items():
+    for name, (X, y, scenes, conds) in batches(a, card, reg.backbone_for(card)).items():
         subsets = [("mixed", np.arange(len(y)))]
         if name.startswith(("val-inthewild", "holdout")):
             subsets += [("real only", np.flatnonzero(y == 0)), ("synthetic only", np.flatnonzero(y == 1))]
@@ -133,7 +166,7 @@ def main() -> None:
         for what, idx in subsets:
             for n in SIZES:
                 if n <= len(idx):
-                    rows.append({"batch": f"{name}, {what}", **measure(ref, head, X, idx, n, a.reps, rng)})
+                    rows.append({"batch": f"{name}, {what}", **measure(ref, head, X, conds, idx, n, a.reps, rng)})
                     print(json.dumps(rows[-1]), flush=True)
     print("\n| batch | n | C2ST ROC-AUC mean [5–95 %] | median p | flagged out of domain |\n|---|---|---|---|---|")
     for r in rows:

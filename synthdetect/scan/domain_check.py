@@ -52,10 +52,11 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 
+from .conditions import ORIGINAL, OUTSIDE
 from .domain import SERIES_FRACTION, DomainReference, decode_vector, first_of_copies, leader_groups
 from .twosample import c2st, pairwise_distances
 
@@ -198,7 +199,8 @@ def _reference_subset(ref: DomainReference, probs: np.ndarray, condition: str = 
 
 
 def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, permutations: int | None = None,
-               seed: int = 0, forms: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+               seed: int = 0, forms: frozenset[str] | set[str] = frozenset(),
+               conditions: Collection[str] | None = None) -> dict[str, Any]:
     """One group against one reference: statistic, p-value, sizes and the decision.
 
     A reference with transformed copies of its images (``conditions``: downscaled, re-encoded)
@@ -210,7 +212,9 @@ def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, pe
     (``greyQ``) only for a group of greyscale images (``forms``: ``{"webp", "avif", "heif", "grey"}``,
     :func:`group_forms`): a group of
     colour JPEGs is judged by the JPEG conditions' rates, and each further condition tried is one
-    more chance for a foreign batch to pass."""
+    more chance for a foreign batch to pass.  ``conditions`` (:func:`group_conditions`): only the
+    conditions the group's verdicts are calibrated on are tried (a folder of 720 px JPEGs against
+    the 720 px copies, not against the full-size originals it cannot be)."""
     if len(feats) < MIN_N:
         return {"statistic": None, "p_value": None, "n": int(len(feats)), "n_reference": None,
                 "decision": "untested"}
@@ -227,9 +231,7 @@ def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, pe
     if len(np.unique(series)) == keep.size:
         series = None  # no shots of one scene: the plain stratified folds
     best: dict[str, Any] | None = None
-    for cond in dict.fromkeys(["", *map(str, ref.conditions)]):
-        if any(form not in forms and pattern.search(cond) for form, pattern in FORM_CONDITIONS.items()):
-            continue
+    for cond in _tried(ref, forms, conditions):
         rows = ref.rows[_reference_subset(ref, probs, cond)].astype(np.float64)
         res = c2st(x, ref.without_content(rows, CONTENT_DIMS), seed=seed, batch_groups=series, **kw)
         out = {**res.to_dict(), "condition": cond or "original"}
@@ -244,6 +246,34 @@ def test_group(ref: DomainReference, feats: np.ndarray, probs: np.ndarray, *, pe
         if out["decision"] == "in_domain":
             return out
     return best  # type: ignore[return-value]
+
+
+def _tried(ref: DomainReference, forms: Collection[str], conditions: Collection[str] | None) -> list[str]:
+    """The reference's conditions a group is tested against, the originals ("") first: the copies
+    of a form the group is not (:data:`FORM_CONDITIONS`) left out, then, with ``conditions``, only
+    those named there — unless none of them is in the reference, then all that remain."""
+    conds = [c for c in dict.fromkeys(["", *map(str, ref.conditions)])
+             if not any(form not in forms and pattern.search(c) for form, pattern in FORM_CONDITIONS.items())]
+    named = [c for c in conds if conditions is not None and c in conditions]
+    return named or conds
+
+
+def group_conditions(records: Sequence[dict[str, Any]], idx: Sequence[int]) -> set[str] | None:
+    """The conditions a group's verdicts are calibrated on: every measured condition its images were
+    judged by (``condition``, or all of ``condition_bound``; ``""`` for the originals), images outside
+    every condition left out.  None when no image carries a condition (a card without per-condition
+    calibration): the group is then tested against every condition, as before."""
+    names: set[str] = set()
+    seen = False
+    for i in idx:
+        rec = records[i]
+        if not rec.get("condition"):
+            continue
+        seen = True
+        for n in rec.get("condition_bound") or [rec["condition"]]:
+            if n != OUTSIDE:
+                names.add("" if n == ORIGINAL else str(n))
+    return names if seen else None
 
 
 def distinct_images(std: np.ndarray, copy_distance: float, seed: int = 0) -> np.ndarray:
@@ -322,7 +352,8 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
             feats = np.array([v for _, v in vecs if v is not None]).reshape(len(ok), ref.dim)
             probs = np.array([((records[i].get("models") or {}).get(name) or {}).get("probability", np.nan)
                               for i in ok], dtype=np.float64)
-            t = test_group(ref, feats, probs, permutations=permutations, forms=group_forms(records, idx))
+            t = test_group(ref, feats, probs, permutations=permutations, forms=group_forms(records, idx),
+                           conditions=group_conditions(records, idx))
             g.tests.append({"model": name, **t})
         decisions = {t["decision"] for t in g.tests}
         g.decision = "out_of_domain" if "out_of_domain" in decisions else (

@@ -753,3 +753,33 @@ def test_a_group_in_domain_only_for_want_of_images_is_said_to_be_borderline():
     for quiet in (dc.GroupResult("a", 24, "in_domain", [{**t, "statistic": 0.79}]),
                   dc.GroupResult("b", 24, "out_of_domain", [{**t, "p_value": 0.001, "decision": "out_of_domain"}])):
         assert not quiet.borderline() and "borderline" not in quiet.to_dict()
+
+
+def test_a_group_is_tested_only_against_the_conditions_its_verdicts_use():
+    """Each condition tried is one more chance for a foreign batch to pass: a group is tested against
+    the conditions its images are judged by (a folder of 720 px JPEGs against the 720 px copies, not
+    the full-size originals it cannot be); a named condition the reference lacks tries them all."""
+    *_, ref, B, pb, rng = _copies_reference(18, "720q90")
+    assert dc.test_group(ref, B, pb, conditions={""})["decision"] == "out_of_domain"
+    t = dc.test_group(ref, B, pb, conditions={"", "720q90"})
+    assert t["decision"] == "in_domain" and t["condition"] == "720q90"
+    assert dc.test_group(ref, B, pb, conditions={"q85"})["condition"] == "720q90"  # not in the reference: all
+    assert dc.test_group(ref, B, pb, conditions=None)["condition"] == "720q90"
+    # through check(): the records' own conditions choose
+    recs = records(B, (pb >= 0.5).astype(int), "case", rng)
+    for r in recs:
+        r["condition"] = "original"
+    (g,) = dc.check(recs, {"p": ref}, "warn").groups
+    assert g.decision == "out_of_domain" and g.tests[0]["condition"] == "original"
+    for r in recs:
+        r["condition"], r["condition_bound"] = "720q90", ["720q90", "720q80"]
+    (g,) = dc.check(recs, {"p": ref}, "warn").groups
+    assert g.decision == "in_domain" and g.tests[0]["condition"] == "720q90"
+
+
+def test_group_conditions_reads_each_records_condition_and_bound():
+    recs = [{"condition": "original"}, {"condition": "q85", "condition_bound": ["q85", "720q80"]},
+            {"condition": "outside"}, {"error": "unreadable"}]
+    assert dc.group_conditions(recs, [0, 1, 2, 3]) == {"", "q85", "720q80"}
+    assert dc.group_conditions(recs, [2]) == set()  # every image outside: all conditions tried
+    assert dc.group_conditions(recs, [3]) is None  # no per-condition calibration

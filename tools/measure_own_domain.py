@@ -1,8 +1,9 @@
 """How often an adapted probe's own domain reference calls a held-out batch of its own source foreign.
 
 For each source and seed: `train probe` on K random images a class (the analyst's reference sample), then
-`scan --models NAME` of two mixed batches of 6 + 6 other images of the same source; counts the batches
-read `out_of_domain` (docs/domain.md, "A small reference").  Works in a temporary directory (links to the
+`scan --models NAME` of two mixed batches of 6 + 6 other images of the same source, and of the rest of the
+source as one folder per class (one-class folders: the harder case for the class-conditioned test); counts the
+batches and folders read `out_of_domain` (docs/domain.md, "A small reference").  Works in a temporary directory (links to the
 data, never copies beside it); models go to that directory, never to the user model directory.
 
 Usage: python tools/measure_own_domain.py [--data ../shared/data] [--seeds 5] [--k 25]
@@ -57,6 +58,14 @@ def one_draw(data: Path, src: str, seed: int, k: int, tmp: Path, env: dict) -> l
         rows.append({"source": src, "seed": seed, "batch": b, "decision": g["decision"],
                      "roc_auc": t.get("statistic"), "p": t.get("p_value")})
         print(json.dumps(rows[-1]), flush=True)
+    rest = linked(tmp / name / "rest", [(data / src / c / f, f"{c}/{f}") for c in cls for f in cls[c][k + 12:]])
+    doc = json.loads(run(["scan", str(rest), "--models", name, "-f", "json", "--no-provenance", "--no-cache"],
+                         env).stdout)
+    for g in doc["summary"]["domain"]["groups"]:
+        t = (g.get("tests") or [{}])[0]
+        rows.append({"source": src, "seed": seed, "batch": f"rest {Path(g['group']).name}", "n": g["n"],
+                     "decision": g["decision"], "roc_auc": t.get("statistic"), "p": t.get("p_value")})
+        print(json.dumps(rows[-1]), flush=True)
     return rows
 
 
@@ -71,8 +80,10 @@ def main() -> None:
         env = dict(os.environ, HF_HUB_OFFLINE="1", SYNTHDETECT_MODELS_DIR=str(tmp / "models"))
         rows = [r for src in SOURCES for s in range(a.seeds) for r in one_draw(a.data, src, s, a.k, tmp, env)]
     for src in SOURCES:
-        mine = [r for r in rows if r["source"] == src]
-        print(f"{src}: {sum(r['decision'] == 'out_of_domain' for r in mine)} / {len(mine)} held-out batches out of domain")
+        for what, mine in (("6 + 6 batches", [r for r in rows if r["source"] == src and isinstance(r["batch"], int)]),
+                           ("one-class folders", [r for r in rows if r["source"] == src and not isinstance(r["batch"], int)])):
+            print(f"{src}: {sum(r['decision'] == 'out_of_domain' for r in mine)} / {len(mine)} held-out {what} out of domain"
+                  f" (ROC-AUC {min(r['roc_auc'] for r in mine):.2f}-{max(r['roc_auc'] for r in mine):.2f})")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ FORMAT = "synthdetect.domain-reference/1"
 KNN = 3  # neighbours of the typicality score
 COPY_FRACTION = 0.3  # of the images' median nearest-neighbour distance: closer is a copy of one picture
 SERIES_FRACTION = 0.6  # closer than this (and not a copy): shots of one scene, kept together in the batch test
+ROWS_PER_CONTENT_DIRECTION = 10  # a content direction needs this many original rows (few images: PCA fits them)
 
 
 @dataclass
@@ -111,11 +112,15 @@ class DomainReference:
     def content_directions(self, q: int) -> np.ndarray:
         """The top ``q`` principal directions [q, D] of the original rows: within the calibration
         source they are dominated by what the images show (city, people, nature...), not by how
-        they were made, so the batch test leaves them out (:mod:`synthdetect.scan.domain_check`)."""
+        they were made, so the batch test leaves them out (:mod:`synthdetect.scan.domain_check`).
+        At most one per :data:`ROWS_PER_CONTENT_DIRECTION` original rows: the top directions of a
+        few images fit those images, and the rest of their source keeps more of its spread outside
+        them (a 25 + 25 sample with 10 directions read one in six one-class folders of its own source
+        as out of domain; docs/domain.md); and never most of a small space."""
         cache = self.__dict__.setdefault("_directions", {})
         if q not in cache:
             Xc = self.originals() - self.originals().mean(0)
-            k = max(0, min(int(q), self.dim // 8, Xc.shape[0] - 1))  # never most of a small space
+            k = max(0, min(int(q), self.dim // 8, Xc.shape[0] // ROWS_PER_CONTENT_DIRECTION))
             lam, U = np.linalg.eigh(Xc @ Xc.T)  # via the Gram matrix: rows << dimensions
             top = np.argsort(lam)[::-1][:k]
             V = (Xc.T @ U[:, top]) / np.sqrt(np.maximum(lam[top], 1e-12))

@@ -783,3 +783,14 @@ def test_group_conditions_reads_each_records_condition_and_bound():
     assert dc.group_conditions(recs, [0, 1, 2, 3]) == {"", "q85", "720q80"}
     assert dc.group_conditions(recs, [2]) == set()  # every image outside: all conditions tried
     assert dc.group_conditions(recs, [3]) is None  # no per-condition calibration
+
+
+@pytest.mark.parametrize("n, want", [(20, 2), (50, 5), (136, 10), (225, 10)])
+def test_content_directions_are_at_most_one_per_ten_calibration_images(n, want):
+    """The top principal directions of few images fit those images: a small reference (an adapted
+    probe's 25 + 25) leaves out one content direction per ten of its images, the bundle's ten."""
+    X = np.random.default_rng(n).standard_normal((n, 400))
+    ref = DomainReference.build(X, backbone_sha256=BB)
+    V = ref.content_directions(dc.CONTENT_DIMS)
+    assert V.shape == (want, 400)
+    assert np.allclose(V @ V.T, np.eye(want), atol=1e-8)

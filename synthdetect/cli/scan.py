@@ -290,8 +290,9 @@ class _Bar:
 
 
 def _fill_thumbnails(records: list, thumbs: list) -> list:
-    """Ray actors return records without thumbnails: make the missing ones here, from the files
-    (re-read read-only, SHA-256 checked, as ``report`` does), so new and cached rows look alike."""
+    """Records served from the result cache, and those Ray actors return, carry no thumbnail (the
+    scanner makes one only from an image it decodes itself): make the missing ones here, from the
+    files (re-read read-only, SHA-256 checked, as ``report`` does), so every row has its picture."""
     from ..output.html import thumbnails_for_records
 
     missing = [i for i, t in enumerate(thumbs) if t is None and i < len(records)]
@@ -328,7 +329,7 @@ def _run(writer, out, head, paths, plan, scanner, disc, bar: _Bar, cache, ray_en
     summary = result.summary.to_dict()
     if cache is not None:
         summary["cache"] = cache.stats.to_dict()
-    if ray_engine is not None and scanner.options.thumbnails:
+    if scanner.options.thumbnails:
         thumbs = _fill_thumbnails(result.records, thumbs)
     writer.end(out, head, result.records, summary, thumbs, color=None if out is sys.stdout else False)
     if not writer.prints_summary and sys.stderr.isatty():

@@ -468,20 +468,18 @@ class ScanCache:
     """Wraps a scan function (``files -> records in order``) with the result cache."""
 
     def __init__(self, store: ResultCache, plan_fp: str, description: dict[str, Any], workers: int = 2,
-                 flush_every: int = 64, thumbnails: bool = False):
+                 flush_every: int = 64):
         self.store = store
         self.plan_fp = plan_fp
         self.description = description
         self.workers = max(1, int(workers))
         self.flush_every = flush_every
-        self.thumbnails = thumbnails  # a hit gets its thumbnail the way ``report`` makes one (a re-read, SHA-256 checked)
         self.stats = CacheStats()
 
     @classmethod
     def for_scanner(cls, scanner, store: ResultCache | None = None) -> "ScanCache":
         fp, desc = scanner_fingerprint(scanner)
-        return cls(store or ResultCache(), fp, desc, workers=getattr(scanner, "workers", 2),
-                   thumbnails=bool(getattr(scanner, "thumbnails", False)))
+        return cls(store or ResultCache(), fp, desc, workers=getattr(scanner, "workers", 2))
 
     def scan(self, scan_fn: Callable[[list[Path]], Iterable[dict[str, Any]]], files: Iterable[Path]) -> Iterator[dict[str, Any]]:
         """Yield one record per file in input order: cached ones for known (plan, sha256), the
@@ -505,7 +503,7 @@ class ScanCache:
         try:
             for p, s in zip(files, shas):
                 if s and s in found:
-                    yield self._hit(json.loads(found[s]), p)  # a fresh dict: the same content may recur
+                    yield _serve(json.loads(found[s]), p)  # a fresh dict: the same content may recur
                     continue
                 rec = next(fresh)
                 if _cacheable(rec):
@@ -515,16 +513,6 @@ class ScanCache:
                 yield rec
         finally:
             self._flush(pending)
-
-    def _hit(self, rec: dict[str, Any], path: Path) -> dict[str, Any]:
-        """A stored record served for ``path``, with its thumbnail when the scan makes them."""
-        rec = _serve(rec, path)
-        if self.thumbnails:
-            from ..output.html import thumbnail_for_record
-            from .pipeline import THUMBNAIL_KEY
-
-            rec[THUMBNAIL_KEY] = thumbnail_for_record(rec)[0]
-        return rec
 
     def _flush(self, pending: list[dict[str, Any]]) -> None:
         if pending:

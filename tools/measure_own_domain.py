@@ -55,7 +55,7 @@ def one_draw(data: Path, src: str, seed: int, k: int, tmp: Path, env: dict) -> l
                              env).stdout)
         g = doc["summary"]["domain"]["groups"][0]
         t = (g.get("tests") or [{}])[0]
-        rows.append({"source": src, "seed": seed, "batch": b, "decision": g["decision"],
+        rows.append({"source": src, "seed": seed, "kind": "batch", "batch": b, "decision": g["decision"],
                      "roc_auc": t.get("statistic"), "p": t.get("p_value")})
         print(json.dumps(rows[-1]), flush=True)
     rest = linked(tmp / name / "rest", [(data / src / c / f, f"{c}/{f}") for c in cls for f in cls[c][k + 12:]])
@@ -63,7 +63,7 @@ def one_draw(data: Path, src: str, seed: int, k: int, tmp: Path, env: dict) -> l
                          env).stdout)
     for g in doc["summary"]["domain"]["groups"]:
         t = (g.get("tests") or [{}])[0]
-        rows.append({"source": src, "seed": seed, "batch": f"rest {Path(g['group']).name}", "n": g["n"],
+        rows.append({"source": src, "seed": seed, "kind": "folder", "batch": f"rest {Path(g['group']).name}", "n": g["n"],
                      "decision": g["decision"], "roc_auc": t.get("statistic"), "p": t.get("p_value")})
         print(json.dumps(rows[-1]), flush=True)
     return rows
@@ -80,8 +80,8 @@ def main() -> None:
         env = dict(os.environ, HF_HUB_OFFLINE="1", SYNTHDETECT_MODELS_DIR=str(tmp / "models"))
         rows = [r for src in SOURCES for s in range(a.seeds) for r in one_draw(a.data, src, s, a.k, tmp, env)]
     for src in SOURCES:
-        for what, mine in (("6 + 6 batches", [r for r in rows if r["source"] == src and isinstance(r["batch"], int)]),
-                           ("one-class folders", [r for r in rows if r["source"] == src and not isinstance(r["batch"], int)])):
+        for kind, what in (("batch", "6 + 6 batches"), ("folder", "one-class folders")):
+            mine = [r for r in rows if r["source"] == src and r["kind"] == kind]
             print(f"{src}: {sum(r['decision'] == 'out_of_domain' for r in mine)} / {len(mine)} held-out {what} out of domain"
                   f" (ROC-AUC {min(r['roc_auc'] for r in mine):.2f}-{max(r['roc_auc'] for r in mine):.2f})")
 

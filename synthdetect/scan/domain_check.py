@@ -346,14 +346,14 @@ def check(records: list[dict[str, Any]], references: dict[str, DomainReference],
     report = DomainReport(mode=mode, groups=[], references=sorted(references))
     for gname, idx, ndirs in groups_of(records):
         g = GroupResult(group=gname, n=len(idx), decision="untested", directories=ndirs)
+        forms, conditions = group_forms(records, idx), group_conditions(records, idx)  # the group's, for every reference
         for name, ref in distinct.values():
             vecs = [(i, _features(records[i], ref)) for i in idx]
             ok = [i for i, v in vecs if v is not None]
             feats = np.array([v for _, v in vecs if v is not None]).reshape(len(ok), ref.dim)
             probs = np.array([((records[i].get("models") or {}).get(name) or {}).get("probability", np.nan)
                               for i in ok], dtype=np.float64)
-            t = test_group(ref, feats, probs, permutations=permutations, forms=group_forms(records, idx),
-                           conditions=group_conditions(records, idx))
+            t = test_group(ref, feats, probs, permutations=permutations, forms=forms, conditions=conditions)
             g.tests.append({"model": name, **t})
         decisions = {t["decision"] for t in g.tests}
         g.decision = "out_of_domain" if "out_of_domain" in decisions else (
